@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * umm.h - Linux-compatible virtual address spaces in userspace.
+ *
+ * Every call may be made by any thread at any time, concurrently; callers
+ * never register threads or hold locks. Calls that mirror a Linux system
+ * call return what it returns, with errors as negative errno values (never
+ * through errno). Only umm_mm_destroy() needs the caller to have stopped
+ * using that mm. See docs/ and README.md for what is implemented so far.
+ */
+#ifndef UMM_UMM_H
+#define UMM_UMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct umm_mm;				/* one address space */
+
+/* umm_opts.thp */
+#define UMM_THP_MADVISE		0	/* huge pages where MADV_HUGEPAGE asks */
+#define UMM_THP_ALWAYS		1
+#define UMM_THP_NEVER		2
+
+/* umm_opts.flags */
+#define UMM_NO_PER_VMA_LOCK	0x1u	/* every fault takes mmap_lock */
+
+/* umm_fault() access bits */
+#define UMM_READ		0x1u
+#define UMM_WRITE		0x2u
+#define UMM_EXEC		0x4u
+
+struct umm_opts {		/* all-zero = defaults; NULL = defaults */
+	uint32_t size;		/* sizeof(struct umm_opts); 0 taken as that */
+	uint32_t pgtable_levels; /* 0 or 4: 4-level (47-bit); 5: 5-level (56-bit) */
+	uint64_t max_map_count;	/* 0: 65,530, as Linux */
+	uint64_t phys_limit;	/* bytes of frames this mm may hold; 0: no own limit */
+	int thp;		/* UMM_THP_MADVISE (0), UMM_THP_ALWAYS, UMM_THP_NEVER */
+	unsigned flags;		/* UMM_NO_PER_VMA_LOCK */
+};
+
+/*
+ * umm_mm_create - a new, empty address space.
+ * Return: the mm, or NULL with errno set (the one call that reports
+ * through errno, as it returns a pointer): EINVAL for bad options
+ * (levels other than 0/4/5, unknown thp mode or flags, size too small),
+ * E2BIG for a larger struct umm_opts with unknown non-zero fields, ENOMEM.
+ */
+struct umm_mm *umm_mm_create(const struct umm_opts *opts);
+
+/*
+ * umm_mm_destroy - free the address space, every page table and every
+ * frame only it held. NULL is ignored.
+ */
+void umm_mm_destroy(struct umm_mm *mm);
+
+/*
+ * umm_vmstat - the mm's counters and the process-wide frame counters as
+ * "name value" lines, with /proc/vmstat's names where one exists.
+ * Return: 0, -EINVAL for a NULL argument, -EIO when writing fails.
+ */
+int umm_vmstat(struct umm_mm *mm, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* UMM_UMM_H */

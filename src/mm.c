@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * mm.c - creating and destroying address spaces, and their counters.
+ */
+#include <errno.h>
+#include <string.h>
+#include <umm/umm.h>
+#include "memory.h"
+
+#define DEFAULT_MAX_MAP_COUNT	65530
+
+/*
+ * Options are an extensible struct: a caller built against a newer umm
+ * may pass a larger one, accepted when the fields we do not know are 0.
+ */
+static int copy_opts(struct umm_opts *o, const struct umm_opts *user)
+{
+	size_t size;
+
+	memset(o, 0, sizeof(*o));
+	if (!user)
+		return 0;
+	size = user->size ? user->size : sizeof(*o);
+	if (size < offsetof(struct umm_opts, flags) + sizeof(o->flags))
+		return -EINVAL;
+	if (size > sizeof(*o)) {
+		const unsigned char *extra = (const unsigned char *)user + sizeof(*o);
+
+		for (size_t i = 0; i < size - sizeof(*o); i++)
+			if (extra[i])
+				return -E2BIG;
+		size = sizeof(*o);
+	}
+	memcpy(o, user, size);
+	return 0;
+}
+
+static int check_opts(const struct umm_opts *o)
+{
+	if (o->pgtable_levels != 0 && o->pgtable_levels != 4 &&
+	    o->pgtable_levels != 5)
+		return -EINVAL;
+	if (o->thp != UMM_THP_MADVISE && o->thp != UMM_THP_ALWAYS &&
+	    o->thp != UMM_THP_NEVER)
+		return -EINVAL;
+	if (o->flags & ~UMM_NO_PER_VMA_LOCK)
+		return -EINVAL;
+	return 0;
+}
+
+__visible struct umm_mm *umm_mm_create(const struct umm_opts *user)
+{
+	struct umm_opts o;
+	struct umm_mm *mm;
+	int err;
+
+	err = copy_opts(&o, user);
+	if (!err)
+		err = check_opts(&o);
+	if (!err)
+		err = page_alloc_init();
+	if (err)
+		goto fail;
+	err = -ENOMEM;
+	mm = calloc(1, sizeof(*mm));
+	if (!mm)
+		goto fail;
+	mm->pgtable_levels = o.pgtable_levels == 5 ? 5 : 4;
+	mm->task_size = mm->pgtable_levels == 5 ? TASK_SIZE_L5 : TASK_SIZE_L4;
+	mm->max_map_count = o.max_map_count ? o.max_map_count : DEFAULT_MAX_MAP_COUNT;
+	mm->thp = o.thp;
+	mm->flags = o.flags;
+	mm->quota.limit = o.phys_limit ? o.phys_limit >> PAGE_SHIFT : QUOTA_UNLIMITED;
+	init_rwsem(&mm->mmap_lock);
+	spin_lock_init(&mm->page_table_lock);
+	err = pgd_alloc(mm);
+	if (err) {
+		destroy_rwsem(&mm->mmap_lock);
+		free(mm);
+		goto fail;
+	}
+	return mm;
+fail:
+	errno = -err;
+	return NULL;
+}
+
+__visible void umm_mm_destroy(struct umm_mm *mm)
+{
+	if (!mm)
+		return;
+	down_write(&mm->mmap_lock);
+	unmap_page_range(mm, 0, mm->task_size);
+	free_pgtables(mm, 0, mm->task_size, 0, 0);
+	pgd_free(mm);
+	up_write(&mm->mmap_lock);
+	/* Deferred frees still point at mm->quota: let them finish first. */
+	rcu_barrier();
+	VM_WARN_ON_ONCE(READ_ONCE(mm->quota.used) != 0);
+	destroy_rwsem(&mm->mmap_lock);
+	free(mm);
+}
+
+__visible int umm_vmstat(struct umm_mm *mm, FILE *out)
+{
+	struct page_alloc_stats st;
+	int r = 0;
+
+	if (!mm || !out)
+		return -EINVAL;
+	page_alloc_get_stats(&st);
+#define P(name, v) do { \
+	if (fprintf(out, "%s %llu\n", name, (unsigned long long)(v)) < 0) \
+		r = -EIO; \
+} while (0)
+	P("nr_page_table_pages", READ_ONCE(mm->stat[MM_PGTABLE_PAGES]));
+	P("nr_mm_frames", READ_ONCE(mm->quota.used));
+	P("pte_map_retry", READ_ONCE(mm->stat[MM_PTE_MAP_RETRY]));
+	P("nr_free_pages", st.free_pages);
+	P("pgalloc_normal", st.pgalloc);
+	P("pgfree", st.pgfree);
+#undef P
+	return r;
+}

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * mm_types.h - struct page (frame metadata) and struct umm_mm (one address
+ * space), the two structures every layer shares.
+ */
+#ifndef UMM_MM_TYPES_H
+#define UMM_MM_TYPES_H
+
+#include "compiler.h"
+#include "list.h"
+#include "locks.h"
+#include "rcu.h"
+
+#define PAGE_SHIFT	12
+#define PAGE_SIZE	(1UL << PAGE_SHIFT)
+#define PAGE_MASK	(~(PAGE_SIZE - 1))
+
+/*
+ * A quota of frames: the per-mm phys_limit, and the process-wide limit.
+ * used is changed with atomics only.
+ */
+#define QUOTA_UNLIMITED	UINT64_MAX
+struct frame_quota {
+	uint64_t used;		/* pages charged; atomic */
+	uint64_t limit;		/* pages, or QUOTA_UNLIMITED; set before use */
+};
+
+/*
+ * struct page - metadata of one 4 KiB frame, at most 64 bytes (asserted).
+ *
+ * A frame is owned by exactly one of: the buddy allocator (PG_buddy, on a
+ * free list, zone->lock), a per-thread cache (PG_pcp, pcp->lock), an RCU
+ * callback (in flight to be freed), or whoever holds references to it
+ * (refcount > 0). Fields below say who may change them.
+ */
+struct page {
+	unsigned long flags;		/* PG_* bits (atomic bitops) + order */
+	int32_t refcount;		/* atomic; 0 = free */
+	int32_t mapcount;		/* atomic; 0 = unmapped (the kernel uses -1) */
+	union {
+		struct list_head lru;	/* free lists: zone->lock / pcp->lock */
+		struct rcu_head rcu;	/* deferred free (pte_free_defer...) */
+		struct {		/* tail page of a compound page */
+			unsigned long compound_head;	/* head | 1, set at alloc */
+			unsigned long _tail_pad;
+		};
+	};
+	void *mapping;			/* owner-defined: file / anon_vma */
+	uint64_t index;			/* owner-defined: page offset */
+	union {
+		unsigned long private;	/* free block: its order */
+		spinlock_t ptl;		/* page-table page: the split lock */
+	};
+	struct frame_quota *quota;	/* charged on alloc, uncharged on free */
+};
+
+_Static_assert(sizeof(struct page) <= 64, "struct page must stay within 64 bytes");
+
+/* Page flag bits */
+enum pageflags {
+	PG_locked,	/* folio lock */
+	PG_buddy,	/* free, on a buddy list; private = order */
+	PG_pcp,		/* free, on a per-thread cache */
+	PG_head,	/* head of a compound page */
+	PG_zero,	/* free and known to hold only zeroes */
+	PG_table,	/* a page-table page */
+	PG_reserved,	/* never handed out (pfn 0) */
+	PG_dirty,
+	PG_uptodate,
+	__NR_PAGEFLAGS,
+};
+
+#define PG_ORDER_SHIFT	56	/* order of an allocated block, bits 56..61 */
+#define PG_ORDER_MASK	(0x3fUL << PG_ORDER_SHIFT)
+
+static inline bool test_bit_page(int nr, const struct page *p)
+{
+	return (READ_ONCE(p->flags) >> nr) & 1;
+}
+
+static inline void set_bit_page(int nr, struct page *p)
+{
+	__atomic_fetch_or(&p->flags, 1UL << nr, __ATOMIC_SEQ_CST);
+}
+
+static inline void clear_bit_page(int nr, struct page *p)
+{
+	__atomic_fetch_and(&p->flags, ~(1UL << nr), __ATOMIC_SEQ_CST);
+}
+
+static inline bool test_and_set_bit_page(int nr, struct page *p)
+{
+	return (__atomic_fetch_or(&p->flags, 1UL << nr, __ATOMIC_ACQUIRE) >> nr) & 1;
+}
+
+static inline void clear_bit_unlock_page(int nr, struct page *p)
+{
+	__atomic_fetch_and(&p->flags, ~(1UL << nr), __ATOMIC_RELEASE);
+}
+
+static inline unsigned int page_order(const struct page *p)
+{
+	return (READ_ONCE(p->flags) & PG_ORDER_MASK) >> PG_ORDER_SHIFT;
+}
+
+static inline bool PageTail(const struct page *p)
+{
+	return READ_ONCE(p->compound_head) & 1;
+}
+
+static inline struct page *compound_head(struct page *p)
+{
+	unsigned long h = READ_ONCE(p->compound_head);
+
+	return (h & 1) ? (struct page *)(h - 1) : p;
+}
+
+static inline int page_count(const struct page *p)
+{
+	return __atomic_load_n(&p->refcount, __ATOMIC_RELAXED);
+}
+
+static inline void get_page(struct page *p)
+{
+	p = compound_head(p);
+	VM_BUG_ON(page_count(p) <= 0);
+	__atomic_fetch_add(&p->refcount, 1, __ATOMIC_RELAXED);
+}
+
+/* get_page_unless_zero - a lockless reader's reference; fails on a free frame. */
+static inline bool get_page_unless_zero(struct page *p)
+{
+	int c = __atomic_load_n(&p->refcount, __ATOMIC_RELAXED);
+
+	do {
+		if (c == 0)
+			return false;
+	} while (!__atomic_compare_exchange_n(&p->refcount, &c, c + 1, true,
+					      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+	return true;
+}
+
+void put_page(struct page *p);
+
+/* Counters an mm keeps; names are /proc/vmstat's where one exists. */
+enum mm_stat_item {
+	MM_PGTABLE_PAGES,	/* nr_page_table_pages */
+	MM_PGALLOC,		/* pgalloc_normal: frames allocated */
+	MM_PGFREE,		/* pgfree: frames freed */
+	MM_PMD_BAD,		/* pmd_clear_bad: corrupt PMDs found */
+	MM_PTE_MAP_RETRY,	/* pte_offset_map_lock saw the PMD change */
+	NR_MM_STAT_ITEMS,
+};
+
+/*
+ * struct umm_mm - one address space (the kernel's mm_struct).
+ */
+struct umm_mm {
+	void *pgd;			/* top table; fixed for the mm's life */
+	unsigned int pgtable_levels;	/* 4 or 5; fixed */
+	uint64_t task_size;		/* first address past user space; fixed */
+	uint64_t max_map_count;		/* fixed */
+	int thp;			/* UMM_THP_*; fixed */
+	unsigned int flags;		/* UMM_NO_PER_VMA_LOCK...; fixed */
+
+	struct rw_semaphore mmap_lock;
+	spinlock_t page_table_lock;	/* PUD level and up: population */
+
+	struct frame_quota quota;	/* phys_limit of this mm */
+	uint64_t stat[NR_MM_STAT_ITEMS];	/* atomic, relaxed */
+};
+
+static inline void mm_stat_add(struct umm_mm *mm, enum mm_stat_item i, int64_t v)
+{
+	atomic_fetch_add_relaxed(&mm->stat[i], (uint64_t)v);
+}
+
+#endif /* UMM_MM_TYPES_H */
