@@ -19,8 +19,14 @@
 
 #ifndef UMM_RCU_STANDIN
 
-#ifndef _LGPL_SOURCE
-#define _LGPL_SOURCE	/* inline read side; umm is LGPL as liburcu is */
+/*
+ * The inline read side (umm is LGPL as liburcu is), except under UBSan:
+ * liburcu 0.13 allocates its reader records less aligned than their type
+ * declares, which UBSan would flag in our objects; the out-of-line calls
+ * keep that inside liburcu.
+ */
+#if !defined(_LGPL_SOURCE) && !defined(UMM_URCU_NO_INLINE)
+#define _LGPL_SOURCE
 #endif
 #include <urcu/urcu-bp.h>
 
