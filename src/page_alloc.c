@@ -22,6 +22,22 @@
 #include <sys/mman.h>
 #include "page_alloc.h"
 
+/*
+ * Under ASan, free frames are poisoned: a reader that touches a frame after
+ * it went back to the allocator (a table freed without waiting for a grace
+ * period, say) is reported at the faulty access.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define poison_block(p, order) \
+	ASAN_POISON_MEMORY_REGION(page_address(p), PAGE_SIZE << (order))
+#define unpoison_block(p, order) \
+	ASAN_UNPOISON_MEMORY_REGION(page_address(p), PAGE_SIZE << (order))
+#else
+#define poison_block(p, order)		do { (void)(p); (void)(order); } while (0)
+#define unpoison_block(p, order)	do { (void)(p); (void)(order); } while (0)
+#endif
+
 #define SECTION_ORDER	MAX_PAGE_ORDER
 #define SECTION_PAGES	(1UL << SECTION_ORDER)
 #define SECTION_SIZE	(SECTION_PAGES << PAGE_SHIFT)
@@ -372,6 +388,7 @@ static void prep_new_page(struct page *p, struct frame_quota *q,
 {
 	unsigned long flags = (unsigned long)order << PG_ORDER_SHIFT;
 
+	unpoison_block(p, order);
 	if (!zero && !(gfp & __GFP_NOZERO))
 		zero_block(p, order);
 	if ((gfp & __GFP_COMP) && order) {
@@ -456,6 +473,7 @@ static void free_the_page(struct page *p, unsigned int order)
 	p->private = 0;
 	WRITE_ONCE(p->flags, 0);
 	count_pages(false, nr);
+	poison_block(p, order);
 
 	pcp = order ? NULL : get_pcp();
 	if (pcp) {
