@@ -149,6 +149,10 @@ enum mm_stat_item {
 	MM_PGFREE,		/* pgfree: frames freed */
 	MM_PMD_BAD,		/* pmd_clear_bad: corrupt PMDs found */
 	MM_PTE_MAP_RETRY,	/* pte_offset_map_lock saw the PMD change */
+	MM_VMA_LOCK_SUCCESS,	/* vma_lock_success: fault done under a VMA lock */
+	MM_VMA_LOCK_ABORT,	/* vma_lock_abort: no VMA, or could not lock it */
+	MM_VMA_LOCK_RETRY,	/* vma_lock_retry: fault fell back to mmap_lock */
+	MM_VMA_LOCK_MISS,	/* vma_lock_miss: VMA detached under us, looked again */
 	NR_MM_STAT_ITEMS,
 };
 
@@ -164,10 +168,37 @@ struct umm_mm {
 	unsigned int flags;		/* UMM_NO_PER_VMA_LOCK...; fixed */
 
 	struct rw_semaphore mmap_lock;
+	/*
+	 * Bumped on taking and on releasing mmap_lock for write (odd while
+	 * held): a VMA whose vm_lock_seq equals it is write-locked, and
+	 * releasing mmap_lock unlocks every VMA at once. Written under
+	 * mmap_lock (write), read locklessly.
+	 */
+	uint64_t mm_lock_seq;
+	/* Writers waiting for VMA readers to leave sleep on this word. */
+	uint32_t vma_writer_wait;	/* atomic; bumped by a waking reader */
 	spinlock_t page_table_lock;	/* PUD level and up: population */
 
 	struct frame_quota quota;	/* phys_limit of this mm */
 	uint64_t stat[NR_MM_STAT_ITEMS];	/* atomic, relaxed */
+};
+
+/*
+ * One mapped range of an address space. Lockless readers reach it through
+ * the VMA tree under RCU; it is freed by call_rcu after vma_mark_detached().
+ */
+struct vm_area_struct {
+	uint64_t vm_start, vm_end;	/* mmap_lock (write) + vma write lock; readers re-check */
+	uint64_t vm_pgoff;		/* as vm_start */
+	unsigned long vm_flags;		/* as vm_start */
+	struct umm_mm *vm_mm;		/* fixed */
+	/*
+	 * 0 detached, 1 attached, 1 + n with n readers, plus VMA_LOCK_OFFSET
+	 * while a writer keeps new readers out. Atomic.
+	 */
+	uint32_t vm_refcnt;
+	uint64_t vm_lock_seq;		/* mmap_lock (write); read locklessly */
+	struct rcu_head rcu;
 };
 
 static inline void mm_stat_add(struct umm_mm *mm, enum mm_stat_item i, int64_t v)

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * vma_lock.h - mmap_lock and the per-VMA locks (seed 004).
+ *
+ * A page fault read-locks just the VMA it needs, found under RCU, instead
+ * of taking mmap_lock; writers, which hold mmap_lock for write, write-lock
+ * every VMA whose fields a fault reads before changing it. Write locks are
+ * dropped all at once when mmap_lock is released (mm_lock_seq moves on).
+ */
+#ifndef UMM_VMA_LOCK_H
+#define UMM_VMA_LOCK_H
+
+#include "mm_types.h"
+
+#define VMA_LOCK_OFFSET	0x40000000u
+#define VMA_REF_LIMIT	(VMA_LOCK_OFFSET - 1)
+
+/* vma_start_read()'s answer when the VMA was detached: look it up again. */
+#define VMA_DETACHED	((struct vm_area_struct *)-1L)
+
+static inline void mmap_read_lock(struct umm_mm *mm)
+{
+	down_read(&mm->mmap_lock);
+}
+
+static inline bool mmap_read_trylock(struct umm_mm *mm)
+{
+	return down_read_trylock(&mm->mmap_lock);
+}
+
+static inline void mmap_read_unlock(struct umm_mm *mm)
+{
+	up_read(&mm->mmap_lock);
+}
+
+static inline void mm_lock_seq_bump(struct umm_mm *mm)
+{
+	/* release: a reader that sees the new value sees what came before */
+	smp_store_release(&mm->mm_lock_seq, READ_ONCE(mm->mm_lock_seq) + 1);
+}
+
+static inline void mmap_write_lock(struct umm_mm *mm)
+{
+	down_write(&mm->mmap_lock);
+	mm_lock_seq_bump(mm);
+}
+
+static inline void mmap_write_unlock(struct umm_mm *mm)
+{
+	mm_lock_seq_bump(mm);
+	up_write(&mm->mmap_lock);
+}
+
+static inline void mmap_assert_write_locked(struct umm_mm *mm)
+{
+	rwsem_assert_write_held(&mm->mmap_lock);
+}
+
+static inline void mmap_assert_locked(struct umm_mm *mm)
+{
+	rwsem_assert_held(&mm->mmap_lock);
+}
+
+static inline bool vma_is_write_locked(struct vm_area_struct *vma)
+{
+	return READ_ONCE(vma->vm_lock_seq) == READ_ONCE(vma->vm_mm->mm_lock_seq);
+}
+
+#define vma_assert_write_locked(vma) VM_BUG_ON(!vma_is_write_locked(vma))
+
+void vma_lock_init(struct vm_area_struct *vma, struct umm_mm *mm);
+struct vm_area_struct *vma_start_read(struct umm_mm *mm, struct vm_area_struct *vma);
+void vma_end_read(struct vm_area_struct *vma);
+void vma_start_write(struct vm_area_struct *vma);
+void vma_mark_attached(struct vm_area_struct *vma);
+void vma_mark_detached(struct vm_area_struct *vma);
+
+#endif /* UMM_VMA_LOCK_H */

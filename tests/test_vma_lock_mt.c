@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * test_vma_lock_mt - the per-VMA lock protocol (seed 004) under fire.
+ *
+ * A one-slot "tree": readers find the current VMA under RCU and read-lock
+ * it with vma_start_read(); while they hold it, its fields must not change.
+ * A writer takes mmap_lock for write and either changes a VMA's fields in
+ * place (after vma_start_write) or replaces it: detach, publish a new one,
+ * free the old after a grace period. Readers that meet a detached VMA look
+ * again; readers that meet a write-locked one fall back to mmap_lock.
+ */
+#include <pthread.h>
+#include <unistd.h>
+#include <umm/umm.h>
+#include "test.h"
+#include "vma_lock.h"
+
+static struct umm_mm *mm;
+static struct vm_area_struct *slot;	/* published with release; mmap_lock */
+static int stop;
+static uint64_t n_read, n_fallback, n_detached, n_changes, n_replaced;
+
+/* Fields kept consistent by the writer: end - start == 16 pages, pgoff == start >> 12. */
+static void check_fields(struct vm_area_struct *v)
+{
+	uint64_t s = v->vm_start, e = v->vm_end, off = v->vm_pgoff;
+
+	CHECK_EQ(e - s, 16 * PAGE_SIZE);
+	CHECK_EQ(off, s >> PAGE_SHIFT);
+}
+
+static void *reader(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		struct vm_area_struct *v, *locked;
+
+		rcu_read_lock();
+		v = smp_load_acquire(&slot);
+		locked = vma_start_read(mm, v);
+		rcu_read_unlock();
+		if (locked == VMA_DETACHED) {
+			atomic_add_return(&n_detached, 1);
+			continue;
+		}
+		if (!locked) {
+			/* the fault path's fallback */
+			mmap_read_lock(mm);
+			check_fields(slot);
+			mmap_read_unlock(mm);
+			atomic_add_return(&n_fallback, 1);
+			continue;
+		}
+		uint64_t s = v->vm_start;
+
+		check_fields(v);
+		for (int i = 0; i < 50; i++)
+			cpu_relax();
+		CHECK_EQ(v->vm_start, s);	/* stable while read-locked */
+		check_fields(v);
+		vma_end_read(v);
+		atomic_add_return(&n_read, 1);
+	}
+	return NULL;
+}
+
+static struct vm_area_struct *new_vma(uint64_t start)
+{
+	struct vm_area_struct *v = calloc(1, sizeof(*v));
+
+	BUG_ON(!v);
+	vma_lock_init(v, mm);
+	v->vm_start = start;
+	v->vm_end = start + 16 * PAGE_SIZE;
+	v->vm_pgoff = start >> PAGE_SHIFT;
+	return v;
+}
+
+static void free_vma_rcu(struct rcu_head *h)
+{
+	struct vm_area_struct *v = container_of(h, struct vm_area_struct, rcu);
+
+	v->vm_start = 0xdead000;	/* a reader that still saw it would fail */
+	free(v);
+}
+
+static void *writer(void *arg)
+{
+	uint64_t seed = (uint64_t)(uintptr_t)arg + 11;
+
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		uint64_t start = (xrand(&seed) % 1000 + 1) * PAGE_SIZE;
+
+		mmap_write_lock(mm);
+		struct vm_area_struct *old = slot;
+
+		vma_start_write(old);
+		CHECK(vma_is_write_locked(old));
+		if (xrand(&seed) & 1) {
+			/* change in place: readers must not see it torn */
+			old->vm_start = start;
+			old->vm_pgoff = start >> PAGE_SHIFT;
+			old->vm_end = start + 16 * PAGE_SIZE;
+			atomic_add_return(&n_changes, 1);
+		} else {
+			struct vm_area_struct *v = new_vma(start);
+
+			vma_mark_attached(v);
+			smp_store_release(&slot, v);
+			vma_mark_detached(old);
+			CHECK_EQ(__atomic_load_n(&old->vm_refcnt, __ATOMIC_ACQUIRE), 0);
+			call_rcu(&old->rcu, free_vma_rcu);
+			atomic_add_return(&n_replaced, 1);
+		}
+		mmap_write_unlock(mm);
+		CHECK(!vma_is_write_locked(slot));	/* unlock released it */
+		usleep(xrand(&seed) % 50);
+	}
+	return NULL;
+}
+
+static void test_vma_lock_stress(void)
+{
+	pthread_t r[3], w;
+	double end;
+
+	mm = umm_mm_create(NULL);
+	CHECK(mm);
+	if (!mm)
+		return;
+	slot = new_vma(PAGE_SIZE);
+	vma_mark_attached(slot);
+	for (int i = 0; i < 3; i++)
+		pthread_create(&r[i], NULL, reader, NULL);
+	pthread_create(&w, NULL, writer, (void *)1);
+	end = now_sec() + stress_seconds(5);
+	while (now_sec() < end)
+		usleep(20000);
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 3; i++)
+		pthread_join(r[i], NULL);
+	pthread_join(w, NULL);
+	printf("  read-locked %llu, fell back %llu, met detached %llu, changed %llu, replaced %llu\n",
+	       (unsigned long long)n_read, (unsigned long long)n_fallback,
+	       (unsigned long long)n_detached, (unsigned long long)n_changes,
+	       (unsigned long long)n_replaced);
+	CHECK(n_read > 0 && n_changes > 0 && n_replaced > 0);
+	free(slot);
+	rcu_barrier();
+	umm_mm_destroy(mm);
+}
+
+/* Single-threaded semantics of the lock states. */
+static void test_vma_lock_states(void)
+{
+	struct vm_area_struct *v;
+
+	mm = umm_mm_create(NULL);
+	v = new_vma(PAGE_SIZE);
+	rcu_read_lock();
+	CHECK(vma_start_read(mm, v) == VMA_DETACHED);	/* never attached */
+	rcu_read_unlock();
+	vma_mark_attached(v);
+	CHECK_EQ(v->vm_refcnt, 1);
+	rcu_read_lock();
+	CHECK(vma_start_read(mm, v) == v);
+	CHECK(vma_start_read(mm, v) == v);		/* readers share */
+	rcu_read_unlock();
+	CHECK_EQ(v->vm_refcnt, 3);
+	vma_end_read(v);
+	vma_end_read(v);
+	mmap_write_lock(mm);
+	CHECK(mm->mm_lock_seq & 1);			/* odd while held */
+	CHECK(!vma_is_write_locked(v));
+	vma_start_write(v);
+	CHECK(vma_is_write_locked(v));
+	vma_start_write(v);				/* idempotent */
+	rcu_read_lock();
+	CHECK(vma_start_read(mm, v) == NULL);		/* writer has it */
+	rcu_read_unlock();
+	CHECK_EQ(v->vm_refcnt, 1);			/* failed reader let go */
+	mmap_write_unlock(mm);
+	CHECK(!(mm->mm_lock_seq & 1));
+	CHECK(!vma_is_write_locked(v));			/* all unlocked at once */
+	rcu_read_lock();
+	CHECK(vma_start_read(mm, v) == v);
+	rcu_read_unlock();
+	vma_end_read(v);
+	mmap_write_lock(mm);
+	vma_start_write(v);
+	vma_mark_detached(v);
+	CHECK_EQ(v->vm_refcnt, 0);
+	mmap_write_unlock(mm);
+	rcu_read_lock();
+	CHECK(vma_start_read(mm, v) == VMA_DETACHED);
+	rcu_read_unlock();
+	free(v);
+	umm_mm_destroy(mm);
+}
+
+int main(void)
+{
+	RUN(test_vma_lock_states);
+	RUN(test_vma_lock_stress);
+	return test_done();
+}
