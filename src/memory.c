@@ -116,6 +116,7 @@ void unmap_page_range(struct umm_mm *mm, uint64_t addr, uint64_t end)
 	pgd_t *pgd = pgd_offset(mm, addr);
 	uint64_t next;
 
+	VM_BUG_ON(!end || end > mm->task_size + PAGE_SIZE || addr >= end);
 	do {
 		p4d_t *p4d;
 		uint64_t a, e;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <umm/umm.h>
 #include "memory.h"
+#include "mm.h"
 
 #define DEFAULT_MAX_MAP_COUNT	65530
 
@@ -71,6 +72,10 @@ __visible struct umm_mm *umm_mm_create(const struct umm_opts *user)
 	mm->thp = o.thp;
 	mm->flags = o.flags;
 	mm->quota.limit = o.phys_limit ? o.phys_limit >> PAGE_SHIFT : QUOTA_UNLIMITED;
+	mm->mmap_base = ALIGN_UP(DEFAULT_MAP_WINDOW - MMAP_BASE_GAP, PAGE_SIZE);
+	if (mm->mmap_base > mm->task_size)
+		mm->mmap_base = mm->task_size;
+	vma_tree_init(&mm->mm_mt);
 	init_rwsem(&mm->mmap_lock);
 	spin_lock_init(&mm->page_table_lock);
 	err = pgd_alloc(mm);
@@ -89,11 +94,18 @@ __visible void umm_mm_destroy(struct umm_mm *mm)
 {
 	if (!mm)
 		return;
-	down_write(&mm->mmap_lock);
+	struct vma_tree_iter it;
+	struct vm_area_struct *vma;
+
+	mmap_write_lock(mm);
+	vma_tree_iter_init(&it, &mm->mm_mt, 0);
+	while ((vma = vma_tree_iter_next(&it, NULL, NULL)))
+		vm_area_free(vma);	/* no reader is left: the caller stopped */
+	vma_tree_destroy(&mm->mm_mt);
 	unmap_page_range(mm, 0, mm->task_size);
 	free_pgtables(mm, 0, mm->task_size, 0, 0);
 	pgd_free(mm);
-	up_write(&mm->mmap_lock);
+	mmap_write_unlock(mm);
 	/* Deferred frees still point at mm->quota: let them finish first. */
 	rcu_barrier();
 	VM_WARN_ON_ONCE(READ_ONCE(mm->quota.used) != 0);
@@ -116,6 +128,12 @@ __visible int umm_vmstat(struct umm_mm *mm, FILE *out)
 	P("nr_page_table_pages", READ_ONCE(mm->stat[MM_PGTABLE_PAGES]));
 	P("nr_mm_frames", READ_ONCE(mm->quota.used));
 	P("pte_map_retry", READ_ONCE(mm->stat[MM_PTE_MAP_RETRY]));
+	P("pmd_bad", pmd_bad_seen());
+	P("nr_vmas", READ_ONCE(mm->map_count));
+	P("vma_lock_success", READ_ONCE(mm->stat[MM_VMA_LOCK_SUCCESS]));
+	P("vma_lock_abort", READ_ONCE(mm->stat[MM_VMA_LOCK_ABORT]));
+	P("vma_lock_retry", READ_ONCE(mm->stat[MM_VMA_LOCK_RETRY]));
+	P("vma_lock_miss", READ_ONCE(mm->stat[MM_VMA_LOCK_MISS]));
 	P("nr_free_pages", st.free_pages);
 	P("pgalloc_normal", st.pgalloc);
 	P("pgfree", st.pgfree);

@@ -10,6 +10,10 @@
 #include "list.h"
 #include "locks.h"
 #include "rcu.h"
+#include "vma_tree.h"
+
+struct umm_file;
+struct anon_vma;
 
 #define PAGE_SHIFT	12
 #define PAGE_SIZE	(1UL << PAGE_SHIFT)
@@ -147,7 +151,6 @@ enum mm_stat_item {
 	MM_PGTABLE_PAGES,	/* nr_page_table_pages */
 	MM_PGALLOC,		/* pgalloc_normal: frames allocated */
 	MM_PGFREE,		/* pgfree: frames freed */
-	MM_PMD_BAD,		/* pmd_clear_bad: corrupt PMDs found */
 	MM_PTE_MAP_RETRY,	/* pte_offset_map_lock saw the PMD change */
 	MM_VMA_LOCK_SUCCESS,	/* vma_lock_success: fault done under a VMA lock */
 	MM_VMA_LOCK_ABORT,	/* vma_lock_abort: no VMA, or could not lock it */
@@ -160,6 +163,10 @@ enum mm_stat_item {
  * struct umm_mm - one address space (the kernel's mm_struct).
  */
 struct umm_mm {
+	/* VMAs: readers under RCU, writers under mmap_lock (write) */
+	struct vma_tree mm_mt;
+	uint64_t map_count;		/* VMAs; mmap_lock */
+	uint64_t mmap_base;		/* top-down placement starts here; fixed */
 	void *pgd;			/* top table; fixed for the mm's life */
 	unsigned int pgtable_levels;	/* 4 or 5; fixed */
 	uint64_t task_size;		/* first address past user space; fixed */
@@ -192,6 +199,8 @@ struct vm_area_struct {
 	uint64_t vm_pgoff;		/* as vm_start */
 	unsigned long vm_flags;		/* as vm_start */
 	struct umm_mm *vm_mm;		/* fixed */
+	struct umm_file *vm_file;	/* fixed; NULL: anonymous */
+	struct anon_vma *anon_vma;	/* set once, under the page_table_lock */
 	/*
 	 * 0 detached, 1 attached, 1 + n with n readers, plus VMA_LOCK_OFFSET
 	 * while a writer keeps new readers out. Atomic.

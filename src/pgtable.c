@@ -81,9 +81,11 @@ void pte_free(struct umm_mm *mm, pgtable_t table)
 
 /*
  * pte_free_defer - free a PTE table once no lockless reader can hold it.
- * Locking: the caller has removed it from its PMD under the PMD lock; it
- *          may still hold the table's own lock (the RCU callback runs
- *          later, after that lock is dropped).
+ * Locking: the caller has removed it from its PMD under the PMD lock. It
+ *          may still hold the table's own lock only if it took that lock
+ *          inside an RCU read-side section it has not yet left (as
+ *          pte_offset_map_lock() does): the callback, which checks the
+ *          lock is free, cannot run before that section ends.
  */
 void pte_free_defer(struct umm_mm *mm, pgtable_t table)
 {
@@ -227,6 +229,12 @@ pmd_t *pmd_off_lockless(struct umm_mm *mm, uint64_t addr)
 	if (!pud_present(pud) || pud_leaf(pud) || pud_bad(pud))
 		return NULL;
 	return pud_pgtable(pud) + pmd_index(addr);
+}
+
+/* Corrupt PMDs found and cleared, process-wide (umm_vmstat: pmd_bad). */
+uint64_t pmd_bad_seen(void)
+{
+	return __atomic_load_n(&pmd_bad_count, __ATOMIC_RELAXED);
 }
 
 /*
@@ -480,6 +488,8 @@ void free_pgd_range(struct umm_mm *mm, uint64_t addr, uint64_t end,
 	uint64_t next;
 	pgd_t *pgd;
 
+	/* The PGD spans only the mm's space: "end 0 = the top" cannot work. */
+	VM_BUG_ON(!end || end > mm->task_size + PAGE_SIZE);
 	addr &= PMD_MASK;
 	if (addr < floor) {
 		addr += PMD_SIZE;

@@ -210,7 +210,7 @@ static inline bool pte_same(pte_t a, pte_t b) { return pte_val(a) == pte_val(b);
 
 static inline pte_t pfn_pte(uint64_t pfn, pgprot_t prot)
 {
-	return __pte((pfn << PAGE_SHIFT) | pgprot_val(prot));
+	return __pte(((pfn << PAGE_SHIFT) & PTE_PFN_MASK) | pgprot_val(prot));
 }
 static inline pte_t pte_set_flags(pte_t pte, uint64_t f) { return __pte(pte_val(pte) | f); }
 static inline pte_t pte_clear_flags(pte_t pte, uint64_t f) { return __pte(pte_val(pte) & ~f); }
@@ -243,7 +243,7 @@ static inline struct page *pmd_page(pmd_t pmd) { return pfn_to_page(pmd_pfn(pmd)
 static inline pte_t *pmd_pgtable_vaddr(pmd_t pmd) { return pfn_to_virt(pmd_pfn(pmd)); }
 static inline pmd_t pfn_pmd(uint64_t pfn, pgprot_t prot)
 {
-	return __pmd((pfn << PAGE_SHIFT) | pgprot_val(prot));
+	return __pmd(((pfn << PAGE_SHIFT) & PTE_PFN_MASK) | pgprot_val(prot));
 }
 static inline pmd_t pmd_mkhuge(pmd_t pmd) { return __pmd(pmd_val(pmd) | _PAGE_PSE); }
 
@@ -263,7 +263,7 @@ static inline bool pud_same(pud_t a, pud_t b) { return pud_val(a) == pud_val(b);
 static inline pmd_t *pud_pgtable(pud_t pud) { return pfn_to_virt(pud_pfn(pud)); }
 static inline pud_t pfn_pud(uint64_t pfn, pgprot_t prot)
 {
-	return __pud((pfn << PAGE_SHIFT) | pgprot_val(prot));
+	return __pud(((pfn << PAGE_SHIFT) & PTE_PFN_MASK) | pgprot_val(prot));
 }
 static inline pud_t pud_mkhuge(pud_t pud) { return __pud(pud_val(pud) | _PAGE_PSE); }
 
@@ -416,6 +416,7 @@ static inline void pte_unmap_unlock(pte_t *pte, spinlock_t *ptl)
 }
 
 void pmd_clear_bad(pmd_t *pmd);
+uint64_t pmd_bad_seen(void);
 
 pgtable_t pte_alloc_one(struct umm_mm *mm);
 void pte_free(struct umm_mm *mm, pgtable_t table);

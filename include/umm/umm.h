@@ -59,6 +59,28 @@ struct umm_mm *umm_mm_create(const struct umm_opts *opts);
 void umm_mm_destroy(struct umm_mm *mm);
 
 /*
+ * The memory-map calls: same arguments as the Linux system calls (prot,
+ * flags and advice take the host's <sys/mman.h> values) and the same
+ * results: the address or 0 on success, -errno on failure, with the
+ * address space left unchanged by a call that fails on bad input.
+ * file is NULL for anonymous mappings (files arrive with page faults).
+ */
+struct umm_file;
+int64_t umm_mmap(struct umm_mm *mm, uint64_t addr, uint64_t len, int prot,
+		 int flags, struct umm_file *file, uint64_t off);
+int umm_munmap(struct umm_mm *mm, uint64_t addr, uint64_t len);
+int umm_mprotect(struct umm_mm *mm, uint64_t addr, uint64_t len, int prot);
+int64_t umm_mremap(struct umm_mm *mm, uint64_t old_addr, uint64_t old_len,
+		   uint64_t new_len, int flags, uint64_t new_addr);
+int umm_madvise(struct umm_mm *mm, uint64_t addr, uint64_t len, int advice);
+
+/*
+ * umm_maps - the address space in /proc/PID/maps format, byte for byte.
+ * Return: 0, -EINVAL for a NULL argument, -EIO when writing fails.
+ */
+int umm_maps(struct umm_mm *mm, FILE *out);
+
+/*
  * umm_vmstat - the mm's counters and the process-wide frame counters as
  * "name value" lines, with /proc/vmstat's names where one exists.
  * Return: 0, -EINVAL for a NULL argument, -EIO when writing fails.

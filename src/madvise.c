@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * madvise.c - umm_madvise: advice that changes VMA flags (split and merge
+ * as mprotect does), and MADV_DONTNEED, which drops pages. Advice umm
+ * does not implement fails as an unknown one does on Linux (-EINVAL).
+ */
+#include <errno.h>
+#include <sys/mman.h>
+#include <umm/umm.h>
+#include "mm.h"
+#include "memory.h"
+
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK	18
+#define MADV_KEEPONFORK	19
+#endif
+
+/* Advice umm implements. */
+static bool madvise_behavior_valid(int behavior)
+{
+	switch (behavior) {
+	case MADV_NORMAL:
+	case MADV_RANDOM:
+	case MADV_SEQUENTIAL:
+	case MADV_WILLNEED:
+	case MADV_DONTNEED:
+	case MADV_FREE:
+	case MADV_COLD:
+	case MADV_PAGEOUT:
+	case MADV_DONTFORK:
+	case MADV_DOFORK:
+	case MADV_HUGEPAGE:
+	case MADV_NOHUGEPAGE:
+	case MADV_DONTDUMP:
+	case MADV_DODUMP:
+	case MADV_WIPEONFORK:
+	case MADV_KEEPONFORK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool madvise_need_mmap_write(int behavior)
+{
+	switch (behavior) {
+	case MADV_DONTNEED:
+	case MADV_WILLNEED:
+	case MADV_FREE:
+	case MADV_COLD:
+	case MADV_PAGEOUT:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* The new flags for one VMA, or -EINVAL where the kernel refuses. */
+static int madvise_newflags(const struct vma_desc *d, int behavior,
+			    unsigned long *out)
+{
+	unsigned long f = d->flags;
+
+	switch (behavior) {
+	case MADV_NORMAL:
+		f &= ~(VM_RAND_READ | VM_SEQ_READ);
+		break;
+	case MADV_SEQUENTIAL:
+		f = (f & ~VM_RAND_READ) | VM_SEQ_READ;
+		break;
+	case MADV_RANDOM:
+		f = (f & ~VM_SEQ_READ) | VM_RAND_READ;
+		break;
+	case MADV_DONTFORK:
+		if (f & VM_IO)
+			return -EINVAL;
+		f |= VM_DONTCOPY;
+		break;
+	case MADV_DOFORK:
+		if (f & VM_IO)
+			return -EINVAL;
+		f &= ~VM_DONTCOPY;
+		break;
+	case MADV_WIPEONFORK:
+		/* only private anonymous memory can be wiped */
+		if (d->file || (f & VM_SHARED))
+			return -EINVAL;
+		f |= VM_WIPEONFORK;
+		break;
+	case MADV_KEEPONFORK:
+		if (f & VM_DROPPABLE)
+			return -EINVAL;
+		f &= ~VM_WIPEONFORK;
+		break;
+	case MADV_DONTDUMP:
+		f |= VM_DONTDUMP;
+		break;
+	case MADV_DODUMP:
+		if (f & (VM_IO | VM_PFNMAP | VM_DROPPABLE))
+			return -EINVAL;
+		f &= ~VM_DONTDUMP;
+		break;
+	case MADV_HUGEPAGE:
+		f = (f & ~VM_NOHUGEPAGE) | VM_HUGEPAGE;
+		break;
+	case MADV_NOHUGEPAGE:
+		f = (f & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
+		break;
+	}
+	*out = f;
+	return 0;
+}
+
+/*
+ * Walk the VMAs of [start, end) as madvise_walk_vmas does: apply to each
+ * mapped part, remember a hole as -ENOMEM, stop at the first refusal.
+ * Locking: mmap_lock held for write.
+ */
+static int madvise_update_flags(struct umm_mm *mm, uint64_t start, uint64_t end,
+				int behavior)
+{
+	struct vma_plan p;
+	int unmapped = 0, ret = 0, err;
+	size_t i;
+
+	err = vma_plan_init(&p, mm, start, end, true);
+	if (err)
+		goto out;
+	i = vma_plan_find(&p, start);
+	while (start < end) {
+		unsigned long newflags;
+		uint64_t tmp;
+
+		if (i == p.nr || p.d[i].start >= end) {
+			ret = -ENOMEM;
+			break;
+		}
+		if (start < p.d[i].start) {
+			unmapped = -ENOMEM;
+			start = p.d[i].start;
+		}
+		tmp = p.d[i].end < end ? p.d[i].end : end;
+		ret = madvise_newflags(&p.d[i], behavior, &newflags);
+		if (ret)
+			break;
+		if (newflags != p.d[i].flags) {
+			if (vma_plan_split(&p, start) || vma_plan_split(&p, tmp)) {
+				ret = -ENOMEM;
+				break;
+			}
+			i = vma_plan_find(&p, start);
+			p.d[i].flags = newflags;
+			p.d[i].touched = true;
+		}
+		start = tmp;
+		i++;
+	}
+	vma_plan_merge(&p);
+	err = vma_plan_commit(&p);
+out:
+	vma_plan_release(&p);
+	if (err)
+		return err;
+	return ret ? ret : unmapped;
+}
+
+/*
+ * MADV_DONTNEED drops the pages (the next touch reads zeroes, or the
+ * file). MADV_FREE lets them go lazily: with no memory pressure to wait
+ * for, umm drops them at once, which is one of the outcomes Linux allows
+ * (a later read sees the old data or zeroes). MADV_WILLNEED, MADV_COLD and
+ * MADV_PAGEOUT are hints with nothing to act on yet (no swap, no LRU); all
+ * of them only walk the VMAs. Locking: mmap_lock held for read; zapping takes the PTE locks and
+ * may race with faults, which is fine (the fault's page stays or goes).
+ */
+static int madvise_walk_read(struct umm_mm *mm, uint64_t start, uint64_t end,
+			     int behavior)
+{
+	int unmapped = 0;
+
+	while (start < end) {
+		struct vm_area_struct *vma = find_vma(mm, start);
+		uint64_t tmp;
+
+		if (!vma || vma->vm_start >= end)
+			return -ENOMEM;
+		if (start < vma->vm_start) {
+			unmapped = -ENOMEM;
+			start = vma->vm_start;
+		}
+		tmp = vma->vm_end < end ? vma->vm_end : end;
+		switch (behavior) {
+		case MADV_FREE:
+			if (vma->vm_file)
+				return -EINVAL;	/* anonymous memory only */
+			/* fall through */
+		case MADV_DONTNEED:
+		case MADV_COLD:
+		case MADV_PAGEOUT:
+			/* can_madv_lru_vma() */
+			if (vma->vm_flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB))
+				return -EINVAL;
+			break;
+		}
+		if (behavior == MADV_DONTNEED || behavior == MADV_FREE)
+			unmap_page_range(mm, start, tmp);
+		start = tmp;
+	}
+	return unmapped;
+}
+
+__visible int umm_madvise(struct umm_mm *mm, uint64_t start, uint64_t len_in,
+			  int behavior)
+{
+	uint64_t len, end;
+	int err;
+
+	if (!mm)
+		return -EINVAL;
+	if (!madvise_behavior_valid(behavior))
+		return -EINVAL;
+	if (start & ~PAGE_MASK)
+		return -EINVAL;
+	len = ALIGN_UP(len_in, PAGE_SIZE);
+	if (len_in && !len)
+		return -EINVAL;
+	end = start + len;
+	if (end < start)
+		return -EINVAL;
+	if (end == start)
+		return 0;
+	if (madvise_need_mmap_write(behavior)) {
+		mmap_write_lock(mm);
+		err = madvise_update_flags(mm, start, end, behavior);
+		mmap_write_unlock(mm);
+		return err;
+	}
+	mmap_read_lock(mm);
+	err = madvise_walk_read(mm, start, end, behavior);
+	mmap_read_unlock(mm);
+	return err;
+}

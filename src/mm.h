@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * mm.h - VMAs: the kernel's VM_* flags, lookups, and the edit machinery
+ * every call that changes the VMA layout goes through (vma.c).
+ */
+#ifndef UMM_MM_H
+#define UMM_MM_H
+
+#include "mm_types.h"
+#include "vma_lock.h"
+#include "vma_tree.h"
+#include "pgtable.h"
+
+/* vm_flags, as the kernel's */
+#define VM_NONE		0x00000000UL
+#define VM_READ		0x00000001UL
+#define VM_WRITE	0x00000002UL
+#define VM_EXEC		0x00000004UL
+#define VM_SHARED	0x00000008UL
+#define VM_MAYREAD	0x00000010UL
+#define VM_MAYWRITE	0x00000020UL
+#define VM_MAYEXEC	0x00000040UL
+#define VM_MAYSHARE	0x00000080UL
+#define VM_GROWSDOWN	0x00000100UL
+#define VM_PFNMAP	0x00000400UL
+#define VM_LOCKED	0x00002000UL
+#define VM_IO		0x00004000UL
+#define VM_SEQ_READ	0x00008000UL
+#define VM_RAND_READ	0x00010000UL
+#define VM_DONTCOPY	0x00020000UL
+#define VM_DONTEXPAND	0x00040000UL
+#define VM_LOCKONFAULT	0x00080000UL
+#define VM_ACCOUNT	0x00100000UL
+#define VM_NORESERVE	0x00200000UL
+#define VM_HUGETLB	0x00400000UL
+#define VM_SYNC		0x00800000UL
+#define VM_WIPEONFORK	0x02000000UL
+#define VM_DONTDUMP	0x04000000UL
+#define VM_SOFTDIRTY	0x08000000UL
+#define VM_HUGEPAGE	0x20000000UL
+#define VM_NOHUGEPAGE	0x40000000UL
+#define VM_MERGEABLE	0x80000000UL
+#define VM_DROPPABLE	(1UL << 40)
+
+#define VM_ACCESS_FLAGS	(VM_READ | VM_WRITE | VM_EXEC)
+/* Flags that do not stop two VMAs from merging. */
+#define VM_IGNORE_MERGE	VM_SOFTDIRTY
+
+#define STACK_GUARD_GAP	(256UL << PAGE_SHIFT)	/* stack_guard_gap */
+#define MMAP_MIN_ADDR	65536UL			/* mmap_min_addr for hints */
+#define MMAP_BASE_GAP	(128UL << 20)		/* MIN_GAP below the stack */
+#define DEFAULT_MAP_WINDOW	((1UL << 47) - PAGE_SIZE)
+
+struct anon_vma;
+
+static inline uint64_t vma_pages(const struct vm_area_struct *vma)
+{
+	return (vma->vm_end - vma->vm_start) >> PAGE_SHIFT;
+}
+
+static inline bool vma_is_anonymous(const struct vm_area_struct *vma)
+{
+	return !vma->vm_file;
+}
+
+/* The lowest address a neighbour may reach up to: stacks keep a guard gap. */
+static inline uint64_t vm_start_gap(const struct vm_area_struct *vma)
+{
+	uint64_t s = vma->vm_start;
+
+	if ((vma->vm_flags & VM_GROWSDOWN) && s > STACK_GUARD_GAP)
+		return s - STACK_GUARD_GAP;
+	return (vma->vm_flags & VM_GROWSDOWN) ? 0 : s;
+}
+
+struct vm_area_struct *vm_area_alloc(struct umm_mm *mm);
+struct vm_area_struct *vm_area_dup(const struct vm_area_struct *orig);
+void vm_area_free(struct vm_area_struct *vma);
+
+/*
+ * Lookups. Locking: mmap_lock held (read or write), or inside
+ * rcu_read_lock() for a caller that re-checks what it found.
+ */
+struct vm_area_struct *find_vma(struct umm_mm *mm, uint64_t addr);
+struct vm_area_struct *find_vma_prev(struct umm_mm *mm, uint64_t addr,
+				     struct vm_area_struct **pprev);
+struct vm_area_struct *vma_lookup(struct umm_mm *mm, uint64_t addr);
+struct vm_area_struct *find_vma_intersection(struct umm_mm *mm, uint64_t start,
+					     uint64_t end);
+struct vm_area_struct *vma_prev_of(struct umm_mm *mm, struct vm_area_struct *vma);
+struct vm_area_struct *vma_next_of(struct umm_mm *mm, struct vm_area_struct *vma);
+
+/*
+ * lock_vma_under_rcu - find the VMA holding @addr and read-lock it,
+ * without mmap_lock (seed 004).
+ * Locking: takes and drops the RCU read lock; never waits.
+ * Return: the VMA, read-locked (vma_end_read() when done), or NULL: no
+ *         VMA there, or it is being changed; fall back to mmap_lock.
+ */
+struct vm_area_struct *lock_vma_under_rcu(struct umm_mm *mm, uint64_t addr);
+
+
+/*
+ * struct vma_plan - one change of the VMA layout, computed on descriptions
+ * and published at once.
+ *
+ * vma_plan_init() takes the VMAs overlapping a range (and, for merging,
+ * the ones just before and after it), write-locks them, and describes
+ * each; the caller splits, changes, deletes or inserts descriptions;
+ * vma_plan_merge() merges neighbours as the kernel's vma_merge() would;
+ * vma_plan_commit() turns the result into VMAs - a VMA whose description
+ * did not change stays as it is - and swaps them into the tree in one
+ * step, so a lockless reader sees the old layout or the new one. VMAs that
+ * left are detached and freed after a grace period.
+ * Locking: mmap_lock held for write throughout.
+ */
+struct vma_desc {
+	uint64_t start, end, pgoff;
+	unsigned long flags;
+	struct umm_file *file;
+	struct anon_vma *anon_vma;
+	struct vm_area_struct *orig;	/* the VMA this describes, or NULL */
+	bool touched;			/* changed or new: may merge */
+};
+
+struct vma_plan {
+	struct umm_mm *mm;
+	struct vm_area_struct **orig;	/* the VMAs taken, in address order */
+	size_t nr_orig, cap_orig;
+	struct vma_desc *d;		/* the new layout, in address order */
+	size_t nr, cap;
+};
+
+int vma_plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,
+		  uint64_t end, bool neighbours);
+void vma_plan_release(struct vma_plan *p);
+/* Split the description holding @addr there. Return: 0, -ENOMEM. */
+int vma_plan_split(struct vma_plan *p, uint64_t addr);
+/* Index of the first description ending after @addr (nr if none). */
+size_t vma_plan_find(struct vma_plan *p, uint64_t addr);
+void vma_plan_delete(struct vma_plan *p, size_t i);
+int vma_plan_insert(struct vma_plan *p, size_t i, const struct vma_desc *d);
+void vma_plan_merge(struct vma_plan *p);
+/* Return: 0, or -ENOMEM with nothing changed. */
+int vma_plan_commit(struct vma_plan *p);
+/* VMAs the plan would hold in the end minus those it took. */
+static inline long vma_plan_count_delta(const struct vma_plan *p)
+{
+	return (long)p->nr - (long)p->nr_orig;
+}
+
+/*
+ * desc_can_merge - may @a and @b (directly above it) become one VMA?
+ * Same flags (soft-dirty aside), same file with contiguous offsets,
+ * compatible anon_vmas, nothing special about either.
+ */
+bool desc_can_merge(const struct vma_desc *a, const struct vma_desc *b);
+
+/* Free the page tables of an unmapped [start, end) between prev and next. */
+void unmap_region(struct umm_mm *mm, uint64_t start, uint64_t end,
+		  struct vm_area_struct *prev, struct vm_area_struct *next);
+
+int do_munmap(struct umm_mm *mm, uint64_t start, uint64_t len);
+/* vm_get_page_prot - the entry bits for pages of a VMA with @vm_flags. */
+pgprot_t vm_get_page_prot(unsigned long vm_flags);
+long change_protection(struct umm_mm *mm, uint64_t start, uint64_t end,
+		       unsigned long vm_flags);
+/*
+ * mmap_insert_range - map [addr, addr + len) as described by @d (a range
+ * known to be free), merging with neighbours. Locking: mmap_lock (write).
+ */
+int mmap_insert_range(struct umm_mm *mm, const struct vma_desc *d);
+uint64_t get_unmapped_area(struct umm_mm *mm, uint64_t addr, uint64_t len,
+			   uint64_t pgoff, int flags, bool anon_shared, int *err);
+
+#endif /* UMM_MM_H */

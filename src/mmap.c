@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * mmap.c - umm_mmap and umm_munmap: checks in the kernel's order (so that
+ * a call with several faults fails with the errno Linux gives), placement
+ * (top-down from a fixed mmap_base, as Linux without randomisation, with
+ * 2 MiB alignment of large anonymous mappings), and the layout change.
+ */
+#include <errno.h>
+#include <sys/mman.h>
+#include <umm/umm.h>
+#include "mm.h"
+#include "memory.h"
+#include "filemap.h"
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE	0x100000
+#endif
+#ifndef MAP_SHARED_VALIDATE
+#define MAP_SHARED_VALIDATE	0x03
+#endif
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE		0x08
+#endif
+#ifndef MAP_SYNC
+#define MAP_SYNC		0x80000
+#endif
+#ifndef MAP_UNINITIALIZED
+#define MAP_UNINITIALIZED	0x4000000
+#endif
+#define MAP_TYPE_MASK		0x0f
+#define MAP_HUGE_SHIFT_		26
+#define MAP_HUGE_MASK_		0x3f
+#define TASK_UNMAPPED_BASE(mm)	ALIGN_UP((mm)->task_size / 3, PAGE_SIZE)
+
+/* ---- placement ---- */
+
+/*
+ * The highest [addr, addr + len) free within [low, high), keeping the
+ * guard gap below a stack VMA. Locking: mmap_lock held.
+ */
+static int unmapped_area_topdown(struct umm_mm *mm, uint64_t len, uint64_t low,
+				 uint64_t high, uint64_t *addr)
+{
+	for (;;) {
+		struct vm_area_struct *next;
+		uint64_t a, gap_end;
+
+		if (high <= low || high - low < len)
+			return -ENOMEM;
+		if (vma_tree_gap_top_down(&mm->mm_mt, low, high, len, 0, &a))
+			return -ENOMEM;
+		gap_end = a + len;
+		next = find_vma(mm, gap_end - 1);
+		if (next && (next->vm_flags & VM_GROWSDOWN) &&
+		    vm_start_gap(next) < gap_end) {
+			high = vm_start_gap(next);
+			continue;
+		}
+		*addr = a;
+		return 0;
+	}
+}
+
+static int unmapped_area_bottomup(struct umm_mm *mm, uint64_t len, uint64_t low,
+				  uint64_t high, uint64_t *addr)
+{
+	for (;;) {
+		struct vm_area_struct *next;
+		uint64_t a;
+
+		if (high <= low || high - low < len)
+			return -ENOMEM;
+		if (vma_tree_gap_bottom_up(&mm->mm_mt, low, high, len, 0, &a))
+			return -ENOMEM;
+		next = find_vma(mm, a + len - 1);
+		if (next && (next->vm_flags & VM_GROWSDOWN) &&
+		    vm_start_gap(next) < a + len) {
+			low = next->vm_end;
+			continue;
+		}
+		*addr = a;
+		return 0;
+	}
+}
+
+/* Is the hint usable: inside the space, not straddling the 47-bit window? */
+static bool hint_valid(struct umm_mm *mm, uint64_t addr, uint64_t len)
+{
+	if (mm->task_size - len < addr)
+		return false;
+	return (addr > DEFAULT_MAP_WINDOW) == (addr + len > DEFAULT_MAP_WINDOW);
+}
+
+static bool range_free(struct umm_mm *mm, uint64_t addr, uint64_t len)
+{
+	struct vm_area_struct *vma = find_vma(mm, addr);
+
+	return !vma || addr + len <= vm_start_gap(vma);
+}
+
+/* x86-64's arch_get_unmapped_area_topdown, without randomisation. */
+static int arch_get_area(struct umm_mm *mm, uint64_t addr, uint64_t len,
+			 int flags, uint64_t *res)
+{
+	uint64_t high = mm->mmap_base;
+
+	if (flags & MAP_32BIT) {
+		/* legacy bottom-up area below 2 GiB */
+		if (addr) {
+			addr = ALIGN_UP(addr, PAGE_SIZE);
+			if (0x80000000UL - len >= addr && range_free(mm, addr, len)) {
+				*res = addr;
+				return 0;
+			}
+		}
+		return unmapped_area_bottomup(mm, len, 0x40000000UL, 0x80000000UL, res);
+	}
+	if (addr) {
+		addr &= PAGE_MASK;
+		if (hint_valid(mm, addr, len) && range_free(mm, addr, len)) {
+			*res = addr;
+			return 0;
+		}
+		if (addr > DEFAULT_MAP_WINDOW)
+			high += mm->task_size - DEFAULT_MAP_WINDOW;
+	}
+	if (!unmapped_area_topdown(mm, len, PAGE_SIZE > MMAP_MIN_ADDR ? PAGE_SIZE :
+				   MMAP_MIN_ADDR, high, res))
+		return 0;
+	/* A full top-down area falls back to the legacy bottom-up one. */
+	return unmapped_area_bottomup(mm, len, TASK_UNMAPPED_BASE(mm),
+				      mm->task_size < DEFAULT_MAP_WINDOW ?
+				      mm->task_size : DEFAULT_MAP_WINDOW, res);
+}
+
+/*
+ * Large anonymous mappings get a 2 MiB-aligned address so that they can be
+ * backed by huge pages: look for len + 2 MiB and take the highest aligned
+ * start inside, as the kernel's __thp_get_unmapped_area.
+ */
+static int thp_get_area(struct umm_mm *mm, uint64_t len, int flags, uint64_t *res)
+{
+	uint64_t ret, off_sub, len_pad = len + PMD_SIZE;
+
+	if (len_pad < len || arch_get_area(mm, 0, len_pad, flags, &ret))
+		return arch_get_area(mm, 0, len, flags, res);
+	off_sub = (0 - ret) & (PMD_SIZE - 1);
+	*res = off_sub ? ret + off_sub : ret + PMD_SIZE;
+	return 0;
+}
+
+/*
+ * get_unmapped_area - choose (or check) where a mapping of @len goes.
+ * Locking: mmap_lock held for write.
+ * Return: the address, with *@err 0; or *@err = -ENOMEM/-EINVAL.
+ */
+uint64_t get_unmapped_area(struct umm_mm *mm, uint64_t addr, uint64_t len,
+			   uint64_t pgoff, int flags, bool anon_shared, int *err)
+{
+	uint64_t res = addr;
+
+	(void)pgoff;
+	*err = 0;
+	if (len > mm->task_size) {
+		*err = -ENOMEM;
+		return 0;
+	}
+	if (!(flags & MAP_FIXED)) {
+		bool thp = !anon_shared && !addr && IS_ALIGNED(len, PMD_SIZE) &&
+			   !(flags & MAP_32BIT);
+
+		*err = thp ? thp_get_area(mm, len, flags, &res) :
+			     arch_get_area(mm, addr, len, flags, &res);
+		if (*err)
+			return 0;
+	}
+	if (res > mm->task_size - len) {
+		*err = -ENOMEM;
+		return 0;
+	}
+	if (res & ~PAGE_MASK) {
+		*err = -EINVAL;
+		return 0;
+	}
+	return res;
+}
+
+/* ---- flags ---- */
+
+static unsigned long calc_vm_prot_bits(int prot)
+{
+	return ((prot & PROT_READ) ? VM_READ : 0) |
+	       ((prot & PROT_WRITE) ? VM_WRITE : 0) |
+	       ((prot & PROT_EXEC) ? VM_EXEC : 0);
+}
+
+static unsigned long calc_vm_flag_bits(int flags)
+{
+	return ((flags & MAP_GROWSDOWN) ? VM_GROWSDOWN : 0) |
+	       ((flags & MAP_LOCKED) ? VM_LOCKED : 0) |
+	       ((flags & MAP_SYNC) ? VM_SYNC : 0) |
+	       ((flags & MAP_STACK) ? VM_NOHUGEPAGE : 0);
+}
+
+/* Private writable memory is charged (VM_ACCOUNT), unless MAP_NORESERVE. */
+static bool accountable_mapping(unsigned long vm_flags)
+{
+	return (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE;
+}
+
+/* ---- the layout change ---- */
+
+/*
+ * Take [start, end) out of the plan: split the VMAs straddling its ends
+ * and drop the descriptions inside. Return: 0 or -ENOMEM.
+ */
+static int plan_punch(struct vma_plan *p, uint64_t start, uint64_t end)
+{
+	size_t i;
+
+	if (vma_plan_split(p, start) || vma_plan_split(p, end))
+		return -ENOMEM;
+	i = vma_plan_find(p, start);
+	while (i < p->nr && p->d[i].start < end)
+		vma_plan_delete(p, i);
+	return 0;
+}
+
+/* The neighbours' edges around a hole at [start, end) in the plan. */
+static void plan_hole_bounds(struct vma_plan *p, uint64_t start,
+			     uint64_t *floor, uint64_t *ceiling)
+{
+	size_t i = vma_plan_find(p, start);
+
+	*floor = i ? p->d[i - 1].end : 0;
+	*ceiling = i < p->nr ? p->d[i].start : 0;
+}
+
+/* A split inside one VMA adds a VMA: refused at max_map_count. */
+static bool split_would_exceed(struct umm_mm *mm, uint64_t start, uint64_t end)
+{
+	struct vm_area_struct *vma = find_vma(mm, start);
+
+	return vma && vma->vm_start < start && end < vma->vm_end &&
+	       mm->map_count >= mm->max_map_count;
+}
+
+/*
+ * mmap_region - map [addr, addr + len) with @vm_flags, replacing what was
+ * there (MAP_FIXED), merging with neighbours where the kernel would.
+ * Locking: mmap_lock held for write.
+ */
+static int64_t mmap_region(struct umm_mm *mm, struct umm_file *file, uint64_t addr,
+			   uint64_t len, unsigned long vm_flags, uint64_t pgoff)
+{
+	uint64_t end = addr + len, floor, ceiling;
+	struct vma_plan p;
+	struct vma_desc d = {
+		.start = addr, .end = end, .pgoff = pgoff, .file = file,
+		.touched = true,
+	};
+	bool replaced;
+	int err;
+
+	if (split_would_exceed(mm, addr, end))
+		return -ENOMEM;
+	if (accountable_mapping(vm_flags))
+		vm_flags |= VM_ACCOUNT;
+	d.flags = vm_flags;
+	err = vma_plan_init(&p, mm, addr, end, true);
+	if (err)
+		goto out;
+	replaced = find_vma_intersection(mm, addr, end) != NULL;
+	err = plan_punch(&p, addr, end);
+	if (err)
+		goto out;
+	plan_hole_bounds(&p, addr, &floor, &ceiling);
+	err = vma_plan_insert(&p, vma_plan_find(&p, addr), &d);
+	if (err)
+		goto out;
+	vma_plan_merge(&p);
+	/*
+	 * The old VMAs are write-locked, so no fault runs in the range: clear
+	 * it before the new VMA becomes visible to faults.
+	 */
+	if (replaced) {
+		unmap_page_range(mm, addr, end);
+		free_pgtables(mm, addr, end, floor, ceiling);
+	}
+	err = vma_plan_commit(&p);
+out:
+	vma_plan_release(&p);
+	return err ? err : (int64_t)addr;
+}
+
+/*
+ * do_mmap - the kernel's do_mmap for anonymous mappings, checks in its
+ * order. Locking: mmap_lock held for write.
+ */
+static int64_t do_mmap(struct umm_mm *mm, uint64_t addr, uint64_t len, int prot,
+		       int flags, uint64_t pgoff)
+{
+	unsigned long vm_flags;
+	struct umm_file *file = NULL;
+	int64_t ret;
+	int err;
+
+	if (!len)
+		return -EINVAL;
+	if (flags & MAP_FIXED_NOREPLACE)
+		flags |= MAP_FIXED;
+	if (!(flags & MAP_FIXED)) {
+		/* round_hint_to_min: 0 stays "no hint" */
+		addr &= PAGE_MASK;
+		if (addr && addr < MMAP_MIN_ADDR)
+			addr = MMAP_MIN_ADDR;
+	}
+	len = ALIGN_UP(len, PAGE_SIZE);
+	if (!len)
+		return -ENOMEM;
+	if (pgoff + (len >> PAGE_SHIFT) < pgoff)
+		return -EOVERFLOW;
+	if (mm->map_count > mm->max_map_count)
+		return -ENOMEM;
+	vm_flags = calc_vm_prot_bits(prot) | calc_vm_flag_bits(flags) |
+		   VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+	addr = get_unmapped_area(mm, addr, len, pgoff, flags,
+				 (flags & MAP_TYPE_MASK) == MAP_SHARED, &err);
+	if (err)
+		return err;
+	if ((flags & MAP_FIXED_NOREPLACE) && find_vma_intersection(mm, addr, addr + len))
+		return -EEXIST;
+
+	switch (flags & MAP_TYPE_MASK) {
+	case MAP_SHARED:
+		if (vm_flags & VM_GROWSDOWN)
+			return -EINVAL;
+		pgoff = 0;
+		vm_flags |= VM_SHARED | VM_MAYSHARE;
+		break;
+	case MAP_DROPPABLE:
+		if ((flags & (MAP_LOCKED | MAP_HUGETLB)) || (vm_flags & VM_GROWSDOWN))
+			return -EINVAL;
+		vm_flags |= VM_DROPPABLE | VM_NORESERVE | VM_WIPEONFORK | VM_DONTDUMP;
+		pgoff = addr >> PAGE_SHIFT;
+		break;
+	case MAP_PRIVATE:
+		pgoff = addr >> PAGE_SHIFT;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (flags & MAP_NORESERVE)
+		vm_flags |= VM_NORESERVE;
+	if (vm_flags & VM_SHARED) {
+		file = shmem_zero_setup();
+		if (!file)
+			return -ENOMEM;
+	}
+	ret = mmap_region(mm, file, addr, len, vm_flags, pgoff);
+	fput(file);
+	return ret;
+}
+
+__visible int64_t umm_mmap(struct umm_mm *mm, uint64_t addr, uint64_t len, int prot,
+			   int flags, struct umm_file *file, uint64_t off)
+{
+	int64_t ret;
+
+	if (!mm)
+		return -EINVAL;
+	if (off & ~PAGE_MASK)
+		return -EINVAL;
+	if (!(flags & MAP_ANONYMOUS) || file)
+		return file ? -ENODEV : -EBADF;	/* files arrive with faults */
+	if (flags & MAP_HUGETLB) {
+		unsigned int log = (flags >> MAP_HUGE_SHIFT_) & MAP_HUGE_MASK_;
+
+		if (log && log != 21 && log != 30)
+			return -EINVAL;
+		return -ENOMEM;	/* no hugetlb pool, as a host with none reserved */
+	}
+	mmap_write_lock(mm);
+	ret = do_mmap(mm, addr, len, prot, flags, off >> PAGE_SHIFT);
+	mmap_write_unlock(mm);
+	return ret;
+}
+
+/*
+ * do_munmap - remove [start, start + len). Locking: mmap_lock for write.
+ */
+int do_munmap(struct umm_mm *mm, uint64_t start, uint64_t len)
+{
+	uint64_t end, floor, ceiling;
+	struct vma_plan p;
+	int err;
+
+	if ((start & ~PAGE_MASK) || start > mm->task_size || len > mm->task_size - start)
+		return -EINVAL;
+	len = ALIGN_UP(len, PAGE_SIZE);
+	end = start + len;
+	if (!len)
+		return -EINVAL;
+	if (!find_vma_intersection(mm, start, end))
+		return 0;
+	if (split_would_exceed(mm, start, end))
+		return -ENOMEM;
+	err = vma_plan_init(&p, mm, start, end, true);
+	if (!err)
+		err = plan_punch(&p, start, end);
+	if (!err) {
+		plan_hole_bounds(&p, start, &floor, &ceiling);
+		err = vma_plan_commit(&p);
+	}
+	vma_plan_release(&p);
+	if (err)
+		return err;
+	/* Out of the tree: no new fault can reach the range now. */
+	unmap_page_range(mm, start, end);
+	free_pgtables(mm, start, end, floor, ceiling);
+	return 0;
+}
+
+__visible int umm_munmap(struct umm_mm *mm, uint64_t addr, uint64_t len)
+{
+	int ret;
+
+	if (!mm)
+		return -EINVAL;
+	mmap_write_lock(mm);
+	ret = do_munmap(mm, addr, len);
+	mmap_write_unlock(mm);
+	return ret;
+}
+
+int mmap_insert_range(struct umm_mm *mm, const struct vma_desc *d)
+{
+	struct vma_plan p;
+	int err;
+
+	err = vma_plan_init(&p, mm, d->start, d->end, true);
+	if (!err)
+		err = vma_plan_insert(&p, vma_plan_find(&p, d->start), d);
+	if (!err) {
+		vma_plan_merge(&p);
+		err = vma_plan_commit(&p);
+	}
+	vma_plan_release(&p);
+	return err;
+}

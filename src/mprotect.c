@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * mprotect.c - umm_mprotect: change the rights of a range, VMA by VMA as
+ * the kernel does (so a hole stops it with -ENOMEM after the part before
+ * it was changed), splitting and merging VMAs, and change_protection()
+ * down the page tables.
+ */
+#include <errno.h>
+#include <sys/mman.h>
+#include <umm/umm.h>
+#include "mm.h"
+#include "memory.h"
+
+#ifndef PROT_SEM
+#define PROT_SEM	0x8
+#endif
+
+/* The entry bits a VMA's flags give its pages (x86's protection_map). */
+pgprot_t vm_get_page_prot(unsigned long vm_flags)
+{
+	uint64_t p;
+
+	if (!(vm_flags & VM_ACCESS_FLAGS))
+		return __pgprot(_PAGE_PROTNONE | _PAGE_ACCESSED);
+	p = _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED;
+	if (!(vm_flags & VM_EXEC))
+		p |= _PAGE_NX;
+	/* private writable pages become writable on the write fault (COW) */
+	if ((vm_flags & (VM_WRITE | VM_SHARED)) == (VM_WRITE | VM_SHARED))
+		p |= _PAGE_RW;
+	return __pgprot(p);
+}
+
+/* What an entry keeps when its rights change: the frame and its state. */
+#define _PAGE_CHG_MASK	(PTE_PFN_MASK | _PAGE_PCD | _PAGE_PWT | _PAGE_SPECIAL | \
+			 _PAGE_ACCESSED | _PAGE_DIRTY | _PAGE_SOFT_DIRTY | _PAGE_DEVMAP)
+
+static pte_t pte_modify(pte_t pte, pgprot_t prot)
+{
+	return __pte((pte_val(pte) & _PAGE_CHG_MASK) |
+		     (pgprot_val(prot) & ~_PAGE_CHG_MASK));
+}
+
+/*
+ * A private anonymous page that is dirty (written since mapped, so it is
+ * this mm's own copy) can stay writable; anything else waits for a write
+ * fault to decide (copy-on-write, dirty tracking).
+ */
+static bool can_change_pte_writable(unsigned long vm_flags, pte_t pte)
+{
+	if (!(vm_flags & VM_WRITE))
+		return false;
+	if (vm_flags & VM_SHARED)
+		return true;
+	return pte_dirty(pte);
+}
+
+/* Locking: takes each PTE table's lock. Return: entries changed. */
+static long change_pte_range(struct umm_mm *mm, pmd_t *pmd, uint64_t addr,
+			     uint64_t end, unsigned long vm_flags)
+{
+	pgprot_t prot = vm_get_page_prot(vm_flags);
+	spinlock_t *ptl;
+	pte_t *start, *pte = pte_offset_map_lock(mm, pmd, addr, &ptl);
+	long pages = 0;
+
+	if (!pte)
+		return 0;
+	start = pte;
+	do {
+		pte_t old = ptep_get(pte), new;
+
+		if (!pte_present(old))
+			continue;
+		new = pte_modify(old, prot);
+		if (can_change_pte_writable(vm_flags, old))
+			new = pte_mkwrite(new);
+		if (!pte_same(old, new)) {
+			set_pte(pte, new);
+			pages++;
+		}
+	} while (pte++, addr += PAGE_SIZE, addr != end);
+	pte_unmap_unlock(start, ptl);
+	return pages;
+}
+
+/*
+ * change_protection - bring the entries of [start, end) in line with
+ * @vm_flags. Locking: mmap_lock held for write, the range's VMAs
+ * write-locked; takes the page-table locks.
+ * Return: entries changed.
+ */
+long change_protection(struct umm_mm *mm, uint64_t start, uint64_t end,
+		       unsigned long vm_flags)
+{
+	uint64_t addr = start, next;
+	long pages = 0;
+
+	rcu_read_lock();	/* upper tables are freed only after a grace period */
+	for (; addr < end; addr = next) {
+		pmd_t *pmd = pmd_off_lockless(mm, addr);
+
+		next = pmd_addr_end(addr, end);
+		if (!pmd || pmd_none(pmdp_get(pmd)))
+			continue;
+		/* huge leaves arrive with huge pages (seed 002's change_huge_pmd) */
+		if (WARN_ON_ONCE(pmd_leaf(pmdp_get(pmd))))
+			continue;
+		pages += change_pte_range(mm, pmd, addr, next, vm_flags);
+	}
+	rcu_read_unlock();
+	return pages;
+}
+
+static unsigned long calc_vm_prot_bits(int prot)
+{
+	return ((prot & PROT_READ) ? VM_READ : 0) |
+	       ((prot & PROT_WRITE) ? VM_WRITE : 0) |
+	       ((prot & PROT_EXEC) ? VM_EXEC : 0);
+}
+
+/*
+ * The new flags of one VMA, or -EACCES when it may not get them (a right
+ * the VMA may never have: VM_MAY* clear).
+ */
+static int mprotect_newflags(const struct vma_desc *d, int prot,
+			     unsigned long *newflags)
+{
+	unsigned long old = d->flags, f;
+
+	f = calc_vm_prot_bits(prot) | (old & ~VM_ACCESS_FLAGS);
+	if ((f & ~(f >> 4)) & VM_ACCESS_FLAGS)
+		return -EACCES;
+	if (f == old) {
+		*newflags = f;
+		return 0;
+	}
+	/* Becoming writable charges private memory; unfaulted memory uncharges. */
+	if (f & VM_WRITE) {
+		if (!(old & (VM_ACCOUNT | VM_WRITE | VM_HUGETLB | VM_SHARED | VM_NORESERVE)))
+			f |= VM_ACCOUNT;
+	} else if ((old & VM_ACCOUNT) && !d->file && !d->anon_vma) {
+		f &= ~VM_ACCOUNT;
+	}
+	*newflags = f;
+	return 0;
+}
+
+struct prot_change {
+	uint64_t start, end;
+	unsigned long flags;
+};
+
+/*
+ * Locking: mmap_lock held for write. Applies VMA by VMA; stops at the
+ * first hole (-ENOMEM) or refused VMA (-EACCES), keeping what was done.
+ */
+static int do_mprotect(struct umm_mm *mm, uint64_t start, uint64_t end, int prot,
+		       bool growsdown)
+{
+	struct prot_change *ch = NULL;
+	size_t nch = 0;
+	struct vma_plan p;
+	uint64_t nstart, tmp;
+	size_t i;
+	int err, ret = 0;
+
+	err = vma_plan_init(&p, mm, start, end, true);
+	if (err)
+		goto out;
+	i = vma_plan_find(&p, start);
+	if (i == p.nr || p.d[i].start >= end) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (growsdown) {
+		start = p.d[i].start;
+		if (!(p.d[i].flags & VM_GROWSDOWN)) {
+			err = -EINVAL;
+			goto out;
+		}
+	} else if (p.d[i].start > start) {
+		err = -ENOMEM;
+		goto out;
+	}
+	ch = calloc(p.nr, sizeof(*ch));
+	if (!ch) {
+		err = -ENOMEM;
+		goto out;
+	}
+	nstart = start;
+	tmp = p.d[i].start;
+	for (; i < p.nr && p.d[i].start < end; i++) {
+		unsigned long newflags;
+
+		if (p.d[i].start != tmp) {
+			ret = -ENOMEM;
+			break;
+		}
+		ret = mprotect_newflags(&p.d[i], prot, &newflags);
+		if (ret)
+			break;
+		tmp = p.d[i].end < end ? p.d[i].end : end;
+		if (newflags != p.d[i].flags) {
+			/* a split here may not push the map count past the limit */
+			if (((nstart > p.d[i].start) + (tmp < p.d[i].end)) &&
+			    mm->map_count + vma_plan_count_delta(&p) >= mm->max_map_count) {
+				ret = -ENOMEM;
+				break;
+			}
+			if (vma_plan_split(&p, nstart) || vma_plan_split(&p, tmp)) {
+				ret = -ENOMEM;
+				break;
+			}
+			i = vma_plan_find(&p, nstart);
+			p.d[i].flags = newflags;
+			p.d[i].touched = true;
+			ch[nch++] = (struct prot_change){ nstart, tmp, newflags };
+		}
+		nstart = tmp;
+	}
+	if (!ret && tmp < end)
+		ret = -ENOMEM;
+	vma_plan_merge(&p);
+	err = vma_plan_commit(&p);
+	if (!err)
+		for (i = 0; i < nch; i++)
+			change_protection(mm, ch[i].start, ch[i].end, ch[i].flags);
+out:
+	free(ch);
+	vma_plan_release(&p);
+	return err ? err : ret;
+}
+
+__visible int umm_mprotect(struct umm_mm *mm, uint64_t start, uint64_t len, int prot)
+{
+	int grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+	uint64_t end;
+	int err;
+
+	if (!mm)
+		return -EINVAL;
+	prot &= ~grows;
+	if (grows == (PROT_GROWSDOWN | PROT_GROWSUP))
+		return -EINVAL;
+	if (start & ~PAGE_MASK)
+		return -EINVAL;
+	if (!len)
+		return 0;
+	len = ALIGN_UP(len, PAGE_SIZE);
+	end = start + len;
+	if (end <= start)
+		return -ENOMEM;
+	if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM))
+		return -EINVAL;
+	mmap_write_lock(mm);
+	if (grows & PROT_GROWSUP) {
+		/* x86 has no upward-growing stacks: any VMA found refuses */
+		struct vm_area_struct *vma = find_vma(mm, start);
+
+		err = !vma || vma->vm_start > start ? -ENOMEM : -EINVAL;
+	} else
+		err = do_mprotect(mm, start, end, prot, grows & PROT_GROWSDOWN);
+	mmap_write_unlock(mm);
+	return err;
+}

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * mremap.c - umm_mremap: shrink, grow in place (merging with the next
+ * VMA), or move (MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP), with the
+ * page tables moved along (move_page_tables).
+ */
+#include <errno.h>
+#include <sys/mman.h>
+#include <umm/umm.h>
+#include "mm.h"
+#include "memory.h"
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP	4
+#endif
+
+/*
+ * Move the entries of one PMD's span [old, old_end) to new.
+ * Locking: the old PTE table's lock, then the new one's (the kernel's
+ * order for two tables of one level; mmap_lock held for write keeps two
+ * movers from meeting in the other order).
+ */
+static int move_ptes(struct umm_mm *mm, pmd_t *opmd, uint64_t old,
+		     uint64_t old_end, uint64_t new)
+{
+	spinlock_t *optl, *nptl;
+	pte_t *opte, *npte;
+	pmd_t *npmd;
+	int err;
+
+	/* Tables first: allocation takes the PMD lock, outside PTE locks. */
+	err = walk_to_pmd(mm, new, &npmd);
+	if (!err)
+		err = pte_alloc(mm, npmd);
+	if (err)
+		return err == -EEXIST ? -ENOMEM : err;
+	opte = pte_offset_map_lock(mm, opmd, old, &optl);
+	if (!opte)
+		return 0;
+	npte = pte_offset_map_nolock(mm, npmd, new, &nptl);
+	if (!npte) {
+		pte_unmap_unlock(opte, optl);
+		return -ENOMEM;
+	}
+	if (nptl != optl)
+		spin_lock(nptl);
+	for (pte_t *o = opte, *n = npte; old < old_end;
+	     o++, n++, old += PAGE_SIZE) {
+		pte_t v;
+
+		if (pte_none(ptep_get(o)))
+			continue;
+		v = ptep_get_and_clear(o);
+		set_pte(n, v);
+	}
+	if (nptl != optl)
+		spin_unlock(nptl);
+	pte_unmap(npte);
+	pte_unmap_unlock(opte, optl);
+	return 0;
+}
+
+/*
+ * move_page_tables - move the entries of [old, old + len) to new.
+ * Locking: mmap_lock held for write, both ranges' VMAs write-locked.
+ * Return: 0, or -ENOMEM when a destination table could not be allocated.
+ */
+static int move_page_tables(struct umm_mm *mm, uint64_t old, uint64_t new,
+			    uint64_t len)
+{
+	uint64_t old_end = old + len;
+
+	while (old < old_end) {
+		/* one step may cross neither a source nor a destination PMD */
+		uint64_t step = pmd_addr_end(old, old_end) - old, nstep;
+		pmd_t *opmd;
+		int err;
+
+		nstep = pmd_addr_end(new, new + step) - new;
+		step = nstep < step ? nstep : step;
+		rcu_read_lock();
+		opmd = pmd_off_lockless(mm, old);
+		rcu_read_unlock();
+		/* upper tables only go under mmap_lock (write), which we hold */
+		if (opmd && !pmd_none(pmdp_get(opmd))) {
+			err = move_ptes(mm, opmd, old, old + step, new);
+			if (err)
+				return err;
+		}
+		old += step;
+		new += step;
+	}
+	return 0;
+}
+
+/*
+ * Checks on the VMA to grow or move (vma_to_resize).
+ * Locking: mmap_lock held.
+ */
+static struct vm_area_struct *vma_to_resize(struct umm_mm *mm, uint64_t addr,
+					    uint64_t old_len, uint64_t new_len,
+					    int flags, int *err)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, addr);
+	uint64_t pgoff;
+
+	*err = -EFAULT;
+	if (!vma)
+		return NULL;
+	*err = -EINVAL;
+	if (!old_len && !(vma->vm_flags & (VM_SHARED | VM_MAYSHARE)))
+		return NULL;
+	if ((flags & MREMAP_DONTUNMAP) && (vma->vm_flags & (VM_DONTEXPAND | VM_PFNMAP)))
+		return NULL;
+	*err = -EFAULT;
+	if (old_len > vma->vm_end - addr)
+		return NULL;
+	*err = 0;
+	if (new_len == old_len)
+		return vma;
+	pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+	*err = -EINVAL;
+	if (pgoff + (new_len >> PAGE_SHIFT) < pgoff)
+		return NULL;
+	*err = -EFAULT;
+	if (vma->vm_flags & (VM_DONTEXPAND | VM_PFNMAP))
+		return NULL;
+	*err = 0;
+	return vma;
+}
+
+/*
+ * move_vma - give [old_addr, +old_len) of @vma a new home of new_len at
+ * new_addr (free), carrying its pages, then unmap the old range unless
+ * MREMAP_DONTUNMAP. Locking: mmap_lock held for write.
+ */
+static int64_t move_vma(struct umm_mm *mm, struct vm_area_struct *vma,
+			uint64_t old_addr, uint64_t old_len, uint64_t new_len,
+			uint64_t new_addr, int flags)
+{
+	struct vma_desc d = {
+		.start = new_addr, .end = new_addr + new_len,
+		.flags = vma->vm_flags, .file = vma->vm_file,
+		.anon_vma = vma->anon_vma, .touched = true,
+	};
+	int err;
+
+	if (mm->map_count >= mm->max_map_count - 3)
+		return -ENOMEM;
+	/* An unfaulted anonymous VMA starts afresh: its offset follows it. */
+	if (!vma->vm_file && !vma->anon_vma)
+		d.pgoff = new_addr >> PAGE_SHIFT;
+	else
+		d.pgoff = vma->vm_pgoff + ((old_addr - vma->vm_start) >> PAGE_SHIFT);
+	vma_start_write(vma);
+	err = mmap_insert_range(mm, &d);
+	if (err)
+		return err;
+	err = move_page_tables(mm, old_addr, new_addr, old_len);
+	if (err) {
+		/* entries already moved come back; the new range goes */
+		move_page_tables(mm, new_addr, old_addr, old_len);
+		do_munmap(mm, new_addr, new_len);
+		return err;
+	}
+	if (flags & MREMAP_DONTUNMAP)
+		return (int64_t)new_addr;
+	err = do_munmap(mm, old_addr, old_len);
+	return err ? err : (int64_t)new_addr;
+}
+
+/* Locking: mmap_lock held for write. */
+static int64_t mremap_to(struct umm_mm *mm, uint64_t addr, uint64_t old_len,
+			 uint64_t new_addr, uint64_t new_len, int flags)
+{
+	struct vm_area_struct *vma;
+	int map_flags = 0, err;
+
+	if (flags & MREMAP_FIXED) {
+		err = do_munmap(mm, new_addr, new_len);
+		if (err)
+			return err;
+	}
+	if (old_len > new_len) {
+		err = do_munmap(mm, addr + new_len, old_len - new_len);
+		if (err)
+			return err;
+		old_len = new_len;
+	}
+	vma = vma_to_resize(mm, addr, old_len, new_len, flags, &err);
+	if (!vma)
+		return err;
+	if (flags & MREMAP_FIXED)
+		map_flags |= MAP_FIXED;
+	if (vma->vm_flags & VM_MAYSHARE)
+		map_flags |= MAP_SHARED;
+	new_addr = get_unmapped_area(mm, new_addr, new_len, 0, map_flags,
+				     vma->vm_flags & VM_MAYSHARE, &err);
+	if (err)
+		return err;
+	return move_vma(mm, vma, addr, old_len, new_len, new_addr, flags);
+}
+
+/* Can @vma grow by @delta where it is? */
+static bool vma_expandable(struct umm_mm *mm, struct vm_area_struct *vma,
+			   uint64_t delta)
+{
+	uint64_t end = vma->vm_end + delta;
+	int err;
+
+	if (end < vma->vm_end)
+		return false;
+	if (find_vma_intersection(mm, vma->vm_end, end))
+		return false;
+	get_unmapped_area(mm, vma->vm_start, end - vma->vm_start, 0, MAP_FIXED,
+			  false, &err);
+	return !err;
+}
+
+/* Grow @vma in place to end at @new_end, merging with the next VMA. */
+static int expand_vma_in_place(struct umm_mm *mm, struct vm_area_struct *vma,
+			       uint64_t new_end)
+{
+	struct vma_plan p;
+	size_t i;
+	int err;
+
+	err = vma_plan_init(&p, mm, vma->vm_start, new_end, true);
+	if (err)
+		goto out;
+	i = vma_plan_find(&p, vma->vm_start);
+	p.d[i].end = new_end;
+	p.d[i].touched = true;
+	vma_plan_merge(&p);
+	err = vma_plan_commit(&p);
+out:
+	vma_plan_release(&p);
+	return err;
+}
+
+static int64_t do_mremap(struct umm_mm *mm, uint64_t addr, uint64_t old_len,
+			 uint64_t new_len, int flags, uint64_t new_addr)
+{
+	struct vm_area_struct *vma;
+	int err;
+
+	vma = vma_lookup(mm, addr);
+	if (!vma)
+		return -EFAULT;
+	if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP))
+		return mremap_to(mm, addr, old_len, new_addr, new_len, flags);
+	if (old_len >= new_len) {
+		if (old_len == new_len)
+			return (int64_t)addr;
+		err = do_munmap(mm, addr + new_len, old_len - new_len);
+		return err ? err : (int64_t)addr;
+	}
+	vma = vma_to_resize(mm, addr, old_len, new_len, flags, &err);
+	if (!vma)
+		return err;
+	if (old_len == vma->vm_end - addr &&
+	    vma_expandable(mm, vma, new_len - old_len)) {
+		err = expand_vma_in_place(mm, vma, addr + new_len);
+		return err ? err : (int64_t)addr;
+	}
+	if (!(flags & MREMAP_MAYMOVE))
+		return -ENOMEM;
+	new_addr = get_unmapped_area(mm, 0, new_len, 0,
+				     (vma->vm_flags & VM_MAYSHARE) ? MAP_SHARED : 0,
+				     vma->vm_flags & VM_MAYSHARE, &err);
+	if (err)
+		return err;
+	return move_vma(mm, vma, addr, old_len, new_len, new_addr, flags);
+}
+
+__visible int64_t umm_mremap(struct umm_mm *mm, uint64_t addr, uint64_t old_len,
+			     uint64_t new_len, int flags, uint64_t new_addr)
+{
+	int64_t ret;
+
+	if (!mm)
+		return -EINVAL;
+	if (flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP))
+		return -EINVAL;
+	if (addr & ~PAGE_MASK)
+		return -EINVAL;
+	old_len = ALIGN_UP(old_len, PAGE_SIZE);
+	new_len = ALIGN_UP(new_len, PAGE_SIZE);
+	if (!new_len)
+		return -EINVAL;
+	if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) {
+		if (new_addr & ~PAGE_MASK)
+			return -EINVAL;
+		if (!(flags & MREMAP_MAYMOVE))
+			return -EINVAL;
+		if ((flags & MREMAP_DONTUNMAP) && old_len != new_len)
+			return -EINVAL;
+		if (new_len > mm->task_size || new_addr > mm->task_size - new_len)
+			return -EINVAL;
+		if ((flags & MREMAP_FIXED) && addr + old_len > new_addr &&
+		    new_addr + new_len > addr)
+			return -EINVAL;
+	}
+	mmap_write_lock(mm);
+	ret = do_mremap(mm, addr, old_len, new_len, flags, new_addr);
+	mmap_write_unlock(mm);
+	return ret;
+}

@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * vma.c - VMAs: allocation, lookup, lock_vma_under_rcu, and the plan
+ * machinery through which mmap, munmap, mprotect, mremap and madvise
+ * split and merge them.
+ *
+ * A change is computed on descriptions of the VMAs around it and then
+ * published with one tree replacement, so lockless readers (faults under
+ * per-VMA locks, seed 004) see the layout before or after, never between.
+ * VMAs are never edited in place once published: a VMA that changes is
+ * replaced by a new one, and the old one is write-locked, detached, and
+ * freed after a grace period.
+ */
+#include <errno.h>
+#include <string.h>
+#include "mm.h"
+#include "memory.h"
+#include "filemap.h"
+
+#define VM_SPECIAL	(VM_IO | VM_DONTEXPAND | VM_PFNMAP)
+
+struct vm_area_struct *vm_area_alloc(struct umm_mm *mm)
+{
+	struct vm_area_struct *vma = calloc(1, sizeof(*vma));
+
+	if (vma)
+		vma_lock_init(vma, mm);
+	return vma;
+}
+
+struct vm_area_struct *vm_area_dup(const struct vm_area_struct *orig)
+{
+	struct vm_area_struct *vma = vm_area_alloc(orig->vm_mm);
+
+	if (!vma)
+		return NULL;
+	vma->vm_start = orig->vm_start;
+	vma->vm_end = orig->vm_end;
+	vma->vm_pgoff = orig->vm_pgoff;
+	vma->vm_flags = orig->vm_flags;
+	vma->vm_file = get_file(orig->vm_file);
+	vma->anon_vma = orig->anon_vma;
+	return vma;
+}
+
+/* Free a VMA no reader can have seen (never published). */
+void vm_area_free(struct vm_area_struct *vma)
+{
+	fput(vma->vm_file);
+	free(vma);
+}
+
+static void vm_area_free_rcu_cb(struct rcu_head *head)
+{
+	vm_area_free(container_of(head, struct vm_area_struct, rcu));
+}
+
+/* ---- lookups ---- */
+
+struct vm_area_struct *find_vma(struct umm_mm *mm, uint64_t addr)
+{
+	return vma_tree_find_next(&mm->mm_mt, addr, NULL, NULL);
+}
+
+struct vm_area_struct *vma_lookup(struct umm_mm *mm, uint64_t addr)
+{
+	return vma_tree_find(&mm->mm_mt, addr, NULL, NULL);
+}
+
+struct vm_area_struct *find_vma_prev(struct umm_mm *mm, uint64_t addr,
+				     struct vm_area_struct **pprev)
+{
+	struct vm_area_struct *vma = find_vma(mm, addr);
+
+	*pprev = vma_tree_find_prev(&mm->mm_mt, vma ? vma->vm_start : addr,
+				    NULL, NULL);
+	return vma;
+}
+
+struct vm_area_struct *find_vma_intersection(struct umm_mm *mm, uint64_t start,
+					     uint64_t end)
+{
+	struct vm_area_struct *vma = find_vma(mm, start);
+
+	return vma && vma->vm_start < end ? vma : NULL;
+}
+
+struct vm_area_struct *vma_prev_of(struct umm_mm *mm, struct vm_area_struct *vma)
+{
+	return vma_tree_find_prev(&mm->mm_mt, vma->vm_start, NULL, NULL);
+}
+
+struct vm_area_struct *vma_next_of(struct umm_mm *mm, struct vm_area_struct *vma)
+{
+	return vma_tree_find_next(&mm->mm_mt, vma->vm_end, NULL, NULL);
+}
+
+struct vm_area_struct *lock_vma_under_rcu(struct umm_mm *mm, uint64_t addr)
+{
+	struct vm_area_struct *vma;
+
+	for (;;) {
+		rcu_read_lock();
+		vma = vma_tree_find(&mm->mm_mt, addr, NULL, NULL);
+		if (!vma)
+			break;
+		vma = vma_start_read(mm, vma);
+		if (vma == VMA_DETACHED) {
+			/* Replaced after we found it: look again. */
+			rcu_read_unlock();
+			mm_stat_add(mm, MM_VMA_LOCK_MISS, 1);
+			continue;
+		}
+		if (!vma)
+			break;
+		/* Bounds are stable only now that the VMA is read-locked. */
+		if (unlikely(addr < vma->vm_start || addr >= vma->vm_end)) {
+			vma_end_read(vma);
+			break;
+		}
+		rcu_read_unlock();
+		return vma;
+	}
+	rcu_read_unlock();
+	mm_stat_add(mm, MM_VMA_LOCK_ABORT, 1);
+	return NULL;
+}
+
+/* ---- merging rules ---- */
+
+static bool anon_vma_compatible(struct anon_vma *a, struct anon_vma *b)
+{
+	return !a || !b || a == b;
+}
+
+bool desc_can_merge(const struct vma_desc *a, const struct vma_desc *b)
+{
+	if (a->end != b->start)
+		return false;
+	if ((a->flags ^ b->flags) & ~VM_IGNORE_MERGE)
+		return false;
+	if ((a->flags | b->flags) & VM_SPECIAL)
+		return false;
+	if (a->file != b->file)
+		return false;
+	if (a->pgoff + ((a->end - a->start) >> PAGE_SHIFT) != b->pgoff)
+		return false;
+	return anon_vma_compatible(a->anon_vma, b->anon_vma);
+}
+
+/* ---- plans ---- */
+
+static void desc_from_vma(struct vma_desc *d, struct vm_area_struct *vma)
+{
+	d->start = vma->vm_start;
+	d->end = vma->vm_end;
+	d->pgoff = vma->vm_pgoff;
+	d->flags = vma->vm_flags;
+	d->file = vma->vm_file;
+	d->anon_vma = vma->anon_vma;
+	d->orig = vma;
+	d->touched = false;
+}
+
+static bool desc_is_orig(const struct vma_desc *d)
+{
+	const struct vm_area_struct *v = d->orig;
+
+	return v && !d->touched && d->start == v->vm_start && d->end == v->vm_end &&
+	       d->pgoff == v->vm_pgoff && d->flags == v->vm_flags &&
+	       d->file == v->vm_file && d->anon_vma == v->anon_vma;
+}
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	size_t n;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	n = *cap ? *cap * 2 : 8;
+	while (n < need)
+		n *= 2;
+	p = realloc(*arr, n * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = n;
+	return 0;
+}
+
+static int plan_take(struct vma_plan *p, struct vm_area_struct *vma)
+{
+	if (grow((void **)&p->orig, &p->cap_orig, p->nr_orig + 1, sizeof(*p->orig)) ||
+	    grow((void **)&p->d, &p->cap, p->nr + 1, sizeof(*p->d)))
+		return -ENOMEM;
+	vma_start_write(vma);
+	p->orig[p->nr_orig++] = vma;
+	desc_from_vma(&p->d[p->nr++], vma);
+	return 0;
+}
+
+/*
+ * vma_plan_init - take the VMAs overlapping [start, end), and with
+ * @neighbours the one ending at or before @start and the one starting at
+ * or after @end. Return: 0, or -ENOMEM (release the plan either way).
+ */
+int vma_plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,
+		  uint64_t end, bool neighbours)
+{
+	struct vm_area_struct *vma, *prev;
+	struct vma_tree_iter it;
+	uint64_t s, e;
+
+	memset(p, 0, sizeof(*p));
+	p->mm = mm;
+	mmap_assert_write_locked(mm);
+	vma = find_vma_prev(mm, start, &prev);
+	if (neighbours && prev && plan_take(p, prev))
+		return -ENOMEM;
+	vma_tree_iter_init(&it, &mm->mm_mt, start);
+	while ((vma = vma_tree_iter_next(&it, &s, &e))) {
+		if (s >= end) {
+			if (neighbours && plan_take(p, vma))
+				return -ENOMEM;
+			break;
+		}
+		if (plan_take(p, vma))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void vma_plan_release(struct vma_plan *p)
+{
+	free(p->orig);
+	free(p->d);
+	memset(p, 0, sizeof(*p));
+}
+
+size_t vma_plan_find(struct vma_plan *p, uint64_t addr)
+{
+	size_t i = 0;
+
+	while (i < p->nr && p->d[i].end <= addr)
+		i++;
+	return i;
+}
+
+int vma_plan_insert(struct vma_plan *p, size_t i, const struct vma_desc *d)
+{
+	if (grow((void **)&p->d, &p->cap, p->nr + 1, sizeof(*p->d)))
+		return -ENOMEM;
+	memmove(&p->d[i + 1], &p->d[i], (p->nr - i) * sizeof(*p->d));
+	p->d[i] = *d;
+	p->nr++;
+	return 0;
+}
+
+void vma_plan_delete(struct vma_plan *p, size_t i)
+{
+	memmove(&p->d[i], &p->d[i + 1], (p->nr - i - 1) * sizeof(*p->d));
+	p->nr--;
+}
+
+int vma_plan_split(struct vma_plan *p, uint64_t addr)
+{
+	size_t i = vma_plan_find(p, addr);
+	struct vma_desc hi;
+
+	if (i == p->nr || p->d[i].start >= addr)
+		return 0;	/* no description straddles addr */
+	hi = p->d[i];
+	hi.start = addr;
+	hi.pgoff += (addr - p->d[i].start) >> PAGE_SHIFT;
+	if (vma_plan_insert(p, i + 1, &hi))
+		return -ENOMEM;
+	p->d[i].end = addr;
+	return 0;
+}
+
+/*
+ * Merge a changed or new description with its neighbours when the kernel
+ * would: an untouched pair is never merged (the kernel only merges at the
+ * edges of what it changes).
+ */
+void vma_plan_merge(struct vma_plan *p)
+{
+	size_t i = 0;
+
+	while (i + 1 < p->nr) {
+		struct vma_desc *a = &p->d[i], *b = &p->d[i + 1];
+
+		if ((a->touched || b->touched) && desc_can_merge(a, b)) {
+			a->end = b->end;
+			if (!a->anon_vma)
+				a->anon_vma = b->anon_vma;
+			a->touched = true;
+			vma_plan_delete(p, i + 1);
+			continue;
+		}
+		i++;
+	}
+}
+
+static struct vm_area_struct *vma_from_desc(struct umm_mm *mm, const struct vma_desc *d)
+{
+	struct vm_area_struct *vma = vm_area_alloc(mm);
+
+	if (!vma)
+		return NULL;
+	vma->vm_start = d->start;
+	vma->vm_end = d->end;
+	vma->vm_pgoff = d->pgoff;
+	vma->vm_flags = d->flags;
+	vma->vm_file = get_file(d->file);
+	vma->anon_vma = d->anon_vma;
+	return vma;
+}
+
+/* Mark, in @keep (indexed like p->orig), the VMAs the plan leaves alone. */
+static void plan_mark_kept(struct vma_plan *p, bool *keep)
+{
+	for (size_t i = 0; i < p->nr; i++) {
+		size_t lo = 0, hi = p->nr_orig;
+
+		if (!desc_is_orig(&p->d[i]))
+			continue;
+		while (lo < hi) {	/* p->orig is in address order */
+			size_t mid = (lo + hi) / 2;
+
+			if (p->orig[mid]->vm_start < p->d[i].start)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < p->nr_orig && p->orig[lo] == p->d[i].orig)
+			keep[lo] = true;
+	}
+}
+
+int vma_plan_commit(struct vma_plan *p)
+{
+	struct vma_tree_range *r = NULL;
+	struct vm_area_struct **made = NULL;
+	bool *keep = NULL;
+	uint64_t lo = UINT64_MAX, hi = 0;
+	size_t nmade = 0;
+	int err = -ENOMEM;
+
+	if (!p->nr && !p->nr_orig)
+		return 0;
+	r = calloc(p->nr ? p->nr : 1, sizeof(*r));
+	made = calloc(p->nr ? p->nr : 1, sizeof(*made));
+	keep = calloc(p->nr_orig ? p->nr_orig : 1, sizeof(*keep));
+	if (!r || !made || !keep)
+		goto out;
+	for (size_t i = 0; i < p->nr; i++) {
+		struct vm_area_struct *vma = p->d[i].orig;
+
+		if (!desc_is_orig(&p->d[i])) {
+			vma = vma_from_desc(p->mm, &p->d[i]);
+			if (!vma)
+				goto out;
+			made[nmade++] = vma;
+		}
+		r[i] = (struct vma_tree_range){ vma->vm_start, vma->vm_end, vma };
+		lo = r[i].start < lo ? r[i].start : lo;
+		hi = r[i].end > hi ? r[i].end : hi;
+	}
+	for (size_t i = 0; i < p->nr_orig; i++) {
+		lo = p->orig[i]->vm_start < lo ? p->orig[i]->vm_start : lo;
+		hi = p->orig[i]->vm_end > hi ? p->orig[i]->vm_end : hi;
+	}
+	for (size_t i = 0; i < nmade; i++)
+		vma_mark_attached(made[i]);
+	err = vma_tree_replace(&p->mm->mm_mt, lo, hi, r, p->nr);
+	if (err) {
+		for (size_t i = 0; i < nmade; i++)
+			made[i]->vm_refcnt = 0;
+		goto out;
+	}
+	nmade = 0;	/* published */
+	WRITE_ONCE(p->mm->map_count, p->mm->map_count + p->nr - p->nr_orig);
+	plan_mark_kept(p, keep);
+	for (size_t i = 0; i < p->nr_orig; i++) {
+		struct vm_area_struct *vma = p->orig[i];
+
+		if (keep[i])
+			continue;
+		vma_mark_detached(vma);
+		call_rcu(&vma->rcu, vm_area_free_rcu_cb);
+	}
+out:
+	for (size_t i = 0; i < nmade; i++)
+		vm_area_free(made[i]);
+	free(keep);
+	free(made);
+	free(r);
+	return err;
+}
+
+/*
+ * unmap_region - zap [start, end) and free the page tables only it used,
+ * given its neighbours after the change.
+ * Locking: mmap_lock held for write; the range's VMAs out of the tree.
+ */
+void unmap_region(struct umm_mm *mm, uint64_t start, uint64_t end,
+		  struct vm_area_struct *prev, struct vm_area_struct *next)
+{
+	unmap_page_range(mm, start, end);
+	free_pgtables(mm, start, end, prev ? prev->vm_end : 0,
+		      next ? next->vm_start : 0);
+}

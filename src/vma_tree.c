@@ -1,0 +1,1297 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * vma_tree.c - a copy-on-write B+tree of ranges, read under RCU.
+ *
+ * The tree partitions the whole key space [0, VMA_TREE_KEY_MAX) into slots;
+ * a slot holds an entry or NULL (a gap), and no two neighbouring slots are
+ * both NULL, anywhere in the tree. So every gap is exactly one NULL slot,
+ * its size is known in its leaf, and an internal node keeps, per child, the
+ * largest gap below it: a gap search descends only into children that can
+ * hold the request (the maple tree's allocation-range nodes do the same).
+ *
+ * Nodes are never changed once reachable from a published root. A write
+ * (vma_tree_replace) rewrites the slots covering its range as one list,
+ * re-packs that list into new leaves, and walks up the two root-to-leaf
+ * paths that bound the range, re-packing each level's changed children
+ * into new internal nodes; subtrees wholly inside the range are dropped,
+ * everything else is shared with the old tree. Underfull results borrow
+ * from a sibling under the same parent, or rise a level when there is
+ * none. All new nodes exist before the single release store of the new
+ * root; old nodes go to call_rcu only after it, so a reader that loaded
+ * the old root can finish its walk.
+ */
+#include <errno.h>
+#include <string.h>
+#include "rcu.h"
+#include "vma_tree.h"
+
+#define VT_LEAF_SLOTS	15
+#define VT_NODE_SLOTS	10
+#define VT_LEAF_MIN	(VT_LEAF_SLOTS / 2)
+#define VT_NODE_MIN	(VT_NODE_SLOTS / 2)
+/* With VT_NODE_MIN children per internal node, 2^64 slots fit in 28. */
+#define VT_MAX_HEIGHT	32
+#define VT_TXN_NODES	(8 * VT_MAX_HEIGHT)
+#define VT_TXN_DROPS	(2 * VT_NODE_SLOTS * VT_MAX_HEIGHT)
+#define VT_NODE_SIZE	256
+
+/*
+ * Slot i of a node covers [pivot[i - 1], pivot[i]); the first starts at the
+ * node's minimum and the last ends at its maximum, both known only to the
+ * parent (or the walk that reached the node). Every field is written before
+ * the node is published and never after: readers need no atomics here,
+ * the acquire load of the root orders them.
+ */
+struct vt_node {
+	union {			/* writer only, once unpublished */
+		struct rcu_head rcu;
+		struct vt_node *retire_next;	/* in vma_tree.retired */
+	};
+	uint8_t nr;		/* slots in use, >= 1 */
+	uint8_t leaf;
+	union {
+		struct {
+			uint64_t pivot[VT_LEAF_SLOTS - 1];
+			void *slot[VT_LEAF_SLOTS];
+		} l;
+		struct {
+			uint64_t pivot[VT_NODE_SLOTS - 1];
+			uint64_t gap[VT_NODE_SLOTS];	/* largest gap below */
+			struct vt_node *child[VT_NODE_SLOTS];
+		} i;
+	};
+};
+_Static_assert(sizeof(struct vt_node) <= VT_NODE_SIZE, "vt_node outgrew 256 bytes");
+
+/* The root of every empty tree: one NULL slot. Shared, never written. */
+static struct vt_node vt_empty = { .nr = 1, .leaf = 1 };
+
+static long vt_live;			/* atomic: nodes allocated, not freed */
+static __thread long vt_fail_countdown;	/* tests: fail the n-th allocation */
+
+/* ------------------------------------------------------------------ */
+/* Node helpers shared by readers and writers                          */
+
+static inline const uint64_t *vt_pivots(const struct vt_node *n)
+{
+	return n->leaf ? n->l.pivot : n->i.pivot;
+}
+
+static inline unsigned int vt_max_slots(unsigned int level)
+{
+	return level ? VT_NODE_SLOTS : VT_LEAF_SLOTS;
+}
+
+static inline unsigned int vt_min_slots(unsigned int level)
+{
+	return level ? VT_NODE_MIN : VT_LEAF_MIN;
+}
+
+/* The slot of @n that holds @key: the first whose pivot is above it. */
+static inline unsigned int vt_slot_of(const struct vt_node *n, uint64_t key)
+{
+	const uint64_t *piv = vt_pivots(n);
+	unsigned int i, last = n->nr - 1;
+
+	for (i = 0; i < last; i++)
+		if (key < piv[i])
+			break;
+	return i;
+}
+
+static inline uint64_t vt_slot_min(const struct vt_node *n, unsigned int i,
+				   uint64_t min)
+{
+	return i ? vt_pivots(n)[i - 1] : min;
+}
+
+static inline uint64_t vt_slot_max(const struct vt_node *n, unsigned int i,
+				   uint64_t max)
+{
+	return i < n->nr - 1u ? vt_pivots(n)[i] : max;
+}
+
+/* Where a descent for one key ended: a leaf, its bounds, the slot. */
+struct vt_pos {
+	struct vt_node *leaf;
+	uint64_t min, max;
+	unsigned int slot;
+};
+
+static void vt_descend(struct vt_node *n, uint64_t key, struct vt_pos *pos)
+{
+	uint64_t min = 0, max = VMA_TREE_KEY_MAX;
+	unsigned int i;
+
+	for (;;) {
+		i = vt_slot_of(n, key);
+		if (n->leaf)
+			break;
+		max = vt_slot_max(n, i, max);
+		min = vt_slot_min(n, i, min);
+		n = n->i.child[i];
+	}
+	pos->leaf = n;
+	pos->min = min;
+	pos->max = max;
+	pos->slot = i;
+}
+
+static inline void *vt_pos_entry(const struct vt_pos *p, unsigned int i,
+				 uint64_t *start, uint64_t *end)
+{
+	void *entry = p->leaf->l.slot[i];
+
+	if (entry) {
+		if (start)
+			*start = vt_slot_min(p->leaf, i, p->min);
+		if (end)
+			*end = vt_slot_max(p->leaf, i, p->max);
+	}
+	return entry;
+}
+
+/* ------------------------------------------------------------------ */
+/* Readers                                                             */
+
+static inline struct vt_node *vt_root(struct vma_tree *t)
+{
+	return smp_load_acquire(&t->root);
+}
+
+/* The first entry of the tree below @root that ends after @addr. */
+static void *vt_next(struct vt_node *root, uint64_t addr,
+		     uint64_t *start, uint64_t *end)
+{
+	struct vt_pos p;
+	unsigned int i;
+	void *entry;
+
+	while (addr < VMA_TREE_KEY_MAX) {
+		vt_descend(root, addr, &p);
+		for (i = p.slot; i < p.leaf->nr; i++) {
+			entry = vt_pos_entry(&p, i, start, end);
+			if (entry)
+				return entry;
+		}
+		addr = p.max;
+	}
+	return NULL;
+}
+
+/* The last entry of the tree below @root that starts before @addr. */
+static void *vt_prev(struct vt_node *root, uint64_t addr,
+		     uint64_t *start, uint64_t *end)
+{
+	struct vt_pos p;
+	unsigned int i;
+	void *entry;
+
+	while (addr > 0) {
+		vt_descend(root, addr - 1, &p);
+		for (i = p.slot + 1; i-- > 0;) {
+			entry = vt_pos_entry(&p, i, start, end);
+			if (entry)
+				return entry;
+		}
+		addr = p.min;
+	}
+	return NULL;
+}
+
+/*
+ * vma_tree_find - the entry whose range holds @addr.
+ * Locking: inside rcu_read_lock(), or the writer lock held.
+ * Return: the entry, its bounds in *@start and *@end (either may be NULL),
+ *         or NULL when @addr is in a gap.
+ */
+void *vma_tree_find(struct vma_tree *t, uint64_t addr,
+		    uint64_t *start, uint64_t *end)
+{
+	struct vt_pos p;
+
+	if (unlikely(addr >= VMA_TREE_KEY_MAX))
+		return NULL;
+	vt_descend(vt_root(t), addr, &p);
+	return vt_pos_entry(&p, p.slot, start, end);
+}
+
+/*
+ * vma_tree_find_next - the first entry that ends after @addr: the one that
+ * holds @addr, else the next above it (the kernel's find_vma()).
+ * Locking: inside rcu_read_lock(), or the writer lock held.
+ */
+void *vma_tree_find_next(struct vma_tree *t, uint64_t addr,
+			 uint64_t *start, uint64_t *end)
+{
+	return vt_next(vt_root(t), addr, start, end);
+}
+
+/*
+ * vma_tree_find_prev - the last entry that starts below @addr (it may hold
+ * @addr - 1 or lie wholly below it).
+ * Locking: inside rcu_read_lock(), or the writer lock held.
+ */
+void *vma_tree_find_prev(struct vma_tree *t, uint64_t addr,
+			 uint64_t *start, uint64_t *end)
+{
+	return vt_prev(vt_root(t), addr, start, end);
+}
+
+/*
+ * vma_tree_count - the number of entries. Not tied to a snapshot: a reader
+ * racing with a writer may see the count of either side of the write.
+ * Locking: none needed.
+ */
+uint64_t vma_tree_count(struct vma_tree *t)
+{
+	return READ_ONCE(t->count);
+}
+
+/*
+ * vma_tree_iter_init - start an ordered walk at the first entry that ends
+ * after @addr, over the tree as it is now.
+ * Locking: inside rcu_read_lock(), kept until the walk is over.
+ */
+void vma_tree_iter_init(struct vma_tree_iter *it, struct vma_tree *t,
+			uint64_t addr)
+{
+	it->root = vt_root(t);
+	it->leaf = NULL;
+	it->addr = addr;
+	it->slot = 0;
+	it->leaf_min = it->leaf_max = 0;
+}
+
+/*
+ * vma_tree_iter_next - the next entry of the walk, in address order.
+ * Locking: inside the same rcu_read_lock() section as vma_tree_iter_init.
+ * Return: the entry and its bounds, or NULL at the end of the tree.
+ */
+void *vma_tree_iter_next(struct vma_tree_iter *it,
+			 uint64_t *start, uint64_t *end)
+{
+	struct vt_pos p;
+	uint64_t s, e;
+	void *entry;
+
+	for (;;) {
+		if (!it->leaf) {
+			if (it->addr >= VMA_TREE_KEY_MAX)
+				return NULL;
+			vt_descend(it->root, it->addr, &p);
+			it->leaf = p.leaf;
+			it->leaf_min = p.min;
+			it->leaf_max = p.max;
+			it->slot = p.slot;
+		}
+		p.leaf = it->leaf;
+		p.min = it->leaf_min;
+		p.max = it->leaf_max;
+		while (it->slot < p.leaf->nr) {
+			entry = vt_pos_entry(&p, it->slot++, &s, &e);
+			if (entry && e > it->addr) {
+				it->addr = e;
+				if (start)
+					*start = s;
+				if (end)
+					*end = e;
+				return entry;
+			}
+		}
+		it->addr = it->leaf_max;
+		it->leaf = NULL;
+	}
+}
+
+/* A gap request: a NULL slot whose part inside [low, high) is >= len. */
+struct vt_gap_req {
+	uint64_t low, high, len;
+};
+
+/*
+ * The highest fitting gap below @n ([min, max) its range); its clipped
+ * end goes to *@found. Only children whose largest gap can fit are
+ * entered; one that lies wholly inside the bounds always succeeds, so at
+ * most the two children cut by low and high can fail per level: O(log n).
+ */
+static bool vt_gap_rev(const struct vt_node *n, uint64_t min, uint64_t max,
+		       const struct vt_gap_req *r, uint64_t *found)
+{
+	unsigned int i;
+	uint64_t s, e;
+
+	for (i = n->nr; i-- > 0;) {
+		s = vt_slot_min(n, i, min);
+		e = vt_slot_max(n, i, max);
+		if (s >= r->high)
+			continue;
+		if (e <= r->low)
+			break;
+		if (n->leaf) {
+			if (n->l.slot[i])
+				continue;
+			s = s > r->low ? s : r->low;
+			e = e < r->high ? e : r->high;
+			if (e - s >= r->len) {
+				*found = e;
+				return true;
+			}
+			continue;
+		}
+		if (n->i.gap[i] >= r->len &&
+		    vt_gap_rev(n->i.child[i], s, e, r, found))
+			return true;
+	}
+	return false;
+}
+
+/* As vt_gap_rev, lowest first; the clipped start goes to *@found. */
+static bool vt_gap_fwd(const struct vt_node *n, uint64_t min, uint64_t max,
+		       const struct vt_gap_req *r, uint64_t *found)
+{
+	unsigned int i;
+	uint64_t s, e;
+
+	for (i = 0; i < n->nr; i++) {
+		s = vt_slot_min(n, i, min);
+		e = vt_slot_max(n, i, max);
+		if (e <= r->low)
+			continue;
+		if (s >= r->high)
+			break;
+		if (n->leaf) {
+			if (n->l.slot[i])
+				continue;
+			s = s > r->low ? s : r->low;
+			e = e < r->high ? e : r->high;
+			if (e - s >= r->len) {
+				*found = s;
+				return true;
+			}
+			continue;
+		}
+		if (n->i.gap[i] >= r->len &&
+		    vt_gap_fwd(n->i.child[i], s, e, r, found))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * As the kernel's unmapped_area*(): the search is for a gap of
+ * @size + @align_mask, so that an aligned start always fits in the gap
+ * found; that keeps it O(log n), at the price of missing an aligned fit
+ * in a gap shorter than that.
+ */
+static int vt_gap_req_init(struct vt_gap_req *r, uint64_t low, uint64_t high,
+			   uint64_t size, uint64_t align_mask)
+{
+	if (!size || (align_mask & (align_mask + 1)))
+		return -EINVAL;
+	r->low = low;
+	r->high = high;
+	r->len = size + align_mask;
+	if (r->len < size || low >= high || high - low < r->len)
+		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * vma_tree_gap_top_down - the highest @addr with [@addr, @addr + @size)
+ * free, inside [@low, @high), and @addr aligned to @align_mask + 1 (0: no
+ * alignment); as unmapped_area_topdown().
+ * Locking: inside rcu_read_lock(), or the writer lock held.
+ * Return: 0, -ENOMEM when nothing fits, -EINVAL for a zero size or an
+ *         @align_mask that is not a power of two less one.
+ */
+int vma_tree_gap_top_down(struct vma_tree *t, uint64_t low, uint64_t high,
+			  uint64_t size, uint64_t align_mask, uint64_t *addr)
+{
+	struct vt_gap_req r;
+	uint64_t gap_end;
+	int err;
+
+	err = vt_gap_req_init(&r, low, high, size, align_mask);
+	if (err)
+		return err;
+	if (!vt_gap_rev(vt_root(t), 0, VMA_TREE_KEY_MAX, &r, &gap_end))
+		return -ENOMEM;
+	*addr = (gap_end - size) & ~align_mask;
+	return 0;
+}
+
+/*
+ * vma_tree_gap_bottom_up - as vma_tree_gap_top_down, the lowest address;
+ * as unmapped_area().
+ * Locking: inside rcu_read_lock(), or the writer lock held.
+ */
+int vma_tree_gap_bottom_up(struct vma_tree *t, uint64_t low, uint64_t high,
+			   uint64_t size, uint64_t align_mask, uint64_t *addr)
+{
+	struct vt_gap_req r;
+	uint64_t gap_start;
+	int err;
+
+	err = vt_gap_req_init(&r, low, high, size, align_mask);
+	if (err)
+		return err;
+	if (!vt_gap_fwd(vt_root(t), 0, VMA_TREE_KEY_MAX, &r, &gap_start))
+		return -ENOMEM;
+	*addr = (gap_start + align_mask) & ~align_mask;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Node memory                                                         */
+
+/*
+ * Nodes freed by RCU callbacks wait here for a writer to reuse them: a
+ * callback thread returning memory that a writer thread allocates would
+ * otherwise make the two fight over malloc's arena lock on every write.
+ * Callbacks push whole batches; a writer takes the whole stack at once
+ * into its tree's spares (an exchange, so no ABA).
+ */
+#define VT_POOL_MAX	32768
+static struct vt_node *vt_pool;		/* atomic stack, via retire_next */
+static long vt_pool_nr;			/* atomic, approximate */
+
+/* Locking: the writer lock of @t (it owns t->spare). */
+static struct vt_node *vt_node_alloc(struct vma_tree *t)
+{
+	struct vt_node *n;
+
+	if (unlikely(vt_fail_countdown) && --vt_fail_countdown == 0)
+		return NULL;
+	if (!t->spare && __atomic_load_n(&vt_pool, __ATOMIC_RELAXED)) {
+		t->spare = __atomic_exchange_n(&vt_pool, NULL, __ATOMIC_ACQUIRE);
+		__atomic_store_n(&vt_pool_nr, 0, __ATOMIC_RELAXED);
+	}
+	n = t->spare;
+	if (n) {
+		t->spare = n->retire_next;
+	} else {
+		n = aligned_alloc(64, VT_NODE_SIZE);
+		if (!n)
+			return NULL;
+	}
+	memset(n, 0, VT_NODE_SIZE);
+	atomic_fetch_add_relaxed(&vt_live, 1);
+	return n;
+}
+
+static void vt_node_free(struct vt_node *n)
+{
+	if (n == &vt_empty)
+		return;
+	atomic_fetch_add_relaxed(&vt_live, -1);
+	free(n);
+}
+
+/* Give the list @head..@tail of @nr dead nodes to the pool, or free it. */
+static void vt_pool_put(struct vt_node *head, struct vt_node *tail, long nr)
+{
+	struct vt_node *old, *n, *next;
+
+	atomic_fetch_add_relaxed(&vt_live, -nr);
+	if (__atomic_load_n(&vt_pool_nr, __ATOMIC_RELAXED) + nr > VT_POOL_MAX) {
+		for (n = head; n; n = next) {
+			next = n->retire_next;
+			free(n);
+		}
+		return;
+	}
+	old = __atomic_load_n(&vt_pool, __ATOMIC_RELAXED);
+	do {
+		tail->retire_next = old;
+	} while (!__atomic_compare_exchange_n(&vt_pool, &old, head, true,
+					      __ATOMIC_RELEASE,
+					      __ATOMIC_RELAXED));
+	atomic_fetch_add_relaxed(&vt_pool_nr, nr);
+}
+
+static void vt_free_spares(struct vma_tree *t)
+{
+	struct vt_node *n, *next;
+
+	for (n = t->spare; n; n = next) {
+		next = n->retire_next;
+		free(n);
+	}
+	t->spare = NULL;
+}
+
+static void vt_node_free_rcu(struct rcu_head *head)
+{
+	vt_node_free(container_of(head, struct vt_node, rcu));
+}
+
+/*
+ * Retired nodes wait on the tree's list and go to call_rcu in batches:
+ * one callback per batch rather than per node keeps the cost of waking
+ * liburcu's callback thread off every write.
+ */
+#define VT_RETIRE_BATCH	64
+
+struct vt_batch {
+	struct rcu_head rcu;
+	struct vt_node *list;
+};
+
+static void vt_batch_free_rcu(struct rcu_head *head)
+{
+	struct vt_batch *b = container_of(head, struct vt_batch, rcu);
+	struct vt_node *n = b->list;
+	long nr = 1;
+
+	while (n->retire_next) {
+		n = n->retire_next;
+		nr++;
+	}
+	vt_pool_put(b->list, n, nr);
+	free(b);
+}
+
+/*
+ * Hand the tree's retired nodes to RCU.
+ * Locking: the writer lock held; not inside an RCU read-side section.
+ */
+static void vt_flush_retired(struct vma_tree *t)
+{
+	struct vt_node *n = t->retired, *next;
+	struct vt_batch *b;
+
+	if (!n)
+		return;
+	t->retired = NULL;
+	t->nr_retired = 0;
+	b = malloc(sizeof(*b));
+	if (b) {
+		b->list = n;
+		call_rcu(&b->rcu, vt_batch_free_rcu);
+		return;
+	}
+	for (; n; n = next) {		/* no memory for a batch: one by one */
+		next = n->retire_next;
+		call_rcu(&n->rcu, vt_node_free_rcu);
+	}
+}
+
+/* Unpublished @n: free it once no reader can be inside. */
+static void vt_node_retire(struct vma_tree *t, struct vt_node *n)
+{
+	if (n == &vt_empty)
+		return;
+	n->retire_next = t->retired;
+	t->retired = n;
+	t->nr_retired++;
+}
+
+/* Retire the unpublished subtree @n; return how many entries it held. */
+static uint64_t vt_retire_subtree(struct vma_tree *t, struct vt_node *n)
+{
+	uint64_t entries = 0;
+	unsigned int i;
+
+	for (i = 0; i < n->nr; i++) {
+		if (n->leaf)
+			entries += !!n->l.slot[i];
+		else
+			entries += vt_retire_subtree(t, n->i.child[i]);
+	}
+	vt_node_retire(t, n);
+	return entries;
+}
+
+static void vt_free_subtree(struct vt_node *n)
+{
+	unsigned int i;
+
+	if (!n->leaf)
+		for (i = 0; i < n->nr; i++)
+			vt_free_subtree(n->i.child[i]);
+	vt_node_free(n);
+}
+
+/*
+ * vma_tree_nodes_live - nodes allocated by every tree and not yet freed
+ * (call rcu_barrier() first to count the ones waiting for a grace period).
+ */
+long vma_tree_nodes_live(void)
+{
+	return __atomic_load_n(&vt_live, __ATOMIC_RELAXED);
+}
+
+/* vma_tree_fail_alloc_after - tests: this thread's @n-th node allocation
+ * from now fails (0: none). */
+void vma_tree_fail_alloc_after(long n)
+{
+	vt_fail_countdown = n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writers                                                             */
+
+/* A root-to-leaf path; index h is the level, 0 the leaves. */
+struct vt_path {
+	struct vt_node *node[VT_MAX_HEIGHT];
+	uint64_t min[VT_MAX_HEIGHT], max[VT_MAX_HEIGHT];
+	uint8_t idx[VT_MAX_HEIGHT];	/* slot of node[h] on the path */
+};
+
+/*
+ * One write in progress: the nodes it made (freed if it fails) and those
+ * it replaces (retired after the new root is published). Subtrees in
+ * drops[] lie wholly inside the replaced range and are retired whole.
+ */
+struct vt_txn {
+	struct vma_tree *tree;
+	unsigned int nr_new, nr_old, nr_drop;
+	struct vt_node *new_nodes[VT_TXN_NODES];
+	struct vt_node *old_nodes[VT_TXN_NODES];
+	struct vt_node *drops[VT_TXN_DROPS];
+	struct vt_path l, r;	/* to the first and last slot rewritten */
+};
+
+/*
+ * The contents of one node (or of several, before packing) at @level:
+ * item i covers [it[i - 1].end, it[i].end), the first starts at @base.
+ */
+struct vt_item {
+	uint64_t end;
+	void *ptr;		/* leaf: the entry or NULL; else the child */
+	uint64_t gap;		/* internal levels: largest gap below */
+};
+
+struct vt_list {
+	uint64_t base;
+	unsigned int level, nr, cap;
+	struct vt_item *it;
+};
+
+static void vt_txn_old(struct vt_txn *tx, struct vt_node *n)
+{
+	BUG_ON(tx->nr_old >= VT_TXN_NODES);
+	tx->old_nodes[tx->nr_old++] = n;
+}
+
+static void vt_txn_drop(struct vt_txn *tx, struct vt_node *n)
+{
+	BUG_ON(tx->nr_drop >= VT_TXN_DROPS);
+	tx->drops[tx->nr_drop++] = n;
+}
+
+static inline void vt_list_add(struct vt_list *l, uint64_t end, void *ptr,
+			       uint64_t gap)
+{
+	BUG_ON(l->nr >= l->cap);
+	l->it[l->nr++] = (struct vt_item){ .end = end, .ptr = ptr, .gap = gap };
+}
+
+/* A leaf slot that joins a NULL predecessor when it is NULL itself. */
+static void vt_list_add_slot(struct vt_list *l, uint64_t end, void *entry)
+{
+	if (!entry && l->nr && !l->it[l->nr - 1].ptr) {
+		l->it[l->nr - 1].end = end;
+		return;
+	}
+	vt_list_add(l, end, entry, 0);
+}
+
+/* Append slots [from, to) of @n, whose range is [.., @max). */
+static void vt_list_add_node(struct vt_list *l, const struct vt_node *n,
+			     uint64_t max, unsigned int from, unsigned int to)
+{
+	unsigned int i;
+
+	for (i = from; i < to; i++) {
+		if (n->leaf)
+			vt_list_add(l, vt_slot_max(n, i, max), n->l.slot[i], 0);
+		else
+			vt_list_add(l, vt_slot_max(n, i, max), n->i.child[i],
+				    n->i.gap[i]);
+	}
+}
+
+static void vt_list_append(struct vt_list *l, const struct vt_list *src)
+{
+	unsigned int i;
+
+	for (i = 0; i < src->nr; i++)
+		vt_list_add(l, src->it[i].end, src->it[i].ptr, src->it[i].gap);
+}
+
+/* A new node at @level holding @items; its largest gap to *@gap. */
+static struct vt_node *vt_build(struct vt_txn *tx, unsigned int level,
+				const struct vt_item *items, unsigned int nr,
+				uint64_t base, uint64_t *gap)
+{
+	struct vt_node *n;
+	uint64_t *piv;
+	unsigned int i;
+
+	VM_BUG_ON(!nr || nr > vt_max_slots(level));
+	BUG_ON(tx->nr_new >= VT_TXN_NODES);
+	n = vt_node_alloc(tx->tree);
+	if (!n)
+		return NULL;
+	tx->new_nodes[tx->nr_new++] = n;
+	n->nr = nr;
+	n->leaf = !level;
+	piv = n->leaf ? n->l.pivot : n->i.pivot;
+	*gap = 0;
+	for (i = 0; i < nr; i++) {
+		if (i < nr - 1)
+			piv[i] = items[i].end;
+		if (n->leaf) {
+			n->l.slot[i] = items[i].ptr;
+			if (!items[i].ptr && items[i].end - base > *gap)
+				*gap = items[i].end - base;
+		} else {
+			n->i.child[i] = items[i].ptr;
+			n->i.gap[i] = items[i].gap;
+			if (items[i].gap > *gap)
+				*gap = items[i].gap;
+		}
+		base = items[i].end;
+	}
+	return n;
+}
+
+/*
+ * Pack @in into as few nodes as hold it, evenly filled (so each has at
+ * least half a node when there are two or more), appending one item per
+ * node to @out, one level up.
+ */
+static int vt_pack(struct vt_txn *tx, const struct vt_list *in,
+		   struct vt_list *out)
+{
+	unsigned int max = vt_max_slots(in->level);
+	unsigned int k = (in->nr + max - 1) / max, done = 0, j, cnt;
+	uint64_t base = in->base, gap;
+	struct vt_node *n;
+
+	for (j = 0; j < k; j++) {
+		cnt = in->nr / k + (j < in->nr % k);
+		n = vt_build(tx, in->level, &in->it[done], cnt, base, &gap);
+		if (!n)
+			return -ENOMEM;
+		done += cnt;
+		base = in->it[done - 1].end;
+		vt_list_add(out, base, n, gap);
+	}
+	return 0;
+}
+
+/*
+ * Merge the too-short @cur (items at a level <= @g) with the sibling @s at
+ * level @g covering [smin, smax): @cur goes after @s's contents when
+ * @after, before them otherwise. When @cur is from a lower level it joins
+ * the nearest edge node of that level under @s, and every node on the way
+ * down is re-packed. The 1 or 2 new nodes go to @out, at level @g + 1.
+ */
+static int vt_absorb(struct vt_txn *tx, struct vt_node *s, uint64_t smin,
+		     uint64_t smax, unsigned int g, const struct vt_list *cur,
+		     bool after, struct vt_list *out)
+{
+	struct vt_item buf[VT_LEAF_SLOTS + VT_LEAF_MIN + 2], sbuf[4];
+	struct vt_list tmp = { .level = g, .cap = ARRAY_SIZE(buf), .it = buf };
+	struct vt_list sub = { .level = g, .cap = ARRAY_SIZE(sbuf), .it = sbuf };
+	unsigned int e = after ? s->nr - 1u : 0;
+	int err;
+
+	if (g == cur->level) {
+		tmp.base = after ? smin : cur->base;
+		if (!after)
+			vt_list_append(&tmp, cur);
+		vt_list_add_node(&tmp, s, smax, 0, s->nr);
+		if (after)
+			vt_list_append(&tmp, cur);
+	} else {
+		VM_BUG_ON(s->leaf);
+		err = vt_absorb(tx, s->i.child[e], vt_slot_min(s, e, smin),
+				vt_slot_max(s, e, smax), g - 1, cur, after, &sub);
+		if (err)
+			return err;
+		tmp.base = after ? smin : cur->base;
+		if (!after)
+			vt_list_append(&tmp, &sub);
+		vt_list_add_node(&tmp, s, smax, after ? 0 : 1,
+				 after ? s->nr - 1u : s->nr);
+		if (after)
+			vt_list_append(&tmp, &sub);
+	}
+	vt_txn_old(tx, s);
+	return vt_pack(tx, &tmp, out);
+}
+
+/* Record the path from @root (of @height levels) down to @key. */
+static void vt_walk(struct vt_node *root, unsigned int height, uint64_t key,
+		    struct vt_path *p)
+{
+	struct vt_node *n = root;
+	uint64_t min = 0, max = VMA_TREE_KEY_MAX;
+	unsigned int h, i;
+
+	BUG_ON(!height || height > VT_MAX_HEIGHT);
+	for (h = height - 1; h > 0; h--) {
+		BUG_ON(n->leaf);
+		i = vt_slot_of(n, key);
+		p->node[h] = n;
+		p->min[h] = min;
+		p->max[h] = max;
+		p->idx[h] = i;
+		max = vt_slot_max(n, i, max);
+		min = vt_slot_min(n, i, min);
+		n = n->i.child[i];
+	}
+	BUG_ON(!n->leaf);
+	p->node[0] = n;
+	p->min[0] = min;
+	p->max[0] = max;
+	p->idx[0] = vt_slot_of(n, key);
+}
+
+/* Entries of leaf @n ([min, max)) lying inside [start, end). */
+static uint64_t vt_leaf_count_inside(const struct vt_node *n, uint64_t min,
+				     uint64_t max, uint64_t start, uint64_t end)
+{
+	uint64_t nr = 0;
+	unsigned int i;
+
+	for (i = 0; i < n->nr; i++)
+		if (n->l.slot[i] && vt_slot_min(n, i, min) >= start &&
+		    vt_slot_max(n, i, max) <= end)
+			nr++;
+	return nr;
+}
+
+/*
+ * One level of the rebuild: @cur holds the new contents of the nodes at
+ * level @h between paths @l and @r; make their replacements and put the
+ * new contents of their parents in @next. Children of those parents that
+ * lie strictly between the paths are dropped whole.
+ */
+static int vt_step(struct vt_txn *tx, const struct vt_path *l,
+		   const struct vt_path *r, unsigned int h,
+		   const struct vt_list *cur, struct vt_list *next)
+{
+	struct vt_node *pl = l->node[h + 1], *pr = r->node[h + 1], *s;
+	unsigned int kl = l->idx[h + 1], kr = r->idx[h + 1], i;
+	int err = 0;
+
+	if (pl == pr) {
+		for (i = kl + 1; i < kr; i++)
+			vt_txn_drop(tx, pl->i.child[i]);
+	} else {
+		for (i = kl + 1; i < pl->nr; i++)
+			vt_txn_drop(tx, pl->i.child[i]);
+		for (i = 0; i < kr; i++)
+			vt_txn_drop(tx, pr->i.child[i]);
+		vt_txn_old(tx, pr);
+	}
+	vt_txn_old(tx, pl);
+
+	if (cur->nr < vt_min_slots(cur->level) && !kl &&
+	    kr == pr->nr - 1u) {
+		/* No sibling to lean on: the short list rises a level. */
+		next->nr = 0;
+		next->level = cur->level;
+		next->base = cur->base;
+		vt_list_append(next, cur);
+		return 0;
+	}
+	next->nr = 0;
+	next->level = h + 1;
+	next->base = l->min[h + 1];
+	if (cur->nr >= vt_min_slots(cur->level)) {
+		VM_BUG_ON(cur->level != h);
+		vt_list_add_node(next, pl, l->max[h + 1], 0, kl);
+		err = vt_pack(tx, cur, next);
+	} else if (kl) {
+		kl--;
+		s = pl->i.child[kl];
+		vt_list_add_node(next, pl, l->max[h + 1], 0, kl);
+		err = vt_absorb(tx, s, vt_slot_min(pl, kl, l->min[h + 1]),
+				vt_slot_max(pl, kl, l->max[h + 1]), h, cur,
+				true, next);
+	} else {
+		kr++;
+		s = pr->i.child[kr];
+		err = vt_absorb(tx, s, vt_slot_min(pr, kr, r->min[h + 1]),
+				vt_slot_max(pr, kr, r->max[h + 1]), h, cur,
+				false, next);
+	}
+	if (err)
+		return err;
+	vt_list_add_node(next, pr, r->max[h + 1], kr + 1, pr->nr);
+	return 0;
+}
+
+/*
+ * Above the old root: grow levels until the list fits one node, then make
+ * it the root (or, for a lone child, let the child be the root).
+ */
+static int vt_make_root(struct vt_txn *tx, struct vt_list *cur,
+			struct vt_list *next, struct vt_node **root,
+			unsigned int *height)
+{
+	struct vt_list *tmp;
+	uint64_t gap;
+	int err;
+
+	while (cur->nr > vt_max_slots(cur->level)) {
+		next->nr = 0;
+		next->level = cur->level + 1;
+		next->base = cur->base;
+		err = vt_pack(tx, cur, next);
+		if (err)
+			return err;
+		tmp = cur;
+		cur = next;
+		next = tmp;
+	}
+	if (cur->level && cur->nr == 1) {
+		*root = cur->it[0].ptr;
+		*height = cur->level;
+		return 0;
+	}
+	if (!cur->level && cur->nr == 1 && !cur->it[0].ptr) {
+		*root = &vt_empty;
+		*height = 1;
+		return 0;
+	}
+	*root = vt_build(tx, cur->level, cur->it, cur->nr, cur->base, &gap);
+	*height = cur->level + 1;
+	return *root ? 0 : -ENOMEM;
+}
+
+/* The new leaf-level slots for [lo, hi): @new with NULLs between. */
+static void vt_leaf_list(struct vt_list *c, const struct vt_path *l,
+			 const struct vt_path *r, uint64_t lo, uint64_t hi,
+			 uint64_t start, uint64_t end,
+			 const struct vma_tree_range *new, size_t nr)
+{
+	uint64_t pos = start;
+	size_t i;
+
+	c->nr = 0;
+	c->level = 0;
+	c->base = l->min[0];
+	vt_list_add_node(c, l->node[0], l->max[0], 0, l->idx[0]);
+	if (lo < start)
+		vt_list_add_slot(c, start, NULL);
+	for (i = 0; i < nr; i++) {
+		if (new[i].start > pos)
+			vt_list_add_slot(c, new[i].start, NULL);
+		vt_list_add_slot(c, new[i].end, new[i].entry);
+		pos = new[i].end;
+	}
+	if (pos < end)
+		vt_list_add_slot(c, end, NULL);
+	if (hi > end)
+		vt_list_add_slot(c, hi, NULL);
+	vt_list_add_node(c, r->node[0], r->max[0], r->idx[0] + 1,
+			 r->node[0]->nr);
+}
+
+static int vt_check_new(uint64_t start, uint64_t end,
+			const struct vma_tree_range *new, size_t nr)
+{
+	uint64_t pos = start;
+	size_t i;
+
+	if (start >= end || (nr && !new))
+		return -EINVAL;
+	for (i = 0; i < nr; i++) {
+		if (!new[i].entry || new[i].start < pos ||
+		    new[i].end <= new[i].start || new[i].end > end)
+			return -EINVAL;
+		pos = new[i].end;
+	}
+	return 0;
+}
+
+/*
+ * Widen [start, end) to the slot boundaries the rewrite starts and ends
+ * on: a gap touching the range joins it (so gaps stay whole); an entry
+ * that straddles an end is an error.
+ */
+static int vt_bounds(struct vt_node *root, uint64_t start, uint64_t end,
+		     uint64_t *lo, uint64_t *hi)
+{
+	uint64_t s, e;
+	struct vt_pos p;
+
+	*lo = start;
+	*hi = end;
+	if (start > 0) {
+		vt_descend(root, start - 1, &p);
+		s = vt_slot_min(p.leaf, p.slot, p.min);
+		e = vt_slot_max(p.leaf, p.slot, p.max);
+		if (!p.leaf->l.slot[p.slot])
+			*lo = s;
+		else if (e > start)
+			return -EINVAL;
+	}
+	if (end < VMA_TREE_KEY_MAX) {
+		vt_descend(root, end, &p);
+		s = vt_slot_min(p.leaf, p.slot, p.min);
+		e = vt_slot_max(p.leaf, p.slot, p.max);
+		if (!p.leaf->l.slot[p.slot])
+			*hi = e;
+		else if (s < end)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Never published: straight back to the tree's spares. */
+static void vt_abort(struct vt_txn *tx)
+{
+	struct vt_node *n;
+
+	while (tx->nr_new) {
+		n = tx->new_nodes[--tx->nr_new];
+		n->retire_next = tx->tree->spare;
+		tx->tree->spare = n;
+		atomic_fetch_add_relaxed(&vt_live, -1);
+	}
+}
+
+/* Publish @root and retire what it replaced. */
+static void vt_commit(struct vma_tree *t, struct vt_txn *tx,
+		      struct vt_node *root, unsigned int height,
+		      uint64_t removed, size_t added)
+{
+	unsigned int i;
+
+	smp_store_release(&t->root, root);
+	t->height = height;
+	for (i = 0; i < tx->nr_drop; i++)
+		removed += vt_retire_subtree(t, tx->drops[i]);
+	for (i = 0; i < tx->nr_old; i++)
+		vt_node_retire(t, tx->old_nodes[i]);
+	WRITE_ONCE(t->count, t->count - removed + added);
+	if (t->nr_retired >= VT_RETIRE_BATCH)
+		vt_flush_retired(t);
+}
+
+static int vt_rebuild(struct vma_tree *t, struct vt_txn *tx,
+		      struct vt_list *cur, struct vt_list *next,
+		      const struct vt_path *l, const struct vt_path *r,
+		      struct vt_node **root, unsigned int *height)
+{
+	struct vt_list *tmp;
+	unsigned int h;
+	int err;
+
+	vt_txn_old(tx, l->node[0]);
+	if (r->node[0] != l->node[0])
+		vt_txn_old(tx, r->node[0]);
+	for (h = 0; h + 1 < t->height; h++) {
+		err = vt_step(tx, l, r, h, cur, next);
+		if (err)
+			return err;
+		tmp = cur;
+		cur = next;
+		next = tmp;
+	}
+	return vt_make_root(tx, cur, next, root, height);
+}
+
+/*
+ * vma_tree_replace - in one step visible to readers, remove every entry in
+ * [@start, @end) and insert the @nr ranges of @new (sorted, disjoint,
+ * inside [@start, @end)).
+ * Locking: the writer lock held (mmap_lock for write); not inside an RCU
+ *          read-side section (retired nodes go to call_rcu).
+ * Return: 0; -EINVAL for a bad range or when an entry straddles @start or
+ *         @end; -ENOMEM. On error the tree is unchanged.
+ */
+int vma_tree_replace(struct vma_tree *t, uint64_t start, uint64_t end,
+		     const struct vma_tree_range *new, size_t nr)
+{
+	struct vt_item small[2][64], *big = NULL;
+	struct vt_list a = { .cap = 64, .it = small[0] };
+	struct vt_list b = { .cap = 64, .it = small[1] };
+	struct vt_node *old_root = t->root, *root = NULL;
+	struct vt_path *l, *r;
+	struct vt_txn *tx;
+	unsigned int height = 0;
+	uint64_t lo, hi, removed;
+	size_t cap = 2 * nr + 4 * VT_LEAF_SLOTS;
+	int err;
+
+	err = vt_check_new(start, end, new, nr);
+	if (!err)
+		err = vt_bounds(old_root, start, end, &lo, &hi);
+	if (err)
+		return err;
+	if (!t->txn)
+		t->txn = malloc(sizeof(*t->txn));
+	tx = t->txn;
+	if (!tx)
+		return -ENOMEM;
+	tx->tree = t;
+	tx->nr_new = tx->nr_old = tx->nr_drop = 0;
+	if (cap > a.cap) {
+		big = malloc(2 * cap * sizeof(*big));
+		if (!big)
+			return -ENOMEM;
+		a = (struct vt_list){ .cap = cap, .it = big };
+		b = (struct vt_list){ .cap = cap, .it = big + cap };
+	}
+	l = &tx->l;
+	r = &tx->r;
+	vt_walk(old_root, t->height, lo, l);
+	vt_walk(old_root, t->height, hi - 1, r);
+	vt_leaf_list(&a, l, r, lo, hi, start, end, new, nr);
+	removed = vt_leaf_count_inside(l->node[0], l->min[0], l->max[0], start, end);
+	if (r->node[0] != l->node[0])
+		removed += vt_leaf_count_inside(r->node[0], r->min[0], r->max[0],
+						start, end);
+	err = vt_rebuild(t, tx, &a, &b, l, r, &root, &height);
+	if (err)
+		vt_abort(tx);
+	else
+		vt_commit(t, tx, root, height, removed, nr);
+	free(big);
+	return err;
+}
+
+/*
+ * vma_tree_insert - map [@start, @end) to @entry.
+ * Locking: as vma_tree_replace.
+ * Return: 0, -EEXIST when part of the range is taken, -EINVAL, -ENOMEM.
+ */
+int vma_tree_insert(struct vma_tree *t, uint64_t start, uint64_t end,
+		    void *entry)
+{
+	struct vma_tree_range r = { .start = start, .end = end, .entry = entry };
+	uint64_t s;
+
+	if (start >= end || !entry)
+		return -EINVAL;
+	if (vt_next(t->root, start, &s, NULL) && s < end)
+		return -EEXIST;
+	return vma_tree_replace(t, start, end, &r, 1);
+}
+
+/*
+ * vma_tree_erase - remove the entries inside [@start, @end).
+ * Locking: as vma_tree_replace.
+ * Return: 0, -EINVAL when an entry straddles @start or @end, -ENOMEM.
+ */
+int vma_tree_erase(struct vma_tree *t, uint64_t start, uint64_t end)
+{
+	return vma_tree_replace(t, start, end, NULL, 0);
+}
+
+/*
+ * vma_tree_init - an empty tree.
+ * Locking: none; @t is not yet shared.
+ */
+void vma_tree_init(struct vma_tree *t)
+{
+	t->root = &vt_empty;
+	t->count = 0;
+	t->height = 1;
+	t->txn = NULL;
+	t->spare = NULL;
+	t->retired = NULL;
+	t->nr_retired = 0;
+}
+
+/*
+ * vma_tree_destroy - free every node now (the entries are the caller's).
+ * Locking: no reader or writer may use @t any more, and none may still be
+ *          inside an RCU section that loaded its root.
+ */
+void vma_tree_destroy(struct vma_tree *t)
+{
+	vt_flush_retired(t);
+	vt_free_subtree(t->root);
+	free(t->txn);
+	vt_free_spares(t);
+	vma_tree_init(t);
+}
+
+/* ------------------------------------------------------------------ */
+/* Validation                                                          */
+
+struct vt_check {
+	bool prev_null;		/* the slot before this one was a gap */
+	bool started;
+	uint64_t entries;
+};
+
+#define vt_fail(...) ({ fprintf(stderr, "vma_tree: " __VA_ARGS__); -EUCLEAN; })
+
+static int vt_check_node(const struct vt_node *n, uint64_t min, uint64_t max,
+			 unsigned int level, bool root, struct vt_check *c,
+			 uint64_t *gap)
+{
+	unsigned int i;
+	uint64_t s, e, g;
+	int err;
+
+	if (!n->leaf != !!level)
+		return vt_fail("node %p: leaf %d at level %u\n", (void *)n,
+			       n->leaf, level);
+	if (!n->nr || n->nr > vt_max_slots(level) ||
+	    (!root && n->nr < vt_min_slots(level)))
+		return vt_fail("node %p: %u slots at level %u\n", (void *)n,
+			       n->nr, level);
+	*gap = 0;
+	for (i = 0; i < n->nr; i++) {
+		s = vt_slot_min(n, i, min);
+		e = vt_slot_max(n, i, max);
+		if (e <= s)
+			return vt_fail("node %p slot %u: [%#lx, %#lx)\n",
+				       (void *)n, i, s, e);
+		if (n->leaf) {
+			if (!n->l.slot[i] && c->started && c->prev_null)
+				return vt_fail("adjacent gaps at %#lx\n", s);
+			c->started = true;
+			c->prev_null = !n->l.slot[i];
+			c->entries += !!n->l.slot[i];
+			if (!n->l.slot[i] && e - s > *gap)
+				*gap = e - s;
+			continue;
+		}
+		err = vt_check_node(n->i.child[i], s, e, level - 1, false, c,
+				    &g);
+		if (err)
+			return err;
+		if (g != n->i.gap[i])
+			return vt_fail("node %p slot %u: gap %#lx, below %#lx\n",
+				       (void *)n, i, n->i.gap[i], g);
+		if (g > *gap)
+			*gap = g;
+	}
+	return 0;
+}
+
+/*
+ * vma_tree_validate - check every invariant: slot order, fill, uniform
+ * depth, whole gaps, the gap of every subtree, the entry count.
+ * Locking: the writer lock held, or no writer running.
+ * Return: 0, or -EUCLEAN after printing what is wrong.
+ */
+int vma_tree_validate(struct vma_tree *t)
+{
+	struct vt_check c = { 0 };
+	uint64_t gap;
+	int err;
+
+	if (!t->height || t->height > VT_MAX_HEIGHT)
+		return vt_fail("height %u\n", t->height);
+	err = vt_check_node(t->root, 0, VMA_TREE_KEY_MAX, t->height - 1, true,
+			    &c, &gap);
+	if (err)
+		return err;
+	if (c.entries != t->count)
+		return vt_fail("%lu entries, count %lu\n", c.entries, t->count);
+	return 0;
+}
