@@ -10,6 +10,9 @@
 #include "mm.h"
 #include "memory.h"
 
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED	24
+#endif
 #ifndef MADV_WIPEONFORK
 #define MADV_WIPEONFORK	18
 #define MADV_KEEPONFORK	19
@@ -27,6 +30,8 @@ static bool madvise_behavior_valid(int behavior)
 	case MADV_FREE:
 	case MADV_COLD:
 	case MADV_PAGEOUT:
+	case MADV_REMOVE:
+	case MADV_DONTNEED_LOCKED:
 	case MADV_DONTFORK:
 	case MADV_DOFORK:
 	case MADV_HUGEPAGE:
@@ -49,6 +54,8 @@ static bool madvise_need_mmap_write(int behavior)
 	case MADV_FREE:
 	case MADV_COLD:
 	case MADV_PAGEOUT:
+	case MADV_REMOVE:
+	case MADV_DONTNEED_LOCKED:
 		return false;
 	default:
 		return true;
@@ -201,8 +208,23 @@ static int madvise_walk_read(struct umm_mm *mm, uint64_t start, uint64_t end,
 			if (vma->vm_flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB))
 				return -EINVAL;
 			break;
+		case MADV_DONTNEED_LOCKED:
+			if (vma->vm_flags & (VM_PFNMAP | VM_HUGETLB))
+				return -EINVAL;
+			break;
+		case MADV_REMOVE:
+			/* punch a hole in the file behind a shared writable mapping */
+			if (vma->vm_flags & VM_LOCKED)
+				return -EINVAL;
+			if (!vma->vm_file)
+				return -EINVAL;
+			if ((vma->vm_flags & (VM_SHARED | VM_MAYWRITE)) !=
+			    (VM_SHARED | VM_MAYWRITE))
+				return -EACCES;
+			break;
 		}
-		if (behavior == MADV_DONTNEED || behavior == MADV_FREE)
+		if (behavior == MADV_DONTNEED || behavior == MADV_FREE ||
+		    behavior == MADV_REMOVE || behavior == MADV_DONTNEED_LOCKED)
 			unmap_page_range(mm, start, tmp);
 		start = tmp;
 	}

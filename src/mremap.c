@@ -94,39 +94,57 @@ static int move_page_tables(struct umm_mm *mm, uint64_t old, uint64_t new,
 }
 
 /*
- * Checks on the VMA to grow or move (vma_to_resize).
- * Locking: mmap_lock held.
+ * check_prep_vma - may [addr, +old_len) of @vma be resized to new_len (or
+ * moved)? Checks run before anything is unmapped.
+ * Locking: mmap_lock held. Return: 0 or -errno.
  */
-static struct vm_area_struct *vma_to_resize(struct umm_mm *mm, uint64_t addr,
-					    uint64_t old_len, uint64_t new_len,
-					    int flags, int *err)
+static int check_prep_vma(struct vm_area_struct *vma, uint64_t addr,
+			  uint64_t old_len, uint64_t new_len, int flags)
 {
-	struct vm_area_struct *vma = vma_lookup(mm, addr);
-	uint64_t pgoff;
+	uint64_t eff_old, pgoff;
 
-	*err = -EFAULT;
 	if (!vma)
-		return NULL;
-	*err = -EINVAL;
+		return -EFAULT;
+	if (old_len >= new_len && !(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)))
+		return 0;	/* shrink or no-op in place: no more checks */
 	if (!old_len && !(vma->vm_flags & (VM_SHARED | VM_MAYSHARE)))
-		return NULL;
+		return -EINVAL;
 	if ((flags & MREMAP_DONTUNMAP) && (vma->vm_flags & (VM_DONTEXPAND | VM_PFNMAP)))
-		return NULL;
-	*err = -EFAULT;
-	if (old_len > vma->vm_end - addr)
-		return NULL;
-	*err = 0;
-	if (new_len == old_len)
-		return vma;
+		return -EINVAL;
+	/* a shrink need only fit what is kept */
+	eff_old = old_len > new_len ? new_len : old_len;
+	if (eff_old > vma->vm_end - addr)
+		return -EFAULT;
+	if (new_len == eff_old)
+		return 0;
 	pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
-	*err = -EINVAL;
 	if (pgoff + (new_len >> PAGE_SHIFT) < pgoff)
-		return NULL;
-	*err = -EFAULT;
+		return -EINVAL;
 	if (vma->vm_flags & (VM_DONTEXPAND | VM_PFNMAP))
-		return NULL;
-	*err = 0;
-	return vma;
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * After MREMAP_DONTUNMAP the old VMA stays, whole, but unlocked: its
+ * pages went with the move, and mlock has nothing left to hold.
+ */
+static int dontunmap_old_vma(struct umm_mm *mm, struct vm_area_struct *vma)
+{
+	struct vma_plan p;
+	size_t i;
+	int err;
+
+	if (!(vma->vm_flags & (VM_LOCKED | VM_LOCKONFAULT)))
+		return 0;
+	err = vma_plan_init(&p, mm, vma->vm_start, vma->vm_end, false);
+	if (!err) {
+		i = vma_plan_find(&p, vma->vm_start);
+		p.d[i].flags &= ~(VM_LOCKED | VM_LOCKONFAULT);
+		err = vma_plan_commit(&p);
+	}
+	vma_plan_release(&p);
+	return err;
 }
 
 /*
@@ -163,10 +181,18 @@ static int64_t move_vma(struct umm_mm *mm, struct vm_area_struct *vma,
 		do_munmap(mm, new_addr, new_len);
 		return err;
 	}
-	if (flags & MREMAP_DONTUNMAP)
-		return (int64_t)new_addr;
-	err = do_munmap(mm, old_addr, old_len);
-	return err ? err : (int64_t)new_addr;
+	if (flags & MREMAP_DONTUNMAP) {
+		vma = vma_lookup(mm, old_addr);
+		err = vma ? dontunmap_old_vma(mm, vma) : 0;
+		return err ? err : (int64_t)new_addr;
+	}
+	/*
+	 * As the kernel, a failure to unmap the old range (old_len 0, or no
+	 * room to split at max_map_count) leaves it in place: the move stands.
+	 */
+	if (old_len)
+		do_munmap(mm, old_addr, old_len);
+	return (int64_t)new_addr;
 }
 
 /* Locking: mmap_lock held for write. */
@@ -187,9 +213,9 @@ static int64_t mremap_to(struct umm_mm *mm, uint64_t addr, uint64_t old_len,
 			return err;
 		old_len = new_len;
 	}
-	vma = vma_to_resize(mm, addr, old_len, new_len, flags, &err);
+	vma = vma_lookup(mm, addr);
 	if (!vma)
-		return err;
+		return -EFAULT;
 	if (flags & MREMAP_FIXED)
 		map_flags |= MAP_FIXED;
 	if (vma->vm_flags & VM_MAYSHARE)
@@ -199,6 +225,53 @@ static int64_t mremap_to(struct umm_mm *mm, uint64_t addr, uint64_t old_len,
 	if (err)
 		return err;
 	return move_vma(mm, vma, addr, old_len, new_len, new_addr, flags);
+}
+
+/*
+ * remap_move - MREMAP_FIXED without a size change may move several VMAs
+ * at once (Linux 6.17+): each keeps its offset from the start, gaps
+ * included, and moves on its own; an error part-way leaves the earlier
+ * ones moved, as on Linux. Locking: mmap_lock held for write.
+ */
+static int64_t remap_move(struct umm_mm *mm, uint64_t addr, uint64_t len,
+			  uint64_t new_addr, int flags)
+{
+	struct vma_tree_iter it;
+	uint64_t end = addr + len, s, e, (*piece)[2] = NULL;
+	size_t n = 0, cap = 0;
+	int64_t r = -EFAULT;
+
+	/* The pieces as they are now: moving one may merge it with another. */
+	vma_tree_iter_init(&it, &mm->mm_mt, addr);
+	while (vma_tree_iter_next(&it, &s, &e) && s < end) {
+		if (!n && s > addr)
+			goto out;	/* a hole at the start: nothing moves */
+		if (n == cap) {
+			void *p = realloc(piece, (cap = cap ? 2 * cap : 8) * sizeof(*piece));
+
+			if (!p) {
+				r = -ENOMEM;
+				goto out;
+			}
+			piece = p;
+		}
+		piece[n][0] = s > addr ? s : addr;
+		piece[n][1] = e < end ? e : end;
+		n++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t a = piece[i][0], l = piece[i][1] - a;
+
+		r = check_prep_vma(vma_lookup(mm, a), a, l, l, flags);
+		if (!r)
+			r = mremap_to(mm, a, l, new_addr + (a - addr), l, flags);
+		if (r < 0)
+			goto out;
+	}
+	r = n ? (int64_t)new_addr : -EFAULT;
+out:
+	free(piece);
+	return r;
 }
 
 /* Can @vma grow by @delta where it is? */
@@ -238,27 +311,20 @@ out:
 	return err;
 }
 
-static int64_t do_mremap(struct umm_mm *mm, uint64_t addr, uint64_t old_len,
-			 uint64_t new_len, int flags, uint64_t new_addr)
+/* No MREMAP_FIXED/DONTUNMAP: shrink, grow in place, or move anywhere. */
+static int64_t mremap_at(struct umm_mm *mm, struct vm_area_struct *vma,
+			 uint64_t addr, uint64_t old_len, uint64_t new_len, int flags)
 {
-	struct vm_area_struct *vma;
+	uint64_t new_addr;
 	int err;
 
-	vma = vma_lookup(mm, addr);
-	if (!vma)
-		return -EFAULT;
-	if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP))
-		return mremap_to(mm, addr, old_len, new_addr, new_len, flags);
-	if (old_len >= new_len) {
-		if (old_len == new_len)
-			return (int64_t)addr;
+	if (old_len == new_len)
+		return (int64_t)addr;
+	if (old_len > new_len) {
 		err = do_munmap(mm, addr + new_len, old_len - new_len);
 		return err ? err : (int64_t)addr;
 	}
-	vma = vma_to_resize(mm, addr, old_len, new_len, flags, &err);
-	if (!vma)
-		return err;
-	if (old_len == vma->vm_end - addr &&
+	if (vma->vm_end - addr == old_len &&
 	    vma_expandable(mm, vma, new_len - old_len)) {
 		err = expand_vma_in_place(mm, vma, addr + new_len);
 		return err ? err : (int64_t)addr;
@@ -273,6 +339,29 @@ static int64_t do_mremap(struct umm_mm *mm, uint64_t addr, uint64_t old_len,
 	return move_vma(mm, vma, addr, old_len, new_len, new_addr, flags);
 }
 
+/* Locking: mmap_lock held for write. */
+static int64_t do_mremap(struct umm_mm *mm, uint64_t addr, uint64_t old_len,
+			 uint64_t new_len, int flags, uint64_t new_addr)
+{
+	struct vm_area_struct *vma;
+	int err;
+
+	if ((flags & MREMAP_FIXED) && old_len == new_len)
+		return remap_move(mm, addr, old_len, new_addr, flags);
+	vma = vma_lookup(mm, addr);
+	err = check_prep_vma(vma, addr, old_len, new_len, flags);
+	if (err)
+		return err;
+	if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP))
+		return mremap_to(mm, addr, old_len, new_addr, new_len, flags);
+	return mremap_at(mm, vma, addr, old_len, new_len, flags);
+}
+
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return !(b + blen <= a || a + alen <= b);
+}
+
 __visible int64_t umm_mremap(struct umm_mm *mm, uint64_t addr, uint64_t old_len,
 			     uint64_t new_len, int flags, uint64_t new_addr)
 {
@@ -280,26 +369,27 @@ __visible int64_t umm_mremap(struct umm_mm *mm, uint64_t addr, uint64_t old_len,
 
 	if (!mm)
 		return -EINVAL;
+	old_len = ALIGN_UP(old_len, PAGE_SIZE);
+	new_len = ALIGN_UP(new_len, PAGE_SIZE);
 	if (flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP))
 		return -EINVAL;
 	if (addr & ~PAGE_MASK)
 		return -EINVAL;
-	old_len = ALIGN_UP(old_len, PAGE_SIZE);
-	new_len = ALIGN_UP(new_len, PAGE_SIZE);
-	if (!new_len)
+	if (!new_len || new_len > mm->task_size)
 		return -EINVAL;
 	if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) {
+		if (new_addr > mm->task_size - new_len)
+			return -EINVAL;
 		if (new_addr & ~PAGE_MASK)
 			return -EINVAL;
 		if (!(flags & MREMAP_MAYMOVE))
 			return -EINVAL;
 		if ((flags & MREMAP_DONTUNMAP) && old_len != new_len)
 			return -EINVAL;
-		if (new_len > mm->task_size || new_addr > mm->task_size - new_len)
+		if (ranges_overlap(addr, old_len, new_addr, new_len))
 			return -EINVAL;
-		if ((flags & MREMAP_FIXED) && addr + old_len > new_addr &&
-		    new_addr + new_len > addr)
-			return -EINVAL;
+		if (READ_ONCE(mm->map_count) + 2 >= mm->max_map_count - 3)
+			return -ENOMEM;
 	}
 	mmap_write_lock(mm);
 	ret = do_mremap(mm, addr, old_len, new_len, flags, new_addr);

@@ -17,8 +17,10 @@
  * everything else is shared with the old tree. Underfull results borrow
  * from a sibling under the same parent, or rise a level when there is
  * none. All new nodes exist before the single release store of the new
- * root; old nodes go to call_rcu only after it, so a reader that loaded
- * the old root can finish its walk.
+ * root; old nodes are retired only after it (batched per tree, one
+ * call_rcu per batch), so a reader that loaded the old root can finish
+ * its walk. After the grace period they go to a pool that writers take
+ * new nodes from.
  */
 #include <errno.h>
 #include <string.h>
