@@ -206,6 +206,9 @@ static int64_t mremap_to(struct umm_mm *mm, uint64_t addr, uint64_t old_len,
 		err = do_munmap(mm, new_addr, new_len);
 		if (err)
 			return err;
+		/* the destination may have taken part of the source VMA */
+		if (!vma_lookup(mm, addr))
+			return -EFAULT;
 	}
 	if (old_len > new_len) {
 		err = do_munmap(mm, addr + new_len, old_len - new_len);

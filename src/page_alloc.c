@@ -27,12 +27,22 @@
  * it went back to the allocator (a table freed without waiting for a grace
  * period, say) is reported at the faulty access.
  */
-#if defined(__SANITIZE_ADDRESS__)
+#define ZERO_BY_MADVISE_ORDER 10	/* larger blocks are zeroed by the host */
+
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
 #include <sanitizer/asan_interface.h>
-#define poison_block(p, order) \
-	ASAN_POISON_MEMORY_REGION(page_address(p), PAGE_SIZE << (order))
-#define unpoison_block(p, order) \
-	ASAN_UNPOISON_MEMORY_REGION(page_address(p), PAGE_SIZE << (order))
+/* Large blocks are left alone: their shadow alone is 1/8 of their size. */
+#define poison_block(p, order) do { \
+	if ((order) < ZERO_BY_MADVISE_ORDER) \
+		ASAN_POISON_MEMORY_REGION(page_address(p), PAGE_SIZE << (order)); \
+} while (0)
+#define unpoison_block(p, order) do { \
+	if ((order) < ZERO_BY_MADVISE_ORDER) \
+		ASAN_UNPOISON_MEMORY_REGION(page_address(p), PAGE_SIZE << (order)); \
+} while (0)
 #else
 #define poison_block(p, order)		do { (void)(p); (void)(order); } while (0)
 #define unpoison_block(p, order)	do { (void)(p); (void)(order); } while (0)
@@ -44,7 +54,6 @@
 #define POOL_DEFAULT	(256UL << 30)	/* host address space, not memory */
 #define PCP_HIGH	96		/* cached frames before a flush */
 #define PCP_BATCH	32		/* frames moved per zone-lock trip */
-#define ZERO_BY_MADVISE_ORDER 10	/* larger blocks are zeroed by the host */
 
 struct frame_pool umm_frames;
 
@@ -69,12 +78,12 @@ static uint64_t dead_pgalloc, dead_pgfree;	/* pcp_registry_lock */
 static pthread_key_t pcp_key;
 static __thread struct per_thread_pages *this_pcp;
 
+/*
+ * Always charged, limit or not, so that setting a limit later finds the
+ * count right (one shared counter; per-thread batching can come when a
+ * profile asks for it).
+ */
 static struct frame_quota global_quota = { 0, QUOTA_UNLIMITED };
-
-static inline struct frame_quota *global_quota_if_limited(void)
-{
-	return READ_ONCE(global_quota.limit) != QUOTA_UNLIMITED ? &global_quota : NULL;
-}
 static uint64_t rcu_pending_pages;		/* atomic */
 static uint64_t pgtable_pages;			/* atomic */
 
@@ -434,7 +443,7 @@ struct page *alloc_pages(struct frame_quota *q, gfp_t gfp, unsigned int order)
 		return NULL;
 	if (!quota_charge(q, nr))
 		return NULL;
-	if (!quota_charge(global_quota_if_limited(), nr))
+	if (!quota_charge(&global_quota, nr))
 		goto fail_q;
 	p = rmqueue(order, &zero);
 	if (unlikely(!p)) {
@@ -448,7 +457,7 @@ struct page *alloc_pages(struct frame_quota *q, gfp_t gfp, unsigned int order)
 	count_pages(true, nr);
 	return p;
 fail_g:
-	quota_uncharge(global_quota_if_limited(), nr);
+	quota_uncharge(&global_quota, nr);
 fail_q:
 	quota_uncharge(q, nr);
 	return NULL;
@@ -464,7 +473,7 @@ static void free_the_page(struct page *p, unsigned int order)
 	VM_BUG_ON(test_bit_page(PG_reserved, p));
 	VM_BUG_ON(PageTail(p));
 	quota_uncharge(p->quota, nr);
-	quota_uncharge(global_quota_if_limited(), nr);
+	quota_uncharge(&global_quota, nr);
 	if (test_bit_page(PG_head, p))
 		for (uint64_t i = 1; i < nr; i++)
 			WRITE_ONCE(p[i].compound_head, 0);
@@ -523,15 +532,12 @@ void free_pages_rcu(struct page *p)
 
 int page_alloc_set_limit(uint64_t bytes)
 {
-	struct page_alloc_stats st;
 	int err = page_alloc_init();
 
 	if (err)
 		return err;
 	if (bytes >> PAGE_SHIFT > umm_frames.max_pfn)
 		return -EINVAL;
-	page_alloc_get_stats(&st);
-	__atomic_store_n(&global_quota.used, st.in_use_pages, __ATOMIC_SEQ_CST);
 	WRITE_ONCE(global_quota.limit, bytes ? bytes >> PAGE_SHIFT : QUOTA_UNLIMITED);
 	return 0;
 }
