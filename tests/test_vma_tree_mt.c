@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * test_vma_tree_mt - lockless readers against a writer that keeps known
+ * invariants with every vma_tree_replace(): a torn update (part of a
+ * write visible, part not) or a node or entry freed too early breaks one.
+ *
+ * The writer holds a mutex as mmap_lock. Every entry records its own
+ * range, so a reader can check any entry it reaches. Region 1 is always
+ * exactly tiled by entries (splits and merges of neighbours); region 2 is
+ * tiled except for one free hole of HOLE pages that the writer moves about
+ * (so a gap of HOLE pages always exists there and a larger one never
+ * does); region 3 sees plain inserts and erases (mmap/munmap), and a fixed
+ * background of entries makes the tree several levels deep. Replaced
+ * entries are freed with call_rcu, as VMAs are.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include "test.h"
+#include "rcu.h"
+#include "vma_tree.h"
+
+#define PG		4096ull
+#define R1		(1ull << 30)
+#define R1_PAGES	2048ull
+#define R2		(1ull << 34)
+#define R2_PAGES	64ull
+#define HOLE		3ull
+#define R3		(1ull << 36)
+#define R3_SLOTS	256ull
+#define BG		(1ull << 40)
+#define BG_ENTRIES	20000ull
+#define READERS		3
+#define LIVE		0x11feull
+#define DEAD		0xdeadull
+
+struct ent {
+	uint64_t start, end;	/* immutable once published */
+	uint64_t magic;		/* LIVE until the RCU callback */
+	struct rcu_head rcu;
+};
+
+static struct vma_tree tree;
+static pthread_mutex_t mmap_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool stop;			/* atomic */
+static uint64_t reads[READERS];		/* per reader, its own */
+static uint64_t writes;			/* the writer's */
+
+static struct ent *ent_new(uint64_t start, uint64_t end)
+{
+	struct ent *e = malloc(sizeof(*e));
+
+	if (!e)
+		abort();
+	e->start = start;
+	e->end = end;
+	e->magic = LIVE;
+	return e;
+}
+
+static void ent_free_rcu(struct rcu_head *head)
+{
+	struct ent *e = container_of(head, struct ent, rcu);
+
+	e->magic = DEAD;
+	free(e);
+}
+
+/* An entry the tree reported as [s, e), holding @addr. */
+static bool ent_ok(const struct ent *x, uint64_t s, uint64_t e)
+{
+	return x && x->magic == LIVE && x->start == s && x->end == e;
+}
+
+/* --- the writer --- */
+
+/* Cut [s, e) (whole pages) into @m pieces at random page boundaries. */
+static size_t tile(uint64_t *seed, uint64_t s, uint64_t e, size_t m,
+		   struct vma_tree_range *out)
+{
+	uint64_t pages = (e - s) / PG, pos = s;
+	size_t i;
+
+	if (m > pages)
+		m = pages;
+	for (i = 0; i < m; i++) {
+		uint64_t left = (e - pos) / PG, len;
+
+		len = i == m - 1 ? left : 1 + xrand(seed) % (left - (m - 1 - i));
+		out[i] = (struct vma_tree_range){ pos, pos + len * PG, NULL };
+		out[i].entry = ent_new(pos, pos + len * PG);
+		pos += len * PG;
+	}
+	return m;
+}
+
+static void retire(struct ent **old, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		call_rcu(&old[i]->rcu, ent_free_rcu);
+}
+
+/* Region 1: replace 1-4 neighbouring entries by 1-4 new ones. */
+static void write_r1(uint64_t *seed)
+{
+	struct vma_tree_range r[4];
+	struct ent *old[4], *x;
+	uint64_t s, e, a = R1 + (xrand(seed) % R1_PAGES) * PG;
+	size_t k = 1 + xrand(seed) % 4, n = 0, m;
+
+	x = vma_tree_find(&tree, a, &s, &e);
+	BUG_ON(!x);
+	old[n++] = x;
+	while (n < k && e < R1 + R1_PAGES * PG) {
+		x = vma_tree_find_next(&tree, e, NULL, &e);
+		old[n++] = x;
+	}
+	m = tile(seed, s, e, 1 + xrand(seed) % 4, r);
+	CHECK_EQ(vma_tree_replace(&tree, s, e, r, m), 0);
+	retire(old, n);
+}
+
+/* Region 2: re-tile it all, the hole somewhere new. */
+static void write_r2(uint64_t *seed)
+{
+	struct vma_tree_range r[16];
+	struct ent *old[R2_PAGES];
+	struct vma_tree_iter it;
+	uint64_t h = R2 + (xrand(seed) % (R2_PAGES - HOLE + 1)) * PG;
+	uint64_t end = R2 + R2_PAGES * PG;
+	size_t n = 0, m = 0;
+	struct ent *x;
+
+	vma_tree_iter_init(&it, &tree, R2);
+	while ((x = vma_tree_iter_next(&it, NULL, NULL)) && x->start < end)
+		old[n++] = x;
+	if (h > R2)
+		m = tile(seed, R2, h, 1 + xrand(seed) % 6, r);
+	if (h + HOLE * PG < end)
+		m += tile(seed, h + HOLE * PG, end, 1 + xrand(seed) % 6, r + m);
+	CHECK_EQ(vma_tree_replace(&tree, R2, end, r, m), 0);
+	retire(old, n);
+}
+
+/* Region 3: mmap or munmap one slot. */
+static void write_r3(uint64_t *seed)
+{
+	uint64_t s = R3 + (xrand(seed) % R3_SLOTS) * 4 * PG, e = s + 2 * PG;
+	struct ent *x = vma_tree_find(&tree, s, NULL, NULL);
+
+	if (x) {
+		CHECK_EQ(vma_tree_erase(&tree, s, e), 0);
+		retire(&x, 1);
+		return;
+	}
+	x = ent_new(s, e);
+	CHECK_EQ(vma_tree_insert(&tree, s, e, x), 0);
+}
+
+static void *writer(void *arg)
+{
+	uint64_t seed = 0x5eed ^ (uintptr_t)arg;
+
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		unsigned int op = xrand(&seed) % 4;
+
+		pthread_mutex_lock(&mmap_lock);
+		if (op < 2)
+			write_r1(&seed);
+		else if (op == 2)
+			write_r2(&seed);
+		else
+			write_r3(&seed);
+		pthread_mutex_unlock(&mmap_lock);
+		writes++;
+	}
+	return NULL;
+}
+
+/* --- the readers --- */
+
+static void read_find(uint64_t *seed)
+{
+	uint64_t a = R1 + xrand(seed) % (R1_PAGES * PG), s = 0, e = 0;
+	struct ent *x = vma_tree_find(&tree, a, &s, &e);
+
+	CHECK(ent_ok(x, s, e) && s <= a && a < e);
+	x = vma_tree_find_next(&tree, R1 - 1, &s, &e);
+	CHECK(ent_ok(x, s, e) && s == R1);
+	x = vma_tree_find_prev(&tree, R1 + R1_PAGES * PG, &s, &e);
+	CHECK(ent_ok(x, s, e) && e == R1 + R1_PAGES * PG);
+	a = R3 + xrand(seed) % (R3_SLOTS * 4 * PG);
+	x = vma_tree_find(&tree, a, &s, &e);
+	CHECK(!x || (ent_ok(x, s, e) && s <= a && a < e));
+}
+
+/* Region 1 is tiled with no gap and no overlap, in any one snapshot. */
+static void read_walk_r1(void)
+{
+	uint64_t pos = R1, s, e, end = R1 + R1_PAGES * PG;
+	struct vma_tree_iter it;
+	struct ent *x;
+
+	vma_tree_iter_init(&it, &tree, R1);
+	while (pos < end && (x = vma_tree_iter_next(&it, &s, &e))) {
+		CHECK(ent_ok(x, s, e) && s == pos);
+		pos = e;
+	}
+	CHECK_EQ(pos, end);
+}
+
+/* Region 2 has exactly one hole, of HOLE pages. */
+static void read_walk_r2(void)
+{
+	uint64_t pos = R2, s, e, end = R2 + R2_PAGES * PG, holes = 0;
+	struct vma_tree_iter it;
+	struct ent *x;
+
+	vma_tree_iter_init(&it, &tree, R2);
+	while ((x = vma_tree_iter_next(&it, &s, &e)) && s < end) {
+		CHECK(ent_ok(x, s, e));
+		if (s != pos) {
+			CHECK_EQ(s - pos, HOLE * PG);
+			holes++;
+		}
+		pos = e;
+	}
+	if (pos != end) {
+		CHECK_EQ(end - pos, HOLE * PG);
+		holes++;
+	}
+	CHECK_EQ(holes, 1);
+}
+
+static void read_gaps(void)
+{
+	uint64_t end = R2 + R2_PAGES * PG, a = 0;
+
+	CHECK_EQ(vma_tree_gap_top_down(&tree, R2, end, HOLE * PG, 0, &a), 0);
+	CHECK(a >= R2 && a + HOLE * PG <= end && !(a % PG));
+	CHECK_EQ(vma_tree_gap_bottom_up(&tree, R2, end, HOLE * PG, 0, &a), 0);
+	CHECK(a >= R2 && a + HOLE * PG <= end && !(a % PG));
+	CHECK_EQ(vma_tree_gap_top_down(&tree, R2, end, (HOLE + 1) * PG, 0, &a),
+		 -ENOMEM);
+	CHECK_EQ(vma_tree_gap_bottom_up(&tree, R1, R1 + R1_PAGES * PG, 1, 0, &a),
+		 -ENOMEM);
+	/* Below region 1 everything is free from 0. */
+	CHECK_EQ(vma_tree_gap_bottom_up(&tree, 0, R1, PG, 0, &a), 0);
+	CHECK_EQ(a, 0);
+}
+
+static void *reader(void *arg)
+{
+	unsigned int id = (unsigned int)(uintptr_t)arg;
+	uint64_t seed = 0x1234567 + id * 7919;
+
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		rcu_read_lock();
+		switch (xrand(&seed) % 4) {
+		case 0:
+			read_find(&seed);
+			break;
+		case 1:
+			read_walk_r1();
+			break;
+		case 2:
+			read_walk_r2();
+			break;
+		default:
+			read_gaps();
+			break;
+		}
+		rcu_read_unlock();
+		reads[id]++;
+	}
+	return NULL;
+}
+
+static void setup(void)
+{
+	struct vma_tree_range r[16];
+	uint64_t seed = 1, i;
+	size_t m;
+
+	vma_tree_init(&tree);
+	for (i = 0; i < BG_ENTRIES; i++) {
+		uint64_t s = BG + i * 3 * PG;
+
+		CHECK_EQ(vma_tree_insert(&tree, s, s + 2 * PG,
+					 ent_new(s, s + 2 * PG)), 0);
+	}
+	for (i = 0; i < R1_PAGES; i += 8) {
+		m = tile(&seed, R1 + i * PG, R1 + (i + 8) * PG, 2, r);
+		CHECK_EQ(vma_tree_replace(&tree, r[0].start, r[m - 1].end, r, m), 0);
+	}
+	m = tile(&seed, R2 + HOLE * PG, R2 + R2_PAGES * PG, 8, r);
+	CHECK_EQ(vma_tree_replace(&tree, R2, R2 + R2_PAGES * PG, r, m), 0);
+	CHECK_EQ(vma_tree_validate(&tree), 0);
+}
+
+static void teardown(void)
+{
+	struct vma_tree_iter it;
+	struct ent *x;
+
+	CHECK_EQ(vma_tree_validate(&tree), 0);
+	vma_tree_iter_init(&it, &tree, 0);
+	while ((x = vma_tree_iter_next(&it, NULL, NULL)))
+		call_rcu(&x->rcu, ent_free_rcu);
+	vma_tree_destroy(&tree);
+	rcu_barrier();
+	CHECK_EQ(vma_tree_nodes_live(), 0);
+}
+
+static void test_readers_see_whole_writes(void)
+{
+	pthread_t w, r[READERS];
+	double end;
+	uint64_t total = 0;
+	int i;
+
+	setup();
+	CHECK_EQ(pthread_create(&w, NULL, writer, NULL), 0);
+	for (i = 0; i < READERS; i++)
+		CHECK_EQ(pthread_create(&r[i], NULL, reader,
+					(void *)(uintptr_t)i), 0);
+	end = now_sec() + stress_seconds(5);
+	while (now_sec() < end && !test_failures) {
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
+	pthread_join(w, NULL);
+	for (i = 0; i < READERS; i++) {
+		pthread_join(r[i], NULL);
+		total += reads[i];
+	}
+	printf("     %lu writes, %lu reads\n", (unsigned long)writes,
+	       (unsigned long)total);
+	CHECK(writes > 0 && total > 0);
+	teardown();
+}
+
+int main(void)
+{
+	umm_rcu_init();
+	RUN(test_readers_see_whole_writes);
+	return test_done();
+}
