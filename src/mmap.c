@@ -28,8 +28,6 @@
 #define MAP_UNINITIALIZED	0x4000000
 #endif
 #define MAP_TYPE_MASK		0x0f
-#define MAP_HUGE_SHIFT_		26
-#define MAP_HUGE_MASK_		0x3f
 #define TASK_UNMAPPED_BASE(mm)	ALIGN_UP((mm)->task_size / 3, PAGE_SIZE)
 
 /* ---- placement ---- */
@@ -373,13 +371,12 @@ __visible int64_t umm_mmap(struct umm_mm *mm, uint64_t addr, uint64_t len, int p
 		return -EINVAL;
 	if (!(flags & MAP_ANONYMOUS) || file)
 		return file ? -ENODEV : -EBADF;	/* files arrive with faults */
-	if (flags & MAP_HUGETLB) {
-		unsigned int log = (flags >> MAP_HUGE_SHIFT_) & MAP_HUGE_MASK_;
-
-		if (log && log != 21 && log != 30)
-			return -EINVAL;
-		return -ENOMEM;	/* no hugetlb pool, as a host with none reserved */
-	}
+	/*
+	 * hugetlbfs is not implemented: answer as a kernel built without it,
+	 * which finds no huge page size for the request.
+	 */
+	if (flags & MAP_HUGETLB)
+		return -EINVAL;
 	mmap_write_lock(mm);
 	ret = do_mmap(mm, addr, len, prot, flags, off >> PAGE_SHIFT);
 	mmap_write_unlock(mm);

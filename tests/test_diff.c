@@ -941,8 +941,8 @@ static int gen_prot(struct gen *g, bool odd_bits)
 
 static int gen_mmap_flags(struct gen *g, bool fixed)
 {
-	/* 0x8 is MAP_DROPPABLE on 6.11+: left out until umm decides on it. */
-	static const int bad_types[] = { 0, 4, 5, 7, 9, 0xb, 0xf };
+	/* 0x8 is MAP_DROPPABLE (6.11+): a valid type on the host, and in umm */
+	static const int bad_types[] = { 0, 4, 5, 7, 8, 8, 8, 9, 0xb, 0xf };
 	static const int unknown[] = { 0x200000, 0x400000, 0x800000, 0x1000000 };
 	unsigned r = rnd(g, 100);
 	int flags;
@@ -976,6 +976,23 @@ static int gen_mmap_flags(struct gen *g, bool fixed)
 		flags |= MAP_SYNC;
 	if (chance(g, 4))
 		flags |= unknown[rnd(g, sizeof(unknown) / sizeof(unknown[0]))];
+	if (chance(g, 3))
+		flags |= MAP_GROWSDOWN;
+	/*
+	 * MAP_LOCKED and MAP_POPULATE fault pages in on the host, and faulted
+	 * VMAs merge differently (anon_vma, VM_ACCOUNT): they join the mix
+	 * with DIFF_CONTENTS, once umm has page faults.
+	 */
+	if (DIFF_CONTENTS && chance(g, 2))
+		flags |= MAP_LOCKED;
+	if (DIFF_CONTENTS && chance(g, 3))
+		flags |= MAP_POPULATE;
+	/*
+	 * MAP_HUGETLB is left out: umm answers -EINVAL as a kernel without
+	 * hugetlbfs, the host creates hugetlbfs mappings (README "Not yet").
+	 */
+	if (!(flags & MAP_FIXED) && chance(g, 2))
+		flags |= MAP_32BIT;
 	return flags;
 }
 
