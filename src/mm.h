@@ -156,9 +156,8 @@ static inline long vma_plan_count_delta(const struct vma_plan *p)
  */
 bool desc_can_merge(const struct vma_desc *a, const struct vma_desc *b);
 
-/* Free the page tables of an unmapped [start, end) between prev and next. */
-void unmap_region(struct umm_mm *mm, uint64_t start, uint64_t end,
-		  struct vm_area_struct *prev, struct vm_area_struct *next);
+void free_pgtables_bounds(struct umm_mm *mm, uint64_t start, uint64_t end,
+			  uint64_t *floor, uint64_t *ceiling);
 
 int do_munmap(struct umm_mm *mm, uint64_t start, uint64_t len);
 /* vm_get_page_prot - the entry bits for pages of a VMA with @vm_flags. */

@@ -224,16 +224,6 @@ static int plan_punch(struct vma_plan *p, uint64_t start, uint64_t end)
 	return 0;
 }
 
-/* The neighbours' edges around a hole at [start, end) in the plan. */
-static void plan_hole_bounds(struct vma_plan *p, uint64_t start,
-			     uint64_t *floor, uint64_t *ceiling)
-{
-	size_t i = vma_plan_find(p, start);
-
-	*floor = i ? p->d[i - 1].end : 0;
-	*ceiling = i < p->nr ? p->d[i].start : 0;
-}
-
 /* A split inside one VMA adds a VMA: refused at max_map_count. */
 static bool split_would_exceed(struct umm_mm *mm, uint64_t start, uint64_t end)
 {
@@ -269,10 +259,10 @@ static int64_t mmap_region(struct umm_mm *mm, struct umm_file *file, uint64_t ad
 	if (err)
 		goto out;
 	replaced = find_vma_intersection(mm, addr, end) != NULL;
+	free_pgtables_bounds(mm, addr, end, &floor, &ceiling);
 	err = plan_punch(&p, addr, end);
 	if (err)
 		goto out;
-	plan_hole_bounds(&p, addr, &floor, &ceiling);
 	err = vma_plan_insert(&p, vma_plan_find(&p, addr), &d);
 	if (err)
 		goto out;
@@ -402,16 +392,15 @@ int do_munmap(struct umm_mm *mm, uint64_t start, uint64_t len)
 		return 0;
 	if (split_would_exceed(mm, start, end))
 		return -ENOMEM;
-	err = vma_plan_init(&p, mm, start, end, true);
+	err = vma_plan_init(&p, mm, start, end, false);
 	if (!err)
 		err = plan_punch(&p, start, end);
-	if (!err) {
-		plan_hole_bounds(&p, start, &floor, &ceiling);
+	if (!err)
 		err = vma_plan_commit(&p);
-	}
 	vma_plan_release(&p);
 	if (err)
 		return err;
+	free_pgtables_bounds(mm, start, end, &floor, &ceiling);
 	/* Out of the tree: no new fault can reach the range now. */
 	unmap_page_range(mm, start, end);
 	free_pgtables(mm, start, end, floor, ceiling);

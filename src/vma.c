@@ -202,8 +202,10 @@ static int plan_take(struct vma_plan *p, struct vm_area_struct *vma)
 
 /*
  * vma_plan_init - take the VMAs overlapping [start, end), and with
- * @neighbours the one ending at or before @start and the one starting at
- * or after @end. Return: 0, or -ENOMEM (release the plan either way).
+ * @neighbours the one ending exactly at @start and the one starting
+ * exactly at @end (the only ones a change can merge with; others are left
+ * unlocked so faults in them go on). Return: 0, or -ENOMEM (release the
+ * plan either way).
  */
 int vma_plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,
 		  uint64_t end, bool neighbours)
@@ -216,12 +218,12 @@ int vma_plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,
 	p->mm = mm;
 	mmap_assert_write_locked(mm);
 	vma = find_vma_prev(mm, start, &prev);
-	if (neighbours && prev && plan_take(p, prev))
+	if (neighbours && prev && prev->vm_end == start && plan_take(p, prev))
 		return -ENOMEM;
 	vma_tree_iter_init(&it, &mm->mm_mt, start);
 	while ((vma = vma_tree_iter_next(&it, &s, &e))) {
 		if (s >= end) {
-			if (neighbours && plan_take(p, vma))
+			if (neighbours && s == end && plan_take(p, vma))
 				return -ENOMEM;
 			break;
 		}
@@ -401,14 +403,18 @@ out:
 }
 
 /*
- * unmap_region - zap [start, end) and free the page tables only it used,
- * given its neighbours after the change.
- * Locking: mmap_lock held for write; the range's VMAs out of the tree.
+ * free_pgtables_bounds - the floor and ceiling for freeing the tables of
+ * [start, end) once it is empty: the end of what stays below it and the
+ * start of what stays above (a VMA straddling an edge keeps that edge).
+ * Works on the tree before or after the range is emptied.
+ * Locking: mmap_lock held for write.
  */
-void unmap_region(struct umm_mm *mm, uint64_t start, uint64_t end,
-		  struct vm_area_struct *prev, struct vm_area_struct *next)
+void free_pgtables_bounds(struct umm_mm *mm, uint64_t start, uint64_t end,
+			  uint64_t *floor, uint64_t *ceiling)
 {
-	unmap_page_range(mm, start, end);
-	free_pgtables(mm, start, end, prev ? prev->vm_end : 0,
-		      next ? next->vm_start : 0);
+	struct vm_area_struct *v = vma_tree_find_prev(&mm->mm_mt, start, NULL, NULL);
+
+	*floor = v ? (v->vm_end > start ? start : v->vm_end) : 0;
+	v = find_vma(mm, end);
+	*ceiling = v ? (v->vm_start < end ? end : v->vm_start) : 0;
 }
