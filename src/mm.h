@@ -139,6 +139,8 @@ int vma_plan_split(struct vma_plan *p, uint64_t addr);
 /* Index of the first description ending after @addr (nr if none). */
 size_t vma_plan_find(struct vma_plan *p, uint64_t addr);
 void vma_plan_delete(struct vma_plan *p, size_t i);
+/* Delete descriptions [i, j) at once. */
+void vma_plan_delete_range(struct vma_plan *p, size_t i, size_t j);
 int vma_plan_insert(struct vma_plan *p, size_t i, const struct vma_desc *d);
 void vma_plan_merge(struct vma_plan *p);
 /* Return: 0, or -ENOMEM with nothing changed. */

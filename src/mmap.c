@@ -214,13 +214,14 @@ static bool accountable_mapping(unsigned long vm_flags)
  */
 static int plan_punch(struct vma_plan *p, uint64_t start, uint64_t end)
 {
-	size_t i;
+	size_t i, j;
 
 	if (vma_plan_split(p, start) || vma_plan_split(p, end))
 		return -ENOMEM;
 	i = vma_plan_find(p, start);
-	while (i < p->nr && p->d[i].start < end)
-		vma_plan_delete(p, i);
+	for (j = i; j < p->nr && p->d[j].start < end; j++)
+		;
+	vma_plan_delete_range(p, i, j);
 	return 0;
 }
 

@@ -242,11 +242,17 @@ void vma_plan_release(struct vma_plan *p)
 
 size_t vma_plan_find(struct vma_plan *p, uint64_t addr)
 {
-	size_t i = 0;
+	size_t lo = 0, hi = p->nr;
 
-	while (i < p->nr && p->d[i].end <= addr)
-		i++;
-	return i;
+	while (lo < hi) {	/* descriptions are sorted and disjoint */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->d[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 int vma_plan_insert(struct vma_plan *p, size_t i, const struct vma_desc *d)
@@ -259,10 +265,15 @@ int vma_plan_insert(struct vma_plan *p, size_t i, const struct vma_desc *d)
 	return 0;
 }
 
+void vma_plan_delete_range(struct vma_plan *p, size_t i, size_t j)
+{
+	memmove(&p->d[i], &p->d[j], (p->nr - j) * sizeof(*p->d));
+	p->nr -= j - i;
+}
+
 void vma_plan_delete(struct vma_plan *p, size_t i)
 {
-	memmove(&p->d[i], &p->d[i + 1], (p->nr - i - 1) * sizeof(*p->d));
-	p->nr--;
+	vma_plan_delete_range(p, i, i + 1);
 }
 
 int vma_plan_split(struct vma_plan *p, uint64_t addr)
@@ -288,21 +299,23 @@ int vma_plan_split(struct vma_plan *p, uint64_t addr)
  */
 void vma_plan_merge(struct vma_plan *p)
 {
-	size_t i = 0;
+	size_t w = 0;
 
-	while (i + 1 < p->nr) {
-		struct vma_desc *a = &p->d[i], *b = &p->d[i + 1];
+	/* one pass, compacting in place: d[w] absorbs what merges into it */
+	for (size_t r = 1; r < p->nr; r++) {
+		struct vma_desc *a = &p->d[w], *b = &p->d[r];
 
 		if ((a->touched || b->touched) && desc_can_merge(a, b)) {
 			a->end = b->end;
 			if (!a->anon_vma)
 				a->anon_vma = b->anon_vma;
 			a->touched = true;
-			vma_plan_delete(p, i + 1);
 			continue;
 		}
-		i++;
+		p->d[++w] = *b;
 	}
+	if (p->nr)
+		p->nr = w + 1;
 }
 
 static struct vm_area_struct *vma_from_desc(struct umm_mm *mm, const struct vma_desc *d)
