@@ -9,6 +9,7 @@
 #include <umm/umm.h>
 #include "mm.h"
 #include "memory.h"
+#include "filemap.h"
 
 #ifndef MADV_DONTNEED_LOCKED
 #define MADV_DONTNEED_LOCKED	24
@@ -173,11 +174,10 @@ out:
 
 /*
  * MADV_DONTNEED drops the pages (the next touch reads zeroes, or the
- * file). MADV_FREE lets them go lazily: with no memory pressure to wait
- * for, umm drops them at once, which is one of the outcomes Linux allows
- * (a later read sees the old data or zeroes). MADV_WILLNEED, MADV_COLD and
- * MADV_PAGEOUT are hints with nothing to act on yet (no swap, no LRU); all
- * of them only walk the VMAs. Locking: mmap_lock held for read; zapping takes the PTE locks and
+ * file). MADV_FREE lets them go only under memory pressure, which umm
+ * does not reclaim under yet: the pages stay, as they do on an idle Linux.
+ * MADV_WILLNEED, MADV_COLD and MADV_PAGEOUT are hints with nothing to act
+ * on yet (no swap, no LRU); all of them only walk the VMAs. Locking: mmap_lock held for read; zapping takes the PTE locks and
  * may race with faults, which is fine (the fault's page stays or goes).
  */
 static int madvise_walk_read(struct umm_mm *mm, uint64_t start, uint64_t end,
@@ -223,9 +223,16 @@ static int madvise_walk_read(struct umm_mm *mm, uint64_t start, uint64_t end,
 				return -EACCES;
 			break;
 		}
-		if (behavior == MADV_DONTNEED || behavior == MADV_FREE ||
-		    behavior == MADV_REMOVE || behavior == MADV_DONTNEED_LOCKED)
-			unmap_page_range(mm, start, tmp);
+		if (behavior == MADV_DONTNEED || behavior == MADV_REMOVE ||
+		    behavior == MADV_DONTNEED_LOCKED)
+			zap_page_range(mm, start, tmp);
+		/* the hole goes through to the file: its pages are dropped */
+		if (behavior == MADV_REMOVE) {
+			uint64_t first = vma->vm_pgoff + ((start - vma->vm_start) >> PAGE_SHIFT);
+
+			filemap_remove_range(vma->vm_file, first,
+					     first + ((tmp - start) >> PAGE_SHIFT) - 1);
+		}
 		start = tmp;
 	}
 	return unmapped;

@@ -1,11 +1,32 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * memory.c - zapping: taking mappings out of the page tables and dropping
- * the references they held. (Faults join this file with the fault layer.)
+ * memory.c - page faults and zapping.
+ *
+ * handle_mm_fault() resolves one fault on a VMA the caller holds (read
+ * locked under RCU via lock_vma_under_rcu, or under mmap_lock): anonymous
+ * read faults map the shared zero page, write faults a fresh zeroed frame,
+ * write-protect faults reuse the frame when this mapping owns it alone and
+ * copy it otherwise. Entries are installed under the PTE lock after
+ * re-checking that nobody changed them (the fault may race with another
+ * fault, a zap, or a lockless walker setting accessed/dirty bits).
+ *
+ * Zapping clears entries under the PTE lock and hands the frames to an
+ * mmu_gather, which frees them only after the software TLBs are flushed.
  */
+#include <errno.h>
+#include <string.h>
+#include <umm/umm.h>
 #include "memory.h"
+#include "mm.h"
+#include "rmap.h"
+#include "tlb.h"
+#include "filemap.h"
 
-static void zap_frame(uint64_t pfn)
+#define ZERO_PFN	0UL	/* pfn 0: reserved, never written, all zeroes */
+
+/* ---- zap ---- */
+
+static void zap_frame(struct mmu_gather *tlb, uint64_t pfn)
 {
 	struct page *p;
 
@@ -15,52 +36,59 @@ static void zap_frame(uint64_t pfn)
 	if (test_bit_page(PG_reserved, p))
 		return;
 	p = compound_head(p);
-	__atomic_fetch_sub(&p->mapcount, 1, __ATOMIC_RELAXED);
-	put_page(p);
+	if (__atomic_sub_fetch(&p->mapcount, 1, __ATOMIC_RELAXED) == 0 && PageAnon(p))
+		mm_stat_add(tlb->mm, MM_ANONPAGES, -1);
+	tlb_remove_page(tlb, p);
 }
 
 /* Locking: takes each PTE table's lock (pte_offset_map_lock). */
-static void zap_pte_range(struct umm_mm *mm, pmd_t *pmd, uint64_t addr,
+static void zap_pte_range(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr,
 			  uint64_t end)
 {
+	uint64_t start_addr = addr;
 	spinlock_t *ptl;
-	pte_t *start, *pte = pte_offset_map_lock(mm, pmd, addr, &ptl);
+	pte_t *start, *pte = pte_offset_map_lock(tlb->mm, pmd, addr, &ptl);
+	bool changed = false;
 
 	if (!pte)
-		return;		/* none, or became a leaf: the caller retries */
+		return;		/* none, or a leaf zapped by the caller */
 	start = pte;
 	do {
-		pte_t old = ptep_get(pte);
+		pte_t old;
 
-		if (pte_none(old))
+		if (pte_none(ptep_get(pte)))
 			continue;
 		old = ptep_get_and_clear(pte);
+		changed = true;
 		if (pte_present(old) && !pte_special(old))
-			zap_frame(pte_pfn(old));
+			zap_frame(tlb, pte_pfn(old));
 	} while (pte++, addr += PAGE_SIZE, addr != end);
 	pte_unmap_unlock(start, ptl);
+	if (changed)
+		tlb_flush_pte_range(tlb, start_addr, end);
 }
 
 /*
  * A huge leaf is zapped whole; a partial zap of one would need a split,
  * which arrives with huge pages. Locking: takes the PMD lock.
  */
-static bool zap_huge_pmd(struct umm_mm *mm, pmd_t *pmd)
+static bool zap_huge_pmd(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr)
 {
-	spinlock_t *ptl = pmd_lock(mm, pmd);
+	spinlock_t *ptl = pmd_lock(tlb->mm, pmd);
 	pmd_t old = pmdp_get(pmd);
 	bool leaf = pmd_leaf(old);
 
 	if (leaf) {
 		pmd_clear(pmd);
+		tlb_flush_pte_range(tlb, addr & PMD_MASK, (addr & PMD_MASK) + PMD_SIZE);
 		if (pmd_present(old) && !(pmd_flags(old) & _PAGE_SPECIAL))
-			zap_frame(pmd_pfn(old));
+			zap_frame(tlb, pmd_pfn(old));
 	}
 	spin_unlock(ptl);
 	return leaf;
 }
 
-static void zap_pmd_range(struct umm_mm *mm, pud_t *pud, uint64_t addr,
+static void zap_pmd_range(struct mmu_gather *tlb, pud_t *pud, uint64_t addr,
 			  uint64_t end)
 {
 	pmd_t *pmd = pmd_offset(pud, addr);
@@ -72,28 +100,29 @@ static void zap_pmd_range(struct umm_mm *mm, pud_t *pud, uint64_t addr,
 		next = pmd_addr_end(addr, end);
 		if (pmd_none(v))
 			continue;
-		if (pmd_leaf(v) && zap_huge_pmd(mm, pmd))
+		if (pmd_leaf(v) && zap_huge_pmd(tlb, pmd, addr))
 			continue;
-		zap_pte_range(mm, pmd, addr, next);
+		zap_pte_range(tlb, pmd, addr, next);
 	} while (pmd++, addr = next, addr != end);
 }
 
-static bool zap_huge_pud(struct umm_mm *mm, pud_t *pud)
+static bool zap_huge_pud(struct mmu_gather *tlb, pud_t *pud, uint64_t addr)
 {
-	spinlock_t *ptl = pud_lock(mm, pud);
+	spinlock_t *ptl = pud_lock(tlb->mm, pud);
 	pud_t old = pudp_get(pud);
 	bool leaf = pud_leaf(old);
 
 	if (leaf) {
 		pud_clear(pud);
+		tlb_flush_pte_range(tlb, addr & PUD_MASK, (addr & PUD_MASK) + PUD_SIZE);
 		if (pud_present(old) && !(pud_flags(old) & _PAGE_SPECIAL))
-			zap_frame(pud_pfn(old));
+			zap_frame(tlb, pud_pfn(old));
 	}
 	spin_unlock(ptl);
 	return leaf;
 }
 
-static void zap_pud_range(struct umm_mm *mm, p4d_t *p4d, uint64_t addr,
+static void zap_pud_range(struct mmu_gather *tlb, p4d_t *p4d, uint64_t addr,
 			  uint64_t end)
 {
 	pud_t *pud = pud_offset(p4d, addr);
@@ -105,14 +134,15 @@ static void zap_pud_range(struct umm_mm *mm, p4d_t *p4d, uint64_t addr,
 		next = pud_addr_end(addr, end);
 		if (!pud_present(v))
 			continue;
-		if (pud_leaf(v) && zap_huge_pud(mm, pud))
+		if (pud_leaf(v) && zap_huge_pud(tlb, pud, addr))
 			continue;
-		zap_pmd_range(mm, pud, addr, next);
+		zap_pmd_range(tlb, pud, addr, next);
 	} while (pud++, addr = next, addr != end);
 }
 
-void unmap_page_range(struct umm_mm *mm, uint64_t addr, uint64_t end)
+void unmap_page_range(struct mmu_gather *tlb, uint64_t addr, uint64_t end)
 {
+	struct umm_mm *mm = tlb->mm;
 	pgd_t *pgd = pgd_offset(mm, addr);
 	uint64_t next;
 
@@ -128,7 +158,356 @@ void unmap_page_range(struct umm_mm *mm, uint64_t addr, uint64_t end)
 		for (a = addr; a != next; a = e, p4d++) {
 			e = p4d_addr_end(a, next);
 			if (p4d_present(p4dp_get(p4d)))
-				zap_pud_range(mm, p4d, a, e);
+				zap_pud_range(tlb, p4d, a, e);
 		}
 	} while (pgd++, addr = next, addr != end);
+}
+
+void zap_page_range(struct umm_mm *mm, uint64_t start, uint64_t end)
+{
+	struct mmu_gather tlb;
+
+	tlb_gather_mmu(&tlb, mm);
+	unmap_page_range(&tlb, start, end);
+	tlb_finish_mmu(&tlb);
+}
+
+/* ---- faults ---- */
+
+struct vm_fault {
+	struct vm_area_struct *vma;
+	uint64_t address;	/* page-aligned */
+	unsigned int flags;	/* FAULT_FLAG_* */
+	pmd_t *pmd;
+	pte_t orig_pte;
+	pte_t *pte;		/* mapped (RCU) when set */
+	spinlock_t *ptl;
+};
+
+/*
+ * The accessed and dirty bits are set with an atomic OR: a lockless walker
+ * may be setting them at the same moment, and neither may lose the other's.
+ */
+static void ptep_set_access_flags(pte_t *ptep, uint64_t bits)
+{
+	__atomic_fetch_or(&ptep->pte, bits, __ATOMIC_RELEASE);
+}
+
+/*
+ * The first private page of a VMA needs an anon_vma, which may be shared
+ * with a neighbour: that looks at other VMAs, so it needs mmap_lock.
+ * Under a VMA lock only a trylock is allowed (the fault must not sleep
+ * on mmap_lock while holding a VMA lock); failing it retries the fault
+ * under mmap_lock.
+ */
+static vm_fault_t vmf_anon_prepare(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct umm_mm *mm = vma->vm_mm;
+	vm_fault_t ret = 0;
+
+	if (likely(READ_ONCE(vma->anon_vma)))
+		return 0;
+	if (vmf->flags & FAULT_FLAG_VMA_LOCK) {
+		if (!mmap_read_trylock(mm))
+			return VM_FAULT_RETRY;
+	}
+	if (anon_vma_prepare(vma))
+		ret = VM_FAULT_OOM;
+	if (vmf->flags & FAULT_FLAG_VMA_LOCK)
+		mmap_read_unlock(mm);
+	return ret;
+}
+
+static pte_t mk_anon_pte(struct vm_area_struct *vma, struct page *page)
+{
+	pte_t entry = pfn_pte(page_to_pfn(page), vm_get_page_prot(vma->vm_flags));
+
+	if (vma->vm_flags & VM_WRITE)
+		entry = pte_mkwrite(pte_mkdirty(entry));
+	return pte_mkyoung(entry);
+}
+
+/* Locking: the VMA held; takes the PTE lock. */
+static vm_fault_t do_anonymous_page(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct umm_mm *mm = vma->vm_mm;
+	struct page *page = NULL;
+	vm_fault_t ret;
+	pte_t entry;
+
+	if (pte_alloc(mm, vmf->pmd))
+		return VM_FAULT_OOM;
+	if (!(vmf->flags & FAULT_FLAG_WRITE)) {
+		/* reads share the zero page until the first write */
+		entry = pte_mkspecial(pfn_pte(ZERO_PFN,
+				vm_get_page_prot(vma->vm_flags & ~VM_WRITE)));
+	} else {
+		ret = vmf_anon_prepare(vmf);
+		if (ret)
+			return ret;
+		page = alloc_page(&mm->quota, GFP_KERNEL);
+		if (!page)
+			return VM_FAULT_OOM;
+		entry = mk_anon_pte(vma, page);
+	}
+	vmf->pte = pte_offset_map_lock(mm, vmf->pmd, vmf->address, &vmf->ptl);
+	if (!vmf->pte)
+		goto release;	/* the table went: fault again */
+	if (!pte_none(ptep_get(vmf->pte))) {
+		pte_unmap_unlock(vmf->pte, vmf->ptl);
+		goto release;	/* another fault was first */
+	}
+	if (page) {
+		page_add_new_anon_rmap(page, vma, vmf->address);
+		mm_stat_add(mm, MM_ANONPAGES, 1);
+	}
+	set_pte(vmf->pte, entry);
+	pte_unmap_unlock(vmf->pte, vmf->ptl);
+	return 0;
+release:
+	if (page)
+		put_page(page);
+	return 0;
+}
+
+/*
+ * wp_page_copy - give this mapping its own copy of the page (or of the
+ * zero page). Locking: called with the PTE lock held and drops it; the
+ * old frame is released only after every TLB has let go of it.
+ */
+static vm_fault_t wp_page_copy(struct vm_fault *vmf, struct page *old)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct umm_mm *mm = vma->vm_mm;
+	struct page *new;
+	vm_fault_t ret;
+
+	if (old)
+		get_page(old);	/* keep it to copy from once the lock is gone */
+	pte_unmap_unlock(vmf->pte, vmf->ptl);
+	ret = vmf_anon_prepare(vmf);
+	if (ret)
+		goto out;
+	new = alloc_page(&mm->quota, old ? __GFP_NOZERO : GFP_KERNEL);
+	if (!new) {
+		ret = VM_FAULT_OOM;
+		goto out;
+	}
+	if (old)
+		memcpy(page_address(new), page_address(old), PAGE_SIZE);
+	vmf->pte = pte_offset_map_lock(mm, vmf->pmd, vmf->address, &vmf->ptl);
+	if (!vmf->pte || !pte_same(ptep_get(vmf->pte), vmf->orig_pte)) {
+		if (vmf->pte)
+			pte_unmap_unlock(vmf->pte, vmf->ptl);
+		put_page(new);
+		goto out;
+	}
+	page_add_new_anon_rmap(new, vma, vmf->address);
+	mm_stat_add(mm, MM_ANONPAGES, 1);
+	set_pte(vmf->pte, mk_anon_pte(vma, new));
+	if (old && __atomic_sub_fetch(&old->mapcount, 1, __ATOMIC_RELAXED) == 0 &&
+	    PageAnon(old))
+		mm_stat_add(mm, MM_ANONPAGES, -1);
+	pte_unmap_unlock(vmf->pte, vmf->ptl);
+	/* other threads may still translate to the old frame: flush first */
+	flush_tlb_mm_range(mm, vmf->address, vmf->address + PAGE_SIZE);
+	if (old)
+		put_page(old);	/* the mapping's reference */
+out:
+	if (old)
+		put_page(old);	/* ours */
+	return ret;
+}
+
+/*
+ * do_wp_page - a write to a present, write-protected entry of a writable
+ * VMA. Locking: called with the PTE lock held; drops it.
+ */
+static vm_fault_t do_wp_page(struct vm_fault *vmf)
+{
+	pte_t orig = vmf->orig_pte;
+	struct page *page;
+
+	/* a shared mapping writes to the file's page itself */
+	if (vmf->vma->vm_flags & VM_SHARED) {
+		ptep_set_access_flags(vmf->pte, _PAGE_RW | _PAGE_DIRTY |
+				      _PAGE_SOFT_DIRTY | _PAGE_ACCESSED);
+		pte_unmap_unlock(vmf->pte, vmf->ptl);
+		return 0;
+	}
+	if (pte_special(orig))
+		return wp_page_copy(vmf, NULL);		/* the zero page */
+	page = compound_head(pfn_to_page(pte_pfn(orig)));
+	/* only this mapping holds it: make it writable where it is */
+	if (PageAnon(page) && page_count(page) == 1 &&
+	    __atomic_load_n(&page->mapcount, __ATOMIC_RELAXED) == 1) {
+		ptep_set_access_flags(vmf->pte, _PAGE_RW | _PAGE_DIRTY |
+				      _PAGE_SOFT_DIRTY | _PAGE_ACCESSED);
+		pte_unmap_unlock(vmf->pte, vmf->ptl);
+		return 0;
+	}
+	return wp_page_copy(vmf, page);
+}
+
+/*
+ * do_shared_fault - map the file's cache page into a shared mapping
+ * (shared anonymous memory is a memory-backed file).
+ * Locking: the VMA held; takes the PTE lock, and xa_lock to add a page.
+ */
+static vm_fault_t do_shared_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct umm_mm *mm = vma->vm_mm;
+	struct umm_file *file = vma->vm_file;
+	uint64_t pgoff = vma->vm_pgoff + ((vmf->address - vma->vm_start) >> PAGE_SHIFT);
+	struct page *page;
+	pte_t entry;
+
+	if (!(vma->vm_flags & VM_SHARED))
+		return VM_FAULT_SIGBUS;		/* private file mappings: not yet */
+	if (pgoff >= ALIGN_UP(file->size, PAGE_SIZE) >> PAGE_SHIFT)
+		return VM_FAULT_SIGBUS;		/* past the end of the file */
+	if (pte_alloc(mm, vmf->pmd))
+		return VM_FAULT_OOM;
+	page = filemap_get_page(file, pgoff);
+	if (!page)
+		return VM_FAULT_OOM;
+	entry = pte_mkyoung(pfn_pte(page_to_pfn(page), vm_get_page_prot(vma->vm_flags)));
+	if (vmf->flags & FAULT_FLAG_WRITE)
+		entry = pte_mkdirty(entry);
+	vmf->pte = pte_offset_map_lock(mm, vmf->pmd, vmf->address, &vmf->ptl);
+	if (!vmf->pte || !pte_none(ptep_get(vmf->pte))) {
+		if (vmf->pte)
+			pte_unmap_unlock(vmf->pte, vmf->ptl);
+		put_page(page);
+		return 0;
+	}
+	__atomic_fetch_add(&page->mapcount, 1, __ATOMIC_RELAXED);
+	set_pte(vmf->pte, entry);	/* the mapping keeps our reference */
+	pte_unmap_unlock(vmf->pte, vmf->ptl);
+	return 0;
+}
+
+/* Locking: the VMA held; takes the PTE lock. */
+static vm_fault_t handle_pte_fault(struct vm_fault *vmf)
+{
+	struct umm_mm *mm = vmf->vma->vm_mm;
+
+	vmf->pte = NULL;
+	if (!pmd_none(pmdp_get_lockless(vmf->pmd))) {
+		vmf->pte = pte_offset_map_nolock(mm, vmf->pmd, vmf->address, &vmf->ptl);
+		if (!vmf->pte)
+			return 0;	/* became a leaf or went: fault again */
+		vmf->orig_pte = ptep_get(vmf->pte);
+		if (pte_none(vmf->orig_pte)) {
+			pte_unmap(vmf->pte);
+			vmf->pte = NULL;
+		}
+	}
+	if (!vmf->pte) {
+		if (vmf->vma->vm_file)
+			return do_shared_fault(vmf);
+		return do_anonymous_page(vmf);
+	}
+	spin_lock(vmf->ptl);
+	if (unlikely(!pte_same(ptep_get(vmf->pte), vmf->orig_pte))) {
+		pte_unmap_unlock(vmf->pte, vmf->ptl);
+		return 0;	/* changed under us: the caller looks again */
+	}
+	if (vmf->flags & FAULT_FLAG_WRITE) {
+		if (!pte_write(vmf->orig_pte))
+			return do_wp_page(vmf);
+		ptep_set_access_flags(vmf->pte, _PAGE_DIRTY | _PAGE_SOFT_DIRTY |
+				      _PAGE_ACCESSED);
+	} else {
+		ptep_set_access_flags(vmf->pte, _PAGE_ACCESSED);
+	}
+	pte_unmap_unlock(vmf->pte, vmf->ptl);
+	return 0;
+}
+
+vm_fault_t handle_mm_fault(struct vm_area_struct *vma, uint64_t address,
+			   unsigned int flags)
+{
+	struct vm_fault vmf = {
+		.vma = vma,
+		.address = address & PAGE_MASK,
+		.flags = flags,
+	};
+	int err;
+
+	mm_stat_add(vma->vm_mm, MM_PGFAULT, 1);
+	err = walk_to_pmd(vma->vm_mm, vmf.address, &vmf.pmd);
+	if (err)
+		return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+	if (pmd_leaf(pmdp_get_lockless(vmf.pmd)))
+		return VM_FAULT_SIGBUS;	/* huge leaves: not yet */
+	return handle_pte_fault(&vmf);
+}
+
+/* x86's rule: any right lets a VMA be read; write and exec need theirs. */
+static bool access_error(struct vm_area_struct *vma, unsigned int access)
+{
+	if (access & UMM_WRITE)
+		return !(vma->vm_flags & VM_WRITE);
+	if (access & UMM_EXEC)
+		return !(vma->vm_flags & VM_EXEC);
+	return !(vma->vm_flags & VM_ACCESS_FLAGS);
+}
+
+vm_fault_t do_user_fault(struct umm_mm *mm, uint64_t addr, unsigned int access,
+			 bool (*vma_refused)(struct vm_area_struct *, unsigned int))
+{
+	unsigned int flags = (access & UMM_WRITE) ? FAULT_FLAG_WRITE : 0;
+	struct vm_area_struct *vma;
+	vm_fault_t fault;
+
+	if (!vma_refused)
+		vma_refused = access_error;
+	if (!(mm->flags & UMM_NO_PER_VMA_LOCK)) {
+		vma = lock_vma_under_rcu(mm, addr);
+		if (vma) {
+			if (vma_refused(vma, access)) {
+				vma_end_read(vma);
+				return VM_FAULT_SIGSEGV;
+			}
+			fault = handle_mm_fault(vma, addr, flags | FAULT_FLAG_VMA_LOCK);
+			vma_end_read(vma);
+			if (!(fault & VM_FAULT_RETRY)) {
+				mm_stat_add(mm, MM_VMA_LOCK_SUCCESS, 1);
+				return fault;
+			}
+			mm_stat_add(mm, MM_VMA_LOCK_RETRY, 1);
+		}
+	}
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	if (!vma || vma_refused(vma, access))
+		fault = VM_FAULT_SIGSEGV;
+	else
+		fault = handle_mm_fault(vma, addr, flags);
+	mmap_read_unlock(mm);
+	return fault;
+}
+
+int fault_to_errno(vm_fault_t fault)
+{
+	if (fault & VM_FAULT_OOM)
+		return -ENOMEM;
+	if (fault & VM_FAULT_SIGBUS)
+		return -EIO;
+	if (fault & VM_FAULT_SIGSEGV)
+		return -EFAULT;
+	return 0;
+}
+
+__visible int umm_fault(struct umm_mm *mm, uint64_t addr, unsigned int access)
+{
+	if (!mm || !access || (access & ~(UMM_READ | UMM_WRITE | UMM_EXEC)))
+		return -EINVAL;
+	if (addr >= mm->task_size)
+		return -EFAULT;
+	return fault_to_errno(do_user_fault(mm, addr, access, NULL));
 }

@@ -7,12 +7,43 @@
 
 #include "pgtable.h"
 
+struct mmu_gather;
+struct vm_area_struct;
+
+typedef unsigned int vm_fault_t;
+#define VM_FAULT_OOM		0x1u
+#define VM_FAULT_SIGBUS		0x2u
+#define VM_FAULT_SIGSEGV	0x4u
+#define VM_FAULT_RETRY		0x8u
+
+#define FAULT_FLAG_WRITE	0x1u
+#define FAULT_FLAG_VMA_LOCK	0x2u	/* under a VMA read lock, not mmap_lock */
+
 /*
- * unmap_page_range - clear every entry mapping [addr, end) and drop the
- * frame references they held. Huge leaves inside the range go whole.
- * Locking: mmap_lock held (write, or read with the range's VMAs
- *          write-locked); takes the page-table locks itself.
+ * unmap_page_range - clear every entry mapping [addr, end); the frames go
+ * to @tlb and are released after the flush (tlb_finish_mmu).
+ * Locking: mmap_lock held, the range's VMAs write-locked or out of the
+ *          tree (faults excluded); takes the page-table locks itself.
  */
-void unmap_page_range(struct umm_mm *mm, uint64_t addr, uint64_t end);
+void unmap_page_range(struct mmu_gather *tlb, uint64_t addr, uint64_t end);
+/* zap_page_range - unmap_page_range() with its own mmu_gather. */
+void zap_page_range(struct umm_mm *mm, uint64_t start, uint64_t end);
+
+/*
+ * handle_mm_fault - resolve a fault at @address in @vma.
+ * Locking: @vma read-locked (FAULT_FLAG_VMA_LOCK) or mmap_lock held.
+ * Return: 0 (done, or raced: look again), or VM_FAULT_* bits.
+ */
+vm_fault_t handle_mm_fault(struct vm_area_struct *vma, uint64_t address,
+			   unsigned int flags);
+
+/*
+ * do_user_fault - find the VMA (per-VMA lock first, mmap_lock when that
+ * fails), check rights with @vma_ok (NULL: the CPU's rule; returns true
+ * when access is refused) and fault. Locking: none held on entry.
+ */
+vm_fault_t do_user_fault(struct umm_mm *mm, uint64_t addr, unsigned int access,
+			 bool (*vma_refused)(struct vm_area_struct *, unsigned int));
+int fault_to_errno(vm_fault_t fault);
 
 #endif /* UMM_MEMORY_H */

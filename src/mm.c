@@ -7,6 +7,7 @@
 #include <umm/umm.h>
 #include "memory.h"
 #include "mm.h"
+#include "tlb.h"
 
 #define DEFAULT_MAX_MAP_COUNT	65530
 
@@ -76,10 +77,12 @@ __visible struct umm_mm *umm_mm_create(const struct umm_opts *user)
 	if (mm->mmap_base > mm->task_size)
 		mm->mmap_base = mm->task_size;
 	vma_tree_init(&mm->mm_mt);
+	tlb_mm_init(mm);
 	init_rwsem(&mm->mmap_lock);
 	spin_lock_init(&mm->page_table_lock);
 	err = pgd_alloc(mm);
 	if (err) {
+		tlb_mm_destroy(mm);
 		destroy_rwsem(&mm->mmap_lock);
 		free(mm);
 		goto fail;
@@ -102,13 +105,14 @@ __visible void umm_mm_destroy(struct umm_mm *mm)
 	while ((vma = vma_tree_iter_next(&it, NULL, NULL)))
 		vm_area_free(vma);	/* no reader is left: the caller stopped */
 	vma_tree_destroy(&mm->mm_mt);
-	unmap_page_range(mm, 0, mm->task_size);
+	zap_page_range(mm, 0, mm->task_size);
 	free_pgtables(mm, 0, mm->task_size, 0, 0);
 	pgd_free(mm);
 	mmap_write_unlock(mm);
 	/* Deferred frees still point at mm->quota: let them finish first. */
 	rcu_barrier();
 	VM_WARN_ON_ONCE(READ_ONCE(mm->quota.used) != 0);
+	tlb_mm_destroy(mm);
 	destroy_rwsem(&mm->mmap_lock);
 	free(mm);
 }

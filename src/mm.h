@@ -162,6 +162,7 @@ void free_pgtables_bounds(struct umm_mm *mm, uint64_t start, uint64_t end,
 			  uint64_t *floor, uint64_t *ceiling);
 
 int do_munmap(struct umm_mm *mm, uint64_t start, uint64_t len);
+void mm_populate(struct umm_mm *mm, uint64_t start, uint64_t len);
 /* vm_get_page_prot - the entry bits for pages of a VMA with @vm_flags. */
 pgprot_t vm_get_page_prot(unsigned long vm_flags);
 long change_protection(struct umm_mm *mm, uint64_t start, uint64_t end,

@@ -156,6 +156,9 @@ enum mm_stat_item {
 	MM_VMA_LOCK_ABORT,	/* vma_lock_abort: no VMA, or could not lock it */
 	MM_VMA_LOCK_RETRY,	/* vma_lock_retry: fault fell back to mmap_lock */
 	MM_VMA_LOCK_MISS,	/* vma_lock_miss: VMA detached under us, looked again */
+	MM_PGFAULT,		/* pgfault: faults handled */
+	MM_ANONPAGES,		/* RssAnon pages mapped */
+	MM_TLB_FLUSH,		/* umm's own: software-TLB shootdowns */
 	NR_MM_STAT_ITEMS,
 };
 
@@ -184,7 +187,13 @@ struct umm_mm {
 	uint64_t mm_lock_seq;
 	/* Writers waiting for VMA readers to leave sleep on this word. */
 	uint32_t vma_writer_wait;	/* atomic; bumped by a waking reader */
-	spinlock_t page_table_lock;	/* PUD level and up: population */
+	spinlock_t page_table_lock;	/* PUD level and up, vma->anon_vma */
+
+	/* Software MMU (tlb.c): per-thread TLBs of this mm and their flush */
+	uint64_t mm_id;			/* fixed; unique over the process's life */
+	uint64_t tlb_gen;		/* atomic; bumped by every flush */
+	pthread_mutex_t tlb_lock;	/* guards tlb_list */
+	struct list_head tlb_list;	/* struct sw_tlb.mm_node */
 
 	struct frame_quota quota;	/* phys_limit of this mm */
 	uint64_t stat[NR_MM_STAT_ITEMS];	/* atomic, relaxed */

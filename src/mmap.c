@@ -273,7 +273,7 @@ static int64_t mmap_region(struct umm_mm *mm, struct umm_file *file, uint64_t ad
 	 * it before the new VMA becomes visible to faults.
 	 */
 	if (replaced) {
-		unmap_page_range(mm, addr, end);
+		zap_page_range(mm, addr, end);
 		free_pgtables(mm, addr, end, floor, ceiling);
 	}
 	err = vma_plan_commit(&p);
@@ -287,7 +287,7 @@ out:
  * order. Locking: mmap_lock held for write.
  */
 static int64_t do_mmap(struct umm_mm *mm, uint64_t addr, uint64_t len, int prot,
-		       int flags, uint64_t pgoff)
+		       int flags, uint64_t pgoff, uint64_t *populate)
 {
 	unsigned long vm_flags;
 	struct umm_file *file = NULL;
@@ -342,18 +342,58 @@ static int64_t do_mmap(struct umm_mm *mm, uint64_t addr, uint64_t len, int prot,
 	if (flags & MAP_NORESERVE)
 		vm_flags |= VM_NORESERVE;
 	if (vm_flags & VM_SHARED) {
-		file = shmem_zero_setup();
+		file = shmem_zero_setup(len);
 		if (!file)
 			return -ENOMEM;
 	}
 	ret = mmap_region(mm, file, addr, len, vm_flags, pgoff);
 	fput(file);
+	if (ret >= 0 && ((vm_flags & VM_LOCKED) ||
+			 (flags & (MAP_POPULATE | MAP_NONBLOCK)) == MAP_POPULATE))
+		*populate = len;
 	return ret;
+}
+
+/*
+ * mm_populate - fault [start, start + len) in, as MAP_POPULATE and
+ * MAP_LOCKED do: private writable memory with write faults (so it is this
+ * mm's own), the rest with read faults; inaccessible VMAs are skipped and
+ * failures ignored, as on Linux. Locking: takes mmap_lock for read.
+ */
+void mm_populate(struct umm_mm *mm, uint64_t start, uint64_t len)
+{
+	uint64_t addr = start, end = start + len;
+
+	mmap_read_lock(mm);
+	while (addr < end) {
+		struct vm_area_struct *vma = find_vma(mm, addr);
+		unsigned int flags;
+		uint64_t stop;
+
+		if (!vma || vma->vm_start >= end)
+			break;
+		if (addr < vma->vm_start)
+			addr = vma->vm_start;
+		stop = vma->vm_end < end ? vma->vm_end : end;
+		flags = (vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE ?
+			FAULT_FLAG_WRITE : 0;
+		if (!(vma->vm_flags & VM_ACCESS_FLAGS) ||
+		    (vma->vm_flags & (VM_IO | VM_PFNMAP | VM_LOCKONFAULT))) {
+			addr = stop;
+			continue;
+		}
+		for (; addr < stop; addr += PAGE_SIZE)
+			if (handle_mm_fault(vma, addr, flags) & ~VM_FAULT_RETRY)
+				break;
+		addr = stop;
+	}
+	mmap_read_unlock(mm);
 }
 
 __visible int64_t umm_mmap(struct umm_mm *mm, uint64_t addr, uint64_t len, int prot,
 			   int flags, struct umm_file *file, uint64_t off)
 {
+	uint64_t populate = 0;
 	int64_t ret;
 
 	if (!mm)
@@ -369,8 +409,10 @@ __visible int64_t umm_mmap(struct umm_mm *mm, uint64_t addr, uint64_t len, int p
 	if (flags & MAP_HUGETLB)
 		return -EINVAL;
 	mmap_write_lock(mm);
-	ret = do_mmap(mm, addr, len, prot, flags, off >> PAGE_SHIFT);
+	ret = do_mmap(mm, addr, len, prot, flags, off >> PAGE_SHIFT, &populate);
 	mmap_write_unlock(mm);
+	if (ret >= 0 && populate)
+		mm_populate(mm, ret, populate);
 	return ret;
 }
 
@@ -403,7 +445,7 @@ int do_munmap(struct umm_mm *mm, uint64_t start, uint64_t len)
 		return err;
 	free_pgtables_bounds(mm, start, end, &floor, &ceiling);
 	/* Out of the tree: no new fault can reach the range now. */
-	unmap_page_range(mm, start, end);
+	zap_page_range(mm, start, end);
 	free_pgtables(mm, start, end, floor, ceiling);
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <umm/umm.h>
 #include "mm.h"
 #include "memory.h"
+#include "tlb.h"
 
 #ifndef PROT_SEM
 #define PROT_SEM	0x8
@@ -25,6 +26,12 @@ pgprot_t vm_get_page_prot(unsigned long vm_flags)
 	p = _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED;
 	if (!(vm_flags & VM_EXEC))
 		p |= _PAGE_NX;
+	/*
+	 * x86 cannot forbid reading a present page, but get_user_pages (and
+	 * so umm_read) must: the software MMU honours this bit.
+	 */
+	if (!(vm_flags & VM_READ))
+		p |= _PAGE_NOREAD;
 	/* private writable pages become writable on the write fault (COW) */
 	if ((vm_flags & (VM_WRITE | VM_SHARED)) == (VM_WRITE | VM_SHARED))
 		p |= _PAGE_RW;
@@ -76,6 +83,14 @@ static long change_pte_range(struct umm_mm *mm, pmd_t *pmd, uint64_t addr,
 		if (can_change_pte_writable(vm_flags, old))
 			new = pte_mkwrite(new);
 		if (!pte_same(old, new)) {
+			/*
+			 * Clear, then set: a lockless walker setting accessed or
+			 * dirty meanwhile would otherwise lose its bit to us.
+			 */
+			old = ptep_get_and_clear(pte);
+			new = pte_modify(old, prot);
+			if (can_change_pte_writable(vm_flags, old))
+				new = pte_mkwrite(new);
 			set_pte(pte, new);
 			pages++;
 		}
@@ -156,7 +171,7 @@ struct prot_change {
  * first hole (-ENOMEM) or refused VMA (-EACCES), keeping what was done.
  */
 static int do_mprotect(struct umm_mm *mm, uint64_t start, uint64_t end, int prot,
-		       bool growsdown)
+		       bool growsdown, bool *populate)
 {
 	struct prot_change *ch = NULL;
 	size_t nch = 0;
@@ -202,6 +217,10 @@ static int do_mprotect(struct umm_mm *mm, uint64_t start, uint64_t end, int prot
 			break;
 		tmp = p.d[i].end < end ? p.d[i].end : end;
 		if (newflags != p.d[i].flags) {
+			/* a locked private VMA turning writable gets its copies now */
+			if ((p.d[i].flags & (VM_WRITE | VM_SHARED | VM_LOCKED)) == VM_LOCKED &&
+			    (newflags & VM_WRITE))
+				*populate = true;
 			/* a split here may not push the map count past the limit */
 			if (((nstart > p.d[i].start) + (tmp < p.d[i].end)) &&
 			    mm->map_count + vma_plan_count_delta(&p) >= mm->max_map_count) {
@@ -223,9 +242,15 @@ static int do_mprotect(struct umm_mm *mm, uint64_t start, uint64_t end, int prot
 		ret = -ENOMEM;
 	vma_plan_merge(&p);
 	err = vma_plan_commit(&p);
-	if (!err)
+	if (!err) {
+		long pages = 0;
+
 		for (i = 0; i < nch; i++)
-			change_protection(mm, ch[i].start, ch[i].end, ch[i].flags);
+			pages += change_protection(mm, ch[i].start, ch[i].end, ch[i].flags);
+		/* old rights may be cached: none survives the call */
+		if (pages)
+			flush_tlb_mm_range(mm, start, end);
+	}
 out:
 	free(ch);
 	vma_plan_release(&p);
@@ -235,6 +260,7 @@ out:
 __visible int umm_mprotect(struct umm_mm *mm, uint64_t start, uint64_t len, int prot)
 {
 	int grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+	bool populate = false;
 	uint64_t end;
 	int err;
 
@@ -260,7 +286,9 @@ __visible int umm_mprotect(struct umm_mm *mm, uint64_t start, uint64_t len, int 
 
 		err = !vma || vma->vm_start > start ? -ENOMEM : -EINVAL;
 	} else
-		err = do_mprotect(mm, start, end, prot, grows & PROT_GROWSDOWN);
+		err = do_mprotect(mm, start, end, prot, grows & PROT_GROWSDOWN, &populate);
 	mmap_write_unlock(mm);
+	if (populate)
+		mm_populate(mm, start, end - start);
 	return err;
 }

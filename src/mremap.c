@@ -9,6 +9,7 @@
 #include <umm/umm.h>
 #include "mm.h"
 #include "memory.h"
+#include "tlb.h"
 
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP	4
@@ -57,7 +58,7 @@ static int move_ptes(struct umm_mm *mm, pmd_t *opmd, uint64_t old,
 		spin_unlock(nptl);
 	pte_unmap(npte);
 	pte_unmap_unlock(opte, optl);
-	return 0;
+	return 1;	/* entries may have moved */
 }
 
 /*
@@ -68,7 +69,8 @@ static int move_ptes(struct umm_mm *mm, pmd_t *opmd, uint64_t old,
 static int move_page_tables(struct umm_mm *mm, uint64_t old, uint64_t new,
 			    uint64_t len)
 {
-	uint64_t old_end = old + len;
+	uint64_t old_start = old, old_end = old + len;
+	bool moved = false;
 
 	while (old < old_end) {
 		/* one step may cross neither a source nor a destination PMD */
@@ -84,12 +86,16 @@ static int move_page_tables(struct umm_mm *mm, uint64_t old, uint64_t new,
 		/* upper tables only go under mmap_lock (write), which we hold */
 		if (opmd && !pmd_none(pmdp_get(opmd))) {
 			err = move_ptes(mm, opmd, old, old + step, new);
-			if (err)
+			if (err < 0)
 				return err;
+			moved |= err;
 		}
 		old += step;
 		new += step;
 	}
+	/* translations of the old addresses must not outlive the move */
+	if (moved)
+		flush_tlb_mm_range(mm, old_start, old_end);
 	return 0;
 }
 

@@ -63,6 +63,7 @@
 #define _PAGE_BIT_SPECIAL	9	/* software: no struct page behind it */
 #define _PAGE_BIT_UFFD_WP	10	/* software */
 #define _PAGE_BIT_SOFT_DIRTY	11	/* software */
+#define _PAGE_BIT_NOREAD	57	/* software (umm): writable/executable, not readable */
 #define _PAGE_BIT_DEVMAP	58	/* software */
 #define _PAGE_BIT_NX		63
 
@@ -78,6 +79,7 @@
 #define _PAGE_SPECIAL	(1UL << _PAGE_BIT_SPECIAL)
 #define _PAGE_UFFD_WP	(1UL << _PAGE_BIT_UFFD_WP)
 #define _PAGE_SOFT_DIRTY (1UL << _PAGE_BIT_SOFT_DIRTY)
+#define _PAGE_NOREAD	(1UL << _PAGE_BIT_NOREAD)
 #define _PAGE_DEVMAP	(1UL << _PAGE_BIT_DEVMAP)
 #define _PAGE_NX	(1UL << _PAGE_BIT_NX)
 /* PROT_NONE: not present to the MMU, still ours (x86 reuses GLOBAL) */

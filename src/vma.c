@@ -16,6 +16,7 @@
 #include "mm.h"
 #include "memory.h"
 #include "filemap.h"
+#include "rmap.h"
 
 #define VM_SPECIAL	(VM_IO | VM_DONTEXPAND | VM_PFNMAP)
 
@@ -39,7 +40,7 @@ struct vm_area_struct *vm_area_dup(const struct vm_area_struct *orig)
 	vma->vm_pgoff = orig->vm_pgoff;
 	vma->vm_flags = orig->vm_flags;
 	vma->vm_file = get_file(orig->vm_file);
-	vma->anon_vma = orig->anon_vma;
+	vma->anon_vma = get_anon_vma(orig->anon_vma);
 	return vma;
 }
 
@@ -47,6 +48,7 @@ struct vm_area_struct *vm_area_dup(const struct vm_area_struct *orig)
 void vm_area_free(struct vm_area_struct *vma)
 {
 	fput(vma->vm_file);
+	put_anon_vma(vma->anon_vma);
 	free(vma);
 }
 
@@ -329,7 +331,7 @@ static struct vm_area_struct *vma_from_desc(struct umm_mm *mm, const struct vma_
 	vma->vm_pgoff = d->pgoff;
 	vma->vm_flags = d->flags;
 	vma->vm_file = get_file(d->file);
-	vma->anon_vma = d->anon_vma;
+	vma->anon_vma = get_anon_vma(d->anon_vma);
 	return vma;
 }
 

@@ -30,7 +30,9 @@
  * until umm has page faults and umm_read/umm_write: with it off, the
  * scenarios that touch memory run unfaulted on both sides.
  */
-#define DIFF_CONTENTS	0
+#ifndef DIFF_CONTENTS
+#define DIFF_CONTENTS	1
+#endif
 
 #define PG		4096ULL
 #define KIB		1024ULL
@@ -619,10 +621,16 @@ static bool op_results_match(const struct op *op, char *why, size_t size)
 }
 
 #if DIFF_CONTENTS
-/* Every page of every readable host VMA reads the same on both sides. */
-static bool contents_match(struct seq *s)
+#define CMP_CHUNK	(256 * KIB)
+
+/*
+ * Every page of every readable host VMA reads the same on both sides.
+ * Read in chunks (one system call, one umm_read each); a short or failed
+ * read on either side is narrowed down page by page to report where.
+ */
+static bool contents_match(struct seq *s, uint64_t lo, uint64_t hi)
 {
-	static unsigned char rbuf_host[4096], rbuf_umm[4096];
+	static unsigned char rbuf_host[CMP_CHUNK], rbuf_umm[CMP_CHUNK];
 	const char *p = s->host_maps;
 
 	for (; *p; p = strchr(p, '\n') + 1) {
@@ -631,14 +639,27 @@ static bool contents_match(struct seq *s)
 
 		if (sscanf(p, "%llx-%llx %4s", &start, &end, perms) != 3)
 			break;
-		for (a = start; perms[0] == 'r' && a < end; a += PG) {
-			int64_t h = host_rw(a, rbuf_host, PG, false);
-			int64_t u = umm_rw(a, rbuf_umm, PG, false);
+		start = start > lo ? start : lo;
+		end = end < hi ? end : hi;
+		for (a = start; perms[0] == 'r' && a < end;) {
+			uint64_t n = end - a < CMP_CHUNK ? end - a : CMP_CHUNK;
+			int64_t h = host_rw(a, rbuf_host, n, false);
+			int64_t u = umm_rw(a, rbuf_umm, n, false);
 
-			if (h != u || (h > 0 && memcmp(rbuf_host, rbuf_umm, h))) {
-				snprintf(s->why, sizeof(s->why),
-					 "contents differ at %#llx", a);
-				return false;
+			if (h == u && h == (int64_t)n && !memcmp(rbuf_host, rbuf_umm, n)) {
+				a += n;
+				continue;
+			}
+			/* a short read or a difference: look page by page */
+			for (uint64_t stop = a + n; a < stop; a += PG) {
+				h = host_rw(a, rbuf_host, PG, false);
+				u = umm_rw(a, rbuf_umm, PG, false);
+				if (h != u || (h > 0 && memcmp(rbuf_host, rbuf_umm, h))) {
+					snprintf(s->why, sizeof(s->why),
+						 "contents differ at %#llx (host read %lld, "
+						 "umm read %lld)", a, (long long)h, (long long)u);
+					return false;
+				}
 			}
 		}
 		if (!strchr(p, '\n'))
@@ -716,6 +737,18 @@ static void seq_free_maps(struct seq *s)
 	s->host_maps = s->umm_maps = NULL;
 }
 
+/* The page-aligned span a call acts on, clamped to the compared region. */
+static void op_span(const struct op *op, uint64_t *lo, uint64_t *hi)
+{
+	uint64_t a = op->addr & ~(PG - 1), len = op->len;
+
+	if (op->kind == OP_MMAP && op->host > 0 && !op->host_out)
+		a = (uint64_t)op->host;
+	*lo = a < reg_start ? reg_start : a;
+	*hi = (len > reg_end || a + len > reg_end || a + len < a) ? reg_end :
+	      ((a + len + PG - 1) & ~(PG - 1));
+}
+
 /*
  * Run one call on both sides and compare. Return: false once the two
  * have differed (this call or an earlier one); the sequence stops there.
@@ -761,8 +794,22 @@ static bool seq_step(struct seq *s, const struct op *in)
 		goto fail;
 	}
 #if DIFF_CONTENTS
-	if (!contents_match(s))
+	/*
+	 * Pages the call touched after each call (scenarios: all of them);
+	 * the whole region once a random sequence ends (seq_contents_final).
+	 */
+	if (!s->name) {
+		uint64_t lo, hi;
+
+		op_span(op, &lo, &hi);
+		if (!contents_match(s, lo, hi))
+			goto fail;
+		if (op->kind == OP_MREMAP && op->host > 0 &&
+		    !contents_match(s, op->host, op->host + op->new_len))
+			goto fail;
+	} else if (!contents_match(s, 0, UINT64_MAX)) {
 		goto fail;
+	}
 #endif
 	return true;
 fail:
@@ -1129,6 +1176,13 @@ static bool seq_random(struct seq *s, uint64_t seed, bool verbose)
 			break;
 		gen_learn(&g, s->host_maps, &op);
 	}
+#if DIFF_CONTENTS
+	if (!s->failed && s->nops && !contents_match(s, 0, UINT64_MAX)) {
+		snprintf(s->why + strlen(s->why), sizeof(s->why) - strlen(s->why),
+			 " (final check of the whole region)");
+		s->failed = true;
+	}
+#endif
 	seq_cleanup(s);
 	return !s->failed;
 }

@@ -1265,7 +1265,7 @@ static void test_unmap_page_range(void)
 		 tables - 1);
 
 	/* a sub-range takes only what it covers */
-	unmap_page_range(mm, X1, X1 + PAGE_SIZE);
+	zap_page_range(mm, X1, X1 + PAGE_SIZE);
 	CHECK(pte_none(pte_at(mm, X1)));
 	CHECK_EQ(page_count(p1), 1);
 	CHECK_EQ(p1->mapcount, 0);
@@ -1274,7 +1274,7 @@ static void test_unmap_page_range(void)
 	CHECK_EQ(page_count(p2), 1);
 
 	/* everything else; tables stay (free_pgtables is separate) */
-	unmap_page_range(mm, 0, TASK_SIZE_L4);
+	zap_page_range(mm, 0, TASK_SIZE_L4);
 	CHECK(pte_none(pte_at(mm, X2)));
 	CHECK(pte_none(pte_at(mm, X3)));
 	CHECK(pmd_none(pmdp_get(pmd)));
@@ -1302,7 +1302,7 @@ out:
 	CHECK(p1);
 	if (p1) {
 		map_frame(mm, TASK_SIZE_L5 - PAGE_SIZE, p1, _PAGE_PRESENT | _PAGE_USER);
-		unmap_page_range(mm, 0, TASK_SIZE_L5);
+		zap_page_range(mm, 0, TASK_SIZE_L5);
 		CHECK(pte_none(pte_at(mm, TASK_SIZE_L5 - PAGE_SIZE)));
 		CHECK_EQ(stats_now().in_use_pages, st0.in_use_pages + nr_tables(mm) - 1);
 	}

@@ -75,6 +75,25 @@ int64_t umm_mremap(struct umm_mm *mm, uint64_t old_addr, uint64_t old_len,
 int umm_madvise(struct umm_mm *mm, uint64_t addr, uint64_t len, int advice);
 
 /*
+ * umm_fault - resolve a fault at @addr for @access (UMM_READ, UMM_WRITE,
+ * UMM_EXEC), as the CPU would raise it. Return: 0; -EFAULT where Linux
+ * would raise SIGSEGV; -EIO where it would raise SIGBUS; -ENOMEM when out
+ * of frames; -EINVAL for no or unknown access bits.
+ */
+int umm_fault(struct umm_mm *mm, uint64_t addr, unsigned access);
+
+/*
+ * umm_read / umm_write - copy between the address space and the caller's
+ * memory as process_vm_readv/process_vm_writev do: fault pages in, cross
+ * page and VMA boundaries, and need the VMA's read (write) right.
+ * Return: the bytes copied, which is short when an inaccessible page
+ * stops the copy; -EFAULT when not even the first byte could be copied
+ * (-ENOMEM when out of frames); -EINVAL for a NULL buffer with a length.
+ */
+int64_t umm_read(struct umm_mm *mm, uint64_t addr, void *dst, size_t len);
+int64_t umm_write(struct umm_mm *mm, uint64_t addr, const void *src, size_t len);
+
+/*
  * umm_maps - the address space in /proc/PID/maps format, byte for byte.
  * Return: 0, -EINVAL for a NULL argument, -EIO when writing fails.
  */

@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * tlb.c - per-thread software TLBs, their shootdown, and mmu_gather.
+ *
+ * Lock order: tlb_registry_lock (a thread's list of TLBs; taken when a
+ * thread meets a new mm, exits, or an mm is destroyed) -> mm->tlb_lock (an
+ * mm's list of TLBs; taken by every flush). Neither is held while waiting
+ * on anything but access sections, which hold no lock.
+ */
+#include <sched.h>
+#include <string.h>
+#include "tlb.h"
+
+static pthread_mutex_t tlb_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t tlb_key;
+static pthread_once_t tlb_once = PTHREAD_ONCE_INIT;
+
+/* This thread's TLBs, and a small cache of the last ones used. */
+struct thread_tlbs {
+	struct list_head list;		/* tlb_registry_lock */
+};
+static __thread struct thread_tlbs *my_tlbs;
+static __thread struct {
+	struct umm_mm *mm;
+	uint64_t mm_id;			/* an mm at a reused address has another */
+	struct sw_tlb *t;
+} tlb_cache[4];
+static __thread unsigned int tlb_cache_next;
+static uint64_t next_mm_id = 1;		/* atomic */
+
+static void thread_tlbs_destroy(void *arg)
+{
+	struct thread_tlbs *tt = arg;
+
+	pthread_mutex_lock(&tlb_registry_lock);
+	while (!list_empty(&tt->list)) {
+		struct sw_tlb *t = list_first_entry(&tt->list, struct sw_tlb, thread_node);
+
+		pthread_mutex_lock(&t->mm->tlb_lock);
+		list_del(&t->mm_node);
+		pthread_mutex_unlock(&t->mm->tlb_lock);
+		list_del(&t->thread_node);
+		free(t);
+	}
+	pthread_mutex_unlock(&tlb_registry_lock);
+	free(tt);
+	my_tlbs = NULL;
+	memset(tlb_cache, 0, sizeof(tlb_cache));
+}
+
+static void tlb_init_once(void)
+{
+	pthread_key_create(&tlb_key, thread_tlbs_destroy);
+}
+
+void tlb_mm_init(struct umm_mm *mm)
+{
+	mm->mm_id = atomic_add_return(&next_mm_id, 1);
+	mm->tlb_gen = 1;
+	pthread_mutex_init(&mm->tlb_lock, NULL);
+	INIT_LIST_HEAD(&mm->tlb_list);
+}
+
+void tlb_mm_destroy(struct umm_mm *mm)
+{
+	pthread_mutex_lock(&tlb_registry_lock);
+	pthread_mutex_lock(&mm->tlb_lock);
+	while (!list_empty(&mm->tlb_list)) {
+		struct sw_tlb *t = list_first_entry(&mm->tlb_list, struct sw_tlb, mm_node);
+
+		list_del(&t->mm_node);
+		list_del(&t->thread_node);
+		free(t);
+	}
+	pthread_mutex_unlock(&mm->tlb_lock);
+	pthread_mutex_unlock(&tlb_registry_lock);
+	pthread_mutex_destroy(&mm->tlb_lock);
+}
+
+static struct sw_tlb *sw_tlb_slow(struct umm_mm *mm)
+{
+	struct sw_tlb *t = NULL;
+	struct list_head *pos;
+
+	pthread_once(&tlb_once, tlb_init_once);
+	pthread_mutex_lock(&tlb_registry_lock);
+	if (!my_tlbs) {
+		my_tlbs = calloc(1, sizeof(*my_tlbs));
+		if (!my_tlbs)
+			goto out;
+		INIT_LIST_HEAD(&my_tlbs->list);
+		pthread_setspecific(tlb_key, my_tlbs);
+	}
+	for (pos = my_tlbs->list.next; pos != &my_tlbs->list; pos = pos->next) {
+		struct sw_tlb *c = list_entry(pos, struct sw_tlb, thread_node);
+
+		if (c->mm == mm) {
+			t = c;
+			goto out;
+		}
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		goto out;
+	t->mm = mm;
+	list_add(&t->thread_node, &my_tlbs->list);
+	pthread_mutex_lock(&mm->tlb_lock);
+	list_add(&t->mm_node, &mm->tlb_list);
+	pthread_mutex_unlock(&mm->tlb_lock);
+out:
+	pthread_mutex_unlock(&tlb_registry_lock);
+	if (t) {
+		unsigned int i = tlb_cache_next++ & 3;
+
+		tlb_cache[i].mm = mm;
+		tlb_cache[i].mm_id = mm->mm_id;
+		tlb_cache[i].t = t;
+	}
+	return t;
+}
+
+struct sw_tlb *access_begin(struct umm_mm *mm)
+{
+	struct sw_tlb *t = NULL;
+	uint64_t gen;
+
+	for (int i = 0; i < 4; i++)
+		if (tlb_cache[i].mm == mm && tlb_cache[i].mm_id == mm->mm_id) {
+			t = tlb_cache[i].t;
+			break;
+		}
+	if (unlikely(!t)) {
+		t = sw_tlb_slow(mm);
+		if (!t)
+			return NULL;
+	}
+	/*
+	 * Store-load order against flush_tlb_mm_range(): either the flusher
+	 * sees this section (odd seq) and waits for it, or the section sees
+	 * the flusher's new generation and drops its entries.
+	 */
+	__atomic_store_n(&t->seq, t->seq + 1, __ATOMIC_SEQ_CST);
+	gen = __atomic_load_n(&mm->tlb_gen, __ATOMIC_SEQ_CST);
+	if (unlikely(gen != t->gen)) {
+		memset(t->e, 0, sizeof(t->e));
+		t->gen = gen;
+	}
+	return t;
+}
+
+void flush_tlb_mm_range(struct umm_mm *mm, uint64_t start, uint64_t end)
+{
+	struct list_head *pos;
+
+	(void)start;
+	(void)end;	/* the whole TLB goes: entries are cheap to refill */
+	__atomic_add_fetch(&mm->tlb_gen, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&mm->tlb_lock);
+	for (pos = mm->tlb_list.next; pos != &mm->tlb_list; pos = pos->next) {
+		struct sw_tlb *t = list_entry(pos, struct sw_tlb, mm_node);
+		uint64_t s = __atomic_load_n(&t->seq, __ATOMIC_SEQ_CST);
+		unsigned int spins = 0;
+
+		if (!(s & 1))
+			continue;
+		/* a section running since before the bump: wait for its end */
+		while (__atomic_load_n(&t->seq, __ATOMIC_ACQUIRE) == s) {
+			if (++spins < 256)
+				cpu_relax();
+			else
+				sched_yield();
+		}
+	}
+	pthread_mutex_unlock(&mm->tlb_lock);
+}
+
+/* ---- mmu_gather ---- */
+
+void tlb_gather_mmu(struct mmu_gather *tlb, struct umm_mm *mm)
+{
+	tlb->mm = mm;
+	tlb->start = UINT64_MAX;
+	tlb->end = 0;
+	tlb->need_flush = false;
+	tlb->nr = 0;
+	tlb->cap = ARRAY_SIZE(tlb->local);
+	tlb->pages = tlb->local;
+}
+
+void tlb_flush_pte_range(struct mmu_gather *tlb, uint64_t start, uint64_t end)
+{
+	tlb->need_flush = true;
+	tlb->start = start < tlb->start ? start : tlb->start;
+	tlb->end = end > tlb->end ? end : tlb->end;
+}
+
+static void tlb_flush_mmu(struct mmu_gather *tlb)
+{
+	if (tlb->need_flush)
+		flush_tlb_mm_range(tlb->mm, tlb->start, tlb->end);
+	tlb->need_flush = false;
+	for (size_t i = 0; i < tlb->nr; i++)
+		put_page(tlb->pages[i]);
+	tlb->nr = 0;
+}
+
+void tlb_remove_page(struct mmu_gather *tlb, struct page *page)
+{
+	if (tlb->nr == tlb->cap) {
+		size_t cap = tlb->cap * 2;
+		struct page **p = tlb->pages == tlb->local ? malloc(cap * sizeof(*p)) :
+				  realloc(tlb->pages, cap * sizeof(*p));
+
+		if (!p) {
+			/* no room to batch: flush now, which frees what we hold */
+			tlb_flush_mmu(tlb);
+			tlb->pages[tlb->nr++] = page;
+			return;
+		}
+		if (tlb->pages == tlb->local)
+			memcpy(p, tlb->local, sizeof(tlb->local));
+		tlb->pages = p;
+		tlb->cap = cap;
+	}
+	tlb->pages[tlb->nr++] = page;
+}
+
+void tlb_finish_mmu(struct mmu_gather *tlb)
+{
+	tlb_flush_mmu(tlb);
+	if (tlb->pages != tlb->local)
+		free(tlb->pages);
+	tlb->pages = tlb->local;
+	tlb->cap = ARRAY_SIZE(tlb->local);
+}

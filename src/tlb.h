@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * tlb.h - the software MMU's translation caches and their shootdown, and
+ * mmu_gather, which defers freeing frames until no translation of them
+ * can be in use.
+ *
+ * Each thread keeps, per mm it touches, a small direct-mapped TLB of
+ * page -> host pointer. Every access through it runs inside a short
+ * "access section" of that thread (a sequence number, odd while inside).
+ * flush_tlb_mm_range() bumps the mm's TLB generation - a section that
+ * starts afterwards sees the new generation and empties its TLB - and
+ * waits only for sections that were already running: so once munmap or
+ * mprotect returns, no access that began through an old translation is
+ * still going, and with no other thread in the mm there is nothing to wait
+ * for. Frames unmapped under an mmu_gather are freed after that flush.
+ */
+#ifndef UMM_TLB_H
+#define UMM_TLB_H
+
+#include "pgtable.h"
+
+#define SW_TLB_ENTRIES	64
+
+struct sw_tlb_entry {
+	uint64_t tag;		/* vpn << 2 | 2 if writable | 1 (valid) */
+	char *host;		/* the frame's host address */
+};
+
+struct sw_tlb {
+	uint64_t seq;		/* odd inside an access section; atomic */
+	uint64_t gen;		/* mm->tlb_gen the entries belong to; owner only */
+	struct umm_mm *mm;	/* fixed */
+	struct list_head mm_node;	/* mm->tlb_list; mm->tlb_lock */
+	struct list_head thread_node;	/* the owner's list; tlb_registry_lock */
+	struct sw_tlb_entry e[SW_TLB_ENTRIES];	/* owner only */
+};
+
+/*
+ * access_begin - enter an access section of @mm on this thread.
+ * Locking: none; not nestable. Return: the thread's TLB for @mm, or NULL
+ * when it could not be allocated (-ENOMEM for the caller).
+ */
+struct sw_tlb *access_begin(struct umm_mm *mm);
+
+static inline void access_end(struct sw_tlb *t)
+{
+	smp_store_release(&t->seq, t->seq + 1);
+}
+
+static inline char *sw_tlb_lookup(struct sw_tlb *t, uint64_t addr, bool write)
+{
+	uint64_t vpn = addr >> PAGE_SHIFT;
+	struct sw_tlb_entry *e = &t->e[vpn & (SW_TLB_ENTRIES - 1)];
+	uint64_t tag = vpn << 2 | 1;
+
+	if (e->tag == (tag | 2) || (!write && e->tag == tag))
+		return e->host + (addr & ~PAGE_MASK);
+	return NULL;
+}
+
+static inline void sw_tlb_fill(struct sw_tlb *t, uint64_t addr, char *host, bool writable)
+{
+	uint64_t vpn = addr >> PAGE_SHIFT;
+	struct sw_tlb_entry *e = &t->e[vpn & (SW_TLB_ENTRIES - 1)];
+
+	e->tag = vpn << 2 | (writable ? 2 : 0) | 1;
+	e->host = host;
+}
+
+/*
+ * flush_tlb_mm_range - no translation of [start, end) made before this
+ * call survives it, and no access that started through one is still
+ * running when it returns. Locking: takes mm->tlb_lock; must not be called
+ * inside an access section of @mm.
+ */
+void flush_tlb_mm_range(struct umm_mm *mm, uint64_t start, uint64_t end);
+
+/* Tear down every thread's TLB for @mm. Locking: the mm is unused. */
+void tlb_mm_destroy(struct umm_mm *mm);
+void tlb_mm_init(struct umm_mm *mm);
+
+/*
+ * struct mmu_gather - frames unmapped by a zap, kept until the flush that
+ * makes them unreachable (tlb_finish_mmu), then released.
+ */
+struct mmu_gather {
+	struct umm_mm *mm;
+	uint64_t start, end;	/* range whose entries changed */
+	bool need_flush;
+	size_t nr, cap;
+	struct page **pages;
+	struct page *local[32];
+};
+
+void tlb_gather_mmu(struct mmu_gather *tlb, struct umm_mm *mm);
+/* Entries of [start, end) changed: flush them at the end. */
+void tlb_flush_pte_range(struct mmu_gather *tlb, uint64_t start, uint64_t end);
+/* Drop a reference on @page once the flush is done. */
+void tlb_remove_page(struct mmu_gather *tlb, struct page *page);
+void tlb_finish_mmu(struct mmu_gather *tlb);
+
+#endif /* UMM_TLB_H */
