@@ -71,7 +71,7 @@ struct page *filemap_get_page(struct umm_file *f, uint64_t index)
 		page = alloc_page(NULL, GFP_KERNEL);
 		if (!page)
 			return NULL;
-		page->mapping = f;
+		WRITE_ONCE(page->mapping, (void *)f);
 		page->index = index;
 		err = xa_insert(&f->i_pages, index, page);
 		if (!err) {
@@ -96,7 +96,7 @@ void filemap_remove_range(struct umm_file *f, uint64_t first, uint64_t last)
 		if (!page)
 			break;
 		if (xa_cmpxchg(&f->i_pages, index, page, NULL, NULL) == page) {
-			page->mapping = NULL;
+			WRITE_ONCE(page->mapping, NULL);
 			put_page(page);	/* the cache's reference */
 		}
 		if (index == last)

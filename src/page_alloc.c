@@ -423,7 +423,7 @@ static void prep_new_page(struct page *p, struct frame_quota *q,
 			WRITE_ONCE(p[i].compound_head, (unsigned long)p | 1);
 	}
 	p->mapcount = 0;
-	p->mapping = NULL;
+	WRITE_ONCE(p->mapping, NULL);
 	p->index = 0;
 	p->private = 0;
 	p->quota = q;
@@ -495,7 +495,7 @@ static void free_the_page(struct page *p, unsigned int order)
 		for (uint64_t i = 1; i < nr; i++)
 			WRITE_ONCE(p[i].compound_head, 0);
 	p->quota = NULL;
-	p->mapping = NULL;
+	WRITE_ONCE(p->mapping, NULL);
 	p->private = 0;
 	WRITE_ONCE(p->flags, 0);
 	count_pages(false, nr);

@@ -269,6 +269,8 @@ int vma_plan_insert(struct vma_plan *p, size_t i, const struct vma_desc *d)
 
 void vma_plan_delete_range(struct vma_plan *p, size_t i, size_t j)
 {
+	if (i == j)
+		return;
 	memmove(&p->d[i], &p->d[j], (p->nr - j) * sizeof(*p->d));
 	p->nr -= j - i;
 }

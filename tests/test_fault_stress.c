@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * test_fault_stress - page faults and accesses under per-VMA locks while
+ * the rest of the address space churns.
+ *
+ * Writer threads own a slice each of a stable region: they write values
+ * with umm_write (faulting pages in through lock_vma_under_rcu), keep a
+ * shadow copy, and check every read against it - no write may be lost
+ * while its mapping stays. Churn threads mmap, munmap, mprotect, mremap
+ * and MADV_DONTNEED another region, while reader threads copy out of that
+ * region: under ASan a copy through a translation whose frame was already
+ * freed is reported (free frames are poisoned), so this also tests the
+ * software-TLB shootdown. At the end every frame and table is returned.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <umm/umm.h>
+#include "test.h"
+#include "mm.h"
+
+#define STABLE		0x100000000000UL
+#define SLICE		(2UL << 20)
+#define NWRITERS	2
+#define CHURN		0x200000000000UL
+#define CHURN_PAGES	2048UL
+
+static struct umm_mm *mm;
+static int stop;
+static uint64_t n_writes, n_churn, n_reads, n_lost;
+
+static void *writer(void *arg)
+{
+	uintptr_t id = (uintptr_t)arg;
+	uint64_t base = STABLE + id * SLICE, seed = id * 77 + 1;
+	uint64_t *shadow = calloc(SLICE / PAGE_SIZE, sizeof(*shadow));
+
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		uint64_t pg = xrand(&seed) % (SLICE / PAGE_SIZE), v, got = 0;
+		uint64_t addr = base + pg * PAGE_SIZE + (pg % 500) * 8;
+
+		if (xrand(&seed) & 1) {
+			v = (id << 56) | (xrand(&seed) >> 8) | 1;
+			CHECK_EQ(umm_write(mm, addr, &v, sizeof(v)), sizeof(v));
+			shadow[pg] = v;
+			atomic_add_return(&n_writes, 1);
+		} else {
+			CHECK_EQ(umm_read(mm, addr, &got, sizeof(got)), sizeof(got));
+			if (got != shadow[pg]) {
+				atomic_add_return(&n_lost, 1);
+				CHECK_EQ(got, shadow[pg]);
+			}
+		}
+	}
+	/* a last pass over everything */
+	for (uint64_t pg = 0; pg < SLICE / PAGE_SIZE; pg++) {
+		uint64_t got = 0, addr = base + pg * PAGE_SIZE + (pg % 500) * 8;
+
+		CHECK_EQ(umm_read(mm, addr, &got, sizeof(got)), sizeof(got));
+		if (got != shadow[pg])
+			atomic_add_return(&n_lost, 1);
+	}
+	free(shadow);
+	return NULL;
+}
+
+static void *churn(void *arg)
+{
+	uint64_t seed = (uintptr_t)arg * 31 + 7;
+
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		uint64_t a = CHURN + (xrand(&seed) % CHURN_PAGES) * PAGE_SIZE;
+		uint64_t len = (xrand(&seed) % 32 + 1) * PAGE_SIZE, v = a;
+
+		if (a + len > CHURN + CHURN_PAGES * PAGE_SIZE)
+			continue;
+		switch (xrand(&seed) % 6) {
+		case 0:
+			umm_mmap(mm, a, len, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0);
+			umm_write(mm, a, &v, sizeof(v));
+			break;
+		case 1:
+			umm_munmap(mm, a, len);
+			break;
+		case 2:
+			umm_mprotect(mm, a, len, (xrand(&seed) & 1) ? PROT_READ :
+				     PROT_READ | PROT_WRITE);
+			break;
+		case 3:
+			umm_madvise(mm, a, len, MADV_DONTNEED);
+			break;
+		case 4: {
+			uint64_t to = CHURN + (xrand(&seed) % CHURN_PAGES) * PAGE_SIZE;
+
+			if (to + len <= CHURN + CHURN_PAGES * PAGE_SIZE &&
+			    (to >= a + len || a >= to + len))
+				umm_mremap(mm, a, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+			break;
+		}
+		default:
+			umm_mmap(mm, a, len, PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, NULL, 0);
+			umm_write(mm, a, &v, sizeof(v));
+			break;
+		}
+		atomic_add_return(&n_churn, 1);
+	}
+	return NULL;
+}
+
+static void *churn_reader(void *arg)
+{
+	uint64_t seed = (uintptr_t)arg * 13 + 5;
+	static __thread char buf[3 * PAGE_SIZE];
+
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		uint64_t a = CHURN + (xrand(&seed) % CHURN_PAGES) * PAGE_SIZE + 100;
+		int64_t r = umm_read(mm, a, buf, sizeof(buf));
+
+		CHECK(r == -EFAULT || (r > 0 && r <= (int64_t)sizeof(buf)));
+		if (xrand(&seed) % 4 == 0) {
+			r = umm_write(mm, a, buf, 64);
+			CHECK(r == -EFAULT || r == 64);
+		}
+		atomic_add_return(&n_reads, 1);
+	}
+	return NULL;
+}
+
+static void test_fault_stress(void)
+{
+	void *(*fns[])(void *) = { writer, writer, churn, churn, churn_reader };
+	pthread_t t[ARRAY_SIZE(fns)];
+	struct page_alloc_stats before, after;
+	double end;
+
+	rcu_barrier();
+	page_alloc_get_stats(&before);
+	mm = umm_mm_create(NULL);
+	CHECK(mm);
+	if (!mm)
+		return;
+	CHECK_EQ(umm_mmap(mm, STABLE, NWRITERS * SLICE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), STABLE);
+	for (size_t i = 0; i < ARRAY_SIZE(fns); i++)
+		pthread_create(&t[i], NULL, fns[i], (void *)(uintptr_t)(i < NWRITERS ? i : i + 1));
+	end = now_sec() + stress_seconds(5);
+	while (now_sec() < end)
+		usleep(20000);
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	for (size_t i = 0; i < ARRAY_SIZE(fns); i++)
+		pthread_join(t[i], NULL);
+	printf("  writes %llu, churn ops %llu, churn reads %llu, lost %llu, faults %llu, "
+	       "vma_lock_success %llu, retry %llu, abort %llu\n",
+	       (unsigned long long)n_writes, (unsigned long long)n_churn,
+	       (unsigned long long)n_reads, (unsigned long long)n_lost,
+	       (unsigned long long)mm->stat[MM_PGFAULT],
+	       (unsigned long long)mm->stat[MM_VMA_LOCK_SUCCESS],
+	       (unsigned long long)mm->stat[MM_VMA_LOCK_RETRY],
+	       (unsigned long long)mm->stat[MM_VMA_LOCK_ABORT]);
+	CHECK_EQ(n_lost, 0);
+	CHECK(n_writes > 0 && n_churn > 0 && n_reads > 0);
+	umm_mm_destroy(mm);
+	rcu_barrier();
+	page_alloc_get_stats(&after);
+	CHECK_EQ(after.in_use_pages, before.in_use_pages);
+	CHECK_EQ(after.pgtable_pages, before.pgtable_pages);
+}
+
+int main(void)
+{
+	RUN(test_fault_stress);
+	return test_done();
+}
