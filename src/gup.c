@@ -9,6 +9,10 @@
  * checks the VMA as get_user_pages does and faults the page in.
  * Copies run inside access sections (tlb.h), so a munmap or mprotect that
  * returns has waited for every copy that used an old translation.
+ *
+ * umm_pin is pin_user_pages: under mmap_lock, each page is faulted in as
+ * needed and its count raised by GUP_PIN_COUNTING_BIAS under the PTE lock,
+ * so the frame outlives any unmapping until umm_unpin.
  */
 #include <errno.h>
 #include <string.h>
@@ -125,4 +129,118 @@ __visible int64_t umm_read(struct umm_mm *mm, uint64_t addr, void *dst, size_t l
 __visible int64_t umm_write(struct umm_mm *mm, uint64_t addr, const void *src, size_t len)
 {
 	return access_vm(mm, addr, (char *)src, len, true);
+}
+
+/*
+ * follow_page_pin - pin the page mapped at @addr if its entry allows the
+ * access (and, for private writable memory, is this mm's own copy, so a
+ * fork cannot share it later). Locking: mmap_lock held; takes the PTE lock.
+ * Return: the page (pinned), or NULL when a fault must come first.
+ */
+static struct page *follow_page_pin(struct umm_mm *mm, struct vm_area_struct *vma,
+				    uint64_t addr, bool write)
+{
+	struct page *page = NULL;
+	spinlock_t *ptl;
+	pmd_t *pmd;
+	pte_t *ptep, pte;
+	bool need_own = write || (vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE;
+
+	rcu_read_lock();
+	pmd = pmd_off_lockless(mm, addr);
+	rcu_read_unlock();
+	if (!pmd)
+		return NULL;	/* upper tables stay: mmap_lock is held */
+	ptep = pte_offset_map_lock(mm, pmd, addr, &ptl);
+	if (!ptep)
+		return NULL;
+	pte = ptep_get(ptep);
+	if (!(pte_flags(pte) & _PAGE_PRESENT) || (need_own && !pte_write(pte)))
+		goto out;
+	if (pte_special(pte)) {
+		page = pfn_to_page(0);	/* the zero page: never freed, not counted */
+		goto out;
+	}
+	page = compound_head(pfn_to_page(pte_pfn(pte)));
+	__atomic_fetch_add(&page->refcount, GUP_PIN_COUNTING_BIAS, __ATOMIC_RELAXED);
+	if (write)	/* the pinner may write: the page is dirty from now */
+		__atomic_fetch_or(&ptep->pte, _PAGE_DIRTY | _PAGE_SOFT_DIRTY |
+				  _PAGE_ACCESSED, __ATOMIC_RELEASE);
+out:
+	pte_unmap_unlock(ptep, ptl);
+	return page;
+}
+
+static void unpin_one(void *ptr)
+{
+	uint64_t pfn;
+
+	if (!ptr || (char *)ptr < umm_frames.base)
+		return;
+	pfn = virt_to_pfn(ptr);
+	if (!pfn_valid(pfn))
+		return;		/* the zero page is not counted */
+	put_page_refs(pfn_to_page(pfn), GUP_PIN_COUNTING_BIAS);
+}
+
+__visible int umm_pin(struct umm_mm *mm, uint64_t addr, size_t npages,
+		      unsigned int access, void **host_ptrs)
+{
+	bool write = access & UMM_WRITE;
+	size_t i;
+	int err = 0;
+
+	if (!mm || (npages && !host_ptrs) || !access ||
+	    (access & ~(UMM_READ | UMM_WRITE)) || (addr & ~PAGE_MASK))
+		return -EINVAL;
+	if (!npages)
+		return 0;
+	if (npages > mm->task_size >> PAGE_SHIFT || addr >= mm->task_size ||
+	    npages > (mm->task_size - addr) >> PAGE_SHIFT)
+		return -EFAULT;
+	mmap_read_lock(mm);
+	for (i = 0; i < npages; i++) {
+		uint64_t a = addr + i * PAGE_SIZE;
+		struct page *page;
+
+		for (;;) {
+			struct vm_area_struct *vma = vma_lookup(mm, a);
+			vm_fault_t fault;
+
+			if (!vma || gup_refused(vma, access)) {
+				err = -EFAULT;
+				goto undo;
+			}
+			page = follow_page_pin(mm, vma, a, write);
+			if (page)
+				break;
+			/* private writable memory is pinned as its own copy */
+			fault = handle_mm_fault(vma, a,
+				(write || (vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE) ?
+				FAULT_FLAG_WRITE : 0);
+			if (fault & ~VM_FAULT_RETRY) {
+				err = fault & VM_FAULT_OOM ? -ENOMEM : -EFAULT;
+				goto undo;
+			}
+		}
+		host_ptrs[i] = page_address(page);
+	}
+	mmap_read_unlock(mm);
+	return 0;
+undo:
+	mmap_read_unlock(mm);
+	while (i--) {
+		unpin_one(host_ptrs[i]);
+		host_ptrs[i] = NULL;
+	}
+	return err;
+}
+
+__visible void umm_unpin(struct umm_mm *mm, void **host_ptrs, size_t npages)
+{
+	(void)mm;
+	if (!host_ptrs)
+		return;
+	for (size_t i = 0; i < npages; i++)
+		unpin_one(host_ptrs[i]);
 }

@@ -21,6 +21,7 @@
 #include "rmap.h"
 #include "tlb.h"
 #include "filemap.h"
+#include "mmu_notifier.h"
 
 #define ZERO_PFN	0UL	/* pfn 0: reserved, never written, all zeroes */
 
@@ -167,9 +168,11 @@ void zap_page_range(struct umm_mm *mm, uint64_t start, uint64_t end)
 {
 	struct mmu_gather tlb;
 
+	mmu_notifier_invalidate_range_start(mm, start, end);
 	tlb_gather_mmu(&tlb, mm);
 	unmap_page_range(&tlb, start, end);
 	tlb_finish_mmu(&tlb);
+	mmu_notifier_invalidate_range_end(mm, start, end);
 }
 
 /* ---- faults ---- */
@@ -297,10 +300,12 @@ static vm_fault_t wp_page_copy(struct vm_fault *vmf, struct page *old)
 	}
 	if (old)
 		memcpy(page_address(new), page_address(old), PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(mm, vmf->address, vmf->address + PAGE_SIZE);
 	vmf->pte = pte_offset_map_lock(mm, vmf->pmd, vmf->address, &vmf->ptl);
 	if (!vmf->pte || !pte_same(ptep_get(vmf->pte), vmf->orig_pte)) {
 		if (vmf->pte)
 			pte_unmap_unlock(vmf->pte, vmf->ptl);
+		mmu_notifier_invalidate_range_end(mm, vmf->address, vmf->address + PAGE_SIZE);
 		put_page(new);
 		goto out;
 	}
@@ -313,6 +318,7 @@ static vm_fault_t wp_page_copy(struct vm_fault *vmf, struct page *old)
 	pte_unmap_unlock(vmf->pte, vmf->ptl);
 	/* other threads may still translate to the old frame: flush first */
 	flush_tlb_mm_range(mm, vmf->address, vmf->address + PAGE_SIZE);
+	mmu_notifier_invalidate_range_end(mm, vmf->address, vmf->address + PAGE_SIZE);
 	if (old)
 		put_page(old);	/* the mapping's reference */
 out:

@@ -8,6 +8,7 @@
 #include "memory.h"
 #include "mm.h"
 #include "tlb.h"
+#include "mmu_notifier.h"
 
 #define DEFAULT_MAX_MAP_COUNT	65530
 
@@ -78,10 +79,12 @@ __visible struct umm_mm *umm_mm_create(const struct umm_opts *user)
 		mm->mmap_base = mm->task_size;
 	vma_tree_init(&mm->mm_mt);
 	tlb_mm_init(mm);
+	mmu_notifier_mm_init(mm);
 	init_rwsem(&mm->mmap_lock);
 	spin_lock_init(&mm->page_table_lock);
 	err = pgd_alloc(mm);
 	if (err) {
+		mmu_notifier_mm_destroy(mm);
 		tlb_mm_destroy(mm);
 		destroy_rwsem(&mm->mmap_lock);
 		free(mm);
@@ -113,6 +116,7 @@ __visible void umm_mm_destroy(struct umm_mm *mm)
 	rcu_barrier();
 	VM_WARN_ON_ONCE(READ_ONCE(mm->quota.used) != 0);
 	tlb_mm_destroy(mm);
+	mmu_notifier_mm_destroy(mm);
 	destroy_rwsem(&mm->mmap_lock);
 	free(mm);
 }

@@ -14,6 +14,7 @@
 
 struct umm_file;
 struct anon_vma;
+struct mmu_notifier;
 
 #define PAGE_SHIFT	12
 #define PAGE_SIZE	(1UL << PAGE_SHIFT)
@@ -145,6 +146,18 @@ static inline bool get_page_unless_zero(struct page *p)
 }
 
 void put_page(struct page *p);
+void put_page_refs(struct page *p, int nr);
+
+/*
+ * A pin (umm_pin) counts as this many references, so "may be pinned" is a
+ * look at the count, as the kernel's GUP_PIN_COUNTING_BIAS.
+ */
+#define GUP_PIN_COUNTING_BIAS	1024
+
+static inline bool page_maybe_dma_pinned(struct page *p)
+{
+	return page_count(p) >= GUP_PIN_COUNTING_BIAS;
+}
 
 /* Counters an mm keeps; names are /proc/vmstat's where one exists. */
 enum mm_stat_item {
@@ -194,6 +207,9 @@ struct umm_mm {
 	uint64_t tlb_gen;		/* atomic; bumped by every flush */
 	pthread_mutex_t tlb_lock;	/* guards tlb_list */
 	struct list_head tlb_list;	/* struct sw_tlb.mm_node */
+
+	pthread_rwlock_t notifier_lock;	/* guards the notifier list */
+	struct mmu_notifier *notifiers;	/* notifier_lock (write); read lockless for NULL */
 
 	struct frame_quota quota;	/* phys_limit of this mm */
 	uint64_t stat[NR_MM_STAT_ITEMS];	/* atomic, relaxed */

@@ -11,6 +11,7 @@
 #include "mm.h"
 #include "memory.h"
 #include "tlb.h"
+#include "mmu_notifier.h"
 
 #ifndef PROT_SEM
 #define PROT_SEM	0x8
@@ -245,11 +246,15 @@ static int do_mprotect(struct umm_mm *mm, uint64_t start, uint64_t end, int prot
 	if (!err) {
 		long pages = 0;
 
+		if (nch)
+			mmu_notifier_invalidate_range_start(mm, start, end);
 		for (i = 0; i < nch; i++)
 			pages += change_protection(mm, ch[i].start, ch[i].end, ch[i].flags);
 		/* old rights may be cached: none survives the call */
 		if (pages)
 			flush_tlb_mm_range(mm, start, end);
+		if (nch)
+			mmu_notifier_invalidate_range_end(mm, start, end);
 	}
 out:
 	free(ch);

@@ -10,6 +10,7 @@
 #include "mm.h"
 #include "memory.h"
 #include "tlb.h"
+#include "mmu_notifier.h"
 
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP	4
@@ -72,6 +73,7 @@ static int move_page_tables(struct umm_mm *mm, uint64_t old, uint64_t new,
 	uint64_t old_start = old, old_end = old + len;
 	bool moved = false;
 
+	mmu_notifier_invalidate_range_start(mm, old_start, old_end);
 	while (old < old_end) {
 		/* one step may cross neither a source nor a destination PMD */
 		uint64_t step = pmd_addr_end(old, old_end) - old, nstep;
@@ -86,8 +88,10 @@ static int move_page_tables(struct umm_mm *mm, uint64_t old, uint64_t new,
 		/* upper tables only go under mmap_lock (write), which we hold */
 		if (opmd && !pmd_none(pmdp_get(opmd))) {
 			err = move_ptes(mm, opmd, old, old + step, new);
-			if (err < 0)
+			if (err < 0) {
+				mmu_notifier_invalidate_range_end(mm, old_start, old_end);
 				return err;
+			}
 			moved |= err;
 		}
 		old += step;
@@ -96,6 +100,7 @@ static int move_page_tables(struct umm_mm *mm, uint64_t old, uint64_t new,
 	/* translations of the old addresses must not outlive the move */
 	if (moved)
 		flush_tlb_mm_range(mm, old_start, old_end);
+	mmu_notifier_invalidate_range_end(mm, old_start, old_end);
 	return 0;
 }
 

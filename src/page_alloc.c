@@ -523,12 +523,17 @@ void __free_pages(struct page *p, unsigned int order)
 		free_the_page(p, order);
 }
 
-void put_page(struct page *p)
+void put_page_refs(struct page *p, int nr)
 {
 	p = compound_head(p);
-	VM_BUG_ON(page_count(p) <= 0);
-	if (__atomic_sub_fetch(&p->refcount, 1, __ATOMIC_ACQ_REL) == 0)
+	VM_BUG_ON(page_count(p) < nr);
+	if (__atomic_sub_fetch(&p->refcount, nr, __ATOMIC_ACQ_REL) == 0)
 		free_the_page(p, page_order(p));
+}
+
+void put_page(struct page *p)
+{
+	put_page_refs(p, 1);
 }
 
 static void free_pages_rcu_cb(struct rcu_head *head)

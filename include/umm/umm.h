@@ -94,6 +94,34 @@ int64_t umm_read(struct umm_mm *mm, uint64_t addr, void *dst, size_t len);
 int64_t umm_write(struct umm_mm *mm, uint64_t addr, const void *src, size_t len);
 
 /*
+ * Notifiers keep the caller's own translations coherent: invalidate_range_start
+ * runs before entries in [start, end) go away or lose rights (munmap,
+ * mprotect, MADV_DONTNEED, mremap, copy-on-write, fork), invalidate_range_end
+ * after. Callbacks must not call umm for the same mm. Registrations last
+ * as long as the mm. Return: 0, -EINVAL, -ENOMEM.
+ */
+struct umm_notifier_ops {
+	void (*invalidate_range_start)(void *priv, struct umm_mm *mm, uint64_t start,
+				       uint64_t end);
+	void (*invalidate_range_end)(void *priv, struct umm_mm *mm, uint64_t start,
+				     uint64_t end);
+};
+int umm_notifier_register(struct umm_mm *mm, const struct umm_notifier_ops *ops,
+			  void *priv);
+
+/*
+ * umm_pin - fault in @npages pages from @addr for @access (UMM_READ and/or
+ * UMM_WRITE) and pin them, as pin_user_pages: host_ptrs[i] is the host
+ * address of page i, valid (the frame stays) until umm_unpin, even if the
+ * range is unmapped meanwhile. A write pin gives private memory its own
+ * copy, so a later fork copies it instead of sharing it.
+ * Return: 0, or -errno with nothing pinned (-EFAULT, -ENOMEM, -EINVAL).
+ */
+int umm_pin(struct umm_mm *mm, uint64_t addr, size_t npages, unsigned access,
+	    void **host_ptrs);
+void umm_unpin(struct umm_mm *mm, void **host_ptrs, size_t npages);
+
+/*
  * umm_maps - the address space in /proc/PID/maps format, byte for byte.
  * Return: 0, -EINVAL for a NULL argument, -EIO when writing fails.
  */
