@@ -37,8 +37,9 @@ static void zap_frame(struct mmu_gather *tlb, uint64_t pfn)
 	if (test_bit_page(PG_reserved, p))
 		return;
 	p = compound_head(p);
-	if (__atomic_sub_fetch(&p->mapcount, 1, __ATOMIC_RELAXED) == 0 && PageAnon(p))
-		mm_stat_add(tlb->mm, MM_ANONPAGES, -1);
+	__atomic_sub_fetch(&p->mapcount, 1, __ATOMIC_RELAXED);
+	if (PageAnon(p))
+		mm_stat_add(tlb->mm, MM_ANONPAGES, -1);	/* this mm's RSS */
 	tlb_remove_page(tlb, p);
 }
 
@@ -312,9 +313,11 @@ static vm_fault_t wp_page_copy(struct vm_fault *vmf, struct page *old)
 	page_add_new_anon_rmap(new, vma, vmf->address);
 	mm_stat_add(mm, MM_ANONPAGES, 1);
 	set_pte(vmf->pte, mk_anon_pte(vma, new));
-	if (old && __atomic_sub_fetch(&old->mapcount, 1, __ATOMIC_RELAXED) == 0 &&
-	    PageAnon(old))
-		mm_stat_add(mm, MM_ANONPAGES, -1);
+	if (old) {
+		__atomic_sub_fetch(&old->mapcount, 1, __ATOMIC_RELAXED);
+		if (PageAnon(old))
+			mm_stat_add(mm, MM_ANONPAGES, -1);
+	}
 	pte_unmap_unlock(vmf->pte, vmf->ptl);
 	/* other threads may still translate to the old frame: flush first */
 	flush_tlb_mm_range(mm, vmf->address, vmf->address + PAGE_SIZE);

@@ -119,6 +119,7 @@ struct vma_desc {
 	unsigned long flags;
 	struct umm_file *file;
 	struct anon_vma *anon_vma;
+	bool anon_forked;
 	struct vm_area_struct *orig;	/* the VMA this describes, or NULL */
 	bool touched;			/* changed or new: may merge */
 };

@@ -170,7 +170,8 @@ static int64_t move_vma(struct umm_mm *mm, struct vm_area_struct *vma,
 	struct vma_desc d = {
 		.start = new_addr, .end = new_addr + new_len,
 		.flags = vma->vm_flags, .file = vma->vm_file,
-		.anon_vma = vma->anon_vma, .touched = true,
+		.anon_vma = vma->anon_vma, .anon_forked = vma->anon_forked,
+		.touched = true,
 	};
 	int err;
 

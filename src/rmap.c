@@ -17,7 +17,11 @@ struct anon_vma *get_anon_vma(struct anon_vma *av)
 
 static void anon_vma_free_rcu(struct rcu_head *head)
 {
-	free(container_of(head, struct anon_vma, rcu));
+	struct anon_vma *av = container_of(head, struct anon_vma, rcu);
+
+	if (av->root != av)
+		put_anon_vma(av->root);	/* a fork's child kept its root alive */
+	free(av);
 }
 
 /* The last reference goes after a grace period: rmap walkers use RCU. */
@@ -46,13 +50,14 @@ static struct anon_vma *find_mergeable_anon_vma(struct vm_area_struct *vma)
 	struct vm_area_struct *next = vma_next_of(mm, vma), *prev;
 	struct anon_vma *av;
 
-	if (next && anon_vma_compatible(vma, next)) {
+	/* a forked neighbour's anon_vma is its chain's: not to be joined */
+	if (next && anon_vma_compatible(vma, next) && !next->anon_forked) {
 		av = READ_ONCE(next->anon_vma);
 		if (av)
 			return av;
 	}
 	prev = vma_prev_of(mm, vma);
-	if (prev && anon_vma_compatible(prev, vma)) {
+	if (prev && anon_vma_compatible(prev, vma) && !prev->anon_forked) {
 		av = READ_ONCE(prev->anon_vma);
 		if (av)
 			return av;

@@ -41,6 +41,7 @@ struct vm_area_struct *vm_area_dup(const struct vm_area_struct *orig)
 	vma->vm_flags = orig->vm_flags;
 	vma->vm_file = get_file(orig->vm_file);
 	vma->anon_vma = get_anon_vma(orig->anon_vma);
+	vma->anon_forked = orig->anon_forked;
 	return vma;
 }
 
@@ -130,9 +131,20 @@ struct vm_area_struct *lock_vma_under_rcu(struct umm_mm *mm, uint64_t addr)
 
 /* ---- merging rules ---- */
 
-static bool anon_vma_compatible(struct anon_vma *a, struct anon_vma *b)
+/*
+ * One side without an anon_vma takes the other's, unless that one came
+ * from a fork: pages of a forked VMA are shared along its chain, which an
+ * unrelated VMA must not join (the kernel's list_is_singular() test).
+ */
+static bool anon_vma_compatible(const struct vma_desc *a, const struct vma_desc *b)
 {
-	return !a || !b || a == b;
+	if (a->anon_vma == b->anon_vma)
+		return true;
+	if (!a->anon_vma)
+		return !b->anon_forked;
+	if (!b->anon_vma)
+		return !a->anon_forked;
+	return false;
 }
 
 bool desc_can_merge(const struct vma_desc *a, const struct vma_desc *b)
@@ -147,7 +159,7 @@ bool desc_can_merge(const struct vma_desc *a, const struct vma_desc *b)
 		return false;
 	if (a->pgoff + ((a->end - a->start) >> PAGE_SHIFT) != b->pgoff)
 		return false;
-	return anon_vma_compatible(a->anon_vma, b->anon_vma);
+	return anon_vma_compatible(a, b);
 }
 
 /* ---- plans ---- */
@@ -160,6 +172,7 @@ static void desc_from_vma(struct vma_desc *d, struct vm_area_struct *vma)
 	d->flags = vma->vm_flags;
 	d->file = vma->vm_file;
 	d->anon_vma = vma->anon_vma;
+	d->anon_forked = vma->anon_forked;
 	d->orig = vma;
 	d->touched = false;
 }
@@ -170,7 +183,8 @@ static bool desc_is_orig(const struct vma_desc *d)
 
 	return v && !d->touched && d->start == v->vm_start && d->end == v->vm_end &&
 	       d->pgoff == v->vm_pgoff && d->flags == v->vm_flags &&
-	       d->file == v->vm_file && d->anon_vma == v->anon_vma;
+	       d->file == v->vm_file && d->anon_vma == v->anon_vma &&
+	       d->anon_forked == v->anon_forked;
 }
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -311,8 +325,10 @@ void vma_plan_merge(struct vma_plan *p)
 
 		if ((a->touched || b->touched) && desc_can_merge(a, b)) {
 			a->end = b->end;
-			if (!a->anon_vma)
+			if (!a->anon_vma) {
 				a->anon_vma = b->anon_vma;
+				a->anon_forked = b->anon_forked;
+			}
 			a->touched = true;
 			continue;
 		}
@@ -334,6 +350,7 @@ static struct vm_area_struct *vma_from_desc(struct umm_mm *mm, const struct vma_
 	vma->vm_flags = d->flags;
 	vma->vm_file = get_file(d->file);
 	vma->anon_vma = get_anon_vma(d->anon_vma);
+	vma->anon_forked = d->anon_forked;
 	return vma;
 }
 

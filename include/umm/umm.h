@@ -59,6 +59,14 @@ struct umm_mm *umm_mm_create(const struct umm_opts *opts);
 void umm_mm_destroy(struct umm_mm *mm);
 
 /*
+ * umm_fork - a copy of @parent as fork(2) makes one: private memory shared
+ * copy-on-write, shared memory shared, MADV_DONTFORK ranges left out,
+ * MADV_WIPEONFORK ranges empty; same options (limits count separately).
+ * Return: 0 with *@child set, -EINVAL, -ENOMEM.
+ */
+int umm_fork(struct umm_mm *parent, struct umm_mm **child);
+
+/*
  * The memory-map calls: same arguments as the Linux system calls (prot,
  * flags and advice take the host's <sys/mman.h> values) and the same
  * results: the address or 0 on success, -errno on failure, with the

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * test_fork - umm_fork: copy-on-write private memory, shared memory,
+ * MADV_DONTFORK/MADV_WIPEONFORK, pinned pages, merging after a fork, and
+ * every frame returned when both mms go.
+ */
+#include <errno.h>
+#include <sys/mman.h>
+#include <umm/umm.h>
+#include "test.h"
+#include "mm.h"
+
+#define A	0x100000000000UL
+#define P	4096UL
+
+static uint64_t rd(struct umm_mm *mm, uint64_t addr)
+{
+	uint64_t v = 0;
+
+	CHECK_EQ(umm_read(mm, addr, &v, 8), 8);
+	return v;
+}
+
+static void wr(struct umm_mm *mm, uint64_t addr, uint64_t v)
+{
+	CHECK_EQ(umm_write(mm, addr, &v, 8), 8);
+}
+
+static int maps_lines(struct umm_mm *mm)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int n = 0;
+
+	umm_maps(mm, f);
+	fclose(f);
+	for (char *c = buf; *c; c++)
+		n += *c == '\n';
+	free(buf);
+	return n;
+}
+
+static void test_cow(void)
+{
+	struct page_alloc_stats before, after;
+	struct umm_mm *parent, *child;
+
+	rcu_barrier();
+	page_alloc_get_stats(&before);
+	parent = umm_mm_create(NULL);
+	CHECK_EQ(umm_mmap(parent, A, 64 * P, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), A);
+	for (uint64_t i = 0; i < 64; i += 2)
+		wr(parent, A + i * P, 1000 + i);
+	CHECK_EQ(umm_fork(parent, &child), 0);
+	for (uint64_t i = 0; i < 64; i += 2)
+		CHECK_EQ(rd(child, A + i * P), 1000 + i);
+	CHECK_EQ(rd(child, A + P), 0);
+	wr(child, A, 7);		/* the child's own copy */
+	CHECK_EQ(rd(parent, A), 1000);
+	wr(parent, A + 2 * P, 8);	/* and the parent's */
+	CHECK_EQ(rd(child, A + 2 * P), 1002);
+	CHECK_EQ(rd(child, A), 7);
+	wr(child, A + P, 9);		/* an untouched page stays private too */
+	CHECK_EQ(rd(parent, A + P), 0);
+	umm_mm_destroy(parent);
+	/* the child alone now: its shared pages became its own */
+	CHECK_EQ(rd(child, A + 4 * P), 1004);
+	wr(child, A + 4 * P, 10);
+	CHECK_EQ(rd(child, A + 4 * P), 10);
+	umm_mm_destroy(child);
+	rcu_barrier();
+	page_alloc_get_stats(&after);
+	CHECK_EQ(after.in_use_pages, before.in_use_pages);
+	CHECK_EQ(after.pgtable_pages, before.pgtable_pages);
+}
+
+static void test_shared_and_flags(void)
+{
+	struct umm_mm *parent = umm_mm_create(NULL), *child;
+	uint64_t S = A + 0x100000, D = A + 0x200000, W = A + 0x300000, v;
+
+	CHECK_EQ(umm_mmap(parent, S, 4 * P, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), S);
+	CHECK_EQ(umm_mmap(parent, D, 4 * P, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), D);
+	CHECK_EQ(umm_mmap(parent, W, 4 * P, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), W);
+	wr(parent, S, 1);
+	wr(parent, D, 2);
+	wr(parent, W, 3);
+	CHECK_EQ(umm_madvise(parent, D, 4 * P, MADV_DONTFORK), 0);
+	CHECK_EQ(umm_madvise(parent, W, 4 * P, MADV_WIPEONFORK), 0);
+	CHECK_EQ(umm_fork(parent, &child), 0);
+	CHECK_EQ(rd(child, S), 1);
+	wr(child, S + 8, 5);		/* shared both ways */
+	CHECK_EQ(rd(parent, S + 8), 5);
+	wr(parent, S + 16, 6);
+	CHECK_EQ(rd(child, S + 16), 6);
+	CHECK_EQ(umm_read(child, D, &v, 8), -EFAULT);	/* not in the child */
+	CHECK_EQ(rd(child, W), 0);			/* wiped */
+	CHECK_EQ(rd(parent, W), 3);
+	CHECK_EQ(maps_lines(child), 2);
+	umm_mm_destroy(child);
+	CHECK_EQ(rd(parent, S + 8), 5);
+	umm_mm_destroy(parent);
+}
+
+static void test_pinned_copied(void)
+{
+	struct umm_mm *parent = umm_mm_create(NULL), *child;
+	void *p;
+
+	CHECK_EQ(umm_mmap(parent, A, P, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), A);
+	wr(parent, A, 11);
+	CHECK_EQ(umm_pin(parent, A, 1, UMM_READ | UMM_WRITE, &p), 0);
+	CHECK_EQ(umm_fork(parent, &child), 0);
+	/* the pinner writes through its pointer after the fork */
+	*(uint64_t *)p = 12;
+	CHECK_EQ(rd(parent, A), 12);
+	CHECK_EQ(rd(child, A), 11);	/* the child got a copy at fork */
+	umm_unpin(parent, &p, 1);
+	umm_mm_destroy(child);
+	umm_mm_destroy(parent);
+}
+
+/* selftests/mm/merge.c: no merge across fork history. */
+static void test_no_merge_after_fork(void)
+{
+	struct umm_mm *parent = umm_mm_create(NULL), *child;
+
+	CHECK_EQ(umm_mmap(parent, A, 5 * P, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), A);
+	wr(parent, A, 1);		/* faulted: it has an anon_vma */
+	CHECK_EQ(umm_fork(parent, &child), 0);
+	/* in the child, an unfaulted neighbour does not merge with it */
+	CHECK_EQ(umm_mmap(child, A + 5 * P, 5 * P, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), A + 5 * P);
+	CHECK_EQ(maps_lines(child), 2);
+	/* in the parent, it does */
+	CHECK_EQ(umm_mmap(parent, A + 5 * P, 5 * P, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), A + 5 * P);
+	CHECK_EQ(maps_lines(parent), 1);
+	umm_mm_destroy(child);
+	umm_mm_destroy(parent);
+}
+
+static void test_fork_errors(void)
+{
+	struct umm_mm *mm = umm_mm_create(NULL), *child = NULL;
+
+	CHECK_EQ(umm_fork(NULL, &child), -EINVAL);
+	CHECK_EQ(umm_fork(mm, NULL), -EINVAL);
+	CHECK_EQ(umm_fork(mm, &child), 0);	/* an empty mm forks too */
+	CHECK(child != NULL);
+	CHECK_EQ(maps_lines(child), 0);
+	umm_mm_destroy(child);
+	umm_mm_destroy(mm);
+}
+
+int main(void)
+{
+	RUN(test_cow);
+	RUN(test_shared_and_flags);
+	RUN(test_pinned_copied);
+	RUN(test_no_merge_after_fork);
+	RUN(test_fork_errors);
+	return test_done();
+}
