@@ -45,10 +45,7 @@
  * the acquire load of the root orders them.
  */
 struct vt_node {
-	union {			/* writer only, once unpublished */
-		struct rcu_head rcu;
-		struct vt_node *retire_next;	/* in vma_tree.retired */
-	};
+	struct rcu_head rcu;	/* writer only, once unpublished: a lone retire */
 	uint8_t nr;		/* slots in use, >= 1 */
 	uint8_t leaf;
 	union {
@@ -68,7 +65,8 @@ _Static_assert(sizeof(struct vt_node) <= VT_NODE_SIZE, "vt_node outgrew 256 byte
 /* The root of every empty tree: one NULL slot. Shared, never written. */
 static struct vt_node vt_empty = { .nr = 1, .leaf = 1 };
 
-static long vt_live;			/* atomic: nodes allocated, not freed */
+/* atomic: nodes in trees or retired, not yet freed; on its own line */
+static _Alignas(64) long vt_live;
 static __thread long vt_fail_countdown;	/* tests: fail the n-th allocation */
 
 /* ------------------------------------------------------------------ */
@@ -113,6 +111,28 @@ static inline uint64_t vt_slot_max(const struct vt_node *n, unsigned int i,
 	return i < n->nr - 1u ? vt_pivots(n)[i] : max;
 }
 
+/*
+ * Bring all four lines of @n in at once (@rw: to write it): a scan of a
+ * node touches two or three of them, and fetching them one after another
+ * as the scan reaches them costs a miss each on a big tree.
+ */
+static inline void vt_prefetch_node(const struct vt_node *n, int rw)
+{
+	const char *p = (const char *)n;
+
+	if (rw) {
+		__builtin_prefetch(p, 1);
+		__builtin_prefetch(p + 64, 1);
+		__builtin_prefetch(p + 128, 1);
+		__builtin_prefetch(p + 192, 1);
+	} else {
+		__builtin_prefetch(p);
+		__builtin_prefetch(p + 64);
+		__builtin_prefetch(p + 128);
+		__builtin_prefetch(p + 192);
+	}
+}
+
 /* Where a descent for one key ended: a leaf, its bounds, the slot. */
 struct vt_pos {
 	struct vt_node *leaf;
@@ -132,6 +152,7 @@ static void vt_descend(struct vt_node *n, uint64_t key, struct vt_pos *pos)
 		max = vt_slot_max(n, i, max);
 		min = vt_slot_min(n, i, min);
 		n = n->i.child[i];
+		vt_prefetch_node(n, 0);
 	}
 	pos->leaf = n;
 	pos->min = min;
@@ -448,145 +469,217 @@ int vma_tree_gap_bottom_up(struct vma_tree *t, uint64_t low, uint64_t high,
 /* Node memory                                                         */
 
 /*
- * Nodes freed by RCU callbacks wait here for a writer to reuse them: a
- * callback thread returning memory that a writer thread allocates would
- * otherwise make the two fight over malloc's arena lock on every write.
- * Callbacks push whole batches; a writer takes the whole stack at once
- * into its tree's spares (an exchange, so no ABA).
+ * Dead nodes travel in batches: an array of node pointers with one
+ * rcu_head. A write appends the nodes it replaced to its tree's open
+ * batch and hands a full one to call_rcu; after the grace period the
+ * callback pushes the whole batch onto a global pool, and a writer that
+ * runs out of spares takes the whole pool at once (an exchange, so no
+ * ABA). Neither side ever reads or links through the nodes themselves:
+ * a linked free list made the writer miss in the cache on every
+ * allocation just to find the next node, and the callback thread pull
+ * every node to its CPU to find a list's tail. With arrays the writer
+ * knows where its next nodes are and prefetches them for writing.
  */
-#define VT_POOL_MAX	32768
-static struct vt_node *vt_pool;		/* atomic stack, via retire_next */
+#define VT_BATCH	60	/* fills a 512-byte batch */
+#define VT_POOL_MAX	131072	/* nodes; beyond that callbacks free them */
+
+struct vt_batch {
+	struct rcu_head rcu;
+	struct vt_batch *next;	/* in the pool, or a tree's spares */
+	unsigned int nr;
+	struct vt_node *node[VT_BATCH];
+};
+
+static _Alignas(64) struct vt_batch *vt_pool;	/* atomic stack of full batches */
 static long vt_pool_nr;			/* atomic, approximate */
 
-/* Locking: the writer lock of @t (it owns t->spare). */
+/* An empty batch for @t, or NULL. Locking: the writer lock of @t. */
+static struct vt_batch *vt_batch_get(struct vma_tree *t)
+{
+	struct vt_batch *b = t->empty;
+
+	if (b) {
+		t->empty = NULL;
+		return b;
+	}
+	b = malloc(sizeof(*b));
+	if (b)
+		b->nr = 0;
+	return b;
+}
+
+/* Keep one empty batch per tree for the next retirement; free others. */
+static void vt_batch_put(struct vma_tree *t, struct vt_batch *b)
+{
+	if (!t->empty) {
+		b->nr = 0;
+		t->empty = b;
+	} else {
+		free(b);
+	}
+}
+
+/*
+ * Put the pool's batches in front of the tree's spares. The pool holds
+ * the nodes that came out of the latest grace periods, the most likely
+ * still to be in a cache: using them first keeps the set of nodes that
+ * writes cycle through as small as the grace-period latency allows.
+ * Locking: the writer lock of @t.
+ */
+static void vt_take_pool(struct vma_tree *t)
+{
+	struct vt_batch *head, *tail;
+
+	head = __atomic_exchange_n(&vt_pool, NULL, __ATOMIC_ACQUIRE);
+	if (!head)
+		return;
+	__atomic_store_n(&vt_pool_nr, 0, __ATOMIC_RELAXED);
+	for (tail = head; tail->next; tail = tail->next)
+		;
+	tail->next = t->spare;
+	t->spare = head;
+}
+
+/*
+ * A node for a write to @t, its contents undefined: vt_build writes
+ * every field a reader or the validator looks at.
+ * Locking: the writer lock of @t (it owns t->spare).
+ */
 static struct vt_node *vt_node_alloc(struct vma_tree *t)
 {
+	struct vt_batch *b;
 	struct vt_node *n;
 
 	if (unlikely(vt_fail_countdown) && --vt_fail_countdown == 0)
 		return NULL;
-	if (!t->spare && __atomic_load_n(&vt_pool, __ATOMIC_RELAXED)) {
-		t->spare = __atomic_exchange_n(&vt_pool, NULL, __ATOMIC_ACQUIRE);
-		__atomic_store_n(&vt_pool_nr, 0, __ATOMIC_RELAXED);
+	if (unlikely(__atomic_load_n(&vt_pool, __ATOMIC_RELAXED)))
+		vt_take_pool(t);
+	b = t->spare;
+	if (unlikely(!b))
+		return aligned_alloc(64, VT_NODE_SIZE);
+	n = b->node[--b->nr];
+	if (!b->nr) {
+		t->spare = b->next;
+		vt_batch_put(t, b);
 	}
-	n = t->spare;
-	if (n) {
-		t->spare = n->retire_next;
-	} else {
-		n = aligned_alloc(64, VT_NODE_SIZE);
-		if (!n)
-			return NULL;
-	}
-	memset(n, 0, VT_NODE_SIZE);
-	atomic_fetch_add_relaxed(&vt_live, 1);
 	return n;
 }
 
-static void vt_node_free(struct vt_node *n)
+/*
+ * Start fetching, for writing, the @nr nodes the next allocations will
+ * return. Spare nodes come back through a grace period, so they are long
+ * out of the cache; a write prefetches them before its descent, whose
+ * chain of dependent misses leaves the memory system idle enough to
+ * fetch these alongside.
+ */
+static void vt_prefetch_spares(struct vma_tree *t, unsigned int nr)
 {
-	if (n == &vt_empty)
+	struct vt_batch *b = t->spare;
+	unsigned int i;
+
+	if (!b)
 		return;
-	atomic_fetch_add_relaxed(&vt_live, -1);
-	free(n);
+	for (i = b->nr; i-- > 0 && nr; nr--)
+		vt_prefetch_node(b->node[i], 1);
 }
 
-/* Give the list @head..@tail of @nr dead nodes to the pool, or free it. */
-static void vt_pool_put(struct vt_node *head, struct vt_node *tail, long nr)
+/* Unpublished, never seen by a reader: back to the spares of @t. */
+static void vt_node_unalloc(struct vma_tree *t, struct vt_node *n)
 {
-	struct vt_node *old, *n, *next;
+	struct vt_batch *b = t->spare;
 
-	atomic_fetch_add_relaxed(&vt_live, -nr);
-	if (__atomic_load_n(&vt_pool_nr, __ATOMIC_RELAXED) + nr > VT_POOL_MAX) {
-		for (n = head; n; n = next) {
-			next = n->retire_next;
+	if (!b || b->nr == VT_BATCH) {
+		b = vt_batch_get(t);
+		if (!b) {
 			free(n);
+			return;
 		}
-		return;
+		b->next = t->spare;
+		t->spare = b;
 	}
-	old = __atomic_load_n(&vt_pool, __ATOMIC_RELAXED);
-	do {
-		tail->retire_next = old;
-	} while (!__atomic_compare_exchange_n(&vt_pool, &old, head, true,
-					      __ATOMIC_RELEASE,
-					      __ATOMIC_RELAXED));
-	atomic_fetch_add_relaxed(&vt_pool_nr, nr);
-}
-
-static void vt_free_spares(struct vma_tree *t)
-{
-	struct vt_node *n, *next;
-
-	for (n = t->spare; n; n = next) {
-		next = n->retire_next;
-		free(n);
-	}
-	t->spare = NULL;
+	b->node[b->nr++] = n;
 }
 
 static void vt_node_free_rcu(struct rcu_head *head)
 {
-	vt_node_free(container_of(head, struct vt_node, rcu));
+	free(container_of(head, struct vt_node, rcu));
+	atomic_fetch_add_relaxed(&vt_live, -1);
 }
 
-/*
- * Retired nodes wait on the tree's list and go to call_rcu in batches:
- * one callback per batch rather than per node keeps the cost of waking
- * liburcu's callback thread off every write.
- */
-#define VT_RETIRE_BATCH	64
-
-struct vt_batch {
-	struct rcu_head rcu;
-	struct vt_node *list;
-};
-
+/* After a grace period: the batch's nodes go to the pool, or are freed. */
 static void vt_batch_free_rcu(struct rcu_head *head)
 {
-	struct vt_batch *b = container_of(head, struct vt_batch, rcu);
-	struct vt_node *n = b->list;
-	long nr = 1;
+	struct vt_batch *b = container_of(head, struct vt_batch, rcu), *old;
+	unsigned int i;
 
-	while (n->retire_next) {
-		n = n->retire_next;
-		nr++;
+	atomic_fetch_add_relaxed(&vt_live, -(long)b->nr);
+	if (__atomic_load_n(&vt_pool_nr, __ATOMIC_RELAXED) + b->nr > VT_POOL_MAX) {
+		for (i = 0; i < b->nr; i++)
+			free(b->node[i]);
+		free(b);
+		return;
 	}
-	vt_pool_put(b->list, n, nr);
-	free(b);
+	atomic_fetch_add_relaxed(&vt_pool_nr, b->nr);
+	old = __atomic_load_n(&vt_pool, __ATOMIC_RELAXED);
+	do {
+		b->next = old;
+	} while (!__atomic_compare_exchange_n(&vt_pool, &old, b, true,
+					      __ATOMIC_RELEASE,
+					      __ATOMIC_RELAXED));
+}
+
+static void vt_free_spares(struct vma_tree *t)
+{
+	struct vt_batch *b, *next;
+	unsigned int i;
+
+	for (b = t->spare; b; b = next) {
+		next = b->next;
+		for (i = 0; i < b->nr; i++)
+			free(b->node[i]);
+		free(b);
+	}
+	free(t->empty);
+	t->spare = NULL;
+	t->empty = NULL;
 }
 
 /*
- * Hand the tree's retired nodes to RCU.
+ * Hand the tree's open batch of retired nodes to RCU.
  * Locking: the writer lock held; not inside an RCU read-side section.
  */
 static void vt_flush_retired(struct vma_tree *t)
 {
-	struct vt_node *n = t->retired, *next;
-	struct vt_batch *b;
+	struct vt_batch *b = t->retired;
 
-	if (!n)
+	if (!b)
 		return;
 	t->retired = NULL;
-	t->nr_retired = 0;
-	b = malloc(sizeof(*b));
-	if (b) {
-		b->list = n;
-		call_rcu(&b->rcu, vt_batch_free_rcu);
-		return;
-	}
-	for (; n; n = next) {		/* no memory for a batch: one by one */
-		next = n->retire_next;
-		call_rcu(&n->rcu, vt_node_free_rcu);
-	}
+	call_rcu(&b->rcu, vt_batch_free_rcu);
 }
 
-/* Unpublished @n: free it once no reader can be inside. */
+/*
+ * Unpublished @n: free it once no reader can be inside. Batches are
+ * flushed when full, so one call_rcu covers VT_BATCH nodes and liburcu's
+ * callback thread is not woken on every write.
+ */
 static void vt_node_retire(struct vma_tree *t, struct vt_node *n)
 {
+	struct vt_batch *b = t->retired;
+
 	if (n == &vt_empty)
 		return;
-	n->retire_next = t->retired;
-	t->retired = n;
-	t->nr_retired++;
+	if (unlikely(!b)) {
+		b = vt_batch_get(t);
+		if (!b) {		/* no memory for a batch: on its own */
+			call_rcu(&n->rcu, vt_node_free_rcu);
+			return;
+		}
+		t->retired = b;
+	}
+	b->node[b->nr++] = n;
+	if (b->nr == VT_BATCH)
+		vt_flush_retired(t);
 }
 
 /* Retire the unpublished subtree @n; return how many entries it held. */
@@ -605,19 +698,27 @@ static uint64_t vt_retire_subtree(struct vma_tree *t, struct vt_node *n)
 	return entries;
 }
 
-static void vt_free_subtree(struct vt_node *n)
+/* Free the subtree @n now; return how many nodes that was. */
+static long vt_free_subtree(struct vt_node *n)
 {
+	long nodes = 1;
 	unsigned int i;
 
+	if (n == &vt_empty)
+		return 0;
 	if (!n->leaf)
 		for (i = 0; i < n->nr; i++)
-			vt_free_subtree(n->i.child[i]);
-	vt_node_free(n);
+			nodes += vt_free_subtree(n->i.child[i]);
+	free(n);
+	return nodes;
 }
 
 /*
- * vma_tree_nodes_live - nodes allocated by every tree and not yet freed
- * (call rcu_barrier() first to count the ones waiting for a grace period).
+ * vma_tree_nodes_live - nodes in trees or waiting for a grace period,
+ * over every tree (call rcu_barrier() first to count the ones waiting for
+ * a grace period). A write adds its new nodes once, when it commits; a
+ * callback takes a batch off at once: the counter is not touched per
+ * node, where it bounced between the writer and the callback thread.
  */
 long vma_tree_nodes_live(void)
 {
@@ -630,7 +731,6 @@ void vma_tree_fail_alloc_after(long n)
 {
 	vt_fail_countdown = n;
 }
-
 /* ------------------------------------------------------------------ */
 /* Writers                                                             */
 
@@ -652,7 +752,8 @@ struct vt_txn {
 	struct vt_node *new_nodes[VT_TXN_NODES];
 	struct vt_node *old_nodes[VT_TXN_NODES];
 	struct vt_node *drops[VT_TXN_DROPS];
-	struct vt_path l, r;	/* to the first and last slot rewritten */
+	unsigned int nr_path;
+	struct vt_path path[4];	/* see vt_locate */
 };
 
 /*
@@ -723,6 +824,18 @@ static void vt_list_append(struct vt_list *l, const struct vt_list *src)
 		vt_list_add(l, src->it[i].end, src->it[i].ptr, src->it[i].gap);
 }
 
+/* A node for this write, undone by vt_abort if the write fails. */
+static struct vt_node *vt_txn_new(struct vt_txn *tx)
+{
+	struct vt_node *n;
+
+	BUG_ON(tx->nr_new >= VT_TXN_NODES);
+	n = vt_node_alloc(tx->tree);
+	if (n)
+		tx->new_nodes[tx->nr_new++] = n;
+	return n;
+}
+
 /* A new node at @level holding @items; its largest gap to *@gap. */
 static struct vt_node *vt_build(struct vt_txn *tx, unsigned int level,
 				const struct vt_item *items, unsigned int nr,
@@ -733,11 +846,9 @@ static struct vt_node *vt_build(struct vt_txn *tx, unsigned int level,
 	unsigned int i;
 
 	VM_BUG_ON(!nr || nr > vt_max_slots(level));
-	BUG_ON(tx->nr_new >= VT_TXN_NODES);
-	n = vt_node_alloc(tx->tree);
+	n = vt_txn_new(tx);
 	if (!n)
 		return NULL;
-	tx->new_nodes[tx->nr_new++] = n;
 	n->nr = nr;
 	n->leaf = !level;
 	piv = n->leaf ? n->l.pivot : n->i.pivot;
@@ -846,6 +957,7 @@ static void vt_walk(struct vt_node *root, unsigned int height, uint64_t key,
 		max = vt_slot_max(n, i, max);
 		min = vt_slot_min(n, i, min);
 		n = n->i.child[i];
+		vt_prefetch_node(n, 0);
 	}
 	BUG_ON(!n->leaf);
 	p->node[0] = n;
@@ -1014,51 +1126,127 @@ static int vt_check_new(uint64_t start, uint64_t end,
 	return 0;
 }
 
-/*
- * Widen [start, end) to the slot boundaries the rewrite starts and ends
- * on: a gap touching the range joins it (so gaps stay whole); an entry
- * that straddles an end is an error.
- */
-static int vt_bounds(struct vt_node *root, uint64_t start, uint64_t end,
-		     uint64_t *lo, uint64_t *hi)
+/* The slot a path ends on: its entry, and its bounds in *@s and *@e. */
+static inline void *vt_path_slot(const struct vt_path *p, uint64_t *s,
+				 uint64_t *e)
 {
-	uint64_t s, e;
-	struct vt_pos p;
+	const struct vt_node *n = p->node[0];
+	unsigned int i = p->idx[0];
 
-	*lo = start;
-	*hi = end;
-	if (start > 0) {
-		vt_descend(root, start - 1, &p);
-		s = vt_slot_min(p.leaf, p.slot, p.min);
-		e = vt_slot_max(p.leaf, p.slot, p.max);
-		if (!p.leaf->l.slot[p.slot])
-			*lo = s;
-		else if (e > start)
-			return -EINVAL;
+	*s = vt_slot_min(n, i, p->min[0]);
+	*e = vt_slot_max(n, i, p->max[0]);
+	return n->l.slot[i];
+}
+
+static struct vt_path *vt_path_new(struct vt_txn *tx)
+{
+	BUG_ON(tx->nr_path >= ARRAY_SIZE(tx->path));
+	return &tx->path[tx->nr_path++];
+}
+
+static struct vt_path *vt_path_dup(struct vt_txn *tx, const struct vt_path *p,
+				   unsigned int height)
+{
+	struct vt_path *d = vt_path_new(tx);
+	unsigned int h;
+
+	for (h = 0; h < height; h++) {
+		d->node[h] = p->node[h];
+		d->min[h] = p->min[h];
+		d->max[h] = p->max[h];
+		d->idx[h] = p->idx[h];
 	}
-	if (end < VMA_TREE_KEY_MAX) {
-		vt_descend(root, end, &p);
-		s = vt_slot_min(p.leaf, p.slot, p.min);
-		e = vt_slot_max(p.leaf, p.slot, p.max);
-		if (!p.leaf->l.slot[p.slot])
-			*hi = e;
-		else if (s < end)
-			return -EINVAL;
+	return d;
+}
+
+/*
+ * Find the paths to the first and last slot the write rewrites, in one
+ * descent when [start, end) lies in one slot (an insert into a gap, an
+ * mprotect or munmap of one VMA), two otherwise, a third only when a gap
+ * beside the range is in the next leaf. The range widens to the slot
+ * boundaries it starts and ends on: a gap touching it joins it, so gaps
+ * stay whole. @insert: the range must be free.
+ * Return: 0, -EEXIST (@insert, part of the range is taken), -EINVAL (an
+ *         entry straddles @start or @end).
+ */
+static int vt_locate(struct vma_tree *t, struct vt_txn *tx, uint64_t start,
+		     uint64_t end, bool insert, struct vt_path **lp,
+		     struct vt_path **rp, uint64_t *lo, uint64_t *hi)
+{
+	struct vt_node *root = t->root;
+	unsigned int height = t->height, i;
+	struct vt_path *l, *r, *x;
+	uint64_t s, e, xs, xe;
+	void *first, *last;
+
+	tx->nr_path = 0;
+	l = r = vt_path_new(tx);
+	vt_walk(root, height, start, l);
+	first = vt_path_slot(l, &s, &e);
+	if (insert && (first || e < end))
+		return -EEXIST;
+	if (first && s < start)
+		return -EINVAL;
+	*lo = first ? start : s;
+	if (e < end) {
+		r = vt_path_new(tx);
+		vt_walk(root, height, end - 1, r);
+		last = vt_path_slot(r, &xs, &e);
+	} else {
+		last = first;
 	}
+	if (last && e > end)
+		return -EINVAL;
+	*hi = last ? end : e;
+
+	/* An entry starts the range: a gap just below it joins. */
+	if (first && start > 0) {
+		i = l->idx[0];
+		if (i) {
+			if (!l->node[0]->l.slot[i - 1]) {
+				if (l == r)
+					l = vt_path_dup(tx, r, height);
+				l->idx[0] = --i;
+				*lo = vt_slot_min(l->node[0], i, l->min[0]);
+			}
+		} else {
+			x = vt_path_new(tx);
+			vt_walk(root, height, start - 1, x);
+			if (!vt_path_slot(x, &xs, &xe)) {
+				l = x;
+				*lo = xs;
+			}
+		}
+	}
+	/* An entry ends it: a gap just above it joins. */
+	if (last && end < VMA_TREE_KEY_MAX) {
+		i = r->idx[0];
+		if (i + 1u < r->node[0]->nr) {
+			if (!r->node[0]->l.slot[i + 1]) {
+				if (l == r)
+					r = vt_path_dup(tx, l, height);
+				r->idx[0] = ++i;
+				*hi = vt_slot_max(r->node[0], i, r->max[0]);
+			}
+		} else {
+			x = vt_path_new(tx);
+			vt_walk(root, height, end, x);
+			if (!vt_path_slot(x, &xs, &xe)) {
+				r = x;
+				*hi = xe;
+			}
+		}
+	}
+	*lp = l;
+	*rp = r;
 	return 0;
 }
 
 /* Never published: straight back to the tree's spares. */
 static void vt_abort(struct vt_txn *tx)
 {
-	struct vt_node *n;
-
-	while (tx->nr_new) {
-		n = tx->new_nodes[--tx->nr_new];
-		n->retire_next = tx->tree->spare;
-		tx->tree->spare = n;
-		atomic_fetch_add_relaxed(&vt_live, -1);
-	}
+	while (tx->nr_new)
+		vt_node_unalloc(tx->tree, tx->new_nodes[--tx->nr_new]);
 }
 
 /* Publish @root and retire what it replaced. */
@@ -1070,13 +1258,52 @@ static void vt_commit(struct vma_tree *t, struct vt_txn *tx,
 
 	smp_store_release(&t->root, root);
 	t->height = height;
+	atomic_fetch_add_relaxed(&vt_live, (long)tx->nr_new);
 	for (i = 0; i < tx->nr_drop; i++)
 		removed += vt_retire_subtree(t, tx->drops[i]);
 	for (i = 0; i < tx->nr_old; i++)
 		vt_node_retire(t, tx->old_nodes[i]);
 	WRITE_ONCE(t->count, t->count - removed + added);
-	if (t->nr_retired >= VT_RETIRE_BATCH)
-		vt_flush_retired(t);
+	/* And the nodes of the next write, while the caller goes on. */
+	vt_prefetch_spares(t, height + 1);
+}
+
+/*
+ * The common write: @cur is the new content of the one node at level @h
+ * on path @l, and it fits one node. Nothing moves at the levels above,
+ * so each node of the path above is copied with one child and its gap
+ * changed: a straight copy, no list to build and re-pack.
+ */
+static int vt_copy_up(struct vma_tree *t, struct vt_txn *tx,
+		      const struct vt_path *l, unsigned int h,
+		      const struct vt_list *cur, struct vt_node **root)
+{
+	const size_t body = offsetof(struct vt_node, nr);
+	struct vt_node *n, *child, *old;
+	unsigned int i, j;
+	uint64_t gap;
+
+	n = vt_build(tx, h, cur->it, cur->nr, cur->base, &gap);
+	if (!n)
+		return -ENOMEM;
+	for (h++; h < t->height; h++) {
+		old = l->node[h];
+		i = l->idx[h];
+		vt_txn_old(tx, old);
+		child = n;
+		n = vt_txn_new(tx);
+		if (!n)
+			return -ENOMEM;
+		memcpy((char *)n + body, (char *)old + body,
+		       sizeof(*n) - body);
+		n->i.child[i] = child;
+		n->i.gap[i] = gap;
+		for (j = 0, gap = 0; j < n->nr; j++)
+			if (n->i.gap[j] > gap)
+				gap = n->i.gap[j];
+	}
+	*root = n;
+	return 0;
 }
 
 static int vt_rebuild(struct vma_tree *t, struct vt_txn *tx,
@@ -1092,6 +1319,11 @@ static int vt_rebuild(struct vma_tree *t, struct vt_txn *tx,
 	if (r->node[0] != l->node[0])
 		vt_txn_old(tx, r->node[0]);
 	for (h = 0; h + 1 < t->height; h++) {
+		if (l->node[h] == r->node[h] && cur->level == h &&
+		    cur->nr >= vt_min_slots(h) && cur->nr <= vt_max_slots(h)) {
+			*height = t->height;
+			return vt_copy_up(t, tx, l, h, cur, root);
+		}
 		err = vt_step(tx, l, r, h, cur, next);
 		if (err)
 			return err;
@@ -1102,52 +1334,41 @@ static int vt_rebuild(struct vma_tree *t, struct vt_txn *tx,
 	return vt_make_root(tx, cur, next, root, height);
 }
 
-/*
- * vma_tree_replace - in one step visible to readers, remove every entry in
- * [@start, @end) and insert the @nr ranges of @new (sorted, disjoint,
- * inside [@start, @end)).
- * Locking: the writer lock held (mmap_lock for write); not inside an RCU
- *          read-side section (retired nodes go to call_rcu).
- * Return: 0; -EINVAL for a bad range or when an entry straddles @start or
- *         @end; -ENOMEM. On error the tree is unchanged.
- */
-int vma_tree_replace(struct vma_tree *t, uint64_t start, uint64_t end,
-		     const struct vma_tree_range *new, size_t nr)
+static int vt_replace(struct vma_tree *t, uint64_t start, uint64_t end,
+		      const struct vma_tree_range *new, size_t nr, bool insert)
 {
 	struct vt_item small[2][64], *big = NULL;
 	struct vt_list a = { .cap = 64, .it = small[0] };
 	struct vt_list b = { .cap = 64, .it = small[1] };
-	struct vt_node *old_root = t->root, *root = NULL;
+	struct vt_node *root = NULL;
 	struct vt_path *l, *r;
-	struct vt_txn *tx;
+	struct vt_txn *tx = t->txn;
 	unsigned int height = 0;
 	uint64_t lo, hi, removed;
 	size_t cap = 2 * nr + 4 * VT_LEAF_SLOTS;
 	int err;
 
 	err = vt_check_new(start, end, new, nr);
-	if (!err)
-		err = vt_bounds(old_root, start, end, &lo, &hi);
 	if (err)
 		return err;
-	if (!t->txn)
-		t->txn = malloc(sizeof(*t->txn));
-	tx = t->txn;
-	if (!tx)
-		return -ENOMEM;
+	if (unlikely(!tx)) {
+		tx = t->txn = malloc(sizeof(*tx));
+		if (!tx)
+			return -ENOMEM;
+	}
 	tx->tree = t;
 	tx->nr_new = tx->nr_old = tx->nr_drop = 0;
-	if (cap > a.cap) {
+	vt_prefetch_spares(t, t->height + 1);
+	err = vt_locate(t, tx, start, end, insert, &l, &r, &lo, &hi);
+	if (err)
+		return err;
+	if (unlikely(cap > a.cap)) {
 		big = malloc(2 * cap * sizeof(*big));
 		if (!big)
 			return -ENOMEM;
 		a = (struct vt_list){ .cap = cap, .it = big };
 		b = (struct vt_list){ .cap = cap, .it = big + cap };
 	}
-	l = &tx->l;
-	r = &tx->r;
-	vt_walk(old_root, t->height, lo, l);
-	vt_walk(old_root, t->height, hi - 1, r);
 	vt_leaf_list(&a, l, r, lo, hi, start, end, new, nr);
 	removed = vt_leaf_count_inside(l->node[0], l->min[0], l->max[0], start, end);
 	if (r->node[0] != l->node[0])
@@ -1163,6 +1384,21 @@ int vma_tree_replace(struct vma_tree *t, uint64_t start, uint64_t end,
 }
 
 /*
+ * vma_tree_replace - in one step visible to readers, remove every entry in
+ * [@start, @end) and insert the @nr ranges of @new (sorted, disjoint,
+ * inside [@start, @end)).
+ * Locking: the writer lock held (mmap_lock for write); not inside an RCU
+ *          read-side section (retired nodes go to call_rcu).
+ * Return: 0; -EINVAL for a bad range or when an entry straddles @start or
+ *         @end; -ENOMEM. On error the tree is unchanged.
+ */
+int vma_tree_replace(struct vma_tree *t, uint64_t start, uint64_t end,
+		     const struct vma_tree_range *new, size_t nr)
+{
+	return vt_replace(t, start, end, new, nr, false);
+}
+
+/*
  * vma_tree_insert - map [@start, @end) to @entry.
  * Locking: as vma_tree_replace.
  * Return: 0, -EEXIST when part of the range is taken, -EINVAL, -ENOMEM.
@@ -1171,13 +1407,10 @@ int vma_tree_insert(struct vma_tree *t, uint64_t start, uint64_t end,
 		    void *entry)
 {
 	struct vma_tree_range r = { .start = start, .end = end, .entry = entry };
-	uint64_t s;
 
 	if (start >= end || !entry)
 		return -EINVAL;
-	if (vt_next(t->root, start, &s, NULL) && s < end)
-		return -EEXIST;
-	return vma_tree_replace(t, start, end, &r, 1);
+	return vt_replace(t, start, end, &r, 1, true);
 }
 
 /*
@@ -1201,8 +1434,8 @@ void vma_tree_init(struct vma_tree *t)
 	t->height = 1;
 	t->txn = NULL;
 	t->spare = NULL;
+	t->empty = NULL;
 	t->retired = NULL;
-	t->nr_retired = 0;
 }
 
 /*
@@ -1213,7 +1446,7 @@ void vma_tree_init(struct vma_tree *t)
 void vma_tree_destroy(struct vma_tree *t)
 {
 	vt_flush_retired(t);
-	vt_free_subtree(t->root);
+	atomic_fetch_add_relaxed(&vt_live, -vt_free_subtree(t->root));
 	free(t->txn);
 	vt_free_spares(t);
 	vma_tree_init(t);

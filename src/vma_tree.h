@@ -25,6 +25,7 @@
 #define VMA_TREE_KEY_MAX	UINT64_MAX
 
 struct vt_node;
+struct vt_batch;
 struct vt_txn;
 
 struct vma_tree {
@@ -32,9 +33,9 @@ struct vma_tree {
 	struct vt_node *root;
 	uint64_t count;		/* entries; WRITE_ONCE under the external lock */
 	unsigned int height;	/* levels, leaves included; the external lock */
-	unsigned int nr_retired;	/* the external lock */
-	struct vt_node *retired;	/* unpublished, waiting for call_rcu; as above */
-	struct vt_node *spare;	/* free nodes for the next writes; as above */
+	struct vt_batch *retired;	/* unpublished, waiting for call_rcu; as above */
+	struct vt_batch *spare;	/* free nodes for the next writes; as above */
+	struct vt_batch *empty;	/* a batch kept for the next retirement; as above */
 	struct vt_txn *txn;	/* a write's scratch space; the external lock */
 };
 

@@ -523,6 +523,54 @@ static void test_million(void)
 	vma_tree_destroy(&t);
 }
 
+/*
+ * Every entry of a tree several levels high in turn: split, merged back,
+ * erased, put back, and an insert that runs into it refused. That puts the
+ * range at every slot of a leaf, so the gaps beside it are found in the
+ * same leaf and in the neighbouring ones, and writes that keep, grow and
+ * shrink a leaf all happen.
+ */
+static void test_every_slot(void)
+{
+	struct vma_tree t;
+	struct vma_tree_range r[2];
+	uint64_t i, s, n = 3000, bad = 0;
+
+	vma_tree_init(&t);
+	for (i = 0; i < n; i++)
+		bad += vma_tree_insert(&t, (3 * i + 1) * PG, (3 * i + 3) * PG,
+				       (void *)((i + 1) << 4)) != 0;
+	CHECK_EQ(bad, 0);
+	CHECK(t.height >= 3);
+	for (i = 0; i < n; i++) {
+		s = (3 * i + 1) * PG;
+		r[0] = (struct vma_tree_range){ s, s + PG, (void *)((i + 1) << 4) };
+		r[1] = (struct vma_tree_range){ s + PG, s + 2 * PG, &t };
+		bad += vma_tree_replace(&t, s, s + 2 * PG, r, 2) != 0;
+		bad += vma_tree_find(&t, s + PG, NULL, NULL) != &t;
+		r[0].end = s + 2 * PG;
+		bad += vma_tree_replace(&t, s, s + 2 * PG, r, 1) != 0;
+		bad += vma_tree_insert(&t, s - PG, s + PG, &t) != -EEXIST;
+		bad += vma_tree_insert(&t, s + PG, s + 3 * PG, &t) != -EEXIST;
+		bad += vma_tree_erase(&t, s, s + 2 * PG) != 0;
+		bad += vma_tree_find(&t, s, NULL, NULL) != NULL;
+		/* The gap is now [s - PG, s + 3 PG): exactly, not more. */
+		bad += vma_tree_insert(&t, s - PG, s + 3 * PG + 1, &t) !=
+		       (i + 1 < n ? -EEXIST : 0);
+		if (i + 1 == n)
+			bad += vma_tree_erase(&t, s - PG, s + 3 * PG + 1) != 0;
+		bad += vma_tree_insert(&t, s - PG, s + 3 * PG, &t) != 0;
+		bad += vma_tree_erase(&t, s - PG, s + 3 * PG) != 0;
+		bad += vma_tree_insert(&t, s, s + 2 * PG, r[0].entry) != 0;
+		if (i % 97 == 0)
+			bad += vma_tree_validate(&t) != 0;
+	}
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(vma_tree_count(&t), n);
+	CHECK_EQ(vma_tree_validate(&t), 0);
+	vma_tree_destroy(&t);
+}
+
 /* Runs last: everything the tests allocated must be back. */
 static void test_all_nodes_freed(void)
 {
@@ -548,6 +596,7 @@ int main(void)
 	RUN(test_bulk_spans);
 	RUN(test_errors_leave_tree);
 	RUN(test_million);
+	RUN(test_every_slot);
 	RUN(test_all_nodes_freed);
 	free(model);
 	return test_done();
