@@ -49,7 +49,8 @@ void fput(struct umm_file *f)
 	free(f);
 }
 
-struct page *filemap_get_page(struct umm_file *f, uint64_t index)
+struct page *filemap_get_page(struct umm_file *f, uint64_t index,
+			       struct frame_quota *quota)
 {
 	for (;;) {
 		struct page *page;
@@ -67,8 +68,7 @@ struct page *filemap_get_page(struct umm_file *f, uint64_t index)
 		rcu_read_unlock();
 		if (page)
 			return page;
-		/* shared memory belongs to the file, not to the mm faulting it */
-		page = alloc_page(NULL, GFP_KERNEL);
+		page = alloc_page(quota, GFP_KERNEL);
 		if (!page)
 			return NULL;
 		WRITE_ONCE(page->mapping, (void *)f);

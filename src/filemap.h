@@ -28,11 +28,13 @@ void fput(struct umm_file *f);
 
 /*
  * filemap_get_page - the cache page at @index, created (zeroed) if
- * missing, with a reference for the caller.
+ * missing and charged to @quota (the faulting mm's, as memcg charges the
+ * faulting task), with a reference for the caller.
  * Locking: none held; lookups are lockless (RCU), insertion takes xa_lock.
  * Return: the page, or NULL when out of memory.
  */
-struct page *filemap_get_page(struct umm_file *f, uint64_t index);
+struct page *filemap_get_page(struct umm_file *f, uint64_t index,
+			       struct frame_quota *quota);
 
 /* Drop the cache's pages in [first, last] (a hole punch). */
 void filemap_remove_range(struct umm_file *f, uint64_t first, uint64_t last);

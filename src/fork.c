@@ -56,7 +56,7 @@ static int copy_present_pte(struct umm_mm *dst, pte_t *dst_pte, pte_t *src_pte,
 static int copy_pinned_page(struct umm_mm *dst, struct vm_area_struct *dst_vma,
 			    pmd_t *dst_pmd, uint64_t addr, struct page *src)
 {
-	struct page *page = alloc_page(&dst->quota, __GFP_NOZERO);
+	struct page *page = alloc_page(dst->quota, __GFP_NOZERO);
 	spinlock_t *ptl;
 	pte_t *pte;
 
@@ -227,8 +227,8 @@ __visible int umm_fork(struct umm_mm *parent, struct umm_mm **childp)
 	o.size = sizeof(o);
 	o.pgtable_levels = parent->pgtable_levels;
 	o.max_map_count = parent->max_map_count;
-	o.phys_limit = parent->quota.limit == QUOTA_UNLIMITED ? 0 :
-		       parent->quota.limit << PAGE_SHIFT;
+	o.phys_limit = parent->quota->limit == QUOTA_UNLIMITED ? 0 :
+		       parent->quota->limit << PAGE_SHIFT;
 	o.thp = parent->thp;
 	o.flags = parent->flags;
 	child = umm_mm_create(&o);

@@ -52,7 +52,8 @@ static char *walk_fill(struct umm_mm *mm, struct sw_tlb *t, uint64_t addr, bool 
 			continue;		/* changed under us: read it again */
 		host = pfn_to_virt(pte_pfn(pte));
 		/* cache writes only once dirty, so the first write sets it */
-		sw_tlb_fill(t, addr, host, pte_write(pte) && (write || pte_dirty(pte)));
+		sw_tlb_fill(t, addr, host, !(pte_flags(pte) & _PAGE_NOREAD),
+			    pte_write(pte) && (write || pte_dirty(pte)));
 		break;
 	}
 	pte_unmap(ptep);

@@ -245,13 +245,13 @@ static vm_fault_t do_anonymous_page(struct vm_fault *vmf)
 		return VM_FAULT_OOM;
 	if (!(vmf->flags & FAULT_FLAG_WRITE)) {
 		/* reads share the zero page until the first write */
-		entry = pte_mkspecial(pfn_pte(ZERO_PFN,
-				vm_get_page_prot(vma->vm_flags & ~VM_WRITE)));
+		/* private: the rights never include the write bit here */
+		entry = pte_mkspecial(pfn_pte(ZERO_PFN, vm_get_page_prot(vma->vm_flags)));
 	} else {
 		ret = vmf_anon_prepare(vmf);
 		if (ret)
 			return ret;
-		page = alloc_page(&mm->quota, GFP_KERNEL);
+		page = alloc_page(mm->quota, GFP_KERNEL);
 		if (!page)
 			return VM_FAULT_OOM;
 		entry = mk_anon_pte(vma, page);
@@ -294,7 +294,7 @@ static vm_fault_t wp_page_copy(struct vm_fault *vmf, struct page *old)
 	ret = vmf_anon_prepare(vmf);
 	if (ret)
 		goto out;
-	new = alloc_page(&mm->quota, old ? __GFP_NOZERO : GFP_KERNEL);
+	new = alloc_page(mm->quota, old ? __GFP_NOZERO : GFP_KERNEL);
 	if (!new) {
 		ret = VM_FAULT_OOM;
 		goto out;
@@ -380,7 +380,7 @@ static vm_fault_t do_shared_fault(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;		/* past the end of the file */
 	if (pte_alloc(mm, vmf->pmd))
 		return VM_FAULT_OOM;
-	page = filemap_get_page(file, pgoff);
+	page = filemap_get_page(file, pgoff, mm->quota);
 	if (!page)
 		return VM_FAULT_OOM;
 	entry = pte_mkyoung(pfn_pte(page_to_pfn(page), vm_get_page_prot(vma->vm_flags)));

@@ -73,7 +73,12 @@ __visible struct umm_mm *umm_mm_create(const struct umm_opts *user)
 	mm->max_map_count = o.max_map_count ? o.max_map_count : DEFAULT_MAX_MAP_COUNT;
 	mm->thp = o.thp;
 	mm->flags = o.flags;
-	mm->quota.limit = o.phys_limit ? o.phys_limit >> PAGE_SHIFT : QUOTA_UNLIMITED;
+	mm->quota = calloc(1, sizeof(*mm->quota));
+	if (!mm->quota) {
+		free(mm);
+		goto fail;
+	}
+	mm->quota->limit = o.phys_limit ? o.phys_limit >> PAGE_SHIFT : QUOTA_UNLIMITED;
 	mm->mmap_base = ALIGN_UP(DEFAULT_MAP_WINDOW - MMAP_BASE_GAP, PAGE_SIZE);
 	if (mm->mmap_base > mm->task_size)
 		mm->mmap_base = mm->task_size;
@@ -87,6 +92,7 @@ __visible struct umm_mm *umm_mm_create(const struct umm_opts *user)
 		mmu_notifier_mm_destroy(mm);
 		tlb_mm_destroy(mm);
 		destroy_rwsem(&mm->mmap_lock);
+		quota_orphan(mm->quota);
 		free(mm);
 		goto fail;
 	}
@@ -112,9 +118,12 @@ __visible void umm_mm_destroy(struct umm_mm *mm)
 	free_pgtables(mm, 0, mm->task_size, 0, 0);
 	pgd_free(mm);
 	mmap_write_unlock(mm);
-	/* Deferred frees still point at mm->quota: let them finish first. */
+	/*
+	 * Frames still charged (shared with a fork's child) keep the quota;
+	 * deferred frees are let finish first so the count is current.
+	 */
 	rcu_barrier();
-	VM_WARN_ON_ONCE(READ_ONCE(mm->quota.used) != 0);
+	quota_orphan(mm->quota);
 	tlb_mm_destroy(mm);
 	mmu_notifier_mm_destroy(mm);
 	destroy_rwsem(&mm->mmap_lock);
@@ -134,7 +143,8 @@ __visible int umm_vmstat(struct umm_mm *mm, FILE *out)
 		r = -EIO; \
 } while (0)
 	P("nr_page_table_pages", READ_ONCE(mm->stat[MM_PGTABLE_PAGES]));
-	P("nr_mm_frames", READ_ONCE(mm->quota.used));
+	P("nr_mm_frames", quota_used(mm->quota));
+	P("pgfault", READ_ONCE(mm->stat[MM_PGFAULT]));
 	P("pte_map_retry", READ_ONCE(mm->stat[MM_PTE_MAP_RETRY]));
 	P("pmd_bad", pmd_bad_seen());
 	P("nr_vmas", READ_ONCE(mm->map_count));

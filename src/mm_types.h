@@ -22,13 +22,22 @@ struct mmu_notifier;
 
 /*
  * A quota of frames: the per-mm phys_limit, and the process-wide limit.
- * used is changed with atomics only.
+ * used is changed with atomics only. A frame stays charged to the quota it
+ * was allocated under even when it outlives that mm (a page shared with a
+ * fork's child): the mm's quota is then orphaned (QUOTA_ORPHAN set in
+ * used) and frees itself when the last such frame goes.
  */
 #define QUOTA_UNLIMITED	UINT64_MAX
+#define QUOTA_ORPHAN	(1ULL << 63)
 struct frame_quota {
-	uint64_t used;		/* pages charged; atomic */
+	uint64_t used;		/* pages charged, | QUOTA_ORPHAN; atomic */
 	uint64_t limit;		/* pages, or QUOTA_UNLIMITED; set before use */
 };
+
+static inline uint64_t quota_used(const struct frame_quota *q)
+{
+	return __atomic_load_n(&q->used, __ATOMIC_RELAXED) & ~QUOTA_ORPHAN;
+}
 
 /*
  * struct page - metadata of one 4 KiB frame, at most 64 bytes (asserted).
@@ -211,7 +220,7 @@ struct umm_mm {
 	pthread_rwlock_t notifier_lock;	/* guards the notifier list */
 	struct mmu_notifier *notifiers;	/* notifier_lock (write); read lockless for NULL */
 
-	struct frame_quota quota;	/* phys_limit of this mm */
+	struct frame_quota *quota;	/* phys_limit of this mm; may outlive it */
 	uint64_t stat[NR_MM_STAT_ITEMS];	/* atomic, relaxed */
 };
 

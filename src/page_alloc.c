@@ -385,7 +385,7 @@ static bool quota_charge(struct frame_quota *q, uint64_t nr)
 
 	if (!q)
 		return true;
-	used = atomic_add_return(&q->used, nr);
+	used = atomic_add_return(&q->used, nr) & ~QUOTA_ORPHAN;
 	if (used > READ_ONCE(q->limit)) {
 		atomic_add_return(&q->used, -nr);
 		return false;
@@ -395,8 +395,22 @@ static bool quota_charge(struct frame_quota *q, uint64_t nr)
 
 static void quota_uncharge(struct frame_quota *q, uint64_t nr)
 {
-	if (q)
-		atomic_add_return(&q->used, -nr);
+	/* the last frame of an orphaned quota frees it */
+	if (q && atomic_add_return(&q->used, -nr) == QUOTA_ORPHAN)
+		free(q);
+}
+
+/* The process-wide quota is never orphaned. */
+static void global_uncharge(uint64_t nr)
+{
+	atomic_add_return(&global_quota.used, -nr);
+}
+
+void quota_orphan(struct frame_quota *q)
+{
+	if ((__atomic_fetch_or(&q->used, QUOTA_ORPHAN, __ATOMIC_ACQ_REL) &
+	     ~QUOTA_ORPHAN) == 0)
+		free(q);
 }
 
 static void zero_block(struct page *p, unsigned int order)
@@ -474,7 +488,7 @@ struct page *alloc_pages(struct frame_quota *q, gfp_t gfp, unsigned int order)
 	count_pages(true, nr);
 	return p;
 fail_g:
-	quota_uncharge(&global_quota, nr);
+	global_uncharge(nr);
 fail_q:
 	quota_uncharge(q, nr);
 	return NULL;
@@ -490,7 +504,7 @@ static void free_the_page(struct page *p, unsigned int order)
 	VM_BUG_ON(test_bit_page(PG_reserved, p));
 	VM_BUG_ON(PageTail(p));
 	quota_uncharge(p->quota, nr);
-	quota_uncharge(&global_quota, nr);
+	global_uncharge(nr);
 	if (test_bit_page(PG_head, p))
 		for (uint64_t i = 1; i < nr; i++)
 			WRITE_ONCE(p[i].compound_head, 0);

@@ -76,6 +76,12 @@ int page_alloc_init(void);
 struct page *alloc_pages(struct frame_quota *quota, gfp_t gfp, unsigned int order);
 void __free_pages(struct page *page, unsigned int order);
 
+/*
+ * quota_orphan - the owner of a heap-allocated quota is gone: free it now
+ * if nothing is charged, else when the last charged frame is freed.
+ */
+void quota_orphan(struct frame_quota *q);
+
 static inline struct page *alloc_page(struct frame_quota *q, gfp_t gfp)
 {
 	return alloc_pages(q, gfp, 0);

@@ -20,7 +20,7 @@ static uint64_t pmd_bad_count;	/* atomic; corrupt entries found */
 
 static struct page *pagetable_alloc(struct umm_mm *mm)
 {
-	struct page *p = alloc_page(&mm->quota, GFP_KERNEL);
+	struct page *p = alloc_page(mm->quota, GFP_KERNEL);
 
 	if (!p)
 		return NULL;

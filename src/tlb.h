@@ -22,7 +22,7 @@
 #define SW_TLB_ENTRIES	64
 
 struct sw_tlb_entry {
-	uint64_t tag;		/* vpn << 2 | 2 if writable | 1 (valid) */
+	uint64_t tag;		/* vpn << 3 | 4 if readable | 2 if writable | 1 (valid) */
 	char *host;		/* the frame's host address */
 };
 
@@ -51,19 +51,20 @@ static inline char *sw_tlb_lookup(struct sw_tlb *t, uint64_t addr, bool write)
 {
 	uint64_t vpn = addr >> PAGE_SHIFT;
 	struct sw_tlb_entry *e = &t->e[vpn & (SW_TLB_ENTRIES - 1)];
-	uint64_t tag = vpn << 2 | 1;
+	uint64_t need = write ? 2 : 4;
 
-	if (e->tag == (tag | 2) || (!write && e->tag == tag))
+	if ((e->tag >> 3) == vpn && (e->tag & (need | 1)) == (need | 1))
 		return e->host + (addr & ~PAGE_MASK);
 	return NULL;
 }
 
-static inline void sw_tlb_fill(struct sw_tlb *t, uint64_t addr, char *host, bool writable)
+static inline void sw_tlb_fill(struct sw_tlb *t, uint64_t addr, char *host,
+			       bool readable, bool writable)
 {
 	uint64_t vpn = addr >> PAGE_SHIFT;
 	struct sw_tlb_entry *e = &t->e[vpn & (SW_TLB_ENTRIES - 1)];
 
-	e->tag = vpn << 2 | (writable ? 2 : 0) | 1;
+	e->tag = vpn << 3 | (readable ? 4 : 0) | (writable ? 2 : 0) | 1;
 	e->host = host;
 }
 

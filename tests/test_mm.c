@@ -99,7 +99,7 @@ static void test_destroy_accounting(void)
 	CHECK(mm);
 	for (int i = 0; i < 64; i++) {
 		uint64_t addr = 0x400000UL * (i + 1) + 0x1000UL * i;
-		struct page *p = alloc_page(&mm->quota, 0);
+		struct page *p = alloc_page(mm->quota, 0);
 		spinlock_t *ptl;
 		pmd_t *pmd;
 		pte_t *pte;
@@ -113,14 +113,14 @@ static void test_destroy_accounting(void)
 		pte_unmap_unlock(pte, ptl);
 	}
 	/* one 2 MiB leaf */
-	struct page *huge = alloc_pages(&mm->quota, __GFP_COMP, HPAGE_PMD_ORDER);
+	struct page *huge = alloc_pages(mm->quota, __GFP_COMP, HPAGE_PMD_ORDER);
 	pmd_t *pmd;
 
 	CHECK(huge);
 	CHECK_EQ(walk_to_pmd(mm, 1UL << 40, &pmd), 0);
 	huge->mapcount = 1;
 	set_pmd(pmd, pmd_mkhuge(pfn_pmd(page_to_pfn(huge), __pgprot(_PAGE_PRESENT | _PAGE_USER))));
-	CHECK(mm->quota.used > 512);
+	CHECK(quota_used(mm->quota) > 512);
 	umm_mm_destroy(mm);
 	page_alloc_get_stats(&after);
 	CHECK_EQ(after.in_use_pages, before.in_use_pages);

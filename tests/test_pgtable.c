@@ -556,14 +556,14 @@ static void test_alloc_enomem(void)
 
 	rcu_barrier();
 	st0 = stats_now();
-	CHECK_EQ(mm->quota.used, 1);		/* the PGD */
+	CHECK_EQ(quota_used(mm->quota), 1);		/* the PGD */
 
 	/* room for nothing: the PUD table fails, nothing is left behind */
-	mm->quota.limit = 1;
+	mm->quota->limit = 1;
 	CHECK_EQ(walk_to_pmd(mm, addr, &pmd), -ENOMEM);
 	CHECK(pmd == NULL);
 	CHECK_EQ(nr_tables(mm), 1);
-	CHECK_EQ(mm->quota.used, 1);
+	CHECK_EQ(quota_used(mm->quota), 1);
 	CHECK(pgd_none(pgdp_get(pgd)));
 	CHECK(pud_alloc(mm, p4d_offset(mm, pgd, addr), addr) == NULL);
 	CHECK_EQ(__pud_alloc(mm, p4d_offset(mm, pgd, addr), addr), -ENOMEM);
@@ -571,11 +571,11 @@ static void test_alloc_enomem(void)
 	CHECK_EQ(nr_tables(mm), 1);
 
 	/* room for one: the PUD table goes in, the PMD table fails */
-	mm->quota.limit = 2;
+	mm->quota->limit = 2;
 	CHECK_EQ(walk_to_pmd(mm, addr, &pmd), -ENOMEM);
 	CHECK(pmd == NULL);
 	CHECK_EQ(nr_tables(mm), 2);
-	CHECK_EQ(mm->quota.used, 2);
+	CHECK_EQ(quota_used(mm->quota), 2);
 	CHECK(has_pud_table(mm, addr) && !has_pmd_table(mm, addr));
 	pud_t *pud = pud_offset(p4d_offset(mm, pgd, addr), addr);
 
@@ -584,7 +584,7 @@ static void test_alloc_enomem(void)
 	CHECK(pud_none(pudp_get(pud)));
 
 	/* room for the PMD table but not the PTE table */
-	mm->quota.limit = 3;
+	mm->quota->limit = 3;
 	CHECK_EQ(walk_to_pmd(mm, addr, &pmd), 0);
 	CHECK(pmd != NULL);
 	CHECK_EQ(nr_tables(mm), 3);
@@ -595,7 +595,7 @@ static void test_alloc_enomem(void)
 	CHECK(ptl == ptl_sentinel);
 	CHECK(!rcu_read_lock_held());
 	CHECK_EQ(nr_tables(mm), 3);
-	CHECK_EQ(mm->quota.used, 3);
+	CHECK_EQ(quota_used(mm->quota), 3);
 
 	/* nothing leaked: only the two tables that went in are in use */
 	struct page_alloc_stats st = stats_now();
@@ -604,7 +604,7 @@ static void test_alloc_enomem(void)
 	CHECK_EQ(st.pgtable_pages, st0.pgtable_pages + 2);
 
 	/* and raising the limit is all it takes */
-	mm->quota.limit = QUOTA_UNLIMITED;
+	mm->quota->limit = QUOTA_UNLIMITED;
 	ptl = NULL;
 	pte_t *pte = pte_alloc_map_lock(mm, pmd, addr, &ptl);
 
@@ -612,7 +612,7 @@ static void test_alloc_enomem(void)
 	if (pte)
 		pte_unmap_unlock(pte, ptl);
 	CHECK_EQ(nr_tables(mm), 4);
-	CHECK_EQ(mm->quota.used, 4);
+	CHECK_EQ(quota_used(mm->quota), 4);
 	umm_mm_destroy(mm);
 	rcu_barrier();
 	st = stats_now();
@@ -623,11 +623,11 @@ static void test_alloc_enomem(void)
 	mm = mm_create_levels(5);
 	pgd = pgd_offset(mm, addr);
 	for (uint64_t lim = 1; lim <= 4; lim++) {
-		mm->quota.limit = lim;
+		mm->quota->limit = lim;
 		pmd = NULL;
 		CHECK_EQ(walk_to_pmd(mm, addr, &pmd), lim < 4 ? -ENOMEM : 0);
 		CHECK_EQ(nr_tables(mm), lim);
-		CHECK_EQ(mm->quota.used, lim);
+		CHECK_EQ(quota_used(mm->quota), lim);
 		if (lim == 1) {
 			CHECK(pgd_none(pgdp_get(pgd)));
 			CHECK(p4d_alloc(mm, pgd, addr) == NULL);
@@ -635,7 +635,7 @@ static void test_alloc_enomem(void)
 		}
 	}
 	CHECK(pmd != NULL);
-	mm->quota.limit = QUOTA_UNLIMITED;
+	mm->quota->limit = QUOTA_UNLIMITED;
 	CHECK_EQ(pte_alloc(mm, pmd), 0);
 	CHECK_EQ(nr_tables(mm), 5);
 	umm_mm_destroy(mm);
@@ -1235,11 +1235,11 @@ static void test_unmap_page_range(void)
 
 	rcu_barrier();
 	st0 = stats_now();
-	p1 = alloc_page(&mm->quota, GFP_KERNEL);
-	p2 = alloc_page(&mm->quota, GFP_KERNEL);
-	p3 = alloc_page(&mm->quota, GFP_KERNEL);
-	huge = alloc_pages(&mm->quota, __GFP_COMP, HPAGE_PMD_ORDER);
-	giant = alloc_pages(&mm->quota, __GFP_COMP, HPAGE_PUD_ORDER);
+	p1 = alloc_page(mm->quota, GFP_KERNEL);
+	p2 = alloc_page(mm->quota, GFP_KERNEL);
+	p3 = alloc_page(mm->quota, GFP_KERNEL);
+	huge = alloc_pages(mm->quota, __GFP_COMP, HPAGE_PMD_ORDER);
+	giant = alloc_pages(mm->quota, __GFP_COMP, HPAGE_PUD_ORDER);
 	CHECK(p1 && p2 && p3 && huge && giant);
 	if (!p1 || !p2 || !p3 || !huge || !giant)
 		goto out;
@@ -1286,7 +1286,7 @@ static void test_unmap_page_range(void)
 	put_page(p3);
 	st = stats_now();
 	CHECK_EQ(st.in_use_pages, st0.in_use_pages + tables - 1);
-	CHECK_EQ(READ_ONCE(mm->quota.used), tables);
+	CHECK_EQ(quota_used(mm->quota), tables);
 out:
 	umm_mm_destroy(mm);
 	rcu_barrier();
@@ -1298,7 +1298,7 @@ out:
 	mm = mm_create_levels(5);
 	rcu_barrier();
 	st0 = stats_now();
-	p1 = alloc_page(&mm->quota, GFP_KERNEL);
+	p1 = alloc_page(mm->quota, GFP_KERNEL);
 	CHECK(p1);
 	if (p1) {
 		map_frame(mm, TASK_SIZE_L5 - PAGE_SIZE, p1, _PAGE_PRESENT | _PAGE_USER);

@@ -86,7 +86,7 @@ static void *locked_mapper(void *arg)
 			pte_t old = ptep_get(pte);
 
 			if (pte_none(old)) {
-				struct page *p = alloc_page(&mm->quota, 0);
+				struct page *p = alloc_page(mm->quota, 0);
 
 				if (p) {
 					p->mapcount = 1;
