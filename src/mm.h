@@ -124,12 +124,16 @@ struct vma_desc {
 	bool touched;			/* changed or new: may merge */
 };
 
+#define VMA_PLAN_LOCAL	8	/* most changes touch a few VMAs: no malloc */
+
 struct vma_plan {
 	struct umm_mm *mm;
 	struct vm_area_struct **orig;	/* the VMAs taken, in address order */
 	size_t nr_orig, cap_orig;
 	struct vma_desc *d;		/* the new layout, in address order */
 	size_t nr, cap;
+	struct vm_area_struct *orig_local[VMA_PLAN_LOCAL];
+	struct vma_desc d_local[VMA_PLAN_LOCAL];
 };
 
 int vma_plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,

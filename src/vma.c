@@ -187,19 +187,22 @@ static bool desc_is_orig(const struct vma_desc *d)
 	       d->anon_forked == v->anon_forked;
 }
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+/* Grow an array that starts in the plan itself (@local) onto the heap. */
+static int grow(void **arr, void *local, size_t *cap, size_t need, size_t elem)
 {
 	size_t n;
 	void *p;
 
 	if (need <= *cap)
 		return 0;
-	n = *cap ? *cap * 2 : 8;
+	n = *cap * 2;
 	while (n < need)
 		n *= 2;
-	p = realloc(*arr, n * elem);
+	p = *arr == local ? malloc(n * elem) : realloc(*arr, n * elem);
 	if (!p)
 		return -ENOMEM;
+	if (*arr == local)
+		memcpy(p, local, *cap * elem);
 	*arr = p;
 	*cap = n;
 	return 0;
@@ -207,8 +210,9 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 
 static int plan_take(struct vma_plan *p, struct vm_area_struct *vma)
 {
-	if (grow((void **)&p->orig, &p->cap_orig, p->nr_orig + 1, sizeof(*p->orig)) ||
-	    grow((void **)&p->d, &p->cap, p->nr + 1, sizeof(*p->d)))
+	if (grow((void **)&p->orig, p->orig_local, &p->cap_orig, p->nr_orig + 1,
+		 sizeof(*p->orig)) ||
+	    grow((void **)&p->d, p->d_local, &p->cap, p->nr + 1, sizeof(*p->d)))
 		return -ENOMEM;
 	vma_start_write(vma);
 	p->orig[p->nr_orig++] = vma;
@@ -230,8 +234,11 @@ int vma_plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,
 	struct vma_tree_iter it;
 	uint64_t s, e;
 
-	memset(p, 0, sizeof(*p));
 	p->mm = mm;
+	p->orig = p->orig_local;
+	p->d = p->d_local;
+	p->nr_orig = p->nr = 0;
+	p->cap_orig = p->cap = VMA_PLAN_LOCAL;
 	mmap_assert_write_locked(mm);
 	vma = find_vma_prev(mm, start, &prev);
 	if (neighbours && prev && prev->vm_end == start && plan_take(p, prev))
@@ -251,9 +258,14 @@ int vma_plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,
 
 void vma_plan_release(struct vma_plan *p)
 {
-	free(p->orig);
-	free(p->d);
-	memset(p, 0, sizeof(*p));
+	if (p->orig != p->orig_local)
+		free(p->orig);
+	if (p->d != p->d_local)
+		free(p->d);
+	p->orig = p->orig_local;
+	p->d = p->d_local;
+	p->nr_orig = p->nr = 0;
+	p->cap_orig = p->cap = VMA_PLAN_LOCAL;
 }
 
 size_t vma_plan_find(struct vma_plan *p, uint64_t addr)
@@ -273,7 +285,7 @@ size_t vma_plan_find(struct vma_plan *p, uint64_t addr)
 
 int vma_plan_insert(struct vma_plan *p, size_t i, const struct vma_desc *d)
 {
-	if (grow((void **)&p->d, &p->cap, p->nr + 1, sizeof(*p->d)))
+	if (grow((void **)&p->d, p->d_local, &p->cap, p->nr + 1, sizeof(*p->d)))
 		return -ENOMEM;
 	memmove(&p->d[i + 1], &p->d[i], (p->nr - i) * sizeof(*p->d));
 	p->d[i] = *d;
@@ -377,18 +389,21 @@ static void plan_mark_kept(struct vma_plan *p, bool *keep)
 
 int vma_plan_commit(struct vma_plan *p)
 {
-	struct vma_tree_range *r = NULL;
-	struct vm_area_struct **made = NULL;
-	bool *keep = NULL;
+	struct vma_tree_range r_local[VMA_PLAN_LOCAL], *r = r_local;
+	struct vm_area_struct *made_local[VMA_PLAN_LOCAL], **made = made_local;
+	bool keep_local[VMA_PLAN_LOCAL] = { 0 }, *keep = keep_local;
 	uint64_t lo = UINT64_MAX, hi = 0;
 	size_t nmade = 0;
 	int err = -ENOMEM;
 
 	if (!p->nr && !p->nr_orig)
 		return 0;
-	r = calloc(p->nr ? p->nr : 1, sizeof(*r));
-	made = calloc(p->nr ? p->nr : 1, sizeof(*made));
-	keep = calloc(p->nr_orig ? p->nr_orig : 1, sizeof(*keep));
+	if (p->nr > VMA_PLAN_LOCAL) {
+		r = calloc(p->nr, sizeof(*r));
+		made = calloc(p->nr, sizeof(*made));
+	}
+	if (p->nr_orig > VMA_PLAN_LOCAL)
+		keep = calloc(p->nr_orig, sizeof(*keep));
 	if (!r || !made || !keep)
 		goto out;
 	for (size_t i = 0; i < p->nr; i++) {
@@ -430,9 +445,12 @@ int vma_plan_commit(struct vma_plan *p)
 out:
 	for (size_t i = 0; i < nmade; i++)
 		vm_area_free(made[i]);
-	free(keep);
-	free(made);
-	free(r);
+	if (keep != keep_local)
+		free(keep);
+	if (made != made_local)
+		free(made);
+	if (r != r_local)
+		free(r);
 	return err;
 }
 
