@@ -6,12 +6,12 @@
 # pkg-config file builds a program, shared and static.
 # Prints one last line "N passed, N failed"; exits non-zero on a failure.
 #
-# Stress length per sanitizer build: UMM_STRESS_SAN (seconds, default 40);
+# Stress length per sanitizer build: UMM_STRESS_SAN (seconds, default 30);
 # release build: UMM_STRESS_REL (default 10).
 set -u
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
-stress_san=${UMM_STRESS_SAN:-40}
+stress_san=${UMM_STRESS_SAN:-30}
 stress_rel=${UMM_STRESS_REL:-10}
 passed=0
 failed=0
