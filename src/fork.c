@@ -43,10 +43,14 @@ static int copy_present_pte(struct umm_mm *dst, pte_t *dst_pte, pte_t *src_pte,
 	__atomic_fetch_add(&page->mapcount, 1, __ATOMIC_RELAXED);
 	if (PageAnon(page))
 		mm_stat_add(dst, MM_ANONPAGES, 1);
-	/* private and writable: both sides copy on their next write */
-	if (!(vma->vm_flags & VM_SHARED) && pte_write(pte)) {
-		__atomic_fetch_and(&src_pte->pte, ~_PAGE_RW, __ATOMIC_RELEASE);
-		pte = pte_wrprotect(pte);
+	/*
+	 * Private: both sides copy on their next write. Dirty is cleared too,
+	 * in both: mprotect takes a dirty private entry for this mm's own
+	 * page and would make it writable again (whatever its rights now).
+	 */
+	if (!(vma->vm_flags & VM_SHARED)) {
+		__atomic_fetch_and(&src_pte->pte, ~(_PAGE_RW | _PAGE_DIRTY), __ATOMIC_RELEASE);
+		pte = pte_mkclean(pte_wrprotect(pte));
 	}
 	set_pte(dst_pte, pte_mkold(pte));
 	return 0;

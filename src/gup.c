@@ -20,6 +20,7 @@
 #include "mm.h"
 #include "memory.h"
 #include "tlb.h"
+#include "rmap.h"
 
 /*
  * walk_fill - translate @addr for a read or write by walking the tables,
@@ -136,10 +137,11 @@ __visible int64_t umm_write(struct umm_mm *mm, uint64_t addr, const void *src, s
  * follow_page_pin - pin the page mapped at @addr if its entry allows the
  * access (and, for private writable memory, is this mm's own copy, so a
  * fork cannot share it later). Locking: mmap_lock held; takes the PTE lock.
- * Return: the page (pinned), or NULL when a fault must come first.
+ * Return: the page (pinned), or NULL when a fault must come first;
+ *         *@unshare then says a read fault must give this mm its own copy.
  */
 static struct page *follow_page_pin(struct umm_mm *mm, struct vm_area_struct *vma,
-				    uint64_t addr, bool write)
+				    uint64_t addr, bool write, bool *unshare, void **host)
 {
 	struct page *page = NULL;
 	spinlock_t *ptl;
@@ -158,11 +160,19 @@ static struct page *follow_page_pin(struct umm_mm *mm, struct vm_area_struct *vm
 	pte = ptep_get(ptep);
 	if (!(pte_flags(pte) & _PAGE_PRESENT) || (need_own && !pte_write(pte)))
 		goto out;
+	*host = pfn_to_virt(pte_pfn(pte));	/* the page itself, not its head */
 	if (pte_special(pte)) {
 		page = pfn_to_page(0);	/* the zero page: never freed, not counted */
 		goto out;
 	}
 	page = compound_head(pfn_to_page(pte_pfn(pte)));
+	/* a private page a fork shares: pin this mm's own copy instead */
+	if (!(vma->vm_flags & VM_SHARED) && PageAnon(page) &&
+	    __atomic_load_n(&page->mapcount, __ATOMIC_RELAXED) > 1) {
+		*unshare = true;
+		page = NULL;
+		goto out;
+	}
 	__atomic_fetch_add(&page->refcount, GUP_PIN_COUNTING_BIAS, __ATOMIC_RELAXED);
 	if (write)	/* the pinner may write: the page is dirty from now */
 		__atomic_fetch_or(&ptep->pte, _PAGE_DIRTY | _PAGE_SOFT_DIRTY |
@@ -203,28 +213,33 @@ __visible int umm_pin(struct umm_mm *mm, uint64_t addr, size_t npages,
 	for (i = 0; i < npages; i++) {
 		uint64_t a = addr + i * PAGE_SIZE;
 		struct page *page;
+		void *host = NULL;
 
 		for (;;) {
 			struct vm_area_struct *vma = vma_lookup(mm, a);
+			bool unshare = false;
+			unsigned int flags;
 			vm_fault_t fault;
 
 			if (!vma || gup_refused(vma, access)) {
 				err = -EFAULT;
 				goto undo;
 			}
-			page = follow_page_pin(mm, vma, a, write);
+			page = follow_page_pin(mm, vma, a, write, &unshare, &host);
 			if (page)
 				break;
 			/* private writable memory is pinned as its own copy */
-			fault = handle_mm_fault(vma, a,
-				(write || (vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE) ?
-				FAULT_FLAG_WRITE : 0);
+			flags = (write || (vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE) ?
+				FAULT_FLAG_WRITE : 0;
+			if (unshare && !flags)
+				flags = FAULT_FLAG_UNSHARE;
+			fault = handle_mm_fault(vma, a, flags);
 			if (fault & ~VM_FAULT_RETRY) {
 				err = fault & VM_FAULT_OOM ? -ENOMEM : -EFAULT;
 				goto undo;
 			}
 		}
-		host_ptrs[i] = page_address(page);
+		host_ptrs[i] = host;
 	}
 	mmap_read_unlock(mm);
 	return 0;

@@ -350,8 +350,7 @@ static vm_fault_t do_wp_page(struct vm_fault *vmf)
 		return wp_page_copy(vmf, NULL);		/* the zero page */
 	page = compound_head(pfn_to_page(pte_pfn(orig)));
 	/* only this mapping holds it: make it writable where it is */
-	if (PageAnon(page) && page_count(page) == 1 &&
-	    __atomic_load_n(&page->mapcount, __ATOMIC_RELAXED) == 1) {
+	if (PageAnon(page) && page_exclusive(page)) {
 		ptep_set_access_flags(vmf->pte, _PAGE_RW | _PAGE_DIRTY |
 				      _PAGE_SOFT_DIRTY | _PAGE_ACCESSED);
 		pte_unmap_unlock(vmf->pte, vmf->ptl);
@@ -387,7 +386,12 @@ static vm_fault_t do_shared_fault(struct vm_fault *vmf)
 	if (vmf->flags & FAULT_FLAG_WRITE)
 		entry = pte_mkdirty(entry);
 	vmf->pte = pte_offset_map_lock(mm, vmf->pmd, vmf->address, &vmf->ptl);
-	if (!vmf->pte || !pte_none(ptep_get(vmf->pte))) {
+	/*
+	 * A hole punch may have taken the page out of the cache meanwhile
+	 * (it zaps first, then removes): map only a page still cached.
+	 */
+	if (!vmf->pte || !pte_none(ptep_get(vmf->pte)) ||
+	    READ_ONCE(page->mapping) != (void *)file) {
 		if (vmf->pte)
 			pte_unmap_unlock(vmf->pte, vmf->ptl);
 		put_page(page);
@@ -424,6 +428,18 @@ static vm_fault_t handle_pte_fault(struct vm_fault *vmf)
 	if (unlikely(!pte_same(ptep_get(vmf->pte), vmf->orig_pte))) {
 		pte_unmap_unlock(vmf->pte, vmf->ptl);
 		return 0;	/* changed under us: the caller looks again */
+	}
+	/*
+	 * Unshare (a read pin of a private page that a fork shares): copy it
+	 * for this mm, keeping the VMA's rights - the pin must not follow a
+	 * page the other mm may still write after its own copy-on-write.
+	 */
+	if ((vmf->flags & FAULT_FLAG_UNSHARE) && !(vmf->vma->vm_flags & VM_SHARED) &&
+	    !pte_special(vmf->orig_pte)) {
+		struct page *page = compound_head(pfn_to_page(pte_pfn(vmf->orig_pte)));
+
+		if (PageAnon(page) && __atomic_load_n(&page->mapcount, __ATOMIC_RELAXED) > 1)
+			return wp_page_copy(vmf, page);
 	}
 	if (vmf->flags & FAULT_FLAG_WRITE) {
 		if (!pte_write(vmf->orig_pte))

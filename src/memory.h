@@ -18,6 +18,7 @@ typedef unsigned int vm_fault_t;
 
 #define FAULT_FLAG_WRITE	0x1u
 #define FAULT_FLAG_VMA_LOCK	0x2u	/* under a VMA read lock, not mmap_lock */
+#define FAULT_FLAG_UNSHARE	0x4u	/* a read pin: give the mm its own copy */
 
 /*
  * unmap_page_range - clear every entry mapping [addr, end); the frames go

@@ -168,6 +168,17 @@ static inline bool page_maybe_dma_pinned(struct page *p)
 	return page_count(p) >= GUP_PIN_COUNTING_BIAS;
 }
 
+/*
+ * Mapped once and referenced only by that mapping and by pins: this mm's
+ * own page (the kernel's PageAnonExclusive), to be written in place - a
+ * pin must keep seeing what its mm writes.
+ */
+static inline bool page_exclusive(struct page *p)
+{
+	return __atomic_load_n(&p->mapcount, __ATOMIC_RELAXED) == 1 &&
+	       page_count(p) % GUP_PIN_COUNTING_BIAS == 1;
+}
+
 /* Counters an mm keeps; names are /proc/vmstat's where one exists. */
 enum mm_stat_item {
 	MM_PGTABLE_PAGES,	/* nr_page_table_pages */

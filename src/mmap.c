@@ -268,15 +268,16 @@ static int64_t mmap_region(struct umm_mm *mm, struct umm_file *file, uint64_t ad
 	if (err)
 		goto out;
 	vma_plan_merge(&p);
+	err = vma_plan_commit(&p);
 	/*
-	 * The old VMAs are write-locked, so no fault runs in the range: clear
-	 * it before the new VMA becomes visible to faults.
+	 * The new VMA is published write-locked, so no fault runs in the
+	 * range until mmap_lock goes: clear what the old VMAs left there. Only
+	 * after the commit, so that a failed commit loses nothing.
 	 */
-	if (replaced) {
+	if (!err && replaced) {
 		zap_page_range(mm, addr, end);
 		free_pgtables(mm, addr, end, floor, ceiling);
 	}
-	err = vma_plan_commit(&p);
 out:
 	vma_plan_release(&p);
 	return err ? err : (int64_t)addr;

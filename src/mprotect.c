@@ -12,6 +12,7 @@
 #include "memory.h"
 #include "tlb.h"
 #include "mmu_notifier.h"
+#include "rmap.h"
 
 #ifndef PROT_SEM
 #define PROT_SEM	0x8
@@ -56,11 +57,17 @@ static pte_t pte_modify(pte_t pte, pgprot_t prot)
  */
 static bool can_change_pte_writable(unsigned long vm_flags, pte_t pte)
 {
+	struct page *page;
+
 	if (!(vm_flags & VM_WRITE))
 		return false;
 	if (vm_flags & VM_SHARED)
 		return true;
-	return pte_dirty(pte);
+	if (!pte_dirty(pte) || pte_special(pte))
+		return false;
+	/* dirty and this mm's alone (the kernel's PageAnonExclusive) */
+	page = compound_head(pfn_to_page(pte_pfn(pte)));
+	return PageAnon(page) && page_exclusive(page);
 }
 
 /* Locking: takes each PTE table's lock. Return: entries changed. */

@@ -53,6 +53,8 @@ static int move_ptes(struct umm_mm *mm, pmd_t *opmd, uint64_t old,
 		if (pte_none(ptep_get(o)))
 			continue;
 		v = ptep_get_and_clear(o);
+		/* the destination VMA is write-locked: nothing faulted in there */
+		VM_BUG_ON(!pte_none(ptep_get(n)));
 		set_pte(n, v);
 	}
 	if (nptl != optl)

@@ -196,7 +196,8 @@ void tlb_flush_pte_range(struct mmu_gather *tlb, uint64_t start, uint64_t end)
 
 static void tlb_flush_mmu(struct mmu_gather *tlb)
 {
-	if (tlb->need_flush)
+	/* a gathered frame was mapped: its translation must go first */
+	if (tlb->need_flush || tlb->nr)
 		flush_tlb_mm_range(tlb->mm, tlb->start, tlb->end);
 	tlb->need_flush = false;
 	for (size_t i = 0; i < tlb->nr; i++)

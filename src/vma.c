@@ -423,8 +423,15 @@ int vma_plan_commit(struct vma_plan *p)
 		lo = p->orig[i]->vm_start < lo ? p->orig[i]->vm_start : lo;
 		hi = p->orig[i]->vm_end > hi ? p->orig[i]->vm_end : hi;
 	}
-	for (size_t i = 0; i < nmade; i++)
+	/*
+	 * New VMAs are born write-locked (until mmap_lock is released), as
+	 * the kernel's vma_link: a fault must not install entries in them
+	 * while the caller still moves or clears what belongs there.
+	 */
+	for (size_t i = 0; i < nmade; i++) {
+		WRITE_ONCE(made[i]->vm_lock_seq, READ_ONCE(p->mm->mm_lock_seq));
 		vma_mark_attached(made[i]);
+	}
 	err = vma_tree_replace(&p->mm->mm_mt, lo, hi, r, p->nr);
 	if (err) {
 		for (size_t i = 0; i < nmade; i++)

@@ -147,6 +147,64 @@ static void test_no_merge_after_fork(void)
 	umm_mm_destroy(parent);
 }
 
+/*
+ * After a fork, making a page writable again with mprotect must not let
+ * either side write into the page they still share (the entry was dirty
+ * before the fork; dirty must not pass for "this mm's own" any more).
+ */
+static void test_mprotect_after_fork(void)
+{
+	struct umm_mm *p = umm_mm_create(NULL), *c;
+	char buf[8] = "";
+
+	CHECK_EQ(umm_mmap(p, A, P, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), A);
+	CHECK_EQ(umm_write(p, A, "before", 7), 7);
+	CHECK_EQ(umm_fork(p, &c), 0);
+	CHECK_EQ(umm_mprotect(p, A, P, PROT_READ | PROT_WRITE | PROT_EXEC), 0);
+	CHECK_EQ(umm_write(p, A, "PARENT", 7), 7);
+	CHECK_EQ(umm_read(c, A, buf, 7), 7);
+	CHECK(!strcmp(buf, "before"));
+	umm_mm_destroy(c);
+	/* the other way round, from PROT_NONE */
+	CHECK_EQ(umm_write(p, A, "before", 7), 7);
+	CHECK_EQ(umm_mprotect(p, A, P, PROT_NONE), 0);
+	CHECK_EQ(umm_fork(p, &c), 0);
+	CHECK_EQ(umm_mprotect(c, A, P, PROT_READ | PROT_WRITE), 0);
+	CHECK_EQ(umm_write(c, A, "CHILD!", 7), 7);
+	CHECK_EQ(umm_mprotect(p, A, P, PROT_READ), 0);
+	CHECK_EQ(umm_read(p, A, buf, 7), 7);
+	CHECK(!strcmp(buf, "before"));
+	umm_mm_destroy(c);
+	umm_mm_destroy(p);
+}
+
+/* A read pin of a page a fork shares pins this mm's own copy. */
+static void test_read_pin_after_fork(void)
+{
+	struct umm_mm *p = umm_mm_create(NULL), *c;
+	void *ptr;
+
+	CHECK_EQ(umm_mmap(p, A, P, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), A);
+	wr(p, A, 1);
+	CHECK_EQ(umm_mprotect(p, A, P, PROT_READ), 0);
+	CHECK_EQ(umm_fork(p, &c), 0);
+	CHECK_EQ(umm_pin(p, A, 1, UMM_READ, &ptr), 0);
+	/* the child writes its copy: the parent's pin must not see it */
+	CHECK_EQ(umm_mprotect(c, A, P, PROT_READ | PROT_WRITE), 0);
+	wr(c, A, 2);
+	CHECK_EQ(*(uint64_t *)ptr, 1);
+	CHECK_EQ(rd(p, A), 1);
+	/* and what the parent writes, its pin sees: the pinned page is its own */
+	CHECK_EQ(umm_mprotect(p, A, P, PROT_READ | PROT_WRITE), 0);
+	wr(p, A, 3);
+	CHECK_EQ(*(uint64_t *)ptr, 3);
+	umm_unpin(p, &ptr, 1);
+	umm_mm_destroy(c);
+	umm_mm_destroy(p);
+}
+
 static void test_fork_errors(void)
 {
 	struct umm_mm *mm = umm_mm_create(NULL), *child = NULL;
@@ -166,6 +224,8 @@ int main(void)
 	RUN(test_shared_and_flags);
 	RUN(test_pinned_copied);
 	RUN(test_no_merge_after_fork);
+	RUN(test_mprotect_after_fork);
+	RUN(test_read_pin_after_fork);
 	RUN(test_fork_errors);
 	return test_done();
 }
