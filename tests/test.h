@@ -7,6 +7,8 @@
 #ifndef UMM_TEST_H
 #define UMM_TEST_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
@@ -69,6 +71,33 @@ static inline double stress_seconds(double dflt)
 	const char *e = getenv("UMM_STRESS_SECONDS");
 
 	return e && atof(e) > 0 ? atof(e) : dflt;
+}
+
+/*
+ * stress_run - run fns[i](args[i]) (args NULL: (void *)(i + 1)) on @n
+ * threads for stress_seconds(@dflt), or until a check fails, then set
+ * *@stop for them and join them all.
+ */
+#define STRESS_MAX_THREADS	16
+static inline void stress_run(void *(*const fns[])(void *), void *const args[],
+			      size_t n, double dflt, bool *stop)
+{
+	pthread_t t[STRESS_MAX_THREADS];
+	double end;
+	size_t i;
+
+	for (i = 0; i < n && i < STRESS_MAX_THREADS; i++)
+		CHECK(!pthread_create(&t[i], NULL, fns[i],
+				      args ? args[i] : (void *)(uintptr_t)(i + 1)));
+	end = now_sec() + stress_seconds(dflt);
+	while (now_sec() < end && !__atomic_load_n(&test_failures, __ATOMIC_RELAXED)) {
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	__atomic_store_n(stop, true, __ATOMIC_RELAXED);
+	while (i--)
+		pthread_join(t[i], NULL);
 }
 
 /* xorshift: a per-thread PRNG that needs no lock. */

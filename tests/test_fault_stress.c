@@ -27,7 +27,7 @@
 #define CHURN_PAGES	2048UL
 
 static struct umm_mm *mm;
-static int stop;
+static bool stop;
 static uint64_t n_writes, n_churn, n_reads, n_lost;
 
 static void *writer(void *arg)
@@ -131,10 +131,9 @@ static void *churn_reader(void *arg)
 
 static void test_fault_stress(void)
 {
-	void *(*fns[])(void *) = { writer, writer, churn, churn, churn_reader };
-	pthread_t t[ARRAY_SIZE(fns)];
+	void *(*const fns[])(void *) = { writer, writer, churn, churn, churn_reader };
+	void *const args[] = { (void *)0, (void *)1, (void *)3, (void *)4, (void *)5 };
 	struct page_alloc_stats before, after;
-	double end;
 
 	rcu_barrier();
 	page_alloc_get_stats(&before);
@@ -144,14 +143,8 @@ static void test_fault_stress(void)
 		return;
 	CHECK_EQ(umm_mmap(mm, STABLE, NWRITERS * SLICE, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), STABLE);
-	for (size_t i = 0; i < ARRAY_SIZE(fns); i++)
-		pthread_create(&t[i], NULL, fns[i], (void *)(uintptr_t)(i < NWRITERS ? i : i + 1));
-	end = now_sec() + stress_seconds(5);
-	while (now_sec() < end)
-		usleep(20000);
-	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
-	for (size_t i = 0; i < ARRAY_SIZE(fns); i++)
-		pthread_join(t[i], NULL);
+	/* writers own slices 0 and 1; the others take their seeds from theirs */
+	stress_run(fns, args, ARRAY_SIZE(fns), 5, &stop);
 	printf("  writes %llu, churn ops %llu, churn reads %llu, lost %llu, faults %llu, "
 	       "vma_lock_success %llu, retry %llu, abort %llu\n",
 	       (unsigned long long)n_writes, (unsigned long long)n_churn,

@@ -24,7 +24,7 @@
 #define WIN_PAGES	4096UL		/* 16 MiB */
 
 static struct umm_mm *mm;
-static int stop;
+static bool stop;
 static uint64_t n_locked, n_none, n_maps, n_ops;
 
 static uint64_t rand_page(uint64_t *s)
@@ -134,11 +134,9 @@ static void *writer(void *arg)
 
 static void test_vma_stress(void)
 {
-	void *(*fns[])(void *) = { fault_reader, fault_reader, maps_reader,
-				   writer, writer };
-	pthread_t t[ARRAY_SIZE(fns)];
+	void *(*const fns[])(void *) = { fault_reader, fault_reader, maps_reader,
+					 writer, writer };
 	struct page_alloc_stats before, after;
-	double end;
 
 	rcu_barrier();
 	page_alloc_get_stats(&before);
@@ -146,14 +144,7 @@ static void test_vma_stress(void)
 	CHECK(mm);
 	if (!mm)
 		return;
-	for (size_t i = 0; i < ARRAY_SIZE(fns); i++)
-		pthread_create(&t[i], NULL, fns[i], (void *)(uintptr_t)(i + 1));
-	end = now_sec() + stress_seconds(5);
-	while (now_sec() < end)
-		usleep(20000);
-	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
-	for (size_t i = 0; i < ARRAY_SIZE(fns); i++)
-		pthread_join(t[i], NULL);
+	stress_run(fns, NULL, ARRAY_SIZE(fns), 5, &stop);
 	printf("  locked %llu, found none %llu, maps read %llu, writer ops %llu, "
 	       "vma_lock_abort %llu, vma_lock_miss %llu, VMAs %llu\n",
 	       (unsigned long long)n_locked, (unsigned long long)n_none,

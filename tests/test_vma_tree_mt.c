@@ -313,28 +313,15 @@ static void teardown(void)
 
 static void test_readers_see_whole_writes(void)
 {
-	pthread_t w, r[READERS];
-	double end;
+	void *(*const fns[READERS + 1])(void *) = { writer, reader, reader, reader };
+	void *const args[READERS + 1] = { NULL, (void *)0, (void *)1, (void *)2 };
 	uint64_t total = 0;
 	int i;
 
 	setup();
-	CHECK_EQ(pthread_create(&w, NULL, writer, NULL), 0);
+	stress_run(fns, args, READERS + 1, 5, &stop);
 	for (i = 0; i < READERS; i++)
-		CHECK_EQ(pthread_create(&r[i], NULL, reader,
-					(void *)(uintptr_t)i), 0);
-	end = now_sec() + stress_seconds(5);
-	while (now_sec() < end && !test_failures) {
-		struct timespec ts = { 0, 50 * 1000 * 1000 };
-
-		nanosleep(&ts, NULL);
-	}
-	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
-	pthread_join(w, NULL);
-	for (i = 0; i < READERS; i++) {
-		pthread_join(r[i], NULL);
 		total += reads[i];
-	}
 	printf("     %lu writes, %lu reads\n", (unsigned long)writes,
 	       (unsigned long)total);
 	CHECK(writes > 0 && total > 0);
