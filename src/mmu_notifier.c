@@ -36,6 +36,7 @@ void mmu_notifier_mm_destroy(struct umm_mm *mm)
 	pthread_rwlock_destroy(&mm->notifier_lock);
 }
 
+/* Locking: takes mm->notifier_lock for write (waits for running invalidations). */
 __visible int umm_notifier_register(struct umm_mm *mm, const struct umm_notifier_ops *ops,
 				    void *priv)
 {
@@ -55,6 +56,7 @@ __visible int umm_notifier_register(struct umm_mm *mm, const struct umm_notifier
 	return 0;
 }
 
+/* Locking: takes mm->notifier_lock for read around the callbacks. */
 static void invalidate(struct umm_mm *mm, uint64_t start, uint64_t end, bool begin)
 {
 	if (!smp_load_acquire(&mm->notifiers))

@@ -28,6 +28,7 @@ static __thread struct {
 static __thread unsigned int tlb_cache_next;
 static uint64_t next_mm_id = 1;		/* atomic */
 
+/* Thread exit. Locking: takes tlb_registry_lock, then each mm's tlb_lock. */
 static void thread_tlbs_destroy(void *arg)
 {
 	struct thread_tlbs *tt = arg;
@@ -53,6 +54,7 @@ static void tlb_init_once(void)
 	pthread_key_create(&tlb_key, thread_tlbs_destroy);
 }
 
+/* Locking: none; the mm is not yet visible. */
 void tlb_mm_init(struct umm_mm *mm)
 {
 	mm->mm_id = atomic_add_return(&next_mm_id, 1);
@@ -77,6 +79,10 @@ void tlb_mm_destroy(struct umm_mm *mm)
 	pthread_mutex_destroy(&mm->tlb_lock);
 }
 
+/*
+ * First access to @mm on this thread: find or make its TLB.
+ * Locking: takes tlb_registry_lock, then mm->tlb_lock; not in a section.
+ */
 static struct sw_tlb *sw_tlb_slow(struct umm_mm *mm)
 {
 	struct sw_tlb *t = NULL;
@@ -194,6 +200,12 @@ void tlb_flush_pte_range(struct mmu_gather *tlb, uint64_t start, uint64_t end)
 	tlb->end = end > tlb->end ? end : tlb->end;
 }
 
+/*
+ * Flush, then release the gathered frames.
+ * Locking: as flush_tlb_mm_range(); callers hold no spinlock (except the
+ *          malloc-failure path of tlb_remove_page, which may run under a
+ *          PTE lock: the wait is for access sections, which hold no lock).
+ */
 static void tlb_flush_mmu(struct mmu_gather *tlb)
 {
 	/* a gathered frame was mapped: its translation must go first */
