@@ -7,28 +7,94 @@
  * get_page_unless_zero(), then check the page is still the one cached (it
  * may have been removed and freed meanwhile: frames are reused only
  * through the allocator, so the check is what makes the reference good).
+ *
+ * A page enters the cache fully read (host files) or zeroed (shmem), and
+ * under invalidate_lock held for read, so truncation - which holds it for
+ * write - never races an insertion past the new end. A page leaves the
+ * cache with its mapping cleared, which faults re-check under the PTE lock.
+ *
+ * Host files are written back by msync(MS_SYNC) and when the last
+ * reference goes. Shared mappings of them map clean pages read-only, so
+ * the first write faults and dirties the page (set_page_dirty, under the
+ * folio lock); writeback write-protects every mapping of the page again
+ * (page_mkclean) before it clears the dirty bit and writes the page.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <linux/magic.h>
+#include <sys/sysmacros.h>
+#include <umm/umm.h>
 #include "filemap.h"
 #include "page_alloc.h"
+#include "rmap.h"
+
+#define MAX_LFS_FILESIZE	((uint64_t)LLONG_MAX)
+#define MEMFD_NAME_MAX		249	/* NAME_MAX - strlen("memfd:") */
 
 /* shmem inodes are numbered from one counter, as on a tmpfs mount */
 static uint64_t next_ino = 1;
 
-struct umm_file *shmem_zero_setup(uint64_t size)
+static struct umm_file *file_alloc(enum file_kind kind, unsigned int f_mode)
 {
 	struct umm_file *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return NULL;
 	f->refcount = 1;
+	f->kind = kind;
+	f->f_mode = f_mode;
+	f->fd = -1;
+	init_rwsem(&f->invalidate_lock);
+	init_rwsem(&f->i_mmap_rwsem);
+	f->i_mmap = ITREE_ROOT_INIT;
+	xa_init(&f->i_pages);
+	return f;
+}
+
+static void file_free(struct umm_file *f)
+{
+	xa_destroy(&f->i_pages);
+	destroy_rwsem(&f->i_mmap_rwsem);
+	destroy_rwsem(&f->invalidate_lock);
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f->name);
+	free(f);
+}
+
+/* Memory-backed files live on the internal shm mount, device 00:01. */
+static struct umm_file *shmem_file_setup(const char *name, uint64_t size)
+{
+	struct umm_file *f = file_alloc(FILE_SHMEM, FMODE_READ | FMODE_WRITE);
+
+	if (!f)
+		return NULL;
+	f->name = strdup(name);
+	if (!f->name) {
+		file_free(f);
+		return NULL;
+	}
 	f->ino = atomic_add_return(&next_ino, 1);
 	f->dev_major = 0;
-	f->dev_minor = 1;	/* the shmem mount's anonymous device, as the host shows */
-	f->name = "/dev/zero (deleted)";
-	f->anon_shared = true;
-	f->size = size;
-	xa_init(&f->i_pages);
+	f->dev_minor = 1;
+	f->i_size = size;
+	return f;
+}
+
+struct umm_file *shmem_zero_setup(uint64_t size)
+{
+	struct umm_file *f = shmem_file_setup("/dev/zero (deleted)", size);
+
+	if (f)
+		f->anon_shared = true;
 	return f;
 }
 
@@ -39,23 +105,92 @@ struct umm_file *get_file(struct umm_file *f)
 	return f;
 }
 
+/* Drop the cache's pages in [first, last]. Locking: invalidate_lock (write). */
+static void filemap_remove_range(struct umm_file *f, uint64_t first, uint64_t last)
+{
+	uint64_t index = first;
+	struct page *page;
+
+	for (;;) {
+		rcu_read_lock();
+		page = xa_find(&f->i_pages, &index, last);
+		/* the cache's own reference keeps a cached page's count up */
+		if (page)
+			get_page(page);
+		rcu_read_unlock();
+		if (!page)
+			break;
+		/* the folio lock keeps a writeback of this page out */
+		lock_page(page);
+		if (xa_cmpxchg(&f->i_pages, index, page, NULL, NULL) == page) {
+			clear_bit_page(PG_dirty, page);
+			WRITE_ONCE(page->mapping, NULL);
+			put_page(page);	/* the cache's reference */
+		}
+		unlock_page(page);
+		put_page(page);
+		if (index == last)
+			break;
+		index++;
+	}
+}
+
 void fput(struct umm_file *f)
 {
 	if (!f || atomic_add_return(&f->refcount, -1) != 0)
 		return;
-	/* no VMA maps the file any more: the cache's pages go */
+	/* no VMA maps the file any more: write it back, then drop the cache */
+	if (f->kind == FILE_HOST)
+		filemap_write_and_wait_range(f, 0, UINT64_MAX);
+	down_write(&f->invalidate_lock);
 	filemap_remove_range(f, 0, UINT64_MAX);
-	xa_destroy(&f->i_pages);
-	free(f);
+	up_write(&f->invalidate_lock);
+	file_free(f);
 }
 
-struct page *filemap_get_page(struct umm_file *f, uint64_t index,
-			       struct frame_quota *quota)
+void lock_page(struct page *page)
 {
-	for (;;) {
-		struct page *page;
-		int err;
+	unsigned int spins = 0;
 
+	while (test_and_set_bit_page(PG_locked, page)) {
+		if (++spins < 64)
+			cpu_relax();
+		else
+			sched_yield();
+	}
+}
+
+/*
+ * Read page @index of a host file: bytes past the end of the file read as
+ * zeroes, as the kernel zeroes the tail of the last page.
+ */
+static int read_page(struct umm_file *f, struct page *page, uint64_t index)
+{
+	uint64_t pos = index << PAGE_SHIFT, size = i_size_read(f);
+	size_t want = size - pos < PAGE_SIZE ? size - pos : PAGE_SIZE, got = 0;
+	char *buf = page_address(page);
+
+	while (got < want) {
+		ssize_t n = pread(f->fd, buf + got, want - got, (off_t)(pos + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -EIO;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	memset(buf + got, 0, PAGE_SIZE - got);
+	return 0;
+}
+
+/* Lockless lookup with a reference. Locking: none; takes RCU. */
+static struct page *filemap_get_cached(struct umm_file *f, uint64_t index)
+{
+	struct page *page;
+
+	for (;;) {
 		rcu_read_lock();
 		page = xa_load(&f->i_pages, index);
 		if (page && !get_page_unless_zero(page))
@@ -66,41 +201,360 @@ struct page *filemap_get_page(struct umm_file *f, uint64_t index,
 			continue;
 		}
 		rcu_read_unlock();
-		if (page)
-			return page;
-		page = alloc_page(quota, GFP_KERNEL);
-		if (!page)
-			return NULL;
-		WRITE_ONCE(page->mapping, (void *)f);
-		page->index = index;
-		err = xa_insert(&f->i_pages, index, page);
-		if (!err) {
-			get_page(page);	/* the caller's; the cache keeps the first */
-			return page;
-		}
-		put_page(page);
-		if (err != -EEXIST)
-			return NULL;
+		return page;
 	}
 }
 
-void filemap_remove_range(struct umm_file *f, uint64_t first, uint64_t last)
+static uint64_t size_pages(uint64_t size)
 {
-	uint64_t index = first;
-	struct page *page;
+	return (size >> PAGE_SHIFT) + !!(size & ~PAGE_MASK);
+}
 
+/* Read or create the page and add it. Locking: invalidate_lock (read). */
+static struct page *filemap_add_page(struct umm_file *f, uint64_t index,
+				     struct frame_quota *quota, int *err)
+{
+	struct page *page;
+	int e;
+
+	if (index >= size_pages(i_size_read(f))) {
+		*err = -EIO;
+		return NULL;
+	}
+	page = alloc_page(quota, f->kind == FILE_HOST ? __GFP_NOZERO : GFP_KERNEL);
+	if (!page) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	if (f->kind == FILE_HOST && read_page(f, page, index)) {
+		put_page(page);
+		*err = -EIO;
+		return NULL;
+	}
+	WRITE_ONCE(page->mapping, (void *)f);
+	page->index = index;
+	e = xa_insert(&f->i_pages, index, page);
+	if (!e) {
+		get_page(page);	/* the caller's; the cache keeps the first */
+		return page;
+	}
+	WRITE_ONCE(page->mapping, NULL);
+	put_page(page);
+	*err = e == -EEXIST ? -EAGAIN : -ENOMEM;
+	return NULL;
+}
+
+struct page *filemap_get_page(struct umm_file *f, uint64_t index,
+			       struct frame_quota *quota, int *err)
+{
 	for (;;) {
+		struct page *page = filemap_get_cached(f, index);
+
+		if (page)
+			return page;
+		down_read(&f->invalidate_lock);
+		page = filemap_add_page(f, index, quota, err);
+		up_read(&f->invalidate_lock);
+		if (page || *err != -EAGAIN)
+			return page;
+		/* another fault added it first: take theirs */
+	}
+}
+
+void set_page_dirty(struct umm_file *f, struct page *page)
+{
+	VM_BUG_ON(!test_bit_page(PG_locked, page));
+	if (test_bit_page(PG_dirty, page))
+		return;
+	set_bit_page(PG_dirty, page);
+	if (READ_ONCE(page->mapping) == (void *)f)
+		xa_set_mark(&f->i_pages, page->index, PAGECACHE_TAG_DIRTY);
+}
+
+/* Write one page's bytes inside the file. Return: 0 or -errno. */
+static int write_page(struct umm_file *f, struct page *page)
+{
+	uint64_t pos = page->index << PAGE_SHIFT, size = i_size_read(f);
+	size_t want, done = 0;
+	const char *buf = page_address(page);
+
+	if (pos >= size)
+		return 0;
+	want = size - pos < PAGE_SIZE ? size - pos : PAGE_SIZE;
+	while (done < want) {
+		ssize_t n = pwrite(f->fd, buf + done, want - done, (off_t)(pos + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Take @page's dirtiness for writing it: write-protect every shared
+ * mapping so the next write faults and dirties it again, then clear it.
+ * A pinned page stays dirty: its pinner may write at any time.
+ * Locking: invalidate_lock (read); takes the folio lock, i_mmap_rwsem.
+ * Return: whether the page must be written.
+ */
+static bool clear_page_dirty_for_io(struct umm_file *f, struct page *page)
+{
+	bool dirty = false;
+
+	lock_page(page);
+	if (READ_ONCE(page->mapping) == (void *)f && test_bit_page(PG_dirty, page)) {
+		page_mkclean(f, page);
+		if (!page_maybe_dma_pinned(page)) {
+			xa_clear_mark(&f->i_pages, page->index, PAGECACHE_TAG_DIRTY);
+			clear_bit_page(PG_dirty, page);
+		}
+		dirty = true;
+	}
+	unlock_page(page);
+	return dirty;
+}
+
+int filemap_write_and_wait_range(struct umm_file *f, uint64_t start, uint64_t end)
+{
+	uint64_t index = start >> PAGE_SHIFT, last = end >> PAGE_SHIFT;
+	bool wrote = false;
+	int err = 0;
+
+	if (f->kind != FILE_HOST)
+		return 0;
+	down_read(&f->invalidate_lock);
+	for (;;) {
+		struct page *page;
+		int e;
+
 		rcu_read_lock();
-		page = xa_find(&f->i_pages, &index, last);
+		page = xa_find_marked(&f->i_pages, &index, last, PAGECACHE_TAG_DIRTY);
 		rcu_read_unlock();
 		if (!page)
 			break;
-		if (xa_cmpxchg(&f->i_pages, index, page, NULL, NULL) == page) {
-			WRITE_ONCE(page->mapping, NULL);
-			put_page(page);	/* the cache's reference */
+		page = filemap_get_cached(f, index);
+		if (page && clear_page_dirty_for_io(f, page)) {
+			e = write_page(f, page);
+			wrote = true;
+			if (e) {
+				lock_page(page);
+				set_page_dirty(f, page);	/* not written: keep it */
+				unlock_page(page);
+				err = err ? err : e;
+			}
 		}
+		if (page)
+			put_page(page);
 		if (index == last)
 			break;
 		index++;
 	}
+	if (wrote && fdatasync(f->fd) && !err)
+		err = -errno;
+	up_read(&f->invalidate_lock);
+	return err;
+}
+
+void truncate_pagecache_range(struct umm_file *f, uint64_t first, uint64_t last,
+			      bool even_cows)
+{
+	rwsem_assert_write_held(&f->invalidate_lock);
+	unmap_mapping_range(f, first, last, even_cows);
+	filemap_remove_range(f, first, last);
+	/* a fault that looked the page up before it went may have mapped it */
+	unmap_mapping_range(f, first, last, even_cows);
+}
+
+/* Zero the bytes of the cached page holding @pos from @pos to its end. */
+static void zero_page_tail(struct umm_file *f, uint64_t pos)
+{
+	struct page *page;
+
+	if (!(pos & ~PAGE_MASK))
+		return;
+	page = filemap_get_cached(f, pos >> PAGE_SHIFT);
+	if (!page)
+		return;
+	memset((char *)page_address(page) + (pos & ~PAGE_MASK), 0,
+	       PAGE_SIZE - (pos & ~PAGE_MASK));
+	put_page(page);
+}
+
+/* ---- the public calls ---- */
+
+__visible struct umm_file *umm_file_create(const char *name, uint64_t size,
+					   unsigned int flags)
+{
+	char path[MEMFD_NAME_MAX + 32];
+	struct umm_file *f;
+
+	if (flags & ~UMM_FILE_DAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (flags & UMM_FILE_DAX) {
+		errno = EOPNOTSUPP;	/* direct access: not yet */
+		return NULL;
+	}
+	if (!name || strlen(name) > MEMFD_NAME_MAX || strchr(name, '/')) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (size > MAX_LFS_FILESIZE) {
+		errno = EFBIG;
+		return NULL;
+	}
+	/* a named memory file, as memfd_create's, which maps show so */
+	snprintf(path, sizeof(path), "/memfd:%s (deleted)", name);
+	f = shmem_file_setup(path, size);
+	if (!f)
+		errno = ENOMEM;
+	return f;
+}
+
+/* maps escapes a newline in a path as octal, as seq_file_path does */
+static char *escape_path(const char *path)
+{
+	size_t n = 0;
+	char *out, *o;
+
+	for (const char *p = path; *p; p++)
+		n += *p == '\n' ? 4 : 1;
+	out = malloc(n + 1);
+	if (!out)
+		return NULL;
+	o = out;
+	for (const char *p = path; *p; p++) {
+		if (*p == '\n') {
+			memcpy(o, "\\012", 4);
+			o += 4;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static char *fd_path(int fd)
+{
+	char link[64], buf[PATH_MAX + 1];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, buf, PATH_MAX);
+	if (n < 0)
+		n = 0;
+	buf[n] = '\0';
+	return escape_path(buf);
+}
+
+/* May a file opened with @fd_acc be used with @acc? */
+static bool access_allowed(int fd_acc, int acc)
+{
+	if (acc == O_RDWR)
+		return fd_acc == O_RDWR;
+	return fd_acc == O_RDWR || fd_acc == acc;
+}
+
+__visible struct umm_file *umm_file_from_fd(int fd, int oflags)
+{
+	int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1, acc = oflags & O_ACCMODE;
+	struct umm_file *f;
+	struct statfs sfs;
+	struct stat st;
+
+	if (fl < 0 || (fl & O_PATH)) {
+		errno = EBADF;
+		return NULL;
+	}
+	if (acc == O_ACCMODE) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!access_allowed(fl & O_ACCMODE, acc)) {
+		errno = EACCES;
+		return NULL;
+	}
+	if (fstat(fd, &st))
+		return NULL;
+	if (!S_ISREG(st.st_mode)) {
+		errno = ENODEV;	/* what mmap answers for a pipe or a directory */
+		return NULL;
+	}
+	f = file_alloc(FILE_HOST, (acc == O_WRONLY ? 0 : FMODE_READ) |
+			       (acc == O_RDONLY ? 0 : FMODE_WRITE));
+	if (!f) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	f->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	f->name = fd_path(fd);
+	if (f->fd < 0 || !f->name) {
+		int e = f->fd < 0 ? errno : ENOMEM;
+
+		file_free(f);
+		errno = e;
+		return NULL;
+	}
+	f->ino = st.st_ino;
+	f->dev_major = major(st.st_dev);
+	f->dev_minor = minor(st.st_dev);
+	f->i_size = (uint64_t)st.st_size;
+	if (!fstatfs(fd, &sfs)) {
+		/* ext4 and xfs place mappings with thp_get_unmapped_area */
+		f->thp_align = sfs.f_type == EXT4_SUPER_MAGIC || sfs.f_type == XFS_SUPER_MAGIC;
+		f->noexec = sfs.f_flags & ST_NOEXEC;
+	}
+	return f;
+}
+
+__visible int umm_file_truncate(struct umm_file *f, uint64_t size)
+{
+	uint64_t old;
+	int err = 0;
+
+	if (!f || f->anon_shared)
+		return -EINVAL;
+	if (size > MAX_LFS_FILESIZE)
+		return -EINVAL;	/* a negative length, to ftruncate */
+	if (!(f->f_mode & FMODE_WRITE))
+		return -EINVAL;	/* ftruncate on a file not open for writing */
+	down_write(&f->invalidate_lock);
+	old = f->i_size;
+	if (f->kind == FILE_HOST && ftruncate(f->fd, (off_t)size))
+		err = -errno;
+	if (!err) {
+		__atomic_store_n(&f->i_size, size, __ATOMIC_RELEASE);
+		if (size < old) {
+			truncate_pagecache_range(f, size_pages(size), UINT64_MAX, true);
+			zero_page_tail(f, size);
+		}
+	}
+	up_write(&f->invalidate_lock);
+	return err;
+}
+
+__visible void umm_file_put(struct umm_file *f)
+{
+	fput(f);
+}
+
+int filemap_punch_hole(struct umm_file *f, uint64_t first, uint64_t last)
+{
+	int err = 0;
+
+	down_write(&f->invalidate_lock);
+	if (f->kind == FILE_HOST &&
+	    fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)(first << PAGE_SHIFT),
+		      (off_t)((last - first + 1) << PAGE_SHIFT)))
+		err = -errno;
+	if (!err)
+		truncate_pagecache_range(f, first, last, false);
+	up_write(&f->invalidate_lock);
+	return err;
 }

@@ -1,22 +1,51 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * filemap.h - files that VMAs map, and their page cache. For now the
- * memory-backed kind shared anonymous mappings need (shmem_zero_setup);
- * host files behind a page cache come next.
+ * filemap.h - files that VMAs map, and their page cache: memory-backed
+ * files (shmem: umm_file_create, and the object behind a shared anonymous
+ * mapping) and host files behind a page cache (umm_file_from_fd).
  */
 #ifndef UMM_FILEMAP_H
 #define UMM_FILEMAP_H
 
 #include "mm_types.h"
 #include "xarray.h"
+#include "interval_tree.h"
+
+#define FMODE_READ	0x1u
+#define FMODE_WRITE	0x2u
+
+/* The cache's dirty tag: pages written through a mapping, not yet written back. */
+#define PAGECACHE_TAG_DIRTY	XA_MARK_DIRTY
+
+enum file_kind {
+	FILE_SHMEM,	/* memory-backed: the cache is the file */
+	FILE_HOST,	/* a host file: the cache fills with pread, writes back with pwrite */
+};
 
 struct umm_file {
-	uint64_t refcount;	/* atomic */
+	uint64_t refcount;	/* atomic: the caller's, VMAs', in-flight users' */
+	enum file_kind kind;	/* fixed */
+	unsigned int f_mode;	/* FMODE_*; fixed */
+	int fd;			/* FILE_HOST: our own dup of the caller's fd; fixed */
 	uint64_t ino;		/* fixed; what maps shows */
 	uint32_t dev_major, dev_minor;	/* fixed */
-	const char *name;	/* fixed; the maps path */
+	char *name;		/* fixed; the maps path, escaped as the kernel's */
 	bool anon_shared;	/* a MAP_SHARED|MAP_ANONYMOUS object */
-	uint64_t size;		/* bytes; fixed for shared anonymous objects */
+	bool thp_align;		/* its file system aligns large mappings to 2 MiB; fixed */
+	bool noexec;		/* on a noexec mount: no PROT_EXEC mappings; fixed */
+	/*
+	 * Bytes. Changed under invalidate_lock (write); read with READ_ONCE
+	 * by faults, which re-check through the page's mapping afterwards.
+	 */
+	uint64_t i_size;
+	/*
+	 * Truncation and hole punches hold it for write; adding a page to the
+	 * cache and writeback hold it for read, so no page appears past a new
+	 * end of file and no writeback races a host ftruncate.
+	 */
+	struct rw_semaphore invalidate_lock;
+	struct rw_semaphore i_mmap_rwsem;	/* guards i_mmap */
+	struct itree_root i_mmap;	/* VMAs mapping the file, by file page */
 	/* the page cache: index -> struct page, one reference each; xa_lock */
 	struct xarray i_pages;
 };
@@ -26,17 +55,65 @@ struct umm_file *shmem_zero_setup(uint64_t size);
 struct umm_file *get_file(struct umm_file *f);
 void fput(struct umm_file *f);
 
+static inline uint64_t i_size_read(const struct umm_file *f)
+{
+	return __atomic_load_n(&f->i_size, __ATOMIC_ACQUIRE);
+}
+
+/* Does a shared mapping of @f need write faults to track dirty pages? */
+static inline bool mapping_needs_writeback(const struct umm_file *f)
+{
+	return f->kind == FILE_HOST;
+}
+
 /*
- * filemap_get_page - the cache page at @index, created (zeroed) if
- * missing and charged to @quota (the faulting mm's, as memcg charges the
- * faulting task), with a reference for the caller.
- * Locking: none held; lookups are lockless (RCU), insertion takes xa_lock.
- * Return: the page, or NULL when out of memory.
+ * filemap_get_page - the cache page at @index, read in (host file) or
+ * created zeroed (shmem) if missing, charged to @quota (the faulting mm's,
+ * as memcg charges the faulting task), with a reference for the caller.
+ * Locking: none held but the faulting VMA's; lookups are lockless (RCU);
+ *          adding a page takes invalidate_lock for read, then xa_lock.
+ * Return: the page; NULL with *err = -ENOMEM, or -EIO when the index is
+ *         past the end of the file or the host read failed.
  */
 struct page *filemap_get_page(struct umm_file *f, uint64_t index,
-			       struct frame_quota *quota);
+			       struct frame_quota *quota, int *err);
 
-/* Drop the cache's pages in [first, last] (a hole punch). */
-void filemap_remove_range(struct umm_file *f, uint64_t first, uint64_t last);
+/* lock_page - the folio lock: serialises dirtying against writeback. */
+void lock_page(struct page *page);
+static inline void unlock_page(struct page *page)
+{
+	clear_bit_unlock_page(PG_locked, page);
+}
+
+/*
+ * set_page_dirty - note that a mapping wrote @page (a write fault on a
+ * shared mapping). Locking: @page locked.
+ */
+void set_page_dirty(struct umm_file *f, struct page *page);
+
+/*
+ * filemap_write_and_wait_range - write back the dirty cache pages of
+ * bytes [start, end] and wait (MS_SYNC, fsync).
+ * Locking: none held; takes invalidate_lock (read), page locks, i_mmap_rwsem.
+ * Return: 0 or -EIO (or the host write's error).
+ */
+int filemap_write_and_wait_range(struct umm_file *f, uint64_t start, uint64_t end);
+
+/*
+ * truncate_pagecache_range - drop the cache's pages in [first, last] from
+ * every mapping and from the cache (truncation, hole punch); private
+ * copies-on-write go too only when @even_cows.
+ * Locking: invalidate_lock held for write.
+ */
+void truncate_pagecache_range(struct umm_file *f, uint64_t first, uint64_t last,
+			      bool even_cows);
+
+/*
+ * filemap_punch_hole - MADV_REMOVE: free file pages [first, last] (the
+ * host file's blocks too) and unmap them from every mapping; private
+ * copies stay. Locking: takes invalidate_lock (write), i_mmap_rwsem.
+ * Return: 0 or -errno (a host file system that cannot punch holes).
+ */
+int filemap_punch_hole(struct umm_file *f, uint64_t first, uint64_t last);
 
 #endif /* UMM_FILEMAP_H */

@@ -201,8 +201,10 @@ static int dup_mmap(struct umm_mm *child, struct umm_mm *parent)
 		if (!new)
 			return -ENOMEM;
 		vma_mark_attached(new);
+		vma_link_file(new);
 		err = vma_tree_insert(&child->mm_mt, new->vm_start, new->vm_end, new);
 		if (err) {
+			vma_unlink_file(new);
 			new->vm_refcnt = 0;
 			vm_area_free(new);
 			return err;
@@ -211,9 +213,18 @@ static int dup_mmap(struct umm_mm *child, struct umm_mm *parent)
 		/* wiped and shared memory is faulted in afresh by the child */
 		if (!new->anon_vma)
 			continue;
+		/*
+		 * A truncation must not zap the parent's entries before they
+		 * are copied and the child's before: keep rmap walkers out of
+		 * the file while copying (the kernel orders i_mmap instead).
+		 */
+		if (vma->vm_file)
+			down_write(&vma->vm_file->i_mmap_rwsem);
 		mmu_notifier_invalidate_range_start(parent, vma->vm_start, vma->vm_end);
 		err = copy_page_range(child, new, parent, vma);
 		mmu_notifier_invalidate_range_end(parent, vma->vm_start, vma->vm_end);
+		if (vma->vm_file)
+			up_write(&vma->vm_file->i_mmap_rwsem);
 		if (err)
 			return err;
 	}

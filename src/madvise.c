@@ -223,15 +223,16 @@ static int madvise_walk_read(struct umm_mm *mm, uint64_t start, uint64_t end,
 				return -EACCES;
 			break;
 		}
-		if (behavior == MADV_DONTNEED || behavior == MADV_REMOVE ||
-		    behavior == MADV_DONTNEED_LOCKED)
+		if (behavior == MADV_DONTNEED || behavior == MADV_DONTNEED_LOCKED)
 			zap_page_range(mm, start, tmp);
-		/* the hole goes through to the file: its pages are dropped */
+		/* the hole goes through to the file, in every mm that maps it */
 		if (behavior == MADV_REMOVE) {
 			uint64_t first = vma->vm_pgoff + ((start - vma->vm_start) >> PAGE_SHIFT);
+			int err = filemap_punch_hole(vma->vm_file, first,
+						     first + ((tmp - start) >> PAGE_SHIFT) - 1);
 
-			filemap_remove_range(vma->vm_file, first,
-					     first + ((tmp - start) >> PAGE_SHIFT) - 1);
+			if (err)
+				return err;
 		}
 		start = tmp;
 	}

@@ -43,9 +43,17 @@ static void zap_frame(struct mmu_gather *tlb, uint64_t pfn)
 	tlb_remove_page(tlb, p);
 }
 
+/* A hole punch keeps the private copies made of the file's pages. */
+static bool zap_skip(const struct zap_details *details, pte_t pte)
+{
+	if (!details || !details->skip_anon || !pte_present(pte) || pte_special(pte))
+		return false;
+	return PageAnon(compound_head(pfn_to_page(pte_pfn(pte))));
+}
+
 /* Locking: takes each PTE table's lock (pte_offset_map_lock). */
 static void zap_pte_range(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr,
-			  uint64_t end)
+			  uint64_t end, const struct zap_details *details)
 {
 	uint64_t start_addr = addr;
 	spinlock_t *ptl;
@@ -58,7 +66,7 @@ static void zap_pte_range(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr,
 	do {
 		pte_t old;
 
-		if (pte_none(ptep_get(pte)))
+		if (pte_none(ptep_get(pte)) || zap_skip(details, ptep_get(pte)))
 			continue;
 		old = ptep_get_and_clear(pte);
 		changed = true;
@@ -91,7 +99,7 @@ static bool zap_huge_pmd(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr)
 }
 
 static void zap_pmd_range(struct mmu_gather *tlb, pud_t *pud, uint64_t addr,
-			  uint64_t end)
+			  uint64_t end, const struct zap_details *details)
 {
 	pmd_t *pmd = pmd_offset(pud, addr);
 	uint64_t next;
@@ -104,7 +112,7 @@ static void zap_pmd_range(struct mmu_gather *tlb, pud_t *pud, uint64_t addr,
 			continue;
 		if (pmd_leaf(v) && zap_huge_pmd(tlb, pmd, addr))
 			continue;
-		zap_pte_range(tlb, pmd, addr, next);
+		zap_pte_range(tlb, pmd, addr, next, details);
 	} while (pmd++, addr = next, addr != end);
 }
 
@@ -125,7 +133,7 @@ static bool zap_huge_pud(struct mmu_gather *tlb, pud_t *pud, uint64_t addr)
 }
 
 static void zap_pud_range(struct mmu_gather *tlb, p4d_t *p4d, uint64_t addr,
-			  uint64_t end)
+			  uint64_t end, const struct zap_details *details)
 {
 	pud_t *pud = pud_offset(p4d, addr);
 	uint64_t next;
@@ -138,11 +146,12 @@ static void zap_pud_range(struct mmu_gather *tlb, p4d_t *p4d, uint64_t addr,
 			continue;
 		if (pud_leaf(v) && zap_huge_pud(tlb, pud, addr))
 			continue;
-		zap_pmd_range(tlb, pud, addr, next);
+		zap_pmd_range(tlb, pud, addr, next, details);
 	} while (pud++, addr = next, addr != end);
 }
 
-void unmap_page_range(struct mmu_gather *tlb, uint64_t addr, uint64_t end)
+void unmap_page_range(struct mmu_gather *tlb, uint64_t addr, uint64_t end,
+		      const struct zap_details *details)
 {
 	struct umm_mm *mm = tlb->mm;
 	pgd_t *pgd = pgd_offset(mm, addr);
@@ -160,20 +169,26 @@ void unmap_page_range(struct mmu_gather *tlb, uint64_t addr, uint64_t end)
 		for (a = addr; a != next; a = e, p4d++) {
 			e = p4d_addr_end(a, next);
 			if (p4d_present(p4dp_get(p4d)))
-				zap_pud_range(tlb, p4d, a, e);
+				zap_pud_range(tlb, p4d, a, e, details);
 		}
 	} while (pgd++, addr = next, addr != end);
 }
 
-void zap_page_range(struct umm_mm *mm, uint64_t start, uint64_t end)
+void zap_page_range_details(struct umm_mm *mm, uint64_t start, uint64_t end,
+			    const struct zap_details *details)
 {
 	struct mmu_gather tlb;
 
 	mmu_notifier_invalidate_range_start(mm, start, end);
 	tlb_gather_mmu(&tlb, mm);
-	unmap_page_range(&tlb, start, end);
+	unmap_page_range(&tlb, start, end, details);
 	tlb_finish_mmu(&tlb);
 	mmu_notifier_invalidate_range_end(mm, start, end);
+}
+
+void zap_page_range(struct umm_mm *mm, uint64_t start, uint64_t end)
+{
+	zap_page_range_details(mm, start, end, NULL);
 }
 
 /* ---- faults ---- */
@@ -330,6 +345,179 @@ out:
 	return ret;
 }
 
+/* ---- file faults ---- */
+
+static uint64_t vmf_pgoff(const struct vm_fault *vmf)
+{
+	return vmf->vma->vm_pgoff + ((vmf->address - vmf->vma->vm_start) >> PAGE_SHIFT);
+}
+
+/*
+ * The file's cache page for the fault, with a reference. Past the end of
+ * the file is SIGBUS, as a read that fails. Locking: the VMA held.
+ */
+static vm_fault_t file_fault_page(struct vm_fault *vmf, struct page **pagep)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct umm_file *file = vma->vm_file;
+	uint64_t pgoff = vmf_pgoff(vmf), size = i_size_read(file);
+	int err = 0;
+
+	if (pgoff >= (size >> PAGE_SHIFT) + !!(size & ~PAGE_MASK))
+		return VM_FAULT_SIGBUS;
+	if (pte_alloc(vma->vm_mm, vmf->pmd))
+		return VM_FAULT_OOM;
+	*pagep = filemap_get_page(file, pgoff, vma->vm_mm->quota, &err);
+	if (*pagep)
+		return 0;
+	return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+}
+
+/*
+ * Map @page (a reference the mapping keeps) at the fault's empty entry,
+ * unless the entry was filled meanwhile or @cache left the file: a
+ * truncation or hole punch that removed it unmaps again afterwards, so
+ * checking under the PTE lock closes the race.
+ * Locking: the VMA held; takes the PTE lock. Return: whether it mapped.
+ */
+static bool finish_fault(struct vm_fault *vmf, struct page *cache, struct page *page,
+			 pte_t entry)
+{
+	struct umm_mm *mm = vmf->vma->vm_mm;
+
+	vmf->pte = pte_offset_map_lock(mm, vmf->pmd, vmf->address, &vmf->ptl);
+	if (!vmf->pte)
+		return false;
+	if (!pte_none(ptep_get(vmf->pte)) ||
+	    READ_ONCE(cache->mapping) != (void *)vmf->vma->vm_file) {
+		pte_unmap_unlock(vmf->pte, vmf->ptl);
+		return false;
+	}
+	if (page == cache) {
+		__atomic_fetch_add(&page->mapcount, 1, __ATOMIC_RELAXED);
+	} else {
+		page_add_new_anon_rmap(page, vmf->vma, vmf->address);
+		mm_stat_add(mm, MM_ANONPAGES, 1);
+	}
+	set_pte(vmf->pte, entry);
+	pte_unmap_unlock(vmf->pte, vmf->ptl);
+	return true;
+}
+
+/*
+ * do_read_fault - map the cache page read-only for a private mapping or a
+ * shared one that tracks dirtying (vm_get_page_prot leaves the write bit
+ * out of both); writable at once for shared memory-backed files.
+ * Locking: the VMA held.
+ */
+static vm_fault_t do_read_fault(struct vm_fault *vmf)
+{
+	struct page *page;
+	vm_fault_t ret = file_fault_page(vmf, &page);
+	pte_t entry;
+
+	if (ret)
+		return ret;
+	entry = pte_mkyoung(pfn_pte(page_to_pfn(page), vm_get_page_prot(vmf->vma->vm_flags)));
+	if (!finish_fault(vmf, page, page, entry))
+		put_page(page);
+	return 0;
+}
+
+/* do_cow_fault - a write to an unmapped page of a private file mapping. */
+static vm_fault_t do_cow_fault(struct vm_fault *vmf)
+{
+	struct umm_mm *mm = vmf->vma->vm_mm;
+	struct page *cache, *page;
+	vm_fault_t ret = vmf_anon_prepare(vmf);
+
+	if (ret)
+		return ret;
+	ret = file_fault_page(vmf, &cache);
+	if (ret)
+		return ret;
+	page = alloc_page(mm->quota, __GFP_NOZERO);
+	if (!page) {
+		put_page(cache);
+		return VM_FAULT_OOM;
+	}
+	memcpy(page_address(page), page_address(cache), PAGE_SIZE);
+	if (!finish_fault(vmf, cache, page, mk_anon_pte(vmf->vma, page)))
+		put_page(page);
+	put_page(cache);
+	return 0;
+}
+
+/*
+ * do_shared_fault - a write to an unmapped page of a shared mapping: the
+ * page is dirtied under its lock (writeback cleans it under the same
+ * lock), then mapped writable.
+ */
+static vm_fault_t do_shared_fault(struct vm_fault *vmf)
+{
+	struct umm_file *file = vmf->vma->vm_file;
+	bool track = mapping_needs_writeback(file);
+	struct page *page;
+	vm_fault_t ret = file_fault_page(vmf, &page);
+	pte_t entry;
+
+	if (ret)
+		return ret;
+	entry = pfn_pte(page_to_pfn(page), vm_get_page_prot(vmf->vma->vm_flags));
+	entry = pte_mkyoung(pte_mkdirty(pte_mkwrite(entry)));
+	if (track) {
+		lock_page(page);
+		set_page_dirty(file, page);
+	}
+	get_page(page);		/* ours, beside the one the mapping keeps */
+	if (!finish_fault(vmf, page, page, entry))
+		put_page(page);
+	if (track)
+		unlock_page(page);
+	put_page(page);
+	return 0;
+}
+
+/* Locking: the VMA held; no PTE lock, the entry was empty. */
+static vm_fault_t do_fault(struct vm_fault *vmf)
+{
+	if (!(vmf->flags & FAULT_FLAG_WRITE))
+		return do_read_fault(vmf);
+	if (!(vmf->vma->vm_flags & VM_SHARED))
+		return do_cow_fault(vmf);
+	return do_shared_fault(vmf);
+}
+
+/*
+ * wp_page_shared - a write to a clean, write-protected page of a shared
+ * mapping that tracks dirtying: dirty it under its lock, then let the
+ * entry write. Locking: called with the PTE lock held; drops it.
+ */
+static vm_fault_t wp_page_shared(struct vm_fault *vmf)
+{
+	struct umm_file *file = vmf->vma->vm_file;
+	struct page *page = compound_head(pfn_to_page(pte_pfn(vmf->orig_pte)));
+	struct umm_mm *mm = vmf->vma->vm_mm;
+
+	get_page(page);
+	pte_unmap_unlock(vmf->pte, vmf->ptl);
+	lock_page(page);
+	if (READ_ONCE(page->mapping) != (void *)file)
+		goto out;	/* truncated meanwhile: fault again */
+	set_page_dirty(file, page);
+	vmf->pte = pte_offset_map_lock(mm, vmf->pmd, vmf->address, &vmf->ptl);
+	if (!vmf->pte)
+		goto out;
+	if (pte_same(ptep_get(vmf->pte), vmf->orig_pte))
+		ptep_set_access_flags(vmf->pte, _PAGE_RW | _PAGE_DIRTY |
+				      _PAGE_SOFT_DIRTY | _PAGE_ACCESSED);
+	pte_unmap_unlock(vmf->pte, vmf->ptl);
+out:
+	unlock_page(page);
+	put_page(page);
+	return 0;
+}
+
 /*
  * do_wp_page - a write to a present, write-protected entry of a writable
  * VMA. Locking: called with the PTE lock held; drops it.
@@ -341,6 +529,8 @@ static vm_fault_t do_wp_page(struct vm_fault *vmf)
 
 	/* a shared mapping writes to the file's page itself */
 	if (vmf->vma->vm_flags & VM_SHARED) {
+		if (mapping_needs_writeback(vmf->vma->vm_file))
+			return wp_page_shared(vmf);
 		ptep_set_access_flags(vmf->pte, _PAGE_RW | _PAGE_DIRTY |
 				      _PAGE_SOFT_DIRTY | _PAGE_ACCESSED);
 		pte_unmap_unlock(vmf->pte, vmf->ptl);
@@ -357,50 +547,6 @@ static vm_fault_t do_wp_page(struct vm_fault *vmf)
 		return 0;
 	}
 	return wp_page_copy(vmf, page);
-}
-
-/*
- * do_shared_fault - map the file's cache page into a shared mapping
- * (shared anonymous memory is a memory-backed file).
- * Locking: the VMA held; takes the PTE lock, and xa_lock to add a page.
- */
-static vm_fault_t do_shared_fault(struct vm_fault *vmf)
-{
-	struct vm_area_struct *vma = vmf->vma;
-	struct umm_mm *mm = vma->vm_mm;
-	struct umm_file *file = vma->vm_file;
-	uint64_t pgoff = vma->vm_pgoff + ((vmf->address - vma->vm_start) >> PAGE_SHIFT);
-	struct page *page;
-	pte_t entry;
-
-	if (!(vma->vm_flags & VM_SHARED))
-		return VM_FAULT_SIGBUS;		/* private file mappings: not yet */
-	if (pgoff >= ALIGN_UP(file->size, PAGE_SIZE) >> PAGE_SHIFT)
-		return VM_FAULT_SIGBUS;		/* past the end of the file */
-	if (pte_alloc(mm, vmf->pmd))
-		return VM_FAULT_OOM;
-	page = filemap_get_page(file, pgoff, mm->quota);
-	if (!page)
-		return VM_FAULT_OOM;
-	entry = pte_mkyoung(pfn_pte(page_to_pfn(page), vm_get_page_prot(vma->vm_flags)));
-	if (vmf->flags & FAULT_FLAG_WRITE)
-		entry = pte_mkdirty(entry);
-	vmf->pte = pte_offset_map_lock(mm, vmf->pmd, vmf->address, &vmf->ptl);
-	/*
-	 * A hole punch may have taken the page out of the cache meanwhile
-	 * (it zaps first, then removes): map only a page still cached.
-	 */
-	if (!vmf->pte || !pte_none(ptep_get(vmf->pte)) ||
-	    READ_ONCE(page->mapping) != (void *)file) {
-		if (vmf->pte)
-			pte_unmap_unlock(vmf->pte, vmf->ptl);
-		put_page(page);
-		return 0;
-	}
-	__atomic_fetch_add(&page->mapcount, 1, __ATOMIC_RELAXED);
-	set_pte(vmf->pte, entry);	/* the mapping keeps our reference */
-	pte_unmap_unlock(vmf->pte, vmf->ptl);
-	return 0;
 }
 
 /* Locking: the VMA held; takes the PTE lock. */
@@ -421,7 +567,7 @@ static vm_fault_t handle_pte_fault(struct vm_fault *vmf)
 	}
 	if (!vmf->pte) {
 		if (vmf->vma->vm_file)
-			return do_shared_fault(vmf);
+			return do_fault(vmf);
 		return do_anonymous_page(vmf);
 	}
 	spin_lock(vmf->ptl);

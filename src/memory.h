@@ -7,6 +7,7 @@
 
 #include "pgtable.h"
 
+struct zap_details;
 struct mmu_gather;
 struct vm_area_struct;
 
@@ -26,9 +27,23 @@ typedef unsigned int vm_fault_t;
  * Locking: mmap_lock held, the range's VMAs write-locked or out of the
  *          tree (faults excluded); takes the page-table locks itself.
  */
-void unmap_page_range(struct mmu_gather *tlb, uint64_t addr, uint64_t end);
+void unmap_page_range(struct mmu_gather *tlb, uint64_t addr, uint64_t end,
+		      const struct zap_details *details);
 /* zap_page_range - unmap_page_range() with its own mmu_gather. */
 void zap_page_range(struct umm_mm *mm, uint64_t start, uint64_t end);
+
+/* What a zap leaves alone (the kernel's zap_details). */
+struct zap_details {
+	bool skip_anon;		/* keep anonymous pages: a hole punch keeps COWs */
+};
+
+/*
+ * zap_page_range_details - zap_page_range() for a file's rmap walker:
+ * also without mmap_lock, the VMA found in i_mmap (its tables stay while
+ * it is linked), racing faults under the PTE locks.
+ */
+void zap_page_range_details(struct umm_mm *mm, uint64_t start, uint64_t end,
+			    const struct zap_details *details);
 
 /*
  * handle_mm_fault - resolve a fault at @address in @vma.

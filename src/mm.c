@@ -7,6 +7,7 @@
 #include <umm/umm.h>
 #include "memory.h"
 #include "mm.h"
+#include "rmap.h"
 #include "tlb.h"
 #include "mmu_notifier.h"
 
@@ -110,11 +111,15 @@ __visible void umm_mm_destroy(struct umm_mm *mm)
 	struct vm_area_struct *vma;
 
 	mmap_write_lock(mm);
+	/* rmap walkers (truncation, writeback) must stop finding this mm */
+	vma_tree_iter_init(&it, &mm->mm_mt, 0);
+	while ((vma = vma_tree_iter_next(&it, NULL, NULL)))
+		vma_unlink_file(vma);
+	zap_page_range(mm, 0, mm->task_size);
 	vma_tree_iter_init(&it, &mm->mm_mt, 0);
 	while ((vma = vma_tree_iter_next(&it, NULL, NULL)))
 		vm_area_free(vma);	/* no reader is left: the caller stopped */
 	vma_tree_destroy(&mm->mm_mt);
-	zap_page_range(mm, 0, mm->task_size);
 	free_pgtables(mm, 0, mm->task_size, 0, 0);
 	pgd_free(mm);
 	mmap_write_unlock(mm);

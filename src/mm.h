@@ -41,6 +41,13 @@
 #define VM_NOHUGEPAGE	0x40000000UL
 #define VM_MERGEABLE	0x80000000UL
 #define VM_DROPPABLE	(1UL << 40)
+/*
+ * umm's own: a shared mapping of a file that tracks dirty pages (the
+ * kernel's vma_wants_writenotify, kept in vm_page_prot there): clean
+ * pages are mapped read-only so the first write faults and dirties them.
+ * Never shown; follows the file, so it never stops a merge.
+ */
+#define VM_WRITENOTIFY	(1UL << 48)
 
 #define VM_ACCESS_FLAGS	(VM_READ | VM_WRITE | VM_EXEC)
 /* Flags that do not stop two VMAs from merging. */
@@ -178,6 +185,6 @@ long change_protection(struct umm_mm *mm, uint64_t start, uint64_t end,
  */
 int mmap_insert_range(struct umm_mm *mm, const struct vma_desc *d);
 uint64_t get_unmapped_area(struct umm_mm *mm, uint64_t addr, uint64_t len,
-			   uint64_t pgoff, int flags, bool anon_shared, int *err);
+			   uint64_t pgoff, int flags, struct umm_file *file, int *err);
 
 #endif /* UMM_MM_H */

@@ -11,6 +11,7 @@
 #include "locks.h"
 #include "rcu.h"
 #include "vma_tree.h"
+#include "interval_tree.h"
 
 struct umm_file;
 struct anon_vma;
@@ -245,6 +246,12 @@ struct vm_area_struct {
 	unsigned long vm_flags;		/* as vm_start */
 	struct umm_mm *vm_mm;		/* fixed */
 	struct umm_file *vm_file;	/* fixed; NULL: anonymous */
+	/*
+	 * The VMA's node in vm_file->i_mmap (file pages vm_pgoff to the
+	 * last one it maps): vm_file->i_mmap_rwsem. Linked before the VMA is
+	 * published, unlinked once it left the tree; fixed meanwhile.
+	 */
+	struct itree_node shared;
 	struct anon_vma *anon_vma;	/* set once, under the page_table_lock */
 	/*
 	 * The anon_vma came from a fork (the kernel's chain of more than one

@@ -28,6 +28,14 @@
 #define MAP_UNINITIALIZED	0x4000000
 #endif
 #define MAP_TYPE_MASK		0x0f
+#define MAP_HUGE_MASK_BITS	(0x3fUL << 26)
+#define MAP_ABOVE4G_BIT		0x80
+/* What MAP_SHARED_VALIDATE accepts of a file system without MAP_SYNC. */
+#define LEGACY_MAP_MASK	(MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | \
+			 MAP_DENYWRITE | MAP_EXECUTABLE | MAP_UNINITIALIZED | \
+			 MAP_GROWSDOWN | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | \
+			 MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB | MAP_32BIT | \
+			 MAP_ABOVE4G_BIT | MAP_HUGE_MASK_BITS)
 #define TASK_UNMAPPED_BASE(mm)	ALIGN_UP((mm)->task_size / 3, PAGE_SIZE)
 
 /* ---- placement ---- */
@@ -132,19 +140,42 @@ static int arch_get_area(struct umm_mm *mm, uint64_t addr, uint64_t len,
 }
 
 /*
- * Large anonymous mappings get a 2 MiB-aligned address so that they can be
- * backed by huge pages: look for len + 2 MiB and take the highest aligned
- * start inside, as the kernel's __thp_get_unmapped_area.
+ * Large mappings get a 2 MiB-aligned address (relative to their file
+ * offset) so that they can be backed by huge pages: look for len + 2 MiB
+ * and take the highest suitably aligned start inside, as the kernel's
+ * __thp_get_unmapped_area; a hint that fits is taken as it is.
  */
-static int thp_get_area(struct umm_mm *mm, uint64_t len, int flags, uint64_t *res)
+static int thp_get_area(struct umm_mm *mm, uint64_t addr, uint64_t len, uint64_t off,
+			int flags, uint64_t *res)
 {
+	uint64_t off_end = off + len, off_align = ALIGN_UP(off, PMD_SIZE);
 	uint64_t ret, off_sub, len_pad = len + PMD_SIZE;
 
-	if (len_pad < len || arch_get_area(mm, 0, len_pad, flags, &ret))
-		return arch_get_area(mm, 0, len, flags, res);
-	off_sub = (0 - ret) & (PMD_SIZE - 1);
+	if (off_end <= off_align || off_end - off_align < PMD_SIZE ||
+	    len_pad < len || off + len_pad < off ||
+	    arch_get_area(mm, addr, len_pad, flags, &ret))
+		return arch_get_area(mm, addr, len, flags, res);
+	if (ret == addr) {
+		*res = addr;
+		return 0;
+	}
+	off_sub = (off - ret) & (PMD_SIZE - 1);
 	*res = off_sub ? ret + off_sub : ret + PMD_SIZE;
 	return 0;
+}
+
+/*
+ * Which placement a mapping gets: the file system's (ext4 and xfs align
+ * large file mappings; shmem with huge pages off does not), and for
+ * private anonymous memory THP alignment of a size in whole 2 MiB.
+ */
+static bool wants_thp_area(uint64_t addr, uint64_t len, int flags,
+			   struct umm_file *file)
+{
+	if (file)
+		return file->thp_align;
+	return (flags & MAP_TYPE_MASK) != MAP_SHARED && !addr &&
+	       IS_ALIGNED(len, PMD_SIZE) && !(flags & MAP_32BIT);
 }
 
 /*
@@ -153,22 +184,19 @@ static int thp_get_area(struct umm_mm *mm, uint64_t len, int flags, uint64_t *re
  * Return: the address, with *@err 0; or *@err = -ENOMEM/-EINVAL.
  */
 uint64_t get_unmapped_area(struct umm_mm *mm, uint64_t addr, uint64_t len,
-			   uint64_t pgoff, int flags, bool anon_shared, int *err)
+			   uint64_t pgoff, int flags, struct umm_file *file, int *err)
 {
 	uint64_t res = addr;
 
-	(void)pgoff;
 	*err = 0;
 	if (len > mm->task_size) {
 		*err = -ENOMEM;
 		return 0;
 	}
 	if (!(flags & MAP_FIXED)) {
-		bool thp = !anon_shared && !addr && IS_ALIGNED(len, PMD_SIZE) &&
-			   !(flags & MAP_32BIT);
-
-		*err = thp ? thp_get_area(mm, len, flags, &res) :
-			     arch_get_area(mm, addr, len, flags, &res);
+		*err = wants_thp_area(addr, len, flags, file) ?
+		       thp_get_area(mm, addr, len, file ? pgoff << PAGE_SHIFT : 0, flags, &res) :
+		       arch_get_area(mm, addr, len, flags, &res);
 		if (*err)
 			return 0;
 	}
@@ -283,15 +311,95 @@ out:
 	return err ? err : (int64_t)addr;
 }
 
+/* The largest file offset a regular file can have (MAX_LFS_FILESIZE). */
+#define MAX_FILE_BYTES	((uint64_t)INT64_MAX)
+
+/* file_mmap_ok: the mapping's file range must exist in a regular file. */
+static bool file_mmap_ok(uint64_t pgoff, uint64_t len)
+{
+	uint64_t maxsize = MAX_FILE_BYTES;
+
+	if (len > maxsize)
+		return false;
+	maxsize -= len;
+	return pgoff <= maxsize >> PAGE_SHIFT;
+}
+
 /*
- * do_mmap - the kernel's do_mmap for anonymous mappings, checks in its
- * order. Locking: mmap_lock held for write.
+ * The file half of do_mmap's checks, in its order: the mapping type, the
+ * file's open mode against the rights asked for, a noexec mount.
+ * MAP_SHARED on a file opened read-only keeps VM_MAYSHARE (maps shows
+ * 's') but never VM_SHARED or VM_MAYWRITE.
  */
-static int64_t do_mmap(struct umm_mm *mm, uint64_t addr, uint64_t len, int prot,
-		       int flags, uint64_t pgoff, uint64_t *populate)
+static int mmap_file_flags(struct umm_file *file, uint64_t pgoff, uint64_t len,
+			   int prot, int flags, unsigned long *vm_flags)
+{
+	if (!file_mmap_ok(pgoff, len))
+		return -EOVERFLOW;
+	switch (flags & MAP_TYPE_MASK) {
+	case MAP_SHARED:
+	case MAP_SHARED_VALIDATE:
+		if ((flags & MAP_TYPE_MASK) == MAP_SHARED_VALIDATE &&
+		    (flags & ~LEGACY_MAP_MASK))
+			return -EOPNOTSUPP;
+		if ((prot & PROT_WRITE) && !(file->f_mode & FMODE_WRITE))
+			return -EACCES;
+		*vm_flags |= VM_SHARED | VM_MAYSHARE;
+		if (!(file->f_mode & FMODE_WRITE))
+			*vm_flags &= ~(VM_MAYWRITE | VM_SHARED);
+		else if (mapping_needs_writeback(file))
+			*vm_flags |= VM_WRITENOTIFY;
+		/* fall through */
+	case MAP_PRIVATE:
+		if (!(file->f_mode & FMODE_READ))
+			return -EACCES;
+		if (file->noexec) {
+			if (*vm_flags & VM_EXEC)
+				return -EPERM;
+			*vm_flags &= ~VM_MAYEXEC;
+		}
+		if (*vm_flags & VM_GROWSDOWN)
+			return -EINVAL;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* The anonymous half of do_mmap's checks. */
+static int mmap_anon_flags(uint64_t addr, int flags, unsigned long *vm_flags,
+			   uint64_t *pgoff)
+{
+	switch (flags & MAP_TYPE_MASK) {
+	case MAP_SHARED:
+		if (*vm_flags & VM_GROWSDOWN)
+			return -EINVAL;
+		*pgoff = 0;
+		*vm_flags |= VM_SHARED | VM_MAYSHARE;
+		return 0;
+	case MAP_DROPPABLE:
+		if ((flags & (MAP_LOCKED | MAP_HUGETLB)) || (*vm_flags & VM_GROWSDOWN))
+			return -EINVAL;
+		*vm_flags |= VM_DROPPABLE | VM_NORESERVE | VM_WIPEONFORK | VM_DONTDUMP;
+		*pgoff = addr >> PAGE_SHIFT;
+		return 0;
+	case MAP_PRIVATE:
+		*pgoff = addr >> PAGE_SHIFT;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/*
+ * do_mmap - the kernel's do_mmap, checks in its order; @file NULL for
+ * anonymous memory. Locking: mmap_lock held for write.
+ */
+static int64_t do_mmap(struct umm_mm *mm, struct umm_file *file, uint64_t addr,
+		       uint64_t len, int prot, int flags, uint64_t pgoff,
+		       uint64_t *populate)
 {
 	unsigned long vm_flags;
-	struct umm_file *file = NULL;
 	int64_t ret;
 	int err;
 
@@ -314,38 +422,23 @@ static int64_t do_mmap(struct umm_mm *mm, uint64_t addr, uint64_t len, int prot,
 		return -ENOMEM;
 	vm_flags = calc_vm_prot_bits(prot) | calc_vm_flag_bits(flags) |
 		   VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
-	addr = get_unmapped_area(mm, addr, len, pgoff, flags,
-				 (flags & MAP_TYPE_MASK) == MAP_SHARED, &err);
+	addr = get_unmapped_area(mm, addr, len, pgoff, flags, file, &err);
 	if (err)
 		return err;
 	if ((flags & MAP_FIXED_NOREPLACE) && find_vma_intersection(mm, addr, addr + len))
 		return -EEXIST;
-
-	switch (flags & MAP_TYPE_MASK) {
-	case MAP_SHARED:
-		if (vm_flags & VM_GROWSDOWN)
-			return -EINVAL;
-		pgoff = 0;
-		vm_flags |= VM_SHARED | VM_MAYSHARE;
-		break;
-	case MAP_DROPPABLE:
-		if ((flags & (MAP_LOCKED | MAP_HUGETLB)) || (vm_flags & VM_GROWSDOWN))
-			return -EINVAL;
-		vm_flags |= VM_DROPPABLE | VM_NORESERVE | VM_WIPEONFORK | VM_DONTDUMP;
-		pgoff = addr >> PAGE_SHIFT;
-		break;
-	case MAP_PRIVATE:
-		pgoff = addr >> PAGE_SHIFT;
-		break;
-	default:
-		return -EINVAL;
-	}
+	err = file ? mmap_file_flags(file, pgoff, len, prot, flags, &vm_flags) :
+		     mmap_anon_flags(addr, flags, &vm_flags, &pgoff);
+	if (err)
+		return err;
 	if (flags & MAP_NORESERVE)
 		vm_flags |= VM_NORESERVE;
-	if (vm_flags & VM_SHARED) {
+	if (!file && (vm_flags & VM_SHARED)) {
 		file = shmem_zero_setup(len);
 		if (!file)
 			return -ENOMEM;
+	} else {
+		get_file(file);
 	}
 	ret = mmap_region(mm, file, addr, len, vm_flags, pgoff);
 	fput(file);
@@ -401,8 +494,11 @@ __visible int64_t umm_mmap(struct umm_mm *mm, uint64_t addr, uint64_t len, int p
 		return -EINVAL;
 	if (off & ~PAGE_MASK)
 		return -EINVAL;
-	if (!(flags & MAP_ANONYMOUS) || file)
-		return file ? -ENODEV : -EBADF;	/* files arrive with faults */
+	/* as Linux, which ignores the fd of an anonymous mapping */
+	if (flags & MAP_ANONYMOUS)
+		file = NULL;
+	else if (!file)
+		return -EBADF;
 	/*
 	 * hugetlbfs is not implemented: answer as a kernel built without it,
 	 * which finds no huge page size for the request.
@@ -410,7 +506,7 @@ __visible int64_t umm_mmap(struct umm_mm *mm, uint64_t addr, uint64_t len, int p
 	if (flags & MAP_HUGETLB)
 		return -EINVAL;
 	mmap_write_lock(mm);
-	ret = do_mmap(mm, addr, len, prot, flags, off >> PAGE_SHIFT, &populate);
+	ret = do_mmap(mm, file, addr, len, prot, flags, off >> PAGE_SHIFT, &populate);
 	mmap_write_unlock(mm);
 	if (ret >= 0 && populate)
 		mm_populate(mm, ret, populate);

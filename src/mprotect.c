@@ -35,7 +35,7 @@ pgprot_t vm_get_page_prot(unsigned long vm_flags)
 	if (!(vm_flags & VM_READ))
 		p |= _PAGE_NOREAD;
 	/* private writable pages become writable on the write fault (COW) */
-	if ((vm_flags & (VM_WRITE | VM_SHARED)) == (VM_WRITE | VM_SHARED))
+	if ((vm_flags & (VM_WRITE | VM_SHARED | VM_WRITENOTIFY)) == (VM_WRITE | VM_SHARED))
 		p |= _PAGE_RW;
 	return __pgprot(p);
 }
@@ -62,7 +62,7 @@ static bool can_change_pte_writable(unsigned long vm_flags, pte_t pte)
 	if (!(vm_flags & VM_WRITE))
 		return false;
 	if (vm_flags & VM_SHARED)
-		return true;
+		return !(vm_flags & VM_WRITENOTIFY) || pte_dirty(pte);
 	if (!pte_dirty(pte) || pte_special(pte))
 		return false;
 	/* dirty and this mm's alone (the kernel's PageAnonExclusive) */

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "mm.h"
+#include "filemap.h"
 #include "memory.h"
 #include "tlb.h"
 #include "mmu_notifier.h"
@@ -188,11 +189,19 @@ static int64_t move_vma(struct umm_mm *mm, struct vm_area_struct *vma,
 	err = mmap_insert_range(mm, &d);
 	if (err)
 		return err;
+	/*
+	 * An rmap walker (truncation) must not look for the entries while
+	 * they are between the two ranges (the kernel's take_rmap_locks).
+	 */
+	if (d.file)
+		down_write(&d.file->i_mmap_rwsem);
 	err = move_page_tables(mm, old_addr, new_addr, old_len);
-	if (err) {
-		/* entries already moved come back; the new range goes */
+	if (err)	/* entries already moved come back */
 		move_page_tables(mm, new_addr, old_addr, old_len);
-		do_munmap(mm, new_addr, new_len);
+	if (d.file)
+		up_write(&d.file->i_mmap_rwsem);
+	if (err) {
+		do_munmap(mm, new_addr, new_len);	/* the new range goes */
 		return err;
 	}
 	if (flags & MREMAP_DONTUNMAP) {
@@ -237,8 +246,9 @@ static int64_t mremap_to(struct umm_mm *mm, uint64_t addr, uint64_t old_len,
 		map_flags |= MAP_FIXED;
 	if (vma->vm_flags & VM_MAYSHARE)
 		map_flags |= MAP_SHARED;
-	new_addr = get_unmapped_area(mm, new_addr, new_len, 0, map_flags,
-				     vma->vm_flags & VM_MAYSHARE, &err);
+	new_addr = get_unmapped_area(mm, new_addr, new_len, vma->vm_pgoff +
+				     ((addr - vma->vm_start) >> PAGE_SHIFT), map_flags,
+				     vma->vm_file, &err);
 	if (err)
 		return err;
 	return move_vma(mm, vma, addr, old_len, new_len, new_addr, flags);
@@ -303,7 +313,7 @@ static bool vma_expandable(struct umm_mm *mm, struct vm_area_struct *vma,
 	if (find_vma_intersection(mm, vma->vm_end, end))
 		return false;
 	get_unmapped_area(mm, vma->vm_start, end - vma->vm_start, 0, MAP_FIXED,
-			  false, &err);
+			  NULL, &err);
 	return !err;
 }
 
@@ -348,9 +358,10 @@ static int64_t mremap_at(struct umm_mm *mm, struct vm_area_struct *vma,
 	}
 	if (!(flags & MREMAP_MAYMOVE))
 		return -ENOMEM;
-	new_addr = get_unmapped_area(mm, 0, new_len, 0,
+	new_addr = get_unmapped_area(mm, 0, new_len, vma->vm_pgoff +
+				     ((addr - vma->vm_start) >> PAGE_SHIFT),
 				     (vma->vm_flags & VM_MAYSHARE) ? MAP_SHARED : 0,
-				     vma->vm_flags & VM_MAYSHARE, &err);
+				     vma->vm_file, &err);
 	if (err)
 		return err;
 	return move_vma(mm, vma, addr, old_len, new_len, new_addr, flags);

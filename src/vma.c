@@ -431,11 +431,15 @@ int vma_plan_commit(struct vma_plan *p)
 	for (size_t i = 0; i < nmade; i++) {
 		WRITE_ONCE(made[i]->vm_lock_seq, READ_ONCE(p->mm->mm_lock_seq));
 		vma_mark_attached(made[i]);
+		/* in i_mmap before any fault can map a page through it */
+		vma_link_file(made[i]);
 	}
 	err = vma_tree_replace(&p->mm->mm_mt, lo, hi, r, p->nr);
 	if (err) {
-		for (size_t i = 0; i < nmade; i++)
+		for (size_t i = 0; i < nmade; i++) {
+			vma_unlink_file(made[i]);
 			made[i]->vm_refcnt = 0;
+		}
 		goto out;
 	}
 	nmade = 0;	/* published */
@@ -447,6 +451,12 @@ int vma_plan_commit(struct vma_plan *p)
 		if (keep[i])
 			continue;
 		vma_mark_detached(vma);
+		/*
+		 * Out of the tree; its replacements (if any) are in i_mmap
+		 * already, so an rmap walker misses no entry. Its page tables
+		 * are freed (munmap) only after this.
+		 */
+		vma_unlink_file(vma);
 		call_rcu(&vma->rcu, vm_area_free_rcu_cb);
 	}
 out:

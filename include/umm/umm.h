@@ -71,7 +71,8 @@ int umm_fork(struct umm_mm *parent, struct umm_mm **child);
  * flags and advice take the host's <sys/mman.h> values) and the same
  * results: the address or 0 on success, -errno on failure, with the
  * address space left unchanged by a call that fails on bad input.
- * file is NULL for anonymous mappings (files arrive with page faults).
+ * file is NULL for anonymous mappings (and ignored with MAP_ANONYMOUS);
+ * without MAP_ANONYMOUS a NULL file is -EBADF, as fd -1 is on Linux.
  */
 struct umm_file;
 int64_t umm_mmap(struct umm_mm *mm, uint64_t addr, uint64_t len, int prot,
@@ -81,6 +82,43 @@ int umm_mprotect(struct umm_mm *mm, uint64_t addr, uint64_t len, int prot);
 int64_t umm_mremap(struct umm_mm *mm, uint64_t old_addr, uint64_t old_len,
 		   uint64_t new_len, int flags, uint64_t new_addr);
 int umm_madvise(struct umm_mm *mm, uint64_t addr, uint64_t len, int advice);
+/*
+ * umm_msync - msync(2): MS_SYNC writes the dirty pages of shared file
+ * mappings in the range back to their host file and waits; MS_ASYNC only
+ * checks, as on Linux since 2.6.19.
+ */
+int umm_msync(struct umm_mm *mm, uint64_t addr, uint64_t len, int flags);
+
+/*
+ * Files. A umm_file is shared by every mapping of it in every mm; it
+ * lives until umm_file_put() and the last mapping are gone.
+ *
+ * umm_file_create - a memory-backed file (tmpfs/memfd-like) of @size
+ * bytes, named in maps "/memfd:NAME (deleted)". @flags: UMM_FILE_DAX is
+ * not yet supported (EOPNOTSUPP). Return: the file, or NULL with errno
+ * EINVAL (no name, a name with '/' or longer than 249), EFBIG, ENOMEM.
+ *
+ * umm_file_from_fd - a host file behind umm's page cache: pages are read
+ * with pread on first touch and written back with pwrite by MS_SYNC and
+ * when the file's last reference goes. umm keeps its own duplicate of
+ * @fd (the caller may close its own). @oflags' access mode (O_RDONLY,
+ * O_WRONLY, O_RDWR) is what mappings may do, as a file's open mode is
+ * on Linux (MAP_SHARED with PROT_WRITE needs O_RDWR, any mapping needs
+ * read access). Changes made to the file behind umm's back are not seen
+ * in pages already cached. Return: the file, or NULL with errno EBADF
+ * (not an open fd), EACCES (@oflags asks more than @fd allows), EINVAL,
+ * ENODEV (not a regular file), ENOMEM.
+ *
+ * umm_file_truncate - ftruncate(2): pages past the new end leave every
+ * mapping (later accesses there fault with -EIO, SIGBUS on Linux) and the
+ * cache. Return: 0, -EINVAL (not writable, size too large), or the host
+ * ftruncate's -errno.
+ */
+#define UMM_FILE_DAX		0x1u
+struct umm_file *umm_file_create(const char *name, uint64_t size, unsigned flags);
+struct umm_file *umm_file_from_fd(int fd, int oflags);
+int umm_file_truncate(struct umm_file *f, uint64_t size);
+void umm_file_put(struct umm_file *f);
 
 /*
  * umm_fault - resolve a fault at @addr for @access (UMM_READ, UMM_WRITE,
