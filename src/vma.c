@@ -73,10 +73,14 @@ struct vm_area_struct *vma_lookup(struct umm_mm *mm, uint64_t addr)
 struct vm_area_struct *find_vma_prev(struct umm_mm *mm, uint64_t addr,
 				     struct vm_area_struct **pprev)
 {
-	struct vm_area_struct *vma = find_vma(mm, addr);
+	struct vma_tree_cursor c;
+	struct vm_area_struct *vma;
+	uint64_t start;
 
-	*pprev = vma_tree_find_prev(&mm->mm_mt, vma ? vma->vm_start : addr,
-				    NULL, NULL);
+	/* one descent for both: the previous VMA is nearly always beside */
+	vma_tree_cursor_init(&c, &mm->mm_mt);
+	vma = vma_tree_cursor_find_next(&c, addr, &start, NULL);
+	*pprev = vma_tree_cursor_find_prev(&c, vma ? start : addr, NULL, NULL);
 	return vma;
 }
 
@@ -230,9 +234,9 @@ static int plan_take(struct vma_plan *p, struct vm_area_struct *vma)
 int vma_plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,
 		  uint64_t end, bool neighbours)
 {
-	struct vm_area_struct *vma, *prev;
-	struct vma_tree_iter it;
-	uint64_t s, e;
+	struct vm_area_struct *vma;
+	struct vma_tree_cursor c;
+	uint64_t addr, s, e;
 
 	p->mm = mm;
 	p->orig = p->orig_local;
@@ -240,11 +244,15 @@ int vma_plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,
 	p->nr_orig = p->nr = 0;
 	p->cap_orig = p->cap = VMA_PLAN_LOCAL;
 	mmap_assert_write_locked(mm);
-	vma = find_vma_prev(mm, start, &prev);
-	if (neighbours && prev && prev->vm_end == start && plan_take(p, prev))
-		return -ENOMEM;
-	vma_tree_iter_init(&it, &mm->mm_mt, start);
-	while ((vma = vma_tree_iter_next(&it, &s, &e))) {
+	/* One descent: the lookups below start where the last one ended. */
+	vma_tree_cursor_init(&c, &mm->mm_mt);
+	if (neighbours && start) {
+		vma = vma_tree_cursor_find(&c, start - 1, NULL, &e);
+		if (vma && e == start && plan_take(p, vma))
+			return -ENOMEM;
+	}
+	for (addr = start; (vma = vma_tree_cursor_find_next(&c, addr, &s, &e));
+	     addr = e) {
 		if (s >= end) {
 			if (neighbours && s == end && plan_take(p, vma))
 				return -ENOMEM;
@@ -481,9 +489,17 @@ out:
 void free_pgtables_bounds(struct umm_mm *mm, uint64_t start, uint64_t end,
 			  uint64_t *floor, uint64_t *ceiling)
 {
-	struct vm_area_struct *v = vma_tree_find_prev(&mm->mm_mt, start, NULL, NULL);
+	struct vma_tree_cursor c;
+	uint64_t s, e;
 
-	*floor = v ? (v->vm_end > start ? start : v->vm_end) : 0;
-	v = find_vma(mm, end);
-	*ceiling = v ? (v->vm_start < end ? end : v->vm_start) : 0;
+	/* one descent for both sides; the tree's bounds spare a VMA miss each */
+	vma_tree_cursor_init(&c, &mm->mm_mt);
+	if (vma_tree_cursor_find_prev(&c, start, NULL, &e))
+		*floor = e > start ? start : e;
+	else
+		*floor = 0;
+	if (vma_tree_cursor_find_next(&c, end, &s, NULL))
+		*ceiling = s < end ? end : s;
+	else
+		*ceiling = 0;
 }

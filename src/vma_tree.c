@@ -16,14 +16,19 @@
  * into new internal nodes; subtrees wholly inside the range are dropped,
  * everything else is shared with the old tree. Underfull results borrow
  * from a sibling under the same parent, or rise a level when there is
- * none. All new nodes exist before the single release store of the new
- * root; old nodes are retired only after it (batched per tree, one
- * call_rcu per batch), so a reader that loaded the old root can finish
- * its walk. After the grace period they go to a pool that writers take
- * new nodes from.
+ * none; overfull ones spill into a sibling with room before they split,
+ * so nodes fill up. All new nodes exist before the single release store
+ * of the new root; old nodes are retired only after it (batched per tree,
+ * one grace period per batch, waited for by the reclaimer thread below),
+ * so a reader that loaded the old root can finish its walk. After the
+ * grace period they go to a pool that writers take new nodes from.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include "rcu.h"
 #include "vma_tree.h"
 
@@ -31,11 +36,12 @@
 #define VT_NODE_SLOTS	10
 #define VT_LEAF_MIN	(VT_LEAF_SLOTS / 2)
 #define VT_NODE_MIN	(VT_NODE_SLOTS / 2)
-/* With VT_NODE_MIN children per internal node, 2^64 slots fit in 28. */
-#define VT_MAX_HEIGHT	32
+#define VT_MAX_HEIGHT	VMA_TREE_MAX_HEIGHT
 #define VT_TXN_NODES	(8 * VT_MAX_HEIGHT)
 #define VT_TXN_DROPS	(2 * VT_NODE_SLOTS * VT_MAX_HEIGHT)
 #define VT_NODE_SIZE	256
+#define VT_LIST_MIN	128	/* items: writes of up to 34 new ranges */
+#define VT_LIST_KEEP	1024
 
 /*
  * Slot i of a node covers [pivot[i - 1], pivot[i]); the first starts at the
@@ -182,16 +188,79 @@ static inline struct vt_node *vt_root(struct vma_tree *t)
 	return smp_load_acquire(&t->root);
 }
 
-/* The first entry of the tree below @root that ends after @addr. */
-static void *vt_next(struct vt_node *root, uint64_t addr,
-		     uint64_t *start, uint64_t *end)
+/*
+ * Start a lookup through @c: keep its path when no write was published
+ * since it was taken, else start over at the root. The sequence is read
+ * before the root, so a path is never labelled newer than it is: one
+ * taken in a newer version than its label is only walked again.
+ */
+static void vt_cursor_sync(struct vma_tree_cursor *c)
+{
+	uint64_t seq = smp_load_acquire(&c->tree->seq);
+
+	if (c->depth && c->seq == seq)
+		return;
+	c->seq = seq;
+	c->depth = 1;
+	c->node[0] = vt_root(c->tree);
+	c->min[0] = 0;
+	c->max[0] = VMA_TREE_KEY_MAX;
+}
+
+/* As vt_descend, from the lowest node on @c's path whose range holds @key. */
+static void vt_cursor_descend(struct vma_tree_cursor *c, uint64_t key,
+			      struct vt_pos *pos)
+{
+	unsigned int d = c->depth - 1, i;
+	uint64_t min, max;
+	struct vt_node *n;
+
+	while (d && (key < c->min[d] || key >= c->max[d]))
+		d--;
+	n = c->node[d];
+	min = c->min[d];
+	max = c->max[d];
+	for (;;) {
+		i = vt_slot_of(n, key);
+		if (n->leaf)
+			break;
+		max = vt_slot_max(n, i, max);
+		min = vt_slot_min(n, i, min);
+		n = n->i.child[i];
+		vt_prefetch_node(n, 0);
+		d++;
+		VM_BUG_ON(d >= VMA_TREE_MAX_HEIGHT);
+		c->node[d] = n;
+		c->min[d] = min;
+		c->max[d] = max;
+	}
+	c->depth = d + 1;
+	pos->leaf = n;
+	pos->min = min;
+	pos->max = max;
+	pos->slot = i;
+}
+
+/* Descend to @key: along @c's path if there is a cursor, else from @root. */
+static inline void vt_seek(struct vt_node *root, struct vma_tree_cursor *c,
+			   uint64_t key, struct vt_pos *pos)
+{
+	if (c)
+		vt_cursor_descend(c, key, pos);
+	else
+		vt_descend(root, key, pos);
+}
+
+/* The first entry (below @root, or @c's version) that ends after @addr. */
+static void *vt_next(struct vt_node *root, struct vma_tree_cursor *c,
+		     uint64_t addr, uint64_t *start, uint64_t *end)
 {
 	struct vt_pos p;
 	unsigned int i;
 	void *entry;
 
 	while (addr < VMA_TREE_KEY_MAX) {
-		vt_descend(root, addr, &p);
+		vt_seek(root, c, addr, &p);
 		for (i = p.slot; i < p.leaf->nr; i++) {
 			entry = vt_pos_entry(&p, i, start, end);
 			if (entry)
@@ -202,16 +271,16 @@ static void *vt_next(struct vt_node *root, uint64_t addr,
 	return NULL;
 }
 
-/* The last entry of the tree below @root that starts before @addr. */
-static void *vt_prev(struct vt_node *root, uint64_t addr,
-		     uint64_t *start, uint64_t *end)
+/* The last entry (below @root, or @c's version) that starts before @addr. */
+static void *vt_prev(struct vt_node *root, struct vma_tree_cursor *c,
+		     uint64_t addr, uint64_t *start, uint64_t *end)
 {
 	struct vt_pos p;
 	unsigned int i;
 	void *entry;
 
 	while (addr > 0) {
-		vt_descend(root, addr - 1, &p);
+		vt_seek(root, c, addr - 1, &p);
 		for (i = p.slot + 1; i-- > 0;) {
 			entry = vt_pos_entry(&p, i, start, end);
 			if (entry)
@@ -247,7 +316,7 @@ void *vma_tree_find(struct vma_tree *t, uint64_t addr,
 void *vma_tree_find_next(struct vma_tree *t, uint64_t addr,
 			 uint64_t *start, uint64_t *end)
 {
-	return vt_next(vt_root(t), addr, start, end);
+	return vt_next(vt_root(t), NULL, addr, start, end);
 }
 
 /*
@@ -258,7 +327,58 @@ void *vma_tree_find_next(struct vma_tree *t, uint64_t addr,
 void *vma_tree_find_prev(struct vma_tree *t, uint64_t addr,
 			 uint64_t *start, uint64_t *end)
 {
-	return vt_prev(vt_root(t), addr, start, end);
+	return vt_prev(vt_root(t), NULL, addr, start, end);
+}
+
+/*
+ * vma_tree_cursor_init - a cursor on @t, with no path yet.
+ * Locking: none. Lookups through it as the plain ones: inside one
+ *          rcu_read_lock() section (the cursor must not outlive it), or
+ *          with the writer lock held (the cursor stays usable across the
+ *          holder's own writes: it starts over after each).
+ */
+void vma_tree_cursor_init(struct vma_tree_cursor *c, struct vma_tree *t)
+{
+	c->tree = t;
+	c->depth = 0;
+}
+
+/*
+ * vma_tree_cursor_find - as vma_tree_find, through @c.
+ * Locking: as vma_tree_cursor_init.
+ */
+void *vma_tree_cursor_find(struct vma_tree_cursor *c, uint64_t addr,
+			   uint64_t *start, uint64_t *end)
+{
+	struct vt_pos p;
+
+	if (unlikely(addr >= VMA_TREE_KEY_MAX))
+		return NULL;
+	vt_cursor_sync(c);
+	vt_cursor_descend(c, addr, &p);
+	return vt_pos_entry(&p, p.slot, start, end);
+}
+
+/*
+ * vma_tree_cursor_find_next - as vma_tree_find_next, through @c.
+ * Locking: as vma_tree_cursor_init.
+ */
+void *vma_tree_cursor_find_next(struct vma_tree_cursor *c, uint64_t addr,
+				uint64_t *start, uint64_t *end)
+{
+	vt_cursor_sync(c);
+	return vt_next(NULL, c, addr, start, end);
+}
+
+/*
+ * vma_tree_cursor_find_prev - as vma_tree_find_prev, through @c.
+ * Locking: as vma_tree_cursor_init.
+ */
+void *vma_tree_cursor_find_prev(struct vma_tree_cursor *c, uint64_t addr,
+				uint64_t *start, uint64_t *end)
+{
+	vt_cursor_sync(c);
+	return vt_prev(NULL, c, addr, start, end);
 }
 
 /*
@@ -471,8 +591,8 @@ int vma_tree_gap_bottom_up(struct vma_tree *t, uint64_t low, uint64_t high,
 /*
  * Dead nodes travel in batches: an array of node pointers with one
  * rcu_head. A write appends the nodes it replaced to its tree's open
- * batch and hands a full one to call_rcu; after the grace period the
- * callback pushes the whole batch onto a global pool, and a writer that
+ * batch and hands a full one to the reclaimer (or call_rcu); after the
+ * grace period the whole batch goes onto a global pool, and a writer that
  * runs out of spares takes the whole pool at once (an exchange, so no
  * ABA). Neither side ever reads or links through the nodes themselves:
  * a linked free list made the writer miss in the cache on every
@@ -485,7 +605,7 @@ int vma_tree_gap_bottom_up(struct vma_tree *t, uint64_t low, uint64_t high,
 
 struct vt_batch {
 	struct rcu_head rcu;
-	struct vt_batch *next;	/* in the pool, or a tree's spares */
+	struct vt_batch *next;	/* in the pool, a tree's spares, or pending */
 	unsigned int nr;
 	struct vt_node *node[VT_BATCH];
 };
@@ -607,9 +727,9 @@ static void vt_node_free_rcu(struct rcu_head *head)
 }
 
 /* After a grace period: the batch's nodes go to the pool, or are freed. */
-static void vt_batch_free_rcu(struct rcu_head *head)
+static void vt_batch_release(struct vt_batch *b)
 {
-	struct vt_batch *b = container_of(head, struct vt_batch, rcu), *old;
+	struct vt_batch *old;
 	unsigned int i;
 
 	atomic_fetch_add_relaxed(&vt_live, -(long)b->nr);
@@ -626,6 +746,251 @@ static void vt_batch_free_rcu(struct rcu_head *head)
 	} while (!__atomic_compare_exchange_n(&vt_pool, &old, b, true,
 					      __ATOMIC_RELEASE,
 					      __ATOMIC_RELAXED));
+}
+
+static void vt_batch_free_rcu(struct rcu_head *head)
+{
+	vt_batch_release(container_of(head, struct vt_batch, rcu));
+}
+
+/*
+ * The reclaimer: a thread that frees retired batches after grace periods
+ * of its own, in place of call_rcu. liburcu's callback thread sleeps 10 ms
+ * between rounds, so a node came back to the writers 10-20 ms after it
+ * was retired: a stream of writes cycled through tens of MB of nodes, and
+ * every node a write made was a miss to memory, half of an mmap's time at
+ * a million VMAs. A round every VT_RECLAIM_PAUSE_NS keeps the nodes in
+ * flight to what the caches hold (a round costs one synchronize_rcu(),
+ * two membarrier() IPIs to every CPU running a thread of the process, so
+ * rounds are not run back to back).
+ *
+ * Writers never wait for it. Idle for VT_RECLAIM_NAP_NS, it sleeps until
+ * a writer that hands it a batch wakes it (once per burst of writes).
+ * While it is VT_RECLAIM_MAX batches behind, or cannot run (one CPU, or
+ * it could not be started), or in a fork's child until the child's own
+ * demand starts one, batches go to call_rcu as before. It stops at exit.
+ * Lock order: vt_rcl.lock is innermost; nothing waits for a grace period
+ * under it, so it may be taken with the tree's writer lock held.
+ */
+#define VT_RECLAIM_PAUSE_NS	250000	/* 50 us to 1 ms measured alike */
+#define VT_RECLAIM_NAP_NS	2000000	/* idle this long: sleep till woken */
+#define VT_RECLAIM_MAX		256	/* batches: 15,360 nodes, 3.75 MiB */
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;		/* the reclaimer sleeps on it */
+	pthread_cond_t done;		/* a round ended, or the thread did */
+	struct vt_batch *pending;	/* atomic stack: waiting for a round */
+	uint64_t handed, released;	/* atomic: batches in, and out again */
+	int sleeping;			/* atomic: on wake, to be signalled */
+	bool running;			/* atomic; changed under lock */
+	bool off;			/* atomic: never start one (call_rcu) */
+	bool stop, hooked;		/* lock */
+} vt_rcl = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.wake = PTHREAD_COND_INITIALIZER,
+	.done = PTHREAD_COND_INITIALIZER,
+};
+
+/*
+ * One round: take what is pending, wait for a grace period, release it.
+ * Return: whether there was anything.
+ * Locking: none held; not inside an RCU read-side section.
+ */
+static bool vt_reclaim_round(void)
+{
+	struct vt_batch *b, *next;
+	uint64_t n = 0;
+
+	b = __atomic_exchange_n(&vt_rcl.pending, NULL, __ATOMIC_ACQUIRE);
+	if (!b)
+		return false;
+	/* every node in the list was unpublished before it was pushed */
+	synchronize_rcu();
+	for (; b; b = next) {
+		next = b->next;		/* the pool links through it */
+		vt_batch_release(b);
+		n++;
+	}
+	__atomic_fetch_add(&vt_rcl.released, n, __ATOMIC_RELEASE);
+	return true;
+}
+
+static void *vt_reclaimer(void *arg)
+{
+	const struct timespec pause = { .tv_nsec = VT_RECLAIM_PAUSE_NS };
+	const struct timespec nap = { .tv_nsec = VT_RECLAIM_NAP_NS };
+	bool napped = false;
+
+	(void)arg;
+	pthread_mutex_lock(&vt_rcl.lock);
+	while (!vt_rcl.stop) {
+		if (__atomic_load_n(&vt_rcl.pending, __ATOMIC_SEQ_CST)) {
+			__atomic_store_n(&vt_rcl.sleeping, 0, __ATOMIC_RELAXED);
+			pthread_mutex_unlock(&vt_rcl.lock);
+			vt_reclaim_round();
+			pthread_mutex_lock(&vt_rcl.lock);
+			pthread_cond_broadcast(&vt_rcl.done);
+			pthread_mutex_unlock(&vt_rcl.lock);
+			nanosleep(&pause, NULL);	/* let batches gather */
+			pthread_mutex_lock(&vt_rcl.lock);
+			napped = false;
+			continue;
+		}
+		/* a nap first: writers that come back soon need not wake it */
+		if (!napped) {
+			pthread_mutex_unlock(&vt_rcl.lock);
+			nanosleep(&nap, NULL);
+			pthread_mutex_lock(&vt_rcl.lock);
+			napped = true;
+			continue;
+		}
+		/* say we sleep, then look once more (see vt_reclaim_hand) */
+		if (!__atomic_load_n(&vt_rcl.sleeping, __ATOMIC_RELAXED)) {
+			__atomic_store_n(&vt_rcl.sleeping, 1, __ATOMIC_SEQ_CST);
+			continue;
+		}
+		pthread_cond_wait(&vt_rcl.wake, &vt_rcl.lock);
+	}
+	__atomic_store_n(&vt_rcl.sleeping, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&vt_rcl.running, false, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&vt_rcl.done);
+	pthread_mutex_unlock(&vt_rcl.lock);
+	return NULL;
+}
+
+/* Before liburcu's destructors: the thread must not be inside a round. */
+static void vt_reclaim_exit(void)
+{
+	pthread_mutex_lock(&vt_rcl.lock);
+	vt_rcl.stop = true;
+	pthread_cond_signal(&vt_rcl.wake);
+	/* exit() inside a read-side section: a round would wait on us */
+	while (__atomic_load_n(&vt_rcl.running, __ATOMIC_RELAXED) &&
+	       !rcu_read_lock_held())
+		pthread_cond_wait(&vt_rcl.done, &vt_rcl.lock);
+	pthread_mutex_unlock(&vt_rcl.lock);
+}
+
+static void vt_reclaim_prepare(void)
+{
+	pthread_mutex_lock(&vt_rcl.lock);
+}
+
+static void vt_reclaim_parent(void)
+{
+	pthread_mutex_unlock(&vt_rcl.lock);
+}
+
+/* The thread is not in the child; a round it had taken is lost to it. */
+static void vt_reclaim_child(void)
+{
+	struct vt_batch *b;
+	uint64_t n = 0;
+
+	for (b = vt_rcl.pending; b; b = b->next)
+		n++;
+	vt_rcl.released = vt_rcl.handed - n;
+	__atomic_store_n(&vt_rcl.running, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&vt_rcl.sleeping, 0, __ATOMIC_RELAXED);
+	pthread_cond_init(&vt_rcl.wake, NULL);
+	pthread_cond_init(&vt_rcl.done, NULL);
+	pthread_mutex_unlock(&vt_rcl.lock);
+}
+
+/* Locking: takes vt_rcl.lock; the tree's writer lock may be held. */
+static void vt_reclaim_start(void)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	pthread_t tid;
+
+	pthread_mutex_lock(&vt_rcl.lock);
+	if (vt_rcl.running || vt_rcl.stop || vt_rcl.off)
+		goto out;
+	if (!vt_rcl.hooked) {
+		/* it costs a core's time now and then: not on a single CPU */
+		if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || atexit(vt_reclaim_exit) ||
+		    pthread_atfork(vt_reclaim_prepare, vt_reclaim_parent,
+				   vt_reclaim_child)) {
+			__atomic_store_n(&vt_rcl.off, true, __ATOMIC_RELAXED);
+			goto out;
+		}
+		vt_rcl.hooked = true;
+	}
+	/* the program's signals are not for it */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (!pthread_create(&tid, &attr, vt_reclaimer, NULL))
+		__atomic_store_n(&vt_rcl.running, true, __ATOMIC_RELEASE);
+	else
+		__atomic_store_n(&vt_rcl.off, true, __ATOMIC_RELAXED);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+out:
+	pthread_mutex_unlock(&vt_rcl.lock);
+}
+
+/*
+ * Hand the full batch @b to the reclaimer.
+ * Return: false if it cannot take it (call_rcu then).
+ * Locking: the tree's writer lock held; takes vt_rcl.lock to wake it.
+ */
+static bool vt_reclaim_hand(struct vt_batch *b)
+{
+	struct vt_batch *old;
+
+	if (unlikely(!__atomic_load_n(&vt_rcl.running, __ATOMIC_ACQUIRE))) {
+		if (__atomic_load_n(&vt_rcl.off, __ATOMIC_RELAXED))
+			return false;
+		vt_reclaim_start();
+		if (!__atomic_load_n(&vt_rcl.running, __ATOMIC_ACQUIRE))
+			return false;
+	}
+	if (__atomic_load_n(&vt_rcl.handed, __ATOMIC_RELAXED) -
+	    __atomic_load_n(&vt_rcl.released, __ATOMIC_RELAXED) >= VT_RECLAIM_MAX)
+		return false;
+	/* counted first, so that released never passes handed */
+	__atomic_fetch_add(&vt_rcl.handed, 1, __ATOMIC_RELAXED);
+	old = __atomic_load_n(&vt_rcl.pending, __ATOMIC_RELAXED);
+	do {
+		b->next = old;
+	} while (!__atomic_compare_exchange_n(&vt_rcl.pending, &old, b, true,
+					      __ATOMIC_SEQ_CST,
+					      __ATOMIC_RELAXED));
+	/* pushed, then looked: it looks at pending after saying it sleeps */
+	if (__atomic_load_n(&vt_rcl.sleeping, __ATOMIC_SEQ_CST)) {
+		pthread_mutex_lock(&vt_rcl.lock);
+		pthread_cond_signal(&vt_rcl.wake);
+		pthread_mutex_unlock(&vt_rcl.lock);
+	}
+	return true;
+}
+
+/*
+ * vma_tree_barrier - wait until every node retired so far is freed (as
+ * rcu_barrier() does for call_rcu): before vma_tree_nodes_live(), say.
+ * Locking: no lock of umm held; not inside an RCU read-side section.
+ */
+void vma_tree_barrier(void)
+{
+	uint64_t target = __atomic_load_n(&vt_rcl.handed, __ATOMIC_RELAXED);
+
+	pthread_mutex_lock(&vt_rcl.lock);
+	while (__atomic_load_n(&vt_rcl.released, __ATOMIC_ACQUIRE) < target) {
+		if (!__atomic_load_n(&vt_rcl.running, __ATOMIC_RELAXED)) {
+			/* no reclaimer (a fork's child, exit): a round here */
+			pthread_mutex_unlock(&vt_rcl.lock);
+			vt_reclaim_round();
+			pthread_mutex_lock(&vt_rcl.lock);
+			continue;
+		}
+		pthread_cond_wait(&vt_rcl.done, &vt_rcl.lock);
+	}
+	pthread_mutex_unlock(&vt_rcl.lock);
+	rcu_barrier();
 }
 
 static void vt_free_spares(struct vma_tree *t)
@@ -645,7 +1010,7 @@ static void vt_free_spares(struct vma_tree *t)
 }
 
 /*
- * Hand the tree's open batch of retired nodes to RCU.
+ * Hand the tree's open batch of retired nodes to the reclaimer, or RCU.
  * Locking: the writer lock held; not inside an RCU read-side section.
  */
 static void vt_flush_retired(struct vma_tree *t)
@@ -655,7 +1020,8 @@ static void vt_flush_retired(struct vma_tree *t)
 	if (!b)
 		return;
 	t->retired = NULL;
-	call_rcu(&b->rcu, vt_batch_free_rcu);
+	if (!vt_reclaim_hand(b))
+		call_rcu(&b->rcu, vt_batch_free_rcu);
 }
 
 /*
@@ -715,8 +1081,8 @@ static long vt_free_subtree(struct vt_node *n)
 
 /*
  * vma_tree_nodes_live - nodes in trees or waiting for a grace period,
- * over every tree (call rcu_barrier() first to count the ones waiting for
- * a grace period). A write adds its new nodes once, when it commits; a
+ * over every tree (call vma_tree_barrier() first to count the ones waiting
+ * for a grace period). A write adds its new nodes once, when it commits; a
  * callback takes a batch off at once: the counter is not touched per
  * node, where it bounced between the writer and the callback thread.
  */
@@ -754,6 +1120,14 @@ struct vt_txn {
 	struct vt_node *drops[VT_TXN_DROPS];
 	unsigned int nr_path;
 	struct vt_path path[4];	/* see vt_locate */
+	/*
+	 * Room for the two level lists of a write, kept from one write to
+	 * the next: from malloc each time, an mprotect split's 3 KiB was a
+	 * large-bin request with a malloc_consolidate() behind it, a quarter
+	 * of the call. A list bigger than VT_LIST_KEEP is malloced alone.
+	 */
+	struct vt_item *items;
+	size_t items_cap;	/* items in each of the two lists */
 };
 
 /*
@@ -871,6 +1245,20 @@ static struct vt_node *vt_build(struct vt_txn *tx, unsigned int level,
 	return n;
 }
 
+/* One new node of @in's items [@from, @from + @cnt); its item to @out. */
+static int vt_pack_one(struct vt_txn *tx, const struct vt_list *in,
+		       unsigned int from, unsigned int cnt, struct vt_list *out)
+{
+	uint64_t base = from ? in->it[from - 1].end : in->base, gap;
+	struct vt_node *n;
+
+	n = vt_build(tx, in->level, &in->it[from], cnt, base, &gap);
+	if (!n)
+		return -ENOMEM;
+	vt_list_add(out, in->it[from + cnt - 1].end, n, gap);
+	return 0;
+}
+
 /*
  * Pack @in into as few nodes as hold it, evenly filled (so each has at
  * least half a node when there are two or more), appending one item per
@@ -881,19 +1269,67 @@ static int vt_pack(struct vt_txn *tx, const struct vt_list *in,
 {
 	unsigned int max = vt_max_slots(in->level);
 	unsigned int k = (in->nr + max - 1) / max, done = 0, j, cnt;
-	uint64_t base = in->base, gap;
-	struct vt_node *n;
+	int err;
 
 	for (j = 0; j < k; j++) {
 		cnt = in->nr / k + (j < in->nr % k);
-		n = vt_build(tx, in->level, &in->it[done], cnt, base, &gap);
-		if (!n)
-			return -ENOMEM;
+		err = vt_pack_one(tx, in, done, cnt, out);
+		if (err)
+			return err;
 		done += cnt;
-		base = in->it[done - 1].end;
-		vt_list_add(out, base, n, gap);
 	}
 	return 0;
+}
+
+/*
+ * Which sibling the too-long @cur (more than one node at its level, at
+ * most two) of child @kl of @pl to child @kr of @pr spills into: -1 the
+ * left one, 1 the right one, 0 none has the room (@cur is split).
+ */
+static int vt_spill_side(const struct vt_node *pl, unsigned int kl,
+			 const struct vt_node *pr, unsigned int kr,
+			 const struct vt_list *cur)
+{
+	unsigned int max = vt_max_slots(cur->level), left = 0, right = 0;
+
+	if (cur->nr <= max || cur->nr > 2 * max)
+		return 0;
+	if (kl)
+		left = max - pl->i.child[kl - 1]->nr;
+	if (kr + 1u < pr->nr)
+		right = max - pr->i.child[kr + 1]->nr;
+	if (left >= cur->nr - max && left >= right)
+		return -1;
+	return right >= cur->nr - max ? 1 : 0;
+}
+
+/*
+ * Re-pack the too-long @cur with its sibling @s ([smin, smax); @cur goes
+ * after it when @after) into two nodes, @s's side full. A split into
+ * halves would leave the half away from where inserts go half empty for
+ * good: runs of inserts at one place (mmap puts each new VMA just below
+ * the last) built a million-VMA tree 8 levels high, this 6.
+ */
+static int vt_spill(struct vt_txn *tx, struct vt_node *s, uint64_t smin,
+		    uint64_t smax, const struct vt_list *cur, bool after,
+		    struct vt_list *out)
+{
+	struct vt_item buf[2 * VT_LEAF_SLOTS];
+	struct vt_list tmp = { .level = cur->level, .cap = ARRAY_SIZE(buf),
+			       .it = buf };
+	unsigned int max = vt_max_slots(cur->level), first;
+	int err;
+
+	tmp.base = after ? smin : cur->base;
+	if (!after)
+		vt_list_append(&tmp, cur);
+	vt_list_add_node(&tmp, s, smax, 0, s->nr);
+	if (after)
+		vt_list_append(&tmp, cur);
+	vt_txn_old(tx, s);
+	first = after ? max : tmp.nr - max;
+	err = vt_pack_one(tx, &tmp, 0, first, out);
+	return err ? err : vt_pack_one(tx, &tmp, first, tmp.nr - first, out);
 }
 
 /*
@@ -992,7 +1428,7 @@ static int vt_step(struct vt_txn *tx, const struct vt_path *l,
 {
 	struct vt_node *pl = l->node[h + 1], *pr = r->node[h + 1], *s;
 	unsigned int kl = l->idx[h + 1], kr = r->idx[h + 1], i;
-	int err = 0;
+	int err = 0, side;
 
 	if (pl == pr) {
 		for (i = kl + 1; i < kr; i++)
@@ -1020,8 +1456,24 @@ static int vt_step(struct vt_txn *tx, const struct vt_path *l,
 	next->base = l->min[h + 1];
 	if (cur->nr >= vt_min_slots(cur->level)) {
 		VM_BUG_ON(cur->level != h);
+		side = vt_spill_side(pl, kl, pr, kr, cur);
+		if (side < 0)
+			kl--;
 		vt_list_add_node(next, pl, l->max[h + 1], 0, kl);
-		err = vt_pack(tx, cur, next);
+		if (side < 0) {
+			err = vt_spill(tx, pl->i.child[kl],
+				       vt_slot_min(pl, kl, l->min[h + 1]),
+				       vt_slot_max(pl, kl, l->max[h + 1]), cur,
+				       true, next);
+		} else if (side > 0) {
+			kr++;
+			err = vt_spill(tx, pr->i.child[kr],
+				       vt_slot_min(pr, kr, r->min[h + 1]),
+				       vt_slot_max(pr, kr, r->max[h + 1]), cur,
+				       false, next);
+		} else {
+			err = vt_pack(tx, cur, next);
+		}
 	} else if (kl) {
 		kl--;
 		s = pl->i.child[kl];
@@ -1257,6 +1709,7 @@ static void vt_commit(struct vma_tree *t, struct vt_txn *tx,
 	unsigned int i;
 
 	smp_store_release(&t->root, root);
+	smp_store_release(&t->seq, t->seq + 1);
 	t->height = height;
 	atomic_fetch_add_relaxed(&vt_live, (long)tx->nr_new);
 	for (i = 0; i < tx->nr_drop; i++)
@@ -1337,9 +1790,8 @@ static int vt_rebuild(struct vma_tree *t, struct vt_txn *tx,
 static int vt_replace(struct vma_tree *t, uint64_t start, uint64_t end,
 		      const struct vma_tree_range *new, size_t nr, bool insert)
 {
-	struct vt_item small[2][64], *big = NULL;
-	struct vt_list a = { .cap = 64, .it = small[0] };
-	struct vt_list b = { .cap = 64, .it = small[1] };
+	struct vt_item *big = NULL;
+	struct vt_list a, b;
 	struct vt_node *root = NULL;
 	struct vt_path *l, *r;
 	struct vt_txn *tx = t->txn;
@@ -1352,23 +1804,34 @@ static int vt_replace(struct vma_tree *t, uint64_t start, uint64_t end,
 	if (err)
 		return err;
 	if (unlikely(!tx)) {
-		tx = t->txn = malloc(sizeof(*tx));
+		tx = t->txn = calloc(1, sizeof(*tx));
 		if (!tx)
 			return -ENOMEM;
 	}
+	if (unlikely(cap > tx->items_cap)) {
+		if (cap <= VT_LIST_KEEP) {
+			if (cap < VT_LIST_MIN)
+				cap = VT_LIST_MIN;
+			free(tx->items);
+			tx->items_cap = 0;
+			tx->items = malloc(2 * cap * sizeof(*big));
+			if (!tx->items)
+				return -ENOMEM;
+			tx->items_cap = cap;
+		} else {
+			big = malloc(2 * cap * sizeof(*big));
+			if (!big)
+				return -ENOMEM;
+		}
+	}
+	a = (struct vt_list){ .cap = cap, .it = big ? big : tx->items };
+	b = (struct vt_list){ .cap = cap, .it = a.it + cap };
 	tx->tree = t;
 	tx->nr_new = tx->nr_old = tx->nr_drop = 0;
 	vt_prefetch_spares(t, t->height + 1);
 	err = vt_locate(t, tx, start, end, insert, &l, &r, &lo, &hi);
 	if (err)
-		return err;
-	if (unlikely(cap > a.cap)) {
-		big = malloc(2 * cap * sizeof(*big));
-		if (!big)
-			return -ENOMEM;
-		a = (struct vt_list){ .cap = cap, .it = big };
-		b = (struct vt_list){ .cap = cap, .it = big + cap };
-	}
+		goto out;
 	vt_leaf_list(&a, l, r, lo, hi, start, end, new, nr);
 	removed = vt_leaf_count_inside(l->node[0], l->min[0], l->max[0], start, end);
 	if (r->node[0] != l->node[0])
@@ -1379,6 +1842,7 @@ static int vt_replace(struct vma_tree *t, uint64_t start, uint64_t end,
 		vt_abort(tx);
 	else
 		vt_commit(t, tx, root, height, removed, nr);
+out:
 	free(big);
 	return err;
 }
@@ -1388,7 +1852,8 @@ static int vt_replace(struct vma_tree *t, uint64_t start, uint64_t end,
  * [@start, @end) and insert the @nr ranges of @new (sorted, disjoint,
  * inside [@start, @end)).
  * Locking: the writer lock held (mmap_lock for write); not inside an RCU
- *          read-side section (retired nodes go to call_rcu).
+ *          read-side section (retired nodes go to call_rcu, or to the
+ *          reclaimer, whose innermost lock it may take to wake it).
  * Return: 0; -EINVAL for a bad range or when an entry straddles @start or
  *         @end; -ENOMEM. On error the tree is unchanged.
  */
@@ -1430,6 +1895,7 @@ int vma_tree_erase(struct vma_tree *t, uint64_t start, uint64_t end)
 void vma_tree_init(struct vma_tree *t)
 {
 	t->root = &vt_empty;
+	t->seq = 0;
 	t->count = 0;
 	t->height = 1;
 	t->txn = NULL;
@@ -1447,6 +1913,8 @@ void vma_tree_destroy(struct vma_tree *t)
 {
 	vt_flush_retired(t);
 	atomic_fetch_add_relaxed(&vt_live, -vt_free_subtree(t->root));
+	if (t->txn)
+		free(t->txn->items);
 	free(t->txn);
 	vt_free_spares(t);
 	vma_tree_init(t);

@@ -8,8 +8,9 @@
  * writers are serialized by a lock the caller owns (mmap_lock for write).
  *
  * Every write is one copy-on-write step: the nodes that change are copied,
- * the new root is published with one release store, the replaced nodes go
- * to call_rcu. A reader therefore sees the tree before a write or after it,
+ * the new root is published with one release store, the replaced nodes are
+ * freed after a grace period (by a reclaimer thread, or call_rcu). A
+ * reader therefore sees the tree before a write or after it,
  * never a mix, which is what lets a fault find its VMA without mmap_lock
  * (seed 004, lock_vma_under_rcu). The shape is the maple tree's: 256-byte
  * nodes, leaves of 15 slots, internal nodes of 10 children with the
@@ -23,6 +24,8 @@
 
 /* Keys are [0, VMA_TREE_KEY_MAX): a range may end at, not include, it. */
 #define VMA_TREE_KEY_MAX	UINT64_MAX
+/* Levels a tree can have: 2^64 slots fit in 28 with the fill it keeps. */
+#define VMA_TREE_MAX_HEIGHT	32
 
 struct vt_node;
 struct vt_batch;
@@ -31,9 +34,11 @@ struct vt_txn;
 struct vma_tree {
 	/* writers: smp_store_release under the external lock; readers: RCU */
 	struct vt_node *root;
+	/* writes published: smp_store_release after the root; for cursors */
+	uint64_t seq;
 	uint64_t count;		/* entries; WRITE_ONCE under the external lock */
 	unsigned int height;	/* levels, leaves included; the external lock */
-	struct vt_batch *retired;	/* unpublished, waiting for call_rcu; as above */
+	struct vt_batch *retired;	/* unpublished, for a grace period; as above */
 	struct vt_batch *spare;	/* free nodes for the next writes; as above */
 	struct vt_batch *empty;	/* a batch kept for the next retirement; as above */
 	struct vt_txn *txn;	/* a write's scratch space; the external lock */
@@ -57,6 +62,25 @@ struct vma_tree_iter {
 	unsigned int slot;
 };
 
+/*
+ * A finger into the tree for a run of lookups near one another (a VMA and
+ * its neighbours, an ordered walk): each lookup starts from the lowest
+ * node of the previous one's path whose range holds the new key, so the
+ * run costs about one descent instead of one each. The path belongs to
+ * one version of the tree; a lookup after a writer published another
+ * starts from the new root. So each lookup sees one whole version, as
+ * the plain ones do (successive ones may see different versions).
+ * Locking: a cursor lives inside one rcu_read_lock() section, or while
+ * the writer lock is held (then across the holder's own writes too).
+ */
+struct vma_tree_cursor {
+	struct vma_tree *tree;
+	uint64_t seq;		/* the version the path was taken in */
+	unsigned int depth;	/* nodes on the path, root first; 0: none */
+	struct vt_node *node[VMA_TREE_MAX_HEIGHT];
+	uint64_t min[VMA_TREE_MAX_HEIGHT], max[VMA_TREE_MAX_HEIGHT];
+};
+
 void vma_tree_init(struct vma_tree *t);
 void vma_tree_destroy(struct vma_tree *t);
 
@@ -72,6 +96,13 @@ void vma_tree_iter_init(struct vma_tree_iter *it, struct vma_tree *t,
 			uint64_t addr);
 void *vma_tree_iter_next(struct vma_tree_iter *it,
 			 uint64_t *start, uint64_t *end);
+void vma_tree_cursor_init(struct vma_tree_cursor *c, struct vma_tree *t);
+void *vma_tree_cursor_find(struct vma_tree_cursor *c, uint64_t addr,
+			   uint64_t *start, uint64_t *end);
+void *vma_tree_cursor_find_next(struct vma_tree_cursor *c, uint64_t addr,
+				uint64_t *start, uint64_t *end);
+void *vma_tree_cursor_find_prev(struct vma_tree_cursor *c, uint64_t addr,
+				uint64_t *start, uint64_t *end);
 int vma_tree_gap_top_down(struct vma_tree *t, uint64_t low, uint64_t high,
 			  uint64_t size, uint64_t align_mask, uint64_t *addr);
 int vma_tree_gap_bottom_up(struct vma_tree *t, uint64_t low, uint64_t high,
@@ -85,6 +116,7 @@ int vma_tree_insert(struct vma_tree *t, uint64_t start, uint64_t end,
 int vma_tree_erase(struct vma_tree *t, uint64_t start, uint64_t end);
 
 /* Debugging and tests. */
+void vma_tree_barrier(void);
 int vma_tree_validate(struct vma_tree *t);
 long vma_tree_nodes_live(void);
 void vma_tree_fail_alloc_after(long n);

@@ -2,12 +2,15 @@
 /*
  * test_vma_tree - the VMA tree against a plain sorted array: random
  * inserts, erases and replaces (splits, merges, bulk removals), every
- * query compared with the array's answer, the tree's own invariants
- * checked after each batch; a million entries; every error leaves the
- * tree as it was; every node comes back once the grace periods are over.
+ * query (plain and through a cursor) compared with the array's answer,
+ * the tree's own invariants checked after each batch; a million entries;
+ * runs of inserts pack nodes full; every error leaves the tree as it
+ * was; every node comes back once the grace periods are over.
  */
 #include <errno.h>
 #include <math.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "test.h"
 #include "rcu.h"
 #include "vma_tree.h"
@@ -225,6 +228,74 @@ static void check_queries(struct vma_tree *t, uint64_t *seed)
 	rcu_read_unlock();
 }
 
+/*
+ * Lookups through @c against the model: runs of nearby keys (what a
+ * cursor is for), jumps anywhere, walks up and down each step from the
+ * last. @c lives across the test's writes, so it must also notice every
+ * new version and start again from the root.
+ */
+static void check_cursor(struct vma_tree_cursor *c, uint64_t *seed)
+{
+	uint64_t a = rand_addr(seed), pos, s = 0, e = 0;
+	size_t i;
+	void *x;
+	int k;
+
+	for (k = 0; k < 8; k++) {
+		if (k && xrand(seed) % 4)
+			a += (xrand(seed) % 64) * PG - 32 * PG;
+		else if (k)
+			a = rand_addr(seed);
+		i = ref_next(a);
+		x = vma_tree_cursor_find(c, a, &s, &e);
+		if (i < model_nr && model[i].start <= a)
+			CHECK(x == model[i].entry && s == model[i].start &&
+			      e == model[i].end);
+		else
+			CHECK(!x);
+		x = vma_tree_cursor_find_next(c, a, &s, &e);
+		if (i < model_nr)
+			CHECK(x == model[i].entry && s == model[i].start &&
+			      e == model[i].end);
+		else
+			CHECK(!x);
+		if (i < model_nr && model[i].start < a)
+			i++;
+		x = vma_tree_cursor_find_prev(c, a, &s, &e);
+		if (i)
+			CHECK(x == model[i - 1].entry &&
+			      s == model[i - 1].start && e == model[i - 1].end);
+		else
+			CHECK(!x);
+	}
+	/* up from a, each step from the last */
+	i = ref_next(a);
+	for (pos = a, k = 0; k < 20; k++, i++) {
+		x = vma_tree_cursor_find_next(c, pos, &s, &e);
+		if (i >= model_nr) {
+			CHECK(!x);
+			break;
+		}
+		CHECK(x == model[i].entry && s == model[i].start &&
+		      e == model[i].end);
+		pos = e;
+	}
+	/* and down */
+	i = ref_next(a);
+	if (i < model_nr && model[i].start < a)
+		i++;
+	for (pos = a, k = 0; k < 20; k++, i--) {
+		x = vma_tree_cursor_find_prev(c, pos, &s, &e);
+		if (!i) {
+			CHECK(!x);
+			break;
+		}
+		CHECK(x == model[i - 1].entry && s == model[i - 1].start &&
+		      e == model[i - 1].end);
+		pos = s;
+	}
+}
+
 /* --- random operations --- */
 
 /* Random sorted pieces, some leaving holes, inside [s, e). */
@@ -307,15 +378,20 @@ static void random_op(struct vma_tree *t, uint64_t *seed)
 
 static void test_random_model(void)
 {
+	struct vma_tree_cursor c;
 	struct vma_tree t;
 	uint64_t seed = 0x9e3779b97f4a7c15ull;
 	int i;
 
 	model_nr = 0;
 	vma_tree_init(&t);
+	vma_tree_cursor_init(&c, &t);
 	for (i = 1; i <= 100000; i++) {
 		random_op(&t, &seed);
 		check_queries(&t, &seed);
+		/* one cursor through it all: the writer may keep one */
+		if (i % 4 == 0)
+			check_cursor(&c, &seed);
 		if (i % 500 == 0) {
 			CHECK(same_as_model(&t));
 			check_shape(&t);
@@ -378,15 +454,22 @@ static void test_bulk_spans(void)
 
 static void test_empty(void)
 {
+	struct vma_tree_cursor c;
 	struct vma_tree t;
-	uint64_t a = 0;
+	uint64_t a = 0, s, e;
 
 	vma_tree_init(&t);
+	vma_tree_cursor_init(&c, &t);
 	rcu_read_lock();
 	CHECK(!vma_tree_find(&t, 0, NULL, NULL));
 	CHECK(!vma_tree_find(&t, VMA_TREE_KEY_MAX, NULL, NULL));
 	CHECK(!vma_tree_find_next(&t, 0, NULL, NULL));
 	CHECK(!vma_tree_find_prev(&t, VMA_TREE_KEY_MAX, NULL, NULL));
+	CHECK(!vma_tree_cursor_find(&c, 0, NULL, NULL));
+	CHECK(!vma_tree_cursor_find(&c, VMA_TREE_KEY_MAX, NULL, NULL));
+	CHECK(!vma_tree_cursor_find_next(&c, 0, NULL, NULL));
+	CHECK(!vma_tree_cursor_find_prev(&c, VMA_TREE_KEY_MAX, NULL, NULL));
+	CHECK(!vma_tree_cursor_find_prev(&c, 0, NULL, NULL));
 	CHECK_EQ(vma_tree_gap_top_down(&t, 0, VMA_TREE_KEY_MAX, PG, 0, &a), 0);
 	CHECK_EQ(a, VMA_TREE_KEY_MAX - PG);
 	CHECK_EQ(vma_tree_gap_bottom_up(&t, PG + 1, 1ull << 47, PG, PG - 1, &a), 0);
@@ -400,6 +483,11 @@ static void test_empty(void)
 	CHECK_EQ(vma_tree_erase(&t, PG, 2 * PG), 0);
 	CHECK_EQ(vma_tree_insert(&t, 0, VMA_TREE_KEY_MAX, &t), 0);
 	CHECK(vma_tree_find(&t, 12345, NULL, NULL) == &t);
+	/* the cursor's path is from before the insert: it must look again */
+	CHECK(vma_tree_cursor_find(&c, 12345, &s, &e) == &t);
+	CHECK(s == 0 && e == VMA_TREE_KEY_MAX);
+	CHECK(vma_tree_cursor_find_prev(&c, VMA_TREE_KEY_MAX, NULL, NULL) == &t);
+	CHECK(!vma_tree_cursor_find_next(&c, VMA_TREE_KEY_MAX, NULL, NULL));
 	CHECK_EQ(vma_tree_gap_top_down(&t, 0, VMA_TREE_KEY_MAX, 1, 0, &a), -ENOMEM);
 	CHECK_EQ(vma_tree_erase(&t, 0, VMA_TREE_KEY_MAX), 0);
 	CHECK_EQ(vma_tree_count(&t), 0);
@@ -440,7 +528,7 @@ static void test_errors_leave_tree(void)
 
 		r[0] = (struct vma_tree_range){ s, s + PG, new_entry() };
 		r[1] = (struct vma_tree_range){ s + 2 * PG, e - PG, new_entry() };
-		rcu_barrier();
+		vma_tree_barrier();
 		live = vma_tree_nodes_live();
 		vma_tree_fail_alloc_after(i);
 		err = vma_tree_replace(&t, s, e, r, 2);
@@ -460,7 +548,7 @@ static void test_errors_leave_tree(void)
 	CHECK(fails > 0);
 	/* And of single inserts into a fresh area. */
 	for (i = 1; i < 100; i++) {
-		rcu_barrier();
+		vma_tree_barrier();
 		live = vma_tree_nodes_live();
 		vma_tree_fail_alloc_after(1);
 		err = vma_tree_insert(&t, TOP + i * 2 * PG, TOP + i * 2 * PG + PG, &t);
@@ -489,7 +577,7 @@ static void test_million(void)
 	CHECK_EQ(bad, 0);
 	CHECK_EQ(vma_tree_count(&t), MILLION);
 	CHECK_EQ(vma_tree_validate(&t), 0);
-	CHECK(t.height <= 9);
+	CHECK(t.height <= 7);	/* 2,000,001 slots in full nodes */
 	rcu_read_lock();
 	for (i = 0; i < MILLION; i++) {
 		x = vma_tree_find(&t, (2 * i + 1) * PG + 7, &s, &e);
@@ -521,6 +609,49 @@ static void test_million(void)
 	CHECK_EQ(vma_tree_count(&t), 0);
 	CHECK_EQ(vma_tree_validate(&t), 0);
 	vma_tree_destroy(&t);
+}
+
+/*
+ * Runs of inserts at one place, upwards and downwards (mmap puts each new
+ * VMA just below the last), with and without gaps between: the nodes a
+ * run leaves behind must be full, not half full, so the tree is as low
+ * as its slots allow. A cursor walk over each checks what went in.
+ */
+static void test_packing(void)
+{
+	static const struct { int down, gaps; unsigned int height; } runs[] = {
+		{ 0, 0, 5 }, { 1, 0, 5 }, { 0, 1, 6 }, { 1, 1, 6 },
+	};
+	struct vma_tree_cursor c;
+	struct vma_tree t;
+	uint64_t n = 100000, i, k, pos, s, e, bad;
+	void *x;
+
+	for (size_t z = 0; z < ARRAY_SIZE(runs); z++) {
+		vma_tree_init(&t);
+		bad = 0;
+		for (i = 0; i < n; i++) {
+			k = runs[z].down ? n - 1 - i : i;
+			k = runs[z].gaps ? 2 * k + 1 : k + 1;
+			bad += vma_tree_insert(&t, k * PG, (k + 1) * PG,
+					       (void *)((k + 1) << 4)) != 0;
+		}
+		CHECK_EQ(bad, 0);
+		CHECK_EQ(vma_tree_validate(&t), 0);
+		/* 100,002 or 200,001 slots: 5 and 6 levels of full nodes */
+		CHECK(t.height <= runs[z].height);
+		vma_tree_cursor_init(&c, &t);
+		rcu_read_lock();
+		for (pos = 0, i = 0; (x = vma_tree_cursor_find_next(&c, pos, &s, &e)); i++) {
+			k = runs[z].gaps ? 2 * i + 1 : i + 1;
+			bad += x != (void *)((k + 1) << 4) || s != k * PG;
+			pos = e;
+		}
+		rcu_read_unlock();
+		CHECK_EQ(bad, 0);
+		CHECK_EQ(i, n);
+		vma_tree_destroy(&t);
+	}
 }
 
 /*
@@ -571,6 +702,48 @@ static void test_every_slot(void)
 	vma_tree_destroy(&t);
 }
 
+/*
+ * A host fork() while writes keep the reclaimer busy: the child has no
+ * reclaimer thread until its own writes start one, and vma_tree_barrier()
+ * must not wait for the parent's. Both sides go on writing.
+ */
+static void test_host_fork(void)
+{
+	struct vma_tree t;
+	uint64_t seed = 5, i;
+	int status = -1;
+	pid_t pid;
+
+#ifdef __SANITIZE_THREAD__
+	return;		/* TSan: no threads in a multi-threaded program's child */
+#endif
+	model_nr = 0;
+	vma_tree_init(&t);
+	for (i = 0; i < 20000; i++)
+		random_op(&t, &seed);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		unsigned long failed = test_failures;
+
+		for (i = 0; i < 20000; i++)
+			random_op(&t, &seed);
+		vma_tree_barrier();
+		CHECK(same_as_model(&t));
+		CHECK_EQ(vma_tree_validate(&t), 0);
+		vma_tree_destroy(&t);
+		vma_tree_barrier();
+		_exit(test_failures != failed);
+	}
+	CHECK(pid > 0);
+	for (i = 0; i < 20000; i++)
+		random_op(&t, &seed);
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(same_as_model(&t));
+	vma_tree_destroy(&t);
+}
+
 /* Runs last: everything the tests allocated must be back. */
 static void test_all_nodes_freed(void)
 {
@@ -584,7 +757,7 @@ static void test_all_nodes_freed(void)
 		random_op(&t, &seed);
 	CHECK(vma_tree_nodes_live() > 0);
 	vma_tree_destroy(&t);
-	rcu_barrier();
+	vma_tree_barrier();
 	CHECK_EQ(vma_tree_nodes_live(), 0);
 }
 
@@ -596,7 +769,9 @@ int main(void)
 	RUN(test_bulk_spans);
 	RUN(test_errors_leave_tree);
 	RUN(test_million);
+	RUN(test_packing);
 	RUN(test_every_slot);
+	RUN(test_host_fork);
 	RUN(test_all_nodes_freed);
 	free(model);
 	return test_done();

@@ -11,7 +11,8 @@
  * (so a gap of HOLE pages always exists there and a larger one never
  * does); region 3 sees plain inserts and erases (mmap/munmap), and a fixed
  * background of entries makes the tree several levels deep. Replaced
- * entries are freed with call_rcu, as VMAs are.
+ * entries are freed with call_rcu, as VMAs are. Readers also look through
+ * cursors, and the writer keeps one across its writes.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -99,19 +100,22 @@ static void retire(struct ent **old, size_t nr)
 		call_rcu(&old[i]->rcu, ent_free_rcu);
 }
 
-/* Region 1: replace 1-4 neighbouring entries by 1-4 new ones. */
-static void write_r1(uint64_t *seed)
+/*
+ * Region 1: replace 1-4 neighbouring entries by 1-4 new ones, found
+ * through the writer's cursor @c, which lives across its writes.
+ */
+static void write_r1(uint64_t *seed, struct vma_tree_cursor *c)
 {
 	struct vma_tree_range r[4];
 	struct ent *old[4], *x;
 	uint64_t s, e, a = R1 + (xrand(seed) % R1_PAGES) * PG;
 	size_t k = 1 + xrand(seed) % 4, n = 0, m;
 
-	x = vma_tree_find(&tree, a, &s, &e);
-	BUG_ON(!x);
+	x = vma_tree_cursor_find(c, a, &s, &e);
+	BUG_ON(!ent_ok(x, s, e));
 	old[n++] = x;
 	while (n < k && e < R1 + R1_PAGES * PG) {
-		x = vma_tree_find_next(&tree, e, NULL, &e);
+		x = vma_tree_cursor_find_next(c, e, NULL, &e);
 		old[n++] = x;
 	}
 	m = tile(seed, s, e, 1 + xrand(seed) % 4, r);
@@ -159,13 +163,15 @@ static void write_r3(uint64_t *seed)
 static void *writer(void *arg)
 {
 	uint64_t seed = 0x5eed ^ (uintptr_t)arg;
+	struct vma_tree_cursor c;
 
+	vma_tree_cursor_init(&c, &tree);
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
 		unsigned int op = xrand(&seed) % 4;
 
 		pthread_mutex_lock(&mmap_lock);
 		if (op < 2)
-			write_r1(&seed);
+			write_r1(&seed, &c);
 		else if (op == 2)
 			write_r2(&seed);
 		else
@@ -190,6 +196,41 @@ static void read_find(uint64_t *seed)
 	CHECK(ent_ok(x, s, e) && e == R1 + R1_PAGES * PG);
 	a = R3 + xrand(seed) % (R3_SLOTS * 4 * PG);
 	x = vma_tree_find(&tree, a, &s, &e);
+	CHECK(!x || (ent_ok(x, s, e) && s <= a && a < e));
+}
+
+/*
+ * Through a cursor: each lookup sees one version, so every entry it gives
+ * is live, holds what it should, and a walk up region 1 moves on without
+ * a gap (an entry starts where the last one ended, or before: it may be
+ * from a later version that merged the two).
+ */
+static void read_cursor(uint64_t *seed)
+{
+	uint64_t a = R1 + xrand(seed) % (R1_PAGES * PG), s = 0, e = 0;
+	uint64_t pos, end = R1 + R1_PAGES * PG;
+	struct vma_tree_cursor c;
+	struct ent *x;
+	int k;
+
+	vma_tree_cursor_init(&c, &tree);
+	x = vma_tree_cursor_find(&c, a, &s, &e);
+	CHECK(ent_ok(x, s, e) && s <= a && a < e);
+	a = s;
+	x = vma_tree_cursor_find_prev(&c, a, &s, &e);
+	CHECK(a == R1 ? !x : ent_ok(x, s, e) && s < a);
+	for (pos = R1 + (xrand(seed) % R1_PAGES) * PG, k = 0;
+	     pos < end && k < 64; k++, pos = e) {
+		x = vma_tree_cursor_find_next(&c, pos, &s, &e);
+		CHECK(ent_ok(x, s, e) && s <= pos && e > pos);
+	}
+	for (pos = R1 + (xrand(seed) % R1_PAGES) * PG, k = 0;
+	     pos > R1 && k < 64; k++, pos = s) {
+		x = vma_tree_cursor_find_prev(&c, pos, &s, &e);
+		CHECK(ent_ok(x, s, e) && s < pos && e >= pos);
+	}
+	a = R3 + xrand(seed) % (R3_SLOTS * 4 * PG);
+	x = vma_tree_cursor_find(&c, a, &s, &e);
 	CHECK(!x || (ent_ok(x, s, e) && s <= a && a < e));
 }
 
@@ -255,9 +296,12 @@ static void *reader(void *arg)
 
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
 		rcu_read_lock();
-		switch (xrand(&seed) % 4) {
+		switch (xrand(&seed) % 5) {
 		case 0:
 			read_find(&seed);
+			break;
+		case 4:
+			read_cursor(&seed);
 			break;
 		case 1:
 			read_walk_r1();
@@ -307,7 +351,7 @@ static void teardown(void)
 	while ((x = vma_tree_iter_next(&it, NULL, NULL)))
 		call_rcu(&x->rcu, ent_free_rcu);
 	vma_tree_destroy(&tree);
-	rcu_barrier();
+	vma_tree_barrier();
 	CHECK_EQ(vma_tree_nodes_live(), 0);
 }
 
