@@ -27,20 +27,22 @@
 
 /* ---- zap ---- */
 
-static void zap_frame(struct mmu_gather *tlb, uint64_t pfn)
+/* Return: 1 for an anonymous page (of this mm's RSS), else 0. */
+static int zap_frame(struct mmu_gather *tlb, uint64_t pfn)
 {
 	struct page *p;
+	int anon;
 
 	if (!pfn_valid(pfn))
-		return;
+		return 0;
 	p = pfn_to_page(pfn);
 	if (test_bit_page(PG_reserved, p))
-		return;
+		return 0;
 	p = compound_head(p);
 	__atomic_sub_fetch(&p->mapcount, 1, __ATOMIC_RELAXED);
-	if (PageAnon(p))
-		mm_stat_add(tlb->mm, MM_ANONPAGES, -1);	/* this mm's RSS */
+	anon = PageAnon(p);
 	tlb_remove_page(tlb, p);
+	return anon;
 }
 
 /* A hole punch keeps the private copies made of the file's pages. */
@@ -51,31 +53,41 @@ static bool zap_skip(const struct zap_details *details, pte_t pte)
 	return PageAnon(compound_head(pfn_to_page(pte_pfn(pte))));
 }
 
-/* Locking: takes each PTE table's lock (pte_offset_map_lock). */
-static void zap_pte_range(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr,
-			  uint64_t end, const struct zap_details *details)
+/*
+ * Return: where it stopped: @end, or earlier when the gather is full (the
+ * caller flushes it, outside the PTE lock, and comes back).
+ * Locking: takes the PTE table's lock (pte_offset_map_lock).
+ */
+static uint64_t zap_pte_range(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr,
+			      uint64_t end, const struct zap_details *details)
 {
 	uint64_t start_addr = addr;
 	spinlock_t *ptl;
 	pte_t *start, *pte = pte_offset_map_lock(tlb->mm, pmd, addr, &ptl);
 	bool changed = false;
+	int64_t rss = 0;
 
 	if (!pte)
-		return;		/* none, or a leaf zapped by the caller */
+		return end;	/* none, or a leaf zapped by the caller */
 	start = pte;
 	do {
 		pte_t old;
 
+		if (unlikely(tlb_batch_full(tlb)))
+			break;
 		if (pte_none(ptep_get(pte)) || zap_skip(details, ptep_get(pte)))
 			continue;
 		old = ptep_get_and_clear(pte);
 		changed = true;
 		if (pte_present(old) && !pte_special(old))
-			zap_frame(tlb, pte_pfn(old));
+			rss += zap_frame(tlb, pte_pfn(old));
 	} while (pte++, addr += PAGE_SIZE, addr != end);
 	pte_unmap_unlock(start, ptl);
+	if (rss)
+		mm_stat_add(tlb->mm, MM_ANONPAGES, -rss);	/* once per table */
 	if (changed)
-		tlb_flush_pte_range(tlb, start_addr, end);
+		tlb_flush_pte_range(tlb, start_addr, addr);
+	return addr;
 }
 
 /*
@@ -91,8 +103,9 @@ static bool zap_huge_pmd(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr)
 	if (leaf) {
 		pmd_clear(pmd);
 		tlb_flush_pte_range(tlb, addr & PMD_MASK, (addr & PMD_MASK) + PMD_SIZE);
-		if (pmd_present(old) && !(pmd_flags(old) & _PAGE_SPECIAL))
-			zap_frame(tlb, pmd_pfn(old));
+		if (pmd_present(old) && !(pmd_flags(old) & _PAGE_SPECIAL) &&
+		    zap_frame(tlb, pmd_pfn(old)))
+			mm_stat_add(tlb->mm, MM_ANONPAGES, -1);
 	}
 	spin_unlock(ptl);
 	return leaf;
@@ -102,7 +115,7 @@ static void zap_pmd_range(struct mmu_gather *tlb, pud_t *pud, uint64_t addr,
 			  uint64_t end, const struct zap_details *details)
 {
 	pmd_t *pmd = pmd_offset(pud, addr);
-	uint64_t next;
+	uint64_t next, a;
 
 	do {
 		pmd_t v = pmdp_get(pmd);
@@ -112,7 +125,10 @@ static void zap_pmd_range(struct mmu_gather *tlb, pud_t *pud, uint64_t addr,
 			continue;
 		if (pmd_leaf(v) && zap_huge_pmd(tlb, pmd, addr))
 			continue;
-		zap_pte_range(tlb, pmd, addr, next, details);
+		/* a full gather is flushed here, outside the PTE lock */
+		a = addr;
+		while ((a = zap_pte_range(tlb, pmd, a, next, details)) != next)
+			tlb_flush_mmu(tlb);
 	} while (pmd++, addr = next, addr != end);
 }
 
@@ -125,8 +141,9 @@ static bool zap_huge_pud(struct mmu_gather *tlb, pud_t *pud, uint64_t addr)
 	if (leaf) {
 		pud_clear(pud);
 		tlb_flush_pte_range(tlb, addr & PUD_MASK, (addr & PUD_MASK) + PUD_SIZE);
-		if (pud_present(old) && !(pud_flags(old) & _PAGE_SPECIAL))
-			zap_frame(tlb, pud_pfn(old));
+		if (pud_present(old) && !(pud_flags(old) & _PAGE_SPECIAL) &&
+		    zap_frame(tlb, pud_pfn(old)))
+			mm_stat_add(tlb->mm, MM_ANONPAGES, -1);
 	}
 	spin_unlock(ptl);
 	return leaf;

@@ -13,13 +13,23 @@
  * pages): the zone lock is taken once per batch, not once per frame.
  * Each cache has its own lock, uncontended but for drain_all_pages().
  *
- * Lock order (innermost of umm): pcp_registry_lock -> pcp->lock -> zone.lock.
+ * Lock order (innermost of umm): pcp_registry_lock -> pcp->lock -> zone.lock,
+ * and zeroer.lock -> zone.lock.
  * Frames are handed out zeroed; free blocks remember (PG_zero) whether
- * they are still zero, so fresh host memory is never cleared twice.
+ * they are still zero, so fresh host memory is never cleared twice. A
+ * cache keeps its zeroed frames apart and zeroes a batch at a time with
+ * non-temporal stores; a background zeroer (optional, see below) clears
+ * freed frames ahead so that a fault need not.
  */
 #include <errno.h>
+#include <sched.h>
+#include <signal.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 #include "page_alloc.h"
 
 /*
@@ -78,20 +88,53 @@ static struct zone {
 	spinlock_t lock;
 	struct list_head free_list[NR_PAGE_ORDERS];	/* lock */
 	uint64_t nr_free[NR_PAGE_ORDERS];		/* lock */
+	uint64_t nr_dirty;	/* pages on free lists not known zero; lock, read racily */
+	struct list_head zeroed;	/* blocks the zeroer cleared; lock */
+	uint64_t nr_zeroed;		/* blocks on it; lock, read racily */
 	uint64_t online_pfn;	/* pfns below are managed; lock */
 } zone;
 
+#define ZERO_BLOCK_ORDER	5		/* PCP_BATCH frames */
+#define ZEROED_MAX_BLOCKS	2048		/* 256 MiB zeroed ahead, at most */
+#define ZEROER_START_FRAMES	8192		/* 32 MiB zeroed by a faulter */
+#define ZEROER_RESTART_FRAMES	1024		/* once it has been needed */
+#define ZEROER_IDLE_SEC		10
+
+_Static_assert(PCP_BATCH == 1 << ZERO_BLOCK_ORDER, "a zeroed block fills a refill");
+
+static struct {
+	pthread_mutex_t lock;
+	uint32_t wake_seq;	/* futex it sleeps on; bumped to wake it; atomic */
+	pthread_cond_t done;	/* transit or running went down: lock */
+	bool running;		/* a thread exists; set under lock, atomic */
+	bool stop;		/* process exit; lock */
+	bool atexit_set;	/* lock */
+	int sleeping;		/* waiting for work; atomic */
+	uint64_t dirty_seen;	/* zone.nr_dirty at its last look; atomic */
+	int enabled;		/* set once at pool init */
+	uint64_t start_frames;	/* ZEROER_START_FRAMES, _RESTART_ once started,
+				   or 1 (UMM_PREZERO=eager); atomic */
+	struct page *transit;	/* the block being zeroed; lock */
+	uint64_t pgzero;	/* frames zeroed, ever; lock */
+} zeroer = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.done = PTHREAD_COND_INITIALIZER,
+};
+
 struct per_thread_pages {
 	spinlock_t lock;
-	int count;			/* lock */
-	struct list_head list;		/* lock */
-	uint64_t pgalloc, pgfree;	/* written by the owner thread only */
+	int count;			/* both lists; lock */
+	struct list_head list;		/* frames of any content; lock */
+	struct list_head zero;		/* PG_zero frames; lock */
+	uint64_t zeroed;		/* zeroed here since the last zeroer start */
+	bool kick;			/* took a zeroed block: wake the zeroer */
+	uint64_t pgalloc, pgfree, pgzero;	/* written by the owner thread only */
 	struct list_head node;		/* pcp_registry, pcp_registry_lock */
 };
 
 static pthread_mutex_t pcp_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct list_head pcp_registry = LIST_HEAD_INIT(pcp_registry);
-static uint64_t dead_pgalloc, dead_pgfree;	/* pcp_registry_lock */
+static uint64_t dead_pgalloc, dead_pgfree, dead_pgzero;	/* pcp_registry_lock */
 static pthread_key_t pcp_key;
 static __thread struct per_thread_pages *this_pcp;
 
@@ -124,6 +167,16 @@ static void *reserve_aligned(uint64_t bytes, uint64_t align)
 	if (tail)
 		munmap(p + head + bytes, tail);
 	return p + head;
+}
+
+/* CPUs this process may run on: the zeroer is for a core left idle. */
+static int usable_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return (int)sysconf(_SC_NPROCESSORS_ONLN);
+	return CPU_COUNT(&set);
 }
 
 static void pool_init_once(void)
@@ -159,8 +212,15 @@ static void pool_init_once(void)
 	spin_lock_init(&zone.lock);
 	for (int o = 0; o < NR_PAGE_ORDERS; o++)
 		INIT_LIST_HEAD(&zone.free_list[o]);
+	INIT_LIST_HEAD(&zone.zeroed);
 	set_bit_page(PG_reserved, pfn_to_page(0));
 	pthread_key_create(&pcp_key, pcp_destroy);
+	env = getenv("UMM_PREZERO");
+	zeroer.start_frames = ZEROER_START_FRAMES;
+	if (env && !strcmp(env, "eager"))
+		zeroer.start_frames = 1;
+	zeroer.enabled = (usable_cpus() > 1 || zeroer.start_frames == 1) &&
+			 !(env && !strcmp(env, "0"));
 }
 
 int page_alloc_init(void)
@@ -179,15 +239,19 @@ static void add_to_free_list(uint64_t pfn, unsigned int order, bool zero)
 	WRITE_ONCE(p->flags, (1UL << PG_buddy) | (zero ? 1UL << PG_zero : 0));
 	list_add(&p->lru, &zone.free_list[order]);
 	zone.nr_free[order]++;
+	if (!zero)
+		WRITE_ONCE(zone.nr_dirty, zone.nr_dirty + (1UL << order));
 }
 
-/* Locking: zone.lock held. */
+/* Locking: zone.lock held. Clears every flag: only the holder sees them. */
 static void del_from_free_list(struct page *p, unsigned int order)
 {
+	if (!test_bit_page(PG_zero, p))
+		WRITE_ONCE(zone.nr_dirty, zone.nr_dirty - (1UL << order));
 	list_del(&p->lru);
 	zone.nr_free[order]--;
 	p->private = 0;
-	clear_bit_page(PG_buddy, p);
+	WRITE_ONCE(p->flags, 0);
 }
 
 /*
@@ -224,25 +288,38 @@ static void expand(uint64_t pfn, unsigned int low, unsigned int high, bool zero)
 	}
 }
 
-/* Locking: zone.lock held. Return: the pfn's page, or NULL. */
+/*
+ * A block of @order from the free lists as they are.
+ * Locking: zone.lock held. Return: its first page, or NULL.
+ */
+static struct page *__rmqueue_block(unsigned int order, bool *zero)
+{
+	for (unsigned int o = order; o < NR_PAGE_ORDERS; o++) {
+		struct page *p;
+
+		if (list_empty(&zone.free_list[o]))
+			continue;
+		p = list_first_entry(&zone.free_list[o], struct page, lru);
+		*zero = test_bit_page(PG_zero, p);
+		del_from_free_list(p, o);
+		expand(page_to_pfn(p), order, o, *zero);
+		return p;
+	}
+	return NULL;
+}
+
+/*
+ * A block of @order, bringing more of the pool online when none is free.
+ * Locking: zone.lock held. Return: its first page, or NULL.
+ */
 static struct page *__rmqueue(unsigned int order, bool *zero)
 {
-	for (;;) {
-		for (unsigned int o = order; o < NR_PAGE_ORDERS; o++) {
-			struct page *p;
+	struct page *p;
 
-			if (list_empty(&zone.free_list[o]))
-				continue;
-			p = list_first_entry(&zone.free_list[o], struct page, lru);
-			*zero = test_bit_page(PG_zero, p);
-			del_from_free_list(p, o);
-			clear_bit_page(PG_zero, p);
-			expand(page_to_pfn(p), order, o, *zero);
-			return p;
-		}
+	while (!(p = __rmqueue_block(order, zero)))
 		if (!online_section())
 			return NULL;
-	}
+	return p;
 }
 
 /* Locking: zone.lock held. */
@@ -259,11 +336,298 @@ static void __free_one_page(uint64_t pfn, unsigned int order, bool zero)
 			break;
 		zero = zero && test_bit_page(PG_zero, buddy);
 		del_from_free_list(buddy, order);
-		WRITE_ONCE(buddy->flags, 0);
 		pfn &= ~(1UL << order);
 		order++;
 	}
 	add_to_free_list(pfn, order, zero);
+}
+
+/*
+ * Zeroing ahead of use: a frame is cleared with non-temporal stores, which
+ * go to memory without first reading each line into the cache, and a whole
+ * batch is fenced once. A fence per frame would wait out the write-back of
+ * every frame in turn (about as slow as memset); one per batch lets the
+ * writes of a batch stream together.
+ */
+#if defined(__x86_64__)
+#include <emmintrin.h>
+
+static void zero_frame_nt(void *addr)
+{
+	__m128i z = _mm_setzero_si128();
+	__m128i *d = addr, *end = d + PAGE_SIZE / sizeof(*d);
+
+	for (; d < end; d += 4) {
+		_mm_stream_si128(d, z);
+		_mm_stream_si128(d + 1, z);
+		_mm_stream_si128(d + 2, z);
+		_mm_stream_si128(d + 3, z);
+	}
+}
+
+/* Make the batch's stores visible before any frame of it is handed out. */
+static void zero_frames_fence(void)
+{
+	_mm_sfence();
+}
+#else
+static void zero_frame_nt(void *addr)
+{
+	memset(addr, 0, PAGE_SIZE);
+}
+
+static void zero_frames_fence(void)
+{
+}
+#endif
+
+/*
+ * The zeroer: a background thread that clears freed frames ahead of use,
+ * so that a fault finds its frame zeroed (the old PG_zero / idle-zeroing
+ * idea of the kernel). It takes dirty blocks of ZERO_BLOCK_ORDER off the
+ * buddy lists, zeroes them with non-temporal stores, and keeps them on
+ * zone.zeroed, out of the buddy lists (where they would merge with dirty
+ * neighbours and lose what was done), until a cache refill takes one.
+ *
+ * It costs a core, so: it starts only once a thread has zeroed
+ * ZEROER_START_FRAMES frames on its own allocation path (fewer for a
+ * restart), never on a single CPU or with UMM_PREZERO=0; it runs at
+ * SCHED_IDLE, so busy cores are not taken from the program; it keeps at
+ * most ZEROED_MAX_BLOCKS ready (frames that are free anyway); it exits
+ * after ZEROER_IDLE_SEC without work, and at process exit. A host
+ * fork() waits until it holds no frame in transit; the child has no zeroer
+ * until its own demand starts one.
+ *
+ * Lock order: zeroer.lock -> zone.lock; the zeroer takes no other lock,
+ * and whoever wakes it or waits for its block in transit holds no spinlock
+ * of the allocator.
+ */
+static void zero_block_nt(struct page *p, unsigned int order)
+{
+	for (uint64_t i = 0; i < 1UL << order; i++) {
+		unpoison_block(p + i, 0);
+		zero_frame_nt(page_address(p + i));
+		poison_block(p + i, 0);
+	}
+}
+
+/*
+ * Take a dirty block of ZERO_BLOCK_ORDER off the free lists, looking at
+ * the first few blocks of each order only (freed blocks are at the front).
+ * Locking: zone.lock held. Return: its first page, or NULL.
+ */
+static struct page *take_dirty_block(void)
+{
+	if (zone.nr_dirty < 1UL << ZERO_BLOCK_ORDER ||
+	    zone.nr_zeroed >= ZEROED_MAX_BLOCKS)
+		return NULL;
+	for (unsigned int o = ZERO_BLOCK_ORDER; o < NR_PAGE_ORDERS; o++) {
+		struct list_head *pos = zone.free_list[o].next;
+
+		for (int n = 0; n < 4 && pos != &zone.free_list[o]; n++, pos = pos->next) {
+			struct page *p = list_entry(pos, struct page, lru);
+
+			if (test_bit_page(PG_zero, p))
+				continue;
+			del_from_free_list(p, o);
+			expand(page_to_pfn(p), ZERO_BLOCK_ORDER, o, false);
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* Locking: zone.lock held. */
+static void zeroed_add(struct page *p)
+{
+	p->private = ZERO_BLOCK_ORDER;
+	WRITE_ONCE(p->flags, 1UL << PG_zero);
+	list_add_tail(&p->lru, &zone.zeroed);
+	WRITE_ONCE(zone.nr_zeroed, zone.nr_zeroed + 1);
+}
+
+/* Locking: zone.lock held. Return: a zeroed block, or NULL. */
+static struct page *zeroed_take(void)
+{
+	struct page *p;
+
+	if (list_empty(&zone.zeroed))
+		return NULL;
+	p = list_first_entry(&zone.zeroed, struct page, lru);
+	list_del(&p->lru);
+	WRITE_ONCE(zone.nr_zeroed, zone.nr_zeroed - 1);
+	p->private = 0;
+	WRITE_ONCE(p->flags, 0);
+	return p;
+}
+
+/* Give the zeroed blocks back to the buddy lists. Locking: zone.lock held. */
+static void zeroed_drain(void)
+{
+	struct page *p;
+
+	while ((p = zeroed_take()))
+		__free_one_page(page_to_pfn(p), ZERO_BLOCK_ORDER, true);
+}
+
+static void zeroer_wait(uint32_t seq)
+{
+	struct timespec t = { ZEROER_IDLE_SEC, 0 };
+
+	syscall(SYS_futex, &zeroer.wake_seq, FUTEX_WAIT_PRIVATE, seq, &t, NULL, 0);
+}
+
+static void zeroer_wake(void)
+{
+	__atomic_fetch_add(&zeroer.wake_seq, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &zeroer.wake_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/*
+ * The zeroer holds zeroer.lock only for moments, never while it zeroes or
+ * sleeps: at SCHED_IDLE it may wait long for a CPU, and nothing on the
+ * allocation path may wait for it.
+ */
+static void *zeroer_main(void *arg)
+{
+	struct sched_param sp = { 0 };
+	uint32_t seq = 0;
+
+	(void)arg;
+	pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+	for (;;) {
+		struct page *p;
+
+		pthread_mutex_lock(&zeroer.lock);
+		if (zeroer.stop)
+			break;
+		spin_lock(&zone.lock);
+		p = take_dirty_block();
+		/* full: any free wakes it once blocks are taken */
+		WRITE_ONCE(zeroer.dirty_seen,
+			   zone.nr_zeroed >= ZEROED_MAX_BLOCKS ? 0 : zone.nr_dirty);
+		spin_unlock(&zone.lock);
+		zeroer.transit = p;
+		pthread_mutex_unlock(&zeroer.lock);
+		if (p) {
+			__atomic_store_n(&zeroer.sleeping, 0, __ATOMIC_RELAXED);
+			zero_block_nt(p, ZERO_BLOCK_ORDER);
+			zero_frames_fence();
+			pthread_mutex_lock(&zeroer.lock);
+			spin_lock(&zone.lock);
+			zeroed_add(p);
+			spin_unlock(&zone.lock);
+			zeroer.transit = NULL;
+			zeroer.pgzero += 1UL << ZERO_BLOCK_ORDER;
+			pthread_cond_broadcast(&zeroer.done);
+			pthread_mutex_unlock(&zeroer.lock);
+			continue;
+		}
+		/* say we sleep, then look once more (see zeroer_kick) */
+		if (!__atomic_load_n(&zeroer.sleeping, __ATOMIC_RELAXED)) {
+			seq = __atomic_load_n(&zeroer.wake_seq, __ATOMIC_ACQUIRE);
+			__atomic_store_n(&zeroer.sleeping, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		zeroer_wait(seq);
+		/* nobody woke it: idle, and a later demand starts it again */
+		if (__atomic_exchange_n(&zeroer.sleeping, 0, __ATOMIC_RELAXED) &&
+		    __atomic_load_n(&zeroer.wake_seq, __ATOMIC_ACQUIRE) == seq) {
+			pthread_mutex_lock(&zeroer.lock);
+			break;
+		}
+	}
+	__atomic_store_n(&zeroer.sleeping, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&zeroer.running, false, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&zeroer.done);
+	pthread_mutex_unlock(&zeroer.lock);
+	return NULL;
+}
+
+static void zeroer_exit(void)
+{
+	pthread_mutex_lock(&zeroer.lock);
+	zeroer.stop = true;
+	zeroer_wake();
+	while (zeroer.running)
+		pthread_cond_wait(&zeroer.done, &zeroer.lock);
+	pthread_mutex_unlock(&zeroer.lock);
+}
+
+/* A host fork(): no frame may be in the zeroer's hands when it happens. */
+static void zeroer_atfork_prepare(void)
+{
+	pthread_mutex_lock(&zeroer.lock);
+	while (zeroer.transit)
+		pthread_cond_wait(&zeroer.done, &zeroer.lock);
+}
+
+static void zeroer_atfork_parent(void)
+{
+	pthread_mutex_unlock(&zeroer.lock);
+}
+
+static void zeroer_atfork_child(void)
+{
+	__atomic_store_n(&zeroer.running, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&zeroer.sleeping, 0, __ATOMIC_RELAXED);
+	pthread_cond_init(&zeroer.done, NULL);
+	pthread_mutex_unlock(&zeroer.lock);
+}
+
+/* Locking: takes zeroer.lock; call with no spinlock held. */
+static void zeroer_start(void)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	sigset_t all, old;
+
+	pthread_mutex_lock(&zeroer.lock);
+	if (zeroer.running || zeroer.stop)
+		goto out;
+	if (!zeroer.atexit_set) {
+		if (atexit(zeroer_exit) ||
+		    pthread_atfork(zeroer_atfork_prepare, zeroer_atfork_parent,
+				   zeroer_atfork_child))
+			goto out;
+		zeroer.atexit_set = true;
+	}
+	/* the program's signals are not for it */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (!pthread_create(&tid, &attr, zeroer_main, NULL)) {
+		__atomic_store_n(&zeroer.running, true, __ATOMIC_RELAXED);
+		if (READ_ONCE(zeroer.start_frames) > ZEROER_RESTART_FRAMES)
+			WRITE_ONCE(zeroer.start_frames, ZEROER_RESTART_FRAMES);
+	}
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+out:
+	pthread_mutex_unlock(&zeroer.lock);
+}
+
+/*
+ * Dirty frames went to the buddy lists, or zeroed ones left them: wake the
+ * zeroer if it sleeps and enough came since it last looked (dirty frames
+ * in pieces smaller than a block would wake it for nothing).
+ * No barrier is needed against its going to sleep: it says so before its
+ * last look at the lists, under zone.lock, and we changed them under
+ * zone.lock before looking here; whichever section came second sees the
+ * other's doing.
+ * Locking: call after dropping zone.lock; takes no lock, never waits.
+ */
+static void zeroer_kick(void)
+{
+	if (likely(!__atomic_load_n(&zeroer.running, __ATOMIC_RELAXED)) ||
+	    !__atomic_load_n(&zeroer.sleeping, __ATOMIC_RELAXED) ||
+	    READ_ONCE(zone.nr_zeroed) >= ZEROED_MAX_BLOCKS ||
+	    READ_ONCE(zone.nr_dirty) < READ_ONCE(zeroer.dirty_seen) + 8 * PCP_BATCH)
+		return;
+	/* one waker makes the call */
+	if (__atomic_exchange_n(&zeroer.sleeping, 0, __ATOMIC_RELAXED))
+		zeroer_wake();
 }
 
 static struct per_thread_pages *get_pcp(void)
@@ -277,6 +641,7 @@ static struct per_thread_pages *get_pcp(void)
 		return NULL;
 	spin_lock_init(&pcp->lock);
 	INIT_LIST_HEAD(&pcp->list);
+	INIT_LIST_HEAD(&pcp->zero);
 	pthread_mutex_lock(&pcp_registry_lock);
 	list_add(&pcp->node, &pcp_registry);
 	pthread_mutex_unlock(&pcp_registry_lock);
@@ -285,12 +650,17 @@ static struct per_thread_pages *get_pcp(void)
 	return pcp;
 }
 
-/* Locking: pcp->lock held; takes zone.lock. */
+/*
+ * Return @nr frames to the buddy lists, dirty ones first and the least
+ * recently freed first: zeroed frames are worth keeping.
+ * Locking: pcp->lock held; takes zone.lock.
+ */
 static void pcp_flush(struct per_thread_pages *pcp, int nr)
 {
 	spin_lock(&zone.lock);
-	while (nr-- > 0 && !list_empty(&pcp->list)) {
-		struct page *p = list_first_entry(&pcp->list, struct page, lru);
+	while (nr-- > 0 && pcp->count) {
+		struct list_head *l = list_empty(&pcp->list) ? &pcp->zero : &pcp->list;
+		struct page *p = list_entry(l->prev, struct page, lru);
 		bool zero = test_bit_page(PG_zero, p);
 
 		list_del(&p->lru);
@@ -313,6 +683,7 @@ static void pcp_destroy(void *arg)
 	list_del(&pcp->node);
 	dead_pgalloc += pcp->pgalloc;
 	dead_pgfree += pcp->pgfree;
+	dead_pgzero += pcp->pgzero;
 	pthread_mutex_unlock(&pcp_registry_lock);
 	if (this_pcp == pcp)
 		this_pcp = NULL;
@@ -333,46 +704,173 @@ void drain_all_pages(void)
 		spin_unlock(&pcp->lock);
 	}
 	pthread_mutex_unlock(&pcp_registry_lock);
+	/* and the zeroer's blocks, once it holds none in transit */
+	pthread_mutex_lock(&zeroer.lock);
+	while (zeroer.transit)
+		pthread_cond_wait(&zeroer.done, &zeroer.lock);
+	spin_lock(&zone.lock);
+	zeroed_drain();
+	spin_unlock(&zone.lock);
+	pthread_mutex_unlock(&zeroer.lock);
 }
 
-/* Locking: takes pcp->lock, and zone.lock on a refill. */
-static struct page *pcp_alloc(struct per_thread_pages *pcp, bool *zero)
+/*
+ * Zeroed frames queue in the order they came (ascending pfns from a buddy
+ * block); freed ones stack, so the next refill takes the most recent.
+ * Locking: pcp->lock held.
+ */
+static void pcp_add(struct per_thread_pages *pcp, struct page *p, bool zero)
+{
+	WRITE_ONCE(p->flags, (1UL << PG_pcp) | (zero ? 1UL << PG_zero : 0));
+	if (zero)
+		list_add_tail(&p->lru, &pcp->zero);
+	else
+		list_add(&p->lru, &pcp->list);
+	pcp->count++;
+}
+
+/*
+ * pcp_refill_zero - fill the zeroed list with a batch: the cached frames
+ * of unknown content first, then the buddy lists; the dirty ones of the
+ * batch are zeroed here, outside zone.lock.
+ * Locking: pcp->lock held; takes zone.lock.
+ */
+static void pcp_refill_zero(struct per_thread_pages *pcp)
+{
+	struct page *dirty[PCP_BATCH];
+	int n = 0, got = 0;
+
+	if (READ_ONCE(zone.nr_zeroed)) {
+		struct page *p;
+
+		spin_lock(&zone.lock);
+		p = zeroed_take();
+		spin_unlock(&zone.lock);
+		if (p) {
+			for (int i = 0; i < PCP_BATCH; i++)
+				pcp_add(pcp, p + i, true);
+			pcp->kick = true;
+			return;
+		}
+	}
+
+	while (got < PCP_BATCH && !list_empty(&pcp->list)) {
+		struct page *p = list_first_entry(&pcp->list, struct page, lru);
+
+		list_del(&p->lru);
+		pcp->count--;
+		got++;
+		if (test_bit_page(PG_zero, p))
+			pcp_add(pcp, p, true);
+		else
+			dirty[n++] = p;
+	}
+	if (got < PCP_BATCH) {
+		struct page *block = NULL;
+		bool z;
+
+		spin_lock(&zone.lock);
+		/* a whole batch in one block: one list head to touch, not 32 */
+		if (!got)
+			block = __rmqueue_block(ZERO_BLOCK_ORDER, &z);
+		for (int i = 0; block && i < PCP_BATCH; i++, got++) {
+			if (z)
+				pcp_add(pcp, block + i, true);
+			else
+				dirty[n++] = block + i;
+		}
+		for (; got < PCP_BATCH; got++) {
+			struct page *p = __rmqueue(0, &z);
+
+			if (!p)
+				break;
+			if (z)
+				pcp_add(pcp, p, true);
+			else
+				dirty[n++] = p;
+		}
+		spin_unlock(&zone.lock);
+	}
+	for (int i = 0; i < n; i++)
+		zero_block_nt(dirty[i], 0);
+	zero_frames_fence();
+	for (int i = 0; i < n; i++)
+		pcp_add(pcp, dirty[i], true);
+	pcp->zeroed += n;
+	WRITE_ONCE(pcp->pgzero, pcp->pgzero + n);
+}
+
+static struct page *pcp_take(struct per_thread_pages *pcp, struct list_head *l,
+			     bool *zero)
+{
+	struct page *p = list_first_entry(l, struct page, lru);
+
+	list_del(&p->lru);
+	pcp->count--;
+	*zero = test_bit_page(PG_zero, p);
+	WRITE_ONCE(p->flags, 0);
+	return p;
+}
+
+/*
+ * pcp_alloc - an order-0 frame from this thread's cache: a zeroed one
+ * unless the caller overwrites it anyway (__GFP_NOZERO), which takes a
+ * dirty one first so zeroing is not wasted.
+ * Locking: takes pcp->lock, and zone.lock on a refill.
+ */
+static struct page *pcp_alloc(struct per_thread_pages *pcp, gfp_t gfp, bool *zero)
 {
 	struct page *p = NULL;
 
 	spin_lock(&pcp->lock);
-	if (list_empty(&pcp->list)) {
-		spin_lock(&zone.lock);
-		for (int i = 0; i < PCP_BATCH; i++) {
-			bool z;
-			struct page *q = __rmqueue(0, &z);
+	if (gfp & __GFP_NOZERO) {
+		if (!pcp->count) {
+			spin_lock(&zone.lock);
+			for (int i = 0; i < PCP_BATCH; i++) {
+				bool z;
+				struct page *q = __rmqueue(0, &z);
 
-			if (!q)
-				break;
-			WRITE_ONCE(q->flags, (1UL << PG_pcp) | (z ? 1UL << PG_zero : 0));
-			list_add_tail(&q->lru, &pcp->list);
-			pcp->count++;
+				if (!q)
+					break;
+				pcp_add(pcp, q, z);
+			}
+			spin_unlock(&zone.lock);
 		}
-		spin_unlock(&zone.lock);
-	}
-	if (!list_empty(&pcp->list)) {
-		p = list_first_entry(&pcp->list, struct page, lru);
-		list_del(&p->lru);
-		pcp->count--;
-		*zero = test_bit_page(PG_zero, p);
-		WRITE_ONCE(p->flags, 0);
+		if (!list_empty(&pcp->list))
+			p = pcp_take(pcp, &pcp->list, zero);
+		else if (!list_empty(&pcp->zero))
+			p = pcp_take(pcp, &pcp->zero, zero);
+	} else {
+		if (list_empty(&pcp->zero))
+			pcp_refill_zero(pcp);
+		if (!list_empty(&pcp->zero))
+			p = pcp_take(pcp, &pcp->zero, zero);
 	}
 	spin_unlock(&pcp->lock);
 	return p;
 }
 
-static struct page *rmqueue(unsigned int order, bool *zero)
+static struct page *rmqueue(unsigned int order, gfp_t gfp, bool *zero)
 {
 	struct per_thread_pages *pcp = order ? NULL : get_pcp();
 	struct page *p;
 
-	if (pcp)
-		return pcp_alloc(pcp, zero);
+	if (pcp) {
+		p = pcp_alloc(pcp, gfp, zero);
+		if (unlikely(pcp->zeroed >= READ_ONCE(zeroer.start_frames))) {
+			/* this thread zeroes a lot: hand that to the zeroer */
+			pcp->zeroed = 0;
+			if (zeroer.enabled && !__atomic_load_n(&zeroer.running,
+							       __ATOMIC_RELAXED))
+				zeroer_start();
+			pcp->kick = true;
+		}
+		if (unlikely(pcp->kick)) {
+			pcp->kick = false;
+			zeroer_kick();
+		}
+		return p;
+	}
 	spin_lock(&zone.lock);
 	p = __rmqueue(order, zero);
 	spin_unlock(&zone.lock);
@@ -396,7 +894,7 @@ static bool quota_charge(struct frame_quota *q, uint64_t nr)
 static void quota_uncharge(struct frame_quota *q, uint64_t nr)
 {
 	/* the last frame of an orphaned quota frees it */
-	if (q && atomic_add_return(&q->used, -nr) == QUOTA_ORPHAN)
+	if (q && nr && atomic_add_return(&q->used, -nr) == QUOTA_ORPHAN)
 		free(q);
 }
 
@@ -476,11 +974,11 @@ struct page *alloc_pages(struct frame_quota *q, gfp_t gfp, unsigned int order)
 		return NULL;
 	if (!quota_charge(&global_quota, nr))
 		goto fail_q;
-	p = rmqueue(order, &zero);
+	p = rmqueue(order, gfp, &zero);
 	if (unlikely(!p)) {
 		/* Other threads' caches may hold what would merge into it. */
 		drain_all_pages();
-		p = rmqueue(order, &zero);
+		p = rmqueue(order, gfp, &zero);
 	}
 	if (!p)
 		goto fail_g;
@@ -494,17 +992,14 @@ fail_q:
 	return NULL;
 }
 
-/* The last reference is gone: return the block to the allocator. */
-static void free_the_page(struct page *p, unsigned int order)
+/* Reset a block whose last reference is gone; uncharging is the caller's. */
+static void free_pages_prepare(struct page *p, unsigned int order)
 {
 	uint64_t nr = 1UL << order;
-	struct per_thread_pages *pcp;
 
 	VM_BUG_ON(test_bit_page(PG_buddy, p) || test_bit_page(PG_pcp, p));
 	VM_BUG_ON(test_bit_page(PG_reserved, p));
 	VM_BUG_ON(PageTail(p));
-	quota_uncharge(p->quota, nr);
-	global_uncharge(nr);
 	if (test_bit_page(PG_head, p))
 		for (uint64_t i = 1; i < nr; i++)
 			WRITE_ONCE(p[i].compound_head, 0);
@@ -512,22 +1007,108 @@ static void free_the_page(struct page *p, unsigned int order)
 	WRITE_ONCE(p->mapping, NULL);
 	p->private = 0;
 	WRITE_ONCE(p->flags, 0);
-	count_pages(false, nr);
 	poison_block(p, order);
+}
+
+/* The last reference is gone: return the block to the allocator. */
+static void free_the_page(struct page *p, unsigned int order)
+{
+	uint64_t nr = 1UL << order;
+	struct per_thread_pages *pcp;
+
+	quota_uncharge(p->quota, nr);
+	global_uncharge(nr);
+	free_pages_prepare(p, order);
+	count_pages(false, nr);
 
 	pcp = order ? NULL : get_pcp();
 	if (pcp) {
+		bool flush;
+
 		spin_lock(&pcp->lock);
-		WRITE_ONCE(p->flags, 1UL << PG_pcp);
-		list_add(&p->lru, &pcp->list);
-		if (++pcp->count > PCP_HIGH)
+		pcp_add(pcp, p, false);
+		flush = pcp->count > PCP_HIGH;
+		if (flush)
 			pcp_flush(pcp, PCP_BATCH);
 		spin_unlock(&pcp->lock);
+		if (flush)
+			zeroer_kick();
 		return;
 	}
 	spin_lock(&zone.lock);
 	__free_one_page(page_to_pfn(p), order, false);
 	spin_unlock(&zone.lock);
+	zeroer_kick();
+}
+
+/*
+ * Free order-0 frames to the buddy lists; an aligned run of PCP_BATCH
+ * contiguous ones (as a refill hands out, and an unmap gives back) goes as
+ * one block, merged once rather than frame by frame.
+ * Locking: zone.lock held.
+ */
+static void free_frames_bulk(struct page **pages, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		uint64_t pfn = page_to_pfn(pages[i]);
+		size_t k = 1;
+
+		if (IS_ALIGNED(pfn, PCP_BATCH) && n - i >= PCP_BATCH) {
+			while (k < PCP_BATCH && pages[i + k] == pages[i] + k)
+				k++;
+			if (k < PCP_BATCH)
+				k = 1;
+		}
+		__free_one_page(pfn, k == PCP_BATCH ? ZERO_BLOCK_ORDER : 0, false);
+		i += k;
+	}
+}
+
+void release_pages(struct page **pages, size_t nr)
+{
+	struct per_thread_pages *pcp = get_pcp();
+	struct frame_quota *q = NULL;
+	uint64_t run = 0;
+	size_t n = 0, room, keep;
+
+	for (size_t i = 0; i < nr; i++) {
+		struct page *p = pages[i];
+
+		VM_BUG_ON(PageTail(p));
+		if (__atomic_sub_fetch(&p->refcount, 1, __ATOMIC_ACQ_REL))
+			continue;
+		if (page_order(p) || !pcp) {
+			free_the_page(p, page_order(p));
+			continue;
+		}
+		/* frames of one mm come in runs: one uncharge per run */
+		if (p->quota != q) {
+			quota_uncharge(q, run);
+			q = p->quota;
+			run = 0;
+		}
+		run++;
+		free_pages_prepare(p, 0);
+		pages[n++] = p;
+	}
+	if (!n)
+		return;
+	quota_uncharge(q, run);
+	global_uncharge(n);
+	count_pages(false, n);
+	/* what the cache has room for goes there, the rest to the buddy */
+	spin_lock(&pcp->lock);
+	room = pcp->count < PCP_HIGH ? PCP_HIGH - pcp->count : 0;
+	keep = n < room ? n : room;
+	for (size_t i = n - keep; i < n; i++)
+		pcp_add(pcp, pages[i], false);
+	spin_unlock(&pcp->lock);
+	if (keep == n)
+		return;
+	spin_lock(&zone.lock);
+	free_frames_bulk(pages, n - keep);
+	spin_unlock(&zone.lock);
+	zeroer_kick();
 }
 
 void __free_pages(struct page *p, unsigned int order)
@@ -594,19 +1175,28 @@ void page_alloc_get_stats(struct page_alloc_stats *st)
 	pthread_mutex_lock(&pcp_registry_lock);
 	st->pgalloc = dead_pgalloc;
 	st->pgfree = dead_pgfree;
+	st->pgzero_alloc = dead_pgzero;
 	for (pos = pcp_registry.next; pos != &pcp_registry; pos = pos->next) {
 		struct per_thread_pages *pcp =
 			list_entry(pos, struct per_thread_pages, node);
 
 		st->pgalloc += READ_ONCE(pcp->pgalloc);
 		st->pgfree += READ_ONCE(pcp->pgfree);
+		st->pgzero_alloc += READ_ONCE(pcp->pgzero);
 	}
 	pthread_mutex_unlock(&pcp_registry_lock);
+	pthread_mutex_lock(&zeroer.lock);	/* no block in transit */
+	while (zeroer.transit)
+		pthread_cond_wait(&zeroer.done, &zeroer.lock);
 	spin_lock(&zone.lock);
 	for (int o = 0; o < NR_PAGE_ORDERS; o++)
 		st->free_pages += zone.nr_free[o] << o;
+	st->prezeroed_pages = zone.nr_zeroed << ZERO_BLOCK_ORDER;
+	st->free_pages += st->prezeroed_pages;
+	st->pgzero_background = zeroer.pgzero;
 	st->online_pages = zone.online_pfn;
 	spin_unlock(&zone.lock);
+	pthread_mutex_unlock(&zeroer.lock);
 	st->pool_pages = umm_frames.max_pfn;
 	st->in_use_pages = st->pgalloc - st->pgfree;
 	st->rcu_pending_pages = __atomic_load_n(&rcu_pending_pages, __ATOMIC_RELAXED);

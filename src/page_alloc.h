@@ -77,6 +77,14 @@ struct page *alloc_pages(struct frame_quota *quota, gfp_t gfp, unsigned int orde
 void __free_pages(struct page *page, unsigned int order);
 
 /*
+ * release_pages - drop one reference on each of @nr head pages, freeing the
+ * ones that reach zero; a batch costs one trip through the thread's cache.
+ * @pages is used as scratch space.
+ * Locking: any context; takes the thread's cache lock, maybe zone->lock.
+ */
+void release_pages(struct page **pages, size_t nr);
+
+/*
  * quota_orphan - the owner of a heap-allocated quota is gone: free it now
  * if nothing is charged, else when the last charged frame is freed.
  */
@@ -112,6 +120,9 @@ struct page_alloc_stats {
 	uint64_t free_pages;		/* on buddy lists (drains the caches first) */
 	uint64_t rcu_pending_pages;	/* freed, waiting for a grace period */
 	uint64_t pgtable_pages;		/* page-table frames in use */
+	uint64_t prezeroed_pages;	/* free, zeroed ahead by the zeroer (in free_pages) */
+	uint64_t pgzero_background;	/* frames the zeroer cleared, ever */
+	uint64_t pgzero_alloc;		/* frames allocating threads cleared, ever */
 };
 void page_alloc_get_stats(struct page_alloc_stats *st);
 

@@ -189,8 +189,6 @@ void tlb_gather_mmu(struct mmu_gather *tlb, struct umm_mm *mm)
 	tlb->end = 0;
 	tlb->need_flush = false;
 	tlb->nr = 0;
-	tlb->cap = ARRAY_SIZE(tlb->local);
-	tlb->pages = tlb->local;
 }
 
 void tlb_flush_pte_range(struct mmu_gather *tlb, uint64_t start, uint64_t end)
@@ -201,48 +199,30 @@ void tlb_flush_pte_range(struct mmu_gather *tlb, uint64_t start, uint64_t end)
 }
 
 /*
- * Flush, then release the gathered frames.
- * Locking: as flush_tlb_mm_range(); callers hold no spinlock (except the
- *          malloc-failure path of tlb_remove_page, which may run under a
- *          PTE lock: the wait is for access sections, which hold no lock).
+ * Callers hold no spinlock, except tlb_remove_page() on a full batch,
+ * which may run under a PTE lock: the wait is for access sections, which
+ * hold no lock.
  */
-static void tlb_flush_mmu(struct mmu_gather *tlb)
+void tlb_flush_mmu(struct mmu_gather *tlb)
 {
 	/* a gathered frame was mapped: its translation must go first */
 	if (tlb->need_flush || tlb->nr)
 		flush_tlb_mm_range(tlb->mm, tlb->start, tlb->end);
 	tlb->need_flush = false;
-	for (size_t i = 0; i < tlb->nr; i++)
-		put_page(tlb->pages[i]);
+	tlb->start = UINT64_MAX;
+	tlb->end = 0;
+	release_pages(tlb->pages, tlb->nr);
 	tlb->nr = 0;
 }
 
 void tlb_remove_page(struct mmu_gather *tlb, struct page *page)
 {
-	if (tlb->nr == tlb->cap) {
-		size_t cap = tlb->cap * 2;
-		struct page **p = tlb->pages == tlb->local ? malloc(cap * sizeof(*p)) :
-				  realloc(tlb->pages, cap * sizeof(*p));
-
-		if (!p) {
-			/* no room to batch: flush now, which frees what we hold */
-			tlb_flush_mmu(tlb);
-			tlb->pages[tlb->nr++] = page;
-			return;
-		}
-		if (tlb->pages == tlb->local)
-			memcpy(p, tlb->local, sizeof(tlb->local));
-		tlb->pages = p;
-		tlb->cap = cap;
-	}
+	if (unlikely(tlb_batch_full(tlb)))
+		tlb_flush_mmu(tlb);
 	tlb->pages[tlb->nr++] = page;
 }
 
 void tlb_finish_mmu(struct mmu_gather *tlb)
 {
 	tlb_flush_mmu(tlb);
-	if (tlb->pages != tlb->local)
-		free(tlb->pages);
-	tlb->pages = tlb->local;
-	tlb->cap = ARRAY_SIZE(tlb->local);
 }

@@ -82,22 +82,41 @@ void tlb_mm_init(struct umm_mm *mm);
 
 /*
  * struct mmu_gather - frames unmapped by a zap, kept until the flush that
- * makes them unreachable (tlb_finish_mmu), then released.
+ * makes them unreachable, then released. A full batch is flushed and freed
+ * on the way (tlb_flush_mmu): the frames' metadata is then still in the
+ * cache, and a big unmap needs no memory to gather into.
  */
+#define MMU_GATHER_BATCH	256
+
 struct mmu_gather {
 	struct umm_mm *mm;
 	uint64_t start, end;	/* range whose entries changed */
 	bool need_flush;
-	size_t nr, cap;
-	struct page **pages;
-	struct page *local[32];
+	size_t nr;
+	struct page *pages[MMU_GATHER_BATCH];
 };
 
 void tlb_gather_mmu(struct mmu_gather *tlb, struct umm_mm *mm);
 /* Entries of [start, end) changed: flush them at the end. */
 void tlb_flush_pte_range(struct mmu_gather *tlb, uint64_t start, uint64_t end);
-/* Drop a reference on @page once the flush is done. */
+/*
+ * tlb_remove_page - drop a reference on @page once the flush is done.
+ * On a full batch it flushes first, where it stands: allowed under a PTE
+ * lock, but that lock is then held across the wait for other threads'
+ * access sections, so a zap loop checks tlb_batch_full() and calls
+ * tlb_flush_mmu() outside its lock.
+ */
 void tlb_remove_page(struct mmu_gather *tlb, struct page *page);
+
+static inline bool tlb_batch_full(const struct mmu_gather *tlb)
+{
+	return tlb->nr == MMU_GATHER_BATCH;
+}
+/*
+ * tlb_flush_mmu - flush what changed so far and free the gathered frames.
+ * Locking: as flush_tlb_mm_range().
+ */
+void tlb_flush_mmu(struct mmu_gather *tlb);
 void tlb_finish_mmu(struct mmu_gather *tlb);
 
 #endif /* UMM_TLB_H */
