@@ -12,12 +12,17 @@
 #ifndef UMM_BENCH_H
 #define UMM_BENCH_H
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BENCH_MAX_RUNS	64
 #define BENCH_LABEL_W	52
@@ -75,17 +80,21 @@ static inline uint64_t bench_rand_bits(uint64_t *s, unsigned int bits)
 
 struct bench_opts {
 	bool quick;		/* make check: prove it runs, numbers meaningless */
+	bool raise_max_map_count; /* may raise the host's vm.max_map_count */
 	unsigned int runs;	/* timed runs per row (>= 5 for a median) */
 	uint64_t target_ns;	/* wanted duration of one run */
 };
 
 /*
- * bench_parse_args - `--quick` or nothing. Return: 0, or -1 after printing
- * a usage message (the caller exits non-zero).
+ * bench_parse_args - `--quick` and `--raise-max-map-count` (which only the
+ * programs that map more VMAs than the host allows by default act on).
+ * Return: 0, or -1 after printing a usage message (the caller exits
+ * non-zero).
  */
 static inline int bench_parse_args(int argc, char **argv, struct bench_opts *o)
 {
 	o->quick = false;
+	o->raise_max_map_count = false;
 	o->runs = 9;
 	o->target_ns = 100 * 1000 * 1000ull;
 	for (int i = 1; i < argc; i++) {
@@ -95,7 +104,12 @@ static inline int bench_parse_args(int argc, char **argv, struct bench_opts *o)
 			o->target_ns = 200 * 1000ull;
 			continue;
 		}
-		fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
+		if (!strcmp(argv[i], "--raise-max-map-count")) {
+			o->raise_max_map_count = true;
+			continue;
+		}
+		fprintf(stderr, "usage: %s [--quick] [--raise-max-map-count]\n",
+			argv[0]);
 		return -1;
 	}
 	return 0;
@@ -200,6 +214,236 @@ static inline void bench_measure(const struct bench_opts *o, bench_fn fn,
 	uint64_t iters = bench_calibrate(fn, arg, o->target_ns);
 
 	bench_measure_n(fn, arg, iters, o->runs, ops_per_iter, r);
+}
+
+/*
+ * A row whose sides (umm, host, a peer) do the same work: each side's
+ * operation, its argument, and what one iteration is worth.
+ */
+#define BENCH_MAX_SIDES	3
+
+struct bench_side {
+	bench_fn fn;		/* NULL: this side does not run the row */
+	void *arg;
+	uint64_t iters;		/* per run; 0: calibrate to target_ns */
+	double ops;		/* operations per iteration */
+	struct bench_result r;
+};
+
+/*
+ * bench_interleave - the runs of one row: one untimed run (or the
+ * calibration, which warms up as well) of every side, then run i of each
+ * side in turn (A, B, A, B, ...), so a drift of the machine (frequency,
+ * other load) reaches every column alike.
+ */
+static inline void bench_interleave(const struct bench_opts *o,
+				    struct bench_side *s, unsigned int nr)
+{
+	double samples[BENCH_MAX_SIDES][BENCH_MAX_RUNS];
+	unsigned int runs = o->runs < BENCH_MAX_RUNS ? o->runs : BENCH_MAX_RUNS;
+
+	if (nr > BENCH_MAX_SIDES)
+		nr = BENCH_MAX_SIDES;
+	for (unsigned int k = 0; k < nr; k++) {
+		if (!s[k].fn)
+			continue;
+		if (s[k].iters)
+			bench_time_once(s[k].fn, s[k].arg, s[k].iters);
+		else
+			s[k].iters = bench_calibrate(s[k].fn, s[k].arg,
+						     o->target_ns);
+	}
+	for (unsigned int i = 0; i < runs; i++)
+		for (unsigned int k = 0; k < nr; k++)
+			if (s[k].fn)
+				samples[k][i] = (double)bench_time_once(s[k].fn,
+						s[k].arg, s[k].iters) /
+						((double)s[k].iters * s[k].ops);
+	for (unsigned int k = 0; k < nr; k++) {
+		if (!s[k].fn)
+			continue;
+		bench_stats(samples[k], runs, &s[k].r);
+		s[k].r.iters = s[k].iters;
+	}
+}
+
+/*
+ * Machine-readable results. Besides its own table, a program prints each
+ * figure once more, for tools/bench.sh to gather into one table, the
+ * docs and the plots:
+ *
+ *   RESULT <TAB> group <TAB> workload <TAB> param <TAB> unit <TAB> umm <TAB> host <TAB> unicorn
+ *   NOTE <TAB> text
+ *
+ * group: the table's section; param: "-", or key=N when the row is a point
+ * of a curve (vmas=N, regions=N, threads=N: the plots' x axes), or a few
+ * words; unit: what the figures count ("ns/fault"; a unit starting with %
+ * is a share, where more is better); each side: "median min max" in that
+ * unit, words saying why there is no figure ("n/a (...)", "pending (...)",
+ * "aborted (SIGABRT) at N=..."), or "-" where the side has no such work.
+ * A NOTE goes under the table. No field holds a tab.
+ */
+#define BENCH_CELL_LEN	256
+
+/* bench_cell - @r as a side's field, or @why (NULL: "-") when @r is NULL. */
+static inline const char *bench_cell(char *buf, size_t len,
+				     const struct bench_result *r, const char *why)
+{
+	if (!r)
+		return why ? why : "-";
+	snprintf(buf, len, "%.6g %.6g %.6g", r->median, r->min, r->max);
+	return buf;
+}
+
+static inline void bench_emit(const char *group, const char *workload,
+			      const char *param, const char *unit, const char *umm,
+			      const char *host, const char *unicorn)
+{
+	printf("RESULT\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", group, workload,
+	       param ? param : "-", unit, umm ? umm : "-", host ? host : "-",
+	       unicorn ? unicorn : "-");
+	fflush(stdout);
+}
+
+/* bench_emit2 - a row with umm and host figures (either may be NULL). */
+static inline void bench_emit2(const char *group, const char *workload,
+			       const char *param, const char *unit,
+			       const struct bench_result *u, const char *u_why,
+			       const struct bench_result *h, const char *h_why)
+{
+	char ub[BENCH_CELL_LEN], hb[BENCH_CELL_LEN];
+
+	bench_emit(group, workload, param, unit, bench_cell(ub, sizeof(ub), u, u_why),
+		   bench_cell(hb, sizeof(hb), h, h_why), NULL);
+}
+
+static inline __attribute__((format(printf, 1, 2)))
+void bench_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("NOTE\t");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+/*
+ * The host's vm.max_map_count (65,530 by default) caps how many VMAs the
+ * host side of a benchmark may map. With --raise-max-map-count (root),
+ * bench_host_map_limit() raises it for the run and puts the old value
+ * back at exit, and on the signals that end a run (a crash included), in
+ * the process that raised it only: a forked child does not.
+ */
+#define BENCH_MAX_MAP_COUNT	"/proc/sys/vm/max_map_count"
+#define BENCH_HOST_MAP_DEFAULT	65530
+
+struct bench_mmc {
+	char saved[24];		/* the old value to write back; "" if none */
+	pid_t owner;		/* the process that raised it */
+};
+
+static inline struct bench_mmc *bench_mmc(void)
+{
+	static struct bench_mmc state;
+
+	return &state;
+}
+
+static inline long bench_read_max_map_count(void)
+{
+	FILE *f = fopen(BENCH_MAX_MAP_COUNT, "r");
+	long v = BENCH_HOST_MAP_DEFAULT;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = BENCH_HOST_MAP_DEFAULT;
+		fclose(f);
+	}
+	return v;
+}
+
+/* Async-signal-safe: the restore runs in signal handlers. */
+static inline int bench_write_max_map_count(const char *v)
+{
+	int fd = open(BENCH_MAX_MAP_COUNT, O_WRONLY | O_CLOEXEC);
+	ssize_t len = (ssize_t)strlen(v), n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, v, (size_t)len);
+	close(fd);
+	return n == len ? 0 : -1;
+}
+
+static inline void bench_mmc_restore(void)
+{
+	struct bench_mmc *m = bench_mmc();
+
+	if (m->saved[0] && getpid() == m->owner) {
+		bench_write_max_map_count(m->saved);
+		m->saved[0] = 0;
+	}
+}
+
+static inline void bench_mmc_signal(int sig)
+{
+	bench_mmc_restore();
+	raise(sig);	/* SA_RESETHAND: the default action, once unblocked */
+}
+
+/*
+ * bench_host_map_limit - the host's VMA limit for this run: raised to
+ * @want first when @o asks for it and it is lower. Prints a NOTE saying
+ * what was done. Return: the limit in force.
+ */
+static inline long bench_host_map_limit(const struct bench_opts *o, long want)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGABRT,
+				    SIGSEGV, SIGBUS, SIGFPE, SIGILL };
+	struct bench_mmc *m = bench_mmc();
+	struct sigaction sa = { .sa_handler = bench_mmc_signal,
+				.sa_flags = SA_RESETHAND };
+	long cur = bench_read_max_map_count();
+	char v[24];
+
+	if (!o->raise_max_map_count || cur >= want || m->saved[0])
+		return cur;
+	snprintf(m->saved, sizeof(m->saved), "%ld", cur);
+	m->owner = getpid();
+	atexit(bench_mmc_restore);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	snprintf(v, sizeof(v), "%ld", want);
+	if (bench_write_max_map_count(v)) {
+		bench_note("--raise-max-map-count: could not write %s (%s); "
+			   "the host keeps vm.max_map_count = %ld",
+			   BENCH_MAX_MAP_COUNT, strerror(errno), cur);
+		m->saved[0] = 0;
+		return cur;
+	}
+	bench_note("host vm.max_map_count raised from %ld to %ld for this "
+		   "program's run (--raise-max-map-count), restored at exit",
+		   cur, want);
+	return bench_read_max_map_count();
+}
+
+/* n,nnn,nnn: the VMA and region counts of the tables. */
+static inline const char *bench_fmt_count(char *buf, size_t len, uint64_t n)
+{
+	if (n >= 1000000)
+		snprintf(buf, len, "%llu,%03llu,%03llu",
+			 (unsigned long long)(n / 1000000),
+			 (unsigned long long)(n / 1000 % 1000),
+			 (unsigned long long)(n % 1000));
+	else if (n >= 1000)
+		snprintf(buf, len, "%llu,%03llu", (unsigned long long)(n / 1000),
+			 (unsigned long long)(n % 1000));
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)n);
+	return buf;
 }
 
 static inline void bench_print_header(const char *title)

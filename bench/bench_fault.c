@@ -1,25 +1,22 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * bench_fault - what a page fault through umm's software MMU costs, next
- * to the host kernel in the same process and the same run:
+ * bench_fault - page faults under contention and memory access through
+ * umm's software MMU, next to the host kernel in the same process and run
+ * (the single-fault figures, will-it-scale's shapes, are bench_wis's):
  *
- *  - will-it-scale's page_fault1/2/3 shapes: mmap 128 MiB, write one byte
- *    per 4 KiB page (on umm, a 1-byte umm_write to a never-touched page is
- *    the fault), munmap; ns per fault = whole cycle / pages. Also
- *    page_fault1 with two threads, each on its own region of one mm.
- *  - fault throughput of one thread while another maps and unmaps 64 KiB
- *    elsewhere in the same mm, as a fraction of its solo rate, with
- *    per-VMA locks and without them (UMM_NO_PER_VMA_LOCK). A control run
- *    with a B that only spins shows what the machine alone takes away
- *    (on 2 busy vCPUs, about half), and the churn rate is also given as
- *    a fraction of that.
+ *  - fault throughput of one thread (A: page_fault1 cycles) while another
+ *    (B) maps and unmaps 64 KiB elsewhere in the same mm, as a fraction of
+ *    its solo rate, with per-VMA locks and without them
+ *    (UMM_NO_PER_VMA_LOCK). A control run with a B that only spins shows
+ *    what the machine alone takes away (on 2 busy vCPUs, about half), and
+ *    the churn rate is also given as a fraction of that.
  *  - random 8-byte umm_read/umm_write that hit the software TLB, and that
  *    miss it (lockless page-table walk), beside plain host loads/stores
  *    of the same pattern as a reference.
  *
  * umm and host runs alternate (umm, host, umm, host, ...) so drift in the
- * machine hits both columns alike. Targets (umm): anonymous fault <= 150
- * ns; under churn >= 90% of the solo rate with per-VMA locks.
+ * machine hits both columns alike. Target (umm): under churn >= 90% of
+ * the solo rate with per-VMA locks, visibly less without.
  *
  * Usage: bench_fault [--quick]   (--quick: 1 MiB regions, a second-long
  * smoke run for make check; its numbers mean nothing)
@@ -43,14 +40,13 @@
 #define TLB_HOT_PAGES	8		/* < SW_TLB_ENTRIES, distinct slots */
 #define CHURN_LEN	(64ull << 10)
 #define CHURN_GUARD	(1ull << 20)	/* PROT_NONE either side of B's hole */
-#define PF1_TARGET_NS	150.0
 #define CHURN_TARGET	0.90
 #define NAME_W		48
 #define UMM_W		34
 #define HOST_W		22
 
 static const struct bench_opts *opts;
-static uint64_t region_len;		/* page_fault* region */
+static uint64_t region_len;		/* thread A's page_fault1 mapping */
 static uint64_t tlb_len;
 static uint64_t churn_ns;		/* one churn run */
 static uint64_t errors;			/* calls that failed: exit 1 */
@@ -62,98 +58,7 @@ static int fail(const char *what, int err)
 	return 1;
 }
 
-/* ---- one page_fault* cycle: map, write a byte per page, unmap ---- */
-
-struct pf_arg {
-	struct umm_mm *mm;	/* NULL: the host */
-	int flags;		/* MAP_* */
-	int fd;			/* host file, or -1 */
-	uint64_t len;
-	uint64_t errors;
-};
-
-static void umm_pf_cycle(void *arg, uint64_t iters)
-{
-	struct pf_arg *a = arg;
-	const char one = 1;
-
-	for (uint64_t i = 0; i < iters; i++) {
-		int64_t p = umm_mmap(a->mm, 0, a->len, PROT_READ | PROT_WRITE,
-				     a->flags, NULL, 0);
-
-		if (unlikely(p < 0)) {
-			a->errors++;
-			continue;
-		}
-		for (uint64_t off = 0; off < a->len; off += PG)
-			if (unlikely(umm_write(a->mm, (uint64_t)p + off, &one, 1) != 1))
-				a->errors++;
-		if (unlikely(umm_munmap(a->mm, (uint64_t)p, a->len)))
-			a->errors++;
-	}
-}
-
-static void host_pf_cycle(void *arg, uint64_t iters)
-{
-	struct pf_arg *a = arg;
-
-	for (uint64_t i = 0; i < iters; i++) {
-		char *p = mmap(NULL, a->len, PROT_READ | PROT_WRITE, a->flags,
-			       a->fd, 0);
-
-		if (unlikely(p == MAP_FAILED)) {
-			a->errors++;
-			continue;
-		}
-		/* 4 KiB faults on both sides, whatever THP is set to */
-		madvise(p, a->len, MADV_NOHUGEPAGE);
-		for (uint64_t off = 0; off < a->len; off += PG)
-			((volatile char *)p)[off] = 1;
-		if (unlikely(munmap(p, a->len)))
-			a->errors++;
-	}
-}
-
 /* ---- rows ---- */
-
-struct side {
-	bench_fn fn;		/* NULL: not measured (n/a) */
-	void *arg;
-	uint64_t iters;		/* per run; 0: calibrate */
-	double ops;		/* operations per iteration */
-	struct bench_result r;
-};
-
-/*
- * measure_pair - the runs of one row, umm and host alternating, after
- * one untimed run of each (or a calibration, which warms up too).
- */
-static void measure_pair(struct side *u, struct side *h)
-{
-	double su[BENCH_MAX_RUNS], sh[BENCH_MAX_RUNS];
-	unsigned int runs = opts->runs < BENCH_MAX_RUNS ? opts->runs : BENCH_MAX_RUNS;
-	struct side *s[2] = { u, h };
-	double *samples[2] = { su, sh };
-
-	for (int k = 0; k < 2; k++) {
-		if (!s[k]->fn)
-			continue;
-		if (s[k]->iters)
-			bench_time_once(s[k]->fn, s[k]->arg, s[k]->iters);
-		else
-			s[k]->iters = bench_calibrate(s[k]->fn, s[k]->arg,
-						      opts->target_ns);
-	}
-	for (unsigned int i = 0; i < runs; i++)
-		for (int k = 0; k < 2; k++)
-			if (s[k]->fn)
-				samples[k][i] = (double)bench_time_once(s[k]->fn,
-						s[k]->arg, s[k]->iters) /
-						((double)s[k]->iters * s[k]->ops);
-	for (int k = 0; k < 2; k++)
-		if (s[k]->fn)
-			bench_stats(samples[k], runs, &s[k]->r);
-}
 
 static void fmt_result(char *buf, size_t len, const struct bench_result *r)
 {
@@ -187,167 +92,6 @@ static void print_row(const char *name, const struct bench_result *u,
 	       hbuf, ratio,
 	       target ? target : "");
 	fflush(stdout);
-}
-
-static const char *target_le(char *buf, size_t len, double v, double limit)
-{
-	snprintf(buf, len, "<= %.0f ns: %s", limit, v <= limit ? "met" : "MISSED");
-	return buf;
-}
-
-/* ---- page_fault1/2/3, one thread ---- */
-
-static int pf_row(const char *name, struct umm_mm *mm, int umm_flags,
-		  int host_flags, int host_fd, const char *na, bool target)
-{
-	struct pf_arg ua = { mm, umm_flags, -1, region_len, 0 };
-	struct pf_arg ha = { NULL, host_flags, host_fd, region_len, 0 };
-	double pages = (double)(region_len / PG);
-	struct side u = { .fn = umm_flags ? umm_pf_cycle : NULL, .arg = &ua,
-			  .iters = 1, .ops = pages };
-	struct side h = { .fn = host_pf_cycle, .arg = &ha, .iters = 1, .ops = pages };
-	char tbuf[48];
-	double cold = 0;
-
-	if (u.fn && !mm->stat[MM_PGFAULT])	/* first faults of this process */
-		cold = (double)bench_time_once(u.fn, u.arg, 1) / pages;
-	measure_pair(&u, &h);
-	if (ua.errors || ha.errors) {
-		fprintf(stderr, "bench_fault: %s: %llu umm and %llu host calls "
-			"failed\n", name, (unsigned long long)ua.errors,
-			(unsigned long long)ha.errors);
-		errors++;
-		return 1;
-	}
-	print_row(name, u.fn ? &u.r : NULL, &h.r, na,
-		  target ? target_le(tbuf, sizeof(tbuf), u.r.median,
-				     PF1_TARGET_NS) : NULL);
-	if (cold > 0)
-		printf("  # umm's first cycle, frame pool still untouched by the "
-		       "host: %.0f ns/fault\n", cold);
-	if (mm && mm->map_count) {
-		fprintf(stderr, "bench_fault: %s: %llu VMAs left after munmap\n",
-			name, (unsigned long long)mm->map_count);
-		errors++;
-		return 1;
-	}
-	return 0;
-}
-
-/* A 128 MiB file on tmpfs (as will-it-scale's in /tmp), unlinked. */
-static int host_tmpfile(uint64_t len)
-{
-	static const char *dirs[] = { "/dev/shm", "/tmp" };
-
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		char path[64];
-		int fd;
-
-		snprintf(path, sizeof(path), "%s/bench_fault.XXXXXX", dirs[i]);
-		fd = mkstemp(path);
-		if (fd < 0)
-			continue;
-		unlink(path);
-		if (!ftruncate(fd, (off_t)len))
-			return fd;
-		close(fd);
-	}
-	return -1;
-}
-
-/* ---- page_fault1, two threads, one mm / one process ---- */
-
-struct pf2t {
-	pthread_barrier_t start;
-	struct pf_arg arg[2];
-	bench_fn fn;
-	uint64_t t0[2], t1[2];
-};
-
-struct pf2t_thread {
-	struct pf2t *p;
-	int i;
-};
-
-static void *pf2t_worker(void *v)
-{
-	struct pf2t_thread *t = v;
-	struct pf2t *p = t->p;
-
-	pthread_barrier_wait(&p->start);
-	p->t0[t->i] = bench_now_ns();
-	p->fn(&p->arg[t->i], 1);
-	p->t1[t->i] = bench_now_ns();
-	return NULL;
-}
-
-/* One run; @per_thread gets each thread's ns/fault. Return: wall ns/fault. */
-static double pf2t_once(struct pf2t *p, double per_thread[2])
-{
-	struct pf2t_thread t[2] = { { p, 0 }, { p, 1 } };
-	pthread_t tid[2];
-	double pages = (double)(region_len / PG);
-	uint64_t t0, t1;
-	int err;
-
-	pthread_barrier_init(&p->start, NULL, 2);
-	for (int i = 0; i < 2; i++) {
-		err = pthread_create(&tid[i], NULL, pf2t_worker, &t[i]);
-		if (err) {
-			fail("pthread_create", err);
-			if (i)	/* let the first one go and finish */
-				pf2t_worker(&t[1]), pthread_join(tid[0], NULL);
-			pthread_barrier_destroy(&p->start);
-			return 0;
-		}
-	}
-	for (int i = 0; i < 2; i++)
-		pthread_join(tid[i], NULL);
-	pthread_barrier_destroy(&p->start);
-	t0 = p->t0[0] < p->t0[1] ? p->t0[0] : p->t0[1];
-	t1 = p->t1[0] > p->t1[1] ? p->t1[0] : p->t1[1];
-	for (int i = 0; i < 2; i++)
-		per_thread[i] = (double)(p->t1[i] - p->t0[i]) / pages;
-	return (double)(t1 - t0) / (2 * pages);
-}
-
-static int pf2t_rows(struct umm_mm *mm)
-{
-	static struct pf2t up, hp;	/* zeroed */
-	double ut[2 * BENCH_MAX_RUNS], ht[2 * BENCH_MAX_RUNS];
-	double uw[BENCH_MAX_RUNS], hw[BENCH_MAX_RUNS], dummy[2];
-	unsigned int runs = opts->runs < BENCH_MAX_RUNS ? opts->runs : BENCH_MAX_RUNS;
-	struct bench_result urt, hrt, urw, hrw;
-
-	up.fn = umm_pf_cycle;
-	hp.fn = host_pf_cycle;
-	for (int i = 0; i < 2; i++) {
-		up.arg[i] = (struct pf_arg){ mm, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-					     region_len, 0 };
-		hp.arg[i] = (struct pf_arg){ NULL, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-					     region_len, 0 };
-	}
-	pf2t_once(&up, dummy);		/* warm up: 2 regions of frames */
-	pf2t_once(&hp, dummy);
-	for (unsigned int i = 0; i < runs; i++) {
-		uw[i] = pf2t_once(&up, &ut[2 * i]);
-		hw[i] = pf2t_once(&hp, &ht[2 * i]);
-	}
-	for (int i = 0; i < 2; i++)
-		if (up.arg[i].errors || hp.arg[i].errors)
-			return fail("page_fault1 x2 threads", EFAULT);
-	if (errors)
-		return 1;
-	bench_stats(ut, 2 * runs, &urt);
-	bench_stats(ht, 2 * runs, &hrt);
-	bench_stats(uw, runs, &urw);
-	bench_stats(hw, runs, &hrw);
-	print_row("page_fault1 2 threads: per thread", &urt, &hrt, NULL, NULL);
-	print_row("page_fault1 2 threads: total (wall/faults)", &urw, &hrw, NULL, NULL);
-	printf("  # rates (median): umm %.2f M faults/s per thread, %.2f total; "
-	       "host %.2f per thread, %.2f total\n", 1e3 / urt.median,
-	       1e3 / urw.median, 1e3 / hrt.median, 1e3 / hrw.median);
-	return 0;
 }
 
 /* ---- churn: A faults, B maps and unmaps 64 KiB elsewhere ---- */
@@ -587,6 +331,44 @@ static void print_pct_row(const char *name, const struct bench_result *u,
 	fflush(stdout);
 }
 
+static struct bench_result pct(const struct bench_result *r)
+{
+	struct bench_result p = *r;
+
+	p.median *= 100;
+	p.min *= 100;
+	p.max *= 100;
+	return p;
+}
+
+/* The block's RESULT lines; the shares go out in percent. */
+static void churn_emit(const char *what, const struct bench_result *us,
+		       const struct bench_result *hs, const struct bench_result *uc,
+		       const struct bench_result *hc, const struct bench_result *uf,
+		       const struct bench_result *hf, const struct bench_result *uk,
+		       const struct bench_result *hk, const struct bench_result *un,
+		       const struct bench_result *hn)
+{
+	struct bench_result a, b;
+
+	bench_emit2("churn", "A's faults, alone", what, "ns/fault", us, NULL,
+		    hs, NULL);
+	bench_emit2("churn", "A's faults, beside B's mmap+munmap", what,
+		    "ns/fault", uc, NULL, hc, NULL);
+	a = pct(uf);
+	b = pct(hf);
+	bench_emit2("churn", "A's rate beside B, % of alone", what, "% of solo",
+		    &a, NULL, &b, NULL);
+	a = pct(uk);
+	b = pct(hk);
+	bench_emit2("churn", "control: A's rate beside a spinning B, % of alone",
+		    what, "% of solo", &a, NULL, &b, NULL);
+	a = pct(un);
+	b = pct(hn);
+	bench_emit2("churn", "A's rate beside B, % of beside the spinner", what,
+		    "% of control", &a, NULL, &b, NULL);
+}
+
 static int churn_rows(const char *what, unsigned int umm_flags)
 {
 	struct umm_opts uo = { .size = sizeof(uo), .flags = umm_flags };
@@ -666,6 +448,7 @@ static int churn_rows(const char *what, unsigned int umm_flags)
 	snprintf(tbuf, sizeof(tbuf), ">= %.0f%% net of machine: %s",
 		 100 * CHURN_TARGET, run.median >= CHURN_TARGET ? "met" : "MISSED");
 	print_pct_row(name, &run, &rhn, umm_flags ? NULL : tbuf);
+	churn_emit(what, &rus, &rhs, &ruc, &rhc, &ruf, &rhf, &ruk, &rhk, &run, &rhn);
 	printf("  # B's mmap+munmap 64K: umm %.0f ns/pair, host %.0f ns/pair; "
 	       "umm faults beside B: %llu, of them under a VMA lock %llu; "
 	       "vma_lock abort %llu, retry %llu, miss %llu\n", ub_ns / runs, hb_ns / runs,
@@ -799,14 +582,23 @@ static int tlb_rows(struct umm_mm *mm)
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]) && !ua.errors; i++) {
 		unsigned int bits = rows[i].hot ? log2_u64(TLB_HOT_PAGES * PG) :
 						  log2_u64(tlb_len);
-		struct side u = { .fn = rows[i].umm, .arg = &ua, .ops = 1 };
-		struct side h = { .fn = rows[i].host, .arg = &ha, .ops = 1 };
+		struct bench_side s[2] = {
+			{ .fn = rows[i].umm, .arg = &ua, .ops = 1 },
+			{ .fn = rows[i].host, .arg = &ha, .ops = 1 },
+		};
+		char ub[BENCH_CELL_LEN], hb[BENCH_CELL_LEN];
 
 		ua = (struct tlb_arg){ mm, (uint64_t)p, NULL, bits, 0x9e3779b97f4a7c15ull, 0 };
 		ha = (struct tlb_arg){ NULL, 0, hp, bits, 0x9e3779b97f4a7c15ull, 0 };
-		measure_pair(&u, &h);
-		if (!ua.errors)
-			print_row(rows[i].name, &u.r, &h.r, NULL, NULL);
+		bench_interleave(opts, s, 2);
+		if (ua.errors)
+			break;
+		print_row(rows[i].name, &s[0].r, &s[1].r, NULL, NULL);
+		/* the host figure is a plain load or store: no ratio */
+		snprintf(hb, sizeof(hb), "%.3g (plain %s, for reference)",
+			 s[1].r.median, rows[i].host == host_ld8 ? "load" : "store");
+		bench_emit("access", rows[i].name, "-", "ns/access",
+			   bench_cell(ub, sizeof(ub), &s[0].r, NULL), hb, NULL);
 	}
 	if (ua.errors)
 		fail("umm_read/umm_write of the populated TLB region", EFAULT);
@@ -816,57 +608,11 @@ static int tlb_rows(struct umm_mm *mm)
 	return errors ? 1 : 0;
 }
 
-/* ---- reference: zeroing a page, which every anonymous fault does ---- */
-
-struct zero_arg {
-	char *buf;
-	uint64_t pages;		/* a power of two */
-	uint64_t next;
-};
-
-/* Zero the ring's pages in turn: hot when 16 pages, cold when 128 MiB. */
-static void host_zero_page(void *arg, uint64_t iters)
-{
-	struct zero_arg *z = arg;
-
-	for (uint64_t i = 0; i < iters; i++) {
-		memset(z->buf + (z->next++ & (z->pages - 1)) * PG, 0, PG);
-		bench_barrier();
-	}
-}
-
-static int zero_rows(void)
-{
-	static const char *names[] = {
-		"reference: memset 4 KiB page, 16 (cache-hot)",
-		"reference: memset 4 KiB page, ring of region",
-	};
-	uint64_t ring[2] = { 16, region_len / PG };
-	char *buf = mmap(NULL, region_len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (buf == MAP_FAILED)
-		return fail("mmap of the memset ring", errno);
-	madvise(buf, region_len, MADV_NOHUGEPAGE);
-	memset(buf, 1, region_len);
-	for (int k = 0; k < 2; k++) {
-		struct zero_arg z = { buf, ring[k], 0 };
-		struct side u = { .fn = NULL, .ops = 1 };
-		struct side h = { .fn = host_zero_page, .arg = &z, .ops = 1 };
-
-		measure_pair(&u, &h);
-		print_row(names[k], NULL, &h.r, "-", NULL);
-	}
-	munmap(buf, region_len);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct bench_opts o;
 	struct umm_mm *mm;
-	char na[64];
-	int fd, ret = 0;
+	int ret = 0;
 
 	if (bench_parse_args(argc, argv, &o))
 		return 2;
@@ -880,42 +626,13 @@ int main(int argc, char **argv)
 	printf("bench_fault%s: ns per op, median (min-max) of %u runs, umm and "
 	       "host runs interleaved; host/umm > 1: umm is faster\n",
 	       o.quick ? " --quick (smoke run, not numbers)" : "", o.runs);
-	printf("# page_fault*: mmap %llu MiB, write 1 byte per 4 KiB page "
-	       "(umm: umm_write), munmap; ns per fault = cycle / pages. Host: "
-	       "MADV_NOHUGEPAGE, so 4 KiB faults on both sides\n",
-	       (unsigned long long)(region_len >> 20));
-	printf("# umm frames are recycled from its pool (warmed by one untimed "
-	       "cycle); the host recycles its own free pages alike\n");
 	printf("%-*s %-*s %-*s %8s  %s\n", NAME_W, "workload", UMM_W,
 	       "umm ns/op", HOST_W, "host ns/op", "host/umm", "target");
 
 	mm = umm_mm_create(NULL);
 	if (!mm)
 		return fail("umm_mm_create", errno);
-
-	ret = pf_row("page_fault1 (private anonymous)", mm,
-		     MAP_PRIVATE | MAP_ANONYMOUS, MAP_PRIVATE | MAP_ANONYMOUS,
-		     -1, NULL, true);
-	if (!ret) {
-		fd = host_tmpfile(region_len);
-		if (fd < 0) {
-			ret = fail("a tmpfs file for page_fault2", errno);
-		} else {
-			snprintf(na, sizeof(na), "n/a (file mappings not yet in umm)");
-			ret = pf_row("page_fault2 (private file)", mm, 0,
-				     MAP_PRIVATE, fd, na, false);
-			close(fd);
-		}
-	}
-	if (!ret)
-		ret = pf_row("page_fault3 (shared anonymous; shared file n/a)",
-			     mm, MAP_SHARED | MAP_ANONYMOUS,
-			     MAP_SHARED | MAP_ANONYMOUS, -1, NULL, false);
-	if (!ret)
-		ret = pf2t_rows(mm);
-	if (!ret)
-		ret = zero_rows();
-	if (!ret) {
+	{
 		printf("# churn: A runs page_fault1 cycles for %llu ms while B "
 		       "mmaps + munmaps %llu KiB between PROT_NONE guards, same "
 		       "mm (host: same process)\n",

@@ -358,13 +358,23 @@ static void host_memset_frame(void *arg, uint64_t iters)
 /* ---- driver ---- */
 
 static const struct bench_opts *opts;
+static const char *section;	/* the rows' param in the RESULT lines */
 
+/* A row of umm's own figures, or of a host reference ("reference: ..."). */
 static void row(const char *label, bench_fn fn, void *arg, double ops_per_iter)
 {
+	static const char ref[] = "reference: ";
+	bool host = !strncmp(label, ref, sizeof(ref) - 1);
 	struct bench_result r;
 
 	bench_measure(opts, fn, arg, ops_per_iter, &r);
 	bench_print_row(label, &r);
+	if (host)
+		bench_emit2("reference", label + sizeof(ref) - 1, NULL, "ns/op",
+			    NULL, NULL, &r, NULL);
+	else
+		bench_emit2("internals", label, section, "ns/op", &r, NULL, NULL,
+			    NULL);
 }
 
 static int bench_walks(void)
@@ -381,6 +391,7 @@ static int bench_walks(void)
 		return ret;
 
 	bench_print_section("1. pte_offset_map_lock + pte_unmap_unlock (uncontended)");
+	section = "pte_offset_map_lock";
 	row("same address", map_lock_same, &l4, 1);
 	row("random address, 1 GiB populated", map_lock_random, &l4, 1);
 	row("part: umm spin_lock + spin_unlock", umm_spin_pair, &lock, 1);
@@ -392,6 +403,7 @@ static int bench_walks(void)
 
 	bench_print_section("2. lockless walk: rcu + pmd_off_lockless + "
 			    "__pte_offset_map/ptep_get/pte_unmap");
+	section = "lockless walk";
 	row("4-level, same address", walk_same, &l4, 1);
 	row("4-level, random address, 1 GiB populated", walk_random, &l4, 1);
 	row("5-level, same address", walk_same, &l5, 1);
@@ -429,6 +441,7 @@ static int bench_frames(void)
 	}
 
 	bench_print_section("3. frames: alloc_pages + __free_pages (frames come zeroed)");
+	section = "alloc_pages + __free_pages";
 	f.gfp = GFP_KERNEL;
 	f.order = 0;
 	row("4 KiB, per-thread cache hot", frame_pair, &f, 1);

@@ -7,10 +7,16 @@
  * VMAs already mapped. The host kernel does the same work with real system
  * calls in the same run, runs interleaved (umm, host, umm, host, ...), so
  * the two columns are measured under the same conditions on this machine.
+ * Also mprotect of a whole populated 64 MiB region, there and back: the
+ * page-table side of mprotect rather than the VMA side.
  * Target (umm): at most 1 us per call at 1,000,000 VMAs.
  *
- * Usage: bench_vma [--quick]   (--quick: N up to 1,000, a second-long
- * smoke run for make check; its numbers mean nothing)
+ * The host cannot hold more VMAs than vm.max_map_count (65,530 unless
+ * raised): above that its column is n/a, unless --raise-max-map-count
+ * (root) raises the limit for the run.
+ *
+ * Usage: bench_vma [--quick] [--raise-max-map-count]   (--quick: N up to
+ * 1,000, a second-long smoke run for make check; its numbers mean nothing)
  */
 #include <errno.h>
 #include <string.h>
@@ -28,6 +34,8 @@
 #define RW_HOLE		8		/* ... at this page */
 #define UMM_MAX_MAPS	2000000
 #define HOST_SLACK	64		/* VMAs the host may add under us */
+#define HOST_MARGIN	10000		/* what the raised limit adds to N */
+#define BIG_LEN		(64ull << 20)	/* the populated region mprotect flips */
 
 /*
  * The layout, the same on both sides: N one-page anonymous VMAs at
@@ -187,19 +195,6 @@ static long host_vma_count(uint64_t lo, uint64_t hi)
 	return nr;
 }
 
-static long host_max_map_count(void)
-{
-	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
-	long v = 65530;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = 65530;
-		fclose(f);
-	}
-	return v;
-}
-
 /* ---- 1. mmap + munmap of one page, no hint ---- */
 
 static void umm_mmap_pair(void *arg, uint64_t iters)
@@ -303,15 +298,22 @@ static void host_lookup(void *arg, uint64_t iters)
 /* ---- driver ---- */
 
 struct workload {
-	const char *name;
+	const char *name;	/* in this program's table */
+	const char *long_name;	/* in the generated one */
+	const char *unit;
 	bench_fn umm, host;
 	double ops_per_iter;
 };
 
 static const struct workload workloads[] = {
-	{ "mmap+munmap 4K (ns/pair)", umm_mmap_pair, host_mmap_pair, 1 },
-	{ "mprotect split/merge (ns/call)", umm_mprotect_pair, host_mprotect_pair, 2 },
-	{ "lookup (ns/call)", umm_lookup, host_lookup, 1 },	/* see header */
+	{ "mmap+munmap 4K (ns/pair)", "mmap+munmap of 4 KiB, no hint",
+	  "ns/pair", umm_mmap_pair, host_mmap_pair, 1 },
+	{ "mprotect split/merge (ns/call)",
+	  "mprotect of 1 page inside a VMA (split, then merge back)",
+	  "ns/call", umm_mprotect_pair, host_mprotect_pair, 2 },
+	{ "lookup (ns/call)",	/* see header */
+	  "VMA lookup, lock_vma_under_rcu (host: mincore of 1 page)",
+	  "ns/call", umm_lookup, host_lookup, 1 },
 };
 
 #define NAME_W	32
@@ -323,54 +325,32 @@ static void fmt_result(char *buf, size_t len, const struct bench_result *r)
 	snprintf(buf, len, "%.0f (%.0f-%.0f)", r->median, r->min, r->max);
 }
 
-static void fmt_count(char *buf, size_t len, uint64_t n)
+/* One row, umm and host runs interleaved; @h NULL: the host cannot. */
+static void run_row(const struct workload *w, struct side *u, struct side *h,
+		    const char *host_na)
 {
-	if (n >= 1000000 && n % 1000000 == 0)
-		snprintf(buf, len, "%llu,000,000", (unsigned long long)n / 1000000);
-	else if (n >= 1000 && n % 1000 == 0)
-		snprintf(buf, len, "%llu,000", (unsigned long long)n / 1000);
-	else
-		snprintf(buf, len, "%llu", (unsigned long long)n);
-}
+	struct bench_side s[2] = {
+		{ .fn = w->umm, .arg = u, .ops = w->ops_per_iter },
+		{ .fn = h ? w->host : NULL, .arg = h, .ops = w->ops_per_iter },
+	};
+	char nbuf[24], ubuf[48], hbuf[48], ratio[24] = "-", param[32];
 
-/*
- * One row: calibrate each side, then alternate their runs so drift in the
- * machine (frequency, other load) hits both columns alike.
- */
-static void run_row(const struct workload *w, struct side *u, struct side *h, const char *host_na)
-{
-	double su[BENCH_MAX_RUNS], sh[BENCH_MAX_RUNS];
-	struct bench_result ru, rh;
-	uint64_t iu, ih = 0;
-	unsigned int runs = opts->runs < BENCH_MAX_RUNS ? opts->runs : BENCH_MAX_RUNS;
-	char nbuf[24], ubuf[48], hbuf[48], ratio[24];
-
-	iu = bench_calibrate(w->umm, u, opts->target_ns);
-	if (h)
-		ih = bench_calibrate(w->host, h, opts->target_ns);
-	for (unsigned int i = 0; i < runs; i++) {
-		su[i] = (double)bench_time_once(w->umm, u, iu) /
-			((double)iu * w->ops_per_iter);
-		if (h)
-			sh[i] = (double)bench_time_once(w->host, h, ih) /
-				((double)ih * w->ops_per_iter);
-	}
-	bench_stats(su, runs, &ru);
-	fmt_count(nbuf, sizeof(nbuf), u->n);
-	fmt_result(ubuf, sizeof(ubuf), &ru);
+	bench_interleave(opts, s, 2);
+	bench_fmt_count(nbuf, sizeof(nbuf), u->n);
+	fmt_result(ubuf, sizeof(ubuf), &s[0].r);
 	if (h) {
-		bench_stats(sh, runs, &rh);
-		fmt_result(hbuf, sizeof(hbuf), &rh);
-		snprintf(ratio, sizeof(ratio), "%.2f", rh.median / ru.median);
+		fmt_result(hbuf, sizeof(hbuf), &s[1].r);
+		snprintf(ratio, sizeof(ratio), "%.2f", s[1].r.median / s[0].r.median);
 	} else {
 		snprintf(hbuf, sizeof(hbuf), "%s", host_na);
-		snprintf(ratio, sizeof(ratio), "-");
 	}
 	printf("%-*s %9s  %-22s %-26s %8s%s\n", NAME_W, w->name, nbuf, ubuf, hbuf,
 	       ratio, u->n == 1000000 ?
-	       (ru.median <= 1000 ? "  (target <= 1000: met)" :
-				    "  (target <= 1000: MISSED)") : "");
-	fflush(stdout);
+	       (s[0].r.median <= 1000 ? "  (target <= 1000: met)" :
+					"  (target <= 1000: MISSED)") : "");
+	snprintf(param, sizeof(param), "vmas=%llu", (unsigned long long)u->n);
+	bench_emit2("vma", w->long_name, param, w->unit, &s[0].r, NULL,
+		    h ? &s[1].r : NULL, host_na);
 }
 
 static int check_side(const struct side *s, const char *who, uint64_t vmas)
@@ -401,8 +381,8 @@ static int bench_n(uint64_t n, long max_map)
 
 	/* the block, the read-write VMA, its split, one mmap, some slack */
 	host_ok = before >= 0 && (long)n + before + 3 + HOST_SLACK <= max_map;
-	snprintf(na, sizeof(na), "n/a (max_map_count %ld)", max_map);
-	fmt_count(nbuf, sizeof(nbuf), n);
+	snprintf(na, sizeof(na), "n/a (vm.max_map_count %ld)", max_map);
+	bench_fmt_count(nbuf, sizeof(nbuf), n);
 
 	ret = umm_setup(&u, n);
 	if (!ret && host_ok)
@@ -454,6 +434,96 @@ out:
 	return ret;
 }
 
+/* ---- mprotect of a whole populated region ---- */
+
+struct big {
+	struct umm_mm *mm;	/* NULL: the host */
+	uint64_t addr;
+	uint64_t errors;
+};
+
+static int big_prot(struct big *b, int prot)
+{
+	return b->mm ? umm_mprotect(b->mm, b->addr, BIG_LEN, prot) :
+		       mprotect((void *)b->addr, BIG_LEN, prot);
+}
+
+/* Every page present: read-only, then writable again (ns per call). */
+static void big_flip(void *arg, uint64_t iters)
+{
+	struct big *b = arg;
+
+	for (uint64_t i = 0; i < iters; i++) {
+		if (unlikely(big_prot(b, PROT_READ)))
+			b->errors++;
+		if (unlikely(big_prot(b, PROT_READ | PROT_WRITE)))
+			b->errors++;
+	}
+}
+
+static int big_setup(struct big *u, struct big *h)
+{
+	const char one = 1;
+	int64_t p;
+	void *hp;
+
+	u->mm = umm_mm_create(NULL);
+	if (!u->mm)
+		return fail("umm_mm_create", errno);
+	p = umm_mmap(u->mm, 0, BIG_LEN, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0);
+	if (p < 0)
+		return fail("umm_mmap of 64 MiB", (int)-p);
+	u->addr = (uint64_t)p;
+	hp = mmap(NULL, BIG_LEN, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (hp == MAP_FAILED)
+		return fail("mmap of 64 MiB", errno);
+	h->addr = (uint64_t)hp;
+	madvise(hp, BIG_LEN, MADV_NOHUGEPAGE);	/* 4 KiB entries, as umm's */
+	for (uint64_t off = 0; off < BIG_LEN; off += PG) {
+		if (umm_write(u->mm, u->addr + off, &one, 1) != 1)
+			return fail("umm_write populating 64 MiB", EFAULT);
+		((volatile char *)hp)[off] = 1;
+	}
+	return 0;
+}
+
+static int big_rows(void)
+{
+	struct big u = { 0 }, h = { 0 };
+	struct bench_side s[2] = {
+		{ .fn = big_flip, .arg = &u, .ops = 2 },
+		{ .fn = big_flip, .arg = &h, .ops = 2 },
+	};
+	char ubuf[48], hbuf[48];
+	int ret = big_setup(&u, &h);
+
+	if (!ret) {
+		bench_interleave(opts, s, 2);
+		if (u.errors || h.errors)
+			ret = fail("mprotect of the populated 64 MiB", EFAULT);
+	}
+	if (!ret) {
+		fmt_result(ubuf, sizeof(ubuf), &s[0].r);
+		fmt_result(hbuf, sizeof(hbuf), &s[1].r);
+		printf("%-*s %9s  %-22s %-26s %8.2f\n", NAME_W,
+		       "mprotect 64M populated (ns/call)", "1", ubuf, hbuf,
+		       s[1].r.median / s[0].r.median);
+		printf("# 64 MiB = %llu pages present: umm %.1f ns/page, host "
+		       "%.1f ns/page\n", (unsigned long long)(BIG_LEN / PG),
+		       s[0].r.median / (double)(BIG_LEN / PG),
+		       s[1].r.median / (double)(BIG_LEN / PG));
+		bench_emit2("mprotect", "mprotect of a populated 64 MiB region, "
+			    "RW to R, R to RW", "-", "ns/call",
+			    &s[0].r, NULL, &s[1].r, NULL);
+	}
+	umm_mm_destroy(u.mm);
+	if (h.addr)
+		munmap((void *)h.addr, BIG_LEN);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	static const uint64_t full_n[] = { 10, 1000, 100000, 1000000 };
@@ -471,7 +541,8 @@ int main(int argc, char **argv)
 	nr = o.quick ? 2 : 4;
 	if (!o.quick)
 		o.target_ns = 50 * 1000 * 1000ull;	/* whole run ~15 s */
-	max_map = host_max_map_count();
+	/* the largest block, its read-write VMA and split, what the process has */
+	max_map = bench_host_map_limit(&o, (long)ns[nr - 1] + HOST_MARGIN);
 
 	printf("bench_vma%s: ns per call with N VMAs mapped; median (min-max) "
 	       "of %u runs each, umm and host runs interleaved\n",
@@ -482,7 +553,12 @@ int main(int argc, char **argv)
 	       "back (split into 3, merge into 1): ns per mprotect call\n");
 	printf("%-*s %9s  %-22s %-26s %8s\n", NAME_W, "workload", "N",
 	       "umm ns", "host ns", "host/umm");
+	ret = big_rows();
 	for (size_t i = 0; i < nr && !ret; i++)
 		ret = bench_n(ns[i], max_map);
+	if (!ret && max_map < (long)ns[nr - 1] + HOST_SLACK)
+		bench_note("host column n/a above vm.max_map_count (%ld); as root, "
+			   "make bench raises it for the run "
+			   "(--raise-max-map-count)", max_map);
 	return ret;
 }

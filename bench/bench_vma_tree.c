@@ -135,11 +135,26 @@ struct bstat {
 	double v[RUNS];
 };
 
-static void print_stat(const char *name, struct bstat *s)
+/*
+ * Also as a RESULT line (bench.h's format, for tools/bench.sh): @n
+ * entries, 0 for the host's row.
+ */
+static void print_stat(const char *name, struct bstat *s, uint64_t n)
 {
+	char what[64], param[32];
+
 	qsort(s->v, RUNS, sizeof(double), cmp_double);
 	printf("  %-14s %8.1f ns  [%.1f .. %.1f]\n", name, s->v[RUNS / 2],
 	       s->v[0], s->v[RUNS - 1]);
+	snprintf(what, sizeof(what), "vma_tree %s", name);
+	snprintf(param, sizeof(param), "entries=%llu", (unsigned long long)n);
+	if (n)
+		printf("RESULT\tinternals\t%s\t%s\tns/call\t%g %g %g\t-\t-\n",
+		       what, param, s->v[RUNS / 2], s->v[0], s->v[RUNS - 1]);
+	else
+		printf("RESULT\treference\thost mmap+munmap of 4 KiB, per "
+		       "call\t-\tns/call\t-\t%g %g %g\t-\n", s->v[RUNS / 2],
+		       s->v[0], s->v[RUNS - 1]);
 }
 
 int main(int argc, char **argv)
@@ -166,15 +181,15 @@ int main(int argc, char **argv)
 		}
 		printf("%lu entries, height %u:\n", (unsigned long)sizes[z],
 		       t.height);
-		print_stat("find", &find);
-		print_stat("insert/erase", &ins);
-		print_stat("split/merge", &split);
+		print_stat("find", &find, sizes[z]);
+		print_stat("insert/erase", &ins, sizes[z]);
+		print_stat("split/merge", &split, sizes[z]);
 		vma_tree_destroy(&t);
 		rcu_barrier();
 	}
 	for (int r = 0; r < RUNS; r++)
 		host.v[r] = run_host(quick ? writes / 5 : writes);
 	printf("host kernel:\n");
-	print_stat("mmap/munmap", &host);
+	print_stat("mmap/munmap", &host, 0);
 	return 0;
 }
