@@ -271,16 +271,24 @@ void set_page_dirty(struct umm_file *f, struct page *page)
 		xa_set_mark(&f->i_pages, page->index, PAGECACHE_TAG_DIRTY);
 }
 
-/* Write one page's bytes inside the file. Return: 0 or -errno. */
+/*
+ * Write one page's bytes inside the file. The page's bytes past the end
+ * of the file are zeroed first, as a block file system's writeback does:
+ * a store through a mapping beyond i_size does not survive it.
+ * Locking: the folio lock held.
+ * Return: 0 or -errno.
+ */
 static int write_page(struct umm_file *f, struct page *page)
 {
 	uint64_t pos = page->index << PAGE_SHIFT, size = i_size_read(f);
 	size_t want, done = 0;
-	const char *buf = page_address(page);
+	char *buf = page_address(page);
 
 	if (pos >= size)
 		return 0;
 	want = size - pos < PAGE_SIZE ? size - pos : PAGE_SIZE;
+	if (want < PAGE_SIZE)
+		memset(buf + want, 0, PAGE_SIZE - want);
 	while (done < want) {
 		ssize_t n = pwrite(f->fd, buf + done, want - done, (off_t)(pos + done));
 
@@ -297,24 +305,35 @@ static int write_page(struct umm_file *f, struct page *page)
  * Take @page's dirtiness for writing it: write-protect every shared
  * mapping so the next write faults and dirties it again, then clear it.
  * A pinned page stays dirty: its pinner may write at any time.
- * Locking: invalidate_lock (read); takes the folio lock, i_mmap_rwsem.
+ * Locking: invalidate_lock (read), the folio lock; takes i_mmap_rwsem.
  * Return: whether the page must be written.
  */
 static bool clear_page_dirty_for_io(struct umm_file *f, struct page *page)
 {
-	bool dirty = false;
+	if (READ_ONCE(page->mapping) != (void *)f || !test_bit_page(PG_dirty, page))
+		return false;
+	page_mkclean(f, page);
+	if (!page_maybe_dma_pinned(page)) {
+		xa_clear_mark(&f->i_pages, page->index, PAGECACHE_TAG_DIRTY);
+		clear_bit_page(PG_dirty, page);
+	}
+	return true;
+}
+
+/* Locking: invalidate_lock (read); takes the folio lock. Return: as write_page. */
+static int writeback_page(struct umm_file *f, struct page *page, bool *wrote)
+{
+	int err = 0;
 
 	lock_page(page);
-	if (READ_ONCE(page->mapping) == (void *)f && test_bit_page(PG_dirty, page)) {
-		page_mkclean(f, page);
-		if (!page_maybe_dma_pinned(page)) {
-			xa_clear_mark(&f->i_pages, page->index, PAGECACHE_TAG_DIRTY);
-			clear_bit_page(PG_dirty, page);
-		}
-		dirty = true;
+	if (clear_page_dirty_for_io(f, page)) {
+		err = write_page(f, page);
+		*wrote = true;
+		if (err)
+			set_page_dirty(f, page);	/* not written: keep it */
 	}
 	unlock_page(page);
-	return dirty;
+	return err;
 }
 
 int filemap_write_and_wait_range(struct umm_file *f, uint64_t start, uint64_t end)
@@ -336,18 +355,11 @@ int filemap_write_and_wait_range(struct umm_file *f, uint64_t start, uint64_t en
 		if (!page)
 			break;
 		page = filemap_get_cached(f, index);
-		if (page && clear_page_dirty_for_io(f, page)) {
-			e = write_page(f, page);
-			wrote = true;
-			if (e) {
-				lock_page(page);
-				set_page_dirty(f, page);	/* not written: keep it */
-				unlock_page(page);
-				err = err ? err : e;
-			}
-		}
-		if (page)
+		if (page) {
+			e = writeback_page(f, page, &wrote);
+			err = err ? err : e;
 			put_page(page);
+		}
 		if (index == last)
 			break;
 		index++;
@@ -508,6 +520,8 @@ __visible struct umm_file *umm_file_from_fd(int fd, int oflags)
 		/* ext4 and xfs place mappings with thp_get_unmapped_area */
 		f->thp_align = sfs.f_type == EXT4_SUPER_MAGIC || sfs.f_type == XFS_SUPER_MAGIC;
 		f->noexec = sfs.f_flags & ST_NOEXEC;
+		/* their ->mmap refuses VM_SYNC without DAX, umm has no DAX */
+		f->sync_checked = f->thp_align;
 	}
 	return f;
 }
@@ -532,6 +546,13 @@ __visible int umm_file_truncate(struct umm_file *f, uint64_t size)
 		if (size < old) {
 			truncate_pagecache_range(f, size_pages(size), UINT64_MAX, true);
 			zero_page_tail(f, size);
+		} else if (size > old && f->kind == FILE_HOST) {
+			/*
+			 * The old last page's bytes past the old end become
+			 * file bytes: zero, as the block file system reads
+			 * them (shmem keeps what a mapping stored there).
+			 */
+			zero_page_tail(f, old);
 		}
 	}
 	up_write(&f->invalidate_lock);

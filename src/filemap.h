@@ -33,6 +33,7 @@ struct umm_file {
 	bool anon_shared;	/* a MAP_SHARED|MAP_ANONYMOUS object */
 	bool thp_align;		/* its file system aligns large mappings to 2 MiB; fixed */
 	bool noexec;		/* on a noexec mount: no PROT_EXEC mappings; fixed */
+	bool sync_checked;	/* its fs refuses MAP_SYNC unless DAX (ext4, xfs); fixed */
 	/*
 	 * Bytes. Changed under invalidate_lock (write); read with READ_ONCE
 	 * by faults, which re-check through the page's mapping afterwards.

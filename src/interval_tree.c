@@ -88,16 +88,19 @@ static struct itree_node *insert(struct itree_node *t, struct itree_node *n)
 	return t;
 }
 
-static struct itree_node *remove_node(struct itree_node *t, struct itree_node *n)
+static struct itree_node *remove_node(struct itree_node *t, struct itree_node *n,
+				      bool *found)
 {
 	if (!t)
 		return NULL;	/* not there: a caller's bug, tolerated */
-	if (t == n)
+	if (t == n) {
+		*found = true;
 		return merge(t->left, t->right);
+	}
 	if (before(n, t))
-		t->left = remove_node(t->left, n);
+		t->left = remove_node(t->left, n, found);
 	else
-		t->right = remove_node(t->right, n);
+		t->right = remove_node(t->right, n, found);
 	update(t);
 	return t;
 }
@@ -112,8 +115,11 @@ void itree_insert(struct itree_root *root, struct itree_node *n)
 
 void itree_remove(struct itree_root *root, struct itree_node *n)
 {
-	root->node = remove_node(root->node, n);
-	root->count--;
+	bool found = false;
+
+	root->node = remove_node(root->node, n, &found);
+	if (found)
+		root->count--;
 	n->left = n->right = NULL;
 }
 

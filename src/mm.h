@@ -137,6 +137,7 @@ struct vma_plan {
 	struct umm_mm *mm;
 	struct vm_area_struct **orig;	/* the VMAs taken, in address order */
 	size_t nr_orig, cap_orig;
+	size_t nr_dead;			/* after commit: orig[0..nr_dead) removed */
 	struct vma_desc *d;		/* the new layout, in address order */
 	size_t nr, cap;
 	struct vm_area_struct *orig_local[VMA_PLAN_LOCAL];
@@ -145,6 +146,11 @@ struct vma_plan {
 
 int vma_plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,
 		  uint64_t end, bool neighbours);
+/*
+ * Free the plan; the VMAs a commit removed go to RCU here, their files put
+ * now. Call it after zapping the removed range, so that a file's last
+ * reference (and its writeback) sees every dirty bit the zap gathered.
+ */
 void vma_plan_release(struct vma_plan *p);
 /* Split the description holding @addr there. Return: 0, -ENOMEM. */
 int vma_plan_split(struct vma_plan *p, uint64_t addr);

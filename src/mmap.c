@@ -360,6 +360,12 @@ static int mmap_file_flags(struct umm_file *file, uint64_t pgoff, uint64_t len,
 		}
 		if (*vm_flags & VM_GROWSDOWN)
 			return -EINVAL;
+		/*
+		 * ext4's and xfs's ->mmap, last: MAP_SYNC (even ignored by a
+		 * private or legacy shared mapping) needs DAX.
+		 */
+		if ((*vm_flags & VM_SYNC) && file->sync_checked)
+			return -EOPNOTSUPP;
 		return 0;
 	default:
 		return -EINVAL;
@@ -537,13 +543,15 @@ int do_munmap(struct umm_mm *mm, uint64_t start, uint64_t len)
 		err = plan_punch(&p, start, end);
 	if (!err)
 		err = vma_plan_commit(&p);
-	vma_plan_release(&p);
-	if (err)
+	if (err) {
+		vma_plan_release(&p);
 		return err;
+	}
 	free_pgtables_bounds(mm, start, end, &floor, &ceiling);
 	/* Out of the tree: no new fault can reach the range now. */
 	zap_page_range(mm, start, end);
 	free_pgtables(mm, start, end, floor, ceiling);
+	vma_plan_release(&p);	/* after the zap: see there */
 	return 0;
 }
 

@@ -241,7 +241,7 @@ int vma_plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,
 	p->mm = mm;
 	p->orig = p->orig_local;
 	p->d = p->d_local;
-	p->nr_orig = p->nr = 0;
+	p->nr_orig = p->nr = p->nr_dead = 0;
 	p->cap_orig = p->cap = VMA_PLAN_LOCAL;
 	mmap_assert_write_locked(mm);
 	/* One descent: the lookups below start where the last one ended. */
@@ -266,6 +266,20 @@ int vma_plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,
 
 void vma_plan_release(struct vma_plan *p)
 {
+	for (size_t i = 0; i < p->nr_dead; i++) {
+		struct vm_area_struct *vma = p->orig[i];
+
+		/*
+		 * Detached and write-locked before its removal, so no fault
+		 * still uses vm_file; RCU readers of the VMA only read its
+		 * bounds and lock. Putting the file now, not a grace period
+		 * later, makes the last unmap write a file back before return.
+		 */
+		fput(vma->vm_file);
+		vma->vm_file = NULL;
+		call_rcu(&vma->rcu, vm_area_free_rcu_cb);
+	}
+	p->nr_dead = 0;
 	if (p->orig != p->orig_local)
 		free(p->orig);
 	if (p->d != p->d_local)
@@ -465,7 +479,7 @@ int vma_plan_commit(struct vma_plan *p)
 		 * are freed (munmap) only after this.
 		 */
 		vma_unlink_file(vma);
-		call_rcu(&vma->rcu, vm_area_free_rcu_cb);
+		p->orig[p->nr_dead++] = vma;	/* freed by vma_plan_release */
 	}
 out:
 	for (size_t i = 0; i < nmade; i++)
