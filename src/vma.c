@@ -20,10 +20,19 @@
 
 #define VM_SPECIAL	(VM_IO | VM_DONTEXPAND | VM_PFNMAP)
 
+/*
+ * A VMA's memory: recycled from the VMAs the mm's earlier changes retired
+ * (vma_tree_entry_alloc), or malloc's.
+ * Locking: @mm's mmap_lock held for write, or @mm not yet shared (fork).
+ */
 struct vm_area_struct *vm_area_alloc(struct umm_mm *mm)
 {
-	struct vm_area_struct *vma = calloc(1, sizeof(*vma));
+	struct vm_area_struct *vma = vma_tree_entry_alloc(&mm->mm_mt);
 
+	if (vma)
+		memset(vma, 0, sizeof(*vma));
+	else
+		vma = calloc(1, sizeof(*vma));
 	if (vma)
 		vma_lock_init(vma, mm);
 	return vma;
@@ -45,11 +54,19 @@ struct vm_area_struct *vm_area_dup(const struct vm_area_struct *orig)
 	return vma;
 }
 
+/* Drop what a VMA holds: its file and anon_vma. */
+static void vm_area_release(struct vm_area_struct *vma)
+{
+	fput(vma->vm_file);
+	vma->vm_file = NULL;
+	put_anon_vma(vma->anon_vma);
+	vma->anon_vma = NULL;
+}
+
 /* Free a VMA no reader can have seen (never published). */
 void vm_area_free(struct vm_area_struct *vma)
 {
-	fput(vma->vm_file);
-	put_anon_vma(vma->anon_vma);
+	vm_area_release(vma);
 	free(vma);
 }
 
@@ -271,13 +288,14 @@ void vma_plan_release(struct vma_plan *p)
 
 		/*
 		 * Detached and write-locked before its removal, so no fault
-		 * still uses vm_file; RCU readers of the VMA only read its
-		 * bounds and lock. Putting the file now, not a grace period
+		 * still uses its file or anon_vma; RCU readers of the VMA only
+		 * read its bounds and lock (an anon_vma is itself freed after
+		 * a grace period). Putting the file now, not a grace period
 		 * later, makes the last unmap write a file back before return.
 		 */
-		fput(vma->vm_file);
-		vma->vm_file = NULL;
-		call_rcu(&vma->rcu, vm_area_free_rcu_cb);
+		vm_area_release(vma);
+		if (!vma_tree_entry_retire(&p->mm->mm_mt, vma))
+			call_rcu(&vma->rcu, vm_area_free_rcu_cb);
 	}
 	p->nr_dead = 0;
 	if (p->orig != p->orig_local)

@@ -607,24 +607,33 @@ struct vt_batch {
 	struct rcu_head rcu;
 	struct vt_batch *next;	/* in the pool, a tree's spares, or pending */
 	unsigned int nr;
-	struct vt_node *node[VT_BATCH];
+	bool entries;		/* holds entries' memory, not nodes */
+	union {
+		struct vt_node *node[VT_BATCH];
+		void *obj[VT_BATCH];
+	};
 };
 
-static _Alignas(64) struct vt_batch *vt_pool;	/* atomic stack of full batches */
-static long vt_pool_nr;			/* atomic, approximate */
+struct vt_pool {
+	struct vt_batch *head;	/* atomic stack of full batches */
+	long nr;		/* atomic, approximate */
+};
+static _Alignas(64) struct vt_pool vt_pool;	/* nodes */
+static _Alignas(64) struct vt_pool vt_epool;	/* entries (see Entry memory) */
 
 /* An empty batch for @t, or NULL. Locking: the writer lock of @t. */
-static struct vt_batch *vt_batch_get(struct vma_tree *t)
+static struct vt_batch *vt_batch_get(struct vma_tree *t, bool entries)
 {
 	struct vt_batch *b = t->empty;
 
-	if (b) {
-		t->empty = NULL;
-		return b;
-	}
-	b = malloc(sizeof(*b));
 	if (b)
+		t->empty = NULL;
+	else
+		b = malloc(sizeof(*b));
+	if (b) {
 		b->nr = 0;
+		b->entries = entries;
+	}
 	return b;
 }
 
@@ -640,24 +649,24 @@ static void vt_batch_put(struct vma_tree *t, struct vt_batch *b)
 }
 
 /*
- * Put the pool's batches in front of the tree's spares. The pool holds
- * the nodes that came out of the latest grace periods, the most likely
- * still to be in a cache: using them first keeps the set of nodes that
- * writes cycle through as small as the grace-period latency allows.
- * Locking: the writer lock of @t.
+ * Put the pool's batches in front of the tree's spares (*@spare). The
+ * pool holds the memory that came out of the latest grace periods, the
+ * most likely still to be in a cache: using it first keeps the set of
+ * nodes that writes cycle through as small as the grace-period latency
+ * allows. Locking: the writer lock of the tree owning @spare.
  */
-static void vt_take_pool(struct vma_tree *t)
+static void vt_take_pool(struct vt_pool *pool, struct vt_batch **spare)
 {
 	struct vt_batch *head, *tail;
 
-	head = __atomic_exchange_n(&vt_pool, NULL, __ATOMIC_ACQUIRE);
+	head = __atomic_exchange_n(&pool->head, NULL, __ATOMIC_ACQUIRE);
 	if (!head)
 		return;
-	__atomic_store_n(&vt_pool_nr, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&pool->nr, 0, __ATOMIC_RELAXED);
 	for (tail = head; tail->next; tail = tail->next)
 		;
-	tail->next = t->spare;
-	t->spare = head;
+	tail->next = *spare;
+	*spare = head;
 }
 
 /*
@@ -672,8 +681,8 @@ static struct vt_node *vt_node_alloc(struct vma_tree *t)
 
 	if (unlikely(vt_fail_countdown) && --vt_fail_countdown == 0)
 		return NULL;
-	if (unlikely(__atomic_load_n(&vt_pool, __ATOMIC_RELAXED)))
-		vt_take_pool(t);
+	if (unlikely(__atomic_load_n(&vt_pool.head, __ATOMIC_RELAXED)))
+		vt_take_pool(&vt_pool, &t->spare);
 	b = t->spare;
 	if (unlikely(!b))
 		return aligned_alloc(64, VT_NODE_SIZE);
@@ -709,7 +718,7 @@ static void vt_node_unalloc(struct vma_tree *t, struct vt_node *n)
 	struct vt_batch *b = t->spare;
 
 	if (!b || b->nr == VT_BATCH) {
-		b = vt_batch_get(t);
+		b = vt_batch_get(t, false);
 		if (!b) {
 			free(n);
 			return;
@@ -726,24 +735,26 @@ static void vt_node_free_rcu(struct rcu_head *head)
 	atomic_fetch_add_relaxed(&vt_live, -1);
 }
 
-/* After a grace period: the batch's nodes go to the pool, or are freed. */
+/* After a grace period: the batch's memory goes to its pool, or is freed. */
 static void vt_batch_release(struct vt_batch *b)
 {
+	struct vt_pool *pool = b->entries ? &vt_epool : &vt_pool;
 	struct vt_batch *old;
 	unsigned int i;
 
-	atomic_fetch_add_relaxed(&vt_live, -(long)b->nr);
-	if (__atomic_load_n(&vt_pool_nr, __ATOMIC_RELAXED) + b->nr > VT_POOL_MAX) {
+	if (!b->entries)
+		atomic_fetch_add_relaxed(&vt_live, -(long)b->nr);
+	if (__atomic_load_n(&pool->nr, __ATOMIC_RELAXED) + b->nr > VT_POOL_MAX) {
 		for (i = 0; i < b->nr; i++)
-			free(b->node[i]);
+			free(b->obj[i]);
 		free(b);
 		return;
 	}
-	atomic_fetch_add_relaxed(&vt_pool_nr, b->nr);
-	old = __atomic_load_n(&vt_pool, __ATOMIC_RELAXED);
+	atomic_fetch_add_relaxed(&pool->nr, b->nr);
+	old = __atomic_load_n(&pool->head, __ATOMIC_RELAXED);
 	do {
 		b->next = old;
-	} while (!__atomic_compare_exchange_n(&vt_pool, &old, b, true,
+	} while (!__atomic_compare_exchange_n(&pool->head, &old, b, true,
 					      __ATOMIC_RELEASE,
 					      __ATOMIC_RELAXED));
 }
@@ -993,33 +1004,39 @@ void vma_tree_barrier(void)
 	rcu_barrier();
 }
 
-static void vt_free_spares(struct vma_tree *t)
+static void vt_free_batches(struct vt_batch **list)
 {
 	struct vt_batch *b, *next;
 	unsigned int i;
 
-	for (b = t->spare; b; b = next) {
+	for (b = *list; b; b = next) {
 		next = b->next;
 		for (i = 0; i < b->nr; i++)
-			free(b->node[i]);
+			free(b->obj[i]);
 		free(b);
 	}
+	*list = NULL;
+}
+
+static void vt_free_spares(struct vma_tree *t)
+{
+	vt_free_batches(&t->spare);
+	vt_free_batches(&t->espare);
 	free(t->empty);
-	t->spare = NULL;
 	t->empty = NULL;
 }
 
 /*
- * Hand the tree's open batch of retired nodes to the reclaimer, or RCU.
+ * Hand the open batch *@slot of retired memory to the reclaimer, or RCU.
  * Locking: the writer lock held; not inside an RCU read-side section.
  */
-static void vt_flush_retired(struct vma_tree *t)
+static void vt_flush_retired(struct vt_batch **slot)
 {
-	struct vt_batch *b = t->retired;
+	struct vt_batch *b = *slot;
 
 	if (!b)
 		return;
-	t->retired = NULL;
+	*slot = NULL;
 	if (!vt_reclaim_hand(b))
 		call_rcu(&b->rcu, vt_batch_free_rcu);
 }
@@ -1036,7 +1053,7 @@ static void vt_node_retire(struct vma_tree *t, struct vt_node *n)
 	if (n == &vt_empty)
 		return;
 	if (unlikely(!b)) {
-		b = vt_batch_get(t);
+		b = vt_batch_get(t, false);
 		if (!b) {		/* no memory for a batch: on its own */
 			call_rcu(&n->rcu, vt_node_free_rcu);
 			return;
@@ -1045,7 +1062,69 @@ static void vt_node_retire(struct vma_tree *t, struct vt_node *n)
 	}
 	b->node[b->nr++] = n;
 	if (b->nr == VT_BATCH)
-		vt_flush_retired(t);
+		vt_flush_retired(&t->retired);
+}
+
+/* ------------------------------------------------------------------ */
+/* Entry memory                                                        */
+
+/*
+ * The entries (VMAs) come and go with the writes as the nodes do: an
+ * mprotect that splits a VMA and one that merges it back make four and
+ * retire four. From malloc, each freed by its own call_rcu, they cost a
+ * third of such a call: a futex wake of liburcu's callback thread per
+ * free, and malloc's arena lock bouncing between that thread and the
+ * writer. Their memory travels as the nodes' does instead: retired into
+ * the tree's batch, released by the reclaimer after a grace period into a
+ * pool of its own, taken by the next writer that needs an entry. The tree
+ * never allocates an entry; it only recycles memory its caller got from
+ * malloc, all of one size (the caller's).
+ */
+
+/*
+ * vma_tree_entry_alloc - recycled memory for a new entry of @t.
+ * Return: memory of the size retired, contents undefined; NULL: none
+ *         (the caller mallocs).
+ * Locking: the writer lock of @t (or @t not yet shared).
+ */
+void *vma_tree_entry_alloc(struct vma_tree *t)
+{
+	struct vt_batch *b;
+	void *e;
+
+	if (unlikely(__atomic_load_n(&vt_epool.head, __ATOMIC_RELAXED)))
+		vt_take_pool(&vt_epool, &t->espare);
+	b = t->espare;
+	if (!b)
+		return NULL;
+	e = b->obj[--b->nr];
+	if (!b->nr) {
+		t->espare = b->next;
+		vt_batch_put(t, b);
+	}
+	return e;
+}
+
+/*
+ * vma_tree_entry_retire - free @e, an entry no longer in @t, after a grace
+ * period, for a later vma_tree_entry_alloc.
+ * Return: false when it cannot (no memory for a batch): call_rcu it then.
+ * Locking: the writer lock of @t; not inside an RCU read-side section.
+ */
+bool vma_tree_entry_retire(struct vma_tree *t, void *e)
+{
+	struct vt_batch *b = t->eretired;
+
+	if (unlikely(!b)) {
+		b = vt_batch_get(t, true);
+		if (!b)
+			return false;
+		t->eretired = b;
+	}
+	b->obj[b->nr++] = e;
+	if (b->nr == VT_BATCH)
+		vt_flush_retired(&t->eretired);
+	return true;
 }
 
 /* Retire the unpublished subtree @n; return how many entries it held. */
@@ -1902,6 +1981,8 @@ void vma_tree_init(struct vma_tree *t)
 	t->spare = NULL;
 	t->empty = NULL;
 	t->retired = NULL;
+	t->espare = NULL;
+	t->eretired = NULL;
 }
 
 /*
@@ -1911,7 +1992,8 @@ void vma_tree_init(struct vma_tree *t)
  */
 void vma_tree_destroy(struct vma_tree *t)
 {
-	vt_flush_retired(t);
+	vt_flush_retired(&t->retired);
+	vt_flush_retired(&t->eretired);
 	atomic_fetch_add_relaxed(&vt_live, -vt_free_subtree(t->root));
 	if (t->txn)
 		free(t->txn->items);

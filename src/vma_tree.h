@@ -41,6 +41,8 @@ struct vma_tree {
 	struct vt_batch *retired;	/* unpublished, for a grace period; as above */
 	struct vt_batch *spare;	/* free nodes for the next writes; as above */
 	struct vt_batch *empty;	/* a batch kept for the next retirement; as above */
+	struct vt_batch *eretired;	/* entries' memory, as retired; as above */
+	struct vt_batch *espare;	/* entries' memory for reuse; as above */
 	struct vt_txn *txn;	/* a write's scratch space; the external lock */
 };
 
@@ -114,6 +116,10 @@ int vma_tree_replace(struct vma_tree *t, uint64_t start, uint64_t end,
 int vma_tree_insert(struct vma_tree *t, uint64_t start, uint64_t end,
 		    void *entry);
 int vma_tree_erase(struct vma_tree *t, uint64_t start, uint64_t end);
+
+/* Entry memory, recycled after a grace period. Locking: as writers. */
+void *vma_tree_entry_alloc(struct vma_tree *t);
+bool vma_tree_entry_retire(struct vma_tree *t, void *e);
 
 /* Debugging and tests. */
 void vma_tree_barrier(void);
