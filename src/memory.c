@@ -275,7 +275,7 @@ static vm_fault_t do_anonymous_page(struct vm_fault *vmf)
 
 	if (pte_alloc(mm, vmf->pmd))
 		return VM_FAULT_OOM;
-	if (!(vmf->flags & FAULT_FLAG_WRITE)) {
+	if (!(vmf->flags & FAULT_FLAG_WRITE) && !(mm->flags & UMM_NO_ZERO_PAGE)) {
 		/* reads share the zero page until the first write */
 		/* private: the rights never include the write bit here */
 		entry = pte_mkspecial(pfn_pte(ZERO_PFN, vm_get_page_prot(vma->vm_flags)));

@@ -47,7 +47,7 @@ static int check_opts(const struct umm_opts *o)
 	if (o->thp != UMM_THP_MADVISE && o->thp != UMM_THP_ALWAYS &&
 	    o->thp != UMM_THP_NEVER)
 		return -EINVAL;
-	if (o->flags & ~UMM_NO_PER_VMA_LOCK)
+	if (o->flags & ~(UMM_NO_PER_VMA_LOCK | UMM_NO_ZERO_PAGE))
 		return -EINVAL;
 	return 0;
 }

@@ -69,6 +69,7 @@
  */
 static uint64_t win, reg_start, reg_end, dom_start, dom_end;
 static struct umm_mm *umm;
+static struct umm_opts umm_opts;	/* UMM_NO_ZERO_PAGE where the host has none */
 
 enum op_kind { OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_MADVISE, OP_WRITE };
 
@@ -625,12 +626,43 @@ static bool op_results_match(const struct op *op, char *why, size_t size)
 
 /*
  * Every page of every readable host VMA reads the same on both sides.
- * Read in chunks (one system call, one umm_read each); a short or failed
- * read on either side is narrowed down page by page to report where.
+ *
+ * Reading must not change what it observes: a read fault on the host may
+ * give the page an anon_vma (kernels that do not map the shared zero page
+ * on a read fault allocate a real page instead), and an anon_vma decides
+ * later merges and whether mprotect keeps VM_ACCOUNT. So only pages that
+ * are resident on a side (mincore) are read there; every mapping here is
+ * anonymous, without swap, so a page that is not resident reads as zeros.
+ * Chunks are read with one system call and one umm_read each; a short or
+ * failed read on either side is narrowed down page by page to report where.
  */
+static unsigned char rbuf_host[CMP_CHUNK], rbuf_umm[CMP_CHUNK];
+static unsigned char vec_host[CMP_CHUNK / 4096], vec_umm[CMP_CHUNK / 4096];
+
+/* Read [a, a + n) of one side into buf, pages not resident as zeros. */
+static int64_t side_read(uint64_t a, uint64_t n, bool host, unsigned char *buf,
+			 const unsigned char *vec)
+{
+	uint64_t i, run;
+	int64_t r;
+
+	for (i = 0; i < n / PG; i += run) {
+		for (run = 1; i + run < n / PG && !vec[i + run] == !vec[i]; run++)
+			;
+		if (!vec[i]) {
+			memset(buf + i * PG, 0, run * PG);
+			continue;
+		}
+		r = host ? host_rw(a + i * PG, buf + i * PG, run * PG, false) :
+			   umm_rw(a + i * PG, buf + i * PG, run * PG, false);
+		if (r != (int64_t)(run * PG))
+			return r < 0 && i == 0 ? r : (int64_t)(i * PG) + (r > 0 ? r : 0);
+	}
+	return (int64_t)n;
+}
+
 static bool contents_match(struct seq *s, uint64_t lo, uint64_t hi)
 {
-	static unsigned char rbuf_host[CMP_CHUNK], rbuf_umm[CMP_CHUNK];
 	const char *p = s->host_maps;
 
 	for (; *p; p = strchr(p, '\n') + 1) {
@@ -643,24 +675,33 @@ static bool contents_match(struct seq *s, uint64_t lo, uint64_t hi)
 		end = end < hi ? end : hi;
 		for (a = start; perms[0] == 'r' && a < end;) {
 			uint64_t n = end - a < CMP_CHUNK ? end - a : CMP_CHUNK;
-			int64_t h = host_rw(a, rbuf_host, n, false);
-			int64_t u = umm_rw(a, rbuf_umm, n, false);
+			int64_t h, u;
 
+			if (mincore((void *)(uintptr_t)a, n, vec_host) ||
+			    umm_mincore(umm, a, n, vec_umm)) {
+				snprintf(s->why, sizeof(s->why),
+					 "mincore failed at %#llx", a);
+				return false;
+			}
+			h = side_read(a, n, true, rbuf_host, vec_host);
+			u = side_read(a, n, false, rbuf_umm, vec_umm);
 			if (h == u && h == (int64_t)n && !memcmp(rbuf_host, rbuf_umm, n)) {
 				a += n;
 				continue;
 			}
-			/* a short read or a difference: look page by page */
-			for (uint64_t stop = a + n; a < stop; a += PG) {
-				h = host_rw(a, rbuf_host, PG, false);
-				u = umm_rw(a, rbuf_umm, PG, false);
-				if (h != u || (h > 0 && memcmp(rbuf_host, rbuf_umm, h))) {
-					snprintf(s->why, sizeof(s->why),
-						 "contents differ at %#llx (host read %lld, "
-						 "umm read %lld)", a, (long long)h, (long long)u);
-					return false;
-				}
+			for (uint64_t i = 0; i < n / PG; i++) {
+				if (!memcmp(rbuf_host + i * PG, rbuf_umm + i * PG, PG))
+					continue;
+				snprintf(s->why, sizeof(s->why),
+					 "contents differ at %#llx (host read %lld, "
+					 "umm read %lld of %llu)", a + i * PG, (long long)h,
+					 (long long)u, (unsigned long long)n);
+				return false;
 			}
+			snprintf(s->why, sizeof(s->why),
+				 "reads differ at %#llx: host %lld, umm %lld of %llu",
+				 a, (long long)h, (long long)u, (unsigned long long)n);
+			return false;
 		}
 		if (!strchr(p, '\n'))
 			break;
@@ -849,7 +890,7 @@ static void seq_cleanup(struct seq *s)
 	}
 	if (s->failed && !umm_region_empty()) {
 		umm_mm_destroy(umm);
-		umm = umm_mm_create(NULL);
+		umm = umm_mm_create(&umm_opts);
 		if (!umm) {
 			perror("test_diff: umm_mm_create");
 			exit(2);
@@ -1840,6 +1881,41 @@ static bool host_range_empty(uint64_t start, uint64_t end)
 }
 
 /* A window far from the heap, the libraries and sanitizer shadows. */
+/*
+ * Whether a read fault on private anonymous memory maps the shared zero
+ * page here (smaps counts no Anonymous memory after the read) or a frame of
+ * its own: kernels differ (mm_forbids_zeropage(), builds without it), and
+ * umm is asked to do what this host does, since it decides anon_vmas and
+ * with them merges and VM_ACCOUNT.
+ */
+static bool host_maps_zero_page(void)
+{
+	volatile char *p = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char line[256], want[32];
+	bool in = false, zero = true;
+	unsigned long kb;
+	FILE *f;
+
+	if (p == MAP_FAILED)
+		return true;
+	(void)p[0];
+	snprintf(want, sizeof(want), "%lx-", (unsigned long)(uintptr_t)p);
+	f = fopen("/proc/self/smaps", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, want, strlen(want)))
+			in = true;
+		else if (in && sscanf(line, "Anonymous: %lu kB", &kb) == 1) {
+			zero = kb == 0;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	munmap((void *)p, PG);
+	return zero;
+}
+
 static bool window_pick(void)
 {
 	static const uint64_t candidates[] = {
@@ -1903,7 +1979,11 @@ int main(void)
 		fprintf(stderr, "test_diff: no free window for the host side\n");
 		return 1;
 	}
-	umm = umm_mm_create(NULL);
+	umm_opts.flags = host_maps_zero_page() ? 0 : UMM_NO_ZERO_PAGE;
+	printf("diff: the host %s the zero page on read faults%s\n",
+	       umm_opts.flags ? "does not map" : "maps",
+	       umm_opts.flags ? ": umm runs with UMM_NO_ZERO_PAGE" : "");
+	umm = umm_mm_create(&umm_opts);
 	if (!umm) {
 		perror("test_diff: umm_mm_create");
 		return 1;

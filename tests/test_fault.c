@@ -162,6 +162,45 @@ static void test_zero_page(void)
 }
 
 /*
+ * UMM_NO_ZERO_PAGE: a read fault allocates a zeroed frame of its own,
+ * mapped writable at once where the VMA is writable (no second fault for
+ * the first write), read-only where it is not: as Linux where the zero page
+ * is forbidden.
+ */
+static void test_no_zero_page(void)
+{
+	struct umm_opts o = { .flags = UMM_NO_ZERO_PAGE };
+	struct umm_mm *mm = umm_mm_create(&o);
+	unsigned char buf[PG];
+	pte_t pte;
+
+	CHECK(mm);
+	if (!mm)
+		return;
+	CHECK_EQ(umm_mmap(mm, BASE, 2 * PG, RW, ANON_FIXED, NULL, 0), BASE);
+	CHECK_EQ(umm_mmap(mm, BASE + 4 * PG, PG, PROT_READ, ANON_FIXED, NULL, 0),
+		 BASE + 4 * PG);
+	memset(buf, 0xaa, sizeof(buf));
+	CHECK_EQ(umm_read(mm, BASE, buf, PG), PG);
+	CHECK(all_bytes(buf, PG, 0));
+	pte = get_pte(mm, BASE);
+	CHECK(pte_present(pte));
+	CHECK(pte_pfn(pte) != 0);
+	CHECK(!pte_special(pte));
+	CHECK(pte_write(pte));
+	CHECK_EQ(umm_fault(mm, BASE + 4 * PG, UMM_READ), 0);
+	pte = get_pte(mm, BASE + 4 * PG);
+	CHECK(pte_pfn(pte) != 0 && !pte_special(pte) && !pte_write(pte));
+	/* the first write needs no copy: the frame read in is kept */
+	pte = get_pte(mm, BASE);
+	CHECK(fill(mm, BASE, PG, 0x5a));
+	CHECK_EQ(pte_pfn(get_pte(mm, BASE)), pte_pfn(pte));
+	CHECK(holds(mm, BASE, PG, 0x5a));
+	CHECK(holds(mm, BASE + PG, PG, 0));
+	umm_mm_destroy(mm);
+}
+
+/*
  * Copies cross pages and VMAs: two adjacent VMAs with the same rights
  * kept apart by MAP_NORESERVE (their flags differ, so they cannot merge).
  */
@@ -676,6 +715,7 @@ static void test_destroy_frees_all(void)
 int main(void)
 {
 	RUN(test_zero_page);
+	RUN(test_no_zero_page);
 	RUN(test_cross_boundaries);
 	RUN(test_partial_and_errors);
 	RUN(test_rights_gup);

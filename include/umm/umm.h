@@ -28,6 +28,14 @@ struct umm_mm;				/* one address space */
 
 /* umm_opts.flags */
 #define UMM_NO_PER_VMA_LOCK	0x1u	/* every fault takes mmap_lock */
+/*
+ * Read faults on private anonymous memory allocate a zeroed frame instead
+ * of mapping the shared zero page, as Linux does where mm_forbids_zeropage()
+ * (s390 KVM guests) and on hosts built without it: the page then has an
+ * anon_vma from the first read, which decides later merges and whether
+ * mprotect keeps VM_ACCOUNT.
+ */
+#define UMM_NO_ZERO_PAGE	0x2u
 
 /* umm_fault() access bits */
 #define UMM_READ		0x1u
@@ -40,7 +48,7 @@ struct umm_opts {		/* all-zero = defaults; NULL = defaults */
 	uint64_t max_map_count;	/* 0: 65,530, as Linux */
 	uint64_t phys_limit;	/* bytes of frames this mm may hold; 0: no own limit */
 	int thp;		/* UMM_THP_MADVISE (0), UMM_THP_ALWAYS, UMM_THP_NEVER */
-	unsigned flags;		/* UMM_NO_PER_VMA_LOCK */
+	unsigned flags;		/* UMM_NO_PER_VMA_LOCK, UMM_NO_ZERO_PAGE */
 };
 
 /*
