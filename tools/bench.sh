@@ -186,7 +186,11 @@ table() {
 		for (j = 1; j <= rows["vma"]; j++) {
 			if (P["vma", j] != "vmas=1000000") continue
 			c = med(UM["vma", j])
-			tgt("(issue 3) " W["vma", j] " ≤ 1 µs at 1,000,000 VMAs", sprintf("%.0f ns", c), c <= 1000)
+			# the target is per call: an mmap+munmap row times two calls
+			if (W["vma", j] ~ /mmap\+munmap/)
+				tgt("(issue 3) " W["vma", j] " ≤ 1 µs a call at 1,000,000 VMAs", sprintf("%.0f ns a pair: %.0f ns a call", c, c / 2), c / 2 <= 1000)
+			else
+				tgt("(issue 3) " W["vma", j] " ≤ 1 µs at 1,000,000 VMAs", sprintf("%.0f ns", c), c <= 1000)
 		}
 	}
 	# ok: 1 met, 0 missed, -1 not measured, or the words to print
