@@ -153,8 +153,9 @@ static int copy_page_range(struct umm_mm *dst, struct vm_area_struct *dst_vma,
 }
 
 /*
- * The child's VMA: its own anon_vma, marked as come from a fork, so that
- * it merges only with VMAs of the same anon_vma (the kernel's chain).
+ * The child's VMA: linked to every anon_vma of the parent's (the pages
+ * they share are found from both) and to a new one of its own, marked as
+ * come from a fork, so that it merges only with VMAs of the same anon_vma.
  */
 static struct vm_area_struct *dup_vma(struct umm_mm *child, struct vm_area_struct *vma)
 {
@@ -168,16 +169,10 @@ static struct vm_area_struct *dup_vma(struct umm_mm *child, struct vm_area_struc
 	new->vm_flags = vma->vm_flags;
 	new->vm_file = get_file(vma->vm_file);
 	if (vma->anon_vma && !(vma->vm_flags & VM_WIPEONFORK)) {
-		struct anon_vma *av = calloc(1, sizeof(*av));
-
-		if (!av) {
+		if (anon_vma_fork(new, vma)) {
 			vm_area_free(new);
 			return NULL;
 		}
-		/* pages shared with the parent still point at its anon_vma */
-		av->root = get_anon_vma(vma->anon_vma->root);
-		av->refcount = 1;
-		new->anon_vma = av;
 		new->anon_forked = true;
 	}
 	return new;

@@ -51,7 +51,24 @@ static inline bool list_empty(const struct list_head *h)
 	return h->next == h;
 }
 
+static inline bool list_is_singular(const struct list_head *h)
+{
+	return !list_empty(h) && h->next == h->prev;
+}
+
 #define list_entry(ptr, type, member) container_of(ptr, type, member)
 #define list_first_entry(h, type, member) list_entry((h)->next, type, member)
+
+/* Every entry of @h; @pos may be deleted, @tmp keeps the walk going. */
+#define list_for_each_entry_safe(pos, tmp, h, member)				\
+	for (pos = list_entry((h)->next, __typeof__(*pos), member),		\
+	     tmp = list_entry(pos->member.next, __typeof__(*pos), member);	\
+	     &pos->member != (h);						\
+	     pos = tmp, tmp = list_entry(tmp->member.next, __typeof__(*tmp), member))
+
+#define list_for_each_entry(pos, h, member)					\
+	for (pos = list_entry((h)->next, __typeof__(*pos), member);		\
+	     &pos->member != (h);						\
+	     pos = list_entry(pos->member.next, __typeof__(*pos), member))
 
 #endif /* UMM_LIST_H */

@@ -81,7 +81,6 @@ static inline uint64_t vm_start_gap(const struct vm_area_struct *vma)
 }
 
 struct vm_area_struct *vm_area_alloc(struct umm_mm *mm);
-struct vm_area_struct *vm_area_dup(const struct vm_area_struct *orig);
 void vm_area_free(struct vm_area_struct *vma);
 
 /*
@@ -127,6 +126,8 @@ struct vma_desc {
 	struct umm_file *file;
 	struct anon_vma *anon_vma;
 	bool anon_forked;
+	/* with anon_vma: a live VMA of it whose chain a new VMA here clones */
+	struct vm_area_struct *chain;
 	struct vm_area_struct *orig;	/* the VMA this describes, or NULL */
 	bool touched;			/* changed or new: may merge */
 };

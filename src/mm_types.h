@@ -254,6 +254,13 @@ struct vm_area_struct {
 	struct itree_node shared;
 	struct anon_vma *anon_vma;	/* set once, under the page_table_lock */
 	/*
+	 * struct anon_vma_chain.same_vma: one link to every anon_vma whose
+	 * pages this VMA may map (its own, and its fork ancestors'). Changed
+	 * under mmap_lock (write), or (read) + page_table_lock by
+	 * anon_vma_prepare; fixed while the VMA is published otherwise.
+	 */
+	struct list_head anon_vma_chain;
+	/*
 	 * The anon_vma came from a fork (the kernel's chain of more than one
 	 * anon_vma): such a VMA merges only with VMAs of the same anon_vma.
 	 * Fixed once set, as anon_vma.

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "mm.h"
+#include "rmap.h"
 #include "filemap.h"
 #include "memory.h"
 #include "tlb.h"
@@ -174,6 +175,7 @@ static int64_t move_vma(struct umm_mm *mm, struct vm_area_struct *vma,
 		.start = new_addr, .end = new_addr + new_len,
 		.flags = vma->vm_flags, .file = vma->vm_file,
 		.anon_vma = vma->anon_vma, .anon_forked = vma->anon_forked,
+		.chain = vma,
 		.touched = true,
 	};
 	int err;
@@ -190,14 +192,19 @@ static int64_t move_vma(struct umm_mm *mm, struct vm_area_struct *vma,
 	if (err)
 		return err;
 	/*
-	 * An rmap walker (truncation) must not look for the entries while
-	 * they are between the two ranges (the kernel's take_rmap_locks).
+	 * An rmap walker (truncation, an anonymous page's walk) must not look
+	 * for the entries while they are between the two ranges (the
+	 * kernel's take_rmap_locks).
 	 */
 	if (d.file)
 		down_write(&d.file->i_mmap_rwsem);
+	if (d.anon_vma)
+		down_write(&d.anon_vma->root->rwsem);
 	err = move_page_tables(mm, old_addr, new_addr, old_len);
 	if (err)	/* entries already moved come back */
 		move_page_tables(mm, new_addr, old_addr, old_len);
+	if (d.anon_vma)
+		up_write(&d.anon_vma->root->rwsem);
 	if (d.file)
 		up_write(&d.file->i_mmap_rwsem);
 	if (err) {

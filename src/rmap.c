@@ -27,12 +27,27 @@ struct anon_vma *get_anon_vma(struct anon_vma *av)
 	return av;
 }
 
+/* A reference unless the last one is already gone. Locking: RCU. */
+static bool get_anon_vma_not_zero(struct anon_vma *av)
+{
+	uint64_t c = __atomic_load_n(&av->refcount, __ATOMIC_RELAXED);
+
+	do {
+		if (!c)
+			return false;
+	} while (!__atomic_compare_exchange_n(&av->refcount, &c, c + 1, false,
+					      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+	return true;
+}
+
 static void anon_vma_free_rcu(struct rcu_head *head)
 {
 	struct anon_vma *av = container_of(head, struct anon_vma, rcu);
 
 	if (av->root != av)
 		put_anon_vma(av->root);	/* a fork's child kept its root alive */
+	else
+		destroy_rwsem(&av->rwsem);
 	free(av);
 }
 
@@ -41,6 +56,179 @@ void put_anon_vma(struct anon_vma *av)
 {
 	if (av && atomic_add_return(&av->refcount, -1) == 0)
 		call_rcu(&av->rcu, anon_vma_free_rcu);
+}
+
+/* A first-generation anon_vma (its own root), one reference. */
+static struct anon_vma *anon_vma_alloc(void)
+{
+	struct anon_vma *av = calloc(1, sizeof(*av));
+
+	if (!av)
+		return NULL;
+	av->root = av;
+	av->refcount = 1;
+	av->rb_root = ITREE_ROOT_INIT;
+	init_rwsem(&av->rwsem);
+	return av;
+}
+
+static void anon_vma_lock_write(struct anon_vma *av)
+{
+	down_write(&av->root->rwsem);
+}
+
+static void anon_vma_unlock_write(struct anon_vma *av)
+{
+	up_write(&av->root->rwsem);
+}
+
+/* Link @vma to @av (a new reference); not yet in @av's tree. */
+static struct anon_vma_chain *avc_link(struct vm_area_struct *vma, struct anon_vma *av)
+{
+	struct anon_vma_chain *avc = calloc(1, sizeof(*avc));
+
+	if (!avc)
+		return NULL;
+	avc->vma = vma;
+	avc->anon_vma = get_anon_vma(av);
+	list_add(&avc->same_vma, &vma->anon_vma_chain);
+	return avc;
+}
+
+/* Locking: the root's rwsem (write). */
+static void avc_tree_insert(struct anon_vma_chain *avc)
+{
+	struct vm_area_struct *vma = avc->vma;
+
+	VM_BUG_ON(!rwsem_is_write_locked_by_me(&avc->anon_vma->root->rwsem));
+	if (avc->linked)
+		return;
+	avc->rb.start = vma->vm_pgoff;
+	avc->rb.last = vma->vm_pgoff + vma_pages(vma) - 1;
+	itree_insert(&avc->anon_vma->rb_root, &avc->rb);
+	avc->linked = true;
+}
+
+/* Locking: the root's rwsem (write). */
+static void avc_tree_remove(struct anon_vma_chain *avc)
+{
+	VM_BUG_ON(!rwsem_is_write_locked_by_me(&avc->anon_vma->root->rwsem));
+	if (!avc->linked)
+		return;
+	itree_remove(&avc->anon_vma->rb_root, &avc->rb);
+	avc->linked = false;
+}
+
+/* Every link of a VMA is under one root: its own anon_vma's. */
+static struct anon_vma *vma_anon_root(struct vm_area_struct *vma)
+{
+	return vma->anon_vma ? vma->anon_vma->root : NULL;
+}
+
+/* Put (or take out of) the trees every link of @vma. Locking: its root's rwsem (write). */
+static void vma_avcs_insert(struct vm_area_struct *vma)
+{
+	struct anon_vma_chain *avc;
+
+	list_for_each_entry(avc, &vma->anon_vma_chain, same_vma)
+		avc_tree_insert(avc);
+}
+
+static void vma_avcs_remove(struct vm_area_struct *vma)
+{
+	struct anon_vma_chain *avc;
+
+	list_for_each_entry(avc, &vma->anon_vma_chain, same_vma)
+		avc_tree_remove(avc);
+}
+
+static bool vma_avcs_linked(struct vm_area_struct *vma)
+{
+	return !list_empty(&vma->anon_vma_chain) &&
+	       list_first_entry(&vma->anon_vma_chain, struct anon_vma_chain,
+				same_vma)->linked;
+}
+
+void unlink_anon_vmas(struct vm_area_struct *vma)
+{
+	struct anon_vma_chain *avc, *tmp;
+	struct anon_vma *root = vma_anon_root(vma);
+
+	if (list_empty(&vma->anon_vma_chain))
+		return;
+	if (root && vma_avcs_linked(vma)) {
+		anon_vma_lock_write(root);
+		vma_avcs_remove(vma);
+		anon_vma_unlock_write(root);
+	}
+	/* out of every tree: no walker can reach a link any more */
+	list_for_each_entry_safe(avc, tmp, &vma->anon_vma_chain, same_vma) {
+		VM_BUG_ON(avc->linked);
+		list_del(&avc->same_vma);
+		put_anon_vma(avc->anon_vma);
+		free(avc);
+	}
+}
+
+int anon_vma_clone(struct vm_area_struct *dst, struct vm_area_struct *src)
+{
+	struct anon_vma_chain *avc;
+
+	/* oldest first, as fork made them: the walk order stays stable */
+	for (avc = list_entry(src->anon_vma_chain.prev, struct anon_vma_chain, same_vma);
+	     &avc->same_vma != &src->anon_vma_chain;
+	     avc = list_entry(avc->same_vma.prev, struct anon_vma_chain, same_vma)) {
+		if (!avc_link(dst, avc->anon_vma)) {
+			unlink_anon_vmas(dst);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int anon_vma_fork(struct vm_area_struct *vma, struct vm_area_struct *pvma)
+{
+	struct anon_vma *av, *root = pvma->anon_vma->root;
+
+	if (anon_vma_clone(vma, pvma))
+		return -ENOMEM;
+	av = calloc(1, sizeof(*av));
+	if (!av)
+		goto fail;
+	av->root = get_anon_vma(root);
+	av->refcount = 1;	/* the VMA's */
+	av->rb_root = ITREE_ROOT_INIT;
+	if (!avc_link(vma, av)) {
+		put_anon_vma(av);
+		goto fail;
+	}
+	vma->anon_vma = av;
+	anon_vma_lock_write(root);
+	vma_avcs_insert(vma);
+	anon_vma_unlock_write(root);
+	return 0;
+fail:
+	unlink_anon_vmas(vma);
+	return -ENOMEM;
+}
+
+void anon_vma_swap(struct vm_area_struct **new, size_t nnew,
+		   struct vm_area_struct **old, size_t nold)
+{
+	for (size_t i = 0; i < nnew; i++) {
+		struct anon_vma *root = vma_anon_root(new[i]);
+
+		if (!root || vma_avcs_linked(new[i]))
+			continue;	/* none, or done with an earlier one */
+		anon_vma_lock_write(root);
+		for (size_t j = i; j < nnew; j++)
+			if (vma_anon_root(new[j]) == root)
+				vma_avcs_insert(new[j]);
+		for (size_t j = 0; j < nold; j++)
+			if (vma_anon_root(old[j]) == root)
+				vma_avcs_remove(old[j]);
+		anon_vma_unlock_write(root);
+	}
 }
 
 /*
@@ -55,14 +243,17 @@ static bool anon_vma_compatible(const struct vm_area_struct *a,
 	       b->vm_pgoff == a->vm_pgoff + ((b->vm_start - a->vm_start) >> PAGE_SHIFT);
 }
 
-/* Locking: mmap_lock held, so the neighbours cannot change. */
+/*
+ * A neighbour's anon_vma to share, if it has one and only its own (a
+ * forked VMA's pages are shared along its chain, which an unrelated VMA
+ * must not join). Locking: mmap_lock held, so the neighbours cannot change.
+ */
 static struct anon_vma *find_mergeable_anon_vma(struct vm_area_struct *vma)
 {
 	struct umm_mm *mm = vma->vm_mm;
 	struct vm_area_struct *next = vma_next_of(mm, vma), *prev;
 	struct anon_vma *av;
 
-	/* a forked neighbour's anon_vma is its chain's: not to be joined */
 	if (next && anon_vma_compatible(vma, next) && !next->anon_forked) {
 		av = READ_ONCE(next->anon_vma);
 		if (av)
@@ -80,30 +271,114 @@ static struct anon_vma *find_mergeable_anon_vma(struct vm_area_struct *vma)
 int anon_vma_prepare(struct vm_area_struct *vma)
 {
 	struct umm_mm *mm = vma->vm_mm;
-	struct anon_vma *av;
-	bool fresh = false;
+	struct anon_vma *av, *fresh = NULL;
+	struct anon_vma_chain *avc;
 
 	if (likely(READ_ONCE(vma->anon_vma)))
 		return 0;
 	mmap_assert_locked(mm);
 	av = find_mergeable_anon_vma(vma);
 	if (!av) {
-		av = calloc(1, sizeof(*av));
+		av = fresh = anon_vma_alloc();
 		if (!av)
 			return -ENOMEM;
-		av->root = av;
-		av->refcount = 1;	/* the VMA's, once installed */
-		fresh = true;
 	}
+	avc = calloc(1, sizeof(*avc));
+	if (!avc) {
+		put_anon_vma(fresh);
+		return -ENOMEM;
+	}
+	/* two faults may race here under mmap_lock (read): one installs */
+	anon_vma_lock_write(av);
 	spin_lock(&mm->page_table_lock);
 	if (!vma->anon_vma) {
-		smp_store_release(&vma->anon_vma, fresh ? av : get_anon_vma(av));
-		av = NULL;
+		avc->vma = vma;
+		avc->anon_vma = fresh ? fresh : get_anon_vma(av);
+		list_add(&avc->same_vma, &vma->anon_vma_chain);
+		avc_tree_insert(avc);
+		smp_store_release(&vma->anon_vma, get_anon_vma(av));
+		avc = NULL;
+		fresh = NULL;	/* its reference went to the link */
 	}
 	spin_unlock(&mm->page_table_lock);
-	if (av && fresh)
-		free(av);
+	anon_vma_unlock_write(av);
+	free(avc);
+	put_anon_vma(fresh);
 	return 0;
+}
+
+bool page_mapped_in_vma(struct page *page, struct vm_area_struct *vma, uint64_t addr)
+{
+	struct umm_mm *mm = vma->vm_mm;
+	bool mapped = false;
+	spinlock_t *ptl;
+	pte_t *pte;
+	pmd_t *pmd;
+
+	rcu_read_lock();
+	pmd = pmd_off_lockless(mm, addr);
+	pte = pmd ? pte_offset_map_lock(mm, pmd, addr, &ptl) : NULL;
+	if (pte) {
+		pte_t e = ptep_get(pte);
+
+		mapped = pte_present(e) && pte_pfn(e) == page_to_pfn(page);
+		pte_unmap_unlock(pte, ptl);
+	}
+	rcu_read_unlock();
+	return mapped;
+}
+
+struct anon_walk {
+	struct page *page;
+	bool (*rmap_one)(struct page *, struct vm_area_struct *, uint64_t, void *);
+	void *arg;
+};
+
+static int anon_walk_one(struct itree_node *n, void *arg)
+{
+	struct anon_vma_chain *avc = container_of(n, struct anon_vma_chain, rb);
+	struct anon_walk *w = arg;
+	struct vm_area_struct *vma = avc->vma;
+	uint64_t addr = vma->vm_start + ((w->page->index - vma->vm_pgoff) << PAGE_SHIFT);
+
+	return !w->rmap_one(w->page, vma, addr, w->arg);
+}
+
+bool rmap_walk_anon(struct page *page,
+		    bool (*rmap_one)(struct page *page, struct vm_area_struct *vma,
+				     uint64_t addr, void *arg),
+		    void *arg)
+{
+	struct anon_walk w = { page, rmap_one, arg };
+	unsigned long mapping;
+	struct anon_vma *av;
+
+	/*
+	 * page->mapping is only trusted while the page is mapped: an
+	 * unmapped page's anon_vma may be gone. Take a reference under RCU,
+	 * then check the page is still mapped, as the kernel's
+	 * folio_get_anon_vma does.
+	 */
+	rcu_read_lock();
+	mapping = (unsigned long)READ_ONCE(page->mapping);
+	av = (struct anon_vma *)(mapping & ~PAGE_MAPPING_ANON);
+	if (!(mapping & PAGE_MAPPING_ANON) || !av ||
+	    !__atomic_load_n(&page->mapcount, __ATOMIC_ACQUIRE) ||
+	    !get_anon_vma_not_zero(av)) {
+		rcu_read_unlock();
+		return false;
+	}
+	if (!__atomic_load_n(&page->mapcount, __ATOMIC_ACQUIRE)) {
+		rcu_read_unlock();
+		put_anon_vma(av);
+		return false;
+	}
+	rcu_read_unlock();
+	down_read(&av->root->rwsem);
+	itree_for_each_overlap(&av->rb_root, page->index, page->index, anon_walk_one, &w);
+	up_read(&av->root->rwsem);
+	put_anon_vma(av);
+	return true;
 }
 
 /* ---- files: i_mmap ---- */

@@ -10,14 +10,89 @@
 
 #define PAGE_MAPPING_ANON	0x1UL
 
+/*
+ * The pages first faulted into one private VMA (and the VMAs split or
+ * merged from it) point at its anon_vma; a fork gives the child's VMA a new
+ * anon_vma whose root is the parent's root. An anon_vma's tree holds a link
+ * (anon_vma_chain) to every VMA that may map one of its pages - the VMAs
+ * sharing it and every fork descendant's - keyed by page offset, so that
+ * rmap_walk_anon finds every mapping of a page. Freed after a grace
+ * period: a walker finds it through page->mapping under RCU.
+ */
 struct anon_vma {
 	struct anon_vma *root;		/* fixed; itself for a first-generation one */
-	uint64_t refcount;		/* atomic: VMAs, pages in flight, children */
+	uint64_t refcount;		/* atomic: VMAs, chain links, children, walkers */
+	/* the root's: guards the trees of every anon_vma of its family */
+	struct rw_semaphore rwsem;
+	struct itree_root rb_root;	/* anon_vma_chain.rb; root->rwsem */
 	struct rcu_head rcu;
+};
+
+/* The link between one VMA and one anon_vma whose pages it may map. */
+struct anon_vma_chain {
+	struct vm_area_struct *vma;	/* fixed */
+	struct anon_vma *anon_vma;	/* fixed; holds a reference */
+	struct list_head same_vma;	/* vma->anon_vma_chain, as that list */
+	struct itree_node rb;		/* anon_vma->rb_root: root->rwsem */
+	bool linked;			/* in rb_root; root->rwsem */
 };
 
 struct anon_vma *get_anon_vma(struct anon_vma *av);
 void put_anon_vma(struct anon_vma *av);
+
+/*
+ * anon_vma_clone - link @dst to every anon_vma @src is linked to (a split
+ * piece, a merged or moved VMA). The links are not yet in the anon_vmas'
+ * trees: anon_vma_publish() puts them there once @dst is published.
+ * Locking: mmap_lock (write). Return: 0, or -ENOMEM with @dst unlinked.
+ */
+int anon_vma_clone(struct vm_area_struct *dst, struct vm_area_struct *src);
+
+/*
+ * anon_vma_fork - the child's copy @vma of the parent's @pvma: linked to
+ * every anon_vma of @pvma, and to a new anon_vma of its own (same root),
+ * all in the trees, so that the pages the two share are found from both.
+ * Locking: the parent's mmap_lock (write); @vma not yet published.
+ * Return: 0, or -ENOMEM with @vma unlinked.
+ */
+int anon_vma_fork(struct vm_area_struct *vma, struct vm_area_struct *pvma);
+
+/*
+ * anon_vma_swap - make the trees show the @nnew VMAs just published and no
+ * longer those of @old (@nold VMAs that left the mm tree) that share a
+ * root with one of them, in one step per root, so a walker sees either a
+ * split piece or the VMA it came from, never both. Links of @old under
+ * other roots stay until unlink_anon_vmas (after their entries are zapped).
+ * Locking: mmap_lock (write); takes each root's rwsem (write).
+ */
+void anon_vma_swap(struct vm_area_struct **new, size_t nnew,
+		   struct vm_area_struct **old, size_t nold);
+
+/*
+ * unlink_anon_vmas - drop every link of @vma (out of the trees first if it
+ * is in them) and the anon_vmas' references.
+ * Locking: mmap_lock (write), or @vma never published; takes root rwsems.
+ */
+void unlink_anon_vmas(struct vm_area_struct *vma);
+
+/*
+ * rmap_walk_anon - call @rmap_one for every VMA that may map the
+ * anonymous @page, with the address the page would have there, until it
+ * returns false. @rmap_one checks the page table itself (under its lock).
+ * Locking: takes RCU and the anon_vma root's rwsem (read): no mmap_lock,
+ * so callable from any thread; @rmap_one must not take mmap_lock.
+ * Return: false when the page has no anon_vma or is no longer mapped.
+ */
+bool rmap_walk_anon(struct page *page,
+		    bool (*rmap_one)(struct page *page, struct vm_area_struct *vma,
+				     uint64_t addr, void *arg),
+		    void *arg);
+
+/*
+ * page_mapped_in_vma - whether @vma's entry for @addr maps @page now.
+ * Locking: takes RCU and the PTE lock.
+ */
+bool page_mapped_in_vma(struct page *page, struct vm_area_struct *vma, uint64_t addr);
 
 /*
  * anon_vma_prepare - give @vma an anon_vma before its first private page,

@@ -33,32 +33,19 @@ struct vm_area_struct *vm_area_alloc(struct umm_mm *mm)
 		memset(vma, 0, sizeof(*vma));
 	else
 		vma = calloc(1, sizeof(*vma));
-	if (vma)
+	if (vma) {
+		INIT_LIST_HEAD(&vma->anon_vma_chain);
 		vma_lock_init(vma, mm);
+	}
 	return vma;
 }
 
-struct vm_area_struct *vm_area_dup(const struct vm_area_struct *orig)
-{
-	struct vm_area_struct *vma = vm_area_alloc(orig->vm_mm);
-
-	if (!vma)
-		return NULL;
-	vma->vm_start = orig->vm_start;
-	vma->vm_end = orig->vm_end;
-	vma->vm_pgoff = orig->vm_pgoff;
-	vma->vm_flags = orig->vm_flags;
-	vma->vm_file = get_file(orig->vm_file);
-	vma->anon_vma = get_anon_vma(orig->anon_vma);
-	vma->anon_forked = orig->anon_forked;
-	return vma;
-}
-
-/* Drop what a VMA holds: its file and anon_vma. */
+/* Drop what a VMA holds: its file, its anon_vma and the links to others. */
 static void vm_area_release(struct vm_area_struct *vma)
 {
 	fput(vma->vm_file);
 	vma->vm_file = NULL;
+	unlink_anon_vmas(vma);
 	put_anon_vma(vma->anon_vma);
 	vma->anon_vma = NULL;
 }
@@ -194,6 +181,7 @@ static void desc_from_vma(struct vma_desc *d, struct vm_area_struct *vma)
 	d->file = vma->vm_file;
 	d->anon_vma = vma->anon_vma;
 	d->anon_forked = vma->anon_forked;
+	d->chain = vma;
 	d->orig = vma;
 	d->touched = false;
 }
@@ -380,6 +368,7 @@ void vma_plan_merge(struct vma_plan *p)
 			if (!a->anon_vma) {
 				a->anon_vma = b->anon_vma;
 				a->anon_forked = b->anon_forked;
+				a->chain = b->chain;
 			}
 			a->touched = true;
 			continue;
@@ -403,6 +392,14 @@ static struct vm_area_struct *vma_from_desc(struct umm_mm *mm, const struct vma_
 	vma->vm_file = get_file(d->file);
 	vma->anon_vma = get_anon_vma(d->anon_vma);
 	vma->anon_forked = d->anon_forked;
+	/* the links of the VMA whose pages it takes over, into the trees at commit */
+	if (d->anon_vma) {
+		VM_BUG_ON(!d->chain || d->chain->anon_vma != d->anon_vma);
+		if (anon_vma_clone(vma, d->chain)) {
+			vm_area_free(vma);
+			return NULL;
+		}
+	}
 	return vma;
 }
 
@@ -482,7 +479,6 @@ int vma_plan_commit(struct vma_plan *p)
 		}
 		goto out;
 	}
-	nmade = 0;	/* published */
 	WRITE_ONCE(p->mm->map_count, p->mm->map_count + p->nr - p->nr_orig);
 	plan_mark_kept(p, keep);
 	for (size_t i = 0; i < p->nr_orig; i++) {
@@ -499,6 +495,9 @@ int vma_plan_commit(struct vma_plan *p)
 		vma_unlink_file(vma);
 		p->orig[p->nr_dead++] = vma;	/* freed by vma_plan_release */
 	}
+	/* rmap walkers now find the new VMAs instead of those they replace */
+	anon_vma_swap(made, nmade, p->orig, p->nr_dead);
+	nmade = 0;	/* published */
 out:
 	for (size_t i = 0; i < nmade; i++)
 		vm_area_free(made[i]);
