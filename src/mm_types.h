@@ -182,58 +182,70 @@ static inline bool page_exclusive(struct page *p)
 
 /* Counters an mm keeps; names are /proc/vmstat's where one exists. */
 enum mm_stat_item {
-	MM_PGTABLE_PAGES,	/* nr_page_table_pages */
-	MM_PGALLOC,		/* pgalloc_normal: frames allocated */
-	MM_PGFREE,		/* pgfree: frames freed */
-	MM_PTE_MAP_RETRY,	/* pte_offset_map_lock saw the PMD change */
+	/* a fault's: the first cache line */
+	MM_PGFAULT,		/* pgfault: faults handled */
 	MM_VMA_LOCK_SUCCESS,	/* vma_lock_success: fault done under a VMA lock */
 	MM_VMA_LOCK_ABORT,	/* vma_lock_abort: no VMA, or could not lock it */
 	MM_VMA_LOCK_RETRY,	/* vma_lock_retry: fault fell back to mmap_lock */
 	MM_VMA_LOCK_MISS,	/* vma_lock_miss: VMA detached under us, looked again */
-	MM_PGFAULT,		/* pgfault: faults handled */
 	MM_ANONPAGES,		/* RssAnon pages mapped */
+	MM_PGALLOC,		/* pgalloc_normal: frames allocated */
+	MM_PTE_MAP_RETRY,	/* pte_offset_map_lock saw the PMD change */
+	/* the mapping calls': the next line */
+	MM_PGTABLE_PAGES,	/* nr_page_table_pages */
+	MM_PGFREE,		/* pgfree: frames freed */
 	MM_TLB_FLUSH,		/* umm's own: software-TLB shootdowns */
 	NR_MM_STAT_ITEMS,
 };
 
 /*
  * struct umm_mm - one address space (the kernel's mm_struct).
+ *
+ * Laid out by who writes what: a fault reads the fixed fields, the tree's
+ * root and mm_lock_seq while another thread's mmap/munmap writes the
+ * tree, mmap_lock, map_count and mm_lock_seq. Fields a fault only reads
+ * sit on lines no writer touches, and the fault's counters on a line of
+ * their own, so a fault beside mmap churn misses only on what really
+ * changed (the root and mm_lock_seq), as the kernel's mm_struct layout.
  */
 struct umm_mm {
-	/* VMAs: readers under RCU, writers under mmap_lock (write) */
-	struct vma_tree mm_mt;
-	uint64_t map_count;		/* VMAs; mmap_lock */
-	uint64_t mmap_base;		/* top-down placement starts here; fixed */
-	void *pgd;			/* top table; fixed for the mm's life */
-	unsigned int pgtable_levels;	/* 4 or 5; fixed */
-	uint64_t task_size;		/* first address past user space; fixed */
-	uint64_t max_map_count;		/* fixed */
-	int thp;			/* UMM_THP_*; fixed */
-	unsigned int flags;		/* UMM_NO_PER_VMA_LOCK...; fixed */
+	/* fixed for the mm's life: read by every fault */
+	void *pgd;			/* top table */
+	unsigned int pgtable_levels;	/* 4 or 5 */
+	unsigned int flags;		/* UMM_NO_PER_VMA_LOCK... */
+	uint64_t task_size;		/* first address past user space */
+	uint64_t mmap_base;		/* top-down placement starts here */
+	uint64_t max_map_count;
+	int thp;			/* UMM_THP_* */
+	uint64_t mm_id;			/* unique over the process's life */
+	struct frame_quota *quota;	/* phys_limit of this mm; may outlive it */
 
-	struct rw_semaphore mmap_lock;
+	/* VMAs: readers under RCU, writers under mmap_lock (write) */
+	struct vma_tree mm_mt __cacheline_aligned;
+
+	struct rw_semaphore mmap_lock __cacheline_aligned;
+	uint64_t map_count;		/* VMAs; mmap_lock */
+	/* Writers waiting for VMA readers to leave sleep on this word. */
+	uint32_t vma_writer_wait;	/* atomic; bumped by a waking reader */
+	spinlock_t page_table_lock;	/* PUD level and up, vma->anon_vma */
 	/*
 	 * Bumped on taking and on releasing mmap_lock for write (odd while
 	 * held): a VMA whose vm_lock_seq equals it is write-locked, and
 	 * releasing mmap_lock unlocks every VMA at once. Written under
 	 * mmap_lock (write), read locklessly.
 	 */
-	uint64_t mm_lock_seq;
-	/* Writers waiting for VMA readers to leave sleep on this word. */
-	uint32_t vma_writer_wait;	/* atomic; bumped by a waking reader */
-	spinlock_t page_table_lock;	/* PUD level and up, vma->anon_vma */
+	uint64_t mm_lock_seq __cacheline_aligned;
 
 	/* Software MMU (tlb.c): per-thread TLBs of this mm and their flush */
-	uint64_t mm_id;			/* fixed; unique over the process's life */
-	uint64_t tlb_gen;		/* atomic; bumped by every flush */
+	uint64_t tlb_gen __cacheline_aligned;	/* atomic; bumped by every flush */
 	pthread_mutex_t tlb_lock;	/* guards tlb_list */
 	struct list_head tlb_list;	/* struct sw_tlb.mm_node */
 
 	pthread_rwlock_t notifier_lock;	/* guards the notifier list */
 	struct mmu_notifier *notifiers;	/* notifier_lock (write); read lockless for NULL */
 
-	struct frame_quota *quota;	/* phys_limit of this mm; may outlive it */
-	uint64_t stat[NR_MM_STAT_ITEMS];	/* atomic, relaxed */
+	/* atomic, relaxed; the faults' counters first, on a line of their own */
+	uint64_t stat[NR_MM_STAT_ITEMS] __cacheline_aligned;
 };
 
 /*
