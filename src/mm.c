@@ -116,10 +116,13 @@ __visible void umm_mm_destroy(struct umm_mm *mm)
 	mmap_write_lock(mm);
 	/* rmap walkers (truncation, writeback) must stop finding this mm */
 	vma_tree_iter_init(&it, &mm->mm_mt, 0);
-	while ((vma = vma_tree_iter_next(&it, NULL, NULL))) {
+	while ((vma = vma_tree_iter_next(&it, NULL, NULL)))
 		vma_unlink_file(vma);
-		unlink_anon_vmas(vma);
-	}
+	/*
+	 * Anonymous links stay until the entries are zapped: a walker that
+	 * finds a page still mapped here relies on its anon_vma being alive.
+	 * vm_area_free() unlinks them below, before the tables go.
+	 */
 	zap_page_range(mm, 0, mm->task_size);
 	vma_tree_iter_init(&it, &mm->mm_mt, 0);
 	while ((vma = vma_tree_iter_next(&it, NULL, NULL)))

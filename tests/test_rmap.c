@@ -7,6 +7,7 @@
  * link per live VMA (no link leaks from replaced VMAs).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "test.h"
@@ -296,6 +297,66 @@ static void test_mapcount_agrees(void)
 		umm_mm_destroy(mm[i]);
 }
 
+/*
+ * An mm's teardown keeps a page's anon_vma alive while the page is still
+ * mapped: the links go only after the zap. Three generations make the
+ * dying mm's link the last reference to the anon_vma of a page it still
+ * maps; a notifier stops the zap half-way, lets a grace period pass and
+ * walks the page from another thread (ASan reports a use after free if
+ * the anon_vma went first).
+ */
+static struct page *teardown_page;
+static int teardown_walks;
+
+static void *teardown_walker(void *arg)
+{
+	struct found *f = arg;
+
+	if (rmap_walk_anon(teardown_page, collect, f))
+		teardown_walks++;
+	return NULL;
+}
+
+static void teardown_start(void *priv, struct umm_mm *mm, uint64_t s, uint64_t e)
+{
+	pthread_t t;
+
+	(void)mm, (void)s, (void)e;
+	if (teardown_walks)
+		return;
+	rcu_barrier();
+	CHECK(!pthread_create(&t, NULL, teardown_walker, priv));
+	pthread_join(t, NULL);
+}
+
+static void teardown_end(void *priv, struct umm_mm *mm, uint64_t s, uint64_t e)
+{
+	(void)priv, (void)mm, (void)s, (void)e;
+}
+
+static void test_teardown_keeps_anon_vma(void)
+{
+	static const struct umm_notifier_ops ops = { teardown_start, teardown_end };
+	struct umm_mm *p = umm_mm_create(NULL), *c1 = NULL, *c2 = NULL;
+	struct found f = { 0 };
+
+	CHECK_EQ(umm_mmap(p, BASE, PG, RW, ANON_FIXED, NULL, 0), BASE);
+	poke(p, BASE, 1);
+	CHECK_EQ(umm_fork(p, &c1), 0);
+	poke(c1, BASE, 2);			/* c1's own page, of c1's anon_vma */
+	CHECK_EQ(umm_fork(c1, &c2), 0);		/* shared by c1 and c2 */
+	teardown_page = page_at(c2, BASE);
+	get_page(teardown_page);
+	umm_mm_destroy(c1);	/* c2's link is the anon_vma's last reference */
+	rcu_barrier();
+	CHECK_EQ(umm_notifier_register(c2, &ops, &f), 0);
+	umm_mm_destroy(c2);
+	CHECK_EQ(teardown_walks, 1);
+	CHECK_EQ(f.n, 1);	/* walked before the zap reached the page */
+	put_page(teardown_page);
+	umm_mm_destroy(p);
+}
+
 int main(void)
 {
 	RUN(test_single);
@@ -303,5 +364,6 @@ int main(void)
 	RUN(test_mremap);
 	RUN(test_fork_chain);
 	RUN(test_mapcount_agrees);
+	RUN(test_teardown_keeps_anon_vma);
 	return test_done();
 }
