@@ -242,7 +242,7 @@ static vm_fault_t vmf_anon_prepare(struct vm_fault *vmf)
 	struct umm_mm *mm = vma->vm_mm;
 	vm_fault_t ret = 0;
 
-	if (likely(READ_ONCE(vma->anon_vma)))
+	if (likely(smp_load_acquire(&vma->anon_vma)))
 		return 0;
 	if (vmf->flags & FAULT_FLAG_VMA_LOCK) {
 		if (!mmap_read_trylock(mm))

@@ -255,13 +255,13 @@ static struct anon_vma *find_mergeable_anon_vma(struct vm_area_struct *vma)
 	struct anon_vma *av;
 
 	if (next && anon_vma_compatible(vma, next) && !next->anon_forked) {
-		av = READ_ONCE(next->anon_vma);
+		av = smp_load_acquire(&next->anon_vma);
 		if (av)
 			return av;
 	}
 	prev = vma_prev_of(mm, vma);
 	if (prev && anon_vma_compatible(prev, vma) && !prev->anon_forked) {
-		av = READ_ONCE(prev->anon_vma);
+		av = smp_load_acquire(&prev->anon_vma);
 		if (av)
 			return av;
 	}
@@ -274,7 +274,7 @@ int anon_vma_prepare(struct vm_area_struct *vma)
 	struct anon_vma *av, *fresh = NULL;
 	struct anon_vma_chain *avc;
 
-	if (likely(READ_ONCE(vma->anon_vma)))
+	if (likely(smp_load_acquire(&vma->anon_vma)))
 		return 0;
 	mmap_assert_locked(mm);
 	av = find_mergeable_anon_vma(vma);

@@ -105,7 +105,10 @@ int anon_vma_prepare(struct vm_area_struct *vma);
 static inline void page_add_new_anon_rmap(struct page *page, struct vm_area_struct *vma,
 					  uint64_t addr)
 {
-	WRITE_ONCE(page->mapping, (void *)((unsigned long)vma->anon_vma | PAGE_MAPPING_ANON));
+	/* set by a racing anon_vma_prepare (release): see it whole */
+	struct anon_vma *av = smp_load_acquire(&vma->anon_vma);
+
+	WRITE_ONCE(page->mapping, (void *)((unsigned long)av | PAGE_MAPPING_ANON));
 	page->index = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
 	__atomic_store_n(&page->mapcount, 1, __ATOMIC_RELAXED);
 }
