@@ -154,8 +154,8 @@ static int copy_page_range(struct umm_mm *dst, struct vm_area_struct *dst_vma,
 
 /*
  * The child's VMA: linked to every anon_vma of the parent's (the pages
- * they share are found from both) and to a new one of its own, marked as
- * come from a fork, so that it merges only with VMAs of the same anon_vma.
+ * they share are found from both) and to a new one of its own; the longer
+ * chain keeps it from merging but with VMAs of the same anon_vma.
  */
 static struct vm_area_struct *dup_vma(struct umm_mm *child, struct vm_area_struct *vma)
 {
@@ -173,7 +173,6 @@ static struct vm_area_struct *dup_vma(struct umm_mm *child, struct vm_area_struc
 			vm_area_free(new);
 			return NULL;
 		}
-		new->anon_forked = true;
 	}
 	return new;
 }

@@ -60,6 +60,19 @@
 
 struct anon_vma;
 
+/*
+ * A VMA linked to more anon_vmas than its own came from a fork: its pages
+ * are shared along that chain, which an unrelated VMA must neither join
+ * nor merge with (the kernel's list_is_singular() test).
+ * Locking: mmap_lock; under mmap_lock (read), only once vma->anon_vma was
+ * read with acquire (the chain is complete before it is published).
+ */
+static inline bool vma_anon_forked(const struct vm_area_struct *vma)
+{
+	return vma && !list_empty(&vma->anon_vma_chain) &&
+	       !list_is_singular(&vma->anon_vma_chain);
+}
+
 static inline uint64_t vma_pages(const struct vm_area_struct *vma)
 {
 	return (vma->vm_end - vma->vm_start) >> PAGE_SHIFT;
@@ -125,7 +138,6 @@ struct vma_desc {
 	unsigned long flags;
 	struct umm_file *file;
 	struct anon_vma *anon_vma;
-	bool anon_forked;
 	/* with anon_vma: a live VMA of it whose chain a new VMA here clones */
 	struct vm_area_struct *chain;
 	struct vm_area_struct *orig;	/* the VMA this describes, or NULL */

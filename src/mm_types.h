@@ -273,12 +273,6 @@ struct vm_area_struct {
 	 */
 	struct list_head anon_vma_chain;
 	/*
-	 * The anon_vma came from a fork (the kernel's chain of more than one
-	 * anon_vma): such a VMA merges only with VMAs of the same anon_vma.
-	 * Fixed once set, as anon_vma.
-	 */
-	bool anon_forked;
-	/*
 	 * 0 detached, 1 attached, 1 + n with n readers, plus VMA_LOCK_OFFSET
 	 * while a writer keeps new readers out. Atomic.
 	 */

@@ -174,7 +174,7 @@ static int64_t move_vma(struct umm_mm *mm, struct vm_area_struct *vma,
 	struct vma_desc d = {
 		.start = new_addr, .end = new_addr + new_len,
 		.flags = vma->vm_flags, .file = vma->vm_file,
-		.anon_vma = vma->anon_vma, .anon_forked = vma->anon_forked,
+		.anon_vma = vma->anon_vma,
 		.chain = vma,
 		.touched = true,
 	};

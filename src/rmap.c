@@ -254,15 +254,16 @@ static struct anon_vma *find_mergeable_anon_vma(struct vm_area_struct *vma)
 	struct vm_area_struct *next = vma_next_of(mm, vma), *prev;
 	struct anon_vma *av;
 
-	if (next && anon_vma_compatible(vma, next) && !next->anon_forked) {
+	/* the anon_vma first: its chain is complete once it is seen */
+	if (next && anon_vma_compatible(vma, next)) {
 		av = smp_load_acquire(&next->anon_vma);
-		if (av)
+		if (av && !vma_anon_forked(next))
 			return av;
 	}
 	prev = vma_prev_of(mm, vma);
-	if (prev && anon_vma_compatible(prev, vma) && !prev->anon_forked) {
+	if (prev && anon_vma_compatible(prev, vma)) {
 		av = smp_load_acquire(&prev->anon_vma);
-		if (av)
+		if (av && !vma_anon_forked(prev))
 			return av;
 	}
 	return NULL;
@@ -360,11 +361,13 @@ bool rmap_walk_anon(struct page *page,
 	 * folio_get_anon_vma does.
 	 */
 	rcu_read_lock();
+	if (!__atomic_load_n(&page->mapcount, __ATOMIC_ACQUIRE)) {
+		rcu_read_unlock();
+		return false;
+	}
 	mapping = (unsigned long)READ_ONCE(page->mapping);
 	av = (struct anon_vma *)(mapping & ~PAGE_MAPPING_ANON);
-	if (!(mapping & PAGE_MAPPING_ANON) || !av ||
-	    !__atomic_load_n(&page->mapcount, __ATOMIC_ACQUIRE) ||
-	    !get_anon_vma_not_zero(av)) {
+	if (!(mapping & PAGE_MAPPING_ANON) || !av || !get_anon_vma_not_zero(av)) {
 		rcu_read_unlock();
 		return false;
 	}

@@ -108,9 +108,10 @@ static inline void page_add_new_anon_rmap(struct page *page, struct vm_area_stru
 	/* set by a racing anon_vma_prepare (release): see it whole */
 	struct anon_vma *av = smp_load_acquire(&vma->anon_vma);
 
-	WRITE_ONCE(page->mapping, (void *)((unsigned long)av | PAGE_MAPPING_ANON));
 	page->index = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
-	__atomic_store_n(&page->mapcount, 1, __ATOMIC_RELAXED);
+	WRITE_ONCE(page->mapping, (void *)((unsigned long)av | PAGE_MAPPING_ANON));
+	/* rmap_walk_anon reads mapcount with acquire, then mapping and index */
+	__atomic_store_n(&page->mapcount, 1, __ATOMIC_RELEASE);
 }
 
 static inline bool PageAnon(const struct page *page)

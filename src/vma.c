@@ -149,9 +149,9 @@ static bool anon_vma_compatible(const struct vma_desc *a, const struct vma_desc 
 	if (a->anon_vma == b->anon_vma)
 		return true;
 	if (!a->anon_vma)
-		return !b->anon_forked;
+		return !vma_anon_forked(b->chain);
 	if (!b->anon_vma)
-		return !a->anon_forked;
+		return !vma_anon_forked(a->chain);
 	return false;
 }
 
@@ -180,7 +180,6 @@ static void desc_from_vma(struct vma_desc *d, struct vm_area_struct *vma)
 	d->flags = vma->vm_flags;
 	d->file = vma->vm_file;
 	d->anon_vma = vma->anon_vma;
-	d->anon_forked = vma->anon_forked;
 	d->chain = vma;
 	d->orig = vma;
 	d->touched = false;
@@ -192,8 +191,7 @@ static bool desc_is_orig(const struct vma_desc *d)
 
 	return v && !d->touched && d->start == v->vm_start && d->end == v->vm_end &&
 	       d->pgoff == v->vm_pgoff && d->flags == v->vm_flags &&
-	       d->file == v->vm_file && d->anon_vma == v->anon_vma &&
-	       d->anon_forked == v->anon_forked;
+	       d->file == v->vm_file && d->anon_vma == v->anon_vma;
 }
 
 /* Grow an array that starts in the plan itself (@local) onto the heap. */
@@ -367,7 +365,6 @@ void vma_plan_merge(struct vma_plan *p)
 			a->end = b->end;
 			if (!a->anon_vma) {
 				a->anon_vma = b->anon_vma;
-				a->anon_forked = b->anon_forked;
 				a->chain = b->chain;
 			}
 			a->touched = true;
@@ -391,7 +388,6 @@ static struct vm_area_struct *vma_from_desc(struct umm_mm *mm, const struct vma_
 	vma->vm_flags = d->flags;
 	vma->vm_file = get_file(d->file);
 	vma->anon_vma = get_anon_vma(d->anon_vma);
-	vma->anon_forked = d->anon_forked;
 	/* the links of the VMA whose pages it takes over, into the trees at commit */
 	if (d->anon_vma) {
 		VM_BUG_ON(!d->chain || d->chain->anon_vma != d->anon_vma);

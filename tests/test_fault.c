@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "test.h"
+#include "test_pte.h"
 #include "mm.h"
 #include "pgtable.h"
 #include "page_alloc.h"
@@ -26,27 +27,6 @@
 #define ANON		(MAP_PRIVATE | MAP_ANONYMOUS)
 #define ANON_FIXED	(ANON | MAP_FIXED)
 #define SHARED_FIXED	(MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED)
-
-/*
- * The entry mapping @addr, read as a lockless walker would (seed 001:
- * inside RCU, the table may not go away under us). 0 when no table.
- */
-static pte_t get_pte(struct umm_mm *mm, uint64_t addr)
-{
-	pte_t v = __pte(0);
-	pmd_t *pmd;
-	pte_t *ptep;
-
-	rcu_read_lock();
-	pmd = pmd_off_lockless(mm, addr);
-	ptep = pmd ? pte_offset_map(pmd, addr) : NULL;
-	if (ptep) {
-		v = ptep_get(ptep);
-		pte_unmap(ptep);
-	}
-	rcu_read_unlock();
-	return v;
-}
 
 /* One counter from umm_vmstat(), or -1 when it is not printed. */
 static long long vmstat(struct umm_mm *mm, const char *name)

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "test.h"
+#include "test_pte.h"
 #include "mm.h"
 #include "rmap.h"
 #include "pgtable.h"
@@ -59,26 +60,6 @@ static bool found_has(const struct found *f, struct umm_mm *mm, uint64_t addr)
 		if (f->mm[i] == mm && f->addr[i] == addr)
 			return true;
 	return false;
-}
-
-static struct page *page_at(struct umm_mm *mm, uint64_t addr)
-{
-	struct page *page = NULL;
-	pmd_t *pmd;
-	pte_t *ptep;
-
-	rcu_read_lock();
-	pmd = pmd_off_lockless(mm, addr);
-	ptep = pmd ? pte_offset_map(pmd, addr) : NULL;
-	if (ptep) {
-		pte_t e = ptep_get(ptep);
-
-		if (pte_present(e) && !pte_special(e))
-			page = pfn_to_page(pte_pfn(e));
-		pte_unmap(ptep);
-	}
-	rcu_read_unlock();
-	return page;
 }
 
 static struct found walk(struct umm_mm *mm, uint64_t addr)

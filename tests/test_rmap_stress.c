@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "test.h"
+#include "test_pte.h"
 #include "mm.h"
 #include "rmap.h"
 #include "pgtable.h"
@@ -164,24 +165,16 @@ static void test_rmap_stress(void)
 	void *(*const fns[])(void *) = { walker, walker, mutator, side_faulter,
 					 side_faulter };
 	unsigned char v = 0x42;
-	pte_t *ptep;
-	pmd_t *pmd;
 
 	parent = umm_mm_create(NULL);
 	CHECK(parent);
 	CHECK_EQ(umm_mmap(parent, BASE, NPAGES * PG, RW, ANON_FIXED, NULL, 0), BASE);
 	for (int i = 0; i < NPAGES; i++)
 		CHECK_EQ(umm_write(parent, BASE + i * PG, &v, 1), 1);
-	rcu_read_lock();
-	pmd = pmd_off_lockless(parent, BASE + WATCH * PG);
-	ptep = pmd ? pte_offset_map(pmd, BASE + WATCH * PG) : NULL;
-	CHECK(ptep);
-	if (ptep) {
-		watched = pfn_to_page(pte_pfn(ptep_get(ptep)));
+	watched = page_at(parent, BASE + WATCH * PG);
+	CHECK(watched);
+	if (watched)
 		get_page(watched);	/* a plain reference: forks still share it */
-		pte_unmap(ptep);
-	}
-	rcu_read_unlock();
 	if (!watched)
 		return;
 	stress_run(fns, NULL, 5, 5, &stop);
