@@ -151,6 +151,12 @@ struct vma_plan {
 	struct vm_area_struct **orig;	/* the VMAs taken, in address order */
 	size_t nr_orig, cap_orig;
 	size_t nr_dead;			/* after commit: orig[0..nr_dead) removed */
+	/*
+	 * Set by the caller: the new VMAs are a fresh mapping, nothing is
+	 * moved into them after the commit. If the plan then removes no VMA,
+	 * they are published unlocked (see vma_plan_commit).
+	 */
+	bool fresh;
 	struct vma_desc *d;		/* the new layout, in address order */
 	size_t nr, cap;
 	struct vm_area_struct *orig_local[VMA_PLAN_LOCAL];
@@ -159,6 +165,8 @@ struct vma_plan {
 
 int vma_plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,
 		  uint64_t end, bool neighbours);
+int vma_plan_init_for(struct vma_plan *p, struct umm_mm *mm,
+		      const struct vma_desc *d);
 /*
  * Free the plan; the VMAs a commit removed go to RCU here, their files put
  * now. Call it after zapping the removed range, so that a file's last

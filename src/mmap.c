@@ -284,10 +284,11 @@ static int64_t mmap_region(struct umm_mm *mm, struct umm_file *file, uint64_t ad
 	if (accountable_mapping(vm_flags))
 		vm_flags |= VM_ACCOUNT;
 	d.flags = vm_flags;
-	err = vma_plan_init(&p, mm, addr, end, true);
+	err = vma_plan_init_for(&p, mm, &d);
 	if (err)
 		goto out;
 	replaced = find_vma_intersection(mm, addr, end) != NULL;
+	p.fresh = !replaced;
 	free_pgtables_bounds(mm, addr, end, &floor, &ceiling);
 	err = plan_punch(&p, addr, end);
 	if (err)

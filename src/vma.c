@@ -110,6 +110,12 @@ struct vm_area_struct *lock_vma_under_rcu(struct umm_mm *mm, uint64_t addr)
 {
 	struct vm_area_struct *vma;
 
+	/*
+	 * Another thread's mmap/munmap writes mm_lock_seq and the tree's
+	 * root: start the miss on the first now, so that it overlaps the
+	 * descent's instead of following it.
+	 */
+	__builtin_prefetch(&mm->mm_lock_seq);
 	for (;;) {
 		rcu_read_lock();
 		vma = vma_tree_find(&mm->mm_mt, addr, NULL, NULL);
@@ -155,7 +161,11 @@ static bool anon_vma_compatible(const struct vma_desc *a, const struct vma_desc 
 	return false;
 }
 
-bool desc_can_merge(const struct vma_desc *a, const struct vma_desc *b)
+/*
+ * All of desc_can_merge but the anon_vma: what a neighbour's fields settle
+ * before it is write-locked (a fault may still give it an anon_vma).
+ */
+static bool desc_may_merge(const struct vma_desc *a, const struct vma_desc *b)
 {
 	if (a->end != b->start)
 		return false;
@@ -165,9 +175,12 @@ bool desc_can_merge(const struct vma_desc *a, const struct vma_desc *b)
 		return false;
 	if (a->file != b->file)
 		return false;
-	if (a->pgoff + ((a->end - a->start) >> PAGE_SHIFT) != b->pgoff)
-		return false;
-	return anon_vma_compatible(a, b);
+	return a->pgoff + ((a->end - a->start) >> PAGE_SHIFT) == b->pgoff;
+}
+
+bool desc_can_merge(const struct vma_desc *a, const struct vma_desc *b)
+{
+	return desc_may_merge(a, b) && anon_vma_compatible(a, b);
 }
 
 /* ---- plans ---- */
@@ -234,14 +247,16 @@ static int plan_take(struct vma_plan *p, struct vm_area_struct *vma)
  * unlocked so faults in them go on). Return: 0, or -ENOMEM (release the
  * plan either way).
  */
-int vma_plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,
-		  uint64_t end, bool neighbours)
+static int plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,
+		     uint64_t end, bool neighbours, const struct vma_desc *with)
 {
 	struct vm_area_struct *vma;
 	struct vma_tree_cursor c;
+	struct vma_desc nd;
 	uint64_t addr, s, e;
 
 	p->mm = mm;
+	p->fresh = false;
 	p->orig = p->orig_local;
 	p->d = p->d_local;
 	p->nr_orig = p->nr = p->nr_dead = 0;
@@ -251,13 +266,19 @@ int vma_plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,
 	vma_tree_cursor_init(&c, &mm->mm_mt);
 	if (neighbours && start) {
 		vma = vma_tree_cursor_find(&c, start - 1, NULL, &e);
-		if (vma && e == start && plan_take(p, vma))
+		if (vma && e == start && with)
+			desc_from_vma(&nd, vma);
+		if (vma && e == start && (!with || desc_may_merge(&nd, with)) &&
+		    plan_take(p, vma))
 			return -ENOMEM;
 	}
 	for (addr = start; (vma = vma_tree_cursor_find_next(&c, addr, &s, &e));
 	     addr = e) {
 		if (s >= end) {
-			if (neighbours && s == end && plan_take(p, vma))
+			if (neighbours && s == end && with)
+				desc_from_vma(&nd, vma);
+			if (neighbours && s == end &&
+			    (!with || desc_may_merge(with, &nd)) && plan_take(p, vma))
 				return -ENOMEM;
 			break;
 		}
@@ -265,6 +286,25 @@ int vma_plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,
 			return -ENOMEM;
 	}
 	return 0;
+}
+
+int vma_plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,
+		  uint64_t end, bool neighbours)
+{
+	return plan_init(p, mm, start, end, neighbours, NULL);
+}
+
+/*
+ * vma_plan_init_for - as vma_plan_init with neighbours, for putting @d in
+ * [d->start, d->end): a neighbour is taken (and write-locked) only when
+ * its flags, file and offset let it merge with @d, as the kernel locks
+ * only the VMAs a new mapping really merges with or replaces. Faults in
+ * the others go on, and a plan that takes none may publish @d unlocked.
+ */
+int vma_plan_init_for(struct vma_plan *p, struct umm_mm *mm,
+		      const struct vma_desc *d)
+{
+	return plan_init(p, mm, d->start, d->end, true, d);
 }
 
 void vma_plan_release(struct vma_plan *p)
@@ -426,7 +466,7 @@ int vma_plan_commit(struct vma_plan *p)
 	struct vm_area_struct *made_local[VMA_PLAN_LOCAL], **made = made_local;
 	bool keep_local[VMA_PLAN_LOCAL] = { 0 }, *keep = keep_local;
 	uint64_t lo = UINT64_MAX, hi = 0;
-	size_t nmade = 0;
+	size_t nmade = 0, first = 0, last = p->nr, removed = 0;
 	int err = -ENOMEM;
 
 	if (!p->nr && !p->nr_orig)
@@ -449,25 +489,53 @@ int vma_plan_commit(struct vma_plan *p)
 			made[nmade++] = vma;
 		}
 		r[i] = (struct vma_tree_range){ vma->vm_start, vma->vm_end, vma };
-		lo = r[i].start < lo ? r[i].start : lo;
-		hi = r[i].end > hi ? r[i].end : hi;
 	}
+	/*
+	 * Neighbours taken for a merge that did not happen stay out of the
+	 * write: a change of one VMA, or of one gap, between two it leaves
+	 * alone is then a store in place in the tree.
+	 */
+	while (first < last && desc_is_orig(&p->d[first]))
+		first++;
+	while (last > first && desc_is_orig(&p->d[last - 1]))
+		last--;
+	if (first < last) {
+		lo = r[first].start;
+		hi = r[last - 1].end;
+	}
+	plan_mark_kept(p, keep);
 	for (size_t i = 0; i < p->nr_orig; i++) {
+		if (keep[i])
+			continue;
+		removed++;
 		lo = p->orig[i]->vm_start < lo ? p->orig[i]->vm_start : lo;
 		hi = p->orig[i]->vm_end > hi ? p->orig[i]->vm_end : hi;
+	}
+	if (lo >= hi) {		/* nothing changes */
+		err = 0;
+		goto out;
 	}
 	/*
 	 * New VMAs are born write-locked (until mmap_lock is released), as
 	 * the kernel's vma_link: a fault must not install entries in them
-	 * while the caller still moves or clears what belongs there.
+	 * while the caller still moves or clears what belongs there. A fresh
+	 * mapping that replaces no VMA has nothing there to move or clear,
+	 * and umm makes a VMA whole before publishing it, so it is born
+	 * unlocked (and the cycle need not touch mm_lock_seq at all).
 	 */
 	for (size_t i = 0; i < nmade; i++) {
-		WRITE_ONCE(made[i]->vm_lock_seq, READ_ONCE(p->mm->mm_lock_seq));
+		if (!(p->fresh && removed == 0))
+			WRITE_ONCE(made[i]->vm_lock_seq, mm_lock_seq_begin(p->mm));
 		vma_mark_attached(made[i]);
 		/* in i_mmap before any fault can map a page through it */
 		vma_link_file(made[i]);
 	}
-	err = vma_tree_replace(&p->mm->mm_mt, lo, hi, r, p->nr);
+	/* the kept ones inside [lo, hi) go back as they are */
+	while (first > 0 && r[first - 1].end > lo)
+		first--;
+	while (last < p->nr && r[last].start < hi)
+		last++;
+	err = vma_tree_replace(&p->mm->mm_mt, lo, hi, r + first, last - first);
 	if (err) {
 		for (size_t i = 0; i < nmade; i++) {
 			vma_unlink_file(made[i]);
@@ -476,7 +544,6 @@ int vma_plan_commit(struct vma_plan *p)
 		goto out;
 	}
 	WRITE_ONCE(p->mm->map_count, p->mm->map_count + p->nr - p->nr_orig);
-	plan_mark_kept(p, keep);
 	for (size_t i = 0; i < p->nr_orig; i++) {
 		struct vm_area_struct *vma = p->orig[i];
 

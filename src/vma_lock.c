@@ -150,12 +150,13 @@ static bool vma_exit_locked(struct vm_area_struct *vma)
 void vma_start_write(struct vm_area_struct *vma)
 {
 	struct umm_mm *mm = vma->vm_mm;
-	uint64_t seq = READ_ONCE(mm->mm_lock_seq);
+	uint64_t seq;
 	bool locked;
 
 	mmap_assert_write_locked(mm);
-	if (READ_ONCE(vma->vm_lock_seq) == seq)
-		return;
+	if (READ_ONCE(vma->vm_lock_seq) == READ_ONCE(mm->mm_lock_seq))
+		return;		/* only an odd value can be equal */
+	seq = mm_lock_seq_begin(mm);
 	locked = vma_enter_locked(vma, false);
 	/* Readers are out (or the VMA is detached): publish the lock. */
 	WRITE_ONCE(vma->vm_lock_seq, seq);

@@ -39,15 +39,33 @@ static inline void mm_lock_seq_bump(struct umm_mm *mm)
 	smp_store_release(&mm->mm_lock_seq, READ_ONCE(mm->mm_lock_seq) + 1);
 }
 
+/*
+ * mm_lock_seq_begin - the (odd) value that write-locks a VMA in this
+ * mmap_lock write cycle. The kernel makes it odd when it takes mmap_lock;
+ * umm does so only when the cycle first write-locks a VMA, and evens it
+ * again at release only then: a cycle that locks no VMA (an mmap into a
+ * gap, say) leaves the line that every fault reads untouched, so faults
+ * beside it do not miss on it. What a VMA lock means is the same.
+ * Locking: mmap_lock held for write.
+ */
+static inline uint64_t mm_lock_seq_begin(struct umm_mm *mm)
+{
+	uint64_t seq = READ_ONCE(mm->mm_lock_seq);
+
+	if (!(seq & 1))
+		smp_store_release(&mm->mm_lock_seq, ++seq);
+	return seq;
+}
+
 static inline void mmap_write_lock(struct umm_mm *mm)
 {
 	down_write(&mm->mmap_lock);
-	mm_lock_seq_bump(mm);
 }
 
 static inline void mmap_write_unlock(struct umm_mm *mm)
 {
-	mm_lock_seq_bump(mm);
+	if (READ_ONCE(mm->mm_lock_seq) & 1)
+		mm_lock_seq_bump(mm);	/* every VMA lock of the cycle goes */
 	up_write(&mm->mmap_lock);
 }
 

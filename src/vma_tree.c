@@ -9,7 +9,11 @@
  * largest gap below it: a gap search descends only into children that can
  * hold the request (the maple tree's allocation-range nodes do the same).
  *
- * Nodes are never changed once reachable from a published root. A write
+ * Nodes keep their shape once reachable from a published root: pivots and
+ * slot counts never change. The one write done in place is the maple
+ * tree's exact fit (vt_store_exact): a range that is exactly one slot gets
+ * its new entry, or NULL between two entries, with one release store, and
+ * the gap figures above it are updated. Any other write
  * (vma_tree_replace) rewrites the slots covering its range as one list,
  * re-packs that list into new leaves, and walks up the two root-to-leaf
  * paths that bound the range, re-packing each level's changed children
@@ -46,9 +50,11 @@
 /*
  * Slot i of a node covers [pivot[i - 1], pivot[i]); the first starts at the
  * node's minimum and the last ends at its maximum, both known only to the
- * parent (or the walk that reached the node). Every field is written before
- * the node is published and never after: readers need no atomics here,
- * the acquire load of the root orders them.
+ * parent (or the walk that reached the node). nr, leaf and the pivots are
+ * written before the node is published and never after (the acquire load
+ * of the root orders them). A leaf slot and an internal gap may be
+ * rewritten in place by an exact-fit store under the writer lock: lockless
+ * readers load a slot with acquire (vt_slot_load) and a gap with READ_ONCE.
  */
 struct vt_node {
 	struct rcu_head rcu;	/* writer only, once unpublished: a lone retire */
@@ -166,10 +172,16 @@ static void vt_descend(struct vt_node *n, uint64_t key, struct vt_pos *pos)
 	pos->slot = i;
 }
 
+/* A leaf slot, as a lockless reader must load it (see vt_store_exact). */
+static inline void *vt_slot_load(const struct vt_node *n, unsigned int i)
+{
+	return smp_load_acquire(&n->l.slot[i]);
+}
+
 static inline void *vt_pos_entry(const struct vt_pos *p, unsigned int i,
 				 uint64_t *start, uint64_t *end)
 {
-	void *entry = p->leaf->l.slot[i];
+	void *entry = vt_slot_load(p->leaf, i);
 
 	if (entry) {
 		if (start)
@@ -472,7 +484,7 @@ static bool vt_gap_rev(const struct vt_node *n, uint64_t min, uint64_t max,
 		if (e <= r->low)
 			break;
 		if (n->leaf) {
-			if (n->l.slot[i])
+			if (vt_slot_load(n, i))
 				continue;
 			s = s > r->low ? s : r->low;
 			e = e < r->high ? e : r->high;
@@ -482,7 +494,7 @@ static bool vt_gap_rev(const struct vt_node *n, uint64_t min, uint64_t max,
 			}
 			continue;
 		}
-		if (n->i.gap[i] >= r->len &&
+		if (READ_ONCE(n->i.gap[i]) >= r->len &&
 		    vt_gap_rev(n->i.child[i], s, e, r, found))
 			return true;
 	}
@@ -504,7 +516,7 @@ static bool vt_gap_fwd(const struct vt_node *n, uint64_t min, uint64_t max,
 		if (s >= r->high)
 			break;
 		if (n->leaf) {
-			if (n->l.slot[i])
+			if (vt_slot_load(n, i))
 				continue;
 			s = s > r->low ? s : r->low;
 			e = e < r->high ? e : r->high;
@@ -514,7 +526,7 @@ static bool vt_gap_fwd(const struct vt_node *n, uint64_t min, uint64_t max,
 			}
 			continue;
 		}
-		if (n->i.gap[i] >= r->len &&
+		if (READ_ONCE(n->i.gap[i]) >= r->len &&
 		    vt_gap_fwd(n->i.child[i], s, e, r, found))
 			return true;
 	}
@@ -1866,6 +1878,84 @@ static int vt_rebuild(struct vma_tree *t, struct vt_txn *tx,
 	return vt_make_root(tx, cur, next, root, height);
 }
 
+/* The largest gap of leaf @n, whose range is [@min, @max). */
+static uint64_t vt_leaf_gap(const struct vt_node *n, uint64_t min, uint64_t max)
+{
+	uint64_t gap = 0, s, e;
+	unsigned int i;
+
+	for (i = 0; i < n->nr; i++) {
+		if (n->l.slot[i])
+			continue;
+		s = vt_slot_min(n, i, min);
+		e = vt_slot_max(n, i, max);
+		if (e - s > gap)
+			gap = e - s;
+	}
+	return gap;
+}
+
+/* After a store in place into the leaf of @p: the gaps above it. */
+static void vt_fix_gaps(const struct vt_path *p, unsigned int height)
+{
+	uint64_t gap = vt_leaf_gap(p->node[0], p->min[0], p->max[0]);
+	struct vt_node *n;
+	unsigned int h, i, j;
+
+	for (h = 1; h < height; h++) {
+		n = p->node[h];
+		i = p->idx[h];
+		if (n->i.gap[i] == gap)
+			return;		/* and so are those further up */
+		WRITE_ONCE(n->i.gap[i], gap);
+		for (j = 0, gap = 0; j < n->nr; j++)
+			if (n->i.gap[j] > gap)
+				gap = n->i.gap[j];
+	}
+}
+
+/*
+ * vt_store_exact - the write in place, when [@start, @end) is exactly one
+ * slot and the write stores one entry over all of it, or clears an entry
+ * whose neighbours in the leaf are both entries (so gaps stay whole).
+ * Pivots and slot counts stay, so one release store of the slot is the
+ * whole change to readers: they find the old entry or the new one, as
+ * across a new root. Nothing is copied or retired and the root and the
+ * lines of other slots stay as they were, so a fault looking up its VMA
+ * beside another thread's mmap/munmap churn no longer misses on a new
+ * root and a new path each time; cursors stay valid (same nodes).
+ * @insert: as vt_replace's (a taken slot is left to it, for -EEXIST).
+ * Locking: the writer lock held.
+ * Return: 0 done; -EAGAIN not of that shape (nothing changed).
+ */
+static int vt_store_exact(struct vma_tree *t, uint64_t start, uint64_t end,
+			  const struct vma_tree_range *new, size_t nr, bool insert)
+{
+	void *entry = nr ? new[0].entry : NULL, *old;
+	struct vt_node *leaf;
+	struct vt_path p;
+	unsigned int i;
+	uint64_t s, e;
+
+	if (nr > 1 || (nr && (new[0].start != start || new[0].end != end)) ||
+	    t->root == &vt_empty)
+		return -EAGAIN;
+	vt_walk(t->root, t->height, start, &p);
+	old = vt_path_slot(&p, &s, &e);
+	if (s != start || e != end || (!old && !entry) || (old && insert))
+		return -EAGAIN;
+	leaf = p.node[0];
+	i = p.idx[0];
+	if (!entry && (i == 0 || i + 1u >= leaf->nr || !leaf->l.slot[i - 1] ||
+		       !leaf->l.slot[i + 1]))
+		return -EAGAIN;
+	smp_store_release(&leaf->l.slot[i], entry);
+	if (!old != !entry)
+		vt_fix_gaps(&p, t->height);
+	WRITE_ONCE(t->count, t->count + !!entry - !!old);
+	return 0;
+}
+
 static int vt_replace(struct vma_tree *t, uint64_t start, uint64_t end,
 		      const struct vma_tree_range *new, size_t nr, bool insert)
 {
@@ -1881,6 +1971,9 @@ static int vt_replace(struct vma_tree *t, uint64_t start, uint64_t end,
 
 	err = vt_check_new(start, end, new, nr);
 	if (err)
+		return err;
+	err = vt_store_exact(t, start, end, new, nr, insert);
+	if (err != -EAGAIN)
 		return err;
 	if (unlikely(!tx)) {
 		tx = t->txn = calloc(1, sizeof(*tx));

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "compiler.h"
 
 /* Keys are [0, VMA_TREE_KEY_MAX): a range may end at, not include, it. */
 #define VMA_TREE_KEY_MAX	UINT64_MAX
@@ -34,10 +35,17 @@ struct vt_txn;
 struct vma_tree {
 	/* writers: smp_store_release under the external lock; readers: RCU */
 	struct vt_node *root;
-	/* writes published: smp_store_release after the root; for cursors */
+	/*
+	 * Writes that changed nodes, published: smp_store_release after the
+	 * root; for cursors (a store in place keeps every node, and so it).
+	 */
 	uint64_t seq;
-	uint64_t count;		/* entries; WRITE_ONCE under the external lock */
 	unsigned int height;	/* levels, leaves included; the external lock */
+	/*
+	 * What only writers touch, on a line of its own: lockless lookups
+	 * read the line above, which a store in place leaves alone.
+	 */
+	uint64_t count __cacheline_aligned; /* entries; WRITE_ONCE, external lock */
 	struct vt_batch *retired;	/* unpublished, for a grace period; as above */
 	struct vt_batch *spare;	/* free nodes for the next writes; as above */
 	struct vt_batch *empty;	/* a batch kept for the next retirement; as above */

@@ -10,9 +10,11 @@
  * again; readers that meet a write-locked one fall back to mmap_lock.
  */
 #include <pthread.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <umm/umm.h>
 #include "test.h"
+#include "mm.h"
 #include "vma_lock.h"
 
 static struct umm_mm *mm;
@@ -170,9 +172,10 @@ static void test_vma_lock_states(void)
 	vma_end_read(v);
 	vma_end_read(v);
 	mmap_write_lock(mm);
-	CHECK(mm->mm_lock_seq & 1);			/* odd while held */
+	CHECK(!(mm->mm_lock_seq & 1));		/* odd once a VMA is locked */
 	CHECK(!vma_is_write_locked(v));
 	vma_start_write(v);
+	CHECK(mm->mm_lock_seq & 1);
 	CHECK(vma_is_write_locked(v));
 	vma_start_write(v);				/* idempotent */
 	rcu_read_lock();
@@ -198,9 +201,52 @@ static void test_vma_lock_states(void)
 	umm_mm_destroy(mm);
 }
 
+/*
+ * An mmap into a gap write-locks no VMA: not a neighbour it cannot merge
+ * with, not the new VMA (nothing is moved or cleared there afterwards), so
+ * mm_lock_seq, which every fault reads, does not move. A merge locks the
+ * neighbour it replaces and a munmap the VMA it removes, each for one
+ * mmap_lock cycle (odd, then even again).
+ */
+static void test_lock_only_what_changes(void)
+{
+	struct umm_mm *m = umm_mm_create(NULL);
+	struct vm_area_struct *v;
+	uint64_t seq, vseq;
+	int64_t a, b;
+
+	a = umm_mmap(m, 0, 16 * PAGE_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0);
+	CHECK(a > 0);
+	v = find_vma(m, (uint64_t)a);
+	seq = m->mm_lock_seq;
+	vseq = v->vm_lock_seq;
+	CHECK(!(seq & 1));
+	/* right below it, other rights: no merge possible */
+	b = umm_mmap(m, (uint64_t)a - 4 * PAGE_SIZE, 4 * PAGE_SIZE, PROT_READ,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, NULL, 0);
+	CHECK_EQ(b, a - 4 * (int64_t)PAGE_SIZE);
+	CHECK_EQ(m->mm_lock_seq, seq);
+	CHECK_EQ(v->vm_lock_seq, vseq);
+	CHECK(find_vma(m, (uint64_t)a) == v);
+	CHECK_EQ(find_vma(m, (uint64_t)b)->vm_lock_seq, UINT64_MAX);
+	/* right above it, the same rights: merged, v replaced */
+	CHECK_EQ(umm_mmap(m, (uint64_t)a + 16 * PAGE_SIZE, PAGE_SIZE,
+			  PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, NULL, 0),
+		 a + 16 * (int64_t)PAGE_SIZE);
+	CHECK_EQ(m->mm_lock_seq, seq + 2);
+	CHECK(find_vma(m, (uint64_t)a) != v);
+	CHECK_EQ(find_vma(m, (uint64_t)a)->vm_end, (uint64_t)a + 17 * PAGE_SIZE);
+	CHECK_EQ(umm_munmap(m, (uint64_t)b, 4 * PAGE_SIZE), 0);
+	CHECK_EQ(m->mm_lock_seq, seq + 4);
+	umm_mm_destroy(m);
+}
+
 int main(void)
 {
 	RUN(test_vma_lock_states);
+	RUN(test_lock_only_what_changes);
 	RUN(test_vma_lock_stress);
 	return test_done();
 }

@@ -334,6 +334,41 @@ static void snap(uint64_t *s, uint64_t *e)
 		*e = model[i].end;
 }
 
+/*
+ * A write of exactly one slot, the shapes vt_store_exact does in place:
+ * an entry replaced over its own range, erased, or a gap filled exactly.
+ */
+static void exact_op(struct vma_tree *t, uint64_t *seed)
+{
+	size_t i = xrand(seed) % model_nr;
+	struct vma_tree_range r = { model[i].start, model[i].end, new_entry() };
+	int got;
+
+	switch (xrand(seed) % 5) {
+	case 0:
+	case 1:
+		got = vma_tree_replace(t, r.start, r.end, &r, 1);
+		break;
+	case 2:
+		got = vma_tree_erase(t, r.start, r.end);
+		if (!got)
+			ref_replace(r.start, r.end, NULL, 0);
+		CHECK_EQ(got, 0);
+		return;
+	default:
+		if (i + 1 >= model_nr || model[i].end == model[i + 1].start)
+			return;
+		r.start = model[i].end;
+		r.end = model[i + 1].start;
+		got = xrand(seed) % 2 ? vma_tree_insert(t, r.start, r.end, r.entry) :
+					vma_tree_replace(t, r.start, r.end, &r, 1);
+		break;
+	}
+	CHECK_EQ(got, 0);
+	if (!got)
+		ref_replace(r.start, r.end, &r, 1);
+}
+
 static void random_op(struct vma_tree *t, uint64_t *seed)
 {
 	struct vma_tree_range r[8];
@@ -341,6 +376,11 @@ static void random_op(struct vma_tree *t, uint64_t *seed)
 	unsigned int op = xrand(seed) % 10;
 	size_t nr = 0;
 	int want, got;
+
+	if (model_nr && xrand(seed) % 5 == 0) {
+		exact_op(t, seed);
+		return;
+	}
 
 	e = s + (1 + xrand(seed) % (op < 5 ? 32 : 400)) * PG;
 	if (xrand(seed) % 64 == 0)
@@ -744,6 +784,65 @@ static void test_host_fork(void)
 	vma_tree_destroy(&t);
 }
 
+/*
+ * Exact fits are stored in place: the root and every node stay (no node is
+ * made or retired), count and gaps follow, and the shapes that are not an
+ * exact fit (an erase beside a gap, an insert over an entry, a range that
+ * is not a whole slot) still take the copying path.
+ */
+static void test_store_in_place(void)
+{
+	struct vma_tree t;
+	struct vt_node *root;
+	long live;
+	uint64_t a = 0, i;
+	void *x = new_entry(), *y = new_entry();
+
+	vma_tree_init(&t);
+	/* entries of 1 page at every 2nd page: 1-page gaps between them */
+	for (i = 0; i < 2000; i++)
+		CHECK_EQ(vma_tree_insert(&t, (2 * i + 1) * PG, (2 * i + 2) * PG,
+					 new_entry()), 0);
+	CHECK(t.height >= 2);
+	root = t.root;
+	live = vma_tree_nodes_live();
+	/* fill a gap exactly, by insert and by replace */
+	CHECK_EQ(vma_tree_insert(&t, 1000 * PG, 1001 * PG, x), 0);
+	CHECK(vma_tree_find(&t, 1000 * PG, NULL, NULL) == x);
+	CHECK_EQ(vma_tree_replace(&t, 2000 * PG, 2001 * PG,
+				  &(struct vma_tree_range){ 2000 * PG, 2001 * PG, y }, 1), 0);
+	CHECK(vma_tree_find(&t, 2000 * PG, NULL, NULL) == y);
+	/* the same range, a new entry */
+	CHECK_EQ(vma_tree_replace(&t, 1000 * PG, 1001 * PG,
+				  &(struct vma_tree_range){ 1000 * PG, 1001 * PG, y }, 1), 0);
+	CHECK(vma_tree_find(&t, 1000 * PG, NULL, NULL) == y);
+	/* erase between two entries: the gap is whole again */
+	CHECK_EQ(vma_tree_erase(&t, 1000 * PG, 1001 * PG), 0);
+	CHECK(!vma_tree_find(&t, 1000 * PG, NULL, NULL));
+	CHECK(t.root == root);
+	CHECK_EQ(vma_tree_nodes_live(), live);
+	CHECK_EQ(vma_tree_count(&t), 2001);
+	CHECK_EQ(vma_tree_validate(&t), 0);
+	/* the gap figures above followed: a 3-page gap exists now */
+	CHECK_EQ(vma_tree_erase(&t, 1001 * PG, 1002 * PG), 0);	/* beside a gap */
+	CHECK(t.root != root);
+	CHECK_EQ(vma_tree_gap_bottom_up(&t, 0, 4000 * PG, 3 * PG, 0, &a), 0);
+	CHECK_EQ(a, 1000 * PG);
+	root = t.root;
+	CHECK_EQ(vma_tree_insert(&t, 1000 * PG, 1003 * PG, x), 0);	/* exact */
+	CHECK(t.root == root);
+	CHECK_EQ(vma_tree_gap_bottom_up(&t, 0, 4000 * PG, 2 * PG, 0, &a), -ENOMEM);
+	CHECK_EQ(vma_tree_validate(&t), 0);
+	/* not exact fits: refused or copied, never stored in place */
+	CHECK_EQ(vma_tree_insert(&t, 1000 * PG, 1003 * PG, y), -EEXIST);
+	CHECK(vma_tree_find(&t, 1000 * PG, NULL, NULL) == x);
+	CHECK_EQ(vma_tree_replace(&t, 1000 * PG, 1002 * PG,
+				  &(struct vma_tree_range){ 1000 * PG, 1002 * PG, y }, 1),
+		 -EINVAL);
+	CHECK_EQ(vma_tree_validate(&t), 0);
+	vma_tree_destroy(&t);
+}
+
 /* Runs last: everything the tests allocated must be back. */
 static void test_all_nodes_freed(void)
 {
@@ -771,6 +870,7 @@ int main(void)
 	RUN(test_million);
 	RUN(test_packing);
 	RUN(test_every_slot);
+	RUN(test_store_in_place);
 	RUN(test_host_fork);
 	RUN(test_all_nodes_freed);
 	free(model);

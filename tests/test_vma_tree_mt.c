@@ -9,8 +9,10 @@
  * exactly tiled by entries (splits and merges of neighbours); region 2 is
  * tiled except for one free hole of HOLE pages that the writer moves about
  * (so a gap of HOLE pages always exists there and a larger one never
- * does); region 3 sees plain inserts and erases (mmap/munmap), and a fixed
- * background of entries makes the tree several levels deep. Replaced
+ * does); region 3 sees plain inserts and erases (mmap/munmap); region 4
+ * only writes stored in place (a page between two fixed entries filled,
+ * emptied or its entry replaced), and a fixed background of entries makes
+ * the tree several levels deep. Replaced
  * entries are freed with call_rcu, as VMAs are. Readers also look through
  * cursors, and the writer keeps one across its writes.
  */
@@ -28,6 +30,8 @@
 #define HOLE		3ull
 #define R3		(1ull << 36)
 #define R3_SLOTS	256ull
+#define R4		(1ull << 38)
+#define R4_SLOTS	512ull
 #define BG		(1ull << 40)
 #define BG_ENTRIES	20000ull
 #define READERS		3
@@ -160,6 +164,26 @@ static void write_r3(uint64_t *seed)
 	CHECK_EQ(vma_tree_insert(&tree, s, e, x), 0);
 }
 
+/* Region 4: page 3j + 1 between the fixed pages 3j and 3j + 2, in place. */
+static void write_r4(uint64_t *seed)
+{
+	uint64_t s = R4 + (3 * (xrand(seed) % R4_SLOTS) + 1) * PG, e = s + PG;
+	struct ent *x = vma_tree_find(&tree, s, NULL, NULL), *y;
+	struct vma_tree_range r;
+
+	if (x && xrand(seed) % 2) {
+		CHECK_EQ(vma_tree_erase(&tree, s, e), 0);
+		retire(&x, 1);
+		return;
+	}
+	y = ent_new(s, e);
+	r = (struct vma_tree_range){ s, e, y };
+	CHECK_EQ(x ? vma_tree_replace(&tree, s, e, &r, 1) :
+		     vma_tree_insert(&tree, s, e, y), 0);
+	if (x)
+		retire(&x, 1);
+}
+
 static void *writer(void *arg)
 {
 	uint64_t seed = 0x5eed ^ (uintptr_t)arg;
@@ -167,15 +191,17 @@ static void *writer(void *arg)
 
 	vma_tree_cursor_init(&c, &tree);
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
-		unsigned int op = xrand(&seed) % 4;
+		unsigned int op = xrand(&seed) % 5;
 
 		pthread_mutex_lock(&mmap_lock);
 		if (op < 2)
 			write_r1(&seed, &c);
 		else if (op == 2)
 			write_r2(&seed);
-		else
+		else if (op == 3)
 			write_r3(&seed);
+		else
+			write_r4(&seed);
 		pthread_mutex_unlock(&mmap_lock);
 		writes++;
 	}
@@ -232,6 +258,31 @@ static void read_cursor(uint64_t *seed)
 	a = R3 + xrand(seed) % (R3_SLOTS * 4 * PG);
 	x = vma_tree_cursor_find(&c, a, &s, &e);
 	CHECK(!x || (ent_ok(x, s, e) && s <= a && a < e));
+}
+
+/*
+ * Region 4: the fixed pages are always found; a walk sees each middle
+ * page's entry or none, every entry live and where it should be.
+ */
+static void read_r4(uint64_t *seed)
+{
+	uint64_t j = xrand(seed) % R4_SLOTS, a = R4 + 3 * j * PG, s, e, pos;
+	struct vma_tree_iter it;
+	struct ent *x;
+	int k;
+
+	x = vma_tree_find(&tree, a + (xrand(seed) % 3) * PG, &s, &e);
+	CHECK(!x || (ent_ok(x, s, e) && e - s == PG));
+	x = vma_tree_find(&tree, a + 2 * PG, &s, &e);
+	CHECK(ent_ok(x, s, e));
+	vma_tree_iter_init(&it, &tree, a);
+	for (pos = a, k = 0; k < 32 && (x = vma_tree_iter_next(&it, &s, &e)) &&
+	     s < R4 + 3 * R4_SLOTS * PG; k++) {
+		CHECK(ent_ok(x, s, e) && e - s == PG);
+		/* nothing skipped but an empty middle page */
+		CHECK(s == pos || (s - pos == PG && (pos - R4) / PG % 3 == 1));
+		pos = e;
+	}
 }
 
 /* Region 1 is tiled with no gap and no overlap, in any one snapshot. */
@@ -296,9 +347,12 @@ static void *reader(void *arg)
 
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
 		rcu_read_lock();
-		switch (xrand(&seed) % 5) {
+		switch (xrand(&seed) % 6) {
 		case 0:
 			read_find(&seed);
+			break;
+		case 5:
+			read_r4(&seed);
 			break;
 		case 4:
 			read_cursor(&seed);
@@ -335,6 +389,13 @@ static void setup(void)
 	for (i = 0; i < R1_PAGES; i += 8) {
 		m = tile(&seed, R1 + i * PG, R1 + (i + 8) * PG, 2, r);
 		CHECK_EQ(vma_tree_replace(&tree, r[0].start, r[m - 1].end, r, m), 0);
+	}
+	for (i = 0; i < R4_SLOTS; i++) {
+		uint64_t s = R4 + 3 * i * PG;
+
+		CHECK_EQ(vma_tree_insert(&tree, s, s + PG, ent_new(s, s + PG)), 0);
+		s += 2 * PG;
+		CHECK_EQ(vma_tree_insert(&tree, s, s + PG, ent_new(s, s + PG)), 0);
 	}
 	m = tile(&seed, R2 + HOLE * PG, R2 + R2_PAGES * PG, 8, r);
 	CHECK_EQ(vma_tree_replace(&tree, R2, R2 + R2_PAGES * PG, r, m), 0);
