@@ -239,6 +239,7 @@ __visible int umm_fork(struct umm_mm *parent, struct umm_mm **childp)
 	o.phys_limit = parent->quota->limit == QUOTA_UNLIMITED ? 0 :
 		       parent->quota->limit << PAGE_SHIFT;
 	o.thp = parent->thp;
+	o.stack_limit = parent->stack_limit;
 	o.flags = parent->flags;
 	child = umm_mm_create(&o);
 	if (!child)

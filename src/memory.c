@@ -645,9 +645,48 @@ static bool access_error(struct vm_area_struct *vma, unsigned int access)
 	return !(vma->vm_flags & VM_ACCESS_FLAGS);
 }
 
+/*
+ * lock_mm_and_find_vma - the VMA holding @addr, with mmap_lock held for
+ * read; with @expand, a VM_GROWSDOWN VMA above @addr is first grown down
+ * to it under mmap_lock for write. umm's rwsem has no downgrade, so the
+ * lookup is made again under the read lock (a racing munmap may win).
+ * Return: the VMA with mmap_lock held (read), or NULL with it released.
+ */
+static struct vm_area_struct *lock_mm_and_find_vma(struct umm_mm *mm,
+						   uint64_t addr, bool expand)
+{
+	struct vm_area_struct *vma;
+	int err;
+
+	mmap_read_lock(mm);
+	vma = find_vma(mm, addr);
+	if (likely(vma && vma->vm_start <= addr))
+		return vma;
+	if (!vma || !(vma->vm_flags & VM_GROWSDOWN) || !expand)
+		goto fail;
+	mmap_read_unlock(mm);
+	mmap_write_lock(mm);
+	vma = find_vma(mm, addr);
+	err = -EFAULT;
+	if (vma)
+		err = expand_downwards(vma, addr);
+	mmap_write_unlock(mm);
+	if (err)
+		return NULL;
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	if (vma)
+		return vma;
+fail:
+	mmap_read_unlock(mm);
+	return NULL;
+}
+
 vm_fault_t do_user_fault(struct umm_mm *mm, uint64_t addr, unsigned int access,
 			 bool (*vma_refused)(struct vm_area_struct *, unsigned int))
 {
+	bool cpu = !vma_refused;
+
 	unsigned int flags = (access & UMM_WRITE) ? FAULT_FLAG_WRITE : 0;
 	struct vm_area_struct *vma;
 	vm_fault_t fault;
@@ -670,9 +709,10 @@ vm_fault_t do_user_fault(struct umm_mm *mm, uint64_t addr, unsigned int access,
 			mm_stat_add(mm, MM_VMA_LOCK_RETRY, 1);
 		}
 	}
-	mmap_read_lock(mm);
-	vma = vma_lookup(mm, addr);
-	if (!vma || vma_refused(vma, access))
+	vma = lock_mm_and_find_vma(mm, addr, cpu);
+	if (!vma)
+		return VM_FAULT_SIGSEGV;
+	if (vma_refused(vma, access))
 		fault = VM_FAULT_SIGSEGV;
 	else
 		fault = handle_mm_fault(vma, addr, flags);

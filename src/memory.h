@@ -55,8 +55,11 @@ vm_fault_t handle_mm_fault(struct vm_area_struct *vma, uint64_t address,
 
 /*
  * do_user_fault - find the VMA (per-VMA lock first, mmap_lock when that
- * fails), check rights with @vma_ok (NULL: the CPU's rule; returns true
- * when access is refused) and fault. Locking: none held on entry.
+ * fails), check rights with @vma_refused (NULL: the CPU's rule; returns
+ * true when access is refused) and fault. With the CPU's rule a fault
+ * below a VM_GROWSDOWN VMA grows it first, as a CPU fault does;
+ * get_user_pages' (umm_read/write/pin) never grows a stack, as Linux's
+ * since 6.5. Locking: none held on entry.
  */
 vm_fault_t do_user_fault(struct umm_mm *mm, uint64_t addr, unsigned int access,
 			 bool (*vma_refused)(struct vm_area_struct *, unsigned int));

@@ -12,6 +12,7 @@
 #include "mmu_notifier.h"
 
 #define DEFAULT_MAX_MAP_COUNT	65530
+#define DEFAULT_STACK_LIMIT	(8ull << 20)	/* _STK_LIM */
 
 /*
  * Options are an extensible struct: a caller built against a newer umm
@@ -76,6 +77,7 @@ __visible struct umm_mm *umm_mm_create(const struct umm_opts *user)
 	mm->task_size = mm->pgtable_levels == 5 ? TASK_SIZE_L5 : TASK_SIZE_L4;
 	mm->max_map_count = o.max_map_count ? o.max_map_count : DEFAULT_MAX_MAP_COUNT;
 	mm->thp = o.thp;
+	mm->stack_limit = o.stack_limit ? o.stack_limit : DEFAULT_STACK_LIMIT;
 	mm->flags = o.flags;
 	mm->quota = calloc(1, sizeof(*mm->quota));
 	if (!mm->quota) {

@@ -211,6 +211,14 @@ long change_protection(struct umm_mm *mm, uint64_t start, uint64_t end,
  * known to be free), merging with neighbours. Locking: mmap_lock (write).
  */
 int mmap_insert_range(struct umm_mm *mm, const struct vma_desc *d);
+/*
+ * expand_downwards - grow @vma (VM_GROWSDOWN) down to the page holding
+ * @addr, as a fault below a stack does. The old VMA is replaced.
+ * Locking: mmap_lock held for write.
+ * Return: 0; -EFAULT not a stack; -EPERM below mmap_min_addr; -ENOMEM
+ *         the guard gap, the stack limit, or no memory.
+ */
+int expand_downwards(struct vm_area_struct *vma, uint64_t addr);
 uint64_t get_unmapped_area(struct umm_mm *mm, uint64_t addr, uint64_t len,
 			   uint64_t pgoff, int flags, struct umm_file *file, int *err);
 

@@ -216,6 +216,7 @@ struct umm_mm {
 	uint64_t task_size;		/* first address past user space */
 	uint64_t mmap_base;		/* top-down placement starts here */
 	uint64_t max_map_count;
+	uint64_t stack_limit;		/* RLIMIT_STACK, bytes */
 	int thp;			/* UMM_THP_* */
 	uint64_t mm_id;			/* unique over the process's life */
 	struct frame_quota *quota;	/* phys_limit of this mm; may outlive it */

@@ -11,6 +11,7 @@
 #include "mm.h"
 #include "memory.h"
 #include "filemap.h"
+#include "rmap.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE	0x100000
@@ -566,6 +567,58 @@ __visible int umm_munmap(struct umm_mm *mm, uint64_t addr, uint64_t len)
 	ret = do_munmap(mm, addr, len);
 	mmap_write_unlock(mm);
 	return ret;
+}
+
+/* The kernel's acct_stack_growth(), for the limits umm keeps. */
+static int acct_stack_growth(struct vm_area_struct *vma, uint64_t size)
+{
+	if (size > vma->vm_mm->stack_limit)
+		return -ENOMEM;
+	return 0;
+}
+
+int expand_downwards(struct vm_area_struct *vma, uint64_t addr)
+{
+	struct umm_mm *mm = vma->vm_mm;
+	struct vm_area_struct *prev;
+	struct vma_plan p;
+	uint64_t grow;
+	int err;
+
+	mmap_assert_write_locked(mm);
+	if (!(vma->vm_flags & VM_GROWSDOWN))
+		return -EFAULT;
+	addr &= PAGE_MASK;
+	if (addr < MMAP_MIN_ADDR)
+		return -EPERM;
+	if (addr >= vma->vm_start)
+		return 0;
+	/* the guard gap, kept from any accessible VMA below but a stack */
+	find_vma_prev(mm, vma->vm_start, &prev);
+	if (prev && !(prev->vm_flags & VM_GROWSDOWN) &&
+	    (prev->vm_flags & VM_ACCESS_FLAGS) &&
+	    (addr < prev->vm_end || addr - prev->vm_end < STACK_GUARD_GAP))
+		return -ENOMEM;
+	if (prev && addr < prev->vm_end)
+		return -ENOMEM;		/* a stack below, or nothing to grow into */
+	grow = (vma->vm_start - addr) >> PAGE_SHIFT;
+	if (grow > vma->vm_pgoff)
+		return -ENOMEM;
+	err = acct_stack_growth(vma, vma->vm_end - addr);
+	if (err)
+		return err;
+	/* its pages keep their anon_vma: the new VMA must have it */
+	if (anon_vma_prepare(vma))
+		return -ENOMEM;
+	err = vma_plan_init(&p, mm, vma->vm_start, vma->vm_end, false);
+	if (!err) {
+		p.d[0].start = addr;
+		p.d[0].pgoff -= grow;
+		p.d[0].anon_vma = vma->anon_vma;
+		err = vma_plan_commit(&p);	/* no merge: the kernel has none */
+	}
+	vma_plan_release(&p);
+	return err;
 }
 
 int mmap_insert_range(struct umm_mm *mm, const struct vma_desc *d)

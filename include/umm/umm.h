@@ -49,6 +49,11 @@ struct umm_opts {		/* all-zero = defaults; NULL = defaults */
 	uint64_t phys_limit;	/* bytes of frames this mm may hold; 0: no own limit */
 	int thp;		/* UMM_THP_MADVISE (0), UMM_THP_ALWAYS, UMM_THP_NEVER */
 	unsigned flags;		/* UMM_NO_PER_VMA_LOCK, UMM_NO_ZERO_PAGE */
+	/*
+	 * The size a MAP_GROWSDOWN stack may reach by faults below it, as
+	 * RLIMIT_STACK; 0: 8 MiB (Linux's default), UINT64_MAX: unlimited.
+	 */
+	uint64_t stack_limit;
 };
 
 /*
@@ -130,7 +135,8 @@ void umm_file_put(struct umm_file *f);
 
 /*
  * umm_fault - resolve a fault at @addr for @access (UMM_READ, UMM_WRITE,
- * UMM_EXEC), as the CPU would raise it. Return: 0; -EFAULT where Linux
+ * UMM_EXEC), as the CPU would raise it; below a MAP_GROWSDOWN VMA it grows
+ * the stack first, as Linux does. Return: 0; -EFAULT where Linux
  * would raise SIGSEGV; -EIO where it would raise SIGBUS; -ENOMEM when out
  * of frames; -EINVAL for no or unknown access bits.
  */
