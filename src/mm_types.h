@@ -230,10 +230,11 @@ struct umm_mm {
 	uint32_t vma_writer_wait;	/* atomic; bumped by a waking reader */
 	spinlock_t page_table_lock;	/* PUD level and up, vma->anon_vma */
 	/*
-	 * Bumped on taking and on releasing mmap_lock for write (odd while
-	 * held): a VMA whose vm_lock_seq equals it is write-locked, and
-	 * releasing mmap_lock unlocks every VMA at once. Written under
-	 * mmap_lock (write), read locklessly.
+	 * Made odd by the first VMA write lock of an mmap_lock write cycle
+	 * (mm_lock_seq_begin), even again when that cycle releases mmap_lock:
+	 * a VMA whose vm_lock_seq equals it is write-locked, and the release
+	 * unlocks every VMA at once. Written under mmap_lock (write), read
+	 * locklessly by every fault.
 	 */
 	uint64_t mm_lock_seq __cacheline_aligned;
 

@@ -162,8 +162,9 @@ static bool anon_vma_compatible(const struct vma_desc *a, const struct vma_desc 
 }
 
 /*
- * All of desc_can_merge but the anon_vma: what a neighbour's fields settle
- * before it is write-locked (a fault may still give it an anon_vma).
+ * All of desc_can_merge but the anon_vma test, which reads the neighbour's
+ * chain: a neighbour these fields already rule out is neither taken nor
+ * write-locked. (Under mmap_lock for write none of them can change.)
  */
 static bool desc_may_merge(const struct vma_desc *a, const struct vma_desc *b)
 {

@@ -7,12 +7,16 @@
  * ordered walks and free-gap searches run lock-free inside rcu_read_lock();
  * writers are serialized by a lock the caller owns (mmap_lock for write).
  *
- * Every write is one copy-on-write step: the nodes that change are copied,
+ * A write is one copy-on-write step: the nodes that change are copied,
  * the new root is published with one release store, the replaced nodes are
- * freed after a grace period (by a reclaimer thread, or call_rcu). A
- * reader therefore sees the tree before a write or after it,
- * never a mix, which is what lets a fault find its VMA without mmap_lock
- * (seed 004, lock_vma_under_rcu). The shape is the maple tree's: 256-byte
+ * freed after a grace period (by a reclaimer thread, or call_rcu); or, for
+ * an exact fit of one slot, one release store into that slot. A lookup
+ * therefore sees each slot before a write or after it, never a torn one,
+ * which is what lets a fault find its VMA without mmap_lock (seed 004,
+ * lock_vma_under_rcu). A longer lockless walk (an iterator, a gap search)
+ * may see a later store in place beside an older copied path: its ranges
+ * never overlap, but the mix may never have existed; callers that need
+ * one version hold the writer lock. The shape is the maple tree's: 256-byte
  * nodes, leaves of 15 slots, internal nodes of 10 children with the
  * largest free gap below each child.
  */
@@ -60,9 +64,10 @@ struct vma_tree_range {
 };
 
 /*
- * A forward walk over one snapshot of the tree: the root is read once at
- * vma_tree_iter_init(), so the walk is consistent even while writers
- * publish new versions. Use it inside one RCU read-side section.
+ * A forward walk: the root is read once at vma_tree_iter_init(), so the
+ * walk follows one shape while writers publish new ones; slots written in
+ * place meanwhile are seen as they are (see above). Under RCU only, the
+ * walk is safe but not a snapshot; under the writer lock it is exact.
  */
 struct vma_tree_iter {
 	struct vt_node *root;	/* the snapshot */
