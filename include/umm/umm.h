@@ -134,6 +134,31 @@ int umm_file_truncate(struct umm_file *f, uint64_t size);
 void umm_file_put(struct umm_file *f);
 
 /*
+ * Dirty tracking of a file's shared mappings, for a caller that keeps its
+ * own record of what was written (the kernel's mapping_dirty_helpers):
+ * over file pages [first_index, first_index + nr), in every mm and every
+ * shared writable mapping of @f (a private mapping met on the way ends the
+ * walk, as in Linux). Mappings to the pages go on; translations cached
+ * before the call are dropped before it returns, and notifiers are told.
+ *
+ * umm_wp_shared_mapping_range - write-protect the entries, so that the next
+ * write to each page faults. Return: entries write-protected (those that
+ * already were are not counted); 0 for a NULL file or an empty range.
+ *
+ * umm_clean_record_shared_mapping_range - clean the dirty entries and set,
+ * for each, bit (file page - @bitmap_pgoff) in @bitmap, which must cover
+ * the range; *@start and *@end (as bit numbers, [start, end), start >= end
+ * for none) grow to cover the bits set. Return: entries cleaned; 0 and
+ * nothing done for NULL arguments, an empty range or @bitmap_pgoff above
+ * @first_index.
+ */
+uint64_t umm_wp_shared_mapping_range(struct umm_file *f, uint64_t first_index,
+				     uint64_t nr);
+uint64_t umm_clean_record_shared_mapping_range(struct umm_file *f,
+		uint64_t first_index, uint64_t nr, uint64_t bitmap_pgoff,
+		unsigned long *bitmap, uint64_t *start, uint64_t *end);
+
+/*
  * umm_fault - resolve a fault at @addr for @access (UMM_READ, UMM_WRITE,
  * UMM_EXEC), as the CPU would raise it; below a MAP_GROWSDOWN VMA it grows
  * the stack first, as Linux does. Return: 0; -EFAULT where Linux

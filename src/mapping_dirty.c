@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * mapping_dirty.c - dirty tracking of a file's shared mappings, for a
+ * caller that keeps its own record of what was written (a display device
+ * of an emulator scanning its framebuffer, say), as the kernel's
+ * mm/mapping_dirty_helpers.c: write-protect every PTE that maps a range of
+ * the file, in every mm (umm_wp_shared_mapping_range), or clean the dirty
+ * ones and record their file pages in a bitmap
+ * (umm_clean_record_shared_mapping_range). Both are walk_page_mapping()
+ * users (seed 000).
+ *
+ * Only shared writable mappings are walked (VM_SHARED | VM_MAYWRITE); a
+ * private one met in the file's i_mmap ends the walk, as in the kernel.
+ * Work is on PTEs only: huge leaves are left as they are.
+ *
+ * umm's own writeback never depends on a PTE's dirty bit alone: a shared
+ * file page is marked dirty in the page cache when its first write faults
+ * (write-notify), so cleaning the PTE here loses nothing umm_msync needs.
+ */
+#include <umm/umm.h>
+#include "pagewalk.h"
+#include "filemap.h"
+#include "mmu_notifier.h"
+#include "tlb.h"
+
+struct wp_walk {
+	uint64_t start, end;		/* the VMA range walked */
+	uint64_t flush_start, flush_end;	/* of the entries changed */
+	uint64_t total;
+	/* clean_record only */
+	uint64_t bitmap_pgoff;
+	unsigned long *bitmap;
+	uint64_t bit_start, bit_end;
+};
+
+static void wp_walk_changed(struct wp_walk *w, uint64_t addr)
+{
+	w->total++;
+	if (addr < w->flush_start)
+		w->flush_start = addr;
+	if (addr + PAGE_SIZE > w->flush_end)
+		w->flush_end = addr + PAGE_SIZE;
+}
+
+/*
+ * Rewrite a present entry: clear it first, so that a lockless walker
+ * setting accessed or dirty meanwhile cannot lose its bit to the store.
+ * Locking: the PTE lock held.
+ */
+static pte_t pte_update(pte_t *pte, uint64_t clear)
+{
+	pte_t old = ptep_get_and_clear(pte);
+
+	set_pte(pte, __pte(pte_val(old) & ~clear));
+	return old;
+}
+
+/* Locking: the PTE lock held (pte_entry). */
+static int wp_pte(pte_t *pte, uint64_t addr, uint64_t next, struct mm_walk *walk)
+{
+	struct wp_walk *w = walk->private;
+	pte_t v = ptep_get(pte);
+
+	(void)next;
+	if (pte_present(v) && pte_write(v)) {
+		pte_update(pte, _PAGE_RW);
+		wp_walk_changed(w, addr);
+	}
+	return 0;
+}
+
+/* Locking: the PTE lock held (pte_entry). */
+static int clean_record_pte(pte_t *pte, uint64_t addr, uint64_t next,
+			    struct mm_walk *walk)
+{
+	struct wp_walk *w = walk->private;
+	pte_t v = ptep_get(pte);
+	uint64_t bit;
+
+	(void)next;
+	if (!pte_present(v) || !pte_dirty(v))
+		return 0;
+	bit = ((addr - walk->vma->vm_start) >> PAGE_SHIFT) + walk->vma->vm_pgoff -
+	      w->bitmap_pgoff;
+	pte_update(pte, _PAGE_DIRTY);
+	wp_walk_changed(w, addr);
+	w->bitmap[bit / (8 * sizeof(long))] |= 1UL << (bit % (8 * sizeof(long)));
+	if (bit < w->bit_start)
+		w->bit_start = bit;
+	if (bit + 1 > w->bit_end)
+		w->bit_end = bit + 1;
+	return 0;
+}
+
+/* Tracking is per PTE: huge leaves are not split, nor changed. */
+static int wp_clean_pmd_entry(pmd_t *pmd, uint64_t addr, uint64_t next,
+			      struct mm_walk *walk)
+{
+	(void)addr;
+	(void)next;
+	if (pmd_leaf(pmdp_get_lockless(pmd)))
+		walk->action = ACTION_CONTINUE;
+	return 0;
+}
+
+static int wp_clean_pud_entry(pud_t *pud, uint64_t addr, uint64_t next,
+			      struct mm_walk *walk)
+{
+	(void)addr;
+	(void)next;
+	if (pud_leaf(pudp_get(pud)))
+		walk->action = ACTION_CONTINUE;
+	return 0;
+}
+
+/* Secondary MMUs let go of the range before its entries change. */
+static int wp_clean_pre_vma(uint64_t start, uint64_t end, struct mm_walk *walk)
+{
+	struct wp_walk *w = walk->private;
+
+	w->start = start;
+	w->end = end;
+	w->flush_start = end;
+	w->flush_end = start;
+	mmu_notifier_invalidate_range_start(walk->mm, start, end);
+	return 0;
+}
+
+/*
+ * Translations cached before the walk (the software TLBs of other
+ * threads) may still allow a write, or a store without setting the dirty
+ * bit: they go before the call returns.
+ */
+static void wp_clean_post_vma(struct mm_walk *walk)
+{
+	struct wp_walk *w = walk->private;
+
+	if (w->flush_end > w->flush_start)
+		flush_tlb_mm_range(walk->mm, w->flush_start, w->flush_end);
+	mmu_notifier_invalidate_range_end(walk->mm, w->start, w->end);
+}
+
+/* Copy-on-write, read-only and hugetlb mappings are not tracked. */
+static int wp_clean_test_walk(uint64_t start, uint64_t end, struct mm_walk *walk)
+{
+	unsigned long f = walk->vma->vm_flags;
+
+	(void)start;
+	(void)end;
+	return (f & (VM_SHARED | VM_MAYWRITE | VM_HUGETLB)) != (VM_SHARED | VM_MAYWRITE);
+}
+
+static const struct mm_walk_ops wp_walk_ops = {
+	.pte_entry = wp_pte,
+	.pmd_entry = wp_clean_pmd_entry,
+	.pud_entry = wp_clean_pud_entry,
+	.test_walk = wp_clean_test_walk,
+	.pre_vma = wp_clean_pre_vma,
+	.post_vma = wp_clean_post_vma,
+};
+
+static const struct mm_walk_ops clean_walk_ops = {
+	.pte_entry = clean_record_pte,
+	.pmd_entry = wp_clean_pmd_entry,
+	.pud_entry = wp_clean_pud_entry,
+	.test_walk = wp_clean_test_walk,
+	.pre_vma = wp_clean_pre_vma,
+	.post_vma = wp_clean_post_vma,
+};
+
+/* Pages [first, first + nr) of a file: non-empty and not wrapping. */
+static bool range_ok(uint64_t first, uint64_t nr)
+{
+	return nr && first + nr > first;
+}
+
+__visible uint64_t umm_wp_shared_mapping_range(struct umm_file *f,
+					       uint64_t first_index, uint64_t nr)
+{
+	struct wp_walk w = { 0 };
+
+	if (!f || !range_ok(first_index, nr))
+		return 0;
+	down_read(&f->i_mmap_rwsem);
+	walk_page_mapping(f, first_index, nr, &wp_walk_ops, &w);
+	up_read(&f->i_mmap_rwsem);
+	return w.total;
+}
+
+__visible uint64_t umm_clean_record_shared_mapping_range(struct umm_file *f,
+		uint64_t first_index, uint64_t nr, uint64_t bitmap_pgoff,
+		unsigned long *bitmap, uint64_t *start, uint64_t *end)
+{
+	bool none_set;
+	struct wp_walk w = {
+		.bitmap_pgoff = bitmap_pgoff,
+		.bitmap = bitmap,
+	};
+
+	/* the bitmap must cover the range: a bit below it would be outside */
+	if (!f || !bitmap || !start || !end || !range_ok(first_index, nr) ||
+	    bitmap_pgoff > first_index)
+		return 0;
+	none_set = *start >= *end;
+	w.bit_start = none_set ? nr : *start;
+	w.bit_end = none_set ? 0 : *end;
+	down_read(&f->i_mmap_rwsem);
+	walk_page_mapping(f, first_index, nr, &clean_walk_ops, &w);
+	up_read(&f->i_mmap_rwsem);
+	*start = w.bit_start;
+	*end = w.bit_end;
+	return w.total;
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * pagewalk.h - the generic page-table walker (seed 000): over a range of
+ * an mm, over one VMA, or over every VMA that maps a range of a file
+ * (walk_page_mapping, for dirty tracking of shared file mappings).
+ *
+ * Callbacks return 0 to go on, a negative errno to stop the walk with it,
+ * or (test_walk only) 1 to skip the VMA. pud_entry and pmd_entry may set
+ * walk->action: ACTION_SUBTREE (the default: go down), ACTION_CONTINUE
+ * (skip what lies below the entry) or ACTION_AGAIN (read the entry again).
+ * Huge leaves are reported to pud_entry/pmd_entry and never descended
+ * into (umm does not split them yet).
+ *
+ * The entry callbacks and pte_hole run inside an RCU read-side section
+ * (the tables are read locklessly and freed after a grace period), and
+ * pte_entry under the PTE table's lock: they must not sleep or wait for a
+ * grace period. test_walk, pre_vma and post_vma run outside it.
+ */
+#ifndef UMM_PAGEWALK_H
+#define UMM_PAGEWALK_H
+
+#include "mm.h"
+
+struct mm_walk;
+
+struct mm_walk_ops {
+	int (*pgd_entry)(pgd_t *pgd, uint64_t addr, uint64_t next, struct mm_walk *walk);
+	int (*p4d_entry)(p4d_t *p4d, uint64_t addr, uint64_t next, struct mm_walk *walk);
+	int (*pud_entry)(pud_t *pud, uint64_t addr, uint64_t next, struct mm_walk *walk);
+	int (*pmd_entry)(pmd_t *pmd, uint64_t addr, uint64_t next, struct mm_walk *walk);
+	int (*pte_entry)(pte_t *pte, uint64_t addr, uint64_t next, struct mm_walk *walk);
+	/* no table or no VMA over [addr, next); @depth: 0 pgd .. 3 pmd, -1 no VMA */
+	int (*pte_hole)(uint64_t addr, uint64_t next, int depth, struct mm_walk *walk);
+	int (*test_walk)(uint64_t addr, uint64_t next, struct mm_walk *walk);
+	/* before a VMA's tables are walked, and after (if pre_vma returned 0) */
+	int (*pre_vma)(uint64_t start, uint64_t end, struct mm_walk *walk);
+	void (*post_vma)(struct mm_walk *walk);
+};
+
+enum page_walk_action {
+	ACTION_SUBTREE = 0,
+	ACTION_CONTINUE = 1,
+	ACTION_AGAIN = 2,
+};
+
+struct mm_walk {
+	const struct mm_walk_ops *ops;
+	struct umm_mm *mm;
+	struct vm_area_struct *vma;	/* NULL outside VMAs */
+	enum page_walk_action action;
+	void *private;
+};
+
+/*
+ * walk_page_range - walk [start, end) of @mm, VMA by VMA; holes between
+ * VMAs go to pte_hole with depth -1.
+ * Locking: mmap_lock held (read or write).
+ * Return: 0, -EINVAL for an empty range, or a callback's error.
+ */
+int walk_page_range(struct umm_mm *mm, uint64_t start, uint64_t end,
+		    const struct mm_walk_ops *ops, void *private);
+
+/* walk_page_vma - walk all of @vma. Locking: as walk_page_range. */
+int walk_page_vma(struct vm_area_struct *vma, const struct mm_walk_ops *ops,
+		  void *private);
+
+/*
+ * walk_page_mapping - walk, in every mm, the part of every VMA that maps
+ * file pages [first_index, first_index + nr) of @f. As the kernel's, a
+ * test_walk that returns 1 ends the whole walk (with 0), not only that
+ * VMA's. No mmap_lock is held: only the VMA's immutable fields may be
+ * relied on (umm never changes a published VMA, so all of them are).
+ * Locking: f->i_mmap_rwsem held (read or write), which keeps each VMA's
+ * page tables (a VMA leaves i_mmap before its tables may be freed).
+ */
+int walk_page_mapping(struct umm_file *f, uint64_t first_index, uint64_t nr,
+		      const struct mm_walk_ops *ops, void *private);
+
+#endif /* UMM_PAGEWALK_H */
