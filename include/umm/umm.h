@@ -152,6 +152,17 @@ void umm_file_put(struct umm_file *f);
  * nothing done for NULL arguments, an empty range or @bitmap_pgoff above
  * @first_index.
  */
+/*
+ * umm_pagemap - /proc/PID/pagemap for pages [addr, addr + npages * 4096):
+ * one 64-bit entry a page, as Linux's: bit 63 present, 61 a file or
+ * shared-memory page, 56 mapped only here, bits 0-54 umm's frame number
+ * (shown, as to a privileged reader); 0 for holes and pages not present.
+ * No soft-dirty bit (bit 55), as on kernels without CONFIG_MEM_SOFT_DIRTY.
+ * Return: 0; -EINVAL for an unaligned @addr or a range past user space;
+ * -EFAULT for a NULL @out with pages to report.
+ */
+int umm_pagemap(struct umm_mm *mm, uint64_t addr, uint64_t npages, uint64_t *out);
+
 uint64_t umm_wp_shared_mapping_range(struct umm_file *f, uint64_t first_index,
 				     uint64_t nr);
 uint64_t umm_clean_record_shared_mapping_range(struct umm_file *f,
