@@ -121,3 +121,158 @@ __visible int umm_pagemap(struct umm_mm *mm, uint64_t addr, uint64_t npages,
 	mmap_read_unlock(mm);
 	return err;
 }
+
+/* ---- smaps ---- */
+
+#define PSS_SHIFT	12	/* fixed-point PSS, as the kernel's */
+#define HPAGE_PMD_SIZE	(1ULL << 21)
+
+struct mem_size_stats {
+	uint64_t resident, shared_clean, shared_dirty, private_clean;
+	uint64_t private_dirty, referenced, anonymous;
+	uint64_t pss, pss_dirty, pss_locked;
+};
+
+/*
+ * One present entry, as smaps_account: a page mapped once is private, one
+ * mapped n times adds 1/n of itself to PSS; the zero page is not counted.
+ * Locking: the PTE lock held (pte_entry).
+ */
+static int smaps_pte(pte_t *pte, uint64_t addr, uint64_t next, struct mm_walk *walk)
+{
+	struct mem_size_stats *mss = walk->private;
+	pte_t v = ptep_get(pte);
+	uint64_t pss = (uint64_t)PAGE_SIZE << PSS_SHIFT;
+	struct page *page;
+	int mapcount;
+	bool dirty;
+
+	(void)addr;
+	(void)next;
+	if (!pte_present(v) || pte_special(v))
+		return 0;
+	page = compound_head(pfn_to_page(pte_pfn(v)));
+	mapcount = __atomic_load_n(&page->mapcount, __ATOMIC_RELAXED);
+	dirty = pte_dirty(v) || test_bit_page(PG_dirty, page);
+	if (PageAnon(page))
+		mss->anonymous += PAGE_SIZE;
+	mss->resident += PAGE_SIZE;
+	if (pte_young(v))
+		mss->referenced += PAGE_SIZE;
+	if (mapcount >= 2)
+		pss /= (uint64_t)mapcount;
+	mss->pss += pss;
+	if (walk->vma->vm_flags & VM_LOCKED)
+		mss->pss_locked += pss;
+	if (dirty) {
+		mss->pss_dirty += pss;
+		*(mapcount < 2 ? &mss->private_dirty : &mss->shared_dirty) += PAGE_SIZE;
+	} else {
+		*(mapcount < 2 ? &mss->private_clean : &mss->shared_clean) += PAGE_SIZE;
+	}
+	return 0;
+}
+
+static const struct mm_walk_ops smaps_ops = { .pte_entry = smaps_pte };
+
+/*
+ * THPeligible, as thp_vma_allowable_orders(TVA_SMAPS) with only the PMD
+ * size enabled: anonymous private memory the THP mode allows (always, or
+ * MADV_HUGEPAGE in madvise mode; never MADV_NOHUGEPAGE) that can hold an
+ * aligned 2 MiB block. umm's shared memory and files, like a host with
+ * shmem_enabled=never and no file THP, are never eligible.
+ */
+static bool thp_eligible(struct umm_mm *mm, struct vm_area_struct *vma)
+{
+	unsigned long f = vma->vm_flags;
+	uint64_t haddr;
+
+	if (vma->vm_file || (f & (VM_NOHUGEPAGE | VM_HUGETLB | VM_PFNMAP)))
+		return false;
+	if (mm->thp == UMM_THP_NEVER ||
+	    (mm->thp == UMM_THP_MADVISE && !(f & VM_HUGEPAGE)))
+		return false;
+	if (vma->vm_end - vma->vm_start < HPAGE_PMD_SIZE)
+		return false;
+	haddr = (vma->vm_end - HPAGE_PMD_SIZE) & ~(HPAGE_PMD_SIZE - 1);
+	return haddr >= vma->vm_start;
+}
+
+/* show_smap_vma_flags: the kernel's two-letter names, by bit. */
+static int show_smap_vma_flags(FILE *out, unsigned long flags)
+{
+	static const char *const mnemonics[64] = {
+		[0] = "rd", [1] = "wr", [2] = "ex", [3] = "sh", [4] = "mr",
+		[5] = "mw", [6] = "me", [7] = "ms", [8] = "gd", [9] = "um",
+		[10] = "pf", [12] = "uw", [13] = "lo", [14] = "io", [15] = "sr",
+		[16] = "rr", [17] = "dc", [18] = "de", [19] = "lf", [20] = "ac",
+		[21] = "nr", [22] = "ht", [23] = "sf", [24] = "ar", [25] = "wf",
+		[26] = "dd", [28] = "mm", [29] = "hg", [30] = "nh", [31] = "mg",
+		[40] = "dp", [42] = "sl",
+	};
+
+	if (fputs("VmFlags: ", out) == EOF)
+		return -EIO;
+	for (int i = 0; i < 64; i++)
+		if ((flags & (1UL << i)) && mnemonics[i] &&
+		    fprintf(out, "%s ", mnemonics[i]) < 0)
+			return -EIO;
+	return fputc('\n', out) == EOF ? -EIO : 0;
+}
+
+/* Locking: mmap_lock held for read. */
+static int show_smap(FILE *out, struct umm_mm *mm, struct vm_area_struct *vma)
+{
+	struct mem_size_stats mss = { 0 };
+	int err;
+
+	walk_page_vma(vma, &smaps_ops, &mss);
+	err = show_map_vma(out, vma);
+	if (err)
+		return err;
+	if (fprintf(out,
+		    "Size:           %8llu kB\nKernelPageSize: %8llu kB\n"
+		    "MMUPageSize:    %8llu kB\n"
+		    "Rss:            %8llu kB\nPss:            %8llu kB\n"
+		    "Pss_Dirty:      %8llu kB\nShared_Clean:   %8llu kB\n"
+		    "Shared_Dirty:   %8llu kB\nPrivate_Clean:  %8llu kB\n"
+		    "Private_Dirty:  %8llu kB\nReferenced:     %8llu kB\n"
+		    "Anonymous:      %8llu kB\nKSM:            %8llu kB\n"
+		    "LazyFree:       %8llu kB\nAnonHugePages:  %8llu kB\n"
+		    "ShmemPmdMapped: %8llu kB\nFilePmdMapped:  %8llu kB\n"
+		    "Shared_Hugetlb: %8llu kB\nPrivate_Hugetlb: %7llu kB\n"
+		    "Swap:           %8llu kB\nSwapPss:        %8llu kB\n"
+		    "Locked:         %8llu kB\nTHPeligible:    %8u\n",
+		    (unsigned long long)(vma->vm_end - vma->vm_start) >> 10,
+		    (unsigned long long)PAGE_SIZE >> 10, (unsigned long long)PAGE_SIZE >> 10,
+		    (unsigned long long)mss.resident >> 10,
+		    (unsigned long long)(mss.pss >> PSS_SHIFT) >> 10,
+		    (unsigned long long)(mss.pss_dirty >> PSS_SHIFT) >> 10,
+		    (unsigned long long)mss.shared_clean >> 10,
+		    (unsigned long long)mss.shared_dirty >> 10,
+		    (unsigned long long)mss.private_clean >> 10,
+		    (unsigned long long)mss.private_dirty >> 10,
+		    (unsigned long long)mss.referenced >> 10,
+		    (unsigned long long)mss.anonymous >> 10,
+		    0ULL, 0ULL, 0ULL, 0ULL, 0ULL, 0ULL, 0ULL, 0ULL, 0ULL,
+		    (unsigned long long)(mss.pss_locked >> PSS_SHIFT) >> 10,
+		    (unsigned int)thp_eligible(mm, vma)) < 0)
+		return -EIO;
+	return show_smap_vma_flags(out, vma->vm_flags & ~VM_WRITENOTIFY);
+}
+
+__visible int umm_smaps(struct umm_mm *mm, FILE *out)
+{
+	struct vma_tree_iter it;
+	struct vm_area_struct *vma;
+	int err = 0;
+
+	if (!mm || !out)
+		return -EINVAL;
+	mmap_read_lock(mm);
+	vma_tree_iter_init(&it, &mm->mm_mt, 0);
+	while (!err && (vma = vma_tree_iter_next(&it, NULL, NULL)))
+		err = show_smap(out, mm, vma);
+	mmap_read_unlock(mm);
+	return err;
+}

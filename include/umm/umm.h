@@ -163,6 +163,16 @@ void umm_file_put(struct umm_file *f);
  */
 int umm_pagemap(struct umm_mm *mm, uint64_t addr, uint64_t npages, uint64_t *out);
 
+/*
+ * umm_smaps - /proc/PID/smaps to @out, byte for byte as Linux prints it
+ * (no ProtectionKey line, as on hosts without protection keys). Counts
+ * are what this mm maps now: Rss, Pss (a page mapped n times counts 1/n),
+ * clean and dirty, shared (mapped more than once) and private, referenced,
+ * anonymous, locked; THPeligible by the mm's THP mode. Return: 0,
+ * -EINVAL, -EIO when @out fails.
+ */
+int umm_smaps(struct umm_mm *mm, FILE *out);
+
 uint64_t umm_wp_shared_mapping_range(struct umm_file *f, uint64_t first_index,
 				     uint64_t nr);
 uint64_t umm_clean_record_shared_mapping_range(struct umm_file *f,
