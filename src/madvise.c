@@ -10,6 +10,10 @@
 #include "mm.h"
 #include "memory.h"
 #include "filemap.h"
+#include "mmu_notifier.h"
+#include "pagewalk.h"
+#include "rmap.h"
+#include "tlb.h"
 
 #ifndef MADV_DONTNEED_LOCKED
 #define MADV_DONTNEED_LOCKED	24
@@ -172,10 +176,78 @@ out:
 	return ret ? ret : unmapped;
 }
 
+/* What a MADV_FREE walk cleaned, for the one TLB flush at its end. */
+struct free_walk {
+	uint64_t start, end;	/* the VMA range walked */
+	uint64_t flush_start, flush_end;
+};
+
+/*
+ * MADV_FREE of one entry, as madvise_free_pte_range: an anonymous page
+ * mapped only here is made clean and old and marked lazily freeable (its
+ * contents may go, unless it is written again first). Shared ones (after
+ * a fork) are left alone. Locking: the PTE lock held (pte_entry).
+ */
+static int madvise_free_pte(pte_t *pte, uint64_t addr, uint64_t next,
+			    struct mm_walk *walk)
+{
+	struct free_walk *fw = walk->private;
+	pte_t v = ptep_get(pte);
+	struct page *page;
+
+	(void)next;
+	if (!pte_present(v) || pte_special(v))
+		return 0;
+	page = compound_head(pfn_to_page(pte_pfn(v)));
+	if (!PageAnon(page) || __atomic_load_n(&page->mapcount, __ATOMIC_RELAXED) != 1)
+		return 0;
+	if (pte_young(v) || pte_dirty(v)) {
+		/* cleared first: lockless walkers set these bits with CAS */
+		pte_t old = ptep_get_and_clear(pte);
+
+		set_pte(pte, __pte(pte_val(old) & ~(_PAGE_DIRTY | _PAGE_ACCESSED)));
+		if (addr < fw->flush_start)
+			fw->flush_start = addr;
+		if (addr + PAGE_SIZE > fw->flush_end)
+			fw->flush_end = addr + PAGE_SIZE;
+	}
+	set_bit_page(PG_lazyfree, page);
+	return 0;
+}
+
+static int madvise_free_pre_vma(uint64_t start, uint64_t end, struct mm_walk *walk)
+{
+	struct free_walk *fw = walk->private;
+
+	fw->start = start;
+	fw->end = end;
+	fw->flush_start = end;
+	fw->flush_end = start;
+	mmu_notifier_invalidate_range_start(walk->mm, start, end);
+	return 0;
+}
+
+/* A write through a translation cached before must set dirty again. */
+static void madvise_free_post_vma(struct mm_walk *walk)
+{
+	struct free_walk *fw = walk->private;
+
+	if (fw->flush_end > fw->flush_start)
+		flush_tlb_mm_range(walk->mm, fw->flush_start, fw->flush_end);
+	mmu_notifier_invalidate_range_end(walk->mm, fw->start, fw->end);
+}
+
+static const struct mm_walk_ops madvise_free_ops = {
+	.pte_entry = madvise_free_pte,
+	.pre_vma = madvise_free_pre_vma,
+	.post_vma = madvise_free_post_vma,
+};
+
 /*
  * MADV_DONTNEED drops the pages (the next touch reads zeroes, or the
- * file). MADV_FREE lets them go only under memory pressure, which umm
- * does not reclaim under yet: the pages stay, as they do on an idle Linux.
+ * file). MADV_FREE makes them clean and lazily freeable: they would go
+ * under memory pressure, which umm does not reclaim under yet, so they
+ * stay, as they do on an idle Linux, and smaps counts them as LazyFree.
  * MADV_WILLNEED, MADV_COLD and MADV_PAGEOUT are hints with nothing to act
  * on yet (no swap, no LRU); all of them only walk the VMAs. Locking: mmap_lock held for read; zapping takes the PTE locks and
  * may race with faults, which is fine (the fault's page stays or goes).
@@ -225,6 +297,11 @@ static int madvise_walk_read(struct umm_mm *mm, uint64_t start, uint64_t end,
 		}
 		if (behavior == MADV_DONTNEED || behavior == MADV_DONTNEED_LOCKED)
 			zap_page_range(mm, start, tmp);
+		if (behavior == MADV_FREE) {
+			struct free_walk fw;
+
+			walk_page_range(mm, start, tmp, &madvise_free_ops, &fw);
+		}
 		/* the hole goes through to the file, in every mm that maps it */
 		if (behavior == MADV_REMOVE) {
 			uint64_t first = vma->vm_pgoff + ((start - vma->vm_start) >> PAGE_SHIFT);

@@ -82,6 +82,7 @@ enum pageflags {
 	PG_reserved,	/* never handed out (pfn 0) */
 	PG_dirty,
 	PG_uptodate,
+	PG_lazyfree,	/* anon, MADV_FREE'd: the kernel's !PG_swapbacked */
 	__NR_PAGEFLAGS,
 };
 

@@ -129,7 +129,7 @@ __visible int umm_pagemap(struct umm_mm *mm, uint64_t addr, uint64_t npages,
 
 struct mem_size_stats {
 	uint64_t resident, shared_clean, shared_dirty, private_clean;
-	uint64_t private_dirty, referenced, anonymous;
+	uint64_t private_dirty, referenced, anonymous, lazyfree;
 	uint64_t pss, pss_dirty, pss_locked;
 };
 
@@ -154,8 +154,11 @@ static int smaps_pte(pte_t *pte, uint64_t addr, uint64_t next, struct mm_walk *w
 	page = compound_head(pfn_to_page(pte_pfn(v)));
 	mapcount = __atomic_load_n(&page->mapcount, __ATOMIC_RELAXED);
 	dirty = pte_dirty(v) || test_bit_page(PG_dirty, page);
-	if (PageAnon(page))
+	if (PageAnon(page)) {
 		mss->anonymous += PAGE_SIZE;
+		if (test_bit_page(PG_lazyfree, page) && !dirty)
+			mss->lazyfree += PAGE_SIZE;
+	}
 	mss->resident += PAGE_SIZE;
 	if (pte_young(v))
 		mss->referenced += PAGE_SIZE;
@@ -253,8 +256,9 @@ static int show_smap(FILE *out, struct umm_mm *mm, struct vm_area_struct *vma)
 		    (unsigned long long)mss.private_clean >> 10,
 		    (unsigned long long)mss.private_dirty >> 10,
 		    (unsigned long long)mss.referenced >> 10,
-		    (unsigned long long)mss.anonymous >> 10,
-		    0ULL, 0ULL, 0ULL, 0ULL, 0ULL, 0ULL, 0ULL, 0ULL, 0ULL,
+		    (unsigned long long)mss.anonymous >> 10, 0ULL,
+		    (unsigned long long)mss.lazyfree >> 10,
+		    0ULL, 0ULL, 0ULL, 0ULL, 0ULL, 0ULL, 0ULL,
 		    (unsigned long long)(mss.pss_locked >> PSS_SHIFT) >> 10,
 		    (unsigned int)thp_eligible(mm, vma)) < 0)
 		return -EIO;
