@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <linux/magic.h>
@@ -244,8 +245,89 @@ static struct page *filemap_add_page(struct umm_file *f, uint64_t index,
 	return NULL;
 }
 
+/*
+ * Read the run of missing pages [first, first + nr) of a host file with one
+ * preadv into new frames, and add them to the cache. A frame that cannot be
+ * had ends the run early; a page another fault added first is dropped.
+ * Return: pages read (added or not). Locking: invalidate_lock (read).
+ */
+static uint64_t read_run(struct umm_file *f, uint64_t first, uint64_t nr,
+			 struct frame_quota *quota)
+{
+	struct page *pages[RA_PAGES];
+	struct iovec iov[RA_PAGES];
+	uint64_t size = i_size_read(f), n, i;
+	ssize_t got;
+
+	for (n = 0; n < nr; n++) {
+		pages[n] = alloc_page(quota, __GFP_NOZERO);
+		if (!pages[n])
+			break;
+		iov[n] = (struct iovec){ page_address(pages[n]), PAGE_SIZE };
+	}
+	do {
+		got = n ? preadv(f->fd, iov, (int)n, (off_t)(first << PAGE_SHIFT)) : 0;
+	} while (got < 0 && errno == EINTR);
+	for (i = 0; i < n; i++) {
+		uint64_t pos = (first + i) << PAGE_SHIFT;
+		size_t have = got > 0 && (uint64_t)got > i * PAGE_SIZE ?
+			      (size_t)((uint64_t)got - i * PAGE_SIZE) : 0;
+
+		/* a short read (not EOF) leaves the rest to the fault's own read */
+		if (have < PAGE_SIZE && pos + have < size) {
+			put_page(pages[i]);
+			continue;
+		}
+		if (have < PAGE_SIZE)
+			memset((char *)page_address(pages[i]) + have, 0, PAGE_SIZE - have);
+		WRITE_ONCE(pages[i]->mapping, (void *)f);
+		pages[i]->index = first + i;
+		if (xa_insert(&f->i_pages, first + i, pages[i])) {
+			WRITE_ONCE(pages[i]->mapping, NULL);
+			put_page(pages[i]);
+		}
+	}
+	return n;
+}
+
+static bool filemap_cached(struct umm_file *f, uint64_t index)
+{
+	bool in;
+
+	rcu_read_lock();
+	in = xa_load(&f->i_pages, index) != NULL;
+	rcu_read_unlock();
+	return in;
+}
+
+/*
+ * The read-around of a miss at @index: the missing pages of the window,
+ * run by run. Locking: invalidate_lock (read).
+ */
+static void filemap_read_around(struct umm_file *f, uint64_t index,
+				struct frame_quota *quota, enum file_ra ra)
+{
+	uint64_t end = size_pages(i_size_read(f)), first, last, i;
+
+	first = ra == RA_SEQ || index < RA_PAGES / 2 ? index : index - RA_PAGES / 2;
+	last = first + RA_PAGES < end ? first + RA_PAGES : end;
+	for (i = first; i < last;) {
+		uint64_t run = 0;
+
+		while (i + run < last && !filemap_cached(f, i + run))
+			run++;
+		if (!run) {
+			i++;
+			continue;
+		}
+		if (read_run(f, i, run, quota) < run)
+			return;		/* out of frames: the fault reads its own */
+		i += run;
+	}
+}
+
 struct page *filemap_get_page(struct umm_file *f, uint64_t index,
-			       struct frame_quota *quota, int *err)
+			       struct frame_quota *quota, enum file_ra ra, int *err)
 {
 	for (;;) {
 		struct page *page = filemap_get_cached(f, index);
@@ -253,6 +335,15 @@ struct page *filemap_get_page(struct umm_file *f, uint64_t index,
 		if (page)
 			return page;
 		down_read(&f->invalidate_lock);
+		if (f->kind == FILE_HOST && ra != RA_NONE &&
+		    index < size_pages(i_size_read(f))) {
+			filemap_read_around(f, index, quota, ra);
+			page = filemap_get_cached(f, index);
+			if (page) {
+				up_read(&f->invalidate_lock);
+				return page;
+			}
+		}
 		page = filemap_add_page(f, index, quota, err);
 		up_read(&f->invalidate_lock);
 		if (page || *err != -EAGAIN)

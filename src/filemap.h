@@ -73,11 +73,18 @@ static inline bool mapping_needs_writeback(const struct umm_file *f)
  * as memcg charges the faulting task), with a reference for the caller.
  * Locking: none held but the faulting VMA's; lookups are lockless (RCU);
  *          adding a page takes invalidate_lock for read, then xa_lock.
+ * A miss in a host file reads ahead as the kernel's mmap read-around
+ * does (@ra): RA_AROUND a window of RA_PAGES centred on @index, RA_SEQ
+ * the window from @index on (MADV_SEQUENTIAL), RA_NONE just the page
+ * (MADV_RANDOM); pages already cached are not read again.
  * Return: the page; NULL with *err = -ENOMEM, or -EIO when the index is
  *         past the end of the file or the host read failed.
  */
+enum file_ra { RA_AROUND, RA_SEQ, RA_NONE };
+#define RA_PAGES	32	/* 128 KiB, read_ahead_kb's default */
+
 struct page *filemap_get_page(struct umm_file *f, uint64_t index,
-			       struct frame_quota *quota, int *err);
+			       struct frame_quota *quota, enum file_ra ra, int *err);
 
 /* lock_page - the folio lock: serialises dirtying against writeback. */
 void lock_page(struct page *page);

@@ -384,7 +384,9 @@ static vm_fault_t file_fault_page(struct vm_fault *vmf, struct page **pagep)
 		return VM_FAULT_SIGBUS;
 	if (pte_alloc(vma->vm_mm, vmf->pmd))
 		return VM_FAULT_OOM;
-	*pagep = filemap_get_page(file, pgoff, vma->vm_mm->quota, &err);
+	*pagep = filemap_get_page(file, pgoff, vma->vm_mm->quota,
+				  (vma->vm_flags & VM_RAND_READ) ? RA_NONE :
+				  (vma->vm_flags & VM_SEQ_READ) ? RA_SEQ : RA_AROUND, &err);
 	if (*pagep)
 		return 0;
 	return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;

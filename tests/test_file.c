@@ -317,6 +317,77 @@ static void test_fork_and_mremap(void)
 	frames_end();
 }
 
+/* Which pages of [addr, addr + n pages) umm_mincore calls resident. */
+static void cached(struct umm_mm *mm, uint64_t addr, unsigned n, unsigned *first,
+		   unsigned *last, unsigned *count)
+{
+	unsigned char vec[128];
+
+	CHECK(n <= sizeof(vec));
+	CHECK_EQ(umm_mincore(mm, addr, n * P, vec), 0);
+	*first = *last = ~0u;
+	*count = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (!(vec[i] & 1))
+			continue;
+		if (*first == ~0u)
+			*first = i;
+		*last = i;
+		(*count)++;
+	}
+}
+
+/*
+ * A miss reads around the page (32 pages centred on it), ahead of it under
+ * MADV_SEQUENTIAL, only it under MADV_RANDOM; what was read ahead holds
+ * the file's bytes, and a partial last page reads zeroes past the end.
+ */
+static void test_host_readahead(void)
+{
+	char path[64];
+	int fd = host_file(100, 100, path);
+	struct umm_file *f = umm_file_from_fd(fd, O_RDONLY);
+	struct umm_mm *mm = umm_mm_create(NULL);
+	unsigned first, last, n;
+
+	CHECK(f && mm);
+	unlink(path);
+	CHECK_EQ(umm_mmap(mm, A, 101 * P, PROT_READ, MAP_PRIVATE | MAP_FIXED, f, 0),
+		 (int64_t)A);
+	CHECK_EQ(rd(mm, A + 50 * P) & 0xff, 51);
+	cached(mm, A, 101, &first, &last, &n);
+	CHECK_EQ(first, 34);
+	CHECK_EQ(last, 65);
+	CHECK_EQ(n, 32);
+	for (unsigned i = 34; i < 66; i++)
+		CHECK_EQ(rd(mm, A + i * P + 8) & 0xff, i + 1);
+	/* the window clipped to the file's end, the tail zeroed */
+	CHECK_EQ(rd(mm, A + 100 * P) & 0xff, 101);
+	CHECK_EQ(rd(mm, A + 100 * P + 200), 0);
+	cached(mm, A, 101, &first, &last, &n);
+	CHECK_EQ(last, 100);
+	CHECK_EQ(n, 32 + 16 + 1);	/* 84..100 added: 66..83 stay out */
+	CHECK_EQ(umm_munmap(mm, A, 101 * P), 0);
+	umm_file_put(f);
+
+	/* MADV_RANDOM: one page; MADV_SEQUENTIAL: from the page on */
+	f = umm_file_from_fd(fd, O_RDONLY);
+	CHECK(f);
+	CHECK_EQ(umm_mmap(mm, A, 101 * P, PROT_READ, MAP_PRIVATE | MAP_FIXED, f, 0),
+		 (int64_t)A);
+	CHECK_EQ(umm_madvise(mm, A, 50 * P, MADV_RANDOM), 0);
+	CHECK_EQ(umm_madvise(mm, A + 50 * P, 51 * P, MADV_SEQUENTIAL), 0);
+	CHECK_EQ(rd(mm, A + 10 * P) & 0xff, 11);
+	cached(mm, A, 50, &first, &last, &n);
+	CHECK(first == 10 && n == 1);
+	CHECK_EQ(rd(mm, A + 60 * P) & 0xff, 61);
+	cached(mm, A + 50 * P, 51, &first, &last, &n);
+	CHECK(first == 10 && last == 41 && n == 32);
+	umm_mm_destroy(mm);
+	umm_file_put(f);
+	close(fd);
+}
+
 static void test_bad_input(void)
 {
 	char path[64];
@@ -390,6 +461,7 @@ int main(void)
 	RUN(test_truncate_everywhere);
 	RUN(test_punch_everywhere);
 	RUN(test_fork_and_mremap);
+	RUN(test_host_readahead);
 	RUN(test_bad_input);
 	return test_done();
 }
