@@ -187,7 +187,7 @@ static int read_page(struct umm_file *f, struct page *page, uint64_t index)
 }
 
 /* Lockless lookup with a reference. Locking: none; takes RCU. */
-static struct page *filemap_get_cached(struct umm_file *f, uint64_t index)
+struct page *find_get_page(struct umm_file *f, uint64_t index)
 {
 	struct page *page;
 
@@ -204,11 +204,6 @@ static struct page *filemap_get_cached(struct umm_file *f, uint64_t index)
 		rcu_read_unlock();
 		return page;
 	}
-}
-
-static uint64_t size_pages(uint64_t size)
-{
-	return (size >> PAGE_SHIFT) + !!(size & ~PAGE_MASK);
 }
 
 /* Read or create the page and add it. Locking: invalidate_lock (read). */
@@ -330,7 +325,7 @@ struct page *filemap_get_page(struct umm_file *f, uint64_t index,
 			       struct frame_quota *quota, enum file_ra ra, int *err)
 {
 	for (;;) {
-		struct page *page = filemap_get_cached(f, index);
+		struct page *page = find_get_page(f, index);
 
 		if (page)
 			return page;
@@ -338,7 +333,7 @@ struct page *filemap_get_page(struct umm_file *f, uint64_t index,
 		if (f->kind == FILE_HOST && ra != RA_NONE &&
 		    index < size_pages(i_size_read(f))) {
 			filemap_read_around(f, index, quota, ra);
-			page = filemap_get_cached(f, index);
+			page = find_get_page(f, index);
 			if (page) {
 				up_read(&f->invalidate_lock);
 				return page;
@@ -445,7 +440,7 @@ int filemap_write_and_wait_range(struct umm_file *f, uint64_t start, uint64_t en
 		rcu_read_unlock();
 		if (!page)
 			break;
-		page = filemap_get_cached(f, index);
+		page = find_get_page(f, index);
 		if (page) {
 			e = writeback_page(f, page, &wrote);
 			err = err ? err : e;
@@ -478,7 +473,7 @@ static void zero_page_tail(struct umm_file *f, uint64_t pos)
 
 	if (!(pos & ~PAGE_MASK))
 		return;
-	page = filemap_get_cached(f, pos >> PAGE_SHIFT);
+	page = find_get_page(f, pos >> PAGE_SHIFT);
 	if (!page)
 		return;
 	memset((char *)page_address(page) + (pos & ~PAGE_MASK), 0,

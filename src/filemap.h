@@ -81,6 +81,18 @@ static inline bool mapping_needs_writeback(const struct umm_file *f)
  *         past the end of the file or the host read failed.
  */
 enum file_ra { RA_AROUND, RA_SEQ, RA_NONE };
+
+/* Pages a file of @size bytes has, the last one partial. */
+static inline uint64_t size_pages(uint64_t size)
+{
+	return (size >> PAGE_SHIFT) + !!(size & ~PAGE_MASK);
+}
+
+/*
+ * find_get_page - the page cached at @index with a reference, or NULL;
+ * never reads. Locking: none; takes RCU.
+ */
+struct page *find_get_page(struct umm_file *f, uint64_t index);
 #define RA_PAGES	32	/* 128 KiB, read_ahead_kb's default */
 
 struct page *filemap_get_page(struct umm_file *f, uint64_t index,

@@ -423,10 +423,59 @@ static bool finish_fault(struct vm_fault *vmf, struct page *cache, struct page *
 	return true;
 }
 
+#define FAULT_AROUND_PAGES	16	/* fault_around_bytes' default, 64 KiB */
+
+/*
+ * do_fault_around - map the file's pages already in its cache around a
+ * read fault, in the aligned block of FAULT_AROUND_PAGES entries that
+ * holds it (clipped to the VMA, the PTE table and the file), with the
+ * rights a read fault gives, as the kernel's filemap_map_pages: one fault
+ * then serves a run of reads. Only empty entries are filled; each page is
+ * checked to be still in the file under the PTE lock, as finish_fault.
+ * Locking: the VMA held; takes the PTE lock.
+ */
+static void do_fault_around(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct umm_file *file = vma->vm_file;
+	uint64_t block = (uint64_t)FAULT_AROUND_PAGES << PAGE_SHIFT;
+	uint64_t from = vmf->address & ~(block - 1), to = from + block, addr;
+	uint64_t eof = size_pages(i_size_read(file));
+	pgprot_t prot = vm_get_page_prot(vma->vm_flags);
+	spinlock_t *ptl;
+	pte_t *pte, *start;
+
+	from = from > vma->vm_start ? from : vma->vm_start;
+	to = to < vma->vm_end ? to : vma->vm_end;
+	start = pte = pte_offset_map_lock(vma->vm_mm, vmf->pmd, from, &ptl);
+	if (!pte)
+		return;
+	for (addr = from; addr < to; addr += PAGE_SIZE, pte++) {
+		uint64_t index = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+		struct page *page;
+
+		if (index >= eof)
+			break;
+		if (!pte_none(ptep_get(pte)))
+			continue;
+		page = find_get_page(file, index);
+		if (!page)
+			continue;
+		if (READ_ONCE(page->mapping) != (void *)file) {
+			put_page(page);		/* truncated meanwhile */
+			continue;
+		}
+		__atomic_fetch_add(&page->mapcount, 1, __ATOMIC_RELAXED);
+		set_pte(pte, pte_mkyoung(pfn_pte(page_to_pfn(page), prot)));
+	}
+	pte_unmap_unlock(start, ptl);
+}
+
 /*
  * do_read_fault - map the cache page read-only for a private mapping or a
  * shared one that tracks dirtying (vm_get_page_prot leaves the write bit
- * out of both); writable at once for shared memory-backed files.
+ * out of both); writable at once for shared memory-backed files. Then
+ * the cached pages around it (fault-around).
  * Locking: the VMA held.
  */
 static vm_fault_t do_read_fault(struct vm_fault *vmf)
@@ -440,6 +489,7 @@ static vm_fault_t do_read_fault(struct vm_fault *vmf)
 	entry = pte_mkyoung(pfn_pte(page_to_pfn(page), vm_get_page_prot(vmf->vma->vm_flags)));
 	if (!finish_fault(vmf, page, page, entry))
 		put_page(page);
+	do_fault_around(vmf);
 	return 0;
 }
 

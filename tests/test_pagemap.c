@@ -25,13 +25,13 @@
 
 #define P		4096ull
 #define WIN		(8ull << 20)	/* 2 MiB-aligned on both sides */
-#define PAGES		64		/* the pages compared in pagemap */
+#define PAGES		128		/* the pages compared in pagemap */
 #define FLAGS_MASK	(~((1ull << 55) - 1) & ~(1ull << 55))	/* bits 56-63 */
 
 struct side {
 	struct umm_mm *mm;	/* NULL: the host */
-	struct umm_file *file;
-	int fd;
+	struct umm_file *file, *file2;
+	int fd, fd2;
 	uint64_t base;
 };
 
@@ -105,6 +105,9 @@ static void pagemap(struct side *s, uint64_t *out)
  *  50-57  shared file rw: 50 written, 51 read
  *  60-63  private anon rw: all written, 60-62 MADV_FREEd, then 61
  *         written and 62 read again (LazyFree: 60 and 62)
+ *  64-127 private r-- mapping of a second file, one the host keeps in its
+ *         cache: 84 read, and fault-around maps 80-95 on both sides (umm
+ *         has read 68-99 around the miss)
  *  2-6 MiB   private anon, MADV_HUGEPAGE, untouched (THPeligible)
  *  6.5-7 MiB private anon, MADV_HUGEPAGE, too small for a huge page
  *  the rest: holes
@@ -149,6 +152,15 @@ static void build(struct side *s)
 		CHECK_EQ(madvise((void *)(s->base + 60 * P), 3 * P, MADV_FREE), 0);
 	wr(s, 61 * P);
 	rd(s, 62 * P);
+	if (s->mm) {
+		CHECK_EQ(umm_mmap(s->mm, s->base + 64 * P, 64 * P, PROT_READ,
+				  MAP_PRIVATE | MAP_FIXED, s->file2, 0),
+			 (int64_t)(s->base + 64 * P));
+	} else {
+		CHECK(mmap((void *)(s->base + 64 * P), 64 * P, PROT_READ,
+			   MAP_PRIVATE | MAP_FIXED, s->fd2, 0) != MAP_FAILED);
+	}
+	rd(s, 84 * P);
 	if (!s->mm) {
 		/*
 		 * The host marks MADV_FREEd pages lazily freeable through a
@@ -271,6 +283,15 @@ static void test_proc_views_as_host(void)
 		       "their smaps counts are not compared\n");
 	o.flags = host_maps_zero_page() ? 0 : UMM_NO_ZERO_PAGE;
 	host.fd = fd;
+	/* the second file stays in the host's cache, written back (clean) */
+	strcpy(path, "/tmp/umm_pagemap_XXXXXX");
+	host.fd2 = mkstemp(path);
+	CHECK(host.fd2 >= 0);
+	unlink(path);
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(write(host.fd2, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	CHECK_EQ(fsync(host.fd2), 0);
+	CHECK(host_file_cached(host.fd2));
 	/*
 	 * The window is 2 MiB-aligned (THPeligible depends on alignment) and
 	 * kept between PROT_NONE guards, so that nothing of the process
@@ -282,7 +303,8 @@ static void test_proc_views_as_host(void)
 	CHECK_EQ(munmap((void *)host.base, WIN), 0);
 	us.mm = umm_mm_create(&o);
 	us.file = umm_file_from_fd(fd, O_RDWR);
-	CHECK(us.mm && us.file);
+	us.file2 = umm_file_from_fd(host.fd2, O_RDONLY);
+	CHECK(us.mm && us.file && us.file2);
 	us.base = (uint64_t)umm_mmap(us.mm, 0, WIN + (4ull << 20), PROT_NONE,
 				     MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0);
 	us.base = (us.base + (2ull << 20)) & ~((2ull << 20) - 1);
@@ -326,6 +348,8 @@ static void test_proc_views_as_host(void)
 	munmap(w, WIN + (4ull << 20));
 	umm_mm_destroy(us.mm);
 	umm_file_put(us.file);
+	umm_file_put(us.file2);
+	close(host.fd2);
 	close(fd);
 }
 
