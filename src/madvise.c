@@ -10,10 +10,8 @@
 #include "mm.h"
 #include "memory.h"
 #include "filemap.h"
-#include "mmu_notifier.h"
 #include "pagewalk.h"
 #include "rmap.h"
-#include "tlb.h"
 
 #ifndef MADV_DONTNEED_LOCKED
 #define MADV_DONTNEED_LOCKED	24
@@ -176,12 +174,6 @@ out:
 	return ret ? ret : unmapped;
 }
 
-/* What a MADV_FREE walk cleaned, for the one TLB flush at its end. */
-struct free_walk {
-	uint64_t start, end;	/* the VMA range walked */
-	uint64_t flush_start, flush_end;
-};
-
 /*
  * MADV_FREE of one entry, as madvise_free_pte_range: an anonymous page
  * mapped only here is made clean and old and marked lazily freeable (its
@@ -191,7 +183,6 @@ struct free_walk {
 static int madvise_free_pte(pte_t *pte, uint64_t addr, uint64_t next,
 			    struct mm_walk *walk)
 {
-	struct free_walk *fw = walk->private;
 	pte_t v = ptep_get(pte);
 	struct page *page;
 
@@ -206,41 +197,17 @@ static int madvise_free_pte(pte_t *pte, uint64_t addr, uint64_t next,
 		pte_t old = ptep_get_and_clear(pte);
 
 		set_pte(pte, __pte(pte_val(old) & ~(_PAGE_DIRTY | _PAGE_ACCESSED)));
-		if (addr < fw->flush_start)
-			fw->flush_start = addr;
-		if (addr + PAGE_SIZE > fw->flush_end)
-			fw->flush_end = addr + PAGE_SIZE;
+		change_walk_note(walk, addr);
 	}
 	set_bit_page(PG_lazyfree, page);
 	return 0;
 }
 
-static int madvise_free_pre_vma(uint64_t start, uint64_t end, struct mm_walk *walk)
-{
-	struct free_walk *fw = walk->private;
-
-	fw->start = start;
-	fw->end = end;
-	fw->flush_start = end;
-	fw->flush_end = start;
-	mmu_notifier_invalidate_range_start(walk->mm, start, end);
-	return 0;
-}
-
 /* A write through a translation cached before must set dirty again. */
-static void madvise_free_post_vma(struct mm_walk *walk)
-{
-	struct free_walk *fw = walk->private;
-
-	if (fw->flush_end > fw->flush_start)
-		flush_tlb_mm_range(walk->mm, fw->flush_start, fw->flush_end);
-	mmu_notifier_invalidate_range_end(walk->mm, fw->start, fw->end);
-}
-
 static const struct mm_walk_ops madvise_free_ops = {
 	.pte_entry = madvise_free_pte,
-	.pre_vma = madvise_free_pre_vma,
-	.post_vma = madvise_free_post_vma,
+	.pre_vma = change_walk_pre_vma,
+	.post_vma = change_walk_post_vma,
 };
 
 /*
@@ -298,9 +265,9 @@ static int madvise_walk_read(struct umm_mm *mm, uint64_t start, uint64_t end,
 		if (behavior == MADV_DONTNEED || behavior == MADV_DONTNEED_LOCKED)
 			zap_page_range(mm, start, tmp);
 		if (behavior == MADV_FREE) {
-			struct free_walk fw;
+			struct change_walk cw;
 
-			walk_page_range(mm, start, tmp, &madvise_free_ops, &fw);
+			walk_page_range(mm, start, tmp, &madvise_free_ops, &cw);
 		}
 		/* the hole goes through to the file, in every mm that maps it */
 		if (behavior == MADV_REMOVE) {

@@ -20,27 +20,15 @@
 #include <umm/umm.h>
 #include "pagewalk.h"
 #include "filemap.h"
-#include "mmu_notifier.h"
-#include "tlb.h"
 
 struct wp_walk {
-	uint64_t start, end;		/* the VMA range walked */
-	uint64_t flush_start, flush_end;	/* of the entries changed */
+	struct change_walk cw;		/* first: the walk's private data */
 	uint64_t total;
 	/* clean_record only */
 	uint64_t bitmap_pgoff;
 	unsigned long *bitmap;
 	uint64_t bit_start, bit_end;
 };
-
-static void wp_walk_changed(struct wp_walk *w, uint64_t addr)
-{
-	w->total++;
-	if (addr < w->flush_start)
-		w->flush_start = addr;
-	if (addr + PAGE_SIZE > w->flush_end)
-		w->flush_end = addr + PAGE_SIZE;
-}
 
 /*
  * Rewrite a present entry: clear it first, so that a lockless walker
@@ -64,7 +52,8 @@ static int wp_pte(pte_t *pte, uint64_t addr, uint64_t next, struct mm_walk *walk
 	(void)next;
 	if (pte_present(v) && pte_write(v)) {
 		pte_update(pte, _PAGE_RW);
-		wp_walk_changed(w, addr);
+		change_walk_note(walk, addr);
+		w->total++;
 	}
 	return 0;
 }
@@ -83,7 +72,8 @@ static int clean_record_pte(pte_t *pte, uint64_t addr, uint64_t next,
 	bit = ((addr - walk->vma->vm_start) >> PAGE_SHIFT) + walk->vma->vm_pgoff -
 	      w->bitmap_pgoff;
 	pte_update(pte, _PAGE_DIRTY);
-	wp_walk_changed(w, addr);
+	change_walk_note(walk, addr);
+	w->total++;
 	w->bitmap[bit / (8 * sizeof(long))] |= 1UL << (bit % (8 * sizeof(long)));
 	if (bit < w->bit_start)
 		w->bit_start = bit;
@@ -113,33 +103,6 @@ static int wp_clean_pud_entry(pud_t *pud, uint64_t addr, uint64_t next,
 	return 0;
 }
 
-/* Secondary MMUs let go of the range before its entries change. */
-static int wp_clean_pre_vma(uint64_t start, uint64_t end, struct mm_walk *walk)
-{
-	struct wp_walk *w = walk->private;
-
-	w->start = start;
-	w->end = end;
-	w->flush_start = end;
-	w->flush_end = start;
-	mmu_notifier_invalidate_range_start(walk->mm, start, end);
-	return 0;
-}
-
-/*
- * Translations cached before the walk (the software TLBs of other
- * threads) may still allow a write, or a store without setting the dirty
- * bit: they go before the call returns.
- */
-static void wp_clean_post_vma(struct mm_walk *walk)
-{
-	struct wp_walk *w = walk->private;
-
-	if (w->flush_end > w->flush_start)
-		flush_tlb_mm_range(walk->mm, w->flush_start, w->flush_end);
-	mmu_notifier_invalidate_range_end(walk->mm, w->start, w->end);
-}
-
 /* Copy-on-write, read-only and hugetlb mappings are not tracked. */
 static int wp_clean_test_walk(uint64_t start, uint64_t end, struct mm_walk *walk)
 {
@@ -155,8 +118,8 @@ static const struct mm_walk_ops wp_walk_ops = {
 	.pmd_entry = wp_clean_pmd_entry,
 	.pud_entry = wp_clean_pud_entry,
 	.test_walk = wp_clean_test_walk,
-	.pre_vma = wp_clean_pre_vma,
-	.post_vma = wp_clean_post_vma,
+	.pre_vma = change_walk_pre_vma,	/* translations cached before the */
+	.post_vma = change_walk_post_vma,	/* walk may still write: flushed */
 };
 
 static const struct mm_walk_ops clean_walk_ops = {
@@ -164,8 +127,8 @@ static const struct mm_walk_ops clean_walk_ops = {
 	.pmd_entry = wp_clean_pmd_entry,
 	.pud_entry = wp_clean_pud_entry,
 	.test_walk = wp_clean_test_walk,
-	.pre_vma = wp_clean_pre_vma,
-	.post_vma = wp_clean_post_vma,
+	.pre_vma = change_walk_pre_vma,	/* translations cached before the */
+	.post_vma = change_walk_post_vma,	/* walk may still write: flushed */
 };
 
 /* Pages [first, first + nr) of a file: non-empty and not wrapping. */

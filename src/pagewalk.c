@@ -13,6 +13,7 @@
 #include <errno.h>
 #include "pagewalk.h"
 #include "filemap.h"
+#include "mmu_notifier.h"
 #include "rmap.h"
 
 /* Whether anything below the level of the entry at @depth is wanted. */
@@ -336,4 +337,24 @@ int walk_page_mapping(struct umm_file *f, uint64_t first_index, uint64_t nr,
 	itree_for_each_overlap(&f->i_mmap, first_index, mw.end - 1,
 			       walk_mapping_vma, &mw);
 	return mw.err;
+}
+
+/* Locking: as pre_vma (outside the RCU section, no PTE lock). */
+int change_walk_pre_vma(uint64_t start, uint64_t end, struct mm_walk *walk)
+{
+	struct change_walk *cw = walk->private;
+
+	cw->start = start;
+	cw->end = end;
+	mmu_notifier_invalidate_range_start(walk->mm, start, end);
+	tlb_gather_mmu(&cw->tlb, walk->mm);
+	return 0;
+}
+
+void change_walk_post_vma(struct mm_walk *walk)
+{
+	struct change_walk *cw = walk->private;
+
+	tlb_finish_mmu(&cw->tlb);
+	mmu_notifier_invalidate_range_end(walk->mm, cw->start, cw->end);
 }

@@ -20,6 +20,7 @@
 #define UMM_PAGEWALK_H
 
 #include "mm.h"
+#include "tlb.h"
 
 struct mm_walk;
 
@@ -50,6 +51,30 @@ struct mm_walk {
 	enum page_walk_action action;
 	void *private;
 };
+
+/*
+ * For walks that change entries in place (write-protect, clean, age):
+ * their private data starts with a struct change_walk, and their ops use
+ * change_walk_pre_vma/post_vma, which tell the mmu notifiers about each
+ * VMA range before its entries change and, at its end, flush the TLBs of
+ * the entries noted (change_walk_note): a translation cached before the
+ * change is gone when the walk returns.
+ */
+struct change_walk {
+	uint64_t start, end;		/* the VMA range being walked */
+	struct mmu_gather tlb;
+};
+
+int change_walk_pre_vma(uint64_t start, uint64_t end, struct mm_walk *walk);
+void change_walk_post_vma(struct mm_walk *walk);
+
+/* Locking: the PTE lock of @addr's entry held. */
+static inline void change_walk_note(struct mm_walk *walk, uint64_t addr)
+{
+	struct change_walk *cw = walk->private;
+
+	tlb_flush_pte_range(&cw->tlb, addr, addr + PAGE_SIZE);
+}
 
 /*
  * walk_page_range - walk [start, end) of @mm, VMA by VMA; holes between

@@ -43,7 +43,9 @@ static int show_map_vma(FILE *out, struct vm_area_struct *vma)
 	return fputc('\n', out) == EOF ? -EIO : 0;
 }
 
-__visible int umm_maps(struct umm_mm *mm, FILE *out)
+/* Every VMA in address order, through @show, under mmap_lock (read). */
+static int show_each_vma(struct umm_mm *mm, FILE *out,
+			 int (*show)(FILE *, struct umm_mm *, struct vm_area_struct *))
 {
 	struct vma_tree_iter it;
 	struct vm_area_struct *vma;
@@ -54,9 +56,20 @@ __visible int umm_maps(struct umm_mm *mm, FILE *out)
 	mmap_read_lock(mm);
 	vma_tree_iter_init(&it, &mm->mm_mt, 0);
 	while (!err && (vma = vma_tree_iter_next(&it, NULL, NULL)))
-		err = show_map_vma(out, vma);
+		err = show(out, mm, vma);
 	mmap_read_unlock(mm);
 	return err;
+}
+
+static int show_map(FILE *out, struct umm_mm *mm, struct vm_area_struct *vma)
+{
+	(void)mm;
+	return show_map_vma(out, vma);
+}
+
+__visible int umm_maps(struct umm_mm *mm, FILE *out)
+{
+	return show_each_vma(mm, out, show_map);
 }
 
 /* /proc/PID/pagemap's bits (Documentation/admin-guide/mm/pagemap.rst). */
@@ -267,16 +280,5 @@ static int show_smap(FILE *out, struct umm_mm *mm, struct vm_area_struct *vma)
 
 __visible int umm_smaps(struct umm_mm *mm, FILE *out)
 {
-	struct vma_tree_iter it;
-	struct vm_area_struct *vma;
-	int err = 0;
-
-	if (!mm || !out)
-		return -EINVAL;
-	mmap_read_lock(mm);
-	vma_tree_iter_init(&it, &mm->mm_mt, 0);
-	while (!err && (vma = vma_tree_iter_next(&it, NULL, NULL)))
-		err = show_smap(out, mm, vma);
-	mmap_read_unlock(mm);
-	return err;
+	return show_each_vma(mm, out, show_smap);
 }
