@@ -44,13 +44,16 @@ static int copy_present_pte(struct umm_mm *dst, pte_t *dst_pte, pte_t *src_pte,
 	if (PageAnon(page))
 		mm_stat_add(dst, MM_ANONPAGES, 1);
 	/*
-	 * Private: both sides copy on their next write. Dirty is cleared too,
-	 * in both: mprotect takes a dirty private entry for this mm's own
-	 * page and would make it writable again (whatever its rights now).
+	 * As copy_present_pte: private, both sides copy on their next write
+	 * and keep the dirty bit (mprotect makes a dirty private entry
+	 * writable only while its page is exclusive, which a shared page is
+	 * not); shared, the child's entry is clean. The child's is old.
 	 */
 	if (!(vma->vm_flags & VM_SHARED)) {
-		__atomic_fetch_and(&src_pte->pte, ~(_PAGE_RW | _PAGE_DIRTY), __ATOMIC_RELEASE);
-		pte = pte_mkclean(pte_wrprotect(pte));
+		__atomic_fetch_and(&src_pte->pte, ~_PAGE_RW, __ATOMIC_RELEASE);
+		pte = pte_wrprotect(pte);
+	} else {
+		pte = pte_mkclean(pte);
 	}
 	set_pte(dst_pte, pte_mkold(pte));
 	return 0;

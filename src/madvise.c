@@ -175,10 +175,11 @@ out:
 }
 
 /*
- * MADV_FREE of one entry, as madvise_free_pte_range: an anonymous page
- * mapped only here is made clean and old and marked lazily freeable (its
- * contents may go, unless it is written again first). Shared ones (after
- * a fork) are left alone. Locking: the PTE lock held (pte_entry).
+ * MADV_FREE of one entry, as madvise_free_pte_range: this mm's entry for
+ * an anonymous page is made clean and old and the page marked lazily
+ * freeable (its contents may go, unless it is written again first); a
+ * page marked dirty itself is cleaned only when mapped here alone.
+ * Locking: the PTE lock held (pte_entry).
  */
 static int madvise_free_pte(pte_t *pte, uint64_t addr, uint64_t next,
 			    struct mm_walk *walk)
@@ -190,8 +191,13 @@ static int madvise_free_pte(pte_t *pte, uint64_t addr, uint64_t next,
 	if (!pte_present(v) || pte_special(v))
 		return 0;
 	page = compound_head(pfn_to_page(pte_pfn(v)));
-	if (!PageAnon(page) || __atomic_load_n(&page->mapcount, __ATOMIC_RELAXED) != 1)
+	if (!PageAnon(page))
 		return 0;
+	if (test_bit_page(PG_dirty, page)) {
+		if (__atomic_load_n(&page->mapcount, __ATOMIC_RELAXED) != 1)
+			return 0;
+		clear_bit_page(PG_dirty, page);
+	}
 	if (pte_young(v) || pte_dirty(v)) {
 		/* cleared first: lockless walkers set these bits with CAS */
 		pte_t old = ptep_get_and_clear(pte);

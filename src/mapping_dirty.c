@@ -9,8 +9,8 @@
  * (umm_clean_record_shared_mapping_range). Both are walk_page_mapping()
  * users (seed 000).
  *
- * Only shared writable mappings are walked (VM_SHARED | VM_MAYWRITE); a
- * private one met in the file's i_mmap ends the walk, as in the kernel.
+ * Only shared writable mappings are walked (VM_SHARED | VM_MAYWRITE);
+ * private ones are skipped (the kernel's walk would end at the first).
  * Work is on PTEs only: huge leaves are left as they are.
  *
  * umm's own writeback never depends on a PTE's dirty bit alone: a shared
@@ -165,7 +165,8 @@ __visible uint64_t umm_clean_record_shared_mapping_range(struct umm_file *f,
 	    bitmap_pgoff > first_index)
 		return 0;
 	none_set = *start >= *end;
-	w.bit_start = none_set ? nr : *start;
+	/* one past the highest bit the range can set (nr when they match) */
+	w.bit_start = none_set ? first_index + nr - bitmap_pgoff : *start;
 	w.bit_end = none_set ? 0 : *end;
 	down_read(&f->i_mmap_rwsem);
 	walk_page_mapping(f, first_index, nr, &clean_walk_ops, &w);

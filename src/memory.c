@@ -700,8 +700,10 @@ static bool access_error(struct vm_area_struct *vma, unsigned int access)
 /*
  * lock_mm_and_find_vma - the VMA holding @addr, with mmap_lock held for
  * read; with @expand, a VM_GROWSDOWN VMA above @addr is first grown down
- * to it under mmap_lock for write. umm's rwsem has no downgrade, so the
- * lookup is made again under the read lock (a racing munmap may win).
+ * to it under mmap_lock for write. umm's rwsem has no downgrade, so after
+ * the growth the lookup starts over under the read lock; whatever another
+ * thread mapped or unmapped meanwhile is then judged afresh, so the fault
+ * fails only where the address space, as it is, says it must.
  * Return: the VMA with mmap_lock held (read), or NULL with it released.
  */
 static struct vm_area_struct *lock_mm_and_find_vma(struct umm_mm *mm,
@@ -710,28 +712,25 @@ static struct vm_area_struct *lock_mm_and_find_vma(struct umm_mm *mm,
 	struct vm_area_struct *vma;
 	int err;
 
-	mmap_read_lock(mm);
-	vma = find_vma(mm, addr);
-	if (likely(vma && vma->vm_start <= addr))
-		return vma;
-	if (!vma || !(vma->vm_flags & VM_GROWSDOWN) || !expand)
-		goto fail;
-	mmap_read_unlock(mm);
-	mmap_write_lock(mm);
-	vma = find_vma(mm, addr);
-	err = -EFAULT;
-	if (vma)
-		err = expand_downwards(vma, addr);
-	mmap_write_unlock(mm);
-	if (err)
-		return NULL;
-	mmap_read_lock(mm);
-	vma = vma_lookup(mm, addr);
-	if (vma)
-		return vma;
-fail:
-	mmap_read_unlock(mm);
-	return NULL;
+	for (;;) {
+		mmap_read_lock(mm);
+		vma = find_vma(mm, addr);
+		if (likely(vma && vma->vm_start <= addr))
+			return vma;
+		mmap_read_unlock(mm);
+		if (!vma || !(vma->vm_flags & VM_GROWSDOWN) || !expand)
+			return NULL;
+		mmap_write_lock(mm);
+		vma = find_vma(mm, addr);
+		err = 0;	/* mapped meanwhile: look again */
+		if (!vma)
+			err = -EFAULT;
+		else if (vma->vm_start > addr)
+			err = expand_downwards(vma, addr);
+		mmap_write_unlock(mm);
+		if (err)
+			return NULL;
+	}
 }
 
 vm_fault_t do_user_fault(struct umm_mm *mm, uint64_t addr, unsigned int access,

@@ -25,7 +25,11 @@ static int copy_opts(struct umm_opts *o, const struct umm_opts *user)
 	memset(o, 0, sizeof(*o));
 	if (!user)
 		return 0;
-	size = user->size ? user->size : sizeof(*o);
+	/*
+	 * 0 means the struct as it first was: a caller built before a field
+	 * was added must not have it read past its end.
+	 */
+	size = user->size ? user->size : offsetof(struct umm_opts, stack_limit);
 	if (size < offsetof(struct umm_opts, flags) + sizeof(o->flags))
 		return -EINVAL;
 	if (size > sizeof(*o)) {

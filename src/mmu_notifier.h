@@ -10,9 +10,11 @@
 #include "mm_types.h"
 
 /*
- * Locking: the callers hold mmap_lock (read or write) and no spinlock;
- * the callbacks run under mm->notifier_lock (read) and must not call back
- * into umm for this mm.
+ * Locking: the callers hold mmap_lock (read or write), or for the file
+ * walks of the dirty-tracking helpers only the file's i_mmap_rwsem (read),
+ * and no spinlock; the callbacks run under mm->notifier_lock (read) and
+ * must not call back into umm for this mm, nor change the mappings of a
+ * file being walked.
  */
 void mmu_notifier_invalidate_range_start(struct umm_mm *mm, uint64_t start, uint64_t end);
 void mmu_notifier_invalidate_range_end(struct umm_mm *mm, uint64_t start, uint64_t end);

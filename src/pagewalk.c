@@ -313,7 +313,7 @@ static int walk_mapping_vma(struct itree_node *n, void *arg)
 	mw->walk.mm = vma->vm_mm;
 	err = walk_page_test(vma->vm_start, vma->vm_end, &mw->walk);
 	if (err > 0)
-		return 1;		/* the kernel's: the whole walk ends */
+		return 0;		/* skip this VMA, as test_walk is documented */
 	if (!err)
 		err = __walk_page_range(vma->vm_start + ((cba - vba) << PAGE_SHIFT),
 					vma->vm_start + ((cea - vba) << PAGE_SHIFT),

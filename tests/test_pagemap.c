@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <umm/umm.h>
 #include "test.h"
@@ -353,8 +354,76 @@ static void test_proc_views_as_host(void)
 	close(fd);
 }
 
+/*
+ * After a fork: the parent MADV_FREEs half of a written range and writes
+ * one of those pages again (a copy). Shared pages stay dirty across fork
+ * (Shared_Dirty), MADV_FREE makes the parent's shared ones clean, old and
+ * LazyFree too, the copy is private and dirty. Host and umm must agree.
+ */
+static void test_fork_free_as_host(void)
+{
+	struct umm_mm *mm = umm_mm_create(NULL), *child = NULL;
+	struct side host = { 0 }, us = { .mm = mm };
+	char *hs, *us_;
+	int pipefd[2];
+	pid_t pid;
+	void *w;
+
+	CHECK(mm);
+	w = mmap(NULL, WIN + (4ull << 20), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(w != MAP_FAILED);
+	host.base = ((uint64_t)(uintptr_t)w + (2ull << 20)) & ~((2ull << 20) - 1);
+	us.base = (uint64_t)umm_mmap(mm, 0, WIN + (4ull << 20), PROT_NONE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0);
+	us.base = (us.base + (2ull << 20)) & ~((2ull << 20) - 1);
+	CHECK_EQ(map(&host, P, 8 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE, false, 0),
+		 (int64_t)(host.base + P));
+	CHECK_EQ(map(&us, P, 8 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE, false, 0),
+		 (int64_t)(us.base + P));
+	for (uint64_t i = 1; i <= 8; i++) {
+		wr(&host, i * P);
+		wr(&us, i * P);
+	}
+	CHECK_EQ(pipe(pipefd), 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {		/* keeps the pages shared until told */
+		char c;
+
+		close(pipefd[1]);
+		(void)!read(pipefd[0], &c, 1);
+		_exit(0);
+	}
+	close(pipefd[0]);
+	CHECK_EQ(umm_fork(mm, &child), 0);
+	CHECK_EQ(madvise((void *)(host.base + P), 4 * P, MADV_FREE), 0);
+	CHECK_EQ(umm_madvise(mm, us.base + P, 4 * P, MADV_FREE), 0);
+	wr(&host, 2 * P);
+	wr(&us, 2 * P);
+	{
+		static char one[P] __attribute__((aligned(P)));
+
+		CHECK_EQ(syscall(SYS_mlock, one, P), 0);	/* drain, as above */
+		CHECK_EQ(syscall(SYS_munlock, one, P), 0);
+	}
+	hs = smaps(&host);
+	us_ = smaps(&us);
+	if (strcmp(hs, us_) || getenv("SHOW"))
+		printf("   host:\n%s   umm:\n%s", hs, us_);
+	CHECK(!strcmp(hs, us_));
+	free(hs);
+	free(us_);
+	CHECK_EQ(write(pipefd[1], "x", 1), 1);
+	close(pipefd[1]);
+	CHECK_EQ(waitpid(pid, NULL, 0), pid);
+	munmap(w, WIN + (4ull << 20));
+	umm_mm_destroy(child);
+	umm_mm_destroy(mm);
+}
+
 int main(void)
 {
 	RUN(test_proc_views_as_host);
+	RUN(test_fork_free_as_host);
 	return test_done();
 }

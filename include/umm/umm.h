@@ -43,7 +43,7 @@ struct umm_mm;				/* one address space */
 #define UMM_EXEC		0x4u
 
 struct umm_opts {		/* all-zero = defaults; NULL = defaults */
-	uint32_t size;		/* sizeof(struct umm_opts); 0 taken as that */
+	uint32_t size;		/* sizeof(struct umm_opts); 0: the fields up to flags */
 	uint32_t pgtable_levels; /* 0 or 4: 4-level (47-bit); 5: 5-level (56-bit) */
 	uint64_t max_map_count;	/* 0: 65,530, as Linux */
 	uint64_t phys_limit;	/* bytes of frames this mm may hold; 0: no own limit */
@@ -52,6 +52,7 @@ struct umm_opts {		/* all-zero = defaults; NULL = defaults */
 	/*
 	 * The size a MAP_GROWSDOWN stack may reach by faults below it, as
 	 * RLIMIT_STACK; 0: 8 MiB (Linux's default), UINT64_MAX: unlimited.
+	 * Read only when size covers it (set size = sizeof(struct umm_opts)).
 	 */
 	uint64_t stack_limit;
 };
