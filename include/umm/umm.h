@@ -138,8 +138,8 @@ void umm_file_put(struct umm_file *f);
  * Dirty tracking of a file's shared mappings, for a caller that keeps its
  * own record of what was written (the kernel's mapping_dirty_helpers):
  * over file pages [first_index, first_index + nr), in every mm and every
- * shared writable mapping of @f (a private mapping met on the way ends the
- * walk, as in Linux). Mappings to the pages go on; translations cached
+ * shared writable mapping of @f (private ones are skipped; Linux's walk
+ * would end at the first). Mappings to the pages go on; translations cached
  * before the call are dropped before it returns, and notifiers are told.
  *
  * umm_wp_shared_mapping_range - write-protect the entries, so that the next
