@@ -285,6 +285,7 @@ static uint64_t read_run(struct umm_file *f, uint64_t first, uint64_t nr,
 	return n;
 }
 
+/* Whether page @index is cached. Locking: none; takes RCU. */
 static bool filemap_cached(struct umm_file *f, uint64_t index)
 {
 	bool in;

@@ -704,6 +704,7 @@ static bool access_error(struct vm_area_struct *vma, unsigned int access)
  * the growth the lookup starts over under the read lock; whatever another
  * thread mapped or unmapped meanwhile is then judged afresh, so the fault
  * fails only where the address space, as it is, says it must.
+ * Locking: none held on entry; takes mmap_lock (read, and write to grow).
  * Return: the VMA with mmap_lock held (read), or NULL with it released.
  */
 static struct vm_area_struct *lock_mm_and_find_vma(struct umm_mm *mm,

@@ -37,6 +37,7 @@ static bool wants_below(const struct mm_walk_ops *ops, int depth)
 	}
 }
 
+/* Locking: as the level that found the hole (inside the walk's RCU section). */
 static int walk_hole(uint64_t addr, uint64_t next, int depth, struct mm_walk *walk)
 {
 	return walk->ops->pte_hole ? walk->ops->pte_hole(addr, next, depth, walk) : 0;
@@ -64,6 +65,7 @@ static int walk_pte_range(pmd_t *pmd, uint64_t addr, uint64_t end,
 	return err;
 }
 
+/* Locking: inside the walk's RCU section; no page-table lock held. */
 static int walk_pmd_range(pmd_t *table, uint64_t addr, uint64_t end,
 			  struct mm_walk *walk)
 {
@@ -103,6 +105,7 @@ again:
 	return err;
 }
 
+/* Locking: as walk_pmd_range. */
 static int walk_pud_range(pud_t *table, uint64_t addr, uint64_t end,
 			  struct mm_walk *walk)
 {
@@ -140,6 +143,7 @@ again:
 	return err;
 }
 
+/* Locking: as walk_pmd_range. */
 static int walk_p4d_range(p4d_t *p4d, uint64_t addr, uint64_t end,
 			  struct mm_walk *walk)
 {
@@ -174,6 +178,7 @@ static int walk_p4d_range(p4d_t *p4d, uint64_t addr, uint64_t end,
 /*
  * With 4 levels the P4D entry is the PGD entry, so the PGD level is only
  * reported (pgd_entry) and the walk goes on at the same entry.
+ * Locking: mmap_lock or i_mmap_rwsem held (see the callers); takes RCU.
  */
 static int walk_pgd_range(uint64_t addr, uint64_t end, struct mm_walk *walk)
 {
@@ -213,7 +218,10 @@ static int walk_pgd_range(uint64_t addr, uint64_t end, struct mm_walk *walk)
 	return err;
 }
 
-/* A VMA the walk is about to enter: test_walk's say, or 0. */
+/*
+ * A VMA the walk is about to enter: test_walk's say, or 0.
+ * Locking: as the walk's caller; outside the RCU section.
+ */
 static int walk_page_test(uint64_t start, uint64_t end, struct mm_walk *walk)
 {
 	if (walk->ops->test_walk)
@@ -221,6 +229,7 @@ static int walk_page_test(uint64_t start, uint64_t end, struct mm_walk *walk)
 	return 0;
 }
 
+/* Locking: as the walk's caller; pre/post_vma run outside RCU. */
 static int __walk_page_range(uint64_t start, uint64_t end, struct mm_walk *walk)
 {
 	const struct mm_walk_ops *ops = walk->ops;

@@ -1895,7 +1895,10 @@ static uint64_t vt_leaf_gap(const struct vt_node *n, uint64_t min, uint64_t max)
 	return gap;
 }
 
-/* After a store in place into the leaf of @p: the gaps above it. */
+/*
+ * After a store in place into the leaf of @p: the gaps above it.
+ * Locking: the writer lock held; lockless readers load gaps with READ_ONCE.
+ */
 static void vt_fix_gaps(const struct vt_path *p, unsigned int height)
 {
 	uint64_t gap = vt_leaf_gap(p->node[0], p->min[0], p->max[0]);

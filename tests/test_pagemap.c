@@ -98,6 +98,34 @@ static void pagemap(struct side *s, uint64_t *out)
 }
 
 /*
+ * The host marks MADV_FREEd pages lazily freeable through a per-CPU batch;
+ * mlock() drains every CPU's (lru_add_drain_all), so that smaps shows what
+ * umm, which has no batches, shows. As a raw system call: the sanitizers
+ * make mlock() a no-op.
+ */
+static void drain_host_lazyfree(void)
+{
+	static char one[P] __attribute__((aligned(P)));
+
+	CHECK_EQ(syscall(SYS_mlock, one, P), 0);
+	CHECK_EQ(syscall(SYS_munlock, one, P), 0);
+}
+
+static char *smaps(struct side *s);
+
+/* The smaps blocks of the window agree, host and umm. */
+static void same_smaps(struct side *host, struct side *us)
+{
+	char *hs = smaps(host), *us_ = smaps(us);
+
+	if (strcmp(hs, us_) || getenv("SHOW"))
+		printf("   host:\n%s   umm:\n%s", hs, us_);
+	CHECK(!strcmp(hs, us_));
+	free(hs);
+	free(us_);
+}
+
+/*
  * The scenario, page offsets in the window:
  *   0-15  private anon rw: 0-4 written, 10 read, 2 DONTNEEDed, 12-15 r--
  *  20-27  shared anon rw: 20 written, 21 read
@@ -162,18 +190,8 @@ static void build(struct side *s)
 			   MAP_PRIVATE | MAP_FIXED, s->fd2, 0) != MAP_FAILED);
 	}
 	rd(s, 84 * P);
-	if (!s->mm) {
-		/*
-		 * The host marks MADV_FREEd pages lazily freeable through a
-		 * per-CPU batch; mlock() drains every CPU's (lru_add_drain_all),
-		 * so that smaps shows what umm, which has no batches, shows.
-		 * As a raw system call: the sanitizers make mlock() a no-op.
-		 */
-		static char one[P] __attribute__((aligned(P)));
-
-		CHECK_EQ(syscall(SYS_mlock, one, P), 0);
-		CHECK_EQ(syscall(SYS_munlock, one, P), 0);
-	}
+	if (!s->mm)
+		drain_host_lazyfree();
 	CHECK_EQ(map(s, 2ull << 20, 4ull << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE,
 		     false, 0), (int64_t)(s->base + (2ull << 20)));
 	CHECK_EQ(map(s, 13ull << 19, 1ull << 19, PROT_READ | PROT_WRITE, MAP_PRIVATE,
@@ -263,7 +281,6 @@ static void test_proc_views_as_host(void)
 	struct umm_opts o = { .size = sizeof(o) };
 	struct side host = { 0 }, us = { 0 };
 	uint64_t h[PAGES], u[PAGES], p;
-	char *hs, *us_;
 	void *w;
 	int fd = mkstemp(path);
 
@@ -330,13 +347,7 @@ static void test_proc_views_as_host(void)
 		CHECK_EQ(!!(h[p] >> 63), !!(u[p] >> 63));
 	}
 	/* smaps, block by block */
-	hs = smaps(&host);
-	us_ = smaps(&us);
-	if (strcmp(hs, us_) || getenv("SHOW"))
-		printf("   host:\n%s   umm:\n%s", hs, us_);
-	CHECK(!strcmp(hs, us_));
-	free(hs);
-	free(us_);
+	same_smaps(&host, &us);
 	/* a present page has a frame number; pages 20 (shared) differ from 0 */
 	CHECK(u[0] & ((1ull << 55) - 1));
 	CHECK((u[0] ^ u[20]) & ((1ull << 55) - 1));
@@ -364,7 +375,6 @@ static void test_fork_free_as_host(void)
 {
 	struct umm_mm *mm = umm_mm_create(NULL), *child = NULL;
 	struct side host = { 0 }, us = { .mm = mm };
-	char *hs, *us_;
 	int pipefd[2];
 	pid_t pid;
 	void *w;
@@ -400,19 +410,8 @@ static void test_fork_free_as_host(void)
 	CHECK_EQ(umm_madvise(mm, us.base + P, 4 * P, MADV_FREE), 0);
 	wr(&host, 2 * P);
 	wr(&us, 2 * P);
-	{
-		static char one[P] __attribute__((aligned(P)));
-
-		CHECK_EQ(syscall(SYS_mlock, one, P), 0);	/* drain, as above */
-		CHECK_EQ(syscall(SYS_munlock, one, P), 0);
-	}
-	hs = smaps(&host);
-	us_ = smaps(&us);
-	if (strcmp(hs, us_) || getenv("SHOW"))
-		printf("   host:\n%s   umm:\n%s", hs, us_);
-	CHECK(!strcmp(hs, us_));
-	free(hs);
-	free(us_);
+	drain_host_lazyfree();
+	same_smaps(&host, &us);
 	CHECK_EQ(write(pipefd[1], "x", 1), 1);
 	close(pipefd[1]);
 	CHECK_EQ(waitpid(pid, NULL, 0), pid);
