@@ -30,19 +30,23 @@ static int copy_present_pte(struct umm_mm *dst, pte_t *dst_pte, pte_t *src_pte,
 			    struct vm_area_struct *vma)
 {
 	pte_t pte = ptep_get(src_pte);
-	struct page *page;
+	struct page *page, *head;
 
 	if (pte_special(pte)) {		/* the zero page */
 		set_pte(dst_pte, pte);
 		return 0;
 	}
-	page = compound_head(pfn_to_page(pte_pfn(pte)));
-	if (PageAnon(page) && page_maybe_dma_pinned(page))
+	page = pfn_to_page(pte_pfn(pte));	/* a THP's page, not its head */
+	head = compound_head(page);
+	if (PageAnon(head) && page_maybe_dma_pinned(head))
 		return -EAGAIN;
-	get_page(page);
-	__atomic_fetch_add(&page->mapcount, 1, __ATOMIC_RELAXED);
-	if (PageAnon(page))
+	get_page(head);
+	page_dup_rmap_pte(page);
+	if (PageAnon(head)) {
 		mm_stat_add(dst, MM_ANONPAGES, 1);
+		if (PageHead(head))	/* both mms map it now */
+			clear_bit_page(PG_anon_exclusive, page);
+	}
 	/*
 	 * As copy_present_pte: private, both sides copy on their next write
 	 * and keep the dirty bit (mprotect makes a dirty private entry
@@ -114,7 +118,7 @@ static int copy_pte_range(struct umm_mm *dst, struct vm_area_struct *dst_vma,
 			if (!(pte_flags(pte) & (_PAGE_PRESENT | _PAGE_PROTNONE)))
 				continue;
 			if (copy_present_pte(dst, dst_pte, src_pte, vma) == -EAGAIN) {
-				pinned = compound_head(pfn_to_page(pte_pfn(pte)));
+				pinned = pfn_to_page(pte_pfn(pte));
 				get_page(pinned);
 				break;
 			}

@@ -165,14 +165,15 @@ static struct page *follow_page_pin(struct umm_mm *mm, struct vm_area_struct *vm
 		page = pfn_to_page(0);	/* the zero page: never freed, not counted */
 		goto out;
 	}
-	page = compound_head(pfn_to_page(pte_pfn(pte)));
+	page = pfn_to_page(pte_pfn(pte));
 	/* a private page a fork shares: pin this mm's own copy instead */
-	if (!(vma->vm_flags & VM_SHARED) && PageAnon(page) &&
-	    __atomic_load_n(&page->mapcount, __ATOMIC_RELAXED) > 1) {
+	if (!(vma->vm_flags & VM_SHARED) && PageAnon(compound_head(page)) &&
+	    page_maybe_shared_anon(page)) {
 		*unshare = true;
 		page = NULL;
 		goto out;
 	}
+	page = compound_head(page);	/* pins count on the folio */
 	__atomic_fetch_add(&page->refcount, GUP_PIN_COUNTING_BIAS, __ATOMIC_RELAXED);
 	if (write)	/* the pinner may write: the page is dirty from now */
 		__atomic_fetch_or(&ptep->pte, _PAGE_DIRTY | _PAGE_SOFT_DIRTY |

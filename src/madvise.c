@@ -191,10 +191,11 @@ static int madvise_free_pte(pte_t *pte, uint64_t addr, uint64_t next,
 	if (!pte_present(v) || pte_special(v))
 		return 0;
 	page = compound_head(pfn_to_page(pte_pfn(v)));
-	if (!PageAnon(page))
+	/* a PTE-mapped THP would have to be split first: left as it is */
+	if (!PageAnon(page) || PageHead(page))
 		return 0;
 	if (test_bit_page(PG_dirty, page)) {
-		if (__atomic_load_n(&page->mapcount, __ATOMIC_RELAXED) != 1)
+		if (folio_mapcount(page) != 1)
 			return 0;
 		clear_bit_page(PG_dirty, page);
 	}

@@ -38,8 +38,8 @@ static int zap_frame(struct mmu_gather *tlb, uint64_t pfn)
 	p = pfn_to_page(pfn);
 	if (test_bit_page(PG_reserved, p))
 		return 0;
+	page_remove_rmap_pte(p);
 	p = compound_head(p);
-	__atomic_sub_fetch(&p->mapcount, 1, __ATOMIC_RELAXED);
 	anon = PageAnon(p);
 	tlb_remove_page(tlb, p);
 	return anon;
@@ -210,16 +210,6 @@ void zap_page_range(struct umm_mm *mm, uint64_t start, uint64_t end)
 
 /* ---- faults ---- */
 
-struct vm_fault {
-	struct vm_area_struct *vma;
-	uint64_t address;	/* page-aligned */
-	unsigned int flags;	/* FAULT_FLAG_* */
-	pmd_t *pmd;
-	pte_t orig_pte;
-	pte_t *pte;		/* mapped (RCU) when set */
-	spinlock_t *ptl;
-};
-
 /*
  * The accessed and dirty bits are set with an atomic OR: a lockless walker
  * may be setting them at the same moment, and neither may lose the other's.
@@ -236,7 +226,7 @@ static void ptep_set_access_flags(pte_t *ptep, uint64_t bits)
  * on mmap_lock while holding a VMA lock); failing it retries the fault
  * under mmap_lock.
  */
-static vm_fault_t vmf_anon_prepare(struct vm_fault *vmf)
+vm_fault_t vmf_anon_prepare(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct umm_mm *mm = vma->vm_mm;
@@ -346,8 +336,8 @@ static vm_fault_t wp_page_copy(struct vm_fault *vmf, struct page *old)
 	mm_stat_add(mm, MM_ANONPAGES, 1);
 	set_pte(vmf->pte, mk_anon_pte(vma, new));
 	if (old) {
-		__atomic_sub_fetch(&old->mapcount, 1, __ATOMIC_RELAXED);
-		if (PageAnon(old))
+		page_remove_rmap_pte(old);
+		if (PageAnon(compound_head(old)))
 			mm_stat_add(mm, MM_ANONPAGES, -1);
 	}
 	pte_unmap_unlock(vmf->pte, vmf->ptl);
@@ -413,7 +403,7 @@ static bool finish_fault(struct vm_fault *vmf, struct page *cache, struct page *
 		return false;
 	}
 	if (page == cache) {
-		__atomic_fetch_add(&page->mapcount, 1, __ATOMIC_RELAXED);
+		page_dup_rmap_pte(page);
 	} else {
 		page_add_new_anon_rmap(page, vmf->vma, vmf->address);
 		mm_stat_add(mm, MM_ANONPAGES, 1);
@@ -465,7 +455,7 @@ static void do_fault_around(struct vm_fault *vmf)
 			put_page(page);		/* truncated meanwhile */
 			continue;
 		}
-		__atomic_fetch_add(&page->mapcount, 1, __ATOMIC_RELAXED);
+		page_dup_rmap_pte(page);
 		set_pte(pte, pte_mkyoung(pfn_pte(page_to_pfn(page), prot)));
 	}
 	pte_unmap_unlock(start, ptl);
@@ -607,9 +597,9 @@ static vm_fault_t do_wp_page(struct vm_fault *vmf)
 	}
 	if (pte_special(orig))
 		return wp_page_copy(vmf, NULL);		/* the zero page */
-	page = compound_head(pfn_to_page(pte_pfn(orig)));
+	page = pfn_to_page(pte_pfn(orig));	/* a THP's page, not its head */
 	/* only this mapping holds it: make it writable where it is */
-	if (PageAnon(page) && page_exclusive(page)) {
+	if (PageAnon(compound_head(page)) && page_exclusive(page)) {
 		ptep_set_access_flags(vmf->pte, _PAGE_RW | _PAGE_DIRTY |
 				      _PAGE_SOFT_DIRTY | _PAGE_ACCESSED);
 		pte_unmap_unlock(vmf->pte, vmf->ptl);
@@ -651,9 +641,9 @@ static vm_fault_t handle_pte_fault(struct vm_fault *vmf)
 	 */
 	if ((vmf->flags & FAULT_FLAG_UNSHARE) && !(vmf->vma->vm_flags & VM_SHARED) &&
 	    !pte_special(vmf->orig_pte)) {
-		struct page *page = compound_head(pfn_to_page(pte_pfn(vmf->orig_pte)));
+		struct page *page = pfn_to_page(pte_pfn(vmf->orig_pte));
 
-		if (PageAnon(page) && __atomic_load_n(&page->mapcount, __ATOMIC_RELAXED) > 1)
+		if (PageAnon(compound_head(page)) && page_maybe_shared_anon(page))
 			return wp_page_copy(vmf, page);
 	}
 	if (vmf->flags & FAULT_FLAG_WRITE) {

@@ -16,6 +16,7 @@ typedef unsigned int vm_fault_t;
 #define VM_FAULT_SIGBUS		0x2u
 #define VM_FAULT_SIGSEGV	0x4u
 #define VM_FAULT_RETRY		0x8u
+#define VM_FAULT_FALLBACK	0x10u	/* internal: no huge page, take small ones */
 
 #define FAULT_FLAG_WRITE	0x1u
 #define FAULT_FLAG_VMA_LOCK	0x2u	/* under a VMA read lock, not mmap_lock */
@@ -52,6 +53,29 @@ void zap_page_range_details(struct umm_mm *mm, uint64_t start, uint64_t end,
  */
 vm_fault_t handle_mm_fault(struct vm_area_struct *vma, uint64_t address,
 			   unsigned int flags);
+
+/* One fault in progress, as the kernel's struct vm_fault. */
+struct vm_fault {
+	struct vm_area_struct *vma;
+	uint64_t address;	/* page-aligned */
+	unsigned int flags;	/* FAULT_FLAG_* */
+	pmd_t *pmd;
+	pte_t orig_pte;
+	pte_t *pte;		/* mapped (RCU) when set */
+	spinlock_t *ptl;
+};
+
+/*
+ * vmf_anon_prepare - make sure the fault's VMA has an anon_vma.
+ * Locking: the VMA held (read lock or mmap_lock); may take mmap_lock
+ *          (read, trylock under a VMA lock).
+ * Return: 0, VM_FAULT_RETRY (take mmap_lock and fault again) or VM_FAULT_OOM.
+ */
+vm_fault_t vmf_anon_prepare(struct vm_fault *vmf);
+
+/* mprotect's rules for an entry, shared with change_huge_pmd. */
+pte_t pte_modify(pte_t pte, pgprot_t prot);
+bool can_change_pte_writable(unsigned long vm_flags, pte_t pte);
 
 /*
  * do_user_fault - find the VMA (per-VMA lock first, mmap_lock when that

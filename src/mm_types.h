@@ -51,13 +51,16 @@ static inline uint64_t quota_used(const struct frame_quota *q)
 struct page {
 	unsigned long flags;		/* PG_* bits (atomic bitops) + order */
 	int32_t refcount;		/* atomic; 0 = free */
-	int32_t mapcount;		/* atomic; 0 = unmapped (the kernel uses -1) */
+	int32_t mapcount;		/* atomic; PTE maps of this page, 0 = none
+					   (the kernel uses -1); rmap.h */
 	union {
 		struct list_head lru;	/* free lists: zone->lock / pcp->lock */
 		struct rcu_head rcu;	/* deferred free (pte_free_defer...) */
 		struct {		/* tail page of a compound page */
 			unsigned long compound_head;	/* head | 1, set at alloc */
-			unsigned long _tail_pad;
+			/* page[1] of a large folio only; atomic, see rmap.h */
+			int32_t entire_mapcount;	/* PMD mappings */
+			int32_t large_mapcount;		/* every mapping */
 		};
 	};
 	void *mapping;			/* owner-defined: file / anon_vma */
@@ -83,6 +86,7 @@ enum pageflags {
 	PG_dirty,
 	PG_uptodate,
 	PG_lazyfree,	/* anon, MADV_FREE'd: the kernel's !PG_swapbacked */
+	PG_anon_exclusive, /* page of a large anon folio owned by one mapping */
 	__NR_PAGEFLAGS,
 };
 
@@ -175,8 +179,22 @@ static inline bool page_maybe_dma_pinned(struct page *p)
  * own page (the kernel's PageAnonExclusive), to be written in place - a
  * pin must keep seeing what its mm writes.
  */
+static inline bool PageHead(const struct page *p)
+{
+	return test_bit_page(PG_head, p);
+}
+
+/*
+ * @p is the page mapped (a subpage of a large folio, or the head of a
+ * PMD-mapped one). A small page's owner is read from its counts; a large
+ * folio's pages are shared by many mappings, so each page carries the
+ * kernel's PageAnonExclusive bit: set when the folio is made, cleared
+ * when fork shares the page, handed on to every page by a PMD split.
+ */
 static inline bool page_exclusive(struct page *p)
 {
+	if (PageHead(compound_head(p)))
+		return test_bit_page(PG_anon_exclusive, p);
 	return __atomic_load_n(&p->mapcount, __ATOMIC_RELAXED) == 1 &&
 	       page_count(p) % GUP_PIN_COUNTING_BIAS == 1;
 }

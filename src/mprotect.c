@@ -44,7 +44,7 @@ pgprot_t vm_get_page_prot(unsigned long vm_flags)
 #define _PAGE_CHG_MASK	(PTE_PFN_MASK | _PAGE_PCD | _PAGE_PWT | _PAGE_SPECIAL | \
 			 _PAGE_ACCESSED | _PAGE_DIRTY | _PAGE_SOFT_DIRTY | _PAGE_DEVMAP)
 
-static pte_t pte_modify(pte_t pte, pgprot_t prot)
+pte_t pte_modify(pte_t pte, pgprot_t prot)
 {
 	return __pte((pte_val(pte) & _PAGE_CHG_MASK) |
 		     (pgprot_val(prot) & ~_PAGE_CHG_MASK));
@@ -55,7 +55,7 @@ static pte_t pte_modify(pte_t pte, pgprot_t prot)
  * this mm's own copy) can stay writable; anything else waits for a write
  * fault to decide (copy-on-write, dirty tracking).
  */
-static bool can_change_pte_writable(unsigned long vm_flags, pte_t pte)
+bool can_change_pte_writable(unsigned long vm_flags, pte_t pte)
 {
 	struct page *page;
 
@@ -66,8 +66,8 @@ static bool can_change_pte_writable(unsigned long vm_flags, pte_t pte)
 	if (!pte_dirty(pte) || pte_special(pte))
 		return false;
 	/* dirty and this mm's alone (the kernel's PageAnonExclusive) */
-	page = compound_head(pfn_to_page(pte_pfn(pte)));
-	return PageAnon(page) && page_exclusive(page);
+	page = pfn_to_page(pte_pfn(pte));
+	return PageAnon(compound_head(page)) && page_exclusive(page);
 }
 
 /* Locking: takes each PTE table's lock. Return: entries changed. */

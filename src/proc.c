@@ -104,7 +104,7 @@ static int pagemap_pte(pte_t *pte, uint64_t addr, uint64_t next, struct mm_walk 
 
 			if (!PageAnon(compound_head(page)))
 				e |= PM_FILE;
-			if (__atomic_load_n(&page->mapcount, __ATOMIC_RELAXED) == 1)
+			if (page_mapcount(page) == 1)
 				e |= PM_MMAP_EXCLUSIVE;
 		}
 	}
@@ -164,8 +164,8 @@ static int smaps_pte(pte_t *pte, uint64_t addr, uint64_t next, struct mm_walk *w
 	(void)next;
 	if (!pte_present(v) || pte_special(v))
 		return 0;
+	mapcount = page_mapcount(pfn_to_page(pte_pfn(v)));
 	page = compound_head(pfn_to_page(pte_pfn(v)));
-	mapcount = __atomic_load_n(&page->mapcount, __ATOMIC_RELAXED);
 	dirty = pte_dirty(v) || test_bit_page(PG_dirty, page);
 	if (PageAnon(page)) {
 		mss->anonymous += PAGE_SIZE;

@@ -331,6 +331,7 @@ bool page_mapped_in_vma(struct page *page, struct vm_area_struct *vma, uint64_t 
 
 struct anon_walk {
 	struct page *page;
+	uint64_t index;		/* of the page: its folio's, plus its place in it */
 	bool (*rmap_one)(struct page *, struct vm_area_struct *, uint64_t, void *);
 	void *arg;
 };
@@ -340,7 +341,7 @@ static int anon_walk_one(struct itree_node *n, void *arg)
 	struct anon_vma_chain *avc = container_of(n, struct anon_vma_chain, rb);
 	struct anon_walk *w = arg;
 	struct vm_area_struct *vma = avc->vma;
-	uint64_t addr = vma->vm_start + ((w->page->index - vma->vm_pgoff) << PAGE_SHIFT);
+	uint64_t addr = vma->vm_start + ((w->index - vma->vm_pgoff) << PAGE_SHIFT);
 
 	return !w->rmap_one(w->page, vma, addr, w->arg);
 }
@@ -350,7 +351,8 @@ bool rmap_walk_anon(struct page *page,
 				     uint64_t addr, void *arg),
 		    void *arg)
 {
-	struct anon_walk w = { page, rmap_one, arg };
+	struct page *head = compound_head(page);
+	struct anon_walk w = { page, 0, rmap_one, arg };
 	unsigned long mapping;
 	struct anon_vma *av;
 
@@ -361,24 +363,25 @@ bool rmap_walk_anon(struct page *page,
 	 * folio_get_anon_vma does.
 	 */
 	rcu_read_lock();
-	if (!__atomic_load_n(&page->mapcount, __ATOMIC_ACQUIRE)) {
+	if (!folio_mapcount(head)) {
 		rcu_read_unlock();
 		return false;
 	}
-	mapping = (unsigned long)READ_ONCE(page->mapping);
+	mapping = (unsigned long)READ_ONCE(head->mapping);
 	av = (struct anon_vma *)(mapping & ~PAGE_MAPPING_ANON);
 	if (!(mapping & PAGE_MAPPING_ANON) || !av || !get_anon_vma_not_zero(av)) {
 		rcu_read_unlock();
 		return false;
 	}
-	if (!__atomic_load_n(&page->mapcount, __ATOMIC_ACQUIRE)) {
+	if (!folio_mapcount(head)) {
 		rcu_read_unlock();
 		put_anon_vma(av);
 		return false;
 	}
 	rcu_read_unlock();
 	down_read(&av->root->rwsem);
-	itree_for_each_overlap(&av->rb_root, page->index, page->index, anon_walk_one, &w);
+	w.index = head->index + (uint64_t)(page - head);
+	itree_for_each_overlap(&av->rb_root, w.index, w.index, anon_walk_one, &w);
 	up_read(&av->root->rwsem);
 	put_anon_vma(av);
 	return true;

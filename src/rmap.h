@@ -120,6 +120,68 @@ static inline bool PageAnon(const struct page *page)
 }
 
 /*
+ * Mapcounts. A small page counts its mappings in ->mapcount. A large
+ * folio (a THP) counts each page's PTE mappings in that page's
+ * ->mapcount, its PMD mappings in page[1].entire_mapcount, and all of
+ * them in page[1].large_mapcount, as the kernel's folio does. Every
+ * mapping, PTE or PMD, also holds one reference on the folio's head.
+ * Changed under the PTE or PMD lock of the mapping; read locklessly.
+ */
+static inline int folio_entire_mapcount(struct page *head)
+{
+	return __atomic_load_n(&head[1].entire_mapcount, __ATOMIC_RELAXED);
+}
+
+/* Return: how many entries map some page of @head's folio. */
+static inline int folio_mapcount(struct page *head)
+{
+	if (PageHead(head))
+		return __atomic_load_n(&head[1].large_mapcount, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&head->mapcount, __ATOMIC_ACQUIRE);
+}
+
+/* Return: how many entries map @page itself (its PTEs and its folio's PMDs). */
+static inline int page_mapcount(struct page *page)
+{
+	struct page *head = compound_head(page);
+	int n = __atomic_load_n(&page->mapcount, __ATOMIC_RELAXED);
+
+	return PageHead(head) ? n + folio_entire_mapcount(head) : n;
+}
+
+/* One more PTE maps @page (fork, fault-around, split). */
+static inline void page_dup_rmap_pte(struct page *page)
+{
+	struct page *head = compound_head(page);
+
+	__atomic_fetch_add(&page->mapcount, 1, __ATOMIC_RELAXED);
+	if (PageHead(head))
+		__atomic_fetch_add(&head[1].large_mapcount, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * A private page another mapping may also reach (after fork): a read pin
+ * must copy it first. Small pages judge by mapcount, large ones by their
+ * exclusive bit.
+ */
+static inline bool page_maybe_shared_anon(struct page *page)
+{
+	if (PageHead(compound_head(page)))
+		return !test_bit_page(PG_anon_exclusive, page);
+	return page_mapcount(page) > 1;
+}
+
+/* A PTE mapping @page is gone. */
+static inline void page_remove_rmap_pte(struct page *page)
+{
+	struct page *head = compound_head(page);
+
+	__atomic_sub_fetch(&page->mapcount, 1, __ATOMIC_RELAXED);
+	if (PageHead(head))
+		__atomic_sub_fetch(&head[1].large_mapcount, 1, __ATOMIC_RELAXED);
+}
+
+/*
  * vma_link_file / vma_unlink_file - add @vma to (remove it from) its
  * file's i_mmap. A VMA is linked before it is published and unlinked
  * after it left the tree but before its page tables can be freed, so an
