@@ -15,6 +15,7 @@
 #include <string.h>
 #include <umm/umm.h>
 #include "mm.h"
+#include "huge_memory.h"
 #include "memory.h"
 #include "rmap.h"
 #include "tlb.h"
@@ -152,6 +153,19 @@ static int copy_page_range(struct umm_mm *dst, struct vm_area_struct *dst_vma,
 		rcu_read_unlock();
 		if (!pmd || pmd_none(pmdp_get(pmd)))
 			continue;
+		if (pmd_leaf(pmdp_get(pmd))) {
+			pmd_t *dst_pmd;
+
+			err = walk_to_pmd(dst, addr, &dst_pmd);
+			if (err)
+				return -ENOMEM;
+			err = copy_huge_pmd(dst, src, dst_pmd, pmd, addr);
+			if (err == -ENOMEM)
+				return err;
+			if (!err)
+				continue;
+			/* split (pinned, or a table by now): copy its PTEs */
+		}
 		err = copy_pte_range(dst, dst_vma, src, vma, pmd, addr, next);
 		if (err)
 			return err;

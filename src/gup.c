@@ -18,9 +18,24 @@
 #include <string.h>
 #include <umm/umm.h>
 #include "mm.h"
+#include "huge_memory.h"
 #include "memory.h"
 #include "tlb.h"
 #include "rmap.h"
+
+/* walk_fill's step for a PMD leaf. Locking: inside RCU. */
+static char *walk_fill_huge(struct sw_tlb *t, pmd_t *pmd, uint64_t addr, bool write)
+{
+	uint64_t v = huge_pmd_set_access(pmd, write);
+	char *host;
+
+	if (!v)
+		return NULL;
+	host = pfn_to_virt(pmd_pfn(__pmd(v)) + pte_index(addr));
+	sw_tlb_fill(t, addr, host, !(v & _PAGE_NOREAD),
+		    (v & _PAGE_RW) && (write || (v & _PAGE_DIRTY)));
+	return host;
+}
 
 /*
  * walk_fill - translate @addr for a read or write by walking the tables,
@@ -37,6 +52,10 @@ static char *walk_fill(struct umm_mm *mm, struct sw_tlb *t, uint64_t addr, bool 
 
 	rcu_read_lock();
 	pmd = pmd_off_lockless(mm, addr);
+	if (pmd && pmd_leaf(pmdp_get_lockless(pmd))) {
+		host = walk_fill_huge(t, pmd, addr, write);
+		goto out;
+	}
 	ptep = pmd ? pte_offset_map(pmd, addr) : NULL;
 	if (!ptep)
 		goto out;
@@ -133,6 +152,35 @@ __visible int64_t umm_write(struct umm_mm *mm, uint64_t addr, const void *src, s
 	return access_vm(mm, addr, (char *)src, len, true);
 }
 
+/* follow_page_pin on a PMD leaf. Locking: mmap_lock held; takes the PMD lock. */
+static struct page *follow_huge_pmd_pin(struct umm_mm *mm, struct vm_area_struct *vma,
+					pmd_t *pmd, uint64_t addr, bool write,
+					bool *unshare, void **host)
+{
+	bool need_own = write || (vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE;
+	spinlock_t *ptl = pmd_lock(mm, pmd);
+	struct page *head = NULL;
+	pmd_t v = pmdp_get(pmd);
+
+	if (!pmd_leaf(v) || !(pmd_flags(v) & _PAGE_PRESENT) ||
+	    (pmd_flags(v) & _PAGE_SPECIAL) || (need_own && !pmd_write(v)))
+		goto out;	/* split meanwhile, or a fault must come first */
+	head = pmd_page(v);
+	if (!(vma->vm_flags & VM_SHARED) && !test_bit_page(PG_anon_exclusive, head)) {
+		*unshare = true;
+		head = NULL;
+		goto out;
+	}
+	*host = pfn_to_virt(pmd_pfn(v) + pte_index(addr));
+	__atomic_fetch_add(&head->refcount, GUP_PIN_COUNTING_BIAS, __ATOMIC_RELAXED);
+	if (write)
+		__atomic_fetch_or(&pmd->pmd, _PAGE_DIRTY | _PAGE_SOFT_DIRTY |
+				  _PAGE_ACCESSED, __ATOMIC_RELEASE);
+out:
+	spin_unlock(ptl);
+	return head;
+}
+
 /*
  * follow_page_pin - pin the page mapped at @addr if its entry allows the
  * access (and, for private writable memory, is this mm's own copy, so a
@@ -154,6 +202,8 @@ static struct page *follow_page_pin(struct umm_mm *mm, struct vm_area_struct *vm
 	rcu_read_unlock();
 	if (!pmd)
 		return NULL;	/* upper tables stay: mmap_lock is held */
+	if (pmd_leaf(pmdp_get_lockless(pmd)))
+		return follow_huge_pmd_pin(mm, vma, pmd, addr, write, unshare, host);
 	ptep = pte_offset_map_lock(mm, pmd, addr, &ptl);
 	if (!ptep)
 		return NULL;

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "mm.h"
+#include "huge_memory.h"
 #include "memory.h"
 #include "filemap.h"
 #include "pagewalk.h"
@@ -210,8 +211,52 @@ static int madvise_free_pte(pte_t *pte, uint64_t addr, uint64_t next,
 	return 0;
 }
 
+/*
+ * A whole THP mapped only here is freed lazily as one; a range that covers
+ * part of it leaves it as it is (the kernel would split the folio, which
+ * umm cannot yet). Locking: no table lock held (pmd_entry); takes the
+ * PMD lock.
+ */
+static int madvise_free_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
+			    struct mm_walk *walk)
+{
+	struct page *head;
+	spinlock_t *ptl;
+	pmd_t v;
+
+	if (!pmd_leaf(pmdp_get_lockless(pmd)))
+		return 0;	/* a table: its PTEs are walked */
+	ptl = pmd_lock(walk->mm, pmd);
+	v = pmdp_get(pmd);
+	if (!pmd_leaf(v)) {
+		walk->action = ACTION_AGAIN;	/* split meanwhile */
+		goto unlock;
+	}
+	walk->action = ACTION_CONTINUE;
+	if (next - addr != HPAGE_PMD_SIZE || !(pmd_flags(v) & _PAGE_PRESENT) ||
+	    (pmd_flags(v) & _PAGE_SPECIAL))
+		goto unlock;
+	head = pmd_page(v);
+	if (!PageAnon(head) || folio_mapcount(head) != 1)
+		goto unlock;
+	clear_bit_page(PG_dirty, head);
+	if (pmd_flags(v) & (_PAGE_ACCESSED | _PAGE_DIRTY)) {
+		/* frozen first: lockless walkers set these bits with CAS */
+		uint64_t old = pmdp_invalidate(pmd);
+
+		set_pmd(pmd, __pmd(old & ~(_PAGE_DIRTY | _PAGE_ACCESSED)));
+		for (uint64_t a = addr; a < next; a += PAGE_SIZE)
+			change_walk_note(walk, a);
+	}
+	set_bit_page(PG_lazyfree, head);
+unlock:
+	spin_unlock(ptl);
+	return 0;
+}
+
 /* A write through a translation cached before must set dirty again. */
 static const struct mm_walk_ops madvise_free_ops = {
+	.pmd_entry = madvise_free_pmd,
 	.pte_entry = madvise_free_pte,
 	.pre_vma = change_walk_pre_vma,
 	.post_vma = change_walk_post_vma,

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <umm/umm.h>
 #include "memory.h"
+#include "huge_memory.h"
 #include "mm.h"
 #include "rmap.h"
 #include "tlb.h"
@@ -51,6 +52,12 @@ static bool zap_skip(const struct zap_details *details, pte_t pte)
 	if (!details || !details->skip_anon || !pte_present(pte) || pte_special(pte))
 		return false;
 	return PageAnon(compound_head(pfn_to_page(pte_pfn(pte))));
+}
+
+static bool zap_skip_huge(const struct zap_details *details, pmd_t v)
+{
+	return details && details->skip_anon && !(pmd_flags(v) & _PAGE_SPECIAL) &&
+	       PageAnon(pmd_page(v));
 }
 
 /*
@@ -90,27 +97,6 @@ static uint64_t zap_pte_range(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr,
 	return addr;
 }
 
-/*
- * A huge leaf is zapped whole; a partial zap of one would need a split,
- * which arrives with huge pages. Locking: takes the PMD lock.
- */
-static bool zap_huge_pmd(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr)
-{
-	spinlock_t *ptl = pmd_lock(tlb->mm, pmd);
-	pmd_t old = pmdp_get(pmd);
-	bool leaf = pmd_leaf(old);
-
-	if (leaf) {
-		pmd_clear(pmd);
-		tlb_flush_pte_range(tlb, addr & PMD_MASK, (addr & PMD_MASK) + PMD_SIZE);
-		if (pmd_present(old) && !(pmd_flags(old) & _PAGE_SPECIAL) &&
-		    zap_frame(tlb, pmd_pfn(old)))
-			mm_stat_add(tlb->mm, MM_ANONPAGES, -1);
-	}
-	spin_unlock(ptl);
-	return leaf;
-}
-
 static void zap_pmd_range(struct mmu_gather *tlb, pud_t *pud, uint64_t addr,
 			  uint64_t end, const struct zap_details *details)
 {
@@ -123,8 +109,16 @@ static void zap_pmd_range(struct mmu_gather *tlb, pud_t *pud, uint64_t addr,
 		next = pmd_addr_end(addr, end);
 		if (pmd_none(v))
 			continue;
-		if (pmd_leaf(v) && zap_huge_pmd(tlb, pmd, addr))
-			continue;
+		if (pmd_leaf(v)) {
+			if (zap_skip_huge(details, v))
+				continue;
+			if (next - addr == HPAGE_PMD_SIZE) {
+				if (zap_huge_pmd(tlb, pmd, addr))
+					continue;
+			} else {
+				split_huge_pmd(tlb->mm, pmd, addr);	/* part of it */
+			}
+		}
 		/* a full gather is flushed here, outside the PTE lock */
 		a = addr;
 		while ((a = zap_pte_range(tlb, pmd, a, next, details)) != next)
@@ -137,15 +131,20 @@ static bool zap_huge_pud(struct mmu_gather *tlb, pud_t *pud, uint64_t addr)
 	spinlock_t *ptl = pud_lock(tlb->mm, pud);
 	pud_t old = pudp_get(pud);
 	bool leaf = pud_leaf(old);
+	struct page *head = NULL;
 
 	if (leaf) {
 		pud_clear(pud);
 		tlb_flush_pte_range(tlb, addr & PUD_MASK, (addr & PUD_MASK) + PUD_SIZE);
-		if (pud_present(old) && !(pud_flags(old) & _PAGE_SPECIAL) &&
-		    zap_frame(tlb, pud_pfn(old)))
-			mm_stat_add(tlb->mm, MM_ANONPAGES, -1);
+		/* umm makes no PUD leaves itself: no deposit, no RSS of its own */
+		if (!(pud_flags(old) & _PAGE_SPECIAL) && pfn_valid(pud_pfn(old))) {
+			head = pfn_to_page(pud_pfn(old));
+			folio_remove_rmap_pmd(head);	/* an entire mapping too */
+		}
 	}
 	spin_unlock(ptl);
+	if (head)
+		tlb_remove_page(tlb, head);
 	return leaf;
 }
 
@@ -666,14 +665,24 @@ vm_fault_t handle_mm_fault(struct vm_area_struct *vma, uint64_t address,
 		.address = address & PAGE_MASK,
 		.flags = flags,
 	};
+	vm_fault_t ret;
+	pmd_t pmdval;
 	int err;
 
 	mm_stat_add(vma->vm_mm, MM_PGFAULT, 1);
 	err = walk_to_pmd(vma->vm_mm, vmf.address, &vmf.pmd);
 	if (err)
 		return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
-	if (pmd_leaf(pmdp_get_lockless(vmf.pmd)))
-		return VM_FAULT_SIGBUS;	/* huge leaves: not yet */
+	pmdval = pmdp_get_lockless(vmf.pmd);
+	if (pmd_none(pmdval) && thp_vma_allowable(vma)) {
+		ret = do_huge_pmd_anonymous_page(&vmf);
+		if (!(ret & VM_FAULT_FALLBACK))
+			return ret;
+	} else if (pmd_leaf(pmdval)) {
+		ret = huge_pmd_fault(&vmf, pmdval);
+		if (!(ret & VM_FAULT_FALLBACK))
+			return ret;
+	}
 	return handle_pte_fault(&vmf);
 }
 

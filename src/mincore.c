@@ -20,6 +20,10 @@ static unsigned char page_resident(struct umm_mm *mm, struct vm_area_struct *vma
 
 	rcu_read_lock();
 	pmd = pmd_off_lockless(mm, addr);
+	if (pmd && pmd_leaf(pmdp_get_lockless(pmd))) {
+		rcu_read_unlock();
+		return 1;	/* a huge leaf: every page of it is in memory */
+	}
 	pte = pmd ? pte_offset_map(pmd, addr) : NULL;
 	if (pte) {
 		pte_t v = ptep_get(pte);

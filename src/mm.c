@@ -171,6 +171,9 @@ __visible int umm_vmstat(struct umm_mm *mm, FILE *out)
 	P("vma_lock_abort", READ_ONCE(mm->stat[MM_VMA_LOCK_ABORT]));
 	P("vma_lock_retry", READ_ONCE(mm->stat[MM_VMA_LOCK_RETRY]));
 	P("vma_lock_miss", READ_ONCE(mm->stat[MM_VMA_LOCK_MISS]));
+	P("thp_fault_alloc", READ_ONCE(mm->stat[MM_THP_FAULT_ALLOC]));
+	P("thp_fault_fallback", READ_ONCE(mm->stat[MM_THP_FAULT_FALLBACK]));
+	P("thp_split_pmd", READ_ONCE(mm->stat[MM_THP_SPLIT_PMD]));
 	P("nr_free_pages", st.free_pages);
 	P("pgalloc_normal", st.pgalloc);
 	P("pgfree", st.pgfree);

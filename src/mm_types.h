@@ -63,7 +63,9 @@ struct page {
 			int32_t large_mapcount;		/* every mapping */
 		};
 	};
-	void *mapping;			/* owner-defined: file / anon_vma */
+	void *mapping;			/* owner-defined: file / anon_vma; a PMD
+					   table's: PTE tables deposited for its
+					   leaves (PMD lock, huge_memory.c) */
 	uint64_t index;			/* owner-defined: page offset */
 	union {
 		unsigned long private;	/* free block: its order */
@@ -214,6 +216,9 @@ enum mm_stat_item {
 	MM_PGTABLE_PAGES,	/* nr_page_table_pages */
 	MM_PGFREE,		/* pgfree: frames freed */
 	MM_TLB_FLUSH,		/* umm's own: software-TLB shootdowns */
+	MM_THP_FAULT_ALLOC,	/* thp_fault_alloc: THPs faulted in */
+	MM_THP_FAULT_FALLBACK,	/* thp_fault_fallback: no THP free, small pages */
+	MM_THP_SPLIT_PMD,	/* thp_split_pmd: PMD leaves split to PTEs */
 	NR_MM_STAT_ITEMS,
 };
 

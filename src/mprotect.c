@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "mm.h"
+#include "huge_memory.h"
 #include "memory.h"
 #include "tlb.h"
 #include "mmu_notifier.h"
@@ -122,13 +123,24 @@ long change_protection(struct umm_mm *mm, uint64_t start, uint64_t end,
 	rcu_read_lock();	/* upper tables are freed only after a grace period */
 	for (; addr < end; addr = next) {
 		pmd_t *pmd = pmd_off_lockless(mm, addr);
+		long n;
 
 		next = pmd_addr_end(addr, end);
+again:
 		if (!pmd || pmd_none(pmdp_get(pmd)))
 			continue;
-		/* huge leaves arrive with huge pages (seed 002's change_huge_pmd) */
-		if (WARN_ON_ONCE(pmd_leaf(pmdp_get(pmd))))
-			continue;
+		if (pmd_leaf(pmdp_get(pmd))) {
+			if (next - addr < HPAGE_PMD_SIZE) {
+				split_huge_pmd(mm, pmd, addr);	/* part of it */
+			} else {
+				/* changed in place; split or zapped meanwhile: look again */
+				n = change_huge_pmd(mm, pmd, vm_flags);
+				if (n == -EAGAIN)
+					goto again;
+				pages += n;
+				continue;
+			}
+		}
 		pages += change_pte_range(mm, pmd, addr, next, vm_flags);
 	}
 	rcu_read_unlock();

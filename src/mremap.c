@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "mm.h"
+#include "huge_memory.h"
 #include "rmap.h"
 #include "filemap.h"
 #include "memory.h"
@@ -67,6 +68,26 @@ static int move_ptes(struct umm_mm *mm, pmd_t *opmd, uint64_t old,
 }
 
 /*
+ * A whole leaf whose destination is a whole empty PMD moves as it is;
+ * any other is split and its entries move as PTEs.
+ * Locking: as move_page_tables. Return: 1 moved, 0 split, -ENOMEM.
+ */
+static int move_huge(struct umm_mm *mm, pmd_t *opmd, uint64_t old, uint64_t step,
+		     uint64_t new)
+{
+	pmd_t *npmd;
+
+	if (step == HPAGE_PMD_SIZE) {
+		if (walk_to_pmd(mm, new, &npmd))
+			return -ENOMEM;
+		if (move_huge_pmd(mm, opmd, npmd))
+			return 1;
+	}
+	split_huge_pmd(mm, opmd, old);
+	return 0;
+}
+
+/*
  * move_page_tables - move the entries of [old, old + len) to new.
  * Locking: mmap_lock held for write, both ranges' VMAs write-locked.
  * Return: 0, or -ENOMEM when a destination table could not be allocated.
@@ -90,6 +111,19 @@ static int move_page_tables(struct umm_mm *mm, uint64_t old, uint64_t new,
 		opmd = pmd_off_lockless(mm, old);
 		rcu_read_unlock();
 		/* upper tables only go under mmap_lock (write), which we hold */
+		if (opmd && pmd_leaf(pmdp_get(opmd))) {
+			err = move_huge(mm, opmd, old, step, new);
+			if (err < 0) {
+				mmu_notifier_invalidate_range_end(mm, old_start, old_end);
+				return err;
+			}
+			moved |= err;
+			if (err) {
+				old += step;
+				new += step;
+				continue;
+			}
+		}
 		if (opmd && !pmd_none(pmdp_get(opmd))) {
 			err = move_ptes(mm, opmd, old, old + step, new);
 			if (err < 0) {

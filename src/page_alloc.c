@@ -931,8 +931,12 @@ static void prep_new_page(struct page *p, struct frame_quota *q,
 		zero_block(p, order);
 	if ((gfp & __GFP_COMP) && order) {
 		flags |= 1UL << PG_head;
-		for (uint64_t i = 1; i < (1UL << order); i++)
+		for (uint64_t i = 1; i < (1UL << order); i++) {
 			WRITE_ONCE(p[i].compound_head, (unsigned long)p | 1);
+			p[i].mapcount = 0;
+		}
+		p[1].entire_mapcount = 0;
+		p[1].large_mapcount = 0;
 	}
 	p->mapcount = 0;
 	WRITE_ONCE(p->mapping, NULL);
@@ -1000,9 +1004,12 @@ static void free_pages_prepare(struct page *p, unsigned int order)
 	VM_BUG_ON(test_bit_page(PG_buddy, p) || test_bit_page(PG_pcp, p));
 	VM_BUG_ON(test_bit_page(PG_reserved, p));
 	VM_BUG_ON(PageTail(p));
-	if (test_bit_page(PG_head, p))
-		for (uint64_t i = 1; i < nr; i++)
+	if (test_bit_page(PG_head, p)) {
+		for (uint64_t i = 1; i < nr; i++) {
 			WRITE_ONCE(p[i].compound_head, 0);
+			WRITE_ONCE(p[i].flags, 0);	/* PG_anon_exclusive */
+		}
+	}
 	p->quota = NULL;
 	WRITE_ONCE(p->mapping, NULL);
 	p->private = 0;

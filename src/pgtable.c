@@ -36,6 +36,7 @@ static void pagetable_dtor(struct page *p)
 {
 	VM_BUG_ON(!test_bit_page(PG_table, p));
 	VM_BUG_ON(spin_is_locked(ptlock_ptr(p)));
+	VM_BUG_ON(p->mapping);		/* a PMD table with deposits left */
 	clear_bit_page(PG_table, p);
 	p->private = 0;
 	pagetable_account(-1);
@@ -95,6 +96,12 @@ void pte_free_defer(struct umm_mm *mm, pgtable_t table)
 static uint64_t table_entry(struct page *table)
 {
 	return (page_to_pfn(table) << PAGE_SHIFT) | _PAGE_TABLE;
+}
+
+void pmd_populate(struct umm_mm *mm, pmd_t *pmd, pgtable_t table)
+{
+	(void)mm;
+	set_pmd(pmd, __pmd(table_entry(table)));
 }
 
 /*

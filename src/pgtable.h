@@ -424,6 +424,11 @@ pgtable_t pte_alloc_one(struct umm_mm *mm);
 void pte_free(struct umm_mm *mm, pgtable_t table);
 void pte_free_defer(struct umm_mm *mm, pgtable_t table);
 void pmd_install(struct umm_mm *mm, pmd_t *pmd, pgtable_t *table);
+/*
+ * pmd_populate - point @pmd at @table (a release store: walkers see the
+ * table's entries whole). Locking: the PMD lock held.
+ */
+void pmd_populate(struct umm_mm *mm, pmd_t *pmd, pgtable_t table);
 int __pte_alloc(struct umm_mm *mm, pmd_t *pmd);
 int __pmd_alloc(struct umm_mm *mm, pud_t *pud, uint64_t addr);
 int __pud_alloc(struct umm_mm *mm, p4d_t *p4d, uint64_t addr);

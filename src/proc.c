@@ -7,6 +7,7 @@
 #include <string.h>
 #include <umm/umm.h>
 #include "mm.h"
+#include "huge_memory.h"
 #include "filemap.h"
 #include "pagewalk.h"
 #include "rmap.h"
@@ -112,7 +113,49 @@ static int pagemap_pte(pte_t *pte, uint64_t addr, uint64_t next, struct mm_walk 
 	return 0;
 }
 
-static const struct mm_walk_ops pagemap_ops = { .pte_entry = pagemap_pte };
+/*
+ * A PMD leaf, as pagemap_pmd_range: each page present at its frame, and
+ * exclusive when this leaf is its only mapping.
+ * Locking: no table lock held (pmd_entry); takes the PMD lock.
+ */
+static int pagemap_pmd(pmd_t *pmd, uint64_t addr, uint64_t next, struct mm_walk *walk)
+{
+	struct pagemap_walk *pm = walk->private;
+	spinlock_t *ptl;
+	pmd_t v;
+
+	if (!pmd_leaf(pmdp_get_lockless(pmd)))
+		return 0;	/* a table: its PTEs are walked */
+	ptl = pmd_lock(walk->mm, pmd);
+	v = pmdp_get(pmd);
+	if (!pmd_leaf(v)) {
+		walk->action = ACTION_AGAIN;	/* split meanwhile */
+		goto unlock;
+	}
+	walk->action = ACTION_CONTINUE;
+	if (!(pmd_flags(v) & (_PAGE_PRESENT | _PAGE_PROTNONE)))
+		goto unlock;
+	for (; addr < next; addr += PAGE_SIZE) {
+		uint64_t pfn = pmd_pfn(v) + pte_index(addr);
+		uint64_t e = PM_PRESENT | (pfn & PM_PFN_MASK);
+
+		if (!(pmd_flags(v) & _PAGE_SPECIAL)) {
+			if (!PageAnon(pmd_page(v)))
+				e |= PM_FILE;
+			if (page_mapcount(pfn_to_page(pfn)) == 1)
+				e |= PM_MMAP_EXCLUSIVE;
+		}
+		pm->out[(addr - pm->start) >> PAGE_SHIFT] = e;
+	}
+unlock:
+	spin_unlock(ptl);
+	return 0;
+}
+
+static const struct mm_walk_ops pagemap_ops = {
+	.pmd_entry = pagemap_pmd,
+	.pte_entry = pagemap_pte,
+};
 
 __visible int umm_pagemap(struct umm_mm *mm, uint64_t addr, uint64_t npages,
 			  uint64_t *out)
@@ -138,77 +181,117 @@ __visible int umm_pagemap(struct umm_mm *mm, uint64_t addr, uint64_t npages,
 /* ---- smaps ---- */
 
 #define PSS_SHIFT	12	/* fixed-point PSS, as the kernel's */
-#define HPAGE_PMD_SIZE	(1ULL << 21)
 
 struct mem_size_stats {
 	uint64_t resident, shared_clean, shared_dirty, private_clean;
 	uint64_t private_dirty, referenced, anonymous, lazyfree;
-	uint64_t pss, pss_dirty, pss_locked;
+	uint64_t pss, pss_dirty, pss_locked, anon_thp;
 };
 
 /*
- * One present entry, as smaps_account: a page mapped once is private, one
- * mapped n times adds 1/n of itself to PSS; the zero page is not counted.
+ * @nr pages from @page, mapped by one entry, as smaps_account: a page
+ * mapped once is private, one mapped n times adds 1/n of itself to PSS.
+ * Locking: the lock of the entry mapping them held.
+ */
+static void smaps_account(struct mem_size_stats *mss, struct mm_walk *walk,
+			  struct page *page, unsigned int nr, bool young, bool dirty)
+{
+	struct page *head = compound_head(page);
+	uint64_t size = (uint64_t)nr << PAGE_SHIFT;
+	bool locked = walk->vma->vm_flags & VM_LOCKED;
+
+	dirty |= test_bit_page(PG_dirty, head);
+	if (PageAnon(head)) {
+		mss->anonymous += size;
+		if (test_bit_page(PG_lazyfree, head) && !dirty)
+			mss->lazyfree += size;
+	}
+	mss->resident += size;
+	if (young)
+		mss->referenced += size;
+	for (unsigned int i = 0; i < nr; i++) {
+		uint64_t pss = (uint64_t)PAGE_SIZE << PSS_SHIFT;
+		int mapcount = page_mapcount(page + i);
+
+		if (mapcount >= 2)
+			pss /= (uint64_t)mapcount;
+		mss->pss += pss;
+		if (locked)
+			mss->pss_locked += pss;
+		if (dirty) {
+			mss->pss_dirty += pss;
+			*(mapcount < 2 ? &mss->private_dirty : &mss->shared_dirty) += PAGE_SIZE;
+		} else {
+			*(mapcount < 2 ? &mss->private_clean : &mss->shared_clean) += PAGE_SIZE;
+		}
+	}
+}
+
+/*
+ * One present entry; the zero page is not counted.
  * Locking: the PTE lock held (pte_entry).
  */
 static int smaps_pte(pte_t *pte, uint64_t addr, uint64_t next, struct mm_walk *walk)
 {
-	struct mem_size_stats *mss = walk->private;
 	pte_t v = ptep_get(pte);
-	uint64_t pss = (uint64_t)PAGE_SIZE << PSS_SHIFT;
-	struct page *page;
-	int mapcount;
-	bool dirty;
 
 	(void)addr;
 	(void)next;
 	if (!pte_present(v) || pte_special(v))
 		return 0;
-	mapcount = page_mapcount(pfn_to_page(pte_pfn(v)));
-	page = compound_head(pfn_to_page(pte_pfn(v)));
-	dirty = pte_dirty(v) || test_bit_page(PG_dirty, page);
-	if (PageAnon(page)) {
-		mss->anonymous += PAGE_SIZE;
-		if (test_bit_page(PG_lazyfree, page) && !dirty)
-			mss->lazyfree += PAGE_SIZE;
-	}
-	mss->resident += PAGE_SIZE;
-	if (pte_young(v))
-		mss->referenced += PAGE_SIZE;
-	if (mapcount >= 2)
-		pss /= (uint64_t)mapcount;
-	mss->pss += pss;
-	if (walk->vma->vm_flags & VM_LOCKED)
-		mss->pss_locked += pss;
-	if (dirty) {
-		mss->pss_dirty += pss;
-		*(mapcount < 2 ? &mss->private_dirty : &mss->shared_dirty) += PAGE_SIZE;
-	} else {
-		*(mapcount < 2 ? &mss->private_clean : &mss->shared_clean) += PAGE_SIZE;
-	}
+	smaps_account(walk->private, walk, pfn_to_page(pte_pfn(v)), 1, pte_young(v),
+		      pte_dirty(v));
 	return 0;
 }
 
-static const struct mm_walk_ops smaps_ops = { .pte_entry = smaps_pte };
+/*
+ * A PMD leaf: its pages, and AnonHugePages for an anonymous THP.
+ * Locking: no table lock held (pmd_entry); takes the PMD lock.
+ */
+static int smaps_pmd(pmd_t *pmd, uint64_t addr, uint64_t next, struct mm_walk *walk)
+{
+	struct mem_size_stats *mss = walk->private;
+	spinlock_t *ptl;
+	pmd_t v;
+
+	if (!pmd_leaf(pmdp_get_lockless(pmd)))
+		return 0;	/* a table: its PTEs are walked */
+	ptl = pmd_lock(walk->mm, pmd);
+	v = pmdp_get(pmd);
+	if (!pmd_leaf(v)) {
+		walk->action = ACTION_AGAIN;	/* split meanwhile */
+		goto unlock;
+	}
+	walk->action = ACTION_CONTINUE;
+	if (!(pmd_flags(v) & (_PAGE_PRESENT | _PAGE_PROTNONE)) ||
+	    (pmd_flags(v) & _PAGE_SPECIAL))
+		goto unlock;
+	smaps_account(mss, walk, pmd_page(v) + pte_index(addr),
+		      (unsigned int)((next - addr) >> PAGE_SHIFT),
+		      pmd_flags(v) & _PAGE_ACCESSED, pmd_dirty(v));
+	if (PageAnon(pmd_page(v)))
+		mss->anon_thp += next - addr;
+unlock:
+	spin_unlock(ptl);
+	return 0;
+}
+
+static const struct mm_walk_ops smaps_ops = {
+	.pmd_entry = smaps_pmd,
+	.pte_entry = smaps_pte,
+};
 
 /*
  * THPeligible, as thp_vma_allowable_orders(TVA_SMAPS) with only the PMD
- * size enabled: anonymous private memory the THP mode allows (always, or
- * MADV_HUGEPAGE in madvise mode; never MADV_NOHUGEPAGE) that can hold an
- * aligned 2 MiB block. umm's shared memory and files, like a host with
- * shmem_enabled=never and no file THP, are never eligible.
+ * size enabled: a VMA the mode allows THPs in (thp_vma_allowable) that
+ * can hold an aligned 2 MiB block. umm's shared memory and files, like a
+ * host with shmem_enabled=never and no file THP, are never eligible.
  */
-static bool thp_eligible(struct umm_mm *mm, struct vm_area_struct *vma)
+static bool thp_eligible(struct vm_area_struct *vma)
 {
-	unsigned long f = vma->vm_flags;
 	uint64_t haddr;
 
-	if (vma->vm_file || (f & (VM_NOHUGEPAGE | VM_HUGETLB | VM_PFNMAP)))
-		return false;
-	if (mm->thp == UMM_THP_NEVER ||
-	    (mm->thp == UMM_THP_MADVISE && !(f & VM_HUGEPAGE)))
-		return false;
-	if (vma->vm_end - vma->vm_start < HPAGE_PMD_SIZE)
+	if (!thp_vma_allowable(vma) || vma->vm_end - vma->vm_start < HPAGE_PMD_SIZE)
 		return false;
 	haddr = (vma->vm_end - HPAGE_PMD_SIZE) & ~(HPAGE_PMD_SIZE - 1);
 	return haddr >= vma->vm_start;
@@ -242,6 +325,7 @@ static int show_smap(FILE *out, struct umm_mm *mm, struct vm_area_struct *vma)
 	struct mem_size_stats mss = { 0 };
 	int err;
 
+	(void)mm;
 	walk_page_vma(vma, &smaps_ops, &mss);
 	err = show_map_vma(out, vma);
 	if (err)
@@ -271,9 +355,9 @@ static int show_smap(FILE *out, struct umm_mm *mm, struct vm_area_struct *vma)
 		    (unsigned long long)mss.referenced >> 10,
 		    (unsigned long long)mss.anonymous >> 10, 0ULL,
 		    (unsigned long long)mss.lazyfree >> 10,
-		    0ULL, 0ULL, 0ULL, 0ULL, 0ULL, 0ULL, 0ULL,
+		    (unsigned long long)mss.anon_thp >> 10, 0ULL, 0ULL, 0ULL, 0ULL, 0ULL, 0ULL,
 		    (unsigned long long)(mss.pss_locked >> PSS_SHIFT) >> 10,
-		    (unsigned int)thp_eligible(mm, vma)) < 0)
+		    (unsigned int)thp_eligible(vma)) < 0)
 		return -EIO;
 	return show_smap_vma_flags(out, vma->vm_flags & ~VM_WRITENOTIFY);
 }

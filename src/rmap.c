@@ -318,6 +318,19 @@ bool page_mapped_in_vma(struct page *page, struct vm_area_struct *vma, uint64_t 
 
 	rcu_read_lock();
 	pmd = pmd_off_lockless(mm, addr);
+	if (pmd && pmd_leaf(pmdp_get_lockless(pmd))) {
+		pmd_t v;
+
+		ptl = pmd_lock(mm, pmd);
+		v = pmdp_get(pmd);
+		/* a THP mapped whole maps each of its pages */
+		mapped = pmd_leaf(v) && pmd_pfn(v) + pte_index(addr) == page_to_pfn(page);
+		spin_unlock(ptl);
+		if (pmd_leaf(v)) {
+			rcu_read_unlock();
+			return mapped;
+		}
+	}
 	pte = pmd ? pte_offset_map_lock(mm, pmd, addr, &ptl) : NULL;
 	if (pte) {
 		pte_t e = ptep_get(pte);

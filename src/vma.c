@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <string.h>
 #include "mm.h"
+#include "huge_memory.h"
 #include "memory.h"
 #include "filemap.h"
 #include "rmap.h"
@@ -461,6 +462,23 @@ static void plan_mark_kept(struct vma_plan *p, bool *keep)
 	}
 }
 
+/*
+ * A THP leaf must not straddle two VMAs (each would map part of it with
+ * its own rights and flags): split any that a new VMA's edge falls inside,
+ * as the kernel's vma_adjust_trans_huge. Nothing changes for an access:
+ * the same pages stay mapped with the same rights.
+ * Locking: mmap_lock (write), the VMAs concerned write-locked.
+ */
+static void split_leaves_at_edges(struct vma_plan *p)
+{
+	for (size_t i = 0; i < p->nr; i++) {
+		if (desc_is_orig(&p->d[i]))
+			continue;
+		split_huge_pmd_address(p->mm, p->d[i].start);
+		split_huge_pmd_address(p->mm, p->d[i].end);
+	}
+}
+
 int vma_plan_commit(struct vma_plan *p)
 {
 	struct vma_tree_range r_local[VMA_PLAN_LOCAL], *r = r_local;
@@ -516,6 +534,7 @@ int vma_plan_commit(struct vma_plan *p)
 		err = 0;
 		goto out;
 	}
+	split_leaves_at_edges(p);
 	/*
 	 * New VMAs are born write-locked (until mmap_lock is released), as
 	 * the kernel's vma_link: a fault must not install entries in them

@@ -118,7 +118,7 @@ static void test_destroy_accounting(void)
 
 	CHECK(huge);
 	CHECK_EQ(walk_to_pmd(mm, 1UL << 40, &pmd), 0);
-	huge->mapcount = 1;
+	huge[1].entire_mapcount = huge[1].large_mapcount = 1;	/* mapped whole */
 	set_pmd(pmd, pmd_mkhuge(pfn_pmd(page_to_pfn(huge), __pgprot(_PAGE_PRESENT | _PAGE_USER))));
 	CHECK(quota_used(mm->quota) > 512);
 	umm_mm_destroy(mm);

@@ -1250,12 +1250,12 @@ static void test_unmap_page_range(void)
 	map_frame(mm, X3, p3, _PAGE_PRESENT | _PAGE_USER | _PAGE_SPECIAL);
 	CHECK_EQ(walk_to_pmd(mm, H, &pmd), 0);
 	set_pmd(pmd, pmd_mkhuge(pfn_pmd(page_to_pfn(huge), __pgprot(LEAF_PROT))));
-	huge->mapcount = 1;
+	huge[1].entire_mapcount = huge[1].large_mapcount = 1;	/* mapped whole */
 	pud = pud_alloc(mm, p4d_alloc(mm, pgd_offset(mm, G), G), G);
 	CHECK(pud);
 	if (pud) {
 		set_pud(pud, pud_mkhuge(pfn_pud(page_to_pfn(giant), __pgprot(LEAF_PROT))));
-		giant->mapcount = 1;
+		giant[1].entire_mapcount = giant[1].large_mapcount = 1;
 	}
 	uint64_t tables = nr_tables(mm);
 

@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * huge_memory.c - anonymous THPs mapped by PMD leaves: fault, split, zap,
+ * mprotect (change_huge_pmd), fork (copy_huge_pmd), mremap (move_huge_pmd).
+ *
+ * A leaf is only ever changed under its PMD lock. Lockless walkers read it
+ * once and set accessed/dirty with a compare-and-swap, so a locked updater
+ * that must not lose those bits first makes the leaf non-present with one
+ * atomic operation (pmdp_invalidate: PSE stays, so it still reads as a
+ * leaf and nobody descends into it) and then writes the new value; a
+ * walker that meets the frozen leaf goes to the fault path, which waits on
+ * the PMD lock and finds the new entry.
+ *
+ * Mapcounts follow the kernel's folio: a PMD mapping counts in
+ * page[1].entire_mapcount and page[1].large_mapcount, a PTE mapping of one
+ * page in that page's mapcount and in large_mapcount (rmap.h). Every
+ * mapping holds a reference on the head. Which mapping may write a shared
+ * folio in place is the kernel's PageAnonExclusive bit: on the head while
+ * PMD-mapped, on each page once split.
+ */
+#include <errno.h>
+#include <umm/umm.h>
+#include "huge_memory.h"
+#include "mm.h"
+#include "rmap.h"
+
+/* ---- deposited PTE tables ---- */
+
+/*
+ * The PTE tables deposited for a PMD table's leaves form a stack on the
+ * PMD table's own struct page: ->mapping of the PMD table page is the
+ * top, ->mapping of each deposited table the next one. A deposited table
+ * is never reachable by a walker, so it is freed without a grace period.
+ * Locking: the PMD lock of @pmd held.
+ */
+static struct page *pmd_table_page(pmd_t *pmd)
+{
+	return virt_to_page((void *)((uint64_t)pmd & PAGE_MASK));
+}
+
+static void pgtable_trans_huge_deposit(pmd_t *pmd, pgtable_t table)
+{
+	struct page *pp = pmd_table_page(pmd);
+
+	table->mapping = pp->mapping;
+	pp->mapping = table;
+}
+
+static pgtable_t pgtable_trans_huge_withdraw(pmd_t *pmd)
+{
+	struct page *pp = pmd_table_page(pmd);
+	pgtable_t table = pp->mapping;
+
+	VM_BUG_ON(!table);
+	pp->mapping = table->mapping;
+	table->mapping = NULL;
+	return table;
+}
+
+/* umm makes PMD leaves only for anonymous THPs; any other has no deposit. */
+static bool pmd_is_anon_thp(pmd_t v)
+{
+	return pmd_leaf(v) && !(pmd_flags(v) & _PAGE_SPECIAL) && PageAnon(pmd_page(v));
+}
+
+/* ---- eligibility ---- */
+
+bool thp_vma_allowable(struct vm_area_struct *vma)
+{
+	unsigned long f = vma->vm_flags;
+	int mode = vma->vm_mm->thp;
+
+	if (vma->vm_file || (f & (VM_SHARED | VM_NOHUGEPAGE | VM_HUGETLB | VM_PFNMAP)))
+		return false;
+	return mode == UMM_THP_ALWAYS || (mode == UMM_THP_MADVISE && (f & VM_HUGEPAGE));
+}
+
+bool thp_vma_suitable(struct vm_area_struct *vma, uint64_t haddr)
+{
+	if (((vma->vm_start >> PAGE_SHIFT) - vma->vm_pgoff) & (HPAGE_PMD_NR - 1))
+		return false;
+	return haddr >= vma->vm_start && haddr + HPAGE_PMD_SIZE <= vma->vm_end;
+}
+
+/* ---- rmap of a PMD mapping ---- */
+
+/* A new folio, mapped by one PMD of @vma at @haddr, this mapping's own. */
+static void folio_add_new_anon_rmap_pmd(struct page *head, struct vm_area_struct *vma,
+					uint64_t haddr)
+{
+	struct anon_vma *av = smp_load_acquire(&vma->anon_vma);
+
+	head->index = vma->vm_pgoff + ((haddr - vma->vm_start) >> PAGE_SHIFT);
+	WRITE_ONCE(head->mapping, (void *)((unsigned long)av | PAGE_MAPPING_ANON));
+	set_bit_page(PG_anon_exclusive, head);
+	__atomic_store_n(&head[1].entire_mapcount, 1, __ATOMIC_RELAXED);
+	/* rmap_walk_anon reads the mapcount with acquire, then mapping and index */
+	__atomic_store_n(&head[1].large_mapcount, 1, __ATOMIC_RELEASE);
+}
+
+static void folio_dup_rmap_pmd(struct page *head)
+{
+	__atomic_fetch_add(&head[1].entire_mapcount, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&head[1].large_mapcount, 1, __ATOMIC_RELAXED);
+}
+
+void folio_remove_rmap_pmd(struct page *head)
+{
+	__atomic_sub_fetch(&head[1].entire_mapcount, 1, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&head[1].large_mapcount, 1, __ATOMIC_RELAXED);
+}
+
+/* ---- fault ---- */
+
+static pmd_t mk_huge_pmd(struct vm_area_struct *vma, struct page *head)
+{
+	pte_t pte = pfn_pte(page_to_pfn(head), vm_get_page_prot(vma->vm_flags));
+
+	/* born dirty and young, writable if the VMA is: as the kernel's */
+	pte = pte_mkyoung(pte_mkdirty(pte));
+	if (vma->vm_flags & VM_WRITE)
+		pte = pte_mkwrite(pte);
+	return pmd_mkhuge(__pmd(pte_val(pte)));
+}
+
+/*
+ * There is no huge zero page: a read fault allocates the THP too, as the
+ * kernel does with transparent_hugepage/use_zero_page off.
+ */
+vm_fault_t do_huge_pmd_anonymous_page(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct umm_mm *mm = vma->vm_mm;
+	uint64_t haddr = vmf->address & PMD_MASK;
+	struct page *head;
+	pgtable_t table;
+	spinlock_t *ptl;
+	vm_fault_t ret;
+
+	if (!thp_vma_suitable(vma, haddr))
+		return VM_FAULT_FALLBACK;
+	ret = vmf_anon_prepare(vmf);
+	if (ret)
+		return ret;
+	head = alloc_pages(mm->quota, __GFP_COMP, HPAGE_PMD_ORDER);
+	if (!head) {
+		mm_stat_add(mm, MM_THP_FAULT_FALLBACK, 1);
+		return VM_FAULT_FALLBACK;
+	}
+	table = pte_alloc_one(mm);
+	if (!table) {
+		put_page(head);
+		return VM_FAULT_OOM;
+	}
+	ptl = pmd_lock(mm, vmf->pmd);
+	if (unlikely(!pmd_none(pmdp_get(vmf->pmd)))) {
+		spin_unlock(ptl);	/* another fault was first */
+		pte_free(mm, table);
+		put_page(head);
+		return 0;
+	}
+	folio_add_new_anon_rmap_pmd(head, vma, haddr);
+	pgtable_trans_huge_deposit(vmf->pmd, table);
+	mm_stat_add(mm, MM_ANONPAGES, HPAGE_PMD_NR);
+	set_pmd(vmf->pmd, mk_huge_pmd(vma, head));
+	spin_unlock(ptl);
+	mm_stat_add(mm, MM_THP_FAULT_ALLOC, 1);
+	return 0;
+}
+
+/*
+ * May this mapping write the PMD-mapped folio in place? Yes when it is
+ * marked as this mapping's own, or when nothing else maps or holds it (the
+ * child of a fork that shared it has gone): it then becomes ours again.
+ * Locking: the PMD lock held (no new mapping or pin can start).
+ */
+static bool huge_pmd_reuse(struct page *head)
+{
+	if (test_bit_page(PG_anon_exclusive, head))
+		return true;
+	if (folio_mapcount(head) != 1 || page_count(head) != 1)
+		return false;
+	set_bit_page(PG_anon_exclusive, head);
+	return true;
+}
+
+vm_fault_t huge_pmd_fault(struct vm_fault *vmf, pmd_t orig)
+{
+	struct umm_mm *mm = vmf->vma->vm_mm;
+	uint64_t bits = _PAGE_ACCESSED;
+	spinlock_t *ptl = pmd_lock(mm, vmf->pmd);
+
+	if (unlikely(!pmd_same(pmdp_get(vmf->pmd), orig)))
+		goto unlock;	/* split, zapped or changed: the caller looks again */
+	if (!pmd_is_anon_thp(orig))
+		goto unlock;
+	/* a read pin of a folio a fork shares: this mm copies its page */
+	if ((vmf->flags & FAULT_FLAG_UNSHARE) &&
+	    !test_bit_page(PG_anon_exclusive, pmd_page(orig)))
+		goto split;
+	if (vmf->flags & FAULT_FLAG_WRITE) {
+		if (!pmd_write(orig)) {
+			if (!huge_pmd_reuse(pmd_page(orig)))
+				goto split;	/* copy-on-write, page by page */
+			bits |= _PAGE_RW;
+		}
+		bits |= _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
+	}
+	__atomic_fetch_or(&vmf->pmd->pmd, bits, __ATOMIC_RELEASE);
+unlock:
+	spin_unlock(ptl);
+	return 0;
+split:
+	spin_unlock(ptl);
+	split_huge_pmd(mm, vmf->pmd, vmf->address);
+	return VM_FAULT_FALLBACK;
+}
+
+uint64_t huge_pmd_set_access(pmd_t *pmd, bool write)
+{
+	uint64_t want = _PAGE_ACCESSED | (write ? _PAGE_DIRTY | _PAGE_SOFT_DIRTY : 0);
+
+	for (;;) {
+		uint64_t v = pmd_val(pmdp_get_lockless(pmd));
+
+		if ((v & (_PAGE_PSE | _PAGE_PRESENT)) != (_PAGE_PSE | _PAGE_PRESENT))
+			return 0;	/* a table, none, PROT_NONE, or frozen */
+		if (write ? !(v & _PAGE_RW) : (v & _PAGE_NOREAD))
+			return 0;
+		if ((v & want) == want || cmpxchg_bool(&pmd->pmd, v, v | want))
+			return v | want;
+	}
+}
+
+/* ---- split ---- */
+
+/*
+ * The leaf becomes its deposited table: 512 entries with the leaf's
+ * rights and bits, one PTE mapping (and one head reference) per page
+ * instead of the PMD's. The frames do not change, so no translation a
+ * walker cached goes stale. Locking: the PMD lock held.
+ */
+static void __split_huge_pmd_locked(struct umm_mm *mm, pmd_t *pmd)
+{
+	pgtable_t table = pgtable_trans_huge_withdraw(pmd);
+	pte_t *pte = page_address(table);
+	uint64_t old = pmdp_invalidate(pmd);
+	uint64_t flags = (old & PTE_FLAGS_MASK) & ~_PAGE_PSE;
+	uint64_t pfn = pmd_pfn(__pmd(old));
+	struct page *head = pfn_to_page(pfn);
+	bool exclusive = test_bit_page(PG_anon_exclusive, head);
+
+	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
+		if (exclusive && i)
+			set_bit_page(PG_anon_exclusive, head + i);
+		__atomic_fetch_add(&head[i].mapcount, 1, __ATOMIC_RELAXED);
+		set_pte(pte + i, __pte(((pfn + i) << PAGE_SHIFT) | flags));
+	}
+	__atomic_fetch_add(&head[1].large_mapcount, HPAGE_PMD_NR - 1, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&head[1].entire_mapcount, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&head->refcount, HPAGE_PMD_NR - 1, __ATOMIC_RELAXED);
+	pmd_populate(mm, pmd, table);	/* release: the entries are seen whole */
+	mm_stat_add(mm, MM_THP_SPLIT_PMD, 1);
+}
+
+void split_huge_pmd(struct umm_mm *mm, pmd_t *pmd, uint64_t addr)
+{
+	spinlock_t *ptl = pmd_lock(mm, pmd);
+
+	(void)addr;
+	if (pmd_is_anon_thp(pmdp_get(pmd)))
+		__split_huge_pmd_locked(mm, pmd);
+	spin_unlock(ptl);
+}
+
+void split_huge_pmd_address(struct umm_mm *mm, uint64_t addr)
+{
+	pmd_t *pmd;
+
+	if (!(addr & ~PMD_MASK))
+		return;		/* a boundary on a PMD edge cuts no leaf */
+	rcu_read_lock();
+	pmd = pmd_off_lockless(mm, addr);
+	rcu_read_unlock();	/* mmap_lock (write) keeps the tables */
+	if (pmd && pmd_leaf(pmdp_get_lockless(pmd)))
+		split_huge_pmd(mm, pmd, addr);
+}
+
+/* ---- zap ---- */
+
+bool zap_huge_pmd(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr)
+{
+	struct umm_mm *mm = tlb->mm;
+	spinlock_t *ptl = pmd_lock(mm, pmd);
+	pgtable_t deposit = NULL;
+	struct page *head = NULL;
+	pmd_t old = pmdp_get(pmd);
+
+	if (!pmd_leaf(old)) {
+		spin_unlock(ptl);
+		return false;
+	}
+	old = pmdp_get_and_clear(pmd);
+	tlb_flush_pte_range(tlb, addr & PMD_MASK, (addr & PMD_MASK) + HPAGE_PMD_SIZE);
+	if (!(pmd_flags(old) & _PAGE_SPECIAL)) {
+		head = pmd_page(old);
+		if (PageAnon(head)) {
+			deposit = pgtable_trans_huge_withdraw(pmd);
+			mm_stat_add(mm, MM_ANONPAGES, -(int64_t)HPAGE_PMD_NR);
+		}
+		folio_remove_rmap_pmd(head);
+	}
+	spin_unlock(ptl);
+	if (deposit)
+		pte_free(mm, deposit);
+	/* the mapping's reference, dropped once every TLB let go */
+	if (head)
+		tlb_remove_page(tlb, head);
+	return true;
+}
+
+/* ---- mprotect ---- */
+
+/* The leaf with @vm_flags' rights, as change_pte_range does an entry. */
+static uint64_t huge_pmd_modify(uint64_t v, unsigned long vm_flags)
+{
+	pte_t pte = __pte(v & ~_PAGE_PSE);
+	pte_t new = pte_modify(pte, vm_get_page_prot(vm_flags));
+
+	if (can_change_pte_writable(vm_flags, pte))
+		new = pte_mkwrite(new);
+	return pte_val(new) | _PAGE_PSE;
+}
+
+long change_huge_pmd(struct umm_mm *mm, pmd_t *pmd, unsigned long vm_flags)
+{
+	spinlock_t *ptl = pmd_lock(mm, pmd);
+	uint64_t old = pmd_val(pmdp_get(pmd));
+	long ret = 0;
+
+	if (!pmd_leaf(__pmd(old))) {
+		ret = -EAGAIN;
+	} else if (huge_pmd_modify(old, vm_flags) != old) {
+		/* frozen first: a walker's accessed/dirty bit is kept */
+		old = pmdp_invalidate(pmd);
+		set_pmd(pmd, __pmd(huge_pmd_modify(old, vm_flags)));
+		ret = HPAGE_PMD_NR;
+	}
+	spin_unlock(ptl);
+	return ret;
+}
+
+/* ---- fork ---- */
+
+int copy_huge_pmd(struct umm_mm *dst, struct umm_mm *src, pmd_t *dst_pmd,
+		  pmd_t *src_pmd, uint64_t addr)
+{
+	pgtable_t table = pte_alloc_one(dst);
+	spinlock_t *dst_ptl, *src_ptl;
+	struct page *head;
+	pmd_t v;
+
+	if (!table)
+		return -ENOMEM;
+	dst_ptl = pmd_lock(dst, dst_pmd);
+	src_ptl = pmd_lock(src, src_pmd);	/* another mm's table: no order */
+	v = pmdp_get(src_pmd);
+	if (!pmd_is_anon_thp(v))
+		goto again;
+	head = pmd_page(v);
+	/*
+	 * A pinned folio must stay the parent's alone: split it, and the PTE
+	 * copy gives the child its own copies of the pinned pages.
+	 */
+	if (page_maybe_dma_pinned(head)) {
+		spin_unlock(src_ptl);
+		spin_unlock(dst_ptl);
+		pte_free(dst, table);
+		split_huge_pmd(src, src_pmd, addr);
+		return -EAGAIN;
+	}
+	get_page(head);
+	folio_dup_rmap_pmd(head);
+	clear_bit_page(PG_anon_exclusive, head);	/* both mms map it now */
+	mm_stat_add(dst, MM_ANONPAGES, HPAGE_PMD_NR);
+	pgtable_trans_huge_deposit(dst_pmd, table);
+	/* both copy on their next write; walkers set bits with CAS */
+	__atomic_fetch_and(&src_pmd->pmd, ~_PAGE_RW, __ATOMIC_SEQ_CST);
+	v = pmdp_get(src_pmd);
+	set_pmd(dst_pmd, __pmd(pmd_val(v) & ~_PAGE_ACCESSED));
+	spin_unlock(src_ptl);
+	spin_unlock(dst_ptl);
+	return 0;
+again:
+	spin_unlock(src_ptl);
+	spin_unlock(dst_ptl);
+	pte_free(dst, table);
+	return -EAGAIN;
+}
+
+/* ---- mremap ---- */
+
+bool move_huge_pmd(struct umm_mm *mm, pmd_t *opmd, pmd_t *npmd)
+{
+	spinlock_t *optl = pmd_lock(mm, opmd);
+	spinlock_t *nptl = pmd_lockptr(mm, npmd);
+	bool moved = false;
+	pmd_t v;
+
+	if (nptl != optl)
+		spin_lock(nptl);
+	v = pmdp_get(opmd);
+	if (pmd_leaf(v) && pmd_none(pmdp_get(npmd))) {
+		v = pmdp_get_and_clear(opmd);
+		if (pmd_is_anon_thp(v))
+			pgtable_trans_huge_deposit(npmd, pgtable_trans_huge_withdraw(opmd));
+		set_pmd(npmd, v);
+		moved = true;
+	}
+	if (nptl != optl)
+		spin_unlock(nptl);
+	spin_unlock(optl);
+	return moved;
+}

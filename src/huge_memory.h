@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * huge_memory.h - anonymous transparent huge pages mapped by PMD leaves.
+ *
+ * A THP is an order-9 compound page mapped whole by one PMD leaf, or by
+ * 512 PTEs after a split. Every leaf has a PTE table deposited beside it
+ * (on the PMD table's page, under the PMD lock) so that splitting it never
+ * needs memory: a partial munmap, mprotect or mremap always succeeds.
+ */
+#ifndef UMM_HUGE_MEMORY_H
+#define UMM_HUGE_MEMORY_H
+
+#include "memory.h"
+#include "tlb.h"
+
+#define HPAGE_PMD_NR	(1UL << HPAGE_PMD_ORDER)
+#define HPAGE_PMD_SIZE	PMD_SIZE
+
+/*
+ * pmdp_invalidate - freeze a leaf: clear present (PSE stays, so it still
+ * reads as a leaf and nobody descends), so lockless walkers can no longer
+ * set accessed/dirty on it. Locking: the PMD lock held.
+ * Return: its last value, with every bit a walker set.
+ */
+static inline uint64_t pmdp_invalidate(pmd_t *pmd)
+{
+	return __atomic_fetch_and(&pmd->pmd, ~(_PAGE_PRESENT | _PAGE_PROTNONE),
+				  __ATOMIC_SEQ_CST);
+}
+
+/*
+ * thp_vma_allowable - may @vma hold PMD THPs at all: private anonymous,
+ * allowed by the mm's THP mode (always, or MADV_HUGEPAGE in madvise
+ * mode), never with MADV_NOHUGEPAGE. Locking: the VMA held.
+ */
+bool thp_vma_allowable(struct vm_area_struct *vma);
+
+/*
+ * thp_vma_suitable - does the 2 MiB block at @haddr lie inside @vma, with
+ * page offsets that a PMD can map (vm_start and vm_pgoff agree mod 512)?
+ */
+bool thp_vma_suitable(struct vm_area_struct *vma, uint64_t haddr);
+
+/*
+ * do_huge_pmd_anonymous_page - fault in a THP for an empty PMD.
+ * Locking: the VMA held (read lock or mmap_lock); takes the PMD lock.
+ * Return: 0, VM_FAULT_OOM, VM_FAULT_RETRY, or VM_FAULT_FALLBACK (no huge
+ *         page here: fault in a small one).
+ */
+vm_fault_t do_huge_pmd_anonymous_page(struct vm_fault *vmf);
+
+/*
+ * huge_pmd_fault - a fault on a PMD leaf that read @orig locklessly: set
+ * accessed/dirty, make an exclusive leaf writable, or split a shared one.
+ * Locking: the VMA held; takes the PMD lock.
+ * Return: 0, or VM_FAULT_FALLBACK once split (handle it at PTE level).
+ */
+vm_fault_t huge_pmd_fault(struct vm_fault *vmf, pmd_t orig);
+
+/*
+ * split_huge_pmd - replace the anonymous PMD leaf at @pmd (if it still is
+ * one) by its deposited PTE table mapping the same pages with the same
+ * rights. Locking: takes the PMD lock; the caller keeps the PMD table
+ * alive (mmap_lock, a VMA lock, or RCU).
+ */
+void split_huge_pmd(struct umm_mm *mm, pmd_t *pmd, uint64_t addr);
+
+/*
+ * split_huge_pmd_address - split the leaf mapping @addr, if any: a VMA
+ * boundary is about to fall inside it. Locking: mmap_lock held (write).
+ */
+void split_huge_pmd_address(struct umm_mm *mm, uint64_t addr);
+
+/*
+ * zap_huge_pmd - clear the leaf at @pmd, free its deposit, hand its page
+ * to @tlb. Locking: takes the PMD lock.
+ * Return: false when @pmd was no longer a leaf (zap its PTE table).
+ */
+bool zap_huge_pmd(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr);
+
+/*
+ * change_huge_pmd - give the whole leaf at @pmd the rights of @vm_flags.
+ * Locking: mmap_lock (write), the VMA write-locked; takes the PMD lock.
+ * Return: HPAGE_PMD_NR if changed, 0 if already so, -EAGAIN when @pmd is
+ *         no longer a leaf (the caller looks at it again).
+ */
+long change_huge_pmd(struct umm_mm *mm, pmd_t *pmd, unsigned long vm_flags);
+
+/*
+ * copy_huge_pmd - fork: share the leaf at @src_pmd with the child, both
+ * write-protected. Locking: parent mmap_lock (write), its VMA
+ * write-locked; takes the PMD locks of both (the child's first).
+ * Return: 0; -EAGAIN when the parent's entry is not a leaf (any more: a
+ *         pinned THP is split, so that the PTE copy gives the child its
+ *         own pages); -ENOMEM.
+ */
+int copy_huge_pmd(struct umm_mm *dst, struct umm_mm *src, pmd_t *dst_pmd,
+		  pmd_t *src_pmd, uint64_t addr);
+
+/*
+ * move_huge_pmd - mremap: move the leaf at @opmd to the empty @npmd.
+ * Locking: mmap_lock (write), both ranges write-locked; takes both PMD
+ * locks, old first. Return: true if moved; false if @npmd is not empty
+ * or @opmd no longer a leaf (split and move PTEs instead).
+ */
+bool move_huge_pmd(struct umm_mm *mm, pmd_t *opmd, pmd_t *npmd);
+
+/*
+ * huge_pmd_set_access - the lockless walker's view of a PMD leaf: set
+ * accessed (and dirty for @write) as a CPU would.
+ * Locking: inside RCU. Return: the leaf value, or 0 when the access must
+ *          go to the fault path (not present, not allowed, changed).
+ */
+uint64_t huge_pmd_set_access(pmd_t *pmd, bool write);
+
+/* folio_remove_rmap_pmd - one PMD mapping of @head's folio is gone. */
+void folio_remove_rmap_pmd(struct page *head);
+
+#endif /* UMM_HUGE_MEMORY_H */
