@@ -10,8 +10,9 @@
  *   mmap1        mmap + munmap of 128 MiB anonymous, nothing touched
  *   mmap2        the same on the file
  *
- * plus page_fault3's shape over shared anonymous memory (umm's shmem
- * object), and the cost of zeroing a page, which every anonymous fault
+ * plus page_fault1 with MADV_HUGEPAGE on both sides (2 MiB THPs: one
+ * fault per 512 pages, the rest are writes through the leaf), page_fault3's
+ * shape over shared anonymous memory (umm's shmem object), and the cost of zeroing a page, which every anonymous fault
  * pays, as a reference. With T threads each thread loops on its own
  * mapping, and its own file ("separate file", as will-it-scale), in one
  * mm (one process on the host). The figure is wall time over the work of
@@ -20,7 +21,8 @@
  *
  * On umm a fault is a 1-byte umm_write to a page never touched; a file is
  * umm_file_from_fd() of the very host file the host side maps. The host
- * maps with MADV_NOHUGEPAGE, so both sides take 4 KiB faults.
+ * maps with MADV_NOHUGEPAGE, so both sides take 4 KiB faults, except in
+ * the THP row.
  *
  * Usage: bench_wis [--quick]   (--quick: 1 MiB mappings, a smoke run for
  * make check; its numbers mean nothing)
@@ -69,6 +71,7 @@ struct wis_arg {
 	int fd;			/* host file, or -1 */
 	int flags;		/* MAP_* */
 	bool touch;
+	bool huge;		/* MADV_HUGEPAGE before touching */
 	uint64_t errors;
 };
 
@@ -85,6 +88,8 @@ static void umm_cycle(void *arg, uint64_t iters)
 			a->errors++;
 			continue;
 		}
+		if (a->huge && unlikely(umm_madvise(a->mm, (uint64_t)p, map_len, MADV_HUGEPAGE)))
+			a->errors++;
 		for (uint64_t off = 0; a->touch && off < map_len; off += PG)
 			if (unlikely(umm_write(a->mm, (uint64_t)p + off, &one, 1) != 1))
 				a->errors++;
@@ -106,7 +111,7 @@ static void host_cycle(void *arg, uint64_t iters)
 			continue;
 		}
 		if (a->touch) {
-			madvise(p, map_len, MADV_NOHUGEPAGE);
+			madvise(p, map_len, a->huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 			for (uint64_t off = 0; off < map_len; off += PG)
 				((volatile char *)p)[off] = 1;
 		}
@@ -309,17 +314,20 @@ struct wis_case {
 	const char *what;
 	int flags;		/* MAP_*; no MAP_ANONYMOUS: the file */
 	bool touch;
+	bool huge;		/* MADV_HUGEPAGE: 2 MiB THPs, both sides */
 };
 
 static const struct wis_case cases[] = {
 	{ "page_fault1", "private anonymous, write 1 B per page",
-	  MAP_PRIVATE | MAP_ANONYMOUS, true },
-	{ "page_fault2", "private file, write 1 B per page", MAP_PRIVATE, true },
-	{ "page_fault3", "shared file, write 1 B per page", MAP_SHARED, true },
+	  MAP_PRIVATE | MAP_ANONYMOUS, true, false },
+	{ "page_fault1 THP", "private anonymous, MADV_HUGEPAGE, write 1 B per 4 KiB page",
+	  MAP_PRIVATE | MAP_ANONYMOUS, true, true },
+	{ "page_fault2", "private file, write 1 B per page", MAP_PRIVATE, true, false },
+	{ "page_fault3", "shared file, write 1 B per page", MAP_SHARED, true, false },
 	{ "page_fault3 shmem", "shared anonymous, write 1 B per page",
-	  MAP_SHARED | MAP_ANONYMOUS, true },
-	{ "mmap1", "mmap+munmap anonymous", MAP_PRIVATE | MAP_ANONYMOUS, false },
-	{ "mmap2", "mmap+munmap of a file", MAP_PRIVATE, false },
+	  MAP_SHARED | MAP_ANONYMOUS, true, false },
+	{ "mmap1", "mmap+munmap anonymous", MAP_PRIVATE | MAP_ANONYMOUS, false, false },
+	{ "mmap2", "mmap+munmap of a file", MAP_PRIVATE, false, false },
 };
 
 static void fmt_cell(char *buf, size_t len, const struct bench_result *r,
@@ -365,9 +373,9 @@ static int case_row(struct umm_mm *mm, const struct wis_case *c,
 
 	for (unsigned int i = 0; i < MAX_THREADS; i++) {
 		ua[i] = (struct wis_arg){ mm, file ? files[i].file : NULL, -1,
-					  c->flags, c->touch, 0 };
+					  c->flags, c->touch, c->huge, 0 };
 		ha[i] = (struct wis_arg){ NULL, NULL, file ? files[i].fd : -1,
-					  c->flags, c->touch, 0 };
+					  c->flags, c->touch, c->huge, 0 };
 	}
 	bench_interleave(opts, s, 2);
 	for (unsigned int i = 0; i < nthreads; i++) {
