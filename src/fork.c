@@ -39,7 +39,8 @@ static int copy_present_pte(struct umm_mm *dst, pte_t *dst_pte, pte_t *src_pte,
 	}
 	page = pfn_to_page(pte_pfn(pte));	/* a THP's page, not its head */
 	head = compound_head(page);
-	if (PageAnon(head) && page_maybe_dma_pinned(head))
+	/* as folio_try_dup_anon_rmap_pte: only this mm's own page is pinned */
+	if (PageAnon(head) && page_maybe_dma_pinned(head) && page_exclusive(page))
 		return -EAGAIN;
 	get_page(head);
 	page_dup_rmap_pte(page);
@@ -70,7 +71,7 @@ static int copy_pinned_page(struct umm_mm *dst, struct vm_area_struct *dst_vma,
 {
 	struct page *page = alloc_page(dst->quota, __GFP_NOZERO);
 	spinlock_t *ptl;
-	pte_t *pte;
+	pte_t *pte, entry;
 
 	if (!page)
 		return -ENOMEM;
@@ -82,8 +83,10 @@ static int copy_pinned_page(struct umm_mm *dst, struct vm_area_struct *dst_vma,
 	}
 	page_add_new_anon_rmap(page, dst_vma, addr);
 	mm_stat_add(dst, MM_ANONPAGES, 1);
-	set_pte(pte, pte_mkdirty(pte_mkwrite(pfn_pte(page_to_pfn(page),
-			vm_get_page_prot(dst_vma->vm_flags)))));
+	entry = pte_mkdirty(pfn_pte(page_to_pfn(page), vm_get_page_prot(dst_vma->vm_flags)));
+	if (dst_vma->vm_flags & VM_WRITE)	/* the kernel's maybe_mkwrite */
+		entry = pte_mkwrite(entry);
+	set_pte(pte, entry);
 	pte_unmap_unlock(pte, ptl);
 	return 0;
 }

@@ -11,7 +11,7 @@
  * returns has waited for every copy that used an old translation.
  *
  * umm_pin is pin_user_pages: under mmap_lock, each page is faulted in as
- * needed and its count raised by GUP_PIN_COUNTING_BIAS under the PTE lock,
+ * needed and pinned (folio_pin) under the PTE or PMD lock,
  * so the frame outlives any unmapping until umm_unpin.
  */
 #include <errno.h>
@@ -172,7 +172,7 @@ static struct page *follow_huge_pmd_pin(struct umm_mm *mm, struct vm_area_struct
 		goto out;
 	}
 	*host = pfn_to_virt(pmd_pfn(v) + pte_index(addr));
-	__atomic_fetch_add(&head->refcount, GUP_PIN_COUNTING_BIAS, __ATOMIC_RELAXED);
+	folio_pin(head);
 	if (write)
 		__atomic_fetch_or(&pmd->pmd, _PAGE_DIRTY | _PAGE_SOFT_DIRTY |
 				  _PAGE_ACCESSED, __ATOMIC_RELEASE);
@@ -224,7 +224,7 @@ static struct page *follow_page_pin(struct umm_mm *mm, struct vm_area_struct *vm
 		goto out;
 	}
 	page = compound_head(page);	/* pins count on the folio */
-	__atomic_fetch_add(&page->refcount, GUP_PIN_COUNTING_BIAS, __ATOMIC_RELAXED);
+	folio_pin(page);
 	if (write)	/* the pinner may write: the page is dirty from now */
 		__atomic_fetch_or(&ptep->pte, _PAGE_DIRTY | _PAGE_SOFT_DIRTY |
 				  _PAGE_ACCESSED, __ATOMIC_RELEASE);
@@ -242,7 +242,7 @@ static void unpin_one(void *ptr)
 	pfn = virt_to_pfn(ptr);
 	if (!pfn_valid(pfn))
 		return;		/* the zero page is not counted */
-	put_page_refs(pfn_to_page(pfn), GUP_PIN_COUNTING_BIAS);
+	folio_unpin(compound_head(pfn_to_page(pfn)));
 }
 
 __visible int umm_pin(struct umm_mm *mm, uint64_t addr, size_t npages,

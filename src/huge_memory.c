@@ -75,10 +75,9 @@ bool thp_vma_allowable(struct vm_area_struct *vma)
 	return mode == UMM_THP_ALWAYS || (mode == UMM_THP_MADVISE && (f & VM_HUGEPAGE));
 }
 
+/* Anonymous memory: no page offset to agree with (the rmap index is linear). */
 bool thp_vma_suitable(struct vm_area_struct *vma, uint64_t haddr)
 {
-	if (((vma->vm_start >> PAGE_SHIFT) - vma->vm_pgoff) & (HPAGE_PMD_NR - 1))
-		return false;
 	return haddr >= vma->vm_start && haddr + HPAGE_PMD_SIZE <= vma->vm_end;
 }
 
@@ -195,8 +194,7 @@ vm_fault_t huge_pmd_fault(struct vm_fault *vmf, pmd_t orig)
 	if (!pmd_is_anon_thp(orig))
 		goto unlock;
 	/* a read pin of a folio a fork shares: this mm copies its page */
-	if ((vmf->flags & FAULT_FLAG_UNSHARE) &&
-	    !test_bit_page(PG_anon_exclusive, pmd_page(orig)))
+	if ((vmf->flags & FAULT_FLAG_UNSHARE) && !huge_pmd_reuse(pmd_page(orig)))
 		goto split;
 	if (vmf->flags & FAULT_FLAG_WRITE) {
 		if (!pmd_write(orig)) {

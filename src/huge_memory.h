@@ -35,10 +35,7 @@ static inline uint64_t pmdp_invalidate(pmd_t *pmd)
  */
 bool thp_vma_allowable(struct vm_area_struct *vma);
 
-/*
- * thp_vma_suitable - does the 2 MiB block at @haddr lie inside @vma, with
- * page offsets that a PMD can map (vm_start and vm_pgoff agree mod 512)?
- */
+/* thp_vma_suitable - does the 2 MiB block at @haddr lie inside @vma? */
 bool thp_vma_suitable(struct vm_area_struct *vma, uint64_t haddr);
 
 /*

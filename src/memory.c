@@ -137,7 +137,9 @@ static bool zap_huge_pud(struct mmu_gather *tlb, pud_t *pud, uint64_t addr)
 		pud_clear(pud);
 		tlb_flush_pte_range(tlb, addr & PUD_MASK, (addr & PUD_MASK) + PUD_SIZE);
 		/* umm makes no PUD leaves itself: no deposit, no RSS of its own */
-		if (!(pud_flags(old) & _PAGE_SPECIAL) && pfn_valid(pud_pfn(old))) {
+		if (!(pud_flags(old) & _PAGE_SPECIAL) && pfn_valid(pud_pfn(old)) &&
+		    PageHead(pfn_to_page(pud_pfn(old))) &&
+		    !test_bit_page(PG_reserved, pfn_to_page(pud_pfn(old)))) {
 			head = pfn_to_page(pud_pfn(old));
 			folio_remove_rmap_pmd(head);	/* an entire mapping too */
 		}

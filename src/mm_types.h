@@ -70,6 +70,8 @@ struct page {
 	union {
 		unsigned long private;	/* free block: its order */
 		spinlock_t ptl;		/* page-table page: the split lock */
+		int32_t pincount;	/* page[1] of a large folio: its pins
+					   (atomic; the kernel's _pincount) */
 	};
 	struct frame_quota *quota;	/* charged on alloc, uncharged on free */
 };
@@ -166,29 +168,53 @@ void put_page(struct page *p);
 void put_page_refs(struct page *p, int nr);
 
 /*
- * A pin (umm_pin) counts as this many references, so "may be pinned" is a
- * look at the count, as the kernel's GUP_PIN_COUNTING_BIAS.
+ * A pin (umm_pin) of a small page counts as this many references, so "may
+ * be pinned" is a look at the count, as the kernel's GUP_PIN_COUNTING_BIAS.
+ * A large folio's count is raised by every page mapped, so it counts its
+ * pins apart, in page[1].pincount (plus one reference each).
  */
 #define GUP_PIN_COUNTING_BIAS	1024
 
-static inline bool page_maybe_dma_pinned(struct page *p)
-{
-	return page_count(p) >= GUP_PIN_COUNTING_BIAS;
-}
-
-/*
- * Mapped once and referenced only by that mapping and by pins: this mm's
- * own page (the kernel's PageAnonExclusive), to be written in place - a
- * pin must keep seeing what its mm writes.
- */
 static inline bool PageHead(const struct page *p)
 {
 	return test_bit_page(PG_head, p);
 }
 
+/* @p: a head (or small) page. */
+static inline bool page_maybe_dma_pinned(struct page *p)
+{
+	if (PageHead(p))
+		return __atomic_load_n(&p[1].pincount, __ATOMIC_RELAXED) > 0;
+	return page_count(p) >= GUP_PIN_COUNTING_BIAS;
+}
+
+/* Pin @head's folio (one more pin), or drop one pin. */
+static inline void folio_pin(struct page *head)
+{
+	if (PageHead(head)) {
+		__atomic_fetch_add(&head[1].pincount, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&head->refcount, 1, __ATOMIC_RELAXED);
+	} else {
+		__atomic_fetch_add(&head->refcount, GUP_PIN_COUNTING_BIAS, __ATOMIC_RELAXED);
+	}
+}
+
+static inline void folio_unpin(struct page *head)
+{
+	if (PageHead(head)) {
+		__atomic_fetch_sub(&head[1].pincount, 1, __ATOMIC_RELAXED);
+		put_page_refs(head, 1);
+	} else {
+		put_page_refs(head, GUP_PIN_COUNTING_BIAS);
+	}
+}
+
 /*
+ * page_exclusive - this mm's own page (the kernel's PageAnonExclusive), to
+ * be written in place: a pin must keep seeing what its mm writes.
  * @p is the page mapped (a subpage of a large folio, or the head of a
- * PMD-mapped one). A small page's owner is read from its counts; a large
+ * PMD-mapped one). A small page is this mm's own when mapped once and
+ * referenced only by that mapping and by pins; a large
  * folio's pages are shared by many mappings, so each page carries the
  * kernel's PageAnonExclusive bit: set when the folio is made, cleared
  * when fork shares the page, handed on to every page by a PMD split.

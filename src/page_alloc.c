@@ -937,6 +937,7 @@ static void prep_new_page(struct page *p, struct frame_quota *q,
 		}
 		p[1].entire_mapcount = 0;
 		p[1].large_mapcount = 0;
+		p[1].pincount = 0;
 	}
 	p->mapcount = 0;
 	WRITE_ONCE(p->mapping, NULL);

@@ -93,8 +93,9 @@ again:
 		}
 		if (walk->action == ACTION_AGAIN)
 			goto again;
+		/* read again: a leaf split since @v was read has a table now */
 		if (walk->action == ACTION_CONTINUE || !ops->pte_entry ||
-		    pmd_leaf(v))
+		    pmd_leaf(pmdp_get_lockless(pmd)))
 			continue;
 		err = walk_pte_range(pmd, addr, next, walk);
 		if (err)

@@ -114,13 +114,15 @@ static int pagemap_pte(pte_t *pte, uint64_t addr, uint64_t next, struct mm_walk 
 }
 
 /*
- * A PMD leaf, as pagemap_pmd_range: each page present at its frame, and
- * exclusive when this leaf is its only mapping.
+ * A PMD leaf, as pagemap_pmd_range: each page present at its frame; all
+ * of them exclusive or none, as the leaf's first page is (the kernel
+ * decides once per leaf, so a page COWed away elsewhere reads as shared).
  * Locking: no table lock held (pmd_entry); takes the PMD lock.
  */
 static int pagemap_pmd(pmd_t *pmd, uint64_t addr, uint64_t next, struct mm_walk *walk)
 {
 	struct pagemap_walk *pm = walk->private;
+	uint64_t flags = PM_PRESENT;
 	spinlock_t *ptl;
 	pmd_t v;
 
@@ -135,17 +137,16 @@ static int pagemap_pmd(pmd_t *pmd, uint64_t addr, uint64_t next, struct mm_walk 
 	walk->action = ACTION_CONTINUE;
 	if (!(pmd_flags(v) & (_PAGE_PRESENT | _PAGE_PROTNONE)))
 		goto unlock;
+	if (!(pmd_flags(v) & _PAGE_SPECIAL)) {
+		if (!PageAnon(pmd_page(v)))
+			flags |= PM_FILE;
+		if (page_mapcount(pmd_page(v)) == 1)
+			flags |= PM_MMAP_EXCLUSIVE;
+	}
 	for (; addr < next; addr += PAGE_SIZE) {
 		uint64_t pfn = pmd_pfn(v) + pte_index(addr);
-		uint64_t e = PM_PRESENT | (pfn & PM_PFN_MASK);
 
-		if (!(pmd_flags(v) & _PAGE_SPECIAL)) {
-			if (!PageAnon(pmd_page(v)))
-				e |= PM_FILE;
-			if (page_mapcount(pfn_to_page(pfn)) == 1)
-				e |= PM_MMAP_EXCLUSIVE;
-		}
-		pm->out[(addr - pm->start) >> PAGE_SHIFT] = e;
+		pm->out[(addr - pm->start) >> PAGE_SHIFT] = flags | (pfn & PM_PFN_MASK);
 	}
 unlock:
 	spin_unlock(ptl);

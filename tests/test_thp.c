@@ -1,0 +1,1248 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * test_thp - anonymous PMD transparent huge pages beside the host's: the
+ * same mappings, madvise, writes, splits, forks and moves in a 2 MiB-aligned
+ * window of this process (MADV_HUGEPAGE, the host in "madvise" mode) and
+ * of an umm mm (default UMM_THP_MADVISE, with UMM_NO_ZERO_PAGE where the
+ * host maps no zero page), then the window's smaps blocks must agree byte
+ * for byte (header cut to "start-end perms offset", the addresses relative
+ * to the window), pagemap flag bits 56-63 page by page, and the contents
+ * (each side writes the same pattern). The host's own THP allocation can
+ * fail (fragmentation): then that comparison is skipped with a note, never
+ * failed. Last, umm-only checks: every frame and table back after destroy,
+ * the fallback to 4 KiB pages when a THP does not fit the mm's frame limit,
+ * pins inside a THP, the THP modes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <umm/umm.h>
+#include "test.h"
+#include "memory.h"
+#include "page_alloc.h"
+#include "rcu.h"
+
+#define P		4096ull
+#define M		(1ull << 20)
+#define H		(2ull << 20)	/* a PMD */
+#define WIN		(16ull << 20)	/* 2 MiB-aligned on both sides */
+#define WPAGES		(WIN / P)
+#define FLAGS_MASK	(~((1ull << 56) - 1))	/* bits 56-63 */
+#define PM_PRESENT	(1ull << 63)
+#define PM_FILE		(1ull << 61)
+#define PM_EXCLUSIVE	(1ull << 56)
+#define PFN_MASK	((1ull << 55) - 1)
+
+struct side {
+	struct umm_mm *mm;	/* NULL: the host */
+	uint64_t base;		/* the window */
+	uint64_t res;		/* the reservation around it */
+	pid_t pid;		/* host: the process whose smaps is read (0: self) */
+};
+
+/* ---- the window on either side ---- */
+
+/*
+ * A 2 MiB-aligned window, reserved PROT_NONE with guards around it so that
+ * nothing merges with what is built in it. The window is never left as a
+ * hole bigger than a page: the host process maps things of its own (thread
+ * stacks, malloc) into any hole it finds, and the window's teardown would
+ * unmap them. Mappings go over the reservation with MAP_FIXED.
+ */
+static void side_open(struct side *s, struct umm_mm *mm)
+{
+	memset(s, 0, sizeof(*s));
+	s->mm = mm;
+	if (mm) {
+		int64_t r = umm_mmap(mm, 0, WIN + 2 * H, PROT_NONE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0);
+
+		CHECK(r > 0);
+		s->res = (uint64_t)r;
+	} else {
+		void *w = mmap(NULL, WIN + 2 * H, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		CHECK(w != MAP_FAILED);
+		s->res = (uint64_t)(uintptr_t)w;
+	}
+	s->base = (s->res + H) & ~(H - 1);
+}
+
+/* [off, off + len) reserved again, PROT_NONE, after a move left it a hole. */
+static void reserve(struct side *s, uint64_t off, uint64_t len)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+
+	if (s->mm) {
+		CHECK_EQ(umm_mmap(s->mm, s->base + off, len, PROT_NONE, flags, NULL, 0),
+			 (int64_t)(s->base + off));
+	} else {
+		CHECK(mmap((void *)(s->base + off), len, PROT_NONE, flags, -1, 0) ==
+		      (void *)(s->base + off));
+	}
+}
+
+static void side_close(struct side *s)
+{
+	if (s->mm)
+		umm_mm_destroy(s->mm);
+	else
+		CHECK_EQ(munmap((void *)s->res, WIN + 2 * H), 0);
+}
+
+static void map(struct side *s, uint64_t off, uint64_t len)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+
+	if (s->mm) {
+		CHECK_EQ(umm_mmap(s->mm, s->base + off, len, PROT_READ | PROT_WRITE,
+				  flags, NULL, 0), (int64_t)(s->base + off));
+	} else {
+		CHECK(mmap((void *)(s->base + off), len, PROT_READ | PROT_WRITE, flags,
+			   -1, 0) == (void *)(s->base + off));
+	}
+}
+
+static int madv(struct side *s, uint64_t off, uint64_t len, int advice)
+{
+	if (s->mm)
+		return umm_madvise(s->mm, s->base + off, len, advice);
+	return madvise((void *)(s->base + off), len, advice) ? -errno : 0;
+}
+
+static int mprot(struct side *s, uint64_t off, uint64_t len, int prot)
+{
+	if (s->mm)
+		return umm_mprotect(s->mm, s->base + off, len, prot);
+	return mprotect((void *)(s->base + off), len, prot) ? -errno : 0;
+}
+
+static int unmap(struct side *s, uint64_t off, uint64_t len)
+{
+	if (s->mm)
+		return umm_munmap(s->mm, s->base + off, len);
+	return munmap((void *)(s->base + off), len) ? -errno : 0;
+}
+
+/*
+ * mremap MAYMOVE|FIXED within the window (the destination reserved, not
+ * overlapping the source): the new offset, or -errno. The source is
+ * reserved again.
+ */
+static int64_t move(struct side *s, uint64_t off, uint64_t len, uint64_t noff)
+{
+	int flags = MREMAP_MAYMOVE | MREMAP_FIXED;
+	int64_t r;
+
+	if (s->mm) {
+		r = umm_mremap(s->mm, s->base + off, len, len, flags, s->base + noff);
+	} else {
+		void *p = mremap((void *)(s->base + off), len, len, flags,
+				 (void *)(s->base + noff));
+
+		r = p == MAP_FAILED ? -errno : (int64_t)(uintptr_t)p;
+	}
+	if (r < 0)
+		return r;
+	reserve(s, off, len);
+	return r - (int64_t)s->base;
+}
+
+/* The pattern: every byte depends on its offset in the window and a tag. */
+static unsigned char pat(uint64_t off, unsigned tag)
+{
+	return (unsigned char)((off >> 12) * 31 + tag * 101 + (off & 0xfff) * 7 + 1);
+}
+
+static void fill(struct side *s, uint64_t off, uint64_t len, unsigned tag)
+{
+	unsigned char *buf = malloc(len);
+
+	CHECK(buf);
+	if (!buf)
+		return;
+	for (uint64_t i = 0; i < len; i++)
+		buf[i] = pat(off + i, tag);
+	if (s->mm)
+		CHECK_EQ(umm_write(s->mm, s->base + off, buf, len), (int64_t)len);
+	else
+		memcpy((void *)(s->base + off), buf, len);
+	free(buf);
+}
+
+static void rd(struct side *s, uint64_t off)
+{
+	char c;
+
+	if (s->mm)
+		CHECK_EQ(umm_read(s->mm, s->base + off, &c, 1), 1);
+	else
+		c = *(volatile char *)(s->base + off);
+	(void)c;
+}
+
+static void wr(struct side *s, uint64_t off, char c)
+{
+	if (s->mm)
+		CHECK_EQ(umm_write(s->mm, s->base + off, &c, 1), 1);
+	else
+		*(volatile char *)(s->base + off) = c;
+}
+
+/* Does the umm side hold [off, off + len) with the pattern @tag? */
+static bool umm_has(struct side *us, uint64_t off, uint64_t len, unsigned tag)
+{
+	unsigned char *buf = malloc(len);
+	bool ok = buf && umm_read(us->mm, us->base + off, buf, len) == (int64_t)len;
+
+	for (uint64_t i = 0; ok && i < len; i++)
+		ok = buf[i] == pat(off + i, tag);
+	free(buf);
+	return ok;
+}
+
+static bool umm_zero(struct side *us, uint64_t off, uint64_t len)
+{
+	unsigned char *buf = malloc(len);
+	bool ok = buf && umm_read(us->mm, us->base + off, buf, len) == (int64_t)len;
+
+	for (uint64_t i = 0; ok && i < len; i++)
+		ok = !buf[i];
+	free(buf);
+	return ok;
+}
+
+/* [off, off + len) reads the same on both sides. */
+static void same_contents(struct side *host, struct side *us, uint64_t off,
+			  uint64_t len)
+{
+	unsigned char *buf = malloc(len);
+
+	CHECK(buf);
+	if (!buf)
+		return;
+	CHECK_EQ(umm_read(us->mm, us->base + off, buf, len), (int64_t)len);
+	CHECK(!memcmp(buf, (void *)(host->base + off), len));
+	free(buf);
+}
+
+/* ---- the /proc views ---- */
+
+static void pagemap(struct side *s, uint64_t *out)
+{
+	if (s->mm) {
+		CHECK_EQ(umm_pagemap(s->mm, s->base, WPAGES, out), 0);
+		return;
+	}
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", s->pid ? s->pid : getpid());
+	fd = open(path, O_RDONLY);
+	CHECK(fd >= 0);
+	CHECK_EQ(pread(fd, out, WPAGES * 8, (off_t)(s->base / P * 8)),
+		 (ssize_t)(WPAGES * 8));
+	close(fd);
+}
+
+/* Every page's flag bits 56-63 agree, host and umm; the first few differences shown. */
+static void same_pagemap(struct side *host, struct side *us)
+{
+	static uint64_t h[WPAGES], u[WPAGES];
+	unsigned shown = 0, bad = 0;
+
+	pagemap(host, h);
+	pagemap(us, u);
+	for (uint64_t p = 0; p < WPAGES; p++) {
+		if ((h[p] & FLAGS_MASK) == (u[p] & FLAGS_MASK))
+			continue;
+		bad++;
+		if (shown++ < 8)
+			printf("     page %4llu: host %016llx umm %016llx\n",
+			       (unsigned long long)p, (unsigned long long)h[p],
+			       (unsigned long long)u[p]);
+	}
+	if (bad)
+		printf("     %u pages' pagemap flags differ\n", bad);
+	CHECK_EQ(bad, 0);
+}
+
+/*
+ * The smaps blocks of the VMAs inside the window, the header line cut to
+ * "start-end perms offset", the addresses relative to the window (device
+ * and inode are 0 for anonymous memory; the offset too, as Linux shows it).
+ */
+static char *smaps(struct side *s)
+{
+	char *raw = NULL, *out = NULL, line[512];
+	size_t rsize = 0, osize = 0;
+	FILE *f, *o = open_memstream(&out, &osize);
+	bool in = false;
+
+	if (s->mm) {
+		f = open_memstream(&raw, &rsize);
+		CHECK(f && umm_smaps(s->mm, f) == 0);
+		fclose(f);
+		f = fmemopen(raw, rsize, "r");
+	} else {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/smaps", s->pid ? s->pid : getpid());
+		f = fopen(path, "r");
+	}
+	CHECK(f && o);
+	while (f && o && fgets(line, sizeof(line), f)) {
+		unsigned long long a, b, off;
+		char perms[8];
+
+		if (sscanf(line, "%llx-%llx %7s %llx", &a, &b, perms, &off) == 4 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = a >= s->base && b <= s->base + WIN;
+			if (in)
+				fprintf(o, "%llx-%llx %s %08llx\n", a - s->base,
+					b - s->base, perms, off);
+			continue;
+		}
+		if (in)
+			fputs(line, o);
+	}
+	if (f)
+		fclose(f);
+	fclose(o);
+	free(raw);
+	return out;
+}
+
+/* The lines where @a and @b differ, each under its block's header. */
+static void show_diff(const char *a, const char *b)
+{
+	char hdr[128] = "";
+
+	while (*a || *b) {
+		size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+
+		if (la != lb || memcmp(a, b, la))
+			printf("     in %s:\n       host: %.*s\n       umm:  %.*s\n", hdr,
+			       (int)la, a, (int)lb, b);
+		else if (la && !memchr(a, ':', la))	/* "start-end perms offset" */
+			snprintf(hdr, sizeof(hdr), "%.*s", (int)la, a);
+		a += la + !!a[la];
+		b += lb + !!b[lb];
+	}
+}
+
+/* Sum of one smaps field (in kB) over the window's VMAs. */
+static unsigned long long field_kb(const char *text, const char *name)
+{
+	unsigned long long sum = 0, v;
+	size_t n = strlen(name);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p)
+		if (!strncmp(p, name, n) && p[n] == ':' &&
+		    sscanf(p + n + 1, "%llu", &v) == 1)
+			sum += v;
+	return sum;
+}
+
+static unsigned long long side_kb(struct side *s, const char *name)
+{
+	char *t = smaps(s);
+	unsigned long long v = field_kb(t, name);
+
+	free(t);
+	return v;
+}
+
+/* @a and @b, but for their Referenced lines. */
+static bool same_but_referenced(const char *a, const char *b)
+{
+	while (*a || *b) {
+		size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+
+		if ((la != lb || memcmp(a, b, la)) &&
+		    (strncmp(a, "Referenced:", 11) || strncmp(b, "Referenced:", 11)))
+			return false;
+		a += la + !!a[la];
+		b += lb + !!b[lb];
+	}
+	return true;
+}
+
+/*
+ * The smaps blocks of the window agree, host and umm. With @loose_ref, a
+ * host whose Referenced counts more than umm's is let pass with a note:
+ * where the entries are old (a fork's child, MADV_FREE), the host's folios
+ * get PG_referenced set now and then, asynchronously, by nothing this
+ * process does (seen 100 ms after a fork, in ~15% of runs), and smaps
+ * counts a referenced folio's pages whatever their entries say.
+ */
+static void __same_smaps(struct side *host, struct side *us, const char *what,
+			 bool loose_ref)
+{
+	char *hs = smaps(host), *u = smaps(us);
+	bool same = !strcmp(hs, u);
+
+	if (!same) {
+		printf("     smaps differ (%s):\n", what);
+		show_diff(hs, u);
+		if (loose_ref && same_but_referenced(hs, u) &&
+		    field_kb(hs, "Referenced") > field_kb(u, "Referenced")) {
+			printf("     note: only the host's Referenced is larger: passed\n");
+			same = true;
+		}
+	}
+	if (getenv("SHOW"))
+		printf("   %s, host:\n%s   umm:\n%s", what, hs, u);
+	CHECK(same);
+	free(hs);
+	free(u);
+}
+
+static void same_smaps(struct side *host, struct side *us, const char *what)
+{
+	__same_smaps(host, us, what, false);
+}
+
+/*
+ * Did the host get the THPs asked for? If not (fragmented memory), the
+ * comparison would test the host's luck, not umm: skip it with a note.
+ */
+static bool host_got_thp(struct side *host, unsigned long long want_kb,
+			 const char *what)
+{
+	unsigned long long got = side_kb(host, "AnonHugePages");
+
+	if (got >= want_kb)
+		return true;
+	printf("     note: host gave no THP (%s: AnonHugePages %llu kB, want %llu), "
+	       "comparison skipped\n", what, got, want_kb);
+	return false;
+}
+
+/* One of umm_vmstat's counters. */
+static long long vmstat(struct umm_mm *mm, const char *name)
+{
+	char buf[4096] = "", *p;
+	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
+	size_t n = strlen(name);
+	long long v = -1;
+
+	CHECK(f);
+	if (!f)
+		return -1;
+	CHECK_EQ(umm_vmstat(mm, f), 0);
+	fclose(f);
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p)
+		if (!strncmp(p, name, n) && p[n] == ' ')
+			sscanf(p + n + 1, "%lld", &v);
+	return v;
+}
+
+/*
+ * The host marks MADV_FREEd pages lazily freeable through a per-CPU batch;
+ * mlock() drains every CPU's (lru_add_drain_all). As a raw system call:
+ * the sanitizers make mlock() a no-op.
+ */
+static void drain_host_lazyfree(void)
+{
+	static char one[P] __attribute__((aligned(P)));
+
+	CHECK_EQ(syscall(SYS_mlock, one, P), 0);
+	CHECK_EQ(syscall(SYS_munlock, one, P), 0);
+}
+
+/*
+ * Does a read fault of fresh anonymous memory map the zero page here? Not
+ * on every host (mm_forbids_zeropage): umm then runs with UMM_NO_ZERO_PAGE.
+ */
+static bool host_maps_zero_page(void)
+{
+	uint64_t e = 0;
+	char *p = mmap(NULL, P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	CHECK(p != MAP_FAILED && fd >= 0);
+	(void)*(volatile char *)p;
+	CHECK_EQ(pread(fd, &e, 8, (off_t)((uintptr_t)p / P * 8)), 8);
+	close(fd);
+	munmap(p, P);
+	return !(e & PM_EXCLUSIVE);
+}
+
+static unsigned host_zp_flags;	/* UMM_NO_ZERO_PAGE when the host maps no zero page */
+
+/* Host and a fresh umm mm (@flags), each with a window. */
+static void open_pair(struct side *host, struct side *us, unsigned flags)
+{
+	struct umm_opts o = { .size = sizeof(o), .flags = flags };
+	struct umm_mm *mm = umm_mm_create(&o);
+
+	CHECK(mm);
+	if (!mm)
+		exit(test_done() | 1);	/* a NULL mm would make the umm side the host */
+	side_open(host, NULL);
+	side_open(us, mm);
+}
+
+/* [off, off + len) mapped rw, MADV_HUGEPAGE, on both sides. */
+static void map_huge(struct side *host, struct side *us, uint64_t off, uint64_t len)
+{
+	map(host, off, len);
+	map(us, off, len);
+	CHECK_EQ(madv(host, off, len, MADV_HUGEPAGE), 0);
+	CHECK_EQ(madv(us, off, len, MADV_HUGEPAGE), 0);
+}
+
+/* ---- 1. write faults ---- */
+
+static void test_write_fault(void)
+{
+	struct side host, us;
+	static uint64_t u[WPAGES];
+	bool contiguous = true;
+
+	open_pair(&host, &us, host_zp_flags);
+	map_huge(&host, &us, 0, 8 * M);
+	CHECK_EQ(side_kb(&us, "THPeligible"), 1);
+	fill(&host, 0, 8 * M, 1);
+	fill(&us, 0, 8 * M, 1);
+	/* umm on its own: four leaves, counted, every page reported */
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 8192);
+	CHECK_EQ(side_kb(&us, "Rss"), 8192);
+	CHECK_EQ(vmstat(us.mm, "thp_fault_alloc"), 4);
+	CHECK_EQ(vmstat(us.mm, "thp_fault_fallback"), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 0);
+	CHECK_EQ(umm_pagemap(us.mm, us.base, WPAGES, u), 0);
+	for (uint64_t p = 0; p < 8 * M / P; p++) {
+		CHECK_EQ(u[p] & FLAGS_MASK, PM_PRESENT | PM_EXCLUSIVE);
+		/* one leaf maps 512 consecutive frames, the first 2 MiB-aligned */
+		if (p % 512 == 0)
+			contiguous &= !((u[p] & PFN_MASK) % 512);
+		else
+			contiguous &= (u[p] & PFN_MASK) == (u[p - 1] & PFN_MASK) + 1;
+	}
+	CHECK(contiguous);
+	CHECK(umm_has(&us, 0, 8 * M, 1));
+	same_contents(&host, &us, 0, 8 * M);
+	if (host_got_thp(&host, 8192, "write fault")) {
+		same_smaps(&host, &us, "8 MiB written");
+		same_pagemap(&host, &us);
+	}
+	/* mincore: every page of a leaf resident, as the host's */
+	{
+		static unsigned char hv[WPAGES], uv[WPAGES];
+
+		CHECK_EQ(mincore((void *)host.base, 8 * M, hv), 0);
+		CHECK_EQ(umm_mincore(us.mm, us.base, 8 * M, uv), 0);
+		CHECK(!memcmp(hv, uv, 8 * M / P));
+		CHECK_EQ(uv[0] & uv[8 * M / P - 1] & 1, 1);
+	}
+	side_close(&us);
+	side_close(&host);
+}
+
+/* ---- 2. read faults ---- */
+
+/*
+ * A read fault in a 3 MiB MADV_HUGEPAGE VMA: one at 0 (the aligned block:
+ * a huge fault), one at 2.5 MiB (no aligned block there: 4 KiB). umm has
+ * no huge zero page and allocates the THP; the host maps its huge zero
+ * page where it may (use_zero_page, zero page not forbidden), else
+ * allocates too. The 4 KiB read maps the zero page, or with
+ * UMM_NO_ZERO_PAGE allocates, as the host does or not. What umm does as
+ * the host must agree; what it does otherwise is shown. After a write at
+ * both places, both sides agree in every case.
+ */
+static void read_fault(unsigned flags)
+{
+	struct side host, us;
+	static uint64_t h[WPAGES], u[WPAGES];
+	bool nz = flags & UMM_NO_ZERO_PAGE, as_host = flags == host_zp_flags;
+	bool host_huge_zero, huge_same = true;
+	char *hs, *s;
+
+	printf("     %s (%s the host)\n", nz ? "UMM_NO_ZERO_PAGE" : "zero page",
+	       as_host ? "as" : "unlike");
+	open_pair(&host, &us, flags);
+	map_huge(&host, &us, 0, 3 * M);
+	rd(&host, 0);
+	rd(&us, 0);
+	rd(&host, 5 * M / 2);
+	rd(&us, 5 * M / 2);
+	pagemap(&host, h);
+	pagemap(&us, u);
+	hs = smaps(&host);
+	s = smaps(&us);
+	/* umm: a whole THP of zeroes for the first, mapped here alone */
+	CHECK_EQ(field_kb(s, "AnonHugePages"), 2048);
+	CHECK_EQ(vmstat(us.mm, "thp_fault_alloc"), 1);
+	for (uint64_t p = 0; p < 512; p++)
+		CHECK_EQ(u[p] & FLAGS_MASK, PM_PRESENT | PM_EXCLUSIVE);
+	/* 4 KiB at 2.5 MiB: the zero page (shared), or a frame of its own */
+	CHECK_EQ(u[640] & FLAGS_MASK, nz ? PM_PRESENT | PM_EXCLUSIVE : PM_PRESENT);
+	CHECK_EQ(field_kb(s, "Rss"), 2048 + (nz ? 4 : 0));
+	/* the huge fault: as the host's unless the host mapped its huge zero page */
+	host_huge_zero = (h[0] & PM_PRESENT) && !field_kb(hs, "AnonHugePages");
+	if (host_huge_zero) {
+		printf("     note: host maps its huge zero page on a read fault, umm "
+		       "allocates a THP: pagemap page 0 host %016llx umm %016llx\n",
+		       (unsigned long long)(h[0] & FLAGS_MASK),
+		       (unsigned long long)(u[0] & FLAGS_MASK));
+	} else if (host_got_thp(&host, 2048, "read fault")) {
+		CHECK_EQ(field_kb(hs, "AnonHugePages"), field_kb(s, "AnonHugePages"));
+		for (uint64_t p = 0; p < 512; p++)
+			huge_same &= (h[p] & FLAGS_MASK) == (u[p] & FLAGS_MASK);
+		CHECK(huge_same);
+	}
+	/* the 4 KiB one: as the host's when run as the host */
+	if (as_host)
+		CHECK_EQ(h[640] & FLAGS_MASK, u[640] & FLAGS_MASK);
+	else if ((h[640] & FLAGS_MASK) != (u[640] & FLAGS_MASK))
+		printf("     note: 4 KiB read fault unlike the host: pagemap host "
+		       "%016llx umm %016llx\n", (unsigned long long)(h[640] & FLAGS_MASK),
+		       (unsigned long long)(u[640] & FLAGS_MASK));
+	if (as_host && !host_huge_zero && field_kb(hs, "AnonHugePages") >= 2048) {
+		if (strcmp(hs, s)) {
+			printf("     smaps differ (read faults):\n");
+			show_diff(hs, s);
+		}
+		CHECK(!strcmp(hs, s));
+		same_pagemap(&host, &us);
+	} else if (strcmp(hs, s)) {
+		printf("     note: smaps after the read faults (expected to differ):\n");
+		show_diff(hs, s);
+	}
+	free(hs);
+	free(s);
+	/* a write after the read: a THP on both sides (the host's replaces its zero page) */
+	wr(&host, 5, 'x');
+	wr(&us, 5, 'x');
+	wr(&host, 5 * M / 2, 'y');
+	wr(&us, 5 * M / 2, 'y');
+	CHECK_EQ(vmstat(us.mm, "thp_fault_alloc"), 1);	/* written in place */
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 0);
+	if (host_got_thp(&host, 2048, "write after read")) {
+		same_smaps(&host, &us, "read, then written");
+		same_pagemap(&host, &us);
+	}
+	/* last: reading all of the host's window faults in the rest */
+	CHECK(umm_zero(&us, 6, 5 * M / 2 - 6) && umm_zero(&us, 5 * M / 2 + 1, M / 2 - 1));
+	same_contents(&host, &us, 0, 3 * M);
+	side_close(&us);
+	side_close(&host);
+}
+
+static void test_read_fault(void)
+{
+	read_fault(0);
+	read_fault(UMM_NO_ZERO_PAGE);
+}
+
+/* ---- 3. splits and in-place changes ---- */
+
+/* A fresh pair with [0, 4 MiB) written: two THPs on each side (if the host's came). */
+static bool two_thps(struct side *host, struct side *us)
+{
+	open_pair(host, us, host_zp_flags);
+	map_huge(host, us, 0, 4 * M);
+	fill(host, 0, 4 * M, 2);
+	fill(us, 0, 4 * M, 2);
+	CHECK_EQ(side_kb(us, "AnonHugePages"), 4096);
+	CHECK_EQ(vmstat(us->mm, "thp_fault_alloc"), 2);
+	return host_got_thp(host, 4096, "two THPs");
+}
+
+static void compare(struct side *host, struct side *us, bool host_ok, const char *what)
+{
+	if (!host_ok)
+		return;
+	same_smaps(host, us, what);
+	same_pagemap(host, us);
+}
+
+static void test_partial_munmap(void)
+{
+	struct side host, us;
+	bool ok = two_thps(&host, &us);
+
+	CHECK_EQ(unmap(&host, M + P, P), 0);
+	CHECK_EQ(unmap(&us, M + P, P), 0);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);	/* the second stays whole */
+	CHECK_EQ(side_kb(&us, "Rss"), 4096 - 4);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 1);
+	CHECK(umm_has(&us, 0, M + P, 2) && umm_has(&us, M + 2 * P, 3 * M - 2 * P, 2));
+	CHECK_EQ(umm_read(us.mm, us.base + M + P, (char[1]){ 0 }, 1), -EFAULT);
+	same_contents(&host, &us, 0, M + P);
+	same_contents(&host, &us, M + 2 * P, 3 * M - 2 * P);
+	compare(&host, &us, ok, "4 KiB munmapped inside a THP");
+	side_close(&us);
+	side_close(&host);
+}
+
+static void test_partial_mprotect(void)
+{
+	struct side host, us;
+	bool ok = two_thps(&host, &us);
+
+	CHECK_EQ(mprot(&host, M / 2, 2 * P, PROT_READ), 0);
+	CHECK_EQ(mprot(&us, M / 2, 2 * P, PROT_READ), 0);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 1);
+	CHECK_EQ(umm_write(us.mm, us.base + M / 2 + P, "z", 1), -EFAULT);
+	CHECK(umm_has(&us, 0, 4 * M, 2));
+	same_contents(&host, &us, 0, 4 * M);
+	compare(&host, &us, ok, "8 KiB mprotected PROT_READ inside a THP");
+	/* and back: the split pages stay split, the VMAs merge */
+	CHECK_EQ(mprot(&host, M / 2, 2 * P, PROT_READ | PROT_WRITE), 0);
+	CHECK_EQ(mprot(&us, M / 2, 2 * P, PROT_READ | PROT_WRITE), 0);
+	wr(&host, M / 2 + P, 'q');
+	wr(&us, M / 2 + P, 'q');
+	same_contents(&host, &us, 0, 4 * M);
+	compare(&host, &us, ok, "mprotected back, one page written");
+	side_close(&us);
+	side_close(&host);
+}
+
+static void test_whole_mprotect(void)
+{
+	struct side host, us;
+	bool ok = two_thps(&host, &us);
+
+	CHECK_EQ(mprot(&host, 2 * M, 2 * M, PROT_READ), 0);
+	CHECK_EQ(mprot(&us, 2 * M, 2 * M, PROT_READ), 0);
+	/* changed in place: no split */
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 4096);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 0);
+	CHECK_EQ(umm_write(us.mm, us.base + 3 * M, "z", 1), -EFAULT);
+	CHECK(umm_has(&us, 0, 4 * M, 2));
+	compare(&host, &us, ok, "a whole THP mprotected PROT_READ");
+	/* writable again: the leaf is written in place, still whole */
+	CHECK_EQ(mprot(&host, 2 * M, 2 * M, PROT_READ | PROT_WRITE), 0);
+	CHECK_EQ(mprot(&us, 2 * M, 2 * M, PROT_READ | PROT_WRITE), 0);
+	wr(&host, 3 * M, 'q');
+	wr(&us, 3 * M, 'q');
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 4096);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 0);
+	same_contents(&host, &us, 0, 4 * M);
+	compare(&host, &us, ok, "mprotected back, written");
+	/* PROT_NONE of a whole THP: not present, still a leaf, still counted */
+	CHECK_EQ(mprot(&host, 0, 2 * M, PROT_NONE), 0);
+	CHECK_EQ(mprot(&us, 0, 2 * M, PROT_NONE), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 0);
+	compare(&host, &us, ok, "a whole THP mprotected PROT_NONE");
+	CHECK_EQ(mprot(&host, 0, 2 * M, PROT_READ), 0);
+	CHECK_EQ(mprot(&us, 0, 2 * M, PROT_READ), 0);
+	same_contents(&host, &us, 0, 4 * M);
+	compare(&host, &us, ok, "PROT_NONE, then PROT_READ");
+	side_close(&us);
+	side_close(&host);
+}
+
+static void test_dontneed(void)
+{
+	struct side host, us;
+	bool ok = two_thps(&host, &us);
+
+	/* part of the first: split, those pages read zeroes */
+	CHECK_EQ(madv(&host, 25 * P, 4 * P, MADV_DONTNEED), 0);
+	CHECK_EQ(madv(&us, 25 * P, 4 * P, MADV_DONTNEED), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 1);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	CHECK_EQ(side_kb(&us, "Rss"), 4096 - 16);
+	compare(&host, &us, ok, "16 KiB of a THP DONTNEEDed");
+	/* the whole second: gone, no split */
+	CHECK_EQ(madv(&host, 2 * M, 2 * M, MADV_DONTNEED), 0);
+	CHECK_EQ(madv(&us, 2 * M, 2 * M, MADV_DONTNEED), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 1);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 0);
+	CHECK_EQ(side_kb(&us, "Rss"), 2048 - 16);
+	compare(&host, &us, ok, "a whole THP DONTNEEDed");
+	CHECK(umm_zero(&us, 25 * P, 4 * P) && umm_zero(&us, 2 * M, 2 * M));
+	CHECK(umm_has(&us, 0, 25 * P, 2) && umm_has(&us, 29 * P, 2 * M - 29 * P, 2));
+	same_contents(&host, &us, 0, 4 * M);
+	/* the read of the zapped THP above: a THP again on umm, the huge zero page on the host */
+	CHECK_EQ(vmstat(us.mm, "thp_fault_alloc"), 3);
+	/* written again: a new THP on both sides */
+	fill(&host, 2 * M, 2 * M, 3);
+	fill(&us, 2 * M, 2 * M, 3);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	same_contents(&host, &us, 0, 4 * M);
+	compare(&host, &us, ok && host_got_thp(&host, 2048, "refault"),
+		"the DONTNEEDed THP written again");
+	side_close(&us);
+	side_close(&host);
+}
+
+static void test_nohugepage_half(void)
+{
+	struct side host, us;
+	bool ok = two_thps(&host, &us);
+
+	/* the second half of the second THP: its leaf splits, the VMA splits */
+	CHECK_EQ(madv(&host, 3 * M, M, MADV_NOHUGEPAGE), 0);
+	CHECK_EQ(madv(&us, 3 * M, M, MADV_NOHUGEPAGE), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 1);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	CHECK_EQ(side_kb(&us, "Rss"), 4096);
+	CHECK(umm_has(&us, 0, 4 * M, 2));
+	same_contents(&host, &us, 0, 4 * M);
+	compare(&host, &us, ok, "MADV_NOHUGEPAGE on half a THP");
+	/* a whole THP NOHUGEPAGE: the VMA boundary is on a PMD edge, no split */
+	CHECK_EQ(madv(&host, 0, 2 * M, MADV_NOHUGEPAGE), 0);
+	CHECK_EQ(madv(&us, 0, 2 * M, MADV_NOHUGEPAGE), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 1);
+	compare(&host, &us, ok, "MADV_NOHUGEPAGE on a whole THP");
+	side_close(&us);
+	side_close(&host);
+}
+
+/* ---- 4. fork ---- */
+
+#define FORK_A		(5 * P)			/* the child writes it (first THP) */
+#define FORK_B		(2 * M + 9 * P)		/* the parent writes it (second THP) */
+
+/* The host child writes without malloc (other threads may have held its locks). */
+static void child_fill(uint64_t base, uint64_t off, uint64_t len, unsigned tag)
+{
+	for (uint64_t i = 0; i < len; i++)
+		((volatile unsigned char *)base)[off + i] = pat(off + i, tag);
+}
+
+/* The host child: sees its own write and not the parent's. */
+static bool child_sees(uint64_t base)
+{
+	for (uint64_t i = 0; i < P; i++)
+		if (((unsigned char *)base)[FORK_A + i] != pat(FORK_A + i, 5) ||
+		    ((unsigned char *)base)[FORK_B + i] != pat(FORK_B + i, 4))
+			return false;
+	return true;
+}
+
+static void test_fork(void)
+{
+	struct side host, us, hchild, uchild;
+	struct umm_mm *child = NULL;
+	int to_parent[2], to_child[2];
+	bool ok = two_thps(&host, &us);
+	char c = 0;
+	pid_t pid;
+
+	fill(&host, 0, 4 * M, 4);	/* tag 4 from here */
+	fill(&us, 0, 4 * M, 4);
+	CHECK(!pipe(to_parent) && !pipe(to_child));
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(to_parent[0]);
+		close(to_child[1]);
+		child_fill(host.base, FORK_A, P, 5);
+		(void)!write(to_parent[1], "w", 1);
+		(void)!read(to_child[0], &c, 1);	/* the parent wrote */
+		c = child_sees(host.base) ? 'y' : 'n';
+		(void)!write(to_parent[1], &c, 1);
+		(void)!read(to_child[0], &c, 1);	/* until told */
+		_exit(0);
+	}
+	close(to_parent[1]);
+	close(to_child[0]);
+	CHECK_EQ(umm_fork(us.mm, &child), 0);
+	CHECK(child);
+	uchild = us;
+	uchild.mm = child;
+	hchild = host;
+	hchild.pid = pid;
+	/* shared: both map both THPs whole */
+	CHECK_EQ(side_kb(&uchild, "AnonHugePages"), 4096);
+	CHECK_EQ(side_kb(&uchild, "Shared_Dirty"), 4096);
+	CHECK_EQ(side_kb(&us, "Pss"), 2048);
+	CHECK_EQ(read(to_parent[0], &c, 1), 1);	/* the host child wrote A */
+	fill(&uchild, FORK_A, P, 5);
+	fill(&host, FORK_B, P, 6);
+	fill(&us, FORK_B, P, 6);
+	/* each split its own mapping of the THP it wrote, and copied 4 KiB */
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 1);
+	CHECK_EQ(vmstat(child, "thp_split_pmd"), 1);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	CHECK_EQ(side_kb(&uchild, "AnonHugePages"), 2048);
+	/* private: its own copy, and the page of the other's THP that the other copied */
+	CHECK_EQ(side_kb(&us, "Private_Dirty"), 8);
+	CHECK_EQ(side_kb(&uchild, "Private_Dirty"), 8);
+	if (ok) {
+		same_smaps(&host, &us, "fork: parent, both wrote");
+		/* the child's entries are old, as the host's, some of whose folios get referenced */
+		__same_smaps(&hchild, &uchild, "fork: child, both wrote", true);
+		same_pagemap(&host, &us);
+		same_pagemap(&hchild, &uchild);
+	}
+	/* contents (read after the comparison: reads make entries young) */
+	CHECK(umm_has(&us, FORK_A, P, 4) && umm_has(&us, FORK_B, P, 6));
+	CHECK(umm_has(&uchild, FORK_A, P, 5) && umm_has(&uchild, FORK_B, P, 4));
+	CHECK(umm_has(&us, 0, FORK_A, 4) && umm_has(&uchild, 3 * M, M, 4));
+	same_contents(&host, &us, 0, 4 * M);
+	CHECK_EQ(write(to_child[1], "g", 1), 1);
+	CHECK_EQ(read(to_parent[0], &c, 1), 1);
+	CHECK_EQ(c, 'y');	/* the host child saw what umm's child sees */
+	CHECK_EQ(write(to_child[1], "x", 1), 1);
+	CHECK_EQ(waitpid(pid, NULL, 0), pid);
+	close(to_parent[0]);
+	close(to_child[1]);
+	umm_mm_destroy(child);
+	/* the child gone: the parent maps the first THP alone */
+	compare(&host, &us, ok, "fork: the child exited");
+	/* and writes it in place, whole: no split, no copy */
+	fill(&host, 0, P, 7);
+	fill(&us, 0, P, 7);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 1);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	CHECK_EQ(side_kb(&us, "Rss"), 4096);
+	same_contents(&host, &us, 0, 4 * M);
+	compare(&host, &us, ok, "fork: the parent wrote the THP it now maps alone");
+	side_close(&us);
+	side_close(&host);
+}
+
+/* ---- 5. mremap ---- */
+
+static void test_mremap(void)
+{
+	struct side host, us;
+	bool ok = two_thps(&host, &us);
+
+	/* a whole aligned THP to an aligned place: the leaf moves */
+	CHECK_EQ(move(&host, 0, 2 * M, 8 * M), 8 * M);
+	CHECK_EQ(move(&us, 0, 2 * M, 8 * M), 8 * M);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 0);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 4096);
+	CHECK(umm_read(us.mm, us.base, (char[1]){ 0 }, 1) == -EFAULT);
+	same_contents(&host, &us, 8 * M, 2 * M);
+	CHECK(umm_has(&us, 8 * M, 2 * M, 2));
+	compare(&host, &us, ok, "a THP moved to an aligned place");
+	/* written there: still in place, whole */
+	wr(&host, 8 * M + 7, 'm');
+	wr(&us, 8 * M + 7, 'm');
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 4096);
+	compare(&host, &us, ok, "the moved THP written");
+	/* the other to an unaligned place: split, moved as PTEs */
+	CHECK_EQ(move(&host, 2 * M, 2 * M, 12 * M + P), 12 * M + P);
+	CHECK_EQ(move(&us, 2 * M, 2 * M, 12 * M + P), 12 * M + P);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 1);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	CHECK_EQ(side_kb(&us, "Rss"), 4096);
+	same_contents(&host, &us, 12 * M + P, 2 * M);
+	compare(&host, &us, ok, "a THP moved to an unaligned place");
+	side_close(&us);
+	side_close(&host);
+}
+
+/* Part of a THP moved, aligned both ends of the part: the leaf splits. */
+static void test_mremap_part(void)
+{
+	struct side host, us;
+	bool ok = two_thps(&host, &us);
+
+	CHECK_EQ(move(&host, M, 2 * M, 8 * M), 8 * M);
+	CHECK_EQ(move(&us, M, 2 * M, 8 * M), 8 * M);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 2);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 0);
+	same_contents(&host, &us, 0, M);
+	same_contents(&host, &us, 3 * M, M);
+	same_contents(&host, &us, 8 * M, 2 * M);
+	compare(&host, &us, ok, "half of each THP moved");
+	side_close(&us);
+	side_close(&host);
+}
+
+/*
+ * A faulted MADV_HUGEPAGE VMA (it has an anon_vma, so mremap keeps its
+ * page offset) emptied and moved to 4 KiB past a 2 MiB boundary, then
+ * written in an aligned 2 MiB block it covers. Linux does not look at
+ * vm_pgoff for anonymous VMAs (thp_vma_suitable_order): a THP.
+ */
+static void test_mremap_then_fault(void)
+{
+	struct side host, us;
+	bool ok;
+
+	open_pair(&host, &us, host_zp_flags);
+	map_huge(&host, &us, 0, 6 * M);
+	wr(&host, 0, 'e');
+	wr(&us, 0, 'e');
+	CHECK_EQ(madv(&host, 0, 2 * M, MADV_DONTNEED), 0);
+	CHECK_EQ(madv(&us, 0, 2 * M, MADV_DONTNEED), 0);
+	CHECK_EQ(move(&host, 0, 6 * M, 8 * M + P), 8 * M + P);
+	CHECK_EQ(move(&us, 0, 6 * M, 8 * M + P), 8 * M + P);
+	fill(&host, 10 * M, 2 * M, 8);
+	fill(&us, 10 * M, 2 * M, 8);
+	ok = host_got_thp(&host, 2048, "fault after a misaligned move");
+	same_contents(&host, &us, 10 * M, 2 * M);
+	if (ok) {
+		CHECK_EQ(vmstat(us.mm, "thp_fault_alloc"), 2);
+		CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	}
+	compare(&host, &us, ok, "fault in a VMA moved off its offset's alignment");
+	side_close(&us);
+	side_close(&host);
+}
+
+/* ---- 6. MADV_FREE ---- */
+
+static void test_madv_free(void)
+{
+	struct side host, us;
+	bool ok = two_thps(&host, &us);
+
+	CHECK_EQ(madv(&host, 0, 2 * M, MADV_FREE), 0);
+	CHECK_EQ(madv(&us, 0, 2 * M, MADV_FREE), 0);
+	drain_host_lazyfree();
+	CHECK_EQ(side_kb(&us, "LazyFree"), 2048);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 4096);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 0);
+	/* the entries are old now: the host's folio may get referenced behind our back */
+	if (ok) {
+		__same_smaps(&host, &us, "a whole THP MADV_FREEd", true);
+		same_pagemap(&host, &us);
+	}
+	/* contents stay until reclaim (none here) */
+	CHECK(umm_has(&us, 0, 4 * M, 2));
+	same_contents(&host, &us, 0, 4 * M);
+	/* written again: dirty, no longer lazily freeable */
+	wr(&host, M, 'f');
+	wr(&us, M, 'f');
+	CHECK_EQ(side_kb(&us, "LazyFree"), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 0);
+	compare(&host, &us, ok, "the MADV_FREEd THP written again");
+	side_close(&us);
+	side_close(&host);
+}
+
+/* ---- 7. umm alone ---- */
+
+/* Destroy gives back every frame and table: THPs, split ones, shared ones. */
+static void test_destroy_accounting(void)
+{
+	struct page_alloc_stats before, after;
+	struct umm_mm *child = NULL;
+	struct side us;
+
+	rcu_barrier();
+	page_alloc_get_stats(&before);
+	side_open(&us, umm_mm_create(NULL));
+	CHECK(us.mm);
+	map(&us, 0, 8 * M);
+	CHECK_EQ(madv(&us, 0, 8 * M, MADV_HUGEPAGE), 0);
+	fill(&us, 0, 8 * M, 9);
+	CHECK_EQ(vmstat(us.mm, "thp_fault_alloc"), 4);
+	CHECK(vmstat(us.mm, "nr_mm_frames") >= 4 * 512);
+	CHECK_EQ(umm_fork(us.mm, &child), 0);
+	CHECK_EQ(umm_write(child, us.base + 3, "c", 1), 1);	/* split in the child */
+	CHECK_EQ(unmap(&us, 2 * M + 5 * P, P), 0);		/* split in the parent */
+	CHECK_EQ(mprot(&us, 4 * M, 2 * M, PROT_READ), 0);	/* in place */
+	CHECK_EQ(move(&us, 6 * M, 2 * M, 10 * M), 10 * M);	/* moved whole */
+	umm_mm_destroy(child);
+	side_close(&us);
+	page_alloc_get_stats(&after);
+	CHECK_EQ(after.in_use_pages, before.in_use_pages);
+	CHECK_EQ(after.pgtable_pages, before.pgtable_pages);
+	CHECK_EQ(after.rcu_pending_pages, 0);
+}
+
+/* A THP that does not fit the mm's frame limit: 4 KiB pages instead. */
+static void test_oom_fallback(void)
+{
+	struct umm_opts o = { .size = sizeof(o), .phys_limit = M };
+	struct side us;
+
+	side_open(&us, umm_mm_create(&o));
+	CHECK(us.mm);
+	if (!us.mm)
+		return;
+	map(&us, 0, 4 * M);
+	CHECK_EQ(madv(&us, 0, 4 * M, MADV_HUGEPAGE), 0);
+	fill(&us, 0, 16 * P, 10);
+	CHECK_EQ(vmstat(us.mm, "thp_fault_fallback"), 1);
+	CHECK_EQ(vmstat(us.mm, "thp_fault_alloc"), 0);
+	fill(&us, 2 * M, P, 10);	/* the second block tries again */
+	CHECK_EQ(vmstat(us.mm, "thp_fault_fallback"), 2);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 0);
+	CHECK_EQ(side_kb(&us, "Rss"), 17 * 4);
+	CHECK(umm_has(&us, 0, 16 * P, 10) && umm_has(&us, 2 * M, P, 10));
+	CHECK(umm_zero(&us, 16 * P, P));
+	/* past the limit at 4 KiB too: -ENOMEM, not a crash */
+	CHECK_EQ(umm_fault(us.mm, us.base + 3 * M, UMM_WRITE), 0);
+	{
+		int err = 0;
+
+		for (uint64_t off = 16 * P; off < 2 * M && !err; off += P)
+			err = umm_fault(us.mm, us.base + off, UMM_WRITE);
+		CHECK_EQ(err, -ENOMEM);
+	}
+	side_close(&us);
+}
+
+/* Pins inside a THP: host pointers to the very frames; fork keeps them the parent's. */
+static void test_pin(void)
+{
+	struct umm_mm *child = NULL;
+	uint64_t pm[8];
+	void *ptr[8];
+	struct side us, uc;
+	unsigned char b = 0;
+
+	side_open(&us, umm_mm_create(NULL));
+	CHECK(us.mm);
+	if (!us.mm)
+		return;
+	map(&us, 0, 4 * M);
+	CHECK_EQ(madv(&us, 0, 4 * M, MADV_HUGEPAGE), 0);
+	fill(&us, 0, 4 * M, 11);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 4096);
+	CHECK_EQ(umm_pin(us.mm, us.base + 100 * P, 8, UMM_READ | UMM_WRITE, ptr), 0);
+	CHECK_EQ(umm_pagemap(us.mm, us.base + 100 * P, 8, pm), 0);
+	for (int i = 0; i < 8; i++) {
+		CHECK(ptr[i] == pfn_to_virt(pm[i] & PFN_MASK));
+		CHECK_EQ(((unsigned char *)ptr[i])[17], pat((100 + i) * P + 17, 11));
+	}
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 0);	/* pinned whole */
+	/* written through the pointer: umm_read sees it */
+	((unsigned char *)ptr[3])[9] = 0xa5;
+	CHECK_EQ(umm_read(us.mm, us.base + 103 * P + 9, &b, 1), 1);
+	CHECK_EQ(b, 0xa5);
+	/* fork: the pinned THP is split, the child gets copies of the pinned pages */
+	CHECK_EQ(umm_fork(us.mm, &child), 0);
+	CHECK(child);
+	uc = us;
+	uc.mm = child;
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 1);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);	/* the unpinned one stays shared whole */
+	CHECK(umm_has(&uc, 0, 103 * P, 11) && umm_has(&uc, 104 * P, 4 * M - 104 * P, 11));
+	CHECK_EQ(umm_read(child, us.base + 103 * P + 9, &b, 1), 1);
+	CHECK_EQ(b, 0xa5);
+	/* the child's write to a pinned page: not the parent's, not the pointer's */
+	CHECK_EQ(umm_write(child, us.base + 103 * P + 9, "\x5a", 1), 1);
+	CHECK_EQ(((unsigned char *)ptr[3])[9], 0xa5);
+	CHECK_EQ(umm_read(us.mm, us.base + 103 * P + 9, &b, 1), 1);
+	CHECK_EQ(b, 0xa5);
+	/* the parent's write through the pointer: not the child's */
+	((unsigned char *)ptr[5])[1] = 0x3c;
+	CHECK_EQ(umm_read(child, us.base + 105 * P + 1, &b, 1), 1);
+	CHECK_EQ(b, pat(105 * P + 1, 11));
+	CHECK_EQ(umm_read(us.mm, us.base + 105 * P + 1, &b, 1), 1);
+	CHECK_EQ(b, 0x3c);
+	/* the parent's umm_write to a pinned page lands in the pinned frame */
+	CHECK_EQ(umm_write(us.mm, us.base + 101 * P + 2, "\x77", 1), 1);
+	CHECK_EQ(((unsigned char *)ptr[1])[2], 0x77);
+	CHECK_EQ(umm_read(child, us.base + 101 * P + 2, &b, 1), 1);
+	CHECK_EQ(b, pat(101 * P + 2, 11));
+	/* an unpinned page of the split THP: copy-on-write both ways */
+	CHECK_EQ(umm_write(child, us.base + 300 * P, "\x11", 1), 1);
+	CHECK_EQ(umm_read(us.mm, us.base + 300 * P, &b, 1), 1);
+	CHECK_EQ(b, pat(300 * P, 11));
+	CHECK_EQ(umm_write(us.mm, us.base + 301 * P, "\x22", 1), 1);
+	CHECK_EQ(umm_read(child, us.base + 301 * P, &b, 1), 1);
+	CHECK_EQ(b, pat(301 * P, 11));
+	umm_unpin(us.mm, ptr, 8);
+	umm_mm_destroy(child);
+	side_close(&us);
+}
+
+/* UMM_THP_ALWAYS without madvise, UMM_THP_NEVER despite it. */
+static void test_modes(void)
+{
+	struct umm_opts o = { .size = sizeof(o), .thp = UMM_THP_ALWAYS };
+	struct side us;
+
+	side_open(&us, umm_mm_create(&o));
+	CHECK(us.mm);
+	if (!us.mm)
+		return;
+	map(&us, 0, 4 * M);
+	CHECK_EQ(side_kb(&us, "THPeligible"), 1);
+	wr(&us, 0, 'a');
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	CHECK_EQ(madv(&us, 2 * M, 2 * M, MADV_NOHUGEPAGE), 0);
+	wr(&us, 2 * M, 'a');
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	CHECK_EQ(side_kb(&us, "Rss"), 2048 + 4);
+	CHECK_EQ(vmstat(us.mm, "thp_fault_alloc"), 1);
+	side_close(&us);
+
+	o.thp = UMM_THP_NEVER;
+	side_open(&us, umm_mm_create(&o));
+	CHECK(us.mm);
+	if (!us.mm)
+		return;
+	map(&us, 0, 4 * M);
+	CHECK_EQ(madv(&us, 0, 4 * M, MADV_HUGEPAGE), 0);
+	CHECK_EQ(side_kb(&us, "THPeligible"), 0);
+	wr(&us, 0, 'a');
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 0);
+	CHECK_EQ(side_kb(&us, "Rss"), 4);
+	CHECK_EQ(vmstat(us.mm, "thp_fault_alloc"), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_fault_fallback"), 0);
+	side_close(&us);
+
+	/* madvise mode, no MADV_HUGEPAGE: 4 KiB */
+	side_open(&us, umm_mm_create(NULL));
+	CHECK(us.mm);
+	if (!us.mm)
+		return;
+	map(&us, 0, 4 * M);
+	CHECK_EQ(side_kb(&us, "THPeligible"), 0);
+	wr(&us, 0, 'a');
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 0);
+	side_close(&us);
+}
+
+static void host_thp_settings(void)
+{
+	char en[128] = "?", df[128] = "?", zp[16] = "?";
+	FILE *f;
+
+	if ((f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r"))) {
+		(void)!fgets(en, sizeof(en), f);
+		fclose(f);
+	}
+	if ((f = fopen("/sys/kernel/mm/transparent_hugepage/defrag", "r"))) {
+		(void)!fgets(df, sizeof(df), f);
+		fclose(f);
+	}
+	if ((f = fopen("/sys/kernel/mm/transparent_hugepage/use_zero_page", "r"))) {
+		(void)!fgets(zp, sizeof(zp), f);
+		fclose(f);
+	}
+	en[strcspn(en, "\n")] = df[strcspn(df, "\n")] = zp[strcspn(zp, "\n")] = 0;
+	printf("     host THP: enabled %s, defrag %s, use_zero_page %s\n", en, df, zp);
+}
+
+int main(void)
+{
+	host_thp_settings();
+	host_zp_flags = host_maps_zero_page() ? 0 : UMM_NO_ZERO_PAGE;
+	printf("     host maps the zero page: %s\n", host_zp_flags ? "no" : "yes");
+	RUN(test_write_fault);
+	RUN(test_read_fault);
+	RUN(test_partial_munmap);
+	RUN(test_partial_mprotect);
+	RUN(test_whole_mprotect);
+	RUN(test_dontneed);
+	RUN(test_nohugepage_half);
+	RUN(test_fork);
+	RUN(test_mremap);
+	RUN(test_mremap_part);
+	RUN(test_mremap_then_fault);
+	RUN(test_madv_free);
+	RUN(test_destroy_accounting);
+	RUN(test_oom_fallback);
+	RUN(test_pin);
+	RUN(test_modes);
+	return test_done();
+}
