@@ -122,6 +122,15 @@ static pmd_t mk_huge_pmd(struct vm_area_struct *vma, struct page *head)
 	return pmd_mkhuge(__pmd(pte_val(pte)));
 }
 
+void map_anon_folio_pmd(struct vm_area_struct *vma, pmd_t *pmd, struct page *head,
+			pgtable_t table, uint64_t haddr)
+{
+	folio_add_new_anon_rmap_pmd(head, vma, haddr);
+	pgtable_trans_huge_deposit(pmd, table);
+	mm_stat_add(vma->vm_mm, MM_ANONPAGES, HPAGE_PMD_NR);
+	set_pmd(pmd, mk_huge_pmd(vma, head));
+}
+
 /*
  * There is no huge zero page: a read fault allocates the THP too, as the
  * kernel does with transparent_hugepage/use_zero_page off.
@@ -158,10 +167,7 @@ vm_fault_t do_huge_pmd_anonymous_page(struct vm_fault *vmf)
 		put_page(head);
 		return 0;
 	}
-	folio_add_new_anon_rmap_pmd(head, vma, haddr);
-	pgtable_trans_huge_deposit(vmf->pmd, table);
-	mm_stat_add(mm, MM_ANONPAGES, HPAGE_PMD_NR);
-	set_pmd(vmf->pmd, mk_huge_pmd(vma, head));
+	map_anon_folio_pmd(vma, vmf->pmd, head, table, haddr);
 	spin_unlock(ptl);
 	mm_stat_add(mm, MM_THP_FAULT_ALLOC, 1);
 	return 0;

@@ -47,6 +47,14 @@ bool thp_vma_suitable(struct vm_area_struct *vma, uint64_t haddr);
 vm_fault_t do_huge_pmd_anonymous_page(struct vm_fault *vmf);
 
 /*
+ * map_anon_folio_pmd - map the new THP @head at the empty @pmd for @haddr
+ * of @vma, this mapping's own, with @table deposited beside it; counts
+ * its pages in the mm's RSS. Locking: the PMD lock held.
+ */
+void map_anon_folio_pmd(struct vm_area_struct *vma, pmd_t *pmd, struct page *head,
+			pgtable_t table, uint64_t haddr);
+
+/*
  * huge_pmd_fault - a fault on a PMD leaf that read @orig locklessly: set
  * accessed/dirty, make an exclusive leaf writable, or split a shared one.
  * Locking: the VMA held; takes the PMD lock.
@@ -109,6 +117,17 @@ bool move_huge_pmd(struct umm_mm *mm, pmd_t *opmd, pmd_t *npmd);
  *          go to the fault path (not present, not allowed, changed).
  */
 uint64_t huge_pmd_set_access(pmd_t *pmd, bool write);
+
+/*
+ * madvise_collapse - MADV_COLLAPSE on [start, end) of @vma (khugepaged.c):
+ * every aligned 2 MiB block inside becomes a THP.
+ * Locking: mmap_lock held for write; write-locks @vma.
+ * Return: 0; -EINVAL (VMA not eligible, no page table in a block, a range
+ *         inside one block); -EAGAIN (a page held by someone else, e.g.
+ *         pinned); -ENOMEM (no THP free): the last failure's, the blocks
+ *         before it collapsed.
+ */
+int madvise_collapse(struct vm_area_struct *vma, uint64_t start, uint64_t end);
 
 /* folio_remove_rmap_pmd - one PMD mapping of @head's folio is gone. */
 void folio_remove_rmap_pmd(struct page *head);

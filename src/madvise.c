@@ -17,6 +17,9 @@
 #ifndef MADV_DONTNEED_LOCKED
 #define MADV_DONTNEED_LOCKED	24
 #endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
 #ifndef MADV_WIPEONFORK
 #define MADV_WIPEONFORK	18
 #define MADV_KEEPONFORK	19
@@ -44,6 +47,7 @@ static bool madvise_behavior_valid(int behavior)
 	case MADV_DODUMP:
 	case MADV_WIPEONFORK:
 	case MADV_KEEPONFORK:
+	case MADV_COLLAPSE:
 		return true;
 	default:
 		return false;
@@ -335,6 +339,36 @@ static int madvise_walk_read(struct umm_mm *mm, uint64_t start, uint64_t end,
 	return unmapped;
 }
 
+/*
+ * MADV_COLLAPSE, VMA by VMA as madvise_walk_vmas: the first VMA's error
+ * ends it; a hole is reported (-ENOMEM) once the VMAs past it were done.
+ * Locking: mmap_lock held for write (the kernel retakes it for write to
+ * collapse each block; umm holds it throughout).
+ */
+static int madvise_collapse_range(struct umm_mm *mm, uint64_t start, uint64_t end)
+{
+	int unmapped = 0;
+
+	while (start < end) {
+		struct vm_area_struct *vma = find_vma(mm, start);
+		uint64_t tmp;
+		int err;
+
+		if (!vma || vma->vm_start >= end)
+			return -ENOMEM;
+		if (start < vma->vm_start) {
+			unmapped = -ENOMEM;
+			start = vma->vm_start;
+		}
+		tmp = vma->vm_end < end ? vma->vm_end : end;
+		err = madvise_collapse(vma, start, tmp);
+		if (err)
+			return err;
+		start = tmp;
+	}
+	return unmapped;
+}
+
 __visible int umm_madvise(struct umm_mm *mm, uint64_t start, uint64_t len_in,
 			  int behavior)
 {
@@ -355,6 +389,12 @@ __visible int umm_madvise(struct umm_mm *mm, uint64_t start, uint64_t len_in,
 		return -EINVAL;
 	if (end == start)
 		return 0;
+	if (behavior == MADV_COLLAPSE) {
+		mmap_write_lock(mm);
+		err = madvise_collapse_range(mm, start, end);
+		mmap_write_unlock(mm);
+		return err;
+	}
 	if (madvise_need_mmap_write(behavior)) {
 		mmap_write_lock(mm);
 		err = madvise_update_flags(mm, start, end, behavior);

@@ -174,6 +174,7 @@ __visible int umm_vmstat(struct umm_mm *mm, FILE *out)
 	P("thp_fault_alloc", READ_ONCE(mm->stat[MM_THP_FAULT_ALLOC]));
 	P("thp_fault_fallback", READ_ONCE(mm->stat[MM_THP_FAULT_FALLBACK]));
 	P("thp_split_pmd", READ_ONCE(mm->stat[MM_THP_SPLIT_PMD]));
+	P("thp_collapse_alloc", READ_ONCE(mm->stat[MM_THP_COLLAPSE_ALLOC]));
 	P("nr_free_pages", st.free_pages);
 	P("pgalloc_normal", st.pgalloc);
 	P("pgfree", st.pgfree);

@@ -245,6 +245,7 @@ enum mm_stat_item {
 	MM_THP_FAULT_ALLOC,	/* thp_fault_alloc: THPs faulted in */
 	MM_THP_FAULT_FALLBACK,	/* thp_fault_fallback: no THP free, small pages */
 	MM_THP_SPLIT_PMD,	/* thp_split_pmd: PMD leaves split to PTEs */
+	MM_THP_COLLAPSE_ALLOC,	/* thp_collapse_alloc: blocks collapsed to THPs */
 	NR_MM_STAT_ITEMS,
 };
 
