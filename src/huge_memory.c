@@ -42,6 +42,7 @@ static void pgtable_trans_huge_deposit(pmd_t *pmd, pgtable_t table)
 {
 	struct page *pp = pmd_table_page(pmd);
 
+	lockdep_assert_held(ptlock_ptr(pp));
 	table->mapping = pp->mapping;
 	pp->mapping = table;
 }
@@ -51,6 +52,7 @@ static pgtable_t pgtable_trans_huge_withdraw(pmd_t *pmd)
 	struct page *pp = pmd_table_page(pmd);
 	pgtable_t table = pp->mapping;
 
+	lockdep_assert_held(ptlock_ptr(pp));
 	VM_BUG_ON(!table);
 	pp->mapping = table->mapping;
 	table->mapping = NULL;
@@ -125,6 +127,7 @@ static pmd_t mk_huge_pmd(struct vm_area_struct *vma, struct page *head)
 void map_anon_folio_pmd(struct vm_area_struct *vma, pmd_t *pmd, struct page *head,
 			pgtable_t table, uint64_t haddr)
 {
+	VM_BUG_ON(!pmd_none(pmdp_get(pmd)));
 	folio_add_new_anon_rmap_pmd(head, vma, haddr);
 	pgtable_trans_huge_deposit(pmd, table);
 	mm_stat_add(vma->vm_mm, MM_ANONPAGES, HPAGE_PMD_NR);
@@ -254,6 +257,7 @@ static void __split_huge_pmd_locked(struct umm_mm *mm, pmd_t *pmd)
 	struct page *head = pfn_to_page(pfn);
 	bool exclusive = test_bit_page(PG_anon_exclusive, head);
 
+	VM_BUG_ON(folio_entire_mapcount(head) < 1);
 	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
 		if (exclusive && i)
 			set_bit_page(PG_anon_exclusive, head + i);
@@ -281,6 +285,7 @@ void split_huge_pmd_address(struct umm_mm *mm, uint64_t addr)
 {
 	pmd_t *pmd;
 
+	mmap_assert_write_locked(mm);
 	if (!(addr & ~PMD_MASK))
 		return;		/* a boundary on a PMD edge cuts no leaf */
 	rcu_read_lock();

@@ -109,6 +109,7 @@ static enum scan_result collapse_huge_page(struct vm_area_struct *vma, uint64_t 
 	pmd_t *pmd, orig;
 	pte_t *pte;
 
+	mmap_assert_write_locked(mm);
 	rcu_read_lock();
 	pmd = pmd_off_lockless(mm, haddr);
 	rcu_read_unlock();	/* mmap_lock (write) keeps the upper tables */
