@@ -715,12 +715,16 @@ static struct vm_area_struct *lock_mm_and_find_vma(struct umm_mm *mm,
 	int err;
 
 	for (;;) {
+		bool grows;
+
 		mmap_read_lock(mm);
 		vma = find_vma(mm, addr);
 		if (likely(vma && vma->vm_start <= addr))
 			return vma;
+		/* read under the lock: the VMA may be freed once it is dropped */
+		grows = vma && (vma->vm_flags & VM_GROWSDOWN);
 		mmap_read_unlock(mm);
-		if (!vma || !(vma->vm_flags & VM_GROWSDOWN) || !expand)
+		if (!grows || !expand)
 			return NULL;
 		mmap_write_lock(mm);
 		vma = find_vma(mm, addr);

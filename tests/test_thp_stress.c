@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * test_thp_stress - anonymous PMD THPs (UMM_THP_ALWAYS) faulted in, split,
- * changed in place, shared by fork, moved by mremap and pinned, all at
- * once in one mm, every region's contents checked against a shadow.
+ * test_thp_stress - anonymous PMD THPs faulted in, split, changed in
+ * place, shared by fork, moved by mremap and pinned, all at once in one
+ * UMM_THP_ALWAYS mm, every region's contents checked against a shadow.
  *
- * All regions sit in one 1 GiB range, so that they share one PMD table
+ * The regions sit in one 1 GiB range, so that they share one PMD table
  * (and its lock), with a free 2 MiB slot between any two owners:
  *
  *  writer 0, 1   own two blocks each: write (address ^ generation ^ id)
@@ -13,24 +13,31 @@
  *  same-THP pair one block: a writer on its first half, a churner
  *                mprotecting, unmapping, zapping and moving single pages
  *                of its second half, splitting the leaf under the writer
- *  churn 0, 1    a window of four blocks and a scratch block each, with an
+ *  churn 0       a window of four blocks and a scratch block, with an
  *                exact model: partial munmap and re-mmap, mprotect and
  *                back, whole-block and unaligned-piece mremap (contents
  *                follow), MADV_DONTNEED (zero after), MADV_[NO]HUGEPAGE on
- *                halves
- *  fork          a block pair nobody else writes: fork the whole mm, the
- *                child sees the fork-time data and its writes (also into
- *                the writers' live blocks) stay its own; the parent writes
- *                before or after the child is destroyed (copy-on-write of
- *                4 KiB from a shared leaf, or reuse of the whole THP)
+ *                halves; churn 1 does the same alone in a second mm, in
+ *                UMM_THP_MADVISE mode with MADV_HUGEPAGE on each new block
+ *  fork          a block pair nobody else writes: fork the whole mm, then
+ *                parent and child take turns writing, mprotecting a block
+ *                (the leaf in place) or a page (split) and back, zapping,
+ *                moving the parent's blocks away and back, unmapping (the
+ *                child); the child is destroyed at a random turn, so that
+ *                the parent's writes copy 4 KiB out of a shared leaf or
+ *                reuse the whole THP. Each side checks its own shadow; the
+ *                child also writes into the writers' live blocks, which
+ *                they must never see, and checks the pinned pages below
+ *                as they were at the fork
  *  pin, splitter one block: pin two pages of a fresh THP and check that
  *                the host pointers and umm_read/umm_write agree while
- *                the other thread splits the leaf with mprotect of a page
- *                of the second half (and fork copies the pinned THP)
- *  reader        smaps, pagemap, maps, mincore and vmstat of the mm
+ *                the other thread splits the leaf with mprotect or munmap
+ *                of a page of the second half (and fork copies the pinned
+ *                THP for its child)
+ *  reader        smaps, pagemap, maps, mincore and vmstat of both mms
  *
  * At the end every frame and table is returned, and vmstat shows THPs
- * were faulted in and split.
+ * were faulted in and split in both mms.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -57,8 +64,8 @@
 #define F_BASE		SLOT(9)		/* fork block pair: slots 9-10, hole 11 */
 #define F_PAGES		(2 * HP_PAGES)
 #define P_BASE		SLOT(12)	/* pin block, hole 13 */
-#define C0_BASE		SLOT(16)	/* churn windows: 4 blocks + scratch */
-#define C1_BASE		SLOT(24)
+#define C0_BASE		SLOT(16)	/* churn windows: 4 blocks + 2 scratch */
+#define C1_BASE		SLOT(24)	/* in mm2 */
 #define C_BLOCKS	4
 #define C_PAGES		(C_BLOCKS * HP_PAGES)
 #define C_SCRATCH_OFF	(C_BLOCKS * HP)
@@ -71,7 +78,7 @@ static bool stop;
 static pthread_rwlock_t pin_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 static uint64_t n_writes, n_checks, n_lost, n_wprot, n_remaps;
-static uint64_t n_churn, n_cmremap, n_cpiece, n_cunmap, n_cprot, n_cdontneed, n_cadvise;
+static uint64_t n_cmremap, n_cpiece, n_cunmap, n_cprot, n_cdontneed, n_cadvise;
 static uint64_t n_s_ops, n_forks, n_cow_shared, n_pins, n_splits, n_reads;
 
 static void count(uint64_t *c)
@@ -135,7 +142,6 @@ static void check_stamp(const char *who, struct umm_mm *m, uint64_t addr, uint64
 struct writer {
 	unsigned int id;
 	uint64_t base;
-	uint64_t blocks;	/* 2 MiB blocks from base */
 	uint64_t pages;		/* pages owned from base */
 	bool self_churn;	/* mprotect its own pages and blocks */
 	uint64_t seed, gen;
@@ -196,7 +202,7 @@ static void w_remap(struct writer *w, uint64_t b)
 
 static void w_protect(struct writer *w)
 {
-	uint64_t pg = xrand(&w->seed) % w->pages, a, len, first, n;
+	uint64_t pg = xrand(&w->seed) % w->pages, a, len, first, n, v = 1;
 
 	if (xrand(&w->seed) & 1) {
 		/* one page: the leaf is split around it */
@@ -214,11 +220,7 @@ static void w_protect(struct writer *w)
 	CHECK_EQ(umm_mprotect(mm, a, len, PROT_READ), 0);
 	w_check(w, pg);
 	w_check(w, first + xrand(&w->seed) % n);
-	{
-		uint64_t v = 1;
-
-		CHECK_EQ(umm_write(mm, w_addr(w->base, pg), &v, sizeof(v)), -EFAULT);
-	}
+	CHECK_EQ(umm_write(mm, w_addr(w->base, pg), &v, sizeof(v)), -EFAULT);
 	CHECK_EQ(umm_mprotect(mm, a, len, RW), 0);
 	w_check(w, pg);
 	w_write(w, pg);
@@ -449,14 +451,27 @@ static void c_mremap_block(struct churn *c)
 	}
 }
 
-/* An unaligned piece of one block out to the scratch block and back. */
+/*
+ * An unaligned piece of one block, or a whole block, out to an unaligned
+ * place in the scratch blocks (splitting any leaf) and back.
+ */
 static void c_mremap_piece(struct churn *c)
 {
 	uint64_t n = xrand(&c->seed) % 16 + 1, b = xrand(&c->seed) % C_BLOCKS;
 	uint64_t pg = b * HP_PAGES + xrand(&c->seed) % (HP_PAGES - n);
-	uint64_t a = c_addr(c, pg), len = n * PAGE_SIZE;
-	uint64_t to = c->base + C_SCRATCH_OFF + (xrand(&c->seed) % (HP_PAGES - n)) * PAGE_SIZE;
+	uint64_t to = c->base + C_SCRATCH_OFF;
+	uint64_t a, len;
 	int64_t r;
+
+	if (xrand(&c->seed) % 4 == 0) {
+		n = HP_PAGES;
+		pg = b * HP_PAGES;
+		to += (1 + xrand(&c->seed) % (HP_PAGES - 1)) * PAGE_SIZE;
+	} else {
+		to += (xrand(&c->seed) % (2 * HP_PAGES - n)) * PAGE_SIZE;
+	}
+	a = c_addr(c, pg);
+	len = n * PAGE_SIZE;
 
 	if (!c_all_mapped(c, pg, n))
 		return;
@@ -472,8 +487,9 @@ static void c_mremap_piece(struct churn *c)
 		c_check_range(c, pg, n);
 		return;
 	}
-	for (uint64_t i = 0; i < n; i++)
+	for (uint64_t i = 0; i < n; i += 1 + xrand(&c->seed) % 8)
 		check_stamp("churn piece", c->m, to + i * PAGE_SIZE, c->shadow[pg + i]);
+	check_stamp("churn piece", c->m, to + len - PAGE_SIZE, c->shadow[pg + n - 1]);
 	check_stamp("churn piece", c->m, a, UNMAPPED);
 	check_stamp("churn piece", c->m, a + len - PAGE_SIZE, UNMAPPED);
 	CHECK_EQ(umm_mremap(c->m, to, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, a), (int64_t)a);
@@ -571,7 +587,6 @@ static void *churn(void *arg)
 		c_check_some(c, 2);
 		if (my_lost != lost_before)
 			c_dump(c);
-		count(&n_churn);
 		c->ops++;
 		/* alone in its mm, it would take a core from the others */
 		if (c->m != mm) {
@@ -612,7 +627,10 @@ static void f_check(struct umm_mm *m, const uint64_t *shadow, uint64_t pg)
 		    shadow[pg]);
 }
 
-/* One turn of the parent (@child NULL) or the child. */
+/*
+ * One turn of the parent (@m is mm) or of the child, on F as @shadow has
+ * it; @child_alive: the parent's F may still be shared.
+ */
 static void f_turn(struct umm_mm *m, uint64_t *shadow, uint64_t *seed, uint64_t *ctr,
 		   bool child_alive)
 {
@@ -752,7 +770,7 @@ static void *forker(void *arg)
 			if (child && (xrand(&seed) & 1))
 				f_turn(child, fc_shadow, &seed, &ctr, true);
 			else
-				f_turn(mm, f_shadow, &seed, &ctr, child);
+				f_turn(mm, f_shadow, &seed, &ctr, child != NULL);
 		}
 		if (child) {
 			for (int i = 0; i < 16; i++)
@@ -842,7 +860,8 @@ static void *splitter(void *arg)
 			CHECK_EQ(umm_mprotect(mm, q, PAGE_SIZE, RW), 0);
 		} else {
 			CHECK_EQ(umm_munmap(mm, q, PAGE_SIZE), 0);
-			CHECK_EQ(umm_mmap(mm, q, PAGE_SIZE, RW, ANON_FIXED, NULL, 0), (int64_t)q);
+			CHECK_EQ(umm_mmap(mm, q, PAGE_SIZE, RW, ANON_FIXED, NULL, 0),
+				 (int64_t)q);
 		}
 		count(&n_splits);
 		/* mmap_lock is fair game for the others too */
@@ -918,12 +937,12 @@ static long long vmstat(struct umm_mm *m, const char *name)
 }
 
 static struct writer writers[3] = {
-	{ .id = 0, .base = W0_BASE, .blocks = W_BLOCKS, .pages = W_BLOCKS * HP_PAGES,
+	{ .id = 0, .base = W0_BASE, .pages = W_BLOCKS * HP_PAGES,
 	  .self_churn = true, .seed = 1 },
-	{ .id = 1, .base = W1_BASE, .blocks = W_BLOCKS, .pages = W_BLOCKS * HP_PAGES,
+	{ .id = 1, .base = W1_BASE, .pages = W_BLOCKS * HP_PAGES,
 	  .self_churn = true, .seed = 2 },
 	/* the same-THP writer: the first half of S only */
-	{ .id = 2, .base = S_BASE, .blocks = 1, .pages = HP_PAGES / 2, .seed = 3 },
+	{ .id = 2, .base = S_BASE, .pages = HP_PAGES / 2, .seed = 3 },
 };
 static struct churn churns[2] = {
 	{ .id = 0, .base = C0_BASE, .seed = 4 },
@@ -969,7 +988,8 @@ static void test_thp_stress(void)
 	thp2_alloc = vmstat(mm2, "thp_fault_alloc");
 	thp2_split = vmstat(mm2, "thp_split_pmd");
 	printf("  writes %llu, checks %llu, lost %llu, writer mprotects %llu, remaps %llu\n"
-	       "  churn ops %llu + %llu in the madvise-mode mm (block mremaps %llu, piece mremaps %llu, munmaps %llu, "
+	       "  churn ops %llu + %llu in the madvise-mode mm (block mremaps %llu, "
+	       "piece mremaps %llu, munmaps %llu, "
 	       "mprotects %llu, dontneeds %llu, advises %llu)\n"
 	       "  same-THP churn %llu, forks %llu (cow while shared %llu), pins %llu, "
 	       "splitter %llu, reader %llu\n"
