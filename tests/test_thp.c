@@ -9,9 +9,14 @@
  * to the window), pagemap flag bits 56-63 page by page, and the contents
  * (each side writes the same pattern). The host's own THP allocation can
  * fail (fragmentation): then that comparison is skipped with a note, never
- * failed. Last, umm-only checks: every frame and table back after destroy,
- * the fallback to 4 KiB pages when a THP does not fit the mm's frame limit,
- * pins inside a THP, the THP modes.
+ * failed. MADV_COLLAPSE of private anonymous memory the same way: 4 KiB
+ * pages (half written, read-only, locked, lazily freed, shared with a fork
+ * child, a PTE-mapped THP) into THPs, the range rounded inward, the
+ * refusals and their errno (EINVAL, EAGAIN for a page with an extra
+ * reference, ENOMEM for a hole). Last, umm-only checks: every frame and
+ * table back after destroy (a collapse's too), the fallback to 4 KiB pages
+ * when a THP does not fit the mm's frame limit, pins inside a THP, the THP
+ * modes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <umm/umm.h>
@@ -1024,7 +1030,668 @@ static void test_madv_free(void)
 	side_close(&host);
 }
 
-/* ---- 7. umm alone ---- */
+/* ---- 7. MADV_COLLAPSE ---- */
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+
+static void map_prot(struct side *s, uint64_t off, uint64_t len, int prot)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+
+	if (s->mm) {
+		CHECK_EQ(umm_mmap(s->mm, s->base + off, len, prot, flags, NULL, 0),
+			 (int64_t)(s->base + off));
+	} else {
+		CHECK(mmap((void *)(s->base + off), len, prot, flags, -1, 0) ==
+		      (void *)(s->base + off));
+	}
+}
+
+/* [off, off + len) mapped rw on both sides, no MADV_HUGEPAGE (COLLAPSE ignores it). */
+static void map_both(struct side *host, struct side *us, uint64_t off, uint64_t len)
+{
+	map(host, off, len);
+	map(us, off, len);
+}
+
+static void fill_both(struct side *host, struct side *us, uint64_t off, uint64_t len,
+		      unsigned tag)
+{
+	fill(host, off, len, tag);
+	fill(us, off, len, tag);
+}
+
+/*
+ * MADV_COLLAPSE of [off, off + len) on both sides: umm must return @want
+ * and the host the same. A host -ENOMEM where ENOMEM is not expected is
+ * its THP allocation failing (fragmentation): noted, and false (the
+ * caller compares nothing then).
+ */
+static bool collapse(struct side *host, struct side *us, uint64_t off, uint64_t len,
+		     int want, const char *what)
+{
+	int h = madv(host, off, len, MADV_COLLAPSE);
+	int u = madv(us, off, len, MADV_COLLAPSE);
+
+	CHECK_EQ(u, want);
+	if (h == -ENOMEM && want != -ENOMEM) {
+		printf("     note: host MADV_COLLAPSE got no THP (%s: %d), comparison "
+		       "skipped\n", what, h);
+		return false;
+	}
+	if (h != u)
+		printf("     MADV_COLLAPSE (%s): host %d, umm %d\n", what, h, u);
+	CHECK_EQ(h, u);
+	return h == u;
+}
+
+/* Half a block written in 4 KiB pages: one THP, the rest zero-filled. */
+static void test_collapse_half(void)
+{
+	struct side host, us;
+	bool ok;
+
+	open_pair(&host, &us, host_zp_flags);
+	map_both(&host, &us, 0, 4 * M);
+	fill_both(&host, &us, 0, M, 12);
+	CHECK_EQ(side_kb(&us, "Rss"), 1024);
+	ok = collapse(&host, &us, 0, 2 * M, 0, "half a block written");
+	CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 1);
+	CHECK_EQ(vmstat(us.mm, "thp_fault_alloc"), 0);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	CHECK_EQ(side_kb(&us, "Rss"), 2048);
+	CHECK(umm_has(&us, 0, M, 12) && umm_zero(&us, M, M));
+	if (ok)
+		same_contents(&host, &us, 0, 2 * M);
+	compare(&host, &us, ok && host_got_thp(&host, 2048, "collapse"),
+		"half a block collapsed");
+	/* the new leaf is writable and exclusive: written in place */
+	fill_both(&host, &us, M + 3 * P, P, 13);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 0);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	CHECK_EQ(side_kb(&us, "Rss"), 2048);
+	compare(&host, &us, ok, "the collapsed block written");
+	side_close(&us);
+	side_close(&host);
+}
+
+/* The range rounded inward: inside one block, none, one and a half. */
+static void test_collapse_rounding(void)
+{
+	struct side host, us;
+	bool ok = true;
+
+	open_pair(&host, &us, host_zp_flags);
+	map_both(&host, &us, 0, 6 * M);
+	fill_both(&host, &us, 0, 6 * M, 14);
+	/* both ends inside one block: EINVAL */
+	ok &= collapse(&host, &us, M / 2, M / 2, -EINVAL, "inside one block");
+	ok &= collapse(&host, &us, 2 * M + P, 2 * M - 2 * P, -EINVAL,
+		       "a block less its first and last pages");
+	/* a block-aligned start, 1 MiB: nothing to do */
+	ok &= collapse(&host, &us, 2 * M, M, 0, "aligned start, 1 MiB");
+	/* up to a block's end from inside it: nothing either */
+	ok &= collapse(&host, &us, M, M, 0, "1 MiB up to a block's end");
+	CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 0);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 0);
+	compare(&host, &us, ok, "nothing collapsed");
+	/* one and a half blocks, either way round: the whole one */
+	ok &= collapse(&host, &us, M, 3 * M, 0, "1.5 blocks, unaligned start");
+	CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 1);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	ok &= collapse(&host, &us, 4 * M, 3 * M / 2, 0, "aligned start, 1.5 MiB: no whole block");
+	CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 1);
+	ok &= collapse(&host, &us, 0, 3 * M, 0, "1.5 blocks, aligned start");
+	CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 2);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 4096);
+	CHECK_EQ(side_kb(&us, "Rss"), 6144);
+	CHECK(umm_has(&us, 0, 6 * M, 14));
+	same_contents(&host, &us, 0, 6 * M);
+	compare(&host, &us, ok && host_got_thp(&host, 4096, "collapse"),
+		"1.5 blocks collapsed twice");
+	side_close(&us);
+	side_close(&host);
+}
+
+/*
+ * Refusals: a never-faulted VMA, a block with no page table (and the
+ * blocks after it not tried), MADV_NOHUGEPAGE.
+ */
+static void test_collapse_refused(void)
+{
+	struct side host, us;
+	bool ok = true;
+
+	open_pair(&host, &us, host_zp_flags);
+	map_both(&host, &us, 0, 4 * M);
+	ok &= collapse(&host, &us, 0, 4 * M, -EINVAL, "never faulted");
+	/* a page in the second block: the first has no table, the second waits */
+	wr(&host, 2 * M + 5 * P, 'a');
+	wr(&us, 2 * M + 5 * P, 'a');
+	ok &= collapse(&host, &us, 0, 4 * M, -EINVAL, "first block without a table");
+	CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 0);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 0);
+	CHECK_EQ(side_kb(&us, "Rss"), 4);
+	compare(&host, &us, ok, "collapse refused: no table");
+	/* a page in the first too: both collapse, one page each */
+	wr(&host, 7 * P, 'b');
+	wr(&us, 7 * P, 'b');
+	ok &= collapse(&host, &us, 0, 4 * M, 0, "one page in each block");
+	CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 2);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 4096);
+	compare(&host, &us, ok && host_got_thp(&host, 4096, "collapse"),
+		"one page in each block collapsed");
+	/* MADV_NOHUGEPAGE: refused, whatever is mapped */
+	map_both(&host, &us, 6 * M, 2 * M);
+	fill_both(&host, &us, 6 * M, 2 * M, 15);
+	CHECK_EQ(madv(&host, 6 * M, 2 * M, MADV_NOHUGEPAGE), 0);
+	CHECK_EQ(madv(&us, 6 * M, 2 * M, MADV_NOHUGEPAGE), 0);
+	ok &= collapse(&host, &us, 6 * M, 2 * M, -EINVAL, "MADV_NOHUGEPAGE");
+	CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 2);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 4096);
+	CHECK(umm_zero(&us, 0, 7 * P) && umm_zero(&us, 8 * P, 2 * M + 5 * P - 8 * P));
+	same_contents(&host, &us, 0, 4 * M);
+	same_contents(&host, &us, 6 * M, 2 * M);
+	compare(&host, &us, ok, "MADV_NOHUGEPAGE refused");
+	side_close(&us);
+	side_close(&host);
+}
+
+/* A read-only VMA whose pages were only read: the leaf is dirty, young, read-only. */
+static void test_collapse_readonly(void)
+{
+	struct side host, us;
+	bool ok;
+
+	open_pair(&host, &us, host_zp_flags);
+	map_prot(&host, 0, 4 * M, PROT_READ);
+	map_prot(&us, 0, 4 * M, PROT_READ);
+	for (uint64_t off = 0; off < 2 * M; off += 64 * P) {
+		rd(&host, off);
+		rd(&us, off);
+	}
+	ok = collapse(&host, &us, 0, 2 * M, host_zp_flags ? 0 : -EINVAL,
+		      "a read-only VMA, read");
+	if (host_zp_flags) {
+		CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 1);
+		CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+		CHECK_EQ(side_kb(&us, "Private_Dirty"), 2048);
+		CHECK_EQ(side_kb(&us, "Referenced"), 2048);
+		ok = ok && host_got_thp(&host, 2048, "collapse");
+	}
+	compare(&host, &us, ok, "a read-only VMA, read, collapsed");
+	CHECK_EQ(umm_write(us.mm, us.base + 5, "w", 1), -EFAULT);
+	CHECK(umm_zero(&us, 0, 2 * M));
+	same_contents(&host, &us, 0, 2 * M);
+	/* written through a writable mapping again: in place */
+	CHECK_EQ(mprot(&host, 0, 4 * M, PROT_READ | PROT_WRITE), 0);
+	CHECK_EQ(mprot(&us, 0, 4 * M, PROT_READ | PROT_WRITE), 0);
+	wr(&host, 5, 'w');
+	wr(&us, 5, 'w');
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 0);
+	compare(&host, &us, ok, "the collapsed read-only block made writable, written");
+	side_close(&us);
+	side_close(&host);
+}
+
+/* A VM_LOCKED VMA (MAP_LOCKED: populated at mmap) is collapsed too, still locked. */
+static void test_collapse_locked(void)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_LOCKED;
+	struct side host, us;
+	bool ok;
+
+	open_pair(&host, &us, host_zp_flags);
+	if (mmap((void *)host.base, 2 * M, PROT_READ | PROT_WRITE, flags, -1, 0) !=
+	    (void *)host.base) {
+		printf("     note: host MAP_LOCKED of 2 MiB failed (errno %d, RLIMIT_MEMLOCK?), "
+		       "skipped\n", errno);
+		side_close(&us);
+		side_close(&host);
+		return;
+	}
+	CHECK_EQ(umm_mmap(us.mm, us.base, 2 * M, PROT_READ | PROT_WRITE, flags, NULL, 0),
+		 (int64_t)us.base);
+	CHECK_EQ(side_kb(&us, "Rss"), 2048);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 0);
+	fill_both(&host, &us, 0, M, 23);
+	ok = collapse(&host, &us, 0, 2 * M, 0, "a VM_LOCKED VMA");
+	CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 1);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	CHECK_EQ(side_kb(&us, "Locked"), 2048);
+	CHECK(umm_has(&us, 0, M, 23) && umm_zero(&us, M, M));
+	same_contents(&host, &us, 0, 2 * M);
+	compare(&host, &us, ok && host_got_thp(&host, 2048, "collapse"),
+		"a VM_LOCKED VMA collapsed");
+	side_close(&us);
+	side_close(&host);
+}
+
+/* A block already a THP counts as done; the 4 KiB one beside it collapses. */
+static void test_collapse_already(void)
+{
+	struct side host, us;
+	uint64_t before[512], after[512];
+	bool ok;
+
+	open_pair(&host, &us, host_zp_flags);
+	map_both(&host, &us, 0, 4 * M);
+	fill_both(&host, &us, 2 * M, 2 * M, 16);	/* 4 KiB pages */
+	CHECK_EQ(madv(&host, 0, 4 * M, MADV_HUGEPAGE), 0);
+	CHECK_EQ(madv(&us, 0, 4 * M, MADV_HUGEPAGE), 0);
+	fill_both(&host, &us, 0, 2 * M, 16);		/* a THP */
+	CHECK_EQ(vmstat(us.mm, "thp_fault_alloc"), 1);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	ok = host_got_thp(&host, 2048, "fault before collapse");
+	CHECK_EQ(umm_pagemap(us.mm, us.base, 512, before), 0);
+	ok &= collapse(&host, &us, 0, 4 * M, 0, "a THP and a 4 KiB block");
+	CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 1);
+	CHECK_EQ(vmstat(us.mm, "thp_fault_alloc"), 1);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 4096);
+	CHECK_EQ(umm_pagemap(us.mm, us.base, 512, after), 0);
+	CHECK(!memcmp(before, after, sizeof(before)));	/* the same leaf */
+	/* both THPs now: nothing to do */
+	ok &= collapse(&host, &us, 0, 4 * M, 0, "two THPs");
+	CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 1);
+	CHECK(umm_has(&us, 0, 4 * M, 16));
+	same_contents(&host, &us, 0, 4 * M);
+	compare(&host, &us, ok && host_got_thp(&host, 4096, "collapse"),
+		"a THP beside a collapsed block");
+	side_close(&us);
+	side_close(&host);
+}
+
+/* The host child reads [off, off + len) as @tag, without malloc. */
+static bool child_has(uint64_t base, uint64_t off, uint64_t len, unsigned tag)
+{
+	for (uint64_t i = 0; i < len; i++)
+		if (((unsigned char *)base)[off + i] != pat(off + i, tag))
+			return false;
+	return true;
+}
+
+/* After fork: the parent collapses into THPs of its own, the child keeps its pages. */
+static void test_collapse_fork(void)
+{
+	struct side host, us, hchild, uchild;
+	struct umm_mm *child = NULL;
+	int to_parent[2], to_child[2];
+	char c = 0;
+	pid_t pid;
+	bool ok;
+
+	open_pair(&host, &us, host_zp_flags);
+	map_both(&host, &us, 0, 4 * M);
+	fill_both(&host, &us, 0, 4 * M, 17);
+	CHECK(!pipe(to_parent) && !pipe(to_child));
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(to_parent[0]);
+		close(to_child[1]);
+		(void)!read(to_child[0], &c, 1);	/* the parent collapsed and wrote */
+		c = child_has(host.base, 0, 4 * M, 17) ? 'y' : 'n';
+		(void)!write(to_parent[1], &c, 1);
+		(void)!read(to_child[0], &c, 1);	/* until told */
+		_exit(0);
+	}
+	close(to_parent[1]);
+	close(to_child[0]);
+	CHECK_EQ(umm_fork(us.mm, &child), 0);
+	CHECK(child);
+	uchild = us;
+	uchild.mm = child;
+	hchild = host;
+	hchild.pid = pid;
+	CHECK_EQ(side_kb(&us, "Shared_Dirty"), 4096);
+	ok = collapse(&host, &us, 0, 4 * M, 0, "after fork");
+	CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 2);
+	CHECK_EQ(vmstat(child, "thp_collapse_alloc"), 0);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 4096);
+	CHECK_EQ(side_kb(&us, "Private_Dirty"), 4096);
+	CHECK_EQ(side_kb(&us, "Shared_Dirty"), 0);
+	/* the child's pages are its alone now */
+	CHECK_EQ(side_kb(&uchild, "AnonHugePages"), 0);
+	CHECK_EQ(side_kb(&uchild, "Rss"), 4096);
+	CHECK_EQ(side_kb(&uchild, "Private_Dirty"), 4096);
+	CHECK_EQ(side_kb(&uchild, "Shared_Dirty"), 0);
+	if (ok && host_got_thp(&host, 4096, "collapse after fork")) {
+		same_smaps(&host, &us, "collapse after fork: parent");
+		/* the child's entries are old: its folios may get referenced behind our back */
+		__same_smaps(&hchild, &uchild, "collapse after fork: child", true);
+		same_pagemap(&host, &us);
+		same_pagemap(&hchild, &uchild);
+	}
+	/* the parent writes its THP in place; the child sees none of it */
+	fill_both(&host, &us, 3 * P, P, 18);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 0);
+	CHECK(umm_has(&us, 0, 3 * P, 17) && umm_has(&us, 3 * P, P, 18) &&
+	      umm_has(&us, 4 * P, 4 * M - 4 * P, 17));
+	CHECK(umm_has(&uchild, 0, 4 * M, 17));
+	same_contents(&host, &us, 0, 4 * M);
+	CHECK_EQ(write(to_child[1], "g", 1), 1);
+	CHECK_EQ(read(to_parent[0], &c, 1), 1);
+	CHECK_EQ(c, 'y');	/* the host child saw what umm's child sees */
+	CHECK_EQ(write(to_child[1], "x", 1), 1);
+	CHECK_EQ(waitpid(pid, NULL, 0), pid);
+	close(to_parent[0]);
+	close(to_child[1]);
+	umm_mm_destroy(child);
+	compare(&host, &us, ok, "collapse after fork: the child exited");
+	side_close(&us);
+	side_close(&host);
+}
+
+/* A THP mapped by PTEs (a partial mprotect split it): collapsed into a new one. */
+static void test_collapse_pte_mapped(void)
+{
+	struct side host, us;
+	static uint64_t u0[WPAGES], u1[WPAGES];
+	bool ok = two_thps(&host, &us);
+
+	CHECK_EQ(mprot(&host, M / 2, 2 * P, PROT_READ), 0);
+	CHECK_EQ(mprot(&us, M / 2, 2 * P, PROT_READ), 0);
+	/* no VMA holds the first block whole now */
+	ok &= collapse(&host, &us, 0, 2 * M, -EINVAL, "a block over three VMAs");
+	CHECK_EQ(mprot(&host, M / 2, 2 * P, PROT_READ | PROT_WRITE), 0);
+	CHECK_EQ(mprot(&us, M / 2, 2 * P, PROT_READ | PROT_WRITE), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 1);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	compare(&host, &us, ok, "a PTE-mapped THP beside a THP");
+	CHECK_EQ(umm_pagemap(us.mm, us.base, WPAGES, u0), 0);
+	ok &= collapse(&host, &us, 0, 4 * M, 0, "a PTE-mapped THP");
+	CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 1);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 4096);
+	CHECK_EQ(side_kb(&us, "Rss"), 4096);
+	CHECK_EQ(umm_pagemap(us.mm, us.base, WPAGES, u1), 0);
+	CHECK((u0[0] & PFN_MASK) != (u1[0] & PFN_MASK));	/* a new THP */
+	CHECK_EQ(u0[512] & PFN_MASK, u1[512] & PFN_MASK);	/* the other: as it was */
+	CHECK(umm_has(&us, 0, 4 * M, 2));
+	same_contents(&host, &us, 0, 4 * M);
+	compare(&host, &us, ok && host_got_thp(&host, 4096, "collapse"),
+		"a PTE-mapped THP collapsed");
+	side_close(&us);
+	side_close(&host);
+}
+
+/* A hole in the range: ENOMEM, once the VMAs on both sides collapsed. */
+static void test_collapse_hole(void)
+{
+	struct side host, us;
+	bool ok;
+
+	open_pair(&host, &us, host_zp_flags);
+	map_both(&host, &us, 0, 6 * M);
+	fill_both(&host, &us, 0, 6 * M, 19);
+	CHECK_EQ(unmap(&host, 2 * M, P), 0);
+	CHECK_EQ(unmap(&us, 2 * M, P), 0);
+	ok = collapse(&host, &us, 0, 6 * M, -ENOMEM, "a hole in the range");
+	reserve(&host, 2 * M, P);
+	reserve(&us, 2 * M, P);
+	CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 2);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 4096);
+	CHECK_EQ(side_kb(&us, "Rss"), 6 * 1024 - 4);
+	CHECK(umm_has(&us, 0, 2 * M, 19) && umm_has(&us, 2 * M + P, 4 * M - P, 19));
+	same_contents(&host, &us, 0, 2 * M);
+	same_contents(&host, &us, 2 * M + P, 4 * M - P);
+	compare(&host, &us, ok && host_got_thp(&host, 4096, "collapse over a hole"),
+		"collapse over a hole");
+	side_close(&us);
+	side_close(&host);
+}
+
+/*
+ * A page with an extra reference: EAGAIN, and the next block is still
+ * collapsed. The host's reference is a pipe's (vmsplice), umm's a pin.
+ */
+static void test_collapse_pinned(void)
+{
+	struct side host, us;
+	struct iovec iov;
+	int fds[2];
+	void *ptr[1];
+	bool ok;
+
+	open_pair(&host, &us, host_zp_flags);
+	map_both(&host, &us, 0, 4 * M);
+	fill_both(&host, &us, 0, 4 * M, 20);
+	CHECK(!pipe(fds));
+	iov.iov_base = (void *)(host.base + 5 * P);
+	iov.iov_len = P;
+	CHECK_EQ(vmsplice(fds[1], &iov, 1, 0), (ssize_t)P);
+	CHECK_EQ(umm_pin(us.mm, us.base + 5 * P, 1, UMM_READ, ptr), 0);
+	ok = collapse(&host, &us, 0, 4 * M, -EAGAIN, "a page with an extra reference");
+	CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 1);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	CHECK_EQ(side_kb(&us, "Rss"), 4096);
+	CHECK(umm_has(&us, 0, 4 * M, 20));
+	same_contents(&host, &us, 0, 4 * M);
+	compare(&host, &us, ok && host_got_thp(&host, 2048, "collapse beside a pin"),
+		"a referenced page: its block left, the next collapsed");
+	/* the reference dropped: it collapses */
+	close(fds[0]);
+	close(fds[1]);
+	umm_unpin(us.mm, ptr, 1);
+	ok &= collapse(&host, &us, 0, 2 * M, 0, "the reference dropped");
+	CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 2);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 4096);
+	CHECK(umm_has(&us, 0, 4 * M, 20));
+	same_contents(&host, &us, 0, 4 * M);
+	compare(&host, &us, ok && host_got_thp(&host, 4096, "collapse after unpin"),
+		"the referenced block collapsed once released");
+	side_close(&us);
+	side_close(&host);
+}
+
+/* Pages MADV_FREEd (lazily freeable, clean) collapse into a dirty THP. */
+static void test_collapse_lazyfree(void)
+{
+	struct side host, us;
+	bool ok;
+
+	open_pair(&host, &us, host_zp_flags);
+	map_both(&host, &us, 0, 4 * M);
+	fill_both(&host, &us, 0, 2 * M, 24);
+	CHECK_EQ(madv(&host, 0, M, MADV_FREE), 0);
+	CHECK_EQ(madv(&us, 0, M, MADV_FREE), 0);
+	drain_host_lazyfree();
+	CHECK_EQ(side_kb(&us, "LazyFree"), 1024);
+	ok = collapse(&host, &us, 0, 2 * M, 0, "half the block MADV_FREEd");
+	CHECK_EQ(side_kb(&us, "LazyFree"), 0);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	CHECK(umm_has(&us, 0, 2 * M, 24));
+	same_contents(&host, &us, 0, 2 * M);
+	compare(&host, &us, ok && host_got_thp(&host, 2048, "collapse"),
+		"MADV_FREEd pages collapsed");
+	side_close(&us);
+	side_close(&host);
+}
+
+/* PROT_NONE over written pages: the VMA has its anon_vma and its block. */
+static void test_collapse_protnone(void)
+{
+	struct side host, us;
+	bool ok;
+
+	open_pair(&host, &us, host_zp_flags);
+	map_both(&host, &us, 0, 4 * M);
+	fill_both(&host, &us, 0, 2 * M, 25);
+	CHECK_EQ(mprot(&host, 0, 4 * M, PROT_NONE), 0);
+	CHECK_EQ(mprot(&us, 0, 4 * M, PROT_NONE), 0);
+	ok = collapse(&host, &us, 0, 2 * M, 0, "PROT_NONE");
+	compare(&host, &us, ok && host_got_thp(&host, 2048, "collapse"),
+		"PROT_NONE collapsed");
+	CHECK_EQ(mprot(&host, 0, 4 * M, PROT_READ), 0);
+	CHECK_EQ(mprot(&us, 0, 4 * M, PROT_READ), 0);
+	same_contents(&host, &us, 0, 2 * M);
+	compare(&host, &us, ok, "PROT_NONE collapsed, then PROT_READ");
+	side_close(&us);
+	side_close(&host);
+}
+
+/* Two VMAs: the first's EAGAIN ends the walk, the second is not tried. */
+static void test_collapse_two_vmas(void)
+{
+	struct side host, us;
+	struct iovec iov;
+	int fds[2];
+	void *ptr[1];
+	bool ok;
+
+	open_pair(&host, &us, host_zp_flags);
+	map_both(&host, &us, 0, 4 * M);
+	fill_both(&host, &us, 0, 4 * M, 26);
+	CHECK_EQ(mprot(&host, 2 * M, 2 * M, PROT_READ), 0);	/* a second VMA */
+	CHECK_EQ(mprot(&us, 2 * M, 2 * M, PROT_READ), 0);
+	CHECK(!pipe(fds));
+	iov.iov_base = (void *)(host.base + 9 * P);
+	iov.iov_len = P;
+	CHECK_EQ(vmsplice(fds[1], &iov, 1, 0), (ssize_t)P);
+	CHECK_EQ(umm_pin(us.mm, us.base + 9 * P, 1, UMM_READ, ptr), 0);
+	ok = collapse(&host, &us, 0, 4 * M, -EAGAIN, "EAGAIN in the first VMA");
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 0);
+	compare(&host, &us, ok, "EAGAIN in the first of two VMAs");
+	close(fds[0]);
+	close(fds[1]);
+	umm_unpin(us.mm, ptr, 1);
+	side_close(&us);
+	side_close(&host);
+}
+
+/* A VMA moved to 4 KiB past a block boundary, collapsed where it holds a block. */
+static void test_collapse_moved(void)
+{
+	struct side host, us;
+	bool ok;
+
+	open_pair(&host, &us, host_zp_flags);
+	map_both(&host, &us, 0, 4 * M);
+	fill_both(&host, &us, 0, 4 * M, 27);
+	CHECK_EQ(move(&host, 0, 4 * M, 8 * M + P), 8 * M + P);
+	CHECK_EQ(move(&us, 0, 4 * M, 8 * M + P), 8 * M + P);
+	ok = collapse(&host, &us, 8 * M + P, 4 * M, 0, "a moved VMA");
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	same_contents(&host, &us, 8 * M + P, 4 * M);
+	compare(&host, &us, ok && host_got_thp(&host, 2048, "collapse"),
+		"a moved VMA collapsed");
+	side_close(&us);
+	side_close(&host);
+}
+
+/*
+ * umm alone: a pin keeps its frame mapped through a failed collapse; a
+ * THP shared with a child but PTE-mapped in the parent collapses; shared
+ * anonymous memory is refused; destroy gives back every frame and table.
+ */
+static void test_collapse_umm(void)
+{
+	struct page_alloc_stats before, after;
+	struct umm_mm *child = NULL;
+	struct side us, uc, sh;
+	uint64_t pm[2];
+	void *ptr[2];
+	unsigned char b = 0;
+
+	rcu_barrier();
+	page_alloc_get_stats(&before);
+	side_open(&us, umm_mm_create(NULL));
+	CHECK(us.mm);
+	if (!us.mm)
+		return;
+	map(&us, 0, 8 * M);
+	fill(&us, 0, 8 * M, 21);
+	CHECK_EQ(umm_pin(us.mm, us.base + 2 * M + 3 * P, 2, UMM_READ | UMM_WRITE, ptr), 0);
+	CHECK_EQ(madv(&us, 0, 8 * M, MADV_COLLAPSE), -EAGAIN);
+	CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 3);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 6144);
+	CHECK_EQ(side_kb(&us, "Rss"), 8192);
+	/* the pinned frames are still the mapped ones */
+	CHECK_EQ(umm_pagemap(us.mm, us.base + 2 * M + 3 * P, 2, pm), 0);
+	CHECK(ptr[0] == pfn_to_virt(pm[0] & PFN_MASK) &&
+	      ptr[1] == pfn_to_virt(pm[1] & PFN_MASK));
+	((unsigned char *)ptr[1])[7] = 0xc3;
+	CHECK_EQ(umm_read(us.mm, us.base + 2 * M + 4 * P + 7, &b, 1), 1);
+	CHECK_EQ(b, 0xc3);
+	/* a child shares the THPs; the parent splits one, mapped by PTEs, and collapses it */
+	CHECK_EQ(umm_fork(us.mm, &child), 0);
+	CHECK(child);
+	uc = us;
+	uc.mm = child;
+	CHECK_EQ(mprot(&us, 4 * M + M, P, PROT_READ), 0);
+	CHECK_EQ(mprot(&us, 4 * M + M, P, PROT_READ | PROT_WRITE), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 1);
+	CHECK_EQ(madv(&us, 4 * M, 2 * M, MADV_COLLAPSE), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 4);
+	CHECK_EQ(side_kb(&uc, "AnonHugePages"), 6144);	/* the child's stay */
+	/* shared still: blocks 0 and 3, and block 1 but its two pinned pages */
+	CHECK_EQ(side_kb(&us, "Shared_Dirty"), 4096 + 2048 - 8);
+	CHECK_EQ(side_kb(&uc, "Shared_Dirty"), 4096 + 2048 - 8);
+	/* unpinned: the last block collapses */
+	umm_unpin(us.mm, ptr, 2);
+	CHECK_EQ(madv(&us, 0, 8 * M, MADV_COLLAPSE), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 5);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 8192);
+	CHECK(umm_has(&us, 0, 2 * M + 4 * P + 7, 21));
+	CHECK(umm_has(&us, 2 * M + 4 * P + 8, 6 * M - 4 * P - 8, 21));
+	CHECK_EQ(umm_read(us.mm, us.base + 2 * M + 4 * P + 7, &b, 1), 1);
+	CHECK_EQ(b, 0xc3);
+	CHECK(umm_has(&uc, 0, 2 * M + 4 * P + 7, 21));
+	CHECK(umm_has(&uc, 2 * M + 4 * P + 8, 6 * M - 4 * P - 8, 21));
+	/* the child collapses its own copies of the pinned pages too */
+	CHECK_EQ(madv(&uc, 0, 8 * M, MADV_COLLAPSE), 0);
+	CHECK_EQ(vmstat(child, "thp_collapse_alloc"), 1);
+	CHECK_EQ(side_kb(&uc, "AnonHugePages"), 8192);
+	CHECK_EQ(umm_read(child, us.base + 2 * M + 4 * P + 7, &b, 1), 1);
+	CHECK_EQ(b, 0xc3);
+	umm_mm_destroy(child);
+	/* MAP_SHARED anonymous: refused (the host would collapse its shmem) */
+	side_open(&sh, umm_mm_create(NULL));
+	CHECK(sh.mm);
+	if (sh.mm) {
+		CHECK_EQ(umm_mmap(sh.mm, sh.base, 2 * M, PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, NULL, 0),
+			 (int64_t)sh.base);
+		fill(&sh, 0, 2 * M, 22);
+		CHECK_EQ(madv(&sh, 0, 2 * M, MADV_COLLAPSE), -EINVAL);
+		CHECK_EQ(vmstat(sh.mm, "thp_collapse_alloc"), 0);
+		CHECK(umm_has(&sh, 0, 2 * M, 22));
+		side_close(&sh);
+	}
+	/* zero-page entries (the host here may map none): zero-filled pages of the THP */
+	side_open(&sh, umm_mm_create(NULL));
+	CHECK(sh.mm);
+	if (sh.mm) {
+		map(&sh, 0, 2 * M);
+		for (uint64_t off = 0; off < 2 * M; off += 32 * P)
+			rd(&sh, off);
+		CHECK_EQ(umm_pagemap(sh.mm, sh.base, 1, pm), 0);
+		CHECK_EQ(pm[0] & FLAGS_MASK, PM_PRESENT);	/* the zero page */
+		CHECK_EQ(side_kb(&sh, "Rss"), 0);
+		/* only read: no anon_vma yet, refused as the kernel's */
+		CHECK_EQ(madv(&sh, 0, 2 * M, MADV_COLLAPSE), -EINVAL);
+		wr(&sh, M + 3, 'z');
+		CHECK_EQ(madv(&sh, 0, 2 * M, MADV_COLLAPSE), 0);
+		CHECK_EQ(vmstat(sh.mm, "thp_collapse_alloc"), 1);
+		CHECK_EQ(side_kb(&sh, "AnonHugePages"), 2048);
+		CHECK_EQ(side_kb(&sh, "Rss"), 2048);
+		CHECK_EQ(umm_pagemap(sh.mm, sh.base, 1, pm), 0);
+		CHECK_EQ(pm[0] & FLAGS_MASK, PM_PRESENT | PM_EXCLUSIVE);
+		CHECK(umm_zero(&sh, 0, M + 3) && umm_zero(&sh, M + 4, M - 4));
+		CHECK_EQ(umm_read(sh.mm, sh.base + M + 3, &b, 1), 1);
+		CHECK_EQ(b, 'z');
+		side_close(&sh);
+	}
+	side_close(&us);
+	page_alloc_get_stats(&after);
+	CHECK_EQ(after.in_use_pages, before.in_use_pages);
+	CHECK_EQ(after.pgtable_pages, before.pgtable_pages);
+	CHECK_EQ(after.rcu_pending_pages, 0);
+}
+
+/* ---- 8. umm alone ---- */
 
 /* Destroy gives back every frame and table: THPs, split ones, shared ones. */
 static void test_destroy_accounting(void)
@@ -1240,6 +1907,21 @@ int main(void)
 	RUN(test_mremap_part);
 	RUN(test_mremap_then_fault);
 	RUN(test_madv_free);
+	RUN(test_collapse_half);
+	RUN(test_collapse_rounding);
+	RUN(test_collapse_refused);
+	RUN(test_collapse_readonly);
+	RUN(test_collapse_locked);
+	RUN(test_collapse_already);
+	RUN(test_collapse_fork);
+	RUN(test_collapse_pte_mapped);
+	RUN(test_collapse_hole);
+	RUN(test_collapse_pinned);
+	RUN(test_collapse_lazyfree);
+	RUN(test_collapse_protnone);
+	RUN(test_collapse_two_vmas);
+	RUN(test_collapse_moved);
+	RUN(test_collapse_umm);
 	RUN(test_destroy_accounting);
 	RUN(test_oom_fallback);
 	RUN(test_pin);
