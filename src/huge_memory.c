@@ -295,6 +295,78 @@ void split_huge_pmd_address(struct umm_mm *mm, uint64_t addr)
 		split_huge_pmd(mm, pmd, addr);
 }
 
+/* ---- folio split ---- */
+
+/*
+ * Make the large folio @head 512 small pages. Each keeps its own
+ * mappings, as many references as it has mappings, the folio's anon
+ * rmap and flags; the pages nothing maps go back to the allocator.
+ * Locking: the caller made sure nobody can map, unmap or reference the
+ * folio meanwhile (split_folio_in_table).
+ */
+static void __split_folio(struct page *head)
+{
+	const unsigned long keep = (1UL << PG_dirty) | (1UL << PG_lazyfree) |
+				   (1UL << PG_uptodate);
+	unsigned long flags = READ_ONCE(head->flags) & keep;
+	void *mapping = head->mapping;
+	struct frame_quota *quota = head->quota;
+	uint64_t index = head->index;
+
+	for (unsigned int i = HPAGE_PMD_NR - 1; i >= 1; i--) {
+		struct page *p = head + i;
+
+		p->index = index + i;
+		p->quota = quota;
+		WRITE_ONCE(p->mapping, mapping);
+		WRITE_ONCE(p->flags, flags);
+		/* one reference per mapping, as every small page */
+		__atomic_store_n(&p->refcount, __atomic_load_n(&p->mapcount, __ATOMIC_RELAXED),
+				 __ATOMIC_RELAXED);
+		if (i == 1) {	/* the folio's counts lived here */
+			p->entire_mapcount = 0;
+			p->large_mapcount = 0;
+			p->private = 0;		/* pincount */
+		}
+		/* last: a reader that finds the page its own head sees it whole */
+		__atomic_store_n(&p->compound_head, 0, __ATOMIC_RELEASE);
+	}
+	WRITE_ONCE(head->flags, flags);		/* no PG_head, order 0 */
+	__atomic_store_n(&head->refcount, __atomic_load_n(&head->mapcount, __ATOMIC_RELAXED),
+			 __ATOMIC_RELEASE);
+	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
+		struct page *p = head + i;
+
+		if (page_count(p))
+			continue;
+		__atomic_store_n(&p->refcount, 1, __ATOMIC_RELAXED);
+		put_page(p);	/* unmapped: freed, one frame uncharged */
+	}
+}
+
+bool split_folio_in_table(pte_t *ptep, struct page *head)
+{
+	pte_t *table = (pte_t *)((uint64_t)ptep & PAGE_MASK);
+	uint64_t first = page_to_pfn(head);
+	int maps = folio_mapcount(head), seen = 0;
+
+	if (!PageHead(head) || page_order(head) != HPAGE_PMD_ORDER || !PageAnon(head))
+		return false;
+	if (folio_entire_mapcount(head) || page_maybe_dma_pinned(head) ||
+	    page_count(head) != maps)
+		return false;	/* PMD-mapped, pinned, or held by someone */
+	for (unsigned int i = 0; i < PTRS_PER_PTE; i++) {
+		pte_t v = ptep_get(table + i);
+
+		if (pte_present(v) && !pte_special(v) && pte_pfn(v) - first < HPAGE_PMD_NR)
+			seen++;
+	}
+	if (seen != maps)
+		return false;	/* mapped elsewhere too */
+	__split_folio(head);
+	return true;
+}
+
 /* ---- zap ---- */
 
 bool zap_huge_pmd(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr)

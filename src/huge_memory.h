@@ -77,6 +77,18 @@ void split_huge_pmd(struct umm_mm *mm, pmd_t *pmd, uint64_t addr);
 void split_huge_pmd_address(struct umm_mm *mm, uint64_t addr);
 
 /*
+ * split_folio_in_table - split the THP @head, mapped only by PTEs, into
+ * small pages, when every mapping it has is in the PTE table holding
+ * @ptep and nothing but those mappings references it (the kernel's
+ * split_folio, for the case that needs no unmapping). Pages left
+ * unmapped are freed.
+ * Locking: the lock of @ptep's table held: with every mapping under it,
+ *          no mapcount or reference can change.
+ * Return: whether it was split.
+ */
+bool split_folio_in_table(pte_t *ptep, struct page *head);
+
+/*
  * zap_huge_pmd - clear the leaf at @pmd, free its deposit, hand its page
  * to @tlb. Locking: takes the PMD lock.
  * Return: false when @pmd was no longer a leaf (zap its PTE table).

@@ -196,9 +196,17 @@ static int madvise_free_pte(pte_t *pte, uint64_t addr, uint64_t next,
 	if (!pte_present(v) || pte_special(v))
 		return 0;
 	page = compound_head(pfn_to_page(pte_pfn(v)));
-	/* a PTE-mapped THP would have to be split first: left as it is */
-	if (!PageAnon(page) || PageHead(page))
+	if (!PageAnon(page))
 		return 0;
+	/*
+	 * A THP is split (as the kernel's split_folio) and its pages freed
+	 * one by one; one mapped elsewhere too is left as it is.
+	 */
+	if (PageHead(page)) {
+		if (!split_folio_in_table(pte, page))
+			return 0;
+		page = pfn_to_page(pte_pfn(v));
+	}
 	if (test_bit_page(PG_dirty, page)) {
 		if (folio_mapcount(page) != 1)
 			return 0;
@@ -216,10 +224,10 @@ static int madvise_free_pte(pte_t *pte, uint64_t addr, uint64_t next,
 }
 
 /*
- * A whole THP mapped only here is freed lazily as one; a range that covers
- * part of it leaves it as it is (the kernel would split the folio, which
- * umm cannot yet). Locking: no table lock held (pmd_entry); takes the
- * PMD lock.
+ * A whole THP mapped only here is freed lazily as one; for a range that
+ * covers part of it the leaf is split and its PTEs walked, which splits
+ * the folio (madvise_free_pte). Locking: no table lock held (pmd_entry);
+ * takes the PMD lock.
  */
 static int madvise_free_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
 			    struct mm_walk *walk)
@@ -237,12 +245,17 @@ static int madvise_free_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
 		goto unlock;
 	}
 	walk->action = ACTION_CONTINUE;
-	if (next - addr != HPAGE_PMD_SIZE || !(pmd_flags(v) & _PAGE_PRESENT) ||
-	    (pmd_flags(v) & _PAGE_SPECIAL))
+	if (!(pmd_flags(v) & _PAGE_PRESENT) || (pmd_flags(v) & _PAGE_SPECIAL))
 		goto unlock;
 	head = pmd_page(v);
 	if (!PageAnon(head) || folio_mapcount(head) != 1)
 		goto unlock;
+	if (next - addr != HPAGE_PMD_SIZE) {
+		spin_unlock(ptl);
+		split_huge_pmd(walk->mm, pmd, addr);
+		walk->action = ACTION_AGAIN;	/* now a table: walk its PTEs */
+		return 0;
+	}
 	clear_bit_page(PG_dirty, head);
 	if (pmd_flags(v) & (_PAGE_ACCESSED | _PAGE_DIRTY)) {
 		/* frozen first: lockless walkers set these bits with CAS */

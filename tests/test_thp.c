@@ -1030,6 +1030,45 @@ static void test_madv_free(void)
 	side_close(&host);
 }
 
+/*
+ * MADV_FREE of part of a THP splits the folio (the kernel's split_folio):
+ * the pages in the range become lazily free, the others stay, 4 KiB each;
+ * and of part of a THP already split into PTEs by a partial munmap.
+ */
+static void test_madv_free_part(void)
+{
+	struct side host, us;
+	bool ok = two_thps(&host, &us);
+	long long frames;
+
+	CHECK_EQ(madv(&host, 2 * M, M, MADV_FREE), 0);
+	CHECK_EQ(madv(&us, 2 * M, M, MADV_FREE), 0);
+	drain_host_lazyfree();
+	CHECK_EQ(side_kb(&us, "LazyFree"), 1024);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 1);
+	if (ok) {
+		__same_smaps(&host, &us, "part of a THP MADV_FREEd", true);
+		same_pagemap(&host, &us);
+	}
+	same_contents(&host, &us, 0, 4 * M);
+	/* the other THP: a page unmapped (PTE-mapped now), then part freed */
+	CHECK_EQ(unmap(&host, 4 * P, P), 0);
+	CHECK_EQ(unmap(&us, 4 * P, P), 0);
+	/* the hole makes it -ENOMEM; the rest is done all the same */
+	frames = vmstat(us.mm, "nr_mm_frames");
+	CHECK_EQ(madv(&host, 0, M, MADV_FREE), -ENOMEM);
+	CHECK_EQ(madv(&us, 0, M, MADV_FREE), -ENOMEM);
+	/* the split gave the unmapped page back */
+	CHECK_EQ(vmstat(us.mm, "nr_mm_frames"), frames - 1);
+	drain_host_lazyfree();
+	CHECK_EQ(side_kb(&us, "LazyFree"), 1024 + 1020);
+	if (ok)
+		__same_smaps(&host, &us, "part of a PTE-mapped THP MADV_FREEd", true);
+	side_close(&us);
+	side_close(&host);
+}
+
 /* ---- 7. MADV_COLLAPSE ---- */
 
 #ifndef MADV_COLLAPSE
@@ -1907,6 +1946,7 @@ int main(void)
 	RUN(test_mremap_part);
 	RUN(test_mremap_then_fault);
 	RUN(test_madv_free);
+	RUN(test_madv_free_part);
 	RUN(test_collapse_half);
 	RUN(test_collapse_rounding);
 	RUN(test_collapse_refused);
