@@ -23,6 +23,7 @@
 #include "huge_memory.h"
 #include "mm.h"
 #include "rmap.h"
+#include "pagewalk.h"
 
 /* ---- deposited PTE tables ---- */
 
@@ -130,6 +131,8 @@ void map_anon_folio_pmd(struct vm_area_struct *vma, pmd_t *pmd, struct page *hea
 	VM_BUG_ON(!pmd_none(pmdp_get(pmd)));
 	folio_add_new_anon_rmap_pmd(head, vma, haddr);
 	pgtable_trans_huge_deposit(pmd, table);
+	if (!READ_ONCE(vma->vm_mm->thp_seen))
+		WRITE_ONCE(vma->vm_mm->thp_seen, true);
 	mm_stat_add(vma->vm_mm, MM_ANONPAGES, HPAGE_PMD_NR);
 	set_pmd(pmd, mk_huge_pmd(vma, head));
 }
@@ -344,7 +347,7 @@ static void __split_folio(struct page *head)
 	}
 }
 
-bool split_folio_in_table(pte_t *ptep, struct page *head)
+bool split_folio_in_table(struct umm_mm *mm, pte_t *ptep, struct page *head)
 {
 	pte_t *table = (pte_t *)((uint64_t)ptep & PAGE_MASK);
 	uint64_t first = page_to_pfn(head);
@@ -364,7 +367,40 @@ bool split_folio_in_table(pte_t *ptep, struct page *head)
 	if (seen != maps)
 		return false;	/* mapped elsewhere too */
 	__split_folio(head);
+	mm_stat_add(mm, MM_THP_SPLIT_PAGE, 1);
 	return true;
+}
+
+/* A THP some of whose pages are no longer mapped: split, its holes freed. */
+static int deferred_split_pte(pte_t *pte, uint64_t addr, uint64_t next,
+			      struct mm_walk *walk)
+{
+	pte_t v = ptep_get(pte);
+	struct page *head;
+
+	(void)addr;
+	(void)next;
+	if (!pte_present(v) || pte_special(v))
+		return 0;
+	head = compound_head(pfn_to_page(pte_pfn(v)));
+	if (!PageHead(head) || folio_entire_mapcount(head) ||
+	    folio_mapcount(head) >= (int)HPAGE_PMD_NR)
+		return 0;
+	if (split_folio_in_table(walk->mm, pte, head))
+		mm_stat_add(walk->mm, MM_THP_DEFERRED_SPLIT, 1);
+	return 0;
+}
+
+static const struct mm_walk_ops deferred_split_ops = { .pte_entry = deferred_split_pte };
+
+uint64_t deferred_split_scan(struct umm_mm *mm)
+{
+	uint64_t before = quota_used(mm->quota), after;
+
+	mmap_assert_locked(mm);
+	walk_page_range(mm, 0, mm->task_size, &deferred_split_ops, NULL);
+	after = quota_used(mm->quota);
+	return before > after ? before - after : 0;
 }
 
 /* ---- zap ---- */
@@ -462,6 +498,8 @@ int copy_huge_pmd(struct umm_mm *dst, struct umm_mm *src, pmd_t *dst_pmd,
 	}
 	get_page(head);
 	folio_dup_rmap_pmd(head);
+	if (!READ_ONCE(dst->thp_seen))
+		WRITE_ONCE(dst->thp_seen, true);
 	clear_bit_page(PG_anon_exclusive, head);	/* both mms map it now */
 	mm_stat_add(dst, MM_ANONPAGES, HPAGE_PMD_NR);
 	pgtable_trans_huge_deposit(dst_pmd, table);

@@ -86,7 +86,16 @@ void split_huge_pmd_address(struct umm_mm *mm, uint64_t addr);
  *          no mapcount or reference can change.
  * Return: whether it was split.
  */
-bool split_folio_in_table(pte_t *ptep, struct page *head);
+bool split_folio_in_table(struct umm_mm *mm, pte_t *ptep, struct page *head);
+
+/*
+ * deferred_split_scan - out of memory: split the mm's THPs that are
+ * partly unmapped, giving their holes back (the kernel's deferred-split
+ * shrinker, run on demand: umm keeps no queue).
+ * Locking: mmap_lock held (read); takes each PTE table's lock.
+ * Return: frames given back to the mm's quota.
+ */
+uint64_t deferred_split_scan(struct umm_mm *mm);
 
 /*
  * zap_huge_pmd - clear the leaf at @pmd, free its deposit, hand its page

@@ -203,7 +203,7 @@ static int madvise_free_pte(pte_t *pte, uint64_t addr, uint64_t next,
 	 * one by one; one mapped elsewhere too is left as it is.
 	 */
 	if (PageHead(page)) {
-		if (!split_folio_in_table(pte, page))
+		if (!split_folio_in_table(walk->mm, pte, page))
 			return 0;
 		page = pfn_to_page(pte_pfn(v));
 	}

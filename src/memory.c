@@ -739,8 +739,8 @@ static struct vm_area_struct *lock_mm_and_find_vma(struct umm_mm *mm,
 	}
 }
 
-vm_fault_t do_user_fault(struct umm_mm *mm, uint64_t addr, unsigned int access,
-			 bool (*vma_refused)(struct vm_area_struct *, unsigned int))
+static vm_fault_t __do_user_fault(struct umm_mm *mm, uint64_t addr, unsigned int access,
+				  bool (*vma_refused)(struct vm_area_struct *, unsigned int))
 {
 	bool cpu = !vma_refused;
 
@@ -775,6 +775,25 @@ vm_fault_t do_user_fault(struct umm_mm *mm, uint64_t addr, unsigned int access,
 		fault = handle_mm_fault(vma, addr, flags);
 	mmap_read_unlock(mm);
 	return fault;
+}
+
+/*
+ * Out of memory, with THPs about: split the partly unmapped ones, whose
+ * holes are still charged, and fault once more if that gave frames back
+ * (the kernel's deferred-split shrinker runs inside the allocator).
+ */
+vm_fault_t do_user_fault(struct umm_mm *mm, uint64_t addr, unsigned int access,
+			 bool (*vma_refused)(struct vm_area_struct *, unsigned int))
+{
+	vm_fault_t fault = __do_user_fault(mm, addr, access, vma_refused);
+	uint64_t freed;
+
+	if (likely(!(fault & VM_FAULT_OOM)) || !READ_ONCE(mm->thp_seen))
+		return fault;
+	mmap_read_lock(mm);
+	freed = deferred_split_scan(mm);
+	mmap_read_unlock(mm);
+	return freed ? __do_user_fault(mm, addr, access, vma_refused) : fault;
 }
 
 int fault_to_errno(vm_fault_t fault)

@@ -175,6 +175,8 @@ __visible int umm_vmstat(struct umm_mm *mm, FILE *out)
 	P("thp_fault_fallback", READ_ONCE(mm->stat[MM_THP_FAULT_FALLBACK]));
 	P("thp_split_pmd", READ_ONCE(mm->stat[MM_THP_SPLIT_PMD]));
 	P("thp_collapse_alloc", READ_ONCE(mm->stat[MM_THP_COLLAPSE_ALLOC]));
+	P("thp_split_page", READ_ONCE(mm->stat[MM_THP_SPLIT_PAGE]));
+	P("thp_deferred_split_page", READ_ONCE(mm->stat[MM_THP_DEFERRED_SPLIT]));
 	P("nr_free_pages", st.free_pages);
 	P("pgalloc_normal", st.pgalloc);
 	P("pgfree", st.pgfree);

@@ -246,6 +246,8 @@ enum mm_stat_item {
 	MM_THP_FAULT_FALLBACK,	/* thp_fault_fallback: no THP free, small pages */
 	MM_THP_SPLIT_PMD,	/* thp_split_pmd: PMD leaves split to PTEs */
 	MM_THP_COLLAPSE_ALLOC,	/* thp_collapse_alloc: blocks collapsed to THPs */
+	MM_THP_SPLIT_PAGE,	/* thp_split_page: THPs split into small pages */
+	MM_THP_DEFERRED_SPLIT,	/* thp_deferred_split_page: of them, out of memory */
 	NR_MM_STAT_ITEMS,
 };
 
@@ -296,6 +298,8 @@ struct umm_mm {
 
 	pthread_rwlock_t notifier_lock;	/* guards the notifier list */
 	struct mmu_notifier *notifiers;	/* notifier_lock (write); read lockless for NULL */
+	/* a THP was ever mapped here: out of memory, look for ones to split */
+	bool thp_seen;			/* set once (WRITE_ONCE), read locklessly */
 
 	/* atomic, relaxed; the faults' counters first, on a line of their own */
 	uint64_t stat[NR_MM_STAT_ITEMS] __cacheline_aligned;
