@@ -35,9 +35,26 @@
  *                of a page of the second half (and fork copies the pinned
  *                THP for its child)
  *  reader        smaps, pagemap, maps, mincore and vmstat of both mms
+ *  collapse pair three blocks: writer 3 writes records across the page
+ *                boundaries of the first half of the first one and checks
+ *                each at once, while the collapser, owning the rest, splits
+ *                a block (a page read-only and back), zaps pages of it
+ *                (they must come back zero), pins a page of it (-EAGAIN,
+ *                the pin still sees writes), advises it MADV_NOHUGEPAGE
+ *                (-EINVAL) or maps it afresh (-EINVAL), and collapses it
+ *                back with MADV_COLLAPSE, one block or all three (some THPs
+ *                already); ranges inside a block (-EINVAL) or running into
+ *                the hole after K (-ENOMEM) are refused
+ *
+ * MADV_COLLAPSE comes in everywhere else too: the writers collapse their
+ * own blocks after an mprotect, the same-THP churner the block under the
+ * same-THP writer, the churners blocks of their windows (exact models:
+ * contents unchanged), the forker the parent's or the child's blocks
+ * while the other side lives, and the pinner its block while it holds the
+ * pin (-EAGAIN, the same frame after) and once it let go.
  *
  * At the end every frame and table is returned, and vmstat shows THPs
- * were faulted in and split in both mms.
+ * were faulted in, split and collapsed in both mms.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -70,6 +87,13 @@
 #define C_PAGES		(C_BLOCKS * HP_PAGES)
 #define C_SCRATCH_OFF	(C_BLOCKS * HP)
 #define UNMAPPED	(~0ULL)
+#define K_BASE		SLOT(30)	/* collapse pair: slots 30-32, hole 33 */
+#define K_BLOCKS	3
+#define K_PAGES		(K_BLOCKS * HP_PAGES)
+#define K_FIRST		(HP_PAGES / 2)	/* the collapser's first page */
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
 
 static struct umm_mm *mm;	/* UMM_THP_ALWAYS: every thread but one */
 static struct umm_mm *mm2;	/* UMM_THP_MADVISE: churn 1 alone */
@@ -80,6 +104,8 @@ static pthread_rwlock_t pin_lock = PTHREAD_RWLOCK_INITIALIZER;
 static uint64_t n_writes, n_checks, n_lost, n_wprot, n_remaps;
 static uint64_t n_cmremap, n_cpiece, n_cunmap, n_cprot, n_cdontneed, n_cadvise;
 static uint64_t n_s_ops, n_forks, n_cow_shared, n_pins, n_splits, n_reads;
+static uint64_t n_k_ops, n_k_pinned, n_k_overlap;
+static uint64_t n_collapse_ok, n_collapse_busy, n_collapse_busy_forked, n_collapse_refused;
 
 static void count(uint64_t *c)
 {
@@ -102,6 +128,74 @@ static void lost(const char *who, struct umm_mm *m, uint64_t addr, uint64_t want
 		(unsigned long long)addr, (unsigned long long)want,
 		(unsigned long long)got);
 	CHECK_EQ(got, want);
+}
+
+/*
+ * ---- seqcounts: odd while a thread changes what another's collapse meets ----
+ *
+ * fork_seq: a fork child of mm lives; its faults and its teardown hold
+ * references on pages it shares with mm for a moment, so that a collapse
+ * in mm may find them busy (-EAGAIN). s_remap_seq: the same-THP writer
+ * maps its block afresh. split_seq: the splitter has P in pieces.
+ */
+static uint64_t fork_seq, s_remap_seq, split_seq;
+static bool k_collapsing;	/* the collapser is collapsing writer 3's block */
+
+static uint64_t seq_load(const uint64_t *s)
+{
+	return __atomic_load_n(s, __ATOMIC_SEQ_CST);
+}
+
+static void seq_bump(uint64_t *s)
+{
+	__atomic_add_fetch(s, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Nothing changed since @s0 was read (and nothing was changing then). */
+static bool seq_same(const uint64_t *s, uint64_t s0)
+{
+	return !(s0 & 1) && seq_load(s) == s0;
+}
+
+static uint64_t collapse_allocs(struct umm_mm *m)
+{
+	return __atomic_load_n(&m->stat[MM_THP_COLLAPSE_ALLOC], __ATOMIC_RELAXED);
+}
+
+#define C_ANY		1	/* @want: any result, the caller cannot know */
+#define C_STRICT	1	/* @flags: no fork child but the caller's own lives */
+
+/*
+ * collapse - MADV_COLLAPSE of [a, a + len) in @m, and a check of its
+ * result. @want: what the caller's own doings make certain, or C_ANY
+ * (0, -EINVAL, -EAGAIN or -ENOMEM). Unless @flags has C_STRICT, a fork
+ * child of mm that lived meanwhile may make it -EAGAIN; with @seq, a
+ * change of it since @s0 makes it C_ANY.
+ */
+static int collapse(struct umm_mm *m, const char *who, uint64_t a, uint64_t len, int want,
+		    unsigned int flags, const uint64_t *seq, uint64_t s0)
+{
+	uint64_t f = seq_load(&fork_seq);
+	int r = umm_madvise(m, a, len, MADV_COLLAPSE);
+	bool forked = m == mm && !(flags & C_STRICT) && !seq_same(&fork_seq, f);
+
+	if (seq && !seq_same(seq, s0))
+		want = C_ANY;
+	if (!r)
+		count(&n_collapse_ok);
+	else if (r == -EAGAIN)
+		count(forked && want != -EAGAIN ? &n_collapse_busy_forked : &n_collapse_busy);
+	else
+		count(&n_collapse_refused);
+	if (want == C_ANY ? !(!r || r == -EINVAL || r == -EAGAIN || r == -ENOMEM) :
+	    r != want && !(forked && r == -EAGAIN)) {
+		fprintf(stderr, "%s: mm %p: collapse %#llx+%#llx: want %d, got %d\n", who,
+			(void *)m, (unsigned long long)a, (unsigned long long)len, want, r);
+		my_lost++;	/* a churner shows what led to it */
+		umm_maps(m, stderr);	/* the VMAs it met (or nearly) */
+		CHECK_EQ(r, want);
+	}
+	return r;
 }
 
 /* ---- 16-byte stamps: { s, ~s } at the start of a page, { 0, 0 } if zero ---- */
@@ -144,6 +238,8 @@ struct writer {
 	uint64_t base;
 	uint64_t pages;		/* pages owned from base */
 	bool self_churn;	/* mprotect its own pages and blocks */
+	bool collapse_target;	/* writes across page boundaries, checks each at
+				 * once, never remaps: the collapser's block */
 	uint64_t seed, gen;
 	uint64_t *shadow;	/* generation of the last write, 0: zero */
 };
@@ -153,6 +249,14 @@ static uint64_t w_addr(uint64_t base, uint64_t pg)
 	return base + pg * PAGE_SIZE + (pg % 63) * W_WORDS * 8;
 }
 
+/* Where page @pg's words are: across its end into the next page, for writer 3. */
+static uint64_t w_where(const struct writer *w, uint64_t pg)
+{
+	if (w->collapse_target)
+		return w->base + (pg + 1) * PAGE_SIZE - W_WORDS * 4;
+	return w_addr(w->base, pg);
+}
+
 static uint64_t w_pat(const struct writer *w, uint64_t addr, unsigned int i, uint64_t gen)
 {
 	return gen ? (addr + 8 * i) ^ (gen << 20) ^ ((uint64_t)w->id << 58) : 0;
@@ -160,10 +264,12 @@ static uint64_t w_pat(const struct writer *w, uint64_t addr, unsigned int i, uin
 
 static void w_write(struct writer *w, uint64_t pg)
 {
-	uint64_t a = w_addr(w->base, pg), v[W_WORDS], gen = ++w->gen;
+	uint64_t a = w_where(w, pg), v[W_WORDS], gen = ++w->gen;
 
 	for (unsigned int i = 0; i < W_WORDS; i++)
 		v[i] = w_pat(w, a, i, gen);
+	if (w->collapse_target && __atomic_load_n(&k_collapsing, __ATOMIC_RELAXED))
+		count(&n_k_overlap);
 	CHECK_EQ(umm_write(mm, a, v, sizeof(v)), sizeof(v));
 	w->shadow[pg] = gen;
 	count(&n_writes);
@@ -171,7 +277,7 @@ static void w_write(struct writer *w, uint64_t pg)
 
 static void w_check(struct writer *w, uint64_t pg)
 {
-	uint64_t a = w_addr(w->base, pg), v[W_WORDS];
+	uint64_t a = w_where(w, pg), v[W_WORDS];
 	int64_t r = umm_read(mm, a, v, sizeof(v));
 
 	count(&n_checks);
@@ -194,7 +300,11 @@ static void w_remap(struct writer *w, uint64_t b)
 {
 	uint64_t a = w->base + b * HP;
 
+	if (a == S_BASE)
+		seq_bump(&s_remap_seq);
 	CHECK_EQ(umm_mmap(mm, a, HP, RW, ANON_FIXED, NULL, 0), (int64_t)a);
+	if (a == S_BASE)
+		seq_bump(&s_remap_seq);
 	for (uint64_t pg = b * HP_PAGES; pg < (b + 1) * HP_PAGES && pg < w->pages; pg++)
 		w->shadow[pg] = 0;
 	count(&n_remaps);
@@ -220,17 +330,24 @@ static void w_protect(struct writer *w)
 	CHECK_EQ(umm_mprotect(mm, a, len, PROT_READ), 0);
 	w_check(w, pg);
 	w_check(w, first + xrand(&w->seed) % n);
-	CHECK_EQ(umm_write(mm, w_addr(w->base, pg), &v, sizeof(v)), -EFAULT);
+	CHECK_EQ(umm_write(mm, w_where(w, pg), &v, sizeof(v)), -EFAULT);
 	CHECK_EQ(umm_mprotect(mm, a, len, RW), 0);
 	w_check(w, pg);
 	w_write(w, pg);
 	w_check(w, pg);
+	/* the block is this writer's, written (faulted), in one VMA: a THP again */
+	if (xrand(&w->seed) % 32 == 0) {
+		collapse(mm, "writer", w->base + first / HP_PAGES * HP, HP, 0, 0, NULL, 0);
+		w_check(w, pg);
+		w_check(w, first + xrand(&w->seed) % n);
+	}
 	count(&n_wprot);
 }
 
 static void *writer(void *arg)
 {
 	struct writer *w = arg;
+	uint64_t iter = 0;
 
 	w->shadow = calloc(w->pages, sizeof(*w->shadow));
 	CHECK(w->shadow);
@@ -240,9 +357,23 @@ static void *writer(void *arg)
 		uint64_t r = xrand(&w->seed) % 10000;
 		uint64_t pg = xrand(&w->seed) % w->pages;
 
+		/*
+		 * A fourth spinner would starve the threads that take locks:
+		 * full speed only while the collapser collapses its block.
+		 */
+		if (w->collapse_target && !(++iter % 16) &&
+		    !__atomic_load_n(&k_collapsing, __ATOMIC_RELAXED)) {
+			struct timespec ts = { 0, 100 * 1000 };
+
+			nanosleep(&ts, NULL);
+		}
+
 		if (r < 5500) {
 			w_write(w, pg);
-		} else if (r < 9950 || (!w->self_churn && r < 9995)) {
+			/* at once: a write that a collapse lost shows */
+			if (w->collapse_target)
+				w_check(w, pg);
+		} else if (r < 9950 || (!w->self_churn && r < 9995) || w->collapse_target) {
 			w_check(w, pg);
 		} else if (r < 9995) {
 			w_protect(w);
@@ -258,15 +389,47 @@ static void *writer(void *arg)
 
 /* ---- the same-THP churner: single pages of the second half of S ---- */
 
+/*
+ * Collapse S under the same-THP writer: @want (0, or C_ANY while S may be
+ * in pieces), unless the writer mapped it afresh since @s0, read before
+ * this thread's last write (which faulted the block in): no table, no
+ * anon_vma yet, -EINVAL. @q must read @v at q + 64 after it and the rest
+ * of its page zero (@v 0: all zero).
+ */
+static void s_collapse(uint64_t q, uint64_t v, int want, uint64_t s0)
+{
+	static __thread uint64_t buf[PAGE_SIZE / 8];
+
+	collapse(mm, "same-THP churn", S_BASE, HP, want, 0, &s_remap_seq, s0);
+	CHECK_EQ(umm_read(mm, q, buf, PAGE_SIZE), PAGE_SIZE);
+	for (unsigned int i = 0; i < PAGE_SIZE / 8; i++) {
+		uint64_t want = i == 8 ? v : 0;
+
+		/* a fresh block in between: zero */
+		if (buf[i] != want && !(i == 8 && !buf[i] && !seq_same(&s_remap_seq, s0))) {
+			lost("same-THP collapse", mm, q + i * 8, want, buf[i]);
+			break;
+		}
+	}
+}
+
 static void *same_thp_churn(void *arg)
 {
-	uint64_t seed = (uintptr_t)arg * 41 + 3;
+	uint64_t seed = (uintptr_t)arg * 41 + 3, s_w = 1, whole_at = 0;
 
 	while (!stopping()) {
 		uint64_t q = S_BASE + (HP_PAGES / 2 + xrand(&seed) % (HP_PAGES / 2)) * PAGE_SIZE;
-		uint64_t v = q ^ 0xc0ffee;
+		uint64_t v = q ^ 0xc0ffee, s0 = seq_load(&s_remap_seq);
+		unsigned int op = xrand(&seed) % 5;
+		bool coll = xrand(&seed) % 8 == 0;
+		int want;
 
-		switch (xrand(&seed) % 5) {
+		/* until the writer maps S afresh once more, it may stay in pieces */
+		if (whole_at && s0 >= whole_at)
+			whole_at = 0;
+		want = whole_at ? C_ANY : 0;
+
+		switch (op) {
 		case 0:
 		case 1:
 			CHECK_EQ(umm_mprotect(mm, q, PAGE_SIZE, PROT_READ), 0);
@@ -279,6 +442,9 @@ static void *same_thp_churn(void *arg)
 			break;
 		case 3:
 			CHECK_EQ(umm_madvise(mm, q, PAGE_SIZE, MADV_DONTNEED), 0);
+			/* a none entry in the table: a zero page in the THP */
+			if (coll)
+				s_collapse(q, 0, want, s_w);
 			break;
 		default:
 			CHECK_EQ(umm_mremap(mm, q, PAGE_SIZE, PAGE_SIZE,
@@ -286,10 +452,23 @@ static void *same_thp_churn(void *arg)
 				 (int64_t)S_SCRATCH);
 			CHECK_EQ(umm_mremap(mm, S_SCRATCH, PAGE_SIZE, PAGE_SIZE,
 					    MREMAP_MAYMOVE | MREMAP_FIXED, q), (int64_t)q);
+			/*
+			 * A fresh block meanwhile has another anon_vma (or
+			 * gets one): the page came back as a VMA of its own.
+			 */
+			if (!seq_same(&s_remap_seq, s0)) {
+				whole_at = ((seq_load(&s_remap_seq) + 1) & ~1ULL) + 2;
+				want = C_ANY;
+			}
 			break;
 		}
 		/* the writer may have remapped the block: any page is RW */
+		s0 = seq_load(&s_remap_seq);
 		CHECK_EQ(umm_write(mm, q + 64, &v, sizeof(v)), sizeof(v));
+		/* the leaf split (or q fresh) under the writer: collapse it back */
+		if (coll && op != 3)
+			s_collapse(q, v, want, s0);
+		s_w = s0;
 		count(&n_s_ops);
 	}
 	return NULL;
@@ -438,7 +617,7 @@ static void c_mremap_block(struct churn *c)
 		       HP_PAGES * sizeof(c->shadow[0]));
 		for (uint64_t i = 0; i < HP_PAGES; i++)
 			c->shadow[b * HP_PAGES + i] = UNMAPPED;
-		c->whole[d] = true;
+		c->whole[d] = c->whole[b];	/* in pieces, moved in pieces */
 		c->whole[b] = false;
 		c_check(c, b * HP_PAGES + xrand(&c->seed) % HP_PAGES);
 		for (int i = 0; i < 8; i++)
@@ -533,6 +712,33 @@ static void c_advise_half(struct churn *c)
 	count(&n_cadvise);
 }
 
+/*
+ * MADV_COLLAPSE of a block or of the whole window: contents unchanged. A
+ * block that lies in one VMA was written since it was mapped (faulted)
+ * and is not advised: it collapses (or was a THP).
+ */
+static void c_collapse(struct churn *c)
+{
+	uint64_t b = xrand(&c->seed) % C_BLOCKS, first = b, n = 1;
+	int want = 0;
+
+	if (xrand(&c->seed) % 4 == 0) {
+		first = 0;
+		n = C_BLOCKS;
+	}
+	for (uint64_t i = first; i < first + n; i++)
+		if (!c->whole[i])
+			want = C_ANY;
+	c_trace(c, "collapse block %llu n %llu: want %d", (unsigned long long)first,
+		(unsigned long long)n, want);
+	collapse(c->m, "churn", c->base + first * HP, n * HP, want, 0, NULL, 0);
+	for (int i = 0; i < 16; i++)
+		c_check(c, first * HP_PAGES + xrand(&c->seed) % (n * HP_PAGES));
+	b = first * HP_PAGES + xrand(&c->seed) % (n * HP_PAGES);
+	if (c->shadow[b] != UNMAPPED)
+		c_write(c, b);
+}
+
 /* After a failure: what led to it. */
 static void c_dump(struct churn *c)
 {
@@ -581,6 +787,8 @@ static void *churn(void *arg)
 			c_dontneed(c, pg, n);
 		} else if (r < 86) {
 			c_advise_half(c);
+		} else if (r < 90) {
+			c_collapse(c);
 		} else {
 			c_check_some(c, 16);
 		}
@@ -614,6 +822,7 @@ static void *churn(void *arg)
 #define F_AWAY		SLOT(40)	/* where the parent moves a block to */
 
 static uint64_t f_shadow[F_PAGES], fc_shadow[F_PAGES];
+static bool f_faulted[2], fc_faulted[2];	/* a block written since it was mapped */
 
 /* What the pinner last wrote to its two pages, under pin_lock (read). */
 static struct {
@@ -628,11 +837,12 @@ static void f_check(struct umm_mm *m, const uint64_t *shadow, uint64_t pg)
 }
 
 /*
- * One turn of the parent (@m is mm) or of the child, on F as @shadow has
- * it; @child_alive: the parent's F may still be shared.
+ * One turn of the parent (@m is mm) or of the child, on F as @shadow and
+ * @faulted have it; @child_alive: the parent's F may still be shared.
+ * Return: whether it collapsed (for the caller to check the other side).
  */
-static void f_turn(struct umm_mm *m, uint64_t *shadow, uint64_t *seed, uint64_t *ctr,
-		   bool child_alive)
+static bool f_turn(struct umm_mm *m, uint64_t *shadow, bool *faulted, uint64_t *seed,
+		   uint64_t *ctr, bool child_alive)
 {
 	uint64_t b = xrand(seed) & 1, pg = xrand(seed) % F_PAGES;
 	uint64_t n = xrand(seed) % 32 + 1, blk = F_BASE + b * HP, v = 1;
@@ -640,7 +850,7 @@ static void f_turn(struct umm_mm *m, uint64_t *shadow, uint64_t *seed, uint64_t 
 
 	if (n > F_PAGES - pg)
 		n = F_PAGES - pg;
-	switch (xrand(seed) % 6) {
+	switch (xrand(seed) % 7) {
 	case 0:
 	case 1:
 		for (int i = 0; i < 4; i++) {
@@ -649,6 +859,7 @@ static void f_turn(struct umm_mm *m, uint64_t *shadow, uint64_t *seed, uint64_t 
 				continue;
 			shadow[pg] = ((child ? 0xcULL : 0xfULL) << 56) | ++*ctr;
 			put_stamp(m, F_BASE + pg * PAGE_SIZE, shadow[pg]);
+			faulted[pg / HP_PAGES] = true;
 			if (!child && child_alive)
 				count(&n_cow_shared);
 		}
@@ -675,7 +886,7 @@ static void f_turn(struct umm_mm *m, uint64_t *shadow, uint64_t *seed, uint64_t 
 		}
 		for (uint64_t i = 0; i < n; i++)
 			if (shadow[pg + i] == UNMAPPED)
-				return;
+				return false;
 		CHECK_EQ(umm_mprotect(m, F_BASE + pg * PAGE_SIZE, n * PAGE_SIZE, PROT_READ), 0);
 		f_check(m, shadow, pg);
 		f_check(m, shadow, pg + n - 1);
@@ -702,13 +913,13 @@ static void f_turn(struct umm_mm *m, uint64_t *shadow, uint64_t *seed, uint64_t 
 	case 4:
 		for (uint64_t i = 0; i < n; i++)
 			if (shadow[pg + i] == UNMAPPED)
-				return;
+				return false;
 		CHECK_EQ(umm_madvise(m, F_BASE + pg * PAGE_SIZE, n * PAGE_SIZE,
 				     MADV_DONTNEED), 0);
 		for (uint64_t i = 0; i < n; i++)
 			shadow[pg + i] = 0;
 		break;
-	default:
+	case 5:
 		/* the parent's F stays mapped; the child may lose pages */
 		if (!child)
 			break;
@@ -716,9 +927,31 @@ static void f_turn(struct umm_mm *m, uint64_t *shadow, uint64_t *seed, uint64_t 
 		for (uint64_t i = 0; i < n; i++)
 			shadow[pg + i] = UNMAPPED;
 		break;
+	default: {
+		/*
+		 * One block or both, shared with the other side or not: a
+		 * block written since it was mapped, all of it mapped, collapses
+		 * (only this thread's own child may share the pages).
+		 */
+		uint64_t first = (xrand(seed) & 1) ? 0 : b, nb = first == b ? 1 : 2;
+		int want = 0;
+
+		for (uint64_t i = first; i < first + nb; i++)
+			if (!faulted[i])
+				want = C_ANY;
+		for (uint64_t i = first * HP_PAGES; i < (first + nb) * HP_PAGES; i++)
+			if (shadow[i] == UNMAPPED)
+				want = C_ANY;
+		collapse(m, child ? "fork child" : "fork parent", F_BASE + first * HP, nb * HP,
+			 want, C_STRICT, NULL, 0);
+		for (int i = 0; i < 12; i++)
+			f_check(m, shadow, first * HP_PAGES + xrand(seed) % (nb * HP_PAGES));
+		return true;
+	}
 	}
 	for (int i = 0; i < 4; i++)
 		f_check(m, shadow, xrand(seed) % F_PAGES);
+	return false;
 }
 
 static void *forker(void *arg)
@@ -735,14 +968,17 @@ static void *forker(void *arg)
 			CHECK_EQ(umm_mmap(mm, F_BASE, 2 * HP, RW, ANON_FIXED, NULL, 0),
 				 (int64_t)F_BASE);
 			memset(f_shadow, 0, sizeof(f_shadow));
+			f_faulted[0] = f_faulted[1] = false;
 		}
 		for (int i = 0; i < 16; i++) {
 			uint64_t pg = xrand(&seed) % F_PAGES;
 
 			f_shadow[pg] = (0xfULL << 56) | ++ctr;
 			put_stamp(mm, F_BASE + pg * PAGE_SIZE, f_shadow[pg]);
+			f_faulted[pg / HP_PAGES] = true;
 		}
 		pthread_rwlock_wrlock(&pin_lock);
+		seq_bump(&fork_seq);	/* a child lives from here */
 		r = umm_fork(mm, &child);
 		if (pin_pub.valid) {
 			pin_addr = pin_pub.addr;
@@ -751,9 +987,12 @@ static void *forker(void *arg)
 		}
 		pthread_rwlock_unlock(&pin_lock);
 		CHECK_EQ(r, 0);
-		if (r)
+		if (r) {
+			seq_bump(&fork_seq);
 			continue;
+		}
 		memcpy(fc_shadow, f_shadow, sizeof(f_shadow));
+		memcpy(fc_faulted, f_faulted, sizeof(f_faulted));
 		/* the child sees the parent's data as it was at the fork ... */
 		for (int i = 0; i < 16; i++)
 			f_check(child, fc_shadow, xrand(&seed) % F_PAGES);
@@ -763,14 +1002,22 @@ static void *forker(void *arg)
 			check_stamp("fork child pin", child, pin_addr + PAGE_SIZE, pin_val[1]);
 		}
 		for (unsigned int t = 0; t < turns; t++) {
+			bool coll;
+
 			if (t == destroy_at) {
 				umm_mm_destroy(child);
 				child = NULL;
+				seq_bump(&fork_seq);
 			}
 			if (child && (xrand(&seed) & 1))
-				f_turn(child, fc_shadow, &seed, &ctr, true);
+				coll = f_turn(child, fc_shadow, fc_faulted, &seed, &ctr, true);
 			else
-				f_turn(mm, f_shadow, &seed, &ctr, child != NULL);
+				coll = f_turn(mm, f_shadow, f_faulted, &seed, &ctr, child != NULL);
+			/* a collapse on one side leaves the other as it was */
+			for (int i = 0; coll && child && i < 8; i++) {
+				f_check(child, fc_shadow, xrand(&seed) % F_PAGES);
+				f_check(mm, f_shadow, xrand(&seed) % F_PAGES);
+			}
 		}
 		if (child) {
 			for (int i = 0; i < 16; i++)
@@ -782,6 +1029,7 @@ static void *forker(void *arg)
 					    pin_val[1]);
 			}
 			umm_mm_destroy(child);
+			seq_bump(&fork_seq);
 		}
 		for (int i = 0; i < 16; i++)
 			f_check(mm, f_shadow, xrand(&seed) % F_PAGES);
@@ -820,6 +1068,20 @@ static void *pinner(void *arg)
 		if (v[0] != s)
 			lost("pin", mm, a, s, v[0]);
 		for (int i = 0; i < 8; i++) {
+			if (i == 4) {
+				uint64_t s0 = seq_load(&split_seq);
+
+				/*
+				 * Split the leaf (if the splitter has not), then
+				 * collapse: the pinned pages keep the block as it
+				 * is, unless the splitter has its VMA in pieces.
+				 */
+				CHECK_EQ(umm_mprotect(mm, a + PAGE_SIZE, PAGE_SIZE, PROT_READ), 0);
+				CHECK_EQ(umm_mprotect(mm, a + PAGE_SIZE, PAGE_SIZE, RW), 0);
+				if (collapse(mm, "pin", P_BASE, HP, -EAGAIN, 0, &split_seq, s0) ==
+				    -EAGAIN)
+					count(&n_k_pinned);
+			}
 			/* fork copies pinned pages: not while they are written */
 			pthread_rwlock_rdlock(&pin_lock);
 			/* through umm: the pinned frame shows it */
@@ -843,6 +1105,16 @@ static void *pinner(void *arg)
 			umm_unpin(mm, &again, 1);
 		}
 		umm_unpin(mm, ptrs, 2);
+		/* let go: the split block collapses, the contents stay */
+		if (xrand(&seed) % 4 == 0) {
+			uint64_t s0 = seq_load(&split_seq);
+
+			collapse(mm, "pin", P_BASE, HP, 0, 0, &split_seq, s0);
+			pthread_rwlock_rdlock(&pin_lock);
+			check_stamp("pin collapsed", mm, a, pin_pub.val[0]);
+			check_stamp("pin collapsed", mm, a + PAGE_SIZE, pin_pub.val[1]);
+			pthread_rwlock_unlock(&pin_lock);
+		}
 		count(&n_pins);
 	}
 	return NULL;
@@ -855,6 +1127,7 @@ static void *splitter(void *arg)
 	while (!stopping()) {
 		uint64_t q = P_BASE + (HP_PAGES / 2 + xrand(&seed) % (HP_PAGES / 2)) * PAGE_SIZE;
 
+		seq_bump(&split_seq);	/* P in pieces: a collapse may be refused */
 		if (xrand(&seed) % 4) {
 			CHECK_EQ(umm_mprotect(mm, q, PAGE_SIZE, PROT_READ), 0);
 			CHECK_EQ(umm_mprotect(mm, q, PAGE_SIZE, RW), 0);
@@ -863,10 +1136,225 @@ static void *splitter(void *arg)
 			CHECK_EQ(umm_mmap(mm, q, PAGE_SIZE, RW, ANON_FIXED, NULL, 0),
 				 (int64_t)q);
 		}
+		seq_bump(&split_seq);
 		count(&n_splits);
 		/* mmap_lock is fair game for the others too */
 		sched_yield();
 	}
+	return NULL;
+}
+
+/*
+ * ---- the collapser: K but the first half of its first block ----
+ *
+ * Writer 3 writes and checks the first half of block 0 all along, across
+ * page boundaries, through the lockless software-TLB path; the collapser
+ * keeps an exact model of the rest (stamps, 0 zero). It never zaps a
+ * whole block and writes a fresh one at once, so every block has a page
+ * table or a leaf and its VMA an anon_vma: a collapse of whole blocks
+ * succeeds unless a page is pinned (-EAGAIN) or advised against (-EINVAL).
+ */
+
+static uint64_t k_shadow[K_PAGES];
+
+static uint64_t k_addr(uint64_t pg)
+{
+	return K_BASE + pg * PAGE_SIZE;
+}
+
+static void k_write(uint64_t pg, uint64_t *ctr)
+{
+	k_shadow[pg] = (0x3ULL << 56) | ++*ctr;
+	put_stamp(mm, k_addr(pg), k_shadow[pg]);
+}
+
+static void k_check(uint64_t pg)
+{
+	if (pg >= K_FIRST && pg < K_PAGES)
+		check_stamp("collapser", mm, k_addr(pg), k_shadow[pg]);
+}
+
+/* A page of the collapser's, in block 0 half the time (the shared one). */
+static uint64_t k_page(uint64_t *seed)
+{
+	if (xrand(seed) & 1)
+		return K_FIRST + xrand(seed) % (HP_PAGES - K_FIRST);
+	return HP_PAGES + xrand(seed) % (K_PAGES - HP_PAGES);
+}
+
+/* Split the leaf of @pg's block: one page read-only and back. */
+static void k_split(uint64_t pg)
+{
+	uint64_t v = 1;
+
+	CHECK_EQ(umm_mprotect(mm, k_addr(pg), PAGE_SIZE, PROT_READ), 0);
+	k_check(pg);
+	CHECK_EQ(umm_write(mm, k_addr(pg), &v, sizeof(v)), -EFAULT);
+	CHECK_EQ(umm_mprotect(mm, k_addr(pg), PAGE_SIZE, RW), 0);
+}
+
+/* Collapse block @b (just split): a new THP, contents as they were. */
+static void k_collapse_block(uint64_t b, uint64_t *seed)
+{
+	uint64_t before = collapse_allocs(mm);
+	int r;
+
+	__atomic_store_n(&k_collapsing, !b, __ATOMIC_RELAXED);
+	r = collapse(mm, "collapser", K_BASE + b * HP, HP, 0, 0, NULL, 0);
+	__atomic_store_n(&k_collapsing, false, __ATOMIC_RELAXED);
+	if (!r)
+		CHECK(collapse_allocs(mm) > before);
+	for (int i = 0; i < 8; i++)
+		k_check(b * HP_PAGES + xrand(seed) % HP_PAGES);
+}
+
+/*
+ * Pin a page of block 1 or 2 (not block 0: a fork copies every page of a
+ * pinned folio, and writer 3 writes there), split the block: no collapse
+ * while pinned, the pin and umm keep agreeing, the table comes back with
+ * the same frame; once unpinned the block collapses with what was written.
+ */
+static void k_pin(uint64_t *seed, uint64_t *ctr)
+{
+	uint64_t pg = HP_PAGES + xrand(seed) % (K_PAGES - HP_PAGES), b = pg / HP_PAGES;
+	uint64_t q = b * HP_PAGES + xrand(seed) % HP_PAGES, v[2];
+	void *ptr = NULL, *again = NULL;
+
+	if (umm_pin(mm, k_addr(pg), 1, UMM_READ | UMM_WRITE, &ptr)) {
+		CHECK(0);
+		return;
+	}
+	k_split(q);
+	if (collapse(mm, "collapser pinned", K_BASE + b * HP, HP, -EAGAIN, 0, NULL, 0) == -EAGAIN)
+		count(&n_k_pinned);
+	/* fork copies pinned pages: not while they are written */
+	pthread_rwlock_rdlock(&pin_lock);
+	k_write(pg, ctr);
+	memcpy(v, ptr, sizeof(v));
+	if (v[0] != k_shadow[pg] || v[1] != ~k_shadow[pg])
+		lost("collapser pin host", mm, k_addr(pg), k_shadow[pg], v[0]);
+	k_shadow[pg] = (0x4ULL << 56) | ++*ctr;
+	v[0] = k_shadow[pg];
+	v[1] = ~k_shadow[pg];
+	memcpy(ptr, v, sizeof(v));
+	k_check(pg);
+	pthread_rwlock_unlock(&pin_lock);
+	/* the whole K, block 1 or 2 pinned: the others collapse, -EAGAIN */
+	collapse(mm, "collapser pinned", K_BASE, K_BLOCKS * HP, -EAGAIN, 0, NULL, 0);
+	/* the table went back as it was: the same frame */
+	CHECK_EQ(umm_pin(mm, k_addr(pg), 1, UMM_READ, &again), 0);
+	CHECK(again == ptr);
+	umm_unpin(mm, &again, 1);
+	umm_unpin(mm, &ptr, 1);
+	k_collapse_block(b, seed);
+	k_check(pg);
+}
+
+/* This thread's CPU time, in seconds. */
+static double cpu_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void *collapser(void *arg)
+{
+	uint64_t seed = (uintptr_t)arg * 53 + 7, ctr = 0;
+
+	for (uint64_t pg = K_FIRST; pg < K_PAGES; pg += HP_PAGES / 4)
+		k_write(pg, &ctr);
+	while (!stopping()) {
+		uint64_t r = xrand(&seed) % 100, pg = k_page(&seed), b = pg / HP_PAGES;
+		uint64_t lo = b ? b * HP_PAGES : K_FIRST, hi = (b + 1) * HP_PAGES;
+		uint64_t n = xrand(&seed) % 16 + 1;
+		double t0 = cpu_sec(), pause;
+		struct timespec ts = { 0, 0 };
+
+		if (r < 25) {
+			for (int i = 0; i < 4; i++)
+				k_write(k_page(&seed), &ctr);
+		} else if (r < 50) {
+			/* the leaf split under writer 3 (block 0), then collapsed */
+			k_split(pg);
+			k_check(pg);
+			k_collapse_block(b, &seed);
+			k_check(pg);
+		} else if (r < 65) {
+			/* none entries: zero pages in the THP */
+			if (pg + n > hi)
+				pg = hi - n;
+			if (pg < lo)
+				pg = lo;
+			CHECK_EQ(umm_madvise(mm, k_addr(pg), n * PAGE_SIZE, MADV_DONTNEED), 0);
+			for (uint64_t i = 0; i < n; i++)
+				k_shadow[pg + i] = 0;
+			k_collapse_block(b, &seed);
+			for (uint64_t i = 0; i < n; i++)
+				k_check(pg + i);
+			k_check(pg - 1);
+			k_check(pg + n);
+		} else if (r < 75) {
+			/* several blocks, some THPs already; blocks the ends cut are left */
+			uint64_t x = (xrand(&seed) & 1) ? xrand(&seed) % HP_PAGES : 0;
+			uint64_t y = (xrand(&seed) & 1) ? xrand(&seed) % HP_PAGES : 0;
+
+			if (xrand(&seed) & 1)
+				k_split(pg);
+			__atomic_store_n(&k_collapsing, !x, __ATOMIC_RELAXED);
+			collapse(mm, "collapser", K_BASE + x * PAGE_SIZE,
+				 K_BLOCKS * HP - (x + y) * PAGE_SIZE, 0, 0, NULL, 0);
+			__atomic_store_n(&k_collapsing, false, __ATOMIC_RELAXED);
+			for (int i = 0; i < 8; i++)
+				k_check(k_page(&seed));
+		} else if (r < 80) {
+			k_pin(&seed, &ctr);
+		} else if (r < 84) {
+			/* advised against: refused, the blocks before still done */
+			uint64_t last = K_BASE + 2 * HP;
+
+			CHECK_EQ(umm_madvise(mm, last, HP, MADV_NOHUGEPAGE), 0);
+			k_split(2 * HP_PAGES + xrand(&seed) % HP_PAGES);
+			collapse(mm, "collapser nohuge", last, HP, -EINVAL, 0, NULL, 0);
+			collapse(mm, "collapser nohuge", K_BASE, K_BLOCKS * HP, -EINVAL, 0, NULL, 0);
+			CHECK_EQ(umm_madvise(mm, last, HP, MADV_HUGEPAGE), 0);
+			k_collapse_block(2, &seed);
+		} else if (r < 87) {
+			/* inside a block (no end on its edges), or a hole after one */
+			if (pg + n >= hi)
+				pg = hi - n - 1;
+			if (!(pg % HP_PAGES))
+				pg++;
+			collapse(mm, "collapser", k_addr(pg), PAGE_SIZE * n, -EINVAL, 0, NULL, 0);
+			collapse(mm, "collapser", K_BASE + K_BLOCKS * HP, HP, -ENOMEM, 0, NULL, 0);
+			collapse(mm, "collapser", K_BASE + 2 * HP, 2 * HP, -ENOMEM, 0, NULL, 0);
+		} else if (r < 89) {
+			/* block 1 or 2 afresh: never faulted, nothing to collapse */
+			b = 1 + (xrand(&seed) & 1);
+			CHECK_EQ(umm_mmap(mm, K_BASE + b * HP, HP, RW, ANON_FIXED, NULL, 0),
+				 (int64_t)(K_BASE + b * HP));
+			for (uint64_t i = 0; i < HP_PAGES; i++)
+				k_shadow[b * HP_PAGES + i] = 0;
+			collapse(mm, "collapser fresh", K_BASE + b * HP, HP, -EINVAL, 0, NULL, 0);
+			for (int i = 0; i < 4; i++)
+				k_write(b * HP_PAGES + xrand(&seed) % HP_PAGES, &ctr);
+		} else {
+			for (int i = 0; i < 16; i++)
+				k_check(k_page(&seed));
+		}
+		count(&n_k_ops);
+		/*
+		 * It holds mmap_lock (write) for each 2 MiB copy: let the
+		 * others in for four times the CPU time it took (more under
+		 * TSan).
+		 */
+		pause = 4 * (cpu_sec() - t0);
+		ts.tv_nsec = pause < 200e-6 ? 200000 : pause > 0.1 ? 100000000 : (long)(pause * 1e9);
+		nanosleep(&ts, NULL);
+	}
+	for (uint64_t pg = K_FIRST; pg < K_PAGES; pg++)
+		k_check(pg);
 	return NULL;
 }
 
@@ -875,7 +1363,8 @@ static void *splitter(void *arg)
 static void *reader(void *arg)
 {
 	static const uint64_t bases[] = { W0_BASE, W1_BASE, S_BASE, F_BASE, P_BASE,
-					  C0_BASE, C1_BASE, C0_BASE + 2 * HP };
+					  C0_BASE, C1_BASE, C0_BASE + 2 * HP, K_BASE,
+					  K_BASE + 2 * HP };
 	static __thread uint64_t pm[HP_PAGES];
 	static __thread unsigned char vec[W_BLOCKS * HP_PAGES];
 	uint64_t seed = (uintptr_t)arg * 5 + 2;
@@ -936,13 +1425,15 @@ static long long vmstat(struct umm_mm *m, const char *name)
 	return -1;
 }
 
-static struct writer writers[3] = {
+static struct writer writers[4] = {
 	{ .id = 0, .base = W0_BASE, .pages = W_BLOCKS * HP_PAGES,
 	  .self_churn = true, .seed = 1 },
 	{ .id = 1, .base = W1_BASE, .pages = W_BLOCKS * HP_PAGES,
 	  .self_churn = true, .seed = 2 },
 	/* the same-THP writer: the first half of S only */
 	{ .id = 2, .base = S_BASE, .pages = HP_PAGES / 2, .seed = 3 },
+	/* the collapser's writer: the first half of K's first block */
+	{ .id = 3, .base = K_BASE, .pages = K_FIRST - 1, .collapse_target = true, .seed = 6 },
 };
 static struct churn churns[2] = {
 	{ .id = 0, .base = C0_BASE, .seed = 4 },
@@ -953,15 +1444,16 @@ static void test_thp_stress(void)
 {
 	void *(*const fns[])(void *) = {
 		writer, writer, writer, same_thp_churn, churn, churn,
-		forker, pinner, splitter, reader,
+		forker, pinner, splitter, reader, writer, collapser,
 	};
 	void *const args[] = {
 		&writers[0], &writers[1], &writers[2], (void *)1, &churns[0], &churns[1],
-		(void *)2, (void *)3, (void *)4, (void *)5,
+		(void *)2, (void *)3, (void *)4, (void *)5, &writers[3], (void *)6,
 	};
 	struct umm_opts o = { .thp = UMM_THP_ALWAYS }, o2 = { .thp = UMM_THP_MADVISE };
 	struct page_alloc_stats before, after;
 	long long thp_alloc, thp_split, thp_fallback, thp2_alloc, thp2_split;
+	long long thp_collapse, thp2_collapse;
 
 	rcu_barrier();
 	page_alloc_get_stats(&before);
@@ -980,6 +1472,7 @@ static void test_thp_stress(void)
 	CHECK_EQ(umm_mmap(mm, S_BASE, HP, RW, ANON_FIXED, NULL, 0), (int64_t)S_BASE);
 	CHECK_EQ(umm_mmap(mm, F_BASE, 2 * HP, RW, ANON_FIXED, NULL, 0), (int64_t)F_BASE);
 	CHECK_EQ(umm_mmap(mm, P_BASE, HP, RW, ANON_FIXED, NULL, 0), (int64_t)P_BASE);
+	CHECK_EQ(umm_mmap(mm, K_BASE, K_BLOCKS * HP, RW, ANON_FIXED, NULL, 0), (int64_t)K_BASE);
 	stress_run(fns, args, ARRAY_SIZE(fns), 5, &stop);
 
 	thp_alloc = vmstat(mm, "thp_fault_alloc");
@@ -987,6 +1480,8 @@ static void test_thp_stress(void)
 	thp_fallback = vmstat(mm, "thp_fault_fallback");
 	thp2_alloc = vmstat(mm2, "thp_fault_alloc");
 	thp2_split = vmstat(mm2, "thp_split_pmd");
+	thp_collapse = vmstat(mm, "thp_collapse_alloc");
+	thp2_collapse = vmstat(mm2, "thp_collapse_alloc");
 	printf("  writes %llu, checks %llu, lost %llu, writer mprotects %llu, remaps %llu\n"
 	       "  churn ops %llu + %llu in the madvise-mode mm (block mremaps %llu, "
 	       "piece mremaps %llu, munmaps %llu, "
@@ -995,7 +1490,11 @@ static void test_thp_stress(void)
 	       "splitter %llu, reader %llu\n"
 	       "  thp_fault_alloc %lld, thp_split_pmd %lld, thp_fault_fallback %lld, "
 	       "pgfault %llu, vma_lock_success %llu, retry %llu, abort %llu\n"
-	       "  madvise-mode mm: thp_fault_alloc %lld, thp_split_pmd %lld\n",
+	       "  madvise-mode mm: thp_fault_alloc %lld, thp_split_pmd %lld\n"
+	       "  collapser %llu (writer 3 writes while it collapsed their block %llu), "
+	       "collapses %llu ok, %llu busy (+ %llu beside a fork child), %llu refused, "
+	       "%llu refused while pinned; "
+	       "thp_collapse_alloc %lld, madvise-mode mm %lld\n",
 	       (unsigned long long)n_writes, (unsigned long long)n_checks,
 	       (unsigned long long)n_lost, (unsigned long long)n_wprot,
 	       (unsigned long long)n_remaps, (unsigned long long)churns[0].ops,
@@ -1010,14 +1509,22 @@ static void test_thp_stress(void)
 	       (unsigned long long)mm->stat[MM_PGFAULT],
 	       (unsigned long long)mm->stat[MM_VMA_LOCK_SUCCESS],
 	       (unsigned long long)mm->stat[MM_VMA_LOCK_RETRY],
-	       (unsigned long long)mm->stat[MM_VMA_LOCK_ABORT], thp2_alloc, thp2_split);
+	       (unsigned long long)mm->stat[MM_VMA_LOCK_ABORT], thp2_alloc, thp2_split,
+	       (unsigned long long)n_k_ops, (unsigned long long)n_k_overlap,
+	       (unsigned long long)n_collapse_ok,
+	       (unsigned long long)n_collapse_busy, (unsigned long long)n_collapse_busy_forked,
+	       (unsigned long long)n_collapse_refused,
+	       (unsigned long long)n_k_pinned, thp_collapse, thp2_collapse);
 	CHECK_EQ(n_lost, 0);
 	CHECK(n_writes > 0 && churns[0].ops > 0 && churns[1].ops > 0 && n_s_ops > 0 &&
-	      n_forks > 0 && n_pins > 0 && n_splits > 0 && n_reads > 0);
+	      n_forks > 0 && n_pins > 0 && n_splits > 0 && n_reads > 0 && n_k_ops > 0 &&
+	      n_k_pinned > 0);
 	CHECK(thp_alloc > 0);
 	CHECK(thp_split > 0);
 	CHECK(thp2_alloc > 0);
 	CHECK(thp2_split > 0);
+	CHECK(thp_collapse > 0);
+	CHECK(thp2_collapse > 0);
 	umm_mm_destroy(mm);
 	umm_mm_destroy(mm2);
 	rcu_barrier();
