@@ -467,6 +467,37 @@ long change_huge_pmd(struct umm_mm *mm, pmd_t *pmd, unsigned long vm_flags)
 	return ret;
 }
 
+/*
+ * A PUD leaf with @vm_flags' rights, as the kernel's change_huge_pud
+ * (seed 002): frozen first so a walker's accessed/dirty bit is kept; no
+ * write-bit optimisation (one write fault per GiB at worst).
+ */
+long change_huge_pud(struct umm_mm *mm, pud_t *pud, unsigned long vm_flags)
+{
+	spinlock_t *ptl = pud_lock(mm, pud);
+	uint64_t old;
+	pte_t pte;
+
+	if (!pud_leaf(pudp_get(pud))) {
+		spin_unlock(ptl);
+		return -EAGAIN;		/* zapped meanwhile */
+	}
+	old = __atomic_fetch_and(&pud->pud, ~(_PAGE_PRESENT | _PAGE_PROTNONE),
+				 __ATOMIC_SEQ_CST);
+	pte = pte_modify(__pte(old & ~_PAGE_PSE), vm_get_page_prot(vm_flags));
+	set_pud(pud, __pud(pte_val(pte) | _PAGE_PSE));
+	spin_unlock(ptl);
+	return HPAGE_PUD_NR;
+}
+
+void __split_huge_pud(struct umm_mm *mm, pud_t *pud, uint64_t addr)
+{
+	uint64_t start = addr & PUD_MASK;
+
+	(void)pud;
+	zap_page_range(mm, start, start + PUD_SIZE);
+}
+
 /* ---- fork ---- */
 
 int copy_huge_pmd(struct umm_mm *dst, struct umm_mm *src, pmd_t *dst_pmd,

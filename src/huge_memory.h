@@ -112,6 +112,24 @@ bool zap_huge_pmd(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr);
  */
 long change_huge_pmd(struct umm_mm *mm, pmd_t *pmd, unsigned long vm_flags);
 
+#define HPAGE_PUD_NR	(1L << HPAGE_PUD_ORDER)
+
+/*
+ * change_huge_pud - give the PUD leaf at @pud the rights of @vm_flags
+ * (seed 002). umm makes no PUD leaves itself; a program or test that
+ * installs one gets mprotect's kernel behaviour.
+ * Locking: mmap_lock (write); takes the PUD lock.
+ * Return: HPAGE_PUD_NR, or -EAGAIN when @pud is no longer a leaf.
+ */
+long change_huge_pud(struct umm_mm *mm, pud_t *pud, unsigned long vm_flags);
+
+/*
+ * __split_huge_pud - a range covers part of a PUD leaf: zap it whole, as
+ * the kernel does for its (DAX) PUD leaves; a fault maps again what it
+ * needs. Locking: mmap_lock held; takes the PUD lock (through the zap).
+ */
+void __split_huge_pud(struct umm_mm *mm, pud_t *pud, uint64_t addr);
+
 /*
  * copy_huge_pmd - fork: share the leaf at @src_pmd with the child, both
  * write-protected. Locking: parent mmap_lock (write), its VMA

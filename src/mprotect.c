@@ -109,6 +109,21 @@ static long change_pte_range(struct umm_mm *mm, pmd_t *pmd, uint64_t addr,
 }
 
 /*
+ * A PUD leaf (seed 002): changed in place when the range covers it, else
+ * split - which for umm's PUD leaves, as for the kernel's DAX ones, means
+ * zapped: the next access maps the part it needs again.
+ * Locking: mmap_lock held for write. Return: entries changed, or -EAGAIN.
+ */
+static long change_pud_leaf(struct umm_mm *mm, pud_t *pud, uint64_t addr,
+			    uint64_t next, unsigned long vm_flags)
+{
+	if (next - addr == PUD_SIZE)
+		return change_huge_pud(mm, pud, vm_flags);
+	__split_huge_pud(mm, pud, addr);
+	return 0;
+}
+
+/*
  * change_protection - bring the entries of [start, end) in line with
  * @vm_flags. Locking: mmap_lock held for write, the range's VMAs
  * write-locked; takes the page-table locks.
@@ -120,11 +135,28 @@ long change_protection(struct umm_mm *mm, uint64_t start, uint64_t end,
 	uint64_t addr = start, next;
 	long pages = 0;
 
-	rcu_read_lock();	/* upper tables are freed only after a grace period */
+	mmap_assert_write_locked(mm);
 	for (; addr < end; addr = next) {
-		pmd_t *pmd = pmd_off_lockless(mm, addr);
+		pud_t *pud;
+		pmd_t *pmd;
 		long n;
 
+		/* mmap_lock (write) keeps the tables; RCU for the lookup's rules */
+		rcu_read_lock();
+		pud = pud_off_lockless(mm, addr);
+		rcu_read_unlock();
+		if (pud && pud_leaf(pudp_get(pud))) {
+			next = pud_addr_end(addr, end);
+			n = change_pud_leaf(mm, pud, addr, next, vm_flags);
+			if (n == -EAGAIN)
+				next = addr;	/* the leaf changed under us: again */
+			else
+				pages += n;
+			continue;
+		}
+		rcu_read_lock();
+		pmd = pmd_off_lockless(mm, addr);
+		rcu_read_unlock();
 		next = pmd_addr_end(addr, end);
 again:
 		if (!pmd || pmd_none(pmdp_get(pmd)))
@@ -143,7 +175,6 @@ again:
 		}
 		pages += change_pte_range(mm, pmd, addr, next, vm_flags);
 	}
-	rcu_read_unlock();
 	return pages;
 }
 

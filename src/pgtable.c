@@ -215,12 +215,11 @@ int walk_to_pmd(struct umm_mm *mm, uint64_t addr, pmd_t **pmdp)
 	return 0;
 }
 
-pmd_t *pmd_off_lockless(struct umm_mm *mm, uint64_t addr)
+pud_t *pud_off_lockless(struct umm_mm *mm, uint64_t addr)
 {
 	pgd_t *pgdp = pgd_offset(mm, addr);
 	p4d_t *p4dp = (p4d_t *)pgdp;
 	p4d_t p4d;
-	pud_t pud;
 
 	if (mm->pgtable_levels == 5) {
 		pgd_t pgd = pgdp_get(pgdp);
@@ -232,7 +231,17 @@ pmd_t *pmd_off_lockless(struct umm_mm *mm, uint64_t addr)
 	p4d = p4dp_get(p4dp);
 	if (!p4d_present(p4d) || p4d_bad(p4d))
 		return NULL;
-	pud = pudp_get(p4d_pgtable(p4d) + pud_index(addr));
+	return p4d_pgtable(p4d) + pud_index(addr);
+}
+
+pmd_t *pmd_off_lockless(struct umm_mm *mm, uint64_t addr)
+{
+	pud_t *pudp = pud_off_lockless(mm, addr);
+	pud_t pud;
+
+	if (!pudp)
+		return NULL;
+	pud = pudp_get(pudp);
 	if (!pud_present(pud) || pud_leaf(pud) || pud_bad(pud))
 		return NULL;
 	return pud_pgtable(pud) + pmd_index(addr);

@@ -488,6 +488,11 @@ int walk_to_pmd(struct umm_mm *mm, uint64_t addr, pmd_t **pmdp);
  * none or a leaf. Locking: caller is inside rcu_read_lock().
  */
 pmd_t *pmd_off_lockless(struct umm_mm *mm, uint64_t addr);
+/*
+ * pud_off_lockless - the PUD entry for @addr (which may be none or a
+ * leaf), or NULL if an upper level is none. Locking: inside rcu_read_lock().
+ */
+pud_t *pud_off_lockless(struct umm_mm *mm, uint64_t addr);
 
 void free_pgd_range(struct umm_mm *mm, uint64_t addr, uint64_t end,
 		    uint64_t floor, uint64_t ceiling);

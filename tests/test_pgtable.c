@@ -11,9 +11,11 @@
  * one on stderr ("umm: bad pmd ..."), which is expected output here.
  */
 #include <errno.h>
+#include <sys/mman.h>
 #include <umm/umm.h>
 #include "test.h"
 #include "memory.h"
+#include "huge_memory.h"
 
 #define SZ_1G		(1UL << 30)
 #define SZ_512G		(1UL << 39)
@@ -1324,6 +1326,57 @@ static void test_all_returned(void)
 	CHECK(!rcu_read_lock_held());
 }
 
+/*
+ * mprotect of a PUD leaf (seed 002's change_huge_pud): the whole leaf is
+ * changed in place (no write bit kept: the kernel's simple version), PROT_NONE
+ * included; a range that covers part of it zaps it, and its frames go back.
+ */
+static void test_change_huge_pud(void)
+{
+	struct umm_mm *mm = umm_mm_create(NULL);
+	const uint64_t g = 4 * SZ_1G;
+	struct page_alloc_stats st0, st;
+	struct page *giant;
+	pud_t *pud;
+	uint64_t v;
+
+	CHECK(mm);
+	if (!mm)
+		return;
+	CHECK_EQ(umm_mmap(mm, g, SZ_1G, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), (int64_t)g);
+	st0 = stats_now();
+	giant = alloc_pages(mm->quota, __GFP_COMP, HPAGE_PUD_ORDER);
+	pud = pud_alloc(mm, p4d_alloc(mm, pgd_offset(mm, g), g), g);
+	CHECK(giant && pud);
+	if (!giant || !pud)
+		goto out;
+	giant[1].entire_mapcount = giant[1].large_mapcount = 1;
+	set_pud(pud, pud_mkhuge(pfn_pud(page_to_pfn(giant), __pgprot(LEAF_PROT))));
+
+	CHECK_EQ(umm_mprotect(mm, g, SZ_1G, PROT_READ), 0);
+	v = pud_val(pudp_get(pud));
+	CHECK(pud_leaf(__pud(v)) && (v & _PAGE_PRESENT) && !(v & _PAGE_RW));
+	CHECK_EQ(pud_pfn(__pud(v)), page_to_pfn(giant));
+	CHECK(v & _PAGE_DIRTY);			/* kept: only the rights change */
+	CHECK_EQ(umm_mprotect(mm, g, SZ_1G, PROT_NONE), 0);
+	v = pud_val(pudp_get(pud));
+	CHECK(pud_leaf(__pud(v)) && !(v & _PAGE_PRESENT) && (v & _PAGE_PROTNONE));
+	CHECK(pud_present(__pud(v)));
+	CHECK_EQ(umm_mprotect(mm, g, SZ_1G, PROT_READ | PROT_WRITE), 0);
+	v = pud_val(pudp_get(pud));
+	CHECK(pud_leaf(__pud(v)) && (v & _PAGE_PRESENT) && !(v & _PAGE_RW));
+	CHECK_EQ(pud_pfn(__pud(v)), page_to_pfn(giant));
+
+	/* part of it: the leaf goes, and its 1 GiB of frames with it */
+	CHECK_EQ(umm_mprotect(mm, g + 4096, 4096, PROT_READ), 0);
+	CHECK(pud_none(pudp_get(pud)));
+	st = stats_now();
+	CHECK(st.in_use_pages < st0.in_use_pages + 16);
+out:
+	umm_mm_destroy(mm);
+}
+
 int main(void)
 {
 	CHECK_EQ(page_alloc_init(), 0);
@@ -1346,6 +1399,7 @@ int main(void)
 	RUN(test_free_pgd_range);
 	RUN(test_free_pgtables_l5);
 	RUN(test_unmap_page_range);
+	RUN(test_change_huge_pud);
 	RUN(test_all_returned);
 	return test_done();
 }
