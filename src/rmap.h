@@ -89,8 +89,9 @@ bool rmap_walk_anon(struct page *page,
 		    void *arg);
 
 /*
- * page_mapped_in_vma - whether @vma's entry for @addr maps @page now.
- * Locking: takes RCU and the PTE lock.
+ * page_mapped_in_vma - whether @vma's entry for @addr maps @page now
+ * (a PTE, or a PMD leaf mapping its folio).
+ * Locking: takes RCU and the PTE lock, or the PMD lock for a leaf.
  */
 bool page_mapped_in_vma(struct page *page, struct vm_area_struct *vma, uint64_t addr);
 

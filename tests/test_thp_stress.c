@@ -97,6 +97,7 @@
 
 static struct umm_mm *mm;	/* UMM_THP_ALWAYS: every thread but one */
 static struct umm_mm *mm2;	/* UMM_THP_MADVISE: churn 1 alone */
+static struct umm_mm *mm3;	/* UMM_THP_MADVISE, a frame limit: the lazy pair */
 static bool stop;
 /* fork copies pinned pages: no write into a pinned page meanwhile */
 static pthread_rwlock_t pin_lock = PTHREAD_RWLOCK_INITIALIZER;
@@ -105,6 +106,7 @@ static uint64_t n_writes, n_checks, n_lost, n_wprot, n_remaps;
 static uint64_t n_cmremap, n_cpiece, n_cunmap, n_cprot, n_cdontneed, n_cadvise;
 static uint64_t n_s_ops, n_forks, n_cow_shared, n_pins, n_splits, n_reads;
 static uint64_t n_k_ops, n_k_pinned, n_k_overlap;
+static uint64_t n_s_free, n_cfree, n_f_free, n_p_free;
 static uint64_t n_collapse_ok, n_collapse_busy, n_collapse_busy_forked, n_collapse_refused;
 
 static void count(uint64_t *c)
@@ -441,6 +443,17 @@ static void *same_thp_churn(void *arg)
 				 (int64_t)q);
 			break;
 		case 3:
+			if (xrand(&seed) & 1) {
+				/*
+				 * Lazily freed, from q on: the leaf and then the
+				 * folio split under the writer; contents stay.
+				 */
+				uint64_t n = 1 + xrand(&seed) % ((S_BASE + HP - q) / PAGE_SIZE);
+
+				CHECK_EQ(umm_madvise(mm, q, n * PAGE_SIZE, MADV_FREE), 0);
+				count(&n_s_free);
+				break;
+			}
 			CHECK_EQ(umm_madvise(mm, q, PAGE_SIZE, MADV_DONTNEED), 0);
 			/* a none entry in the table: a zero page in the THP */
 			if (coll)
@@ -678,12 +691,25 @@ static void c_mremap_piece(struct churn *c)
 	count(&n_cpiece);
 }
 
+/* MADV_DONTNEED (zero after), or a quarter of the time MADV_FREE (contents stay) */
 static void c_dontneed(struct churn *c, uint64_t pg, uint64_t n)
 {
+	bool lazy = xrand(&c->seed) % 4 == 0;
+
 	if (!c_all_mapped(c, pg, n))
 		return;
-	c_trace(c, "dontneed pg %llu n %llu", (unsigned long long)pg, (unsigned long long)n);
-	CHECK_EQ(umm_madvise(c->m, c_addr(c, pg), n * PAGE_SIZE, MADV_DONTNEED), 0);
+	c_trace(c, "%s pg %llu n %llu", lazy ? "free" : "dontneed", (unsigned long long)pg,
+		(unsigned long long)n);
+	CHECK_EQ(umm_madvise(c->m, c_addr(c, pg), n * PAGE_SIZE,
+			     lazy ? MADV_FREE : MADV_DONTNEED), 0);
+	if (lazy) {
+		/* the leaf split, the folio too unless a neighbour's VMA holds it */
+		c_check_range(c, pg, n);
+		if (xrand(&c->seed) & 1)
+			c_write(c, pg + xrand(&c->seed) % n);
+		count(&n_cfree);
+		return;
+	}
 	for (uint64_t i = 0; i < n; i++)
 		c->shadow[pg + i] = 0;
 	c_check(c, pg);
@@ -914,6 +940,19 @@ static bool f_turn(struct umm_mm *m, uint64_t *shadow, bool *faulted, uint64_t *
 		for (uint64_t i = 0; i < n; i++)
 			if (shadow[pg + i] == UNMAPPED)
 				return false;
+		if (xrand(seed) % 3 == 0) {
+			/*
+			 * Lazily freed: a folio the other side maps too stays
+			 * whole, one this side has alone is split; either way
+			 * the contents stay.
+			 */
+			CHECK_EQ(umm_madvise(m, F_BASE + pg * PAGE_SIZE, n * PAGE_SIZE,
+					     MADV_FREE), 0);
+			f_check(m, shadow, pg);
+			f_check(m, shadow, pg + n - 1);
+			count(&n_f_free);
+			break;
+		}
 		CHECK_EQ(umm_madvise(m, F_BASE + pg * PAGE_SIZE, n * PAGE_SIZE,
 				     MADV_DONTNEED), 0);
 		for (uint64_t i = 0; i < n; i++)
@@ -1128,7 +1167,14 @@ static void *splitter(void *arg)
 		uint64_t q = P_BASE + (HP_PAGES / 2 + xrand(&seed) % (HP_PAGES / 2)) * PAGE_SIZE;
 
 		seq_bump(&split_seq);	/* P in pieces: a collapse may be refused */
-		if (xrand(&seed) % 4) {
+		if (xrand(&seed) % 8 == 0) {
+			/* the folio too, unless the pinner holds a page of it */
+			uint64_t n = 1 + xrand(&seed) % 8, left = (P_BASE + HP - q) / PAGE_SIZE;
+
+			CHECK_EQ(umm_madvise(mm, q, PAGE_SIZE * (n < left ? n : left), MADV_FREE),
+				 0);
+			count(&n_p_free);
+		} else if (xrand(&seed) % 4) {
 			CHECK_EQ(umm_mprotect(mm, q, PAGE_SIZE, PROT_READ), 0);
 			CHECK_EQ(umm_mprotect(mm, q, PAGE_SIZE, RW), 0);
 		} else {
@@ -1358,6 +1404,527 @@ static void *collapser(void *arg)
 	return NULL;
 }
 
+/*
+ * ---- the lazy pair: mm3, in madvise mode, with a frame limit ----
+ *
+ * Two threads share the THP L, one half each, with an exact model of
+ * their own half (stamps, 0 zero, UNMAPPED): writes through the software
+ * TLB, MADV_FREE of pieces (the leaf and then the folio are split under
+ * the other half's writes, faults, zaps and pins; the contents stay until
+ * written), MADV_DONTNEED, munmap, mprotect, pins (no folio split while
+ * one is held), MADV_COLLAPSE of L, and now and then L afresh (l_lock for
+ * write: a THP again). Between, each maps MADV_HUGEPAGE blocks of its
+ * own, faults them in (a THP while the limit lets it), unmaps all but
+ * D_KEEP pages and keeps checking those: the partly unmapped THPs fill
+ * the limit until a fault runs out of memory and splits them (deferred
+ * split), and a hog fills the limit with small pages once in a while. An
+ * access that still meets -ENOMEM gives a block of its own back (or waits
+ * for the other thread to) and tries again: it must get through.
+ */
+#define D_BASE		0x200000000000UL	/* 1 GiB aligned */
+#define D_SLOT(n)	(D_BASE + (uint64_t)(n) * HP)
+#define L_BASE		D_SLOT(1)		/* holes 0 and 2 */
+#define L_HALF		(HP_PAGES / 2)
+#define D_BLOCKS	8			/* a thread's blocks, a hole after each */
+#define D_REGION(t)	D_SLOT(4 + (t) * 2 * D_BLOCKS)
+#define D_HOG(t)	D_SLOT(40 + (t) * 4)	/* 4 MiB of small pages */
+#define D_HOG_PAGES	(2 * HP_PAGES)
+#define D_END		D_SLOT(48)
+#define D_FILL		64			/* pages a new block is written at */
+#define D_STRIDE	(HP_PAGES / D_FILL)
+#define D_KEEP		4			/* of them kept mapped */
+/*
+ * L, a block in the making per thread, the kept pages and the tables take
+ * about 3 * 512 + 100 frames at most: room for one partly unmapped THP.
+ */
+#define D_LIMIT_PAGES	(4 * HP_PAGES + HP_PAGES / 2)
+#define D_OOM_SECONDS	20
+
+struct dthread {
+	unsigned int id;
+	uint64_t seed, ctr;
+	uint64_t gen;				/* the l_gen half[] is of */
+	uint64_t half[L_HALF];			/* stamp, 0 zero, UNMAPPED */
+	struct {
+		bool used;
+		uint64_t pg[D_KEEP], val[D_KEEP];	/* val UNMAPPED: unmapped since */
+	} blk[D_BLOCKS];
+	unsigned int next, next_free;
+	uint64_t ops;
+};
+
+static pthread_rwlock_t l_lock;	/* write: L mapped afresh; prefers writers */
+static uint64_t l_gen;		/* under l_lock */
+static uint64_t n_l_ops, n_l_free, n_l_free_pinned, n_l_pins, n_l_remaps;
+static uint64_t n_d_cycles, n_d_kept, n_d_enomem, n_d_recovered, n_d_released;
+static uint64_t n_d_hogs, n_d_hog_full;
+static struct dthread dthreads[2] = { { .id = 0, .seed = 8 }, { .id = 1, .seed = 9 } };
+
+static uint64_t d_stamp(struct dthread *d)
+{
+	return ((0x6ULL + d->id) << 56) | ++d->ctr;
+}
+
+static uint64_t d_blk(const struct dthread *d, unsigned int b)
+{
+	return D_REGION(d->id) + 2 * (uint64_t)b * HP;
+}
+
+/* Give one of this thread's blocks back: false when none is left. */
+static bool d_release(struct dthread *d)
+{
+	for (unsigned int i = 0; i < D_BLOCKS; i++) {
+		unsigned int b = (d->next_free + i) % D_BLOCKS;
+
+		if (!d->blk[b].used)
+			continue;
+		CHECK_EQ(umm_munmap(mm3, d_blk(d, b), HP), 0);
+		d->blk[b].used = false;
+		d->next_free = b + 1;
+		count(&n_d_released);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * An access met -ENOMEM (the limit, even after the fault split what it
+ * could): give a block back, or let the other thread do so, and say
+ * whether to try again (for D_OOM_SECONDS since *@t0, the first).
+ */
+static bool d_oom(struct dthread *d, double *t0, const char *what, uint64_t a)
+{
+	if (!*t0) {
+		*t0 = now_sec();
+		count(&n_d_enomem);
+	} else if (now_sec() - *t0 > D_OOM_SECONDS) {
+		fprintf(stderr, "lazy %u: %s %#llx: -ENOMEM for %d s, limit %lu frames\n", d->id,
+			what, (unsigned long long)a, D_OOM_SECONDS, (unsigned long)D_LIMIT_PAGES);
+		umm_vmstat(mm3, stderr);
+		umm_smaps(mm3, stderr);
+		return false;
+	}
+	if (!d_release(d)) {
+		struct timespec ts = { 0, 200 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	return true;
+}
+
+/* umm_read/umm_write in mm3, through running out of memory. */
+static int64_t d_access(struct dthread *d, uint64_t a, void *buf, size_t len, bool write)
+{
+	double t0 = 0;
+
+	for (;;) {
+		int64_t r = write ? umm_write(mm3, a, buf, len) : umm_read(mm3, a, buf, len);
+
+		if (r != -ENOMEM || !d_oom(d, &t0, write ? "write" : "read", a)) {
+			if (t0 && r != -ENOMEM)
+				count(&n_d_recovered);
+			return r;
+		}
+	}
+}
+
+static void d_put(struct dthread *d, uint64_t a, uint64_t s)
+{
+	uint64_t v[2] = { s, ~s };
+	int64_t r = d_access(d, a, v, sizeof(v), true);
+
+	if (r != sizeof(v))
+		lost("lazy write", mm3, a, sizeof(v), r);
+}
+
+/* @want: the stamp, 0 for a zero page, UNMAPPED for no mapping */
+static void d_check(struct dthread *d, const char *who, uint64_t a, uint64_t want)
+{
+	uint64_t v[2] = { 0x5a5a, 0x5a5a };
+	int64_t r = d_access(d, a, v, sizeof(v), false);
+
+	count(&n_checks);
+	if (want == UNMAPPED) {
+		if (r != -EFAULT)
+			lost(who, mm3, a, -EFAULT, r);
+		return;
+	}
+	if (r != sizeof(v))
+		lost(who, mm3, a, sizeof(v), r);
+	else if (v[0] != want)
+		lost(who, mm3, a, want, v[0]);
+	else if (v[1] != (want ? ~want : 0))
+		lost(who, mm3, a + 8, want ? ~want : 0, v[1]);
+}
+
+/* ---- the lazy pair: its half of L (l_lock held for read) ---- */
+
+static uint64_t l_addr(const struct dthread *d, uint64_t i)
+{
+	return L_BASE + (d->id * L_HALF + i) * PAGE_SIZE;
+}
+
+static void l_check(struct dthread *d, uint64_t i)
+{
+	if (i < L_HALF)
+		d_check(d, "lazy half", l_addr(d, i), d->half[i]);
+}
+
+static void l_write(struct dthread *d, uint64_t i)
+{
+	uint64_t s = d_stamp(d);
+
+	d_put(d, l_addr(d, i), s);
+	d->half[i] = s;
+}
+
+static bool l_all_mapped(const struct dthread *d, uint64_t i, uint64_t n)
+{
+	for (uint64_t k = 0; k < n; k++)
+		if (d->half[i + k] == UNMAPPED)
+			return false;
+	return true;
+}
+
+static void l_check_range(struct dthread *d, uint64_t i, uint64_t n)
+{
+	l_check(d, i);
+	l_check(d, i + n - 1);
+	if (i)
+		l_check(d, i - 1);
+	l_check(d, i + n);
+	for (int k = 0; k < 4; k++)
+		l_check(d, i + xrand(&d->seed) % n);
+}
+
+/*
+ * MADV_FREE of @i..: the leaf split, then the folio (all of it mapped in
+ * L's table, nothing else holding it) under the other half's accesses.
+ * The pages keep what they had; one written again has the new data.
+ */
+static void l_free(struct dthread *d, uint64_t i, uint64_t n)
+{
+	bool holes = !l_all_mapped(d, i, n);
+	uint64_t p;
+
+	CHECK_EQ(umm_madvise(mm3, l_addr(d, i), n * PAGE_SIZE, MADV_FREE), holes ? -ENOMEM : 0);
+	l_check_range(d, i, n);
+	p = i + xrand(&d->seed) % n;
+	if ((xrand(&d->seed) & 1) && d->half[p] != UNMAPPED) {
+		l_write(d, p);
+		l_check(d, p);
+	}
+	count(&n_l_free);
+}
+
+/* MADV_DONTNEED: the mapped pages read zero after (a hole: -ENOMEM, the rest done). */
+static void l_dontneed(struct dthread *d, uint64_t i, uint64_t n)
+{
+	bool holes = !l_all_mapped(d, i, n);
+
+	CHECK_EQ(umm_madvise(mm3, l_addr(d, i), n * PAGE_SIZE, MADV_DONTNEED),
+		 holes ? -ENOMEM : 0);
+	for (uint64_t k = 0; k < n; k++)
+		if (d->half[i + k] != UNMAPPED)
+			d->half[i + k] = 0;
+	l_check_range(d, i, n);
+}
+
+static void l_munmap(struct dthread *d, uint64_t i, uint64_t n)
+{
+	uint64_t a = l_addr(d, i);
+
+	CHECK_EQ(umm_munmap(mm3, a, n * PAGE_SIZE), 0);
+	for (uint64_t k = 0; k < n; k++)
+		d->half[i + k] = UNMAPPED;
+	l_check_range(d, i, n);
+	if (xrand(&d->seed) % 4) {
+		CHECK_EQ(umm_mmap(mm3, a, n * PAGE_SIZE, RW, ANON_FIXED, NULL, 0), (int64_t)a);
+		CHECK_EQ(umm_madvise(mm3, a, n * PAGE_SIZE, MADV_HUGEPAGE), 0);
+		for (uint64_t k = 0; k < n; k++)
+			d->half[i + k] = 0;
+		l_write(d, i + xrand(&d->seed) % n);
+		l_check_range(d, i, n);
+	}
+}
+
+static void l_mprotect(struct dthread *d, uint64_t i, uint64_t n)
+{
+	uint64_t a = l_addr(d, i), v = 1;
+
+	if (!l_all_mapped(d, i, n))
+		return;
+	CHECK_EQ(umm_mprotect(mm3, a, n * PAGE_SIZE, PROT_READ), 0);
+	l_check_range(d, i, n);
+	CHECK_EQ(umm_write(mm3, l_addr(d, i + xrand(&d->seed) % n), &v, sizeof(v)), -EFAULT);
+	CHECK_EQ(umm_mprotect(mm3, a, n * PAGE_SIZE, RW), 0);
+	l_write(d, i + xrand(&d->seed) % n);
+	l_check_range(d, i, n);
+}
+
+/*
+ * Pin one or two pages: the host pointers and umm agree; MADV_FREE of the
+ * whole half meanwhile leaves the folio whole (pinned) and the contents;
+ * the same frame once more after it.
+ */
+static void l_pin(struct dthread *d)
+{
+	uint64_t i = xrand(&d->seed) % (L_HALF - 1), n = 1 + (xrand(&d->seed) & 1), v[2], s;
+	void *ptr[2] = { NULL, NULL }, *again = NULL;
+	double t0 = 0;
+	int r;
+
+	if (!l_all_mapped(d, i, n))
+		return;
+	while ((r = umm_pin(mm3, l_addr(d, i), n, UMM_READ | UMM_WRITE, ptr)) == -ENOMEM &&
+	       d_oom(d, &t0, "pin", l_addr(d, i)))
+		;
+	if (t0 && !r)
+		count(&n_d_recovered);
+	CHECK_EQ(r, 0);
+	if (r)
+		return;
+	for (uint64_t k = 0; k < n; k++) {
+		uint64_t want = d->half[i + k];
+
+		memcpy(v, ptr[k], sizeof(v));
+		if (v[0] != want || v[1] != (want ? ~want : 0))
+			lost("lazy pin host", mm3, l_addr(d, i + k), want, v[0]);
+	}
+	/* through umm: the pinned frame shows it */
+	l_write(d, i);
+	memcpy(v, ptr[0], sizeof(v));
+	if (v[0] != d->half[i] || v[1] != ~d->half[i])
+		lost("lazy pin host", mm3, l_addr(d, i), d->half[i], v[0]);
+	/* through the pin: umm shows it */
+	s = d_stamp(d);
+	v[0] = s;
+	v[1] = ~s;
+	memcpy(ptr[n - 1], v, sizeof(v));
+	d->half[i + n - 1] = s;
+	l_check(d, i + n - 1);
+	l_free(d, 0, L_HALF);
+	count(&n_l_free_pinned);
+	CHECK_EQ(umm_pin(mm3, l_addr(d, i), 1, UMM_READ, &again), 0);
+	CHECK(again == ptr[0]);
+	umm_unpin(mm3, &again, 1);
+	umm_unpin(mm3, ptr, n);
+	l_check(d, i);
+	l_check(d, i + n - 1);
+	count(&n_l_pins);
+}
+
+/* L afresh, both halves zero: a THP again at the next touch. */
+static void l_remap(void)
+{
+	pthread_rwlock_wrlock(&l_lock);
+	CHECK_EQ(umm_mmap(mm3, L_BASE, HP, RW, ANON_FIXED, NULL, 0), (int64_t)L_BASE);
+	CHECK_EQ(umm_madvise(mm3, L_BASE, HP, MADV_HUGEPAGE), 0);
+	l_gen++;
+	pthread_rwlock_unlock(&l_lock);
+	count(&n_l_remaps);
+}
+
+/* l_lock held for read: L as this thread's model has it. */
+static void l_sync(struct dthread *d)
+{
+	if (d->gen == l_gen)
+		return;
+	memset(d->half, 0, sizeof(d->half));
+	d->gen = l_gen;
+}
+
+static void l_op(struct dthread *d)
+{
+	uint64_t r = xrand(&d->seed) % 100, i = xrand(&d->seed) % L_HALF;
+	uint64_t n = xrand(&d->seed) % 32 + 1;
+
+	if (n > L_HALF - i)
+		n = L_HALF - i;
+	if (r < 1) {
+		l_remap();
+		return;
+	}
+	pthread_rwlock_rdlock(&l_lock);
+	l_sync(d);
+	if (r < 45) {
+		for (int k = 0; k < 4; k++) {
+			uint64_t p = xrand(&d->seed) % L_HALF;
+
+			if (d->half[p] == UNMAPPED)
+				continue;
+			l_write(d, p);
+			l_check(d, p);
+		}
+	} else if (r < 60) {
+		for (int k = 0; k < 8; k++)
+			l_check(d, xrand(&d->seed) % L_HALF);
+	} else if (r < 72) {
+		l_free(d, i, n);
+	} else if (r < 76) {
+		l_free(d, 0, L_HALF);
+	} else if (r < 82) {
+		l_dontneed(d, i, n);
+	} else if (r < 87) {
+		l_munmap(d, i, n);
+	} else if (r < 92) {
+		l_mprotect(d, i, n);
+	} else if (r < 97) {
+		l_pin(d);
+	} else {
+		/* contents as they were, whatever came of it */
+		collapse(mm3, "lazy", L_BASE, HP, C_ANY, 0, NULL, 0);
+		for (int k = 0; k < 16; k++)
+			l_check(d, xrand(&d->seed) % L_HALF);
+	}
+	count(&n_l_ops);
+	pthread_rwlock_unlock(&l_lock);
+}
+
+/* ---- the lazy pair: blocks run short of memory ---- */
+
+static void d_check_block(struct dthread *d, unsigned int b)
+{
+	for (unsigned int k = 0; k < D_KEEP; k++)
+		d_check(d, "lazy kept", d_blk(d, b) + d->blk[b].pg[k] * PAGE_SIZE,
+			d->blk[b].val[k]);
+}
+
+/*
+ * A block afresh: written at D_FILL pages (a THP, if the limit lets it),
+ * then all but D_KEEP of those unmapped: the folio stays, all 512 frames
+ * charged, until a fault that runs out of memory splits it.
+ */
+static void d_cycle(struct dthread *d)
+{
+	unsigned int b = d->next++ % D_BLOCKS;
+	uint64_t a = d_blk(d, b), val[D_FILL], prev = 0;
+
+	if (d->blk[b].used) {
+		d_check_block(d, b);
+		CHECK_EQ(umm_munmap(mm3, a, HP), 0);
+		d->blk[b].used = false;
+	}
+	CHECK_EQ(umm_mmap(mm3, a, HP, RW, ANON_FIXED, NULL, 0), (int64_t)a);
+	CHECK_EQ(umm_madvise(mm3, a, HP, MADV_HUGEPAGE), 0);
+	for (unsigned int k = 0; k < D_FILL; k++) {
+		val[k] = d_stamp(d);
+		d_put(d, a + k * D_STRIDE * PAGE_SIZE, val[k]);
+	}
+	for (int j = 0; j < 8; j++) {
+		unsigned int k = xrand(&d->seed) % D_FILL;
+
+		d_check(d, "lazy fill", a + k * D_STRIDE * PAGE_SIZE, val[k]);
+	}
+	for (unsigned int j = 0; j < D_KEEP; j++) {
+		unsigned int k = j * (D_FILL / D_KEEP) + xrand(&d->seed) % (D_FILL / D_KEEP);
+
+		d->blk[b].pg[j] = k * D_STRIDE;
+		d->blk[b].val[j] = val[k];
+	}
+	for (unsigned int j = 0; j <= D_KEEP; j++) {
+		uint64_t end = j < D_KEEP ? d->blk[b].pg[j] : HP_PAGES;
+
+		if (end > prev)
+			CHECK_EQ(umm_munmap(mm3, a + prev * PAGE_SIZE, (end - prev) * PAGE_SIZE), 0);
+		prev = end + 1;
+	}
+	d->blk[b].used = true;
+	d_check_block(d, b);
+	/* a page kept is a multiple of D_STRIDE: the next one went */
+	d_check(d, "lazy gone", a + (d->blk[b].pg[0] + 1) * PAGE_SIZE, UNMAPPED);
+	count(&n_d_cycles);
+}
+
+/* A kept page: written again, mprotected and back, or unmapped too. */
+static void d_kept_op(struct dthread *d)
+{
+	unsigned int b = xrand(&d->seed) % D_BLOCKS, k = xrand(&d->seed) % D_KEEP;
+	uint64_t a = d_blk(d, b) + d->blk[b].pg[k] * PAGE_SIZE, v = 1;
+
+	if (!d->blk[b].used || d->blk[b].val[k] == UNMAPPED)
+		return;
+	switch (xrand(&d->seed) % 4) {
+	case 0:
+	case 1:
+		CHECK_EQ(umm_mprotect(mm3, a, PAGE_SIZE, PROT_READ), 0);
+		d_check(d, "lazy kept ro", a, d->blk[b].val[k]);
+		CHECK_EQ(umm_write(mm3, a, &v, sizeof(v)), -EFAULT);
+		CHECK_EQ(umm_mprotect(mm3, a, PAGE_SIZE, RW), 0);
+		break;
+	case 2:
+		CHECK_EQ(umm_munmap(mm3, a, PAGE_SIZE), 0);
+		d->blk[b].val[k] = UNMAPPED;
+		break;
+	default:
+		d->blk[b].val[k] = d_stamp(d);
+		d_put(d, a, d->blk[b].val[k]);
+		break;
+	}
+	d_check_block(d, b);
+	count(&n_d_kept);
+}
+
+/* Small pages until the limit (-ENOMEM, once the fault split what it could), then back. */
+static void d_hog(struct dthread *d)
+{
+	uint64_t a = D_HOG(d->id), tag = ((0x8ULL + d->id) << 56) | (d->ctr << 12), k;
+
+	CHECK_EQ(umm_mmap(mm3, a, D_HOG_PAGES * PAGE_SIZE, RW, ANON_FIXED, NULL, 0),
+		 (int64_t)a);
+	for (k = 0; k < D_HOG_PAGES; k++) {
+		uint64_t v[2] = { tag | k, ~(tag | k) };
+		int64_t r = umm_write(mm3, a + k * PAGE_SIZE, v, sizeof(v));
+
+		if (r == -ENOMEM)
+			break;
+		CHECK_EQ(r, sizeof(v));
+		if (r != sizeof(v))
+			break;
+	}
+	if (k == D_HOG_PAGES)
+		count(&n_d_hog_full);
+	for (int j = 0; k && j < 16; j++) {
+		uint64_t p = xrand(&d->seed) % k;
+
+		d_check(d, "lazy hog", a + p * PAGE_SIZE, tag | p);
+	}
+	CHECK_EQ(umm_munmap(mm3, a, D_HOG_PAGES * PAGE_SIZE), 0);
+	d->ctr++;
+	count(&n_d_hogs);
+}
+
+static void *lazy(void *arg)
+{
+	struct dthread *d = arg;
+
+	pthread_rwlock_rdlock(&l_lock);
+	d->gen = l_gen;		/* L mapped afresh, all zero */
+	pthread_rwlock_unlock(&l_lock);
+	while (!stopping()) {
+		uint64_t r = xrand(&d->seed) % 200;
+
+		if (r < 120)
+			l_op(d);
+		else if (r < 176)
+			d_cycle(d);
+		else if (r < 198)
+			d_kept_op(d);
+		else
+			d_hog(d);
+		d->ops++;
+	}
+	pthread_rwlock_rdlock(&l_lock);
+	l_sync(d);
+	for (uint64_t i = 0; i < L_HALF; i++)
+		l_check(d, i);
+	pthread_rwlock_unlock(&l_lock);
+	for (unsigned int b = 0; b < D_BLOCKS; b++)
+		if (d->blk[b].used)
+			d_check_block(d, b);
+	return NULL;
+}
+
 /* ---- walkers: every pmd_entry against every split ---- */
 
 static void *reader(void *arg)
@@ -1377,9 +1944,12 @@ static void *reader(void *arg)
 		uint64_t b = bases[xrand(&seed) % ARRAY_SIZE(bases)];
 
 		switch (xrand(&seed) % 4) {
-		case 0:
-			CHECK_EQ(umm_smaps((xrand(&seed) & 1) ? mm : mm2, null), 0);
+		case 0: {
+			struct umm_mm *const ms[] = { mm, mm2, mm3 };
+
+			CHECK_EQ(umm_smaps(ms[xrand(&seed) % 3], null), 0);
 			break;
+		}
 		case 1:
 			CHECK_EQ(umm_maps(mm, null), 0);
 			CHECK_EQ(umm_vmstat(mm, null), 0);
@@ -1390,8 +1960,12 @@ static void *reader(void *arg)
 					     W_BLOCKS * HP, vec), 0);
 			break;
 		default:
-			CHECK_EQ(umm_pagemap(b == C1_BASE ? mm2 : mm, b - HP / 4, HP_PAGES,
-					     pm), 0);
+			/* the lazy pair's L too, split under it */
+			if (xrand(&seed) % 4 == 0)
+				CHECK_EQ(umm_pagemap(mm3, L_BASE - HP / 4, HP_PAGES, pm), 0);
+			else
+				CHECK_EQ(umm_pagemap(b == C1_BASE ? mm2 : mm, b - HP / 4,
+						     HP_PAGES, pm), 0);
 			break;
 		}
 		count(&n_reads);
@@ -1444,24 +2018,35 @@ static void test_thp_stress(void)
 {
 	void *(*const fns[])(void *) = {
 		writer, writer, writer, same_thp_churn, churn, churn,
-		forker, pinner, splitter, reader, writer, collapser,
+		forker, pinner, splitter, reader, writer, collapser, lazy, lazy,
 	};
 	void *const args[] = {
 		&writers[0], &writers[1], &writers[2], (void *)1, &churns[0], &churns[1],
 		(void *)2, (void *)3, (void *)4, (void *)5, &writers[3], (void *)6,
+		&dthreads[0], &dthreads[1],
 	};
 	struct umm_opts o = { .thp = UMM_THP_ALWAYS }, o2 = { .thp = UMM_THP_MADVISE };
+	struct umm_opts o3 = { .size = sizeof(o3), .thp = UMM_THP_MADVISE,
+			       .phys_limit = D_LIMIT_PAGES * PAGE_SIZE };
 	struct page_alloc_stats before, after;
+	pthread_rwlockattr_t la;
 	long long thp_alloc, thp_split, thp_fallback, thp2_alloc, thp2_split;
-	long long thp_collapse, thp2_collapse;
+	long long thp_collapse, thp2_collapse, thp_split_page;
+	long long d_alloc, d_fallback, d_split_page, d_deferred, d_frames, d_tables;
 
 	rcu_barrier();
 	page_alloc_get_stats(&before);
 	mm = umm_mm_create(&o);
 	mm2 = umm_mm_create(&o2);
-	CHECK(mm && mm2);
-	if (!mm || !mm2)
+	mm3 = umm_mm_create(&o3);
+	CHECK(mm && mm2 && mm3);
+	if (!mm || !mm2 || !mm3)
 		return;
+	/* a writer of l_lock must get in between the two readers */
+	pthread_rwlockattr_init(&la);
+	pthread_rwlockattr_setkind_np(&la, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&l_lock, &la);
+	pthread_rwlockattr_destroy(&la);
 	churns[0].m = mm;
 	churns[1].m = mm2;
 	/* mapped before any thread runs: the reader's mincore needs them */
@@ -1473,7 +2058,9 @@ static void test_thp_stress(void)
 	CHECK_EQ(umm_mmap(mm, F_BASE, 2 * HP, RW, ANON_FIXED, NULL, 0), (int64_t)F_BASE);
 	CHECK_EQ(umm_mmap(mm, P_BASE, HP, RW, ANON_FIXED, NULL, 0), (int64_t)P_BASE);
 	CHECK_EQ(umm_mmap(mm, K_BASE, K_BLOCKS * HP, RW, ANON_FIXED, NULL, 0), (int64_t)K_BASE);
-	stress_run(fns, args, ARRAY_SIZE(fns), 5, &stop);
+	CHECK_EQ(umm_mmap(mm3, L_BASE, HP, RW, ANON_FIXED, NULL, 0), (int64_t)L_BASE);
+	CHECK_EQ(umm_madvise(mm3, L_BASE, HP, MADV_HUGEPAGE), 0);
+	stress_run(fns, args, ARRAY_SIZE(fns) - 2, 5, &stop);
 
 	thp_alloc = vmstat(mm, "thp_fault_alloc");
 	thp_split = vmstat(mm, "thp_split_pmd");
@@ -1482,6 +2069,16 @@ static void test_thp_stress(void)
 	thp2_split = vmstat(mm2, "thp_split_pmd");
 	thp_collapse = vmstat(mm, "thp_collapse_alloc");
 	thp2_collapse = vmstat(mm2, "thp_collapse_alloc");
+	thp_split_page = vmstat(mm, "thp_split_page");
+	d_alloc = vmstat(mm3, "thp_fault_alloc");
+	d_fallback = vmstat(mm3, "thp_fault_fallback");
+	d_split_page = vmstat(mm3, "thp_split_page");
+	d_deferred = vmstat(mm3, "thp_deferred_split_page");
+	/* every frame of mm3 but its tables came back with its mappings */
+	CHECK_EQ(umm_munmap(mm3, D_BASE, D_END - D_BASE), 0);
+	rcu_barrier();
+	d_frames = vmstat(mm3, "nr_mm_frames");
+	d_tables = vmstat(mm3, "nr_page_table_pages");
 	printf("  writes %llu, checks %llu, lost %llu, writer mprotects %llu, remaps %llu\n"
 	       "  churn ops %llu + %llu in the madvise-mode mm (block mremaps %llu, "
 	       "piece mremaps %llu, munmaps %llu, "
@@ -1494,7 +2091,15 @@ static void test_thp_stress(void)
 	       "  collapser %llu (writer 3 writes while it collapsed their block %llu), "
 	       "collapses %llu ok, %llu busy (+ %llu beside a fork child), %llu refused, "
 	       "%llu refused while pinned; "
-	       "thp_collapse_alloc %lld, madvise-mode mm %lld\n",
+	       "thp_collapse_alloc %lld, madvise-mode mm %lld\n"
+	       "  MADV_FREE: same-THP %llu, churn %llu, fork %llu, splitter %llu; "
+	       "thp_split_page %lld\n"
+	       "  lazy pair: L ops %llu (MADV_FREE %llu, %llu of them pinned, pins %llu, "
+	       "L afresh %llu), blocks %llu, kept-page ops %llu, hogs %llu (%llu never "
+	       "ran short); -ENOMEM %llu, then through %llu, blocks given back %llu\n"
+	       "  lazy mm: thp_fault_alloc %lld, thp_fault_fallback %lld, thp_split_page %lld, "
+	       "thp_deferred_split_page %lld; unmapped: nr_mm_frames %lld, "
+	       "nr_page_table_pages %lld\n",
 	       (unsigned long long)n_writes, (unsigned long long)n_checks,
 	       (unsigned long long)n_lost, (unsigned long long)n_wprot,
 	       (unsigned long long)n_remaps, (unsigned long long)churns[0].ops,
@@ -1514,7 +2119,16 @@ static void test_thp_stress(void)
 	       (unsigned long long)n_collapse_ok,
 	       (unsigned long long)n_collapse_busy, (unsigned long long)n_collapse_busy_forked,
 	       (unsigned long long)n_collapse_refused,
-	       (unsigned long long)n_k_pinned, thp_collapse, thp2_collapse);
+	       (unsigned long long)n_k_pinned, thp_collapse, thp2_collapse,
+	       (unsigned long long)n_s_free, (unsigned long long)n_cfree,
+	       (unsigned long long)n_f_free, (unsigned long long)n_p_free, thp_split_page,
+	       (unsigned long long)n_l_ops, (unsigned long long)n_l_free,
+	       (unsigned long long)n_l_free_pinned, (unsigned long long)n_l_pins,
+	       (unsigned long long)n_l_remaps, (unsigned long long)n_d_cycles,
+	       (unsigned long long)n_d_kept, (unsigned long long)n_d_hogs,
+	       (unsigned long long)n_d_hog_full, (unsigned long long)n_d_enomem,
+	       (unsigned long long)n_d_recovered, (unsigned long long)n_d_released,
+	       d_alloc, d_fallback, d_split_page, d_deferred, d_frames, d_tables);
 	CHECK_EQ(n_lost, 0);
 	CHECK(n_writes > 0 && churns[0].ops > 0 && churns[1].ops > 0 && n_s_ops > 0 &&
 	      n_forks > 0 && n_pins > 0 && n_splits > 0 && n_reads > 0 && n_k_ops > 0 &&
@@ -1525,8 +2139,19 @@ static void test_thp_stress(void)
 	CHECK(thp2_split > 0);
 	CHECK(thp_collapse > 0);
 	CHECK(thp2_collapse > 0);
+	CHECK(n_s_free > 0 && n_cfree > 0 && n_f_free > 0 && n_p_free > 0);
+	CHECK(thp_split_page > 0);
+	CHECK(n_l_free > 0 && n_l_pins > 0 && n_d_cycles > 0 && n_d_hogs > 0);
+	/* every access that ran short got through in the end */
+	CHECK_EQ(n_d_recovered, n_d_enomem);
+	CHECK(d_alloc > 0);
+	CHECK(d_split_page > 0);
+	CHECK(d_deferred > 0);
+	CHECK(d_frames >= 0 && d_frames == d_tables);
 	umm_mm_destroy(mm);
 	umm_mm_destroy(mm2);
+	umm_mm_destroy(mm3);
+	pthread_rwlock_destroy(&l_lock);
 	rcu_barrier();
 	page_alloc_get_stats(&after);
 	CHECK_EQ(after.in_use_pages, before.in_use_pages);
