@@ -285,6 +285,10 @@ __visible int umm_pin(struct umm_mm *mm, uint64_t addr, size_t npages,
 			if (unshare && !flags)
 				flags = FAULT_FLAG_UNSHARE;
 			fault = handle_mm_fault(vma, a, flags);
+			/* out of memory: partly unmapped THPs give their holes back */
+			if ((fault & VM_FAULT_OOM) && READ_ONCE(mm->thp_seen) &&
+			    deferred_split_scan(mm))
+				continue;
 			if (fault & ~VM_FAULT_RETRY) {
 				err = fault & VM_FAULT_OOM ? -ENOMEM : -EFAULT;
 				goto undo;

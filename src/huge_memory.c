@@ -355,9 +355,14 @@ bool split_folio_in_table(struct umm_mm *mm, pte_t *ptep, struct page *head)
 
 	if (!PageHead(head) || page_order(head) != HPAGE_PMD_ORDER || !PageAnon(head))
 		return false;
-	if (folio_entire_mapcount(head) || page_maybe_dma_pinned(head) ||
-	    page_count(head) != maps)
-		return false;	/* PMD-mapped, pinned, or held by someone */
+	/*
+	 * Acquire: pairs with the release of the last reference dropped by
+	 * an unmap or unpin, so that its counts are seen before they are
+	 * rewritten below.
+	 */
+	if (__atomic_load_n(&head->refcount, __ATOMIC_ACQUIRE) != maps ||
+	    folio_entire_mapcount(head) || page_maybe_dma_pinned(head))
+		return false;	/* held by someone, PMD-mapped, or pinned */
 	for (unsigned int i = 0; i < PTRS_PER_PTE; i++) {
 		pte_t v = ptep_get(table + i);
 

@@ -34,7 +34,7 @@
  *                the other thread splits the leaf with mprotect or munmap
  *                of a page of the second half (and fork copies the pinned
  *                THP for its child)
- *  reader        smaps, pagemap, maps, mincore and vmstat of both mms
+ *  reader        smaps, pagemap, maps, mincore and vmstat of the mms
  *  collapse pair three blocks: writer 3 writes records across the page
  *                boundaries of the first half of the first one and checks
  *                each at once, while the collapser, owning the rest, splits
@@ -45,6 +45,21 @@
  *                back with MADV_COLLAPSE, one block or all three (some THPs
  *                already); ranges inside a block (-EINVAL) or running into
  *                the hole after K (-ENOMEM) are refused
+ *  lazy pair     mm3 (madvise mode, a frame limit): two threads share the
+ *                THP L, half each, with exact models: writes, MADV_FREE of
+ *                pieces (the leaf and then the folio split under the other
+ *                half's writes, faults, zaps, mprotects and pins; contents
+ *                stay), MADV_DONTNEED, munmap, mprotect, pins, collapse, L
+ *                afresh. Between, each faults in MADV_HUGEPAGE blocks and
+ *                unmaps all but a few pages it keeps checking, and a hog
+ *                fills the limit: faults run out of memory and split the
+ *                partly unmapped THPs (deferred split); an access that still
+ *                gets -ENOMEM gives a block back and must then get through
+ *
+ * MADV_FREE comes in elsewhere too: the same-THP churner frees pieces of
+ * S's second half under writer 2, the churners (exact models: contents
+ * stay), the forker on either side of a fork (a folio the other side maps
+ * stays whole) and the splitter under the pinner's pins.
  *
  * MADV_COLLAPSE comes in everywhere else too: the writers collapse their
  * own blocks after an mprotect, the same-THP churner the block under the
@@ -53,8 +68,10 @@
  * while the other side lives, and the pinner its block while it holds the
  * pin (-EAGAIN, the same frame after) and once it let go.
  *
- * At the end every frame and table is returned, and vmstat shows THPs
- * were faulted in, split and collapsed in both mms.
+ * At the end every frame and table is returned, vmstat shows THPs were
+ * faulted in, split and collapsed in both mms, folios were split in mm
+ * and mm3, some of those in mm3 out of memory, and mm3 unmapped holds
+ * nothing but its tables.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -1427,9 +1444,9 @@ static void *collapser(void *arg)
 #define L_HALF		(HP_PAGES / 2)
 #define D_BLOCKS	8			/* a thread's blocks, a hole after each */
 #define D_REGION(t)	D_SLOT(4 + (t) * 2 * D_BLOCKS)
-#define D_HOG(t)	D_SLOT(40 + (t) * 4)	/* 4 MiB of small pages */
-#define D_HOG_PAGES	(2 * HP_PAGES)
-#define D_END		D_SLOT(48)
+#define D_HOG(t)	D_SLOT(40 + (t) * 6)	/* small pages, as many as the limit */
+#define D_HOG_PAGES	D_LIMIT_PAGES
+#define D_END		D_SLOT(52)
 #define D_FILL		64			/* pages a new block is written at */
 #define D_STRIDE	(HP_PAGES / D_FILL)
 #define D_KEEP		4			/* of them kept mapped */
@@ -1450,6 +1467,7 @@ struct dthread {
 		uint64_t pg[D_KEEP], val[D_KEEP];	/* val UNMAPPED: unmapped since */
 	} blk[D_BLOCKS];
 	unsigned int next, next_free;
+	int busy;				/* the block it works on, or -1 */
 	uint64_t ops;
 };
 
@@ -1458,7 +1476,10 @@ static uint64_t l_gen;		/* under l_lock */
 static uint64_t n_l_ops, n_l_free, n_l_free_pinned, n_l_pins, n_l_remaps;
 static uint64_t n_d_cycles, n_d_kept, n_d_enomem, n_d_recovered, n_d_released;
 static uint64_t n_d_hogs, n_d_hog_full;
-static struct dthread dthreads[2] = { { .id = 0, .seed = 8 }, { .id = 1, .seed = 9 } };
+static struct dthread dthreads[2] = {
+	{ .id = 0, .seed = 8, .busy = -1 },
+	{ .id = 1, .seed = 9, .busy = -1 },
+};
 
 static uint64_t d_stamp(struct dthread *d)
 {
@@ -1470,13 +1491,13 @@ static uint64_t d_blk(const struct dthread *d, unsigned int b)
 	return D_REGION(d->id) + 2 * (uint64_t)b * HP;
 }
 
-/* Give one of this thread's blocks back: false when none is left. */
+/* Give one of this thread's blocks back (not the busy one): false when none is left. */
 static bool d_release(struct dthread *d)
 {
 	for (unsigned int i = 0; i < D_BLOCKS; i++) {
 		unsigned int b = (d->next_free + i) % D_BLOCKS;
 
-		if (!d->blk[b].used)
+		if (!d->blk[b].used || (int)b == d->busy)
 			continue;
 		CHECK_EQ(umm_munmap(mm3, d_blk(d, b), HP), 0);
 		d->blk[b].used = false;
@@ -1844,6 +1865,7 @@ static void d_kept_op(struct dthread *d)
 
 	if (!d->blk[b].used || d->blk[b].val[k] == UNMAPPED)
 		return;
+	d->busy = (int)b;
 	switch (xrand(&d->seed) % 4) {
 	case 0:
 	case 1:
@@ -1862,10 +1884,14 @@ static void d_kept_op(struct dthread *d)
 		break;
 	}
 	d_check_block(d, b);
+	d->busy = -1;
 	count(&n_d_kept);
 }
 
-/* Small pages until the limit (-ENOMEM, once the fault split what it could), then back. */
+/*
+ * Small pages up to the limit (-ENOMEM, once the fault split what it
+ * could), then all back: the other thread's accesses meanwhile run short.
+ */
 static void d_hog(struct dthread *d)
 {
 	uint64_t a = D_HOG(d->id), tag = ((0x8ULL + d->id) << 56) | (d->ctr << 12), k;
@@ -1913,6 +1939,12 @@ static void *lazy(void *arg)
 		else
 			d_hog(d);
 		d->ops++;
+		/* two more threads that never wait would starve the mm's */
+		if (!(d->ops % 4)) {
+			struct timespec ts = { 0, 100 * 1000 };
+
+			nanosleep(&ts, NULL);
+		}
 	}
 	pthread_rwlock_rdlock(&l_lock);
 	l_sync(d);
@@ -2060,7 +2092,7 @@ static void test_thp_stress(void)
 	CHECK_EQ(umm_mmap(mm, K_BASE, K_BLOCKS * HP, RW, ANON_FIXED, NULL, 0), (int64_t)K_BASE);
 	CHECK_EQ(umm_mmap(mm3, L_BASE, HP, RW, ANON_FIXED, NULL, 0), (int64_t)L_BASE);
 	CHECK_EQ(umm_madvise(mm3, L_BASE, HP, MADV_HUGEPAGE), 0);
-	stress_run(fns, args, ARRAY_SIZE(fns) - 2, 5, &stop);
+	stress_run(fns, args, ARRAY_SIZE(fns), 5, &stop);
 
 	thp_alloc = vmstat(mm, "thp_fault_alloc");
 	thp_split = vmstat(mm, "thp_split_pmd");
