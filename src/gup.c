@@ -263,6 +263,7 @@ __visible int umm_pin(struct umm_mm *mm, uint64_t addr, size_t npages,
 	mmap_read_lock(mm);
 	for (i = 0; i < npages; i++) {
 		uint64_t a = addr + i * PAGE_SIZE;
+		bool split_tried = false;
 		struct page *page;
 		void *host = NULL;
 
@@ -285,10 +286,12 @@ __visible int umm_pin(struct umm_mm *mm, uint64_t addr, size_t npages,
 			if (unshare && !flags)
 				flags = FAULT_FLAG_UNSHARE;
 			fault = handle_mm_fault(vma, a, flags);
-			/* out of memory: partly unmapped THPs give their holes back */
-			if ((fault & VM_FAULT_OOM) && READ_ONCE(mm->thp_seen) &&
-			    deferred_split_scan(mm))
-				continue;
+			/* out of memory: partly unmapped THPs give their holes back, once */
+			if ((fault & VM_FAULT_OOM) && !split_tried && READ_ONCE(mm->thp_seen)) {
+				split_tried = true;
+				if (deferred_split_scan(mm))
+					continue;
+			}
 			if (fault & ~VM_FAULT_RETRY) {
 				err = fault & VM_FAULT_OOM ? -ENOMEM : -EFAULT;
 				goto undo;

@@ -376,23 +376,37 @@ bool split_folio_in_table(struct umm_mm *mm, pte_t *ptep, struct page *head)
 	return true;
 }
 
+struct deferred_split {
+	uint64_t freed;		/* frames given back */
+	struct page *refused;	/* the last folio that could not be split */
+};
+
 /* A THP some of whose pages are no longer mapped: split, its holes freed. */
 static int deferred_split_pte(pte_t *pte, uint64_t addr, uint64_t next,
 			      struct mm_walk *walk)
 {
+	struct deferred_split *ds = walk->private;
 	pte_t v = ptep_get(pte);
 	struct page *head;
+	int maps;
 
 	(void)addr;
 	(void)next;
 	if (!pte_present(v) || pte_special(v))
 		return 0;
 	head = compound_head(pfn_to_page(pte_pfn(v)));
-	if (!PageHead(head) || folio_entire_mapcount(head) ||
-	    folio_mapcount(head) >= (int)HPAGE_PMD_NR)
+	if (!PageHead(head) || head == ds->refused || folio_entire_mapcount(head))
 		return 0;
-	if (split_folio_in_table(walk->mm, pte, head))
-		mm_stat_add(walk->mm, MM_THP_DEFERRED_SPLIT, 1);
+	maps = folio_mapcount(head);
+	if (maps >= (int)HPAGE_PMD_NR)
+		return 0;
+	if (!split_folio_in_table(walk->mm, pte, head)) {
+		ds->refused = head;	/* its other pages need not ask again */
+		return 0;
+	}
+	/* split only when its references were its mappings: the rest went */
+	ds->freed += HPAGE_PMD_NR - (unsigned int)maps;
+	mm_stat_add(walk->mm, MM_THP_DEFERRED_SPLIT, 1);
 	return 0;
 }
 
@@ -400,12 +414,11 @@ static const struct mm_walk_ops deferred_split_ops = { .pte_entry = deferred_spl
 
 uint64_t deferred_split_scan(struct umm_mm *mm)
 {
-	uint64_t before = quota_used(mm->quota), after;
+	struct deferred_split ds = { 0, NULL };
 
 	mmap_assert_locked(mm);
-	walk_page_range(mm, 0, mm->task_size, &deferred_split_ops, NULL);
-	after = quota_used(mm->quota);
-	return before > after ? before - after : 0;
+	walk_page_range(mm, 0, mm->task_size, &deferred_split_ops, &ds);
+	return ds.freed;
 }
 
 /* ---- zap ---- */

@@ -27,10 +27,12 @@
 enum scan_result {
 	SCAN_SUCCEED,
 	SCAN_PMD_MAPPED,		/* already a THP: counts as done */
-	SCAN_PMD_NONE,			/* no page table: nothing to collapse */
+	SCAN_PMD_NULL,			/* no PMD table: the next block may have one */
+	SCAN_PMD_NONE,			/* no PTE table: nothing to collapse */
 	SCAN_PAGE_ANON,			/* a page that is not anonymous */
 	SCAN_PAGE_COUNT,		/* a page someone else holds (a pin) */
 	SCAN_ALLOC_HUGE_PAGE_FAIL,
+	SCAN_CGROUP_CHARGE_FAIL,	/* the mm's phys_limit (umm's memcg) */
 	SCAN_FAIL,
 };
 
@@ -39,6 +41,8 @@ static int madvise_collapse_errno(enum scan_result r)
 	switch (r) {
 	case SCAN_ALLOC_HUGE_PAGE_FAIL:
 		return -ENOMEM;
+	case SCAN_CGROUP_CHARGE_FAIL:
+		return -EBUSY;
 	case SCAN_PAGE_COUNT:
 		return -EAGAIN;
 	default:
@@ -49,7 +53,7 @@ static int madvise_collapse_errno(enum scan_result r)
 /* Failures after which the next block is still tried (the kernel's list). */
 static bool collapse_continue(enum scan_result r)
 {
-	return r == SCAN_PAGE_COUNT;
+	return r == SCAN_PAGE_COUNT || r == SCAN_PMD_NULL;
 }
 
 /*
@@ -113,13 +117,19 @@ static enum scan_result collapse_huge_page(struct vm_area_struct *vma, uint64_t 
 	rcu_read_lock();
 	pmd = pmd_off_lockless(mm, haddr);
 	rcu_read_unlock();	/* mmap_lock (write) keeps the upper tables */
-	if (!pmd || pmd_none(pmdp_get(pmd)))
+	if (!pmd)
+		return SCAN_PMD_NULL;
+	if (pmd_none(pmdp_get(pmd)))
 		return SCAN_PMD_NONE;
 	if (pmd_leaf(pmdp_get(pmd)))
 		return SCAN_PMD_MAPPED;
 	head = alloc_pages(mm->quota, __GFP_COMP | __GFP_NOZERO, HPAGE_PMD_ORDER);
-	if (!head)
+	if (!head) {
+		/* which limit said no: the mm's is the kernel's memcg charge */
+		if (quota_used(mm->quota) + HPAGE_PMD_NR > READ_ONCE(mm->quota->limit))
+			return SCAN_CGROUP_CHARGE_FAIL;
 		return SCAN_ALLOC_HUGE_PAGE_FAIL;
+	}
 	deposit = pte_alloc_one(mm);
 	if (!deposit) {
 		put_page(head);
