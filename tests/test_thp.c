@@ -1808,6 +1808,9 @@ static void test_oom_fallback(void)
 	CHECK_EQ(side_kb(&us, "Rss"), 17 * 4);
 	CHECK(umm_has(&us, 0, 16 * P, 10) && umm_has(&us, 2 * M, P, 10));
 	CHECK(umm_zero(&us, 16 * P, P));
+	/* no room for a THP: MADV_COLLAPSE answers as a failed memcg charge */
+	CHECK_EQ(madv(&us, 0, 2 * M, MADV_COLLAPSE), -EBUSY);
+	CHECK(umm_has(&us, 0, 16 * P, 10));
 	/* past the limit at 4 KiB too: -ENOMEM, not a crash */
 	CHECK_EQ(umm_fault(us.mm, us.base + 3 * M, UMM_WRITE), 0);
 	{

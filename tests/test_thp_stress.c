@@ -187,7 +187,7 @@ static uint64_t collapse_allocs(struct umm_mm *m)
 /*
  * collapse - MADV_COLLAPSE of [a, a + len) in @m, and a check of its
  * result. @want: what the caller's own doings make certain, or C_ANY
- * (0, -EINVAL, -EAGAIN or -ENOMEM). Unless @flags has C_STRICT, a fork
+ * (0, -EINVAL, -EAGAIN, -ENOMEM, or -EBUSY: the mm's phys_limit). Unless @flags has C_STRICT, a fork
  * child of mm that lived meanwhile may make it -EAGAIN; with @seq, a
  * change of it since @s0 makes it C_ANY.
  */
@@ -206,7 +206,8 @@ static int collapse(struct umm_mm *m, const char *who, uint64_t a, uint64_t len,
 		count(forked && want != -EAGAIN ? &n_collapse_busy_forked : &n_collapse_busy);
 	else
 		count(&n_collapse_refused);
-	if (want == C_ANY ? !(!r || r == -EINVAL || r == -EAGAIN || r == -ENOMEM) :
+	if (want == C_ANY ? !(!r || r == -EINVAL || r == -EAGAIN || r == -ENOMEM ||
+			      r == -EBUSY) :
 	    r != want && !(forked && r == -EAGAIN)) {
 		fprintf(stderr, "%s: mm %p: collapse %#llx+%#llx: want %d, got %d\n", who,
 			(void *)m, (unsigned long long)a, (unsigned long long)len, want, r);
