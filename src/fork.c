@@ -48,8 +48,7 @@ static int copy_present_pte(struct umm_mm *dst, pte_t *dst_pte, pte_t *src_pte,
 		mm_stat_add(dst, MM_ANONPAGES, 1);
 		if (PageHead(head)) {	/* both mms map it now */
 			clear_bit_page(PG_anon_exclusive, page);
-			if (!READ_ONCE(dst->thp_seen))
-				WRITE_ONCE(dst->thp_seen, true);
+			mm_set_thp_seen(dst);
 		}
 	}
 	/*

@@ -86,7 +86,10 @@ bool thp_vma_suitable(struct vm_area_struct *vma, uint64_t haddr)
 
 /* ---- rmap of a PMD mapping ---- */
 
-/* A new folio, mapped by one PMD of @vma at @haddr, this mapping's own. */
+/*
+ * A new folio, mapped by one PMD of @vma at @haddr, this mapping's own.
+ * These three change a PMD mapping's counts. Locking: the PMD lock held.
+ */
 static void folio_add_new_anon_rmap_pmd(struct page *head, struct vm_area_struct *vma,
 					uint64_t haddr)
 {
@@ -131,8 +134,7 @@ void map_anon_folio_pmd(struct vm_area_struct *vma, pmd_t *pmd, struct page *hea
 	VM_BUG_ON(!pmd_none(pmdp_get(pmd)));
 	folio_add_new_anon_rmap_pmd(head, vma, haddr);
 	pgtable_trans_huge_deposit(pmd, table);
-	if (!READ_ONCE(vma->vm_mm->thp_seen))
-		WRITE_ONCE(vma->vm_mm->thp_seen, true);
+	mm_set_thp_seen(vma->vm_mm);
 	mm_stat_add(vma->vm_mm, MM_ANONPAGES, HPAGE_PMD_NR);
 	set_pmd(pmd, mk_huge_pmd(vma, head));
 }
@@ -355,6 +357,8 @@ bool split_folio_in_table(struct umm_mm *mm, pte_t *ptep, struct page *head)
 
 	if (!PageHead(head) || page_order(head) != HPAGE_PMD_ORDER || !PageAnon(head))
 		return false;
+	if (maps > (int)PTRS_PER_PTE)
+		return false;	/* more mappings than one table holds: no scan */
 	/*
 	 * Acquire: pairs with the release of the last reference dropped by
 	 * an unmap or unpin, so that its counts are seen before they are
@@ -381,7 +385,10 @@ struct deferred_split {
 	struct page *refused;	/* the last folio that could not be split */
 };
 
-/* A THP some of whose pages are no longer mapped: split, its holes freed. */
+/*
+ * A THP some of whose pages are no longer mapped: split, its holes freed.
+ * Locking: the PTE lock held (pte_entry).
+ */
 static int deferred_split_pte(pte_t *pte, uint64_t addr, uint64_t next,
 			      struct mm_walk *walk)
 {
@@ -547,8 +554,7 @@ int copy_huge_pmd(struct umm_mm *dst, struct umm_mm *src, pmd_t *dst_pmd,
 	}
 	get_page(head);
 	folio_dup_rmap_pmd(head);
-	if (!READ_ONCE(dst->thp_seen))
-		WRITE_ONCE(dst->thp_seen, true);
+	mm_set_thp_seen(dst);
 	clear_bit_page(PG_anon_exclusive, head);	/* both mms map it now */
 	mm_stat_add(dst, MM_ANONPAGES, HPAGE_PMD_NR);
 	pgtable_trans_huge_deposit(dst_pmd, table);

@@ -16,6 +16,13 @@
 #define HPAGE_PMD_NR	(1UL << HPAGE_PMD_ORDER)
 #define HPAGE_PMD_SIZE	PMD_SIZE
 
+/* A THP is mapped in @mm: edge splits and the deferred split look from now. */
+static inline void mm_set_thp_seen(struct umm_mm *mm)
+{
+	if (!READ_ONCE(mm->thp_seen))
+		WRITE_ONCE(mm->thp_seen, true);
+}
+
 /*
  * pmdp_invalidate - freeze a leaf: clear present (PSE stays, so it still
  * reads as a leaf and nobody descends), so lockless walkers can no longer

@@ -233,18 +233,11 @@ static int madvise_free_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
 			    struct mm_walk *walk)
 {
 	struct page *head;
-	spinlock_t *ptl;
 	pmd_t v;
+	spinlock_t *ptl = walk_pmd_leaf_lock(pmd, walk, &v);
 
-	if (!pmd_leaf(pmdp_get_lockless(pmd)))
-		return 0;	/* a table: its PTEs are walked */
-	ptl = pmd_lock(walk->mm, pmd);
-	v = pmdp_get(pmd);
-	if (!pmd_leaf(v)) {
-		walk->action = ACTION_AGAIN;	/* split meanwhile */
-		goto unlock;
-	}
-	walk->action = ACTION_CONTINUE;
+	if (!ptl)
+		return 0;
 	if (!(pmd_flags(v) & _PAGE_PRESENT) || (pmd_flags(v) & _PAGE_SPECIAL))
 		goto unlock;
 	head = pmd_page(v);
@@ -262,8 +255,8 @@ static int madvise_free_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
 		uint64_t old = pmdp_invalidate(pmd);
 
 		set_pmd(pmd, __pmd(old & ~(_PAGE_DIRTY | _PAGE_ACCESSED)));
-		for (uint64_t a = addr; a < next; a += PAGE_SIZE)
-			change_walk_note(walk, a);
+		change_walk_note(walk, addr);	/* the whole leaf: first */
+		change_walk_note(walk, next - PAGE_SIZE);	/* and last page */
 	}
 	set_bit_page(PG_lazyfree, head);
 unlock:
@@ -285,80 +278,71 @@ static const struct mm_walk_ops madvise_free_ops = {
  * under memory pressure, which umm does not reclaim under yet, so they
  * stay, as they do on an idle Linux, and smaps counts them as LazyFree.
  * MADV_WILLNEED, MADV_COLD and MADV_PAGEOUT are hints with nothing to act
- * on yet (no swap, no LRU); all of them only walk the VMAs. Locking: mmap_lock held for read; zapping takes the PTE locks and
- * may race with faults, which is fine (the fault's page stays or goes).
+ * on yet (no swap, no LRU). MADV_COLLAPSE makes THPs (khugepaged.c).
+ * Each acts on [start, end) of one VMA.
+ * Locking: mmap_lock held for read (write for MADV_COLLAPSE); zapping takes
+ * the PTE locks and may race with faults, which is fine (the fault's page
+ * stays or goes).
  */
-static int madvise_walk_read(struct umm_mm *mm, uint64_t start, uint64_t end,
-			     int behavior)
+static int madvise_vma_behavior(struct vm_area_struct *vma, uint64_t start, uint64_t end,
+			    int behavior)
 {
-	int unmapped = 0;
+	struct umm_mm *mm = vma->vm_mm;
 
-	while (start < end) {
-		struct vm_area_struct *vma = find_vma(mm, start);
-		uint64_t tmp;
-
-		if (!vma || vma->vm_start >= end)
-			return -ENOMEM;
-		if (start < vma->vm_start) {
-			unmapped = -ENOMEM;
-			start = vma->vm_start;
-		}
-		tmp = vma->vm_end < end ? vma->vm_end : end;
-		switch (behavior) {
-		case MADV_FREE:
-			if (vma->vm_file)
-				return -EINVAL;	/* anonymous memory only */
-			/* fall through */
-		case MADV_DONTNEED:
-		case MADV_COLD:
-		case MADV_PAGEOUT:
-			/* can_madv_lru_vma() */
-			if (vma->vm_flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB))
-				return -EINVAL;
-			break;
-		case MADV_DONTNEED_LOCKED:
-			if (vma->vm_flags & (VM_PFNMAP | VM_HUGETLB))
-				return -EINVAL;
-			break;
-		case MADV_REMOVE:
-			/* punch a hole in the file behind a shared writable mapping */
-			if (vma->vm_flags & VM_LOCKED)
-				return -EINVAL;
-			if (!vma->vm_file)
-				return -EINVAL;
-			if ((vma->vm_flags & (VM_SHARED | VM_MAYWRITE)) !=
-			    (VM_SHARED | VM_MAYWRITE))
-				return -EACCES;
-			break;
-		}
-		if (behavior == MADV_DONTNEED || behavior == MADV_DONTNEED_LOCKED)
-			zap_page_range(mm, start, tmp);
-		if (behavior == MADV_FREE) {
-			struct change_walk cw;
-
-			walk_page_range(mm, start, tmp, &madvise_free_ops, &cw);
-		}
-		/* the hole goes through to the file, in every mm that maps it */
-		if (behavior == MADV_REMOVE) {
-			uint64_t first = vma->vm_pgoff + ((start - vma->vm_start) >> PAGE_SHIFT);
-			int err = filemap_punch_hole(vma->vm_file, first,
-						     first + ((tmp - start) >> PAGE_SHIFT) - 1);
-
-			if (err)
-				return err;
-		}
-		start = tmp;
+	switch (behavior) {
+	case MADV_FREE:
+		if (vma->vm_file)
+			return -EINVAL;	/* anonymous memory only */
+		/* fall through */
+	case MADV_DONTNEED:
+	case MADV_COLD:
+	case MADV_PAGEOUT:
+		/* can_madv_lru_vma() */
+		if (vma->vm_flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB))
+			return -EINVAL;
+		break;
+	case MADV_DONTNEED_LOCKED:
+		if (vma->vm_flags & (VM_PFNMAP | VM_HUGETLB))
+			return -EINVAL;
+		break;
+	case MADV_REMOVE:
+		/* punch a hole in the file behind a shared writable mapping */
+		if (vma->vm_flags & VM_LOCKED)
+			return -EINVAL;
+		if (!vma->vm_file)
+			return -EINVAL;
+		if ((vma->vm_flags & (VM_SHARED | VM_MAYWRITE)) !=
+		    (VM_SHARED | VM_MAYWRITE))
+			return -EACCES;
+		break;
+	case MADV_COLLAPSE:
+		return madvise_collapse(vma, start, end);
 	}
-	return unmapped;
+	if (behavior == MADV_DONTNEED || behavior == MADV_DONTNEED_LOCKED)
+		zap_page_range(mm, start, end);
+	if (behavior == MADV_FREE) {
+		struct change_walk cw;
+
+		walk_page_range(mm, start, end, &madvise_free_ops, &cw);
+	}
+	/* the hole goes through to the file, in every mm that maps it */
+	if (behavior == MADV_REMOVE) {
+		uint64_t first = vma->vm_pgoff + ((start - vma->vm_start) >> PAGE_SHIFT);
+
+		return filemap_punch_hole(vma->vm_file, first,
+					  first + ((end - start) >> PAGE_SHIFT) - 1);
+	}
+	return 0;
 }
 
 /*
- * MADV_COLLAPSE, VMA by VMA as madvise_walk_vmas: the first VMA's error
- * ends it; a hole is reported (-ENOMEM) once the VMAs past it were done.
- * Locking: mmap_lock held for write (the kernel retakes it for write to
- * collapse each block; umm holds it throughout).
+ * madvise_walk_vmas - the advice on each VMA of [start, end), as the
+ * kernel's: the first VMA's error ends it; a hole is reported (-ENOMEM)
+ * once the VMAs past it were done.
+ * Locking: mmap_lock held (read; write for MADV_COLLAPSE).
  */
-static int madvise_collapse_range(struct umm_mm *mm, uint64_t start, uint64_t end)
+static int madvise_walk_vmas(struct umm_mm *mm, uint64_t start, uint64_t end,
+			     int behavior)
 {
 	int unmapped = 0;
 
@@ -374,7 +358,7 @@ static int madvise_collapse_range(struct umm_mm *mm, uint64_t start, uint64_t en
 			start = vma->vm_start;
 		}
 		tmp = vma->vm_end < end ? vma->vm_end : end;
-		err = madvise_collapse(vma, start, tmp);
+		err = madvise_vma_behavior(vma, start, tmp, behavior);
 		if (err)
 			return err;
 		start = tmp;
@@ -404,7 +388,11 @@ __visible int umm_madvise(struct umm_mm *mm, uint64_t start, uint64_t len_in,
 		return 0;
 	if (behavior == MADV_COLLAPSE) {
 		mmap_write_lock(mm);
-		err = madvise_collapse_range(mm, start, end);
+		/*
+		 * The kernel retakes mmap_lock for write to collapse each
+		 * block; umm holds it for the whole call.
+		 */
+		err = madvise_walk_vmas(mm, start, end, behavior);
 		mmap_write_unlock(mm);
 		return err;
 	}
@@ -415,7 +403,7 @@ __visible int umm_madvise(struct umm_mm *mm, uint64_t start, uint64_t len_in,
 		return err;
 	}
 	mmap_read_lock(mm);
-	err = madvise_walk_read(mm, start, end, behavior);
+	err = madvise_walk_vmas(mm, start, end, behavior);
 	mmap_read_unlock(mm);
 	return err;
 }

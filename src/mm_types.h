@@ -298,8 +298,11 @@ struct umm_mm {
 
 	pthread_rwlock_t notifier_lock;	/* guards the notifier list */
 	struct mmu_notifier *notifiers;	/* notifier_lock (write); read lockless for NULL */
-	/* a THP was ever mapped here: out of memory, look for ones to split */
-	bool thp_seen;			/* set once (WRITE_ONCE), read locklessly */
+	/*
+	 * A THP was ever mapped here: VMA edges may cut a leaf, and out of
+	 * memory there may be ones to split. Set once, read locklessly.
+	 */
+	bool thp_seen;
 
 	/* atomic, relaxed; the faults' counters first, on a line of their own */
 	uint64_t stat[NR_MM_STAT_ITEMS] __cacheline_aligned;

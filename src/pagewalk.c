@@ -65,6 +65,23 @@ static int walk_pte_range(pmd_t *pmd, uint64_t addr, uint64_t end,
 	return err;
 }
 
+spinlock_t *walk_pmd_leaf_lock(pmd_t *pmd, struct mm_walk *walk, pmd_t *v)
+{
+	spinlock_t *ptl;
+
+	if (!pmd_leaf(pmdp_get_lockless(pmd)))
+		return NULL;
+	ptl = pmd_lock(walk->mm, pmd);
+	*v = pmdp_get(pmd);
+	if (pmd_leaf(*v)) {
+		walk->action = ACTION_CONTINUE;
+		return ptl;
+	}
+	spin_unlock(ptl);
+	walk->action = ACTION_AGAIN;
+	return NULL;
+}
+
 /* Locking: inside the walk's RCU section; no page-table lock held. */
 static int walk_pmd_range(pmd_t *table, uint64_t addr, uint64_t end,
 			  struct mm_walk *walk)

@@ -77,6 +77,16 @@ static inline void change_walk_note(struct mm_walk *walk, uint64_t addr)
 }
 
 /*
+ * walk_pmd_leaf_lock - for a pmd_entry that handles huge leaves: if @pmd
+ * is a leaf, take its PMD lock, store its value in *@v, tell the walk not
+ * to descend and return the lock (the caller unlocks). NULL, nothing
+ * locked, for a table (its PTEs are walked), or for a leaf split or
+ * zapped meanwhile (the walk looks at the entry again).
+ * Locking: inside the walk's RCU section, no table lock held.
+ */
+spinlock_t *walk_pmd_leaf_lock(pmd_t *pmd, struct mm_walk *walk, pmd_t *v);
+
+/*
  * walk_page_range - walk [start, end) of @mm, VMA by VMA; holes between
  * VMAs go to pte_hole with depth -1.
  * Locking: mmap_lock held (read or write).

@@ -123,18 +123,11 @@ static int pagemap_pmd(pmd_t *pmd, uint64_t addr, uint64_t next, struct mm_walk 
 {
 	struct pagemap_walk *pm = walk->private;
 	uint64_t flags = PM_PRESENT;
-	spinlock_t *ptl;
 	pmd_t v;
+	spinlock_t *ptl = walk_pmd_leaf_lock(pmd, walk, &v);
 
-	if (!pmd_leaf(pmdp_get_lockless(pmd)))
-		return 0;	/* a table: its PTEs are walked */
-	ptl = pmd_lock(walk->mm, pmd);
-	v = pmdp_get(pmd);
-	if (!pmd_leaf(v)) {
-		walk->action = ACTION_AGAIN;	/* split meanwhile */
-		goto unlock;
-	}
-	walk->action = ACTION_CONTINUE;
+	if (!ptl)
+		return 0;
 	if (!(pmd_flags(v) & (_PAGE_PRESENT | _PAGE_PROTNONE)))
 		goto unlock;
 	if (!(pmd_flags(v) & _PAGE_SPECIAL)) {
@@ -252,18 +245,11 @@ static int smaps_pte(pte_t *pte, uint64_t addr, uint64_t next, struct mm_walk *w
 static int smaps_pmd(pmd_t *pmd, uint64_t addr, uint64_t next, struct mm_walk *walk)
 {
 	struct mem_size_stats *mss = walk->private;
-	spinlock_t *ptl;
 	pmd_t v;
+	spinlock_t *ptl = walk_pmd_leaf_lock(pmd, walk, &v);
 
-	if (!pmd_leaf(pmdp_get_lockless(pmd)))
-		return 0;	/* a table: its PTEs are walked */
-	ptl = pmd_lock(walk->mm, pmd);
-	v = pmdp_get(pmd);
-	if (!pmd_leaf(v)) {
-		walk->action = ACTION_AGAIN;	/* split meanwhile */
-		goto unlock;
-	}
-	walk->action = ACTION_CONTINUE;
+	if (!ptl)
+		return 0;
 	if (!(pmd_flags(v) & (_PAGE_PRESENT | _PAGE_PROTNONE)) ||
 	    (pmd_flags(v) & _PAGE_SPECIAL))
 		goto unlock;

@@ -471,6 +471,13 @@ static void plan_mark_kept(struct vma_plan *p, bool *keep)
  */
 static void split_leaves_at_edges(struct vma_plan *p)
 {
+	/*
+	 * No THP ever mapped here, no leaf to cut: mmap and munmap skip the
+	 * lookups. A leaf in a VMA this plan changes was mapped before the
+	 * VMA was write-locked, so its thp_seen is seen here.
+	 */
+	if (!READ_ONCE(p->mm->thp_seen))
+		return;
 	for (size_t i = 0; i < p->nr; i++) {
 		if (desc_is_orig(&p->d[i]))
 			continue;

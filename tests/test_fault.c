@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "test.h"
+#include "test_proc.h"
 #include "test_pte.h"
 #include "mm.h"
 #include "pgtable.h"
@@ -27,31 +28,6 @@
 #define ANON		(MAP_PRIVATE | MAP_ANONYMOUS)
 #define ANON_FIXED	(ANON | MAP_FIXED)
 #define SHARED_FIXED	(MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED)
-
-/* One counter from umm_vmstat(), or -1 when it is not printed. */
-static long long vmstat(struct umm_mm *mm, const char *name)
-{
-	char buf[8192] = "", key[80];
-	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
-	const char *p;
-	size_t n;
-
-	if (!f)
-		return -1;
-	if (umm_vmstat(mm, f)) {
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	n = (size_t)snprintf(key, sizeof(key), "%s ", name);
-	for (p = buf; *p; p = strchr(p, '\n') + 1) {
-		if (!strncmp(p, key, n))
-			return atoll(p + n);
-		if (!strchr(p, '\n'))
-			break;
-	}
-	return -1;
-}
 
 static bool all_bytes(const unsigned char *b, size_t len, unsigned char v)
 {
@@ -193,7 +169,7 @@ static void test_cross_boundaries(void)
 	CHECK_EQ(umm_mmap(mm, BASE, 3 * PG, RW, ANON_FIXED, NULL, 0), BASE);
 	CHECK_EQ(umm_mmap(mm, BASE + 3 * PG, 3 * PG, RW, ANON_FIXED | MAP_NORESERVE,
 			  NULL, 0), BASE + 3 * PG);
-	CHECK_EQ(vmstat(mm, "nr_vmas"), 2);
+	CHECK_EQ(umm_vmstat_value(mm, "nr_vmas"), 2);
 	for (i = 0; i < len; i++)
 		in[i] = (unsigned char)(i * 7 + i / PG);
 	/* unaligned on both ends, over five page and one VMA boundary */
@@ -360,7 +336,7 @@ static void test_mprotect_data(void)
 	CHECK(holds(mm, BASE + 2 * PG, 1, 0x77));
 	CHECK(holds(mm, BASE + 2 * PG + 1, PG - 1, 0x42));
 	/* the written page kept its own frame: no copy on the way back */
-	CHECK_EQ(vmstat(mm, "nr_vmas"), 1);
+	CHECK_EQ(umm_vmstat_value(mm, "nr_vmas"), 1);
 
 	/* PROT_NONE hides the data from every access; it comes back after */
 	CHECK_EQ(umm_mprotect(mm, BASE, 4 * PG, PROT_NONE), 0);
@@ -426,7 +402,7 @@ static void test_shared_split(void)
 	CHECK_EQ(umm_mmap(mm, BASE, 4 * PG, RW, SHARED_FIXED, NULL, 0), BASE);
 	CHECK(fill(mm, BASE, 4 * PG, 0x21));
 	CHECK_EQ(umm_mprotect(mm, BASE + PG, PG, PROT_READ), 0);
-	CHECK_EQ(vmstat(mm, "nr_vmas"), 3);
+	CHECK_EQ(umm_vmstat_value(mm, "nr_vmas"), 3);
 	CHECK(holds(mm, BASE, 4 * PG, 0x21));
 	CHECK_EQ(umm_write(mm, BASE + PG, &(char){ 1 }, 1), -EFAULT);
 	CHECK(fill(mm, BASE + 2 * PG, PG, 0x22));
@@ -574,7 +550,7 @@ static unsigned own_frames(struct umm_mm *mm, uint64_t addr, unsigned n)
 static void test_populate(void)
 {
 	struct umm_mm *mm = new_mm();
-	long long frames = vmstat(mm, "nr_mm_frames");
+	long long frames = umm_vmstat_value(mm, "nr_mm_frames");
 	uint64_t ro = BASE + 0x400000, sh = BASE + 0x800000;
 	unsigned n = 16;
 
@@ -584,10 +560,10 @@ static void test_populate(void)
 	CHECK_EQ(own_frames(mm, BASE, n), n);
 	CHECK(pte_write(get_pte(mm, BASE)));
 	/* n frames and the tables below the PGD (PUD, PMD, PTE) */
-	CHECK_EQ(vmstat(mm, "nr_mm_frames"), frames + n + 3);
+	CHECK_EQ(umm_vmstat_value(mm, "nr_mm_frames"), frames + n + 3);
 	CHECK_EQ(mm->stat[MM_PGFAULT], n);
 	/* the pgfault counter is meant to be visible through umm_vmstat */
-	CHECK_EQ(vmstat(mm, "pgfault"), n);
+	CHECK_EQ(umm_vmstat_value(mm, "pgfault"), n);
 
 	CHECK_EQ(umm_mmap(mm, BASE + 0x200000, n * PG, RW, ANON_FIXED | MAP_LOCKED,
 			  NULL, 0), BASE + 0x200000);
@@ -626,17 +602,17 @@ static void test_vma_lock_stats(void)
 	long long before;
 
 	CHECK_EQ(umm_mmap(mm, BASE, 8 * PG, RW, ANON_FIXED, NULL, 0), BASE);
-	before = vmstat(mm, "vma_lock_success");
+	before = umm_vmstat_value(mm, "vma_lock_success");
 	CHECK(before >= 0);
 	for (int i = 0; i < 8; i++)
 		CHECK_EQ(umm_fault(mm, BASE + i * PG, UMM_WRITE), 0);
-	CHECK(vmstat(mm, "vma_lock_success") >= before + 8);
-	before = vmstat(mm, "vma_lock_success");
+	CHECK(umm_vmstat_value(mm, "vma_lock_success") >= before + 8);
+	before = umm_vmstat_value(mm, "vma_lock_success");
 	CHECK(fill(mm, BASE, 1, 1));	/* mapped already: no fault */
 	CHECK_EQ(umm_mmap(mm, BASE + 0x100000, 4 * PG, RW, ANON_FIXED, NULL, 0),
 		 BASE + 0x100000);
 	CHECK(fill(mm, BASE + 0x100000, 4 * PG, 2));
-	CHECK(vmstat(mm, "vma_lock_success") >= before + 4);
+	CHECK(umm_vmstat_value(mm, "vma_lock_success") >= before + 4);
 	umm_mm_destroy(mm);
 
 	mm = umm_mm_create(&o);
@@ -650,8 +626,8 @@ static void test_vma_lock_stats(void)
 	CHECK(holds(mm, BASE + 4 * PG, 4 * PG, 0x31));
 	CHECK_EQ(umm_fault(mm, BASE + 8 * PG, UMM_READ), -EFAULT);
 	CHECK_EQ(own_frames(mm, BASE, 8), 8);
-	CHECK_EQ(vmstat(mm, "vma_lock_success"), 0);
-	CHECK_EQ(vmstat(mm, "vma_lock_retry"), 0);
+	CHECK_EQ(umm_vmstat_value(mm, "vma_lock_success"), 0);
+	CHECK_EQ(umm_vmstat_value(mm, "vma_lock_retry"), 0);
 	CHECK(mm->stat[MM_PGFAULT] >= 8);
 	umm_mm_destroy(mm);
 }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <umm/umm.h>
 #include "test.h"
+#include "test_proc.h"
 
 #define P		4096ull
 #define WIN		(8ull << 20)	/* 2 MiB-aligned on both sides */
@@ -95,20 +96,6 @@ static void pagemap(struct side *s, uint64_t *out)
 	CHECK_EQ(pread(fd, out, PAGES * 8, (off_t)(s->base / P * 8)),
 		 (ssize_t)(PAGES * 8));
 	close(fd);
-}
-
-/*
- * The host marks MADV_FREEd pages lazily freeable through a per-CPU batch;
- * mlock() drains every CPU's (lru_add_drain_all), so that smaps shows what
- * umm, which has no batches, shows. As a raw system call: the sanitizers
- * make mlock() a no-op.
- */
-static void drain_host_lazyfree(void)
-{
-	static char one[P] __attribute__((aligned(P)));
-
-	CHECK_EQ(syscall(SYS_mlock, one, P), 0);
-	CHECK_EQ(syscall(SYS_munlock, one, P), 0);
 }
 
 static char *smaps(struct side *s);
@@ -213,65 +200,15 @@ static void build(struct side *s)
 	}
 }
 
-/*
- * The smaps blocks of the VMAs inside the window, the header line cut to
- * "start-end perms offset" relative to the base (device, inode and name
- * differ by nature: a host tmp file and /dev/zero against umm's files).
- */
-static char *smaps(struct side *s)
+/* The files' VMAs, when the host could not drop the file's pages. */
+static bool skip_cached_file(uint64_t start, uint64_t end)
 {
-	char *raw = NULL, *out = NULL, line[512];
-	size_t rsize = 0, osize = 0;
-	FILE *f, *o = open_memstream(&out, &osize);
-	bool in = false;
-
-	if (s->mm) {
-		f = open_memstream(&raw, &rsize);
-		CHECK(f && umm_smaps(s->mm, f) == 0);
-		fclose(f);
-		f = fmemopen(raw, rsize, "r");
-	} else {
-		f = fopen("/proc/self/smaps", "r");
-	}
-	CHECK(f && o);
-	while (f && o && fgets(line, sizeof(line), f)) {
-		unsigned long long a, b, off;
-		char perms[8];
-
-		if (sscanf(line, "%llx-%llx %7s %llx", &a, &b, perms, &off) == 4 &&
-		    strchr(line, '-') < strchr(line, ' ')) {
-			in = a >= s->base && b <= s->base + WIN &&
-			     !(file_cached && a >= s->base + 40 * P &&
-			       b <= s->base + 58 * P);
-			if (in)
-				fprintf(o, "%llx-%llx %s %08llx\n", a - s->base,
-					b - s->base, perms, off);
-			continue;
-		}
-		if (in)
-			fputs(line, o);
-	}
-	if (f)
-		fclose(f);
-	fclose(o);
-	free(raw);
-	return out;
+	return file_cached && start >= 40 * P && end <= 58 * P;
 }
 
-/* Does a read fault of fresh anonymous memory map the zero page here? */
-static bool host_maps_zero_page(void)
+static char *smaps(struct side *s)
 {
-	uint64_t e = 0;
-	char *p = mmap(NULL, P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		       -1, 0);
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-
-	CHECK(p != MAP_FAILED && fd >= 0);
-	(void)*(volatile char *)p;
-	CHECK_EQ(pread(fd, &e, 8, (off_t)((uintptr_t)p / P * 8)), 8);
-	close(fd);
-	munmap(p, P);
-	return !(e & (1ull << 56));
+	return smaps_window(s->mm, 0, s->base, WIN, skip_cached_file);
 }
 
 static void test_proc_views_as_host(void)

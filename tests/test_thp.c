@@ -30,6 +30,7 @@
 #include <unistd.h>
 #include <umm/umm.h>
 #include "test.h"
+#include "test_proc.h"
 #include "memory.h"
 #include "page_alloc.h"
 #include "rcu.h"
@@ -287,43 +288,7 @@ static void same_pagemap(struct side *host, struct side *us)
  */
 static char *smaps(struct side *s)
 {
-	char *raw = NULL, *out = NULL, line[512];
-	size_t rsize = 0, osize = 0;
-	FILE *f, *o = open_memstream(&out, &osize);
-	bool in = false;
-
-	if (s->mm) {
-		f = open_memstream(&raw, &rsize);
-		CHECK(f && umm_smaps(s->mm, f) == 0);
-		fclose(f);
-		f = fmemopen(raw, rsize, "r");
-	} else {
-		char path[64];
-
-		snprintf(path, sizeof(path), "/proc/%d/smaps", s->pid ? s->pid : getpid());
-		f = fopen(path, "r");
-	}
-	CHECK(f && o);
-	while (f && o && fgets(line, sizeof(line), f)) {
-		unsigned long long a, b, off;
-		char perms[8];
-
-		if (sscanf(line, "%llx-%llx %7s %llx", &a, &b, perms, &off) == 4 &&
-		    strchr(line, '-') < strchr(line, ' ')) {
-			in = a >= s->base && b <= s->base + WIN;
-			if (in)
-				fprintf(o, "%llx-%llx %s %08llx\n", a - s->base,
-					b - s->base, perms, off);
-			continue;
-		}
-		if (in)
-			fputs(line, o);
-	}
-	if (f)
-		fclose(f);
-	fclose(o);
-	free(raw);
-	return out;
+	return smaps_window(s->mm, s->pid, s->base, WIN, NULL);
 }
 
 /* The lines where @a and @b differ, each under its block's header. */
@@ -461,52 +426,10 @@ static bool host_got_thp(struct side *host, unsigned long long want_kb,
 /* One of umm_vmstat's counters. */
 static long long vmstat(struct umm_mm *mm, const char *name)
 {
-	char buf[4096] = "", *p;
-	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
-	size_t n = strlen(name);
-	long long v = -1;
+	long long v = umm_vmstat_value(mm, name);
 
-	CHECK(f);
-	if (!f)
-		return -1;
-	CHECK_EQ(umm_vmstat(mm, f), 0);
-	fclose(f);
-	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p)
-		if (!strncmp(p, name, n) && p[n] == ' ')
-			sscanf(p + n + 1, "%lld", &v);
+	CHECK(v >= 0);
 	return v;
-}
-
-/*
- * The host marks MADV_FREEd pages lazily freeable through a per-CPU batch;
- * mlock() drains every CPU's (lru_add_drain_all). As a raw system call:
- * the sanitizers make mlock() a no-op.
- */
-static void drain_host_lazyfree(void)
-{
-	static char one[P] __attribute__((aligned(P)));
-
-	CHECK_EQ(syscall(SYS_mlock, one, P), 0);
-	CHECK_EQ(syscall(SYS_munlock, one, P), 0);
-}
-
-/*
- * Does a read fault of fresh anonymous memory map the zero page here? Not
- * on every host (mm_forbids_zeropage): umm then runs with UMM_NO_ZERO_PAGE.
- */
-static bool host_maps_zero_page(void)
-{
-	uint64_t e = 0;
-	char *p = mmap(NULL, P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		       -1, 0);
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-
-	CHECK(p != MAP_FAILED && fd >= 0);
-	(void)*(volatile char *)p;
-	CHECK_EQ(pread(fd, &e, 8, (off_t)((uintptr_t)p / P * 8)), 8);
-	close(fd);
-	munmap(p, P);
-	return !(e & PM_EXCLUSIVE);
 }
 
 static unsigned host_zp_flags;	/* UMM_NO_ZERO_PAGE when the host maps no zero page */
@@ -522,6 +445,12 @@ static void open_pair(struct side *host, struct side *us, unsigned flags)
 		exit(test_done() | 1);	/* a NULL mm would make the umm side the host */
 	side_open(host, NULL);
 	side_open(us, mm);
+}
+
+static void close_pair(struct side *host, struct side *us)
+{
+	side_close(us);
+	side_close(host);
 }
 
 /* [off, off + len) mapped rw, MADV_HUGEPAGE, on both sides. */
@@ -577,8 +506,7 @@ static void test_write_fault(void)
 		CHECK(!memcmp(hv, uv, 8 * M / P));
 		CHECK_EQ(uv[0] & uv[8 * M / P - 1] & 1, 1);
 	}
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /* ---- 2. read faults ---- */
@@ -668,8 +596,7 @@ static void read_fault(unsigned flags)
 	/* last: reading all of the host's window faults in the rest */
 	CHECK(umm_zero(&us, 6, 5 * M / 2 - 6) && umm_zero(&us, 5 * M / 2 + 1, M / 2 - 1));
 	same_contents(&host, &us, 0, 3 * M);
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 static void test_read_fault(void)
@@ -715,8 +642,7 @@ static void test_partial_munmap(void)
 	same_contents(&host, &us, 0, M + P);
 	same_contents(&host, &us, M + 2 * P, 3 * M - 2 * P);
 	compare(&host, &us, ok, "4 KiB munmapped inside a THP");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 static void test_partial_mprotect(void)
@@ -739,8 +665,7 @@ static void test_partial_mprotect(void)
 	wr(&us, M / 2 + P, 'q');
 	same_contents(&host, &us, 0, 4 * M);
 	compare(&host, &us, ok, "mprotected back, one page written");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 static void test_whole_mprotect(void)
@@ -774,8 +699,7 @@ static void test_whole_mprotect(void)
 	CHECK_EQ(mprot(&us, 0, 2 * M, PROT_READ), 0);
 	same_contents(&host, &us, 0, 4 * M);
 	compare(&host, &us, ok, "PROT_NONE, then PROT_READ");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 static void test_dontneed(void)
@@ -809,8 +733,7 @@ static void test_dontneed(void)
 	same_contents(&host, &us, 0, 4 * M);
 	compare(&host, &us, ok && host_got_thp(&host, 2048, "refault"),
 		"the DONTNEEDed THP written again");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 static void test_nohugepage_half(void)
@@ -832,8 +755,7 @@ static void test_nohugepage_half(void)
 	CHECK_EQ(madv(&us, 0, 2 * M, MADV_NOHUGEPAGE), 0);
 	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 1);
 	compare(&host, &us, ok, "MADV_NOHUGEPAGE on a whole THP");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /* ---- 4. fork ---- */
@@ -938,8 +860,7 @@ static void test_fork(void)
 	CHECK_EQ(side_kb(&us, "Rss"), 4096);
 	same_contents(&host, &us, 0, 4 * M);
 	compare(&host, &us, ok, "fork: the parent wrote the THP it now maps alone");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /* ---- 5. mremap ---- */
@@ -971,8 +892,7 @@ static void test_mremap(void)
 	CHECK_EQ(side_kb(&us, "Rss"), 4096);
 	same_contents(&host, &us, 12 * M + P, 2 * M);
 	compare(&host, &us, ok, "a THP moved to an unaligned place");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /* Part of a THP moved, aligned both ends of the part: the leaf splits. */
@@ -989,8 +909,7 @@ static void test_mremap_part(void)
 	same_contents(&host, &us, 3 * M, M);
 	same_contents(&host, &us, 8 * M, 2 * M);
 	compare(&host, &us, ok, "half of each THP moved");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /*
@@ -1021,8 +940,7 @@ static void test_mremap_then_fault(void)
 		CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
 	}
 	compare(&host, &us, ok, "fault in a VMA moved off its offset's alignment");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /* ---- 6. MADV_FREE ---- */
@@ -1052,8 +970,7 @@ static void test_madv_free(void)
 	CHECK_EQ(side_kb(&us, "LazyFree"), 0);
 	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 0);
 	compare(&host, &us, ok, "the MADV_FREEd THP written again");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /*
@@ -1091,8 +1008,7 @@ static void test_madv_free_part(void)
 	CHECK_EQ(side_kb(&us, "LazyFree"), 1024 + 1020);
 	if (ok)
 		__same_smaps(&host, &us, "part of a PTE-mapped THP MADV_FREEd", true);
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /* ---- 7. MADV_COLLAPSE ---- */
@@ -1178,8 +1094,7 @@ static void test_collapse_half(void)
 	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
 	CHECK_EQ(side_kb(&us, "Rss"), 2048);
 	compare(&host, &us, ok, "the collapsed block written");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /* The range rounded inward: inside one block, none, one and a half. */
@@ -1216,8 +1131,7 @@ static void test_collapse_rounding(void)
 	same_contents(&host, &us, 0, 6 * M);
 	compare(&host, &us, ok && host_got_thp(&host, 4096, "collapse"),
 		"1.5 blocks collapsed twice");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /*
@@ -1260,8 +1174,7 @@ static void test_collapse_refused(void)
 	same_contents(&host, &us, 0, 4 * M);
 	same_contents(&host, &us, 6 * M, 2 * M);
 	compare(&host, &us, ok, "MADV_NOHUGEPAGE refused");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /* A read-only VMA whose pages were only read: the leaf is dirty, young, read-only. */
@@ -1297,8 +1210,7 @@ static void test_collapse_readonly(void)
 	wr(&us, 5, 'w');
 	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 0);
 	compare(&host, &us, ok, "the collapsed read-only block made writable, written");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /* A VM_LOCKED VMA (MAP_LOCKED: populated at mmap) is collapsed too, still locked. */
@@ -1330,8 +1242,7 @@ static void test_collapse_locked(void)
 	same_contents(&host, &us, 0, 2 * M);
 	compare(&host, &us, ok && host_got_thp(&host, 2048, "collapse"),
 		"a VM_LOCKED VMA collapsed");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /* A block already a THP counts as done; the 4 KiB one beside it collapses. */
@@ -1364,8 +1275,7 @@ static void test_collapse_already(void)
 	same_contents(&host, &us, 0, 4 * M);
 	compare(&host, &us, ok && host_got_thp(&host, 4096, "collapse"),
 		"a THP beside a collapsed block");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /* The host child reads [off, off + len) as @tag, without malloc. */
@@ -1446,8 +1356,7 @@ static void test_collapse_fork(void)
 	close(to_child[1]);
 	umm_mm_destroy(child);
 	compare(&host, &us, ok, "collapse after fork: the child exited");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /* A THP mapped by PTEs (a partial mprotect split it): collapsed into a new one. */
@@ -1478,8 +1387,7 @@ static void test_collapse_pte_mapped(void)
 	same_contents(&host, &us, 0, 4 * M);
 	compare(&host, &us, ok && host_got_thp(&host, 4096, "collapse"),
 		"a PTE-mapped THP collapsed");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /* A hole in the range: ENOMEM, once the VMAs on both sides collapsed. */
@@ -1504,8 +1412,7 @@ static void test_collapse_hole(void)
 	same_contents(&host, &us, 2 * M + P, 4 * M - P);
 	compare(&host, &us, ok && host_got_thp(&host, 4096, "collapse over a hole"),
 		"collapse over a hole");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /*
@@ -1547,8 +1454,7 @@ static void test_collapse_pinned(void)
 	same_contents(&host, &us, 0, 4 * M);
 	compare(&host, &us, ok && host_got_thp(&host, 4096, "collapse after unpin"),
 		"the referenced block collapsed once released");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /* Pages MADV_FREEd (lazily freeable, clean) collapse into a dirty THP. */
@@ -1571,8 +1477,7 @@ static void test_collapse_lazyfree(void)
 	same_contents(&host, &us, 0, 2 * M);
 	compare(&host, &us, ok && host_got_thp(&host, 2048, "collapse"),
 		"MADV_FREEd pages collapsed");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /* PROT_NONE over written pages: the VMA has its anon_vma and its block. */
@@ -1593,8 +1498,7 @@ static void test_collapse_protnone(void)
 	CHECK_EQ(mprot(&us, 0, 4 * M, PROT_READ), 0);
 	same_contents(&host, &us, 0, 2 * M);
 	compare(&host, &us, ok, "PROT_NONE collapsed, then PROT_READ");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /* Two VMAs: the first's EAGAIN ends the walk, the second is not tried. */
@@ -1622,8 +1526,7 @@ static void test_collapse_two_vmas(void)
 	close(fds[0]);
 	close(fds[1]);
 	umm_unpin(us.mm, ptr, 1);
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /* A VMA moved to 4 KiB past a block boundary, collapsed where it holds a block. */
@@ -1642,8 +1545,7 @@ static void test_collapse_moved(void)
 	same_contents(&host, &us, 8 * M + P, 4 * M);
 	compare(&host, &us, ok && host_got_thp(&host, 2048, "collapse"),
 		"a moved VMA collapsed");
-	side_close(&us);
-	side_close(&host);
+	close_pair(&host, &us);
 }
 
 /*

@@ -80,6 +80,7 @@
 #include <unistd.h>
 #include <umm/umm.h>
 #include "test.h"
+#include "test_proc.h"
 #include "mm.h"
 #include "page_alloc.h"
 
@@ -2007,31 +2008,6 @@ static void *reader(void *arg)
 	return NULL;
 }
 
-/* One counter from umm_vmstat(), or -1 when it is not printed. */
-static long long vmstat(struct umm_mm *m, const char *name)
-{
-	char buf[8192] = "", key[80];
-	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
-	const char *p;
-	size_t n;
-
-	if (!f)
-		return -1;
-	if (umm_vmstat(m, f)) {
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	n = (size_t)snprintf(key, sizeof(key), "%s ", name);
-	for (p = buf; *p; p = strchr(p, '\n') + 1) {
-		if (!strncmp(p, key, n))
-			return atoll(p + n);
-		if (!strchr(p, '\n'))
-			break;
-	}
-	return -1;
-}
-
 static struct writer writers[4] = {
 	{ .id = 0, .base = W0_BASE, .pages = W_BLOCKS * HP_PAGES,
 	  .self_churn = true, .seed = 1 },
@@ -2095,23 +2071,23 @@ static void test_thp_stress(void)
 	CHECK_EQ(umm_madvise(mm3, L_BASE, HP, MADV_HUGEPAGE), 0);
 	stress_run(fns, args, ARRAY_SIZE(fns), 5, &stop);
 
-	thp_alloc = vmstat(mm, "thp_fault_alloc");
-	thp_split = vmstat(mm, "thp_split_pmd");
-	thp_fallback = vmstat(mm, "thp_fault_fallback");
-	thp2_alloc = vmstat(mm2, "thp_fault_alloc");
-	thp2_split = vmstat(mm2, "thp_split_pmd");
-	thp_collapse = vmstat(mm, "thp_collapse_alloc");
-	thp2_collapse = vmstat(mm2, "thp_collapse_alloc");
-	thp_split_page = vmstat(mm, "thp_split_page");
-	d_alloc = vmstat(mm3, "thp_fault_alloc");
-	d_fallback = vmstat(mm3, "thp_fault_fallback");
-	d_split_page = vmstat(mm3, "thp_split_page");
-	d_deferred = vmstat(mm3, "thp_deferred_split_page");
+	thp_alloc = umm_vmstat_value(mm, "thp_fault_alloc");
+	thp_split = umm_vmstat_value(mm, "thp_split_pmd");
+	thp_fallback = umm_vmstat_value(mm, "thp_fault_fallback");
+	thp2_alloc = umm_vmstat_value(mm2, "thp_fault_alloc");
+	thp2_split = umm_vmstat_value(mm2, "thp_split_pmd");
+	thp_collapse = umm_vmstat_value(mm, "thp_collapse_alloc");
+	thp2_collapse = umm_vmstat_value(mm2, "thp_collapse_alloc");
+	thp_split_page = umm_vmstat_value(mm, "thp_split_page");
+	d_alloc = umm_vmstat_value(mm3, "thp_fault_alloc");
+	d_fallback = umm_vmstat_value(mm3, "thp_fault_fallback");
+	d_split_page = umm_vmstat_value(mm3, "thp_split_page");
+	d_deferred = umm_vmstat_value(mm3, "thp_deferred_split_page");
 	/* every frame of mm3 but its tables came back with its mappings */
 	CHECK_EQ(umm_munmap(mm3, D_BASE, D_END - D_BASE), 0);
 	rcu_barrier();
-	d_frames = vmstat(mm3, "nr_mm_frames");
-	d_tables = vmstat(mm3, "nr_page_table_pages");
+	d_frames = umm_vmstat_value(mm3, "nr_mm_frames");
+	d_tables = umm_vmstat_value(mm3, "nr_page_table_pages");
 	printf("  writes %llu, checks %llu, lost %llu, writer mprotects %llu, remaps %llu\n"
 	       "  churn ops %llu + %llu in the madvise-mode mm (block mremaps %llu, "
 	       "piece mremaps %llu, munmaps %llu, "

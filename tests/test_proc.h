@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test_proc.h - for tests that read umm's /proc views beside the host's:
+ * one umm_vmstat counter, the smaps blocks of a window cut so that umm's
+ * and the host's compare byte for byte, and two facts about the host.
+ */
+#ifndef UMM_TEST_PROC_H
+#define UMM_TEST_PROC_H
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+#include <umm/umm.h>
+#include "test.h"
+
+/* One counter from umm_vmstat(), or -1 when it is not printed. */
+static inline long long umm_vmstat_value(struct umm_mm *mm, const char *name)
+{
+	char buf[8192] = "", key[80];
+	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
+	const char *p;
+	size_t n;
+
+	if (!f)
+		return -1;
+	if (umm_vmstat(mm, f)) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	n = (size_t)snprintf(key, sizeof(key), "%s ", name);
+	for (p = buf; *p; p = strchr(p, '\n') + 1) {
+		if (!strncmp(p, key, n))
+			return atoll(p + n);
+		if (!strchr(p, '\n'))
+			break;
+	}
+	return -1;
+}
+
+/*
+ * The smaps blocks of the VMAs inside [base, base + len), of @mm, or of
+ * host process @pid (0: this one) when @mm is NULL; the header line cut
+ * to "start-end perms offset", addresses relative to @base (device, inode
+ * and name differ by nature). @skip, if set, leaves out a VMA given its
+ * bounds relative to @base. Return: a malloc'd text.
+ */
+static inline char *smaps_window(struct umm_mm *mm, pid_t pid, uint64_t base, uint64_t len,
+				 bool (*skip)(uint64_t start, uint64_t end))
+{
+	char *raw = NULL, *out = NULL, line[512];
+	size_t rsize = 0, osize = 0;
+	FILE *f, *o = open_memstream(&out, &osize);
+	bool in = false;
+
+	if (mm) {
+		f = open_memstream(&raw, &rsize);
+		CHECK(f && umm_smaps(mm, f) == 0);
+		fclose(f);
+		f = fmemopen(raw, rsize, "r");
+	} else {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/smaps", pid ? pid : getpid());
+		f = fopen(path, "r");
+	}
+	CHECK(f && o);
+	while (f && o && fgets(line, sizeof(line), f)) {
+		unsigned long long a, b, off;
+		char perms[8];
+
+		if (sscanf(line, "%llx-%llx %7s %llx", &a, &b, perms, &off) == 4 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = a >= base && b <= base + len &&
+			     !(skip && skip(a - base, b - base));
+			if (in)
+				fprintf(o, "%llx-%llx %s %08llx\n", a - base, b - base,
+					perms, off);
+			continue;
+		}
+		if (in)
+			fputs(line, o);
+	}
+	if (f)
+		fclose(f);
+	fclose(o);
+	free(raw);
+	return out;
+}
+
+/*
+ * Does a read fault of fresh anonymous memory map the zero page on the
+ * host? Not on every host (mm_forbids_zeropage): tests then run umm with
+ * UMM_NO_ZERO_PAGE.
+ */
+static inline bool host_maps_zero_page(void)
+{
+	const long pg = sysconf(_SC_PAGESIZE);
+	uint64_t e = 0;
+	char *p = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	CHECK(p != MAP_FAILED && fd >= 0);
+	(void)*(volatile char *)p;
+	CHECK_EQ(pread(fd, &e, 8, (off_t)((uintptr_t)p / (uintptr_t)pg * 8)), 8);
+	close(fd);
+	munmap(p, (size_t)pg);
+	return !(e & (1ull << 56));	/* exclusive: a page of its own */
+}
+
+/*
+ * The host marks MADV_FREEd pages lazily freeable through a per-CPU batch;
+ * mlock() drains every CPU's (lru_add_drain_all), so that smaps shows what
+ * umm, which has no batches, shows. As a raw system call: the sanitizers
+ * make mlock() a no-op.
+ */
+static inline void drain_host_lazyfree(void)
+{
+	static char one[4096] __attribute__((aligned(4096)));
+
+	CHECK_EQ(syscall(SYS_mlock, one, sizeof(one)), 0);
+	CHECK_EQ(syscall(SYS_munlock, one, sizeof(one)), 0);
+}
+
+#endif /* UMM_TEST_PROC_H */
