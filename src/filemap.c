@@ -106,6 +106,25 @@ struct umm_file *get_file(struct umm_file *f)
 	return f;
 }
 
+/*
+ * A large folio the range covers only in part stays whole in the cache,
+ * the covered pages zeroed: what the kernel does when it cannot split the
+ * folio (umm does not split file folios yet). Pages past a new end of
+ * file are never mapped again (faults check i_size), and read as zeroes
+ * if the file grows back over them; punched pages read as a hole does.
+ * Locking: invalidate_lock (write); the range was unmapped.
+ */
+static bool folio_keep_partial(struct page *page, uint64_t first, uint64_t last)
+{
+	struct page *head = compound_head(page);
+
+	if (!PageHead(head) || (head->index >= first &&
+				head->index + (1UL << page_order(head)) - 1 <= last))
+		return false;
+	memset(page_address(page), 0, PAGE_SIZE);
+	return true;
+}
+
 /* Drop the cache's pages in [first, last]. Locking: invalidate_lock (write). */
 static void filemap_remove_range(struct umm_file *f, uint64_t first, uint64_t last)
 {
@@ -121,6 +140,13 @@ static void filemap_remove_range(struct umm_file *f, uint64_t first, uint64_t la
 		rcu_read_unlock();
 		if (!page)
 			break;
+		if (folio_keep_partial(page, first, last)) {
+			put_page(page);
+			if (index == last)
+				break;
+			index++;
+			continue;
+		}
 		/* the folio lock keeps a writeback of this page out */
 		lock_page(page);
 		if (xa_cmpxchg(&f->i_pages, index, page, NULL, NULL) == page) {
@@ -186,18 +212,25 @@ static int read_page(struct umm_file *f, struct page *page, uint64_t index)
 	return 0;
 }
 
-/* Lockless lookup with a reference. Locking: none; takes RCU. */
+/*
+ * Lockless lookup with a reference. A slot of a large folio holds its
+ * page, and references count on the head: the head read before taking
+ * the reference must still be the page's once it is held (the frame may
+ * have been freed and reused meanwhile). Locking: none; takes RCU.
+ */
 struct page *find_get_page(struct umm_file *f, uint64_t index)
 {
-	struct page *page;
+	struct page *page, *head;
 
 	for (;;) {
 		rcu_read_lock();
 		page = xa_load(&f->i_pages, index);
-		if (page && !get_page_unless_zero(page))
+		head = page ? compound_head(page) : NULL;
+		if (head && !get_page_unless_zero(head))
 			page = NULL;
-		if (page && xa_load(&f->i_pages, index) != page) {
-			put_page(page);	/* removed meanwhile: look again */
+		if (page && (compound_head(page) != head ||
+			     xa_load(&f->i_pages, index) != page)) {
+			put_page(head);	/* removed meanwhile: look again */
 			rcu_read_unlock();
 			continue;
 		}

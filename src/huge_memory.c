@@ -24,6 +24,7 @@
 #include "mm.h"
 #include "rmap.h"
 #include "pagewalk.h"
+#include "filemap.h"
 
 /* ---- deposited PTE tables ---- */
 
@@ -60,10 +61,15 @@ static pgtable_t pgtable_trans_huge_withdraw(pmd_t *pmd)
 	return table;
 }
 
-/* umm makes PMD leaves only for anonymous THPs; any other has no deposit. */
+/* Anonymous THP leaves have a deposited table; file ones have none. */
 static bool pmd_is_anon_thp(pmd_t v)
 {
 	return pmd_leaf(v) && !(pmd_flags(v) & _PAGE_SPECIAL) && PageAnon(pmd_page(v));
+}
+
+static bool pmd_is_file_thp(pmd_t v)
+{
+	return pmd_leaf(v) && !(pmd_flags(v) & _PAGE_SPECIAL) && !PageAnon(pmd_page(v));
 }
 
 /* ---- eligibility ---- */
@@ -182,6 +188,64 @@ vm_fault_t do_huge_pmd_anonymous_page(struct vm_fault *vmf)
 }
 
 /*
+ * do_set_pmd - map the file folio of the fault's page with one PMD leaf,
+ * as a fault finds it in the cache (a shmem THP made by MADV_COLLAPSE):
+ * when the VMA takes huge pages (MADV_NOHUGEPAGE and the mm's THP
+ * disable say no, the THP mode does not), the leaf's block lies inside
+ * the VMA at the folio's own file offset, the folio lies inside the file
+ * and is still cached, and the fault is not a private write (that copies
+ * one page). The mapping takes over the fault's reference. The cache
+ * check under the PMD lock closes the race with truncation, which
+ * unmaps again after a folio left the cache, as finish_fault's.
+ * Locking: the VMA held; takes the PMD lock.
+ * Return: 0 when mapped (or another fault filled the PMD first; the
+ *         reference is dropped then), VM_FAULT_FALLBACK with the
+ *         reference untouched otherwise.
+ */
+vm_fault_t do_set_pmd(struct vm_fault *vmf, struct page *page)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct umm_file *file = vma->vm_file;
+	struct umm_mm *mm = vma->vm_mm;
+	struct page *head = compound_head(page);
+	uint64_t haddr = vmf->address & PMD_MASK;
+	bool write = vmf->flags & FAULT_FLAG_WRITE;
+	spinlock_t *ptl;
+	pte_t entry;
+
+	if (!PageHead(head) || page_order(head) != HPAGE_PMD_ORDER)
+		return VM_FAULT_FALLBACK;
+	if ((vma->vm_flags & VM_NOHUGEPAGE) || mm->thp == UMM_THP_NEVER ||
+	    !thp_vma_suitable(vma, haddr) ||
+	    vma->vm_pgoff + ((haddr - vma->vm_start) >> PAGE_SHIFT) != head->index ||
+	    head->index + HPAGE_PMD_NR > size_pages(i_size_read(file)))
+		return VM_FAULT_FALLBACK;
+	if (write && !(vma->vm_flags & VM_SHARED))
+		return VM_FAULT_FALLBACK;
+	entry = pte_mkyoung(pfn_pte(page_to_pfn(head), vm_get_page_prot(vma->vm_flags)));
+	if (write)
+		entry = pte_mkdirty(entry);
+	ptl = pmd_lock(mm, vmf->pmd);
+	if (!pmd_none(pmdp_get(vmf->pmd))) {
+		spin_unlock(ptl);
+		if (!pmd_leaf(pmdp_get_lockless(vmf->pmd)))
+			return VM_FAULT_FALLBACK;	/* a table: map one page */
+		put_page(head);
+		return 0;
+	}
+	if (READ_ONCE(head->mapping) != (void *)file) {
+		spin_unlock(ptl);
+		return VM_FAULT_FALLBACK;	/* left the cache: the PTE path looks again */
+	}
+	folio_dup_rmap_pmd(head);
+	mm_set_thp_seen(mm);
+	set_pmd(vmf->pmd, pmd_mkhuge(__pmd(pte_val(entry))));
+	spin_unlock(ptl);
+	mm_stat_add(mm, MM_THP_FILE_MAPPED, 1);
+	return 0;
+}
+
+/*
  * May this mapping write the PMD-mapped folio in place? Yes when it is
  * marked as this mapping's own, or when nothing else maps or holds it (the
  * child of a fork that shared it has gone): it then becomes ours again.
@@ -205,6 +269,15 @@ vm_fault_t huge_pmd_fault(struct vm_fault *vmf, pmd_t orig)
 
 	if (unlikely(!pmd_same(pmdp_get(vmf->pmd), orig)))
 		goto unlock;	/* split, zapped or changed: the caller looks again */
+	if (pmd_is_file_thp(orig)) {
+		/* copy-on-write or write-notify happen page by page */
+		if ((vmf->flags & FAULT_FLAG_WRITE) && !pmd_write(orig))
+			goto split;
+		if (vmf->flags & FAULT_FLAG_WRITE)
+			bits |= _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
+		__atomic_fetch_or(&vmf->pmd->pmd, bits, __ATOMIC_RELEASE);
+		goto unlock;
+	}
 	if (!pmd_is_anon_thp(orig))
 		goto unlock;
 	/* a read pin of a folio a fork shares: this mm copies its page */
@@ -276,14 +349,31 @@ static void __split_huge_pmd_locked(struct umm_mm *mm, pmd_t *pmd)
 	mm_stat_add(mm, MM_THP_SPLIT_PMD, 1);
 }
 
+/*
+ * A file leaf is not split but dropped, as the kernel does: its pages are
+ * in the cache and fault back in one by one. The folio's reference goes
+ * once no TLB can translate through the leaf.
+ */
 void split_huge_pmd(struct umm_mm *mm, pmd_t *pmd, uint64_t addr)
 {
 	spinlock_t *ptl = pmd_lock(mm, pmd);
+	uint64_t haddr = addr & PMD_MASK;
+	struct page *head = NULL;
+	pmd_t v = pmdp_get(pmd);
 
-	(void)addr;
-	if (pmd_is_anon_thp(pmdp_get(pmd)))
+	if (pmd_is_anon_thp(v)) {
 		__split_huge_pmd_locked(mm, pmd);
+	} else if (pmd_is_file_thp(v)) {
+		pmdp_get_and_clear(pmd);
+		head = pmd_page(v);
+		folio_remove_rmap_pmd(head);
+		mm_stat_add(mm, MM_THP_SPLIT_PMD, 1);
+	}
 	spin_unlock(ptl);
+	if (head) {
+		flush_tlb_mm_range(mm, haddr, haddr + HPAGE_PMD_SIZE);
+		put_page(head);
+	}
 }
 
 void split_huge_pmd_address(struct umm_mm *mm, uint64_t addr)
@@ -538,6 +628,13 @@ int copy_huge_pmd(struct umm_mm *dst, struct umm_mm *src, pmd_t *dst_pmd,
 	dst_ptl = pmd_lock(dst, dst_pmd);
 	src_ptl = pmd_lock(src, src_pmd);	/* another mm's table: no order */
 	v = pmdp_get(src_pmd);
+	if (pmd_is_file_thp(v)) {
+		/* the child faults file pages in from the cache, as the kernel's */
+		spin_unlock(src_ptl);
+		spin_unlock(dst_ptl);
+		pte_free(dst, table);
+		return 0;
+	}
 	if (!pmd_is_anon_thp(v))
 		goto again;
 	head = pmd_page(v);

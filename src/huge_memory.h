@@ -69,6 +69,9 @@ void map_anon_folio_pmd(struct vm_area_struct *vma, pmd_t *pmd, struct page *hea
  */
 vm_fault_t huge_pmd_fault(struct vm_fault *vmf, pmd_t orig);
 
+/* do_set_pmd - see huge_memory.c. */
+vm_fault_t do_set_pmd(struct vm_fault *vmf, struct page *page);
+
 /*
  * split_huge_pmd - replace the anonymous PMD leaf at @pmd (if it still is
  * one) by its deposited PTE table mapping the same pages with the same

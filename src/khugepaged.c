@@ -14,6 +14,13 @@
  * their mappings'), copied, unmapped and released; the table, which
  * lockless readers may still hold, is freed after a grace period. If a
  * page cannot be collapsed the table goes back as it was.
+ *
+ * Shared memory (shmem files, shared anonymous memory) collapses in its
+ * page cache instead (collapse_file): the block's pages are replaced by
+ * one PMD-sized folio, and then the now empty PTE tables of every VMA
+ * that maps the block are taken out of their PMDs by retract_page_tables
+ * - in every mm, without that mm's mmap_lock or VMA lock (seed 003) - so
+ * the next fault there maps the folio with one leaf (do_set_pmd).
  */
 #include <errno.h>
 #include <string.h>
@@ -22,6 +29,8 @@
 #include "mm.h"
 #include "rmap.h"
 #include "mmu_notifier.h"
+#include "filemap.h"
+#include "page_alloc.h"
 
 /* The kernel's scan results that umm can meet, and their errno. */
 enum scan_result {
@@ -33,6 +42,7 @@ enum scan_result {
 	SCAN_PAGE_COUNT,		/* a page someone else holds (a pin) */
 	SCAN_ALLOC_HUGE_PAGE_FAIL,
 	SCAN_CGROUP_CHARGE_FAIL,	/* the mm's phys_limit (umm's memcg) */
+	SCAN_PTE_MAPPED_HUGEPAGE,	/* the cache holds a THP already: map it */
 	SCAN_FAIL,
 };
 
@@ -171,6 +181,295 @@ static enum scan_result collapse_huge_page(struct vm_area_struct *vma, uint64_t 
 	return r;
 }
 
+/* ---- shared memory: collapse_file, retract_page_tables ---- */
+
+/*
+ * Take a reference on each page of the block [start, start + 512) of
+ * @f's cache into @old (NULL for a hole).
+ * Locking: invalidate_lock (write): no page can come or go.
+ * Return: SCAN_SUCCEED; SCAN_PTE_MAPPED_HUGEPAGE when the block is one
+ *         THP already (no reference kept); SCAN_FAIL for a block beyond
+ *         the end of the file.
+ */
+static enum scan_result collapse_file_scan(struct umm_file *f, uint64_t start,
+					   struct page **old)
+{
+	if (start + HPAGE_PMD_NR > size_pages(i_size_read(f)))
+		return SCAN_FAIL;
+	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
+		old[i] = find_get_page(f, start + i);
+		if (old[i] && PageHead(compound_head(old[i]))) {
+			struct page *head = compound_head(old[i]);
+
+			/* a large folio is whole and aligned: the block is it */
+			for (unsigned int j = 0; j <= i; j++)
+				if (old[j])
+					put_page(old[j]);
+			return head->index == start ? SCAN_PTE_MAPPED_HUGEPAGE : SCAN_FAIL;
+		}
+	}
+	return SCAN_SUCCEED;
+}
+
+static void collapse_file_put(struct page **old)
+{
+	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++)
+		if (old[i])
+			put_page(old[i]);
+}
+
+/*
+ * Stop every mapping from reaching the old pages: out of the cache they
+ * go as for truncation (mapping cleared, which faults re-check under the
+ * PTE lock), then every PTE mapping them is zapped and every TLB flushed.
+ * After that only a pin or a lookup in flight can hold one: the pages
+ * must have no other reference than the cache's and ours, so nothing
+ * writes them while they are copied.
+ * Locking: invalidate_lock (write); takes i_mmap_rwsem and PTE locks.
+ */
+static enum scan_result collapse_file_isolate(struct umm_file *f, uint64_t start,
+					      struct page **old)
+{
+	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++)
+		if (old[i])
+			WRITE_ONCE(old[i]->mapping, NULL);
+	unmap_mapping_range(f, start, start + HPAGE_PMD_NR - 1, false);
+	smp_mb();	/* the entries are gone before the counts are read */
+	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
+		if (!old[i])
+			continue;
+		if (page_mapcount(old[i]) || page_count(old[i]) != 2) {
+			for (unsigned int j = 0; j < HPAGE_PMD_NR; j++)
+				if (old[j])
+					WRITE_ONCE(old[j]->mapping, (void *)f);
+			return SCAN_PAGE_COUNT;
+		}
+	}
+	return SCAN_SUCCEED;
+}
+
+/*
+ * Put the new folio's pages in the cache in place of the old ones (holes
+ * first: only they may need memory). Its pages keep a NULL mapping until
+ * the caller is done, so no fault maps them yet: faults that find one
+ * look again, as for a page leaving the cache.
+ * Locking: invalidate_lock (write). Return: 0 or -ENOMEM (nothing changed).
+ */
+static int collapse_file_replace(struct umm_file *f, uint64_t start, struct page **old,
+				 struct page *head)
+{
+	unsigned int i;
+
+	for (i = 0; i < HPAGE_PMD_NR; i++) {
+		head[i].index = start + i;
+		WRITE_ONCE(head[i].mapping, NULL);
+	}
+	/* one reference per slot, as for small pages */
+	__atomic_fetch_add(&head->refcount, HPAGE_PMD_NR - 1, __ATOMIC_RELEASE);
+	for (i = 0; i < HPAGE_PMD_NR; i++)
+		if (!old[i] && xa_insert(&f->i_pages, start + i, head + i))
+			break;
+	if (i < HPAGE_PMD_NR) {
+		while (i-- > 0)
+			if (!old[i])
+				xa_erase(&f->i_pages, start + i);
+		put_page_refs(head, HPAGE_PMD_NR - 1);
+		return -ENOMEM;
+	}
+	for (i = 0; i < HPAGE_PMD_NR; i++) {
+		if (!old[i])
+			continue;
+		xa_store(&f->i_pages, start + i, head + i, NULL);	/* a slot in place */
+		clear_bit_page(PG_dirty, old[i]);
+		put_page(old[i]);	/* the cache's reference */
+	}
+	return 0;
+}
+
+/* Whether every entry of the PTE table @table is none. */
+static bool pte_table_empty(struct page *table)
+{
+	pte_t *pte = page_address(table);
+
+	for (unsigned int i = 0; i < PTRS_PER_PTE; i++)
+		if (!pte_none(ptep_get(pte + i)))
+			return false;
+	return true;
+}
+
+/*
+ * Retract the PTE table of @vma's block at file page @pgoff: empty now
+ * (its cache pages were unmapped and the new ones are not mapped yet), it
+ * is taken out of the PMD under the PMD and PTE locks and freed after a
+ * grace period, so that the next fault maps the whole folio. No mmap_lock
+ * and no VMA lock: i_mmap_rwsem keeps @vma linked, and so its upper
+ * tables alive (a VMA leaves i_mmap before its tables are freed, and a
+ * VMA's bounds never change: umm replaces VMAs); lockless walkers re-check
+ * the PMD after mapping the table (pte_offset_map_lock, seed 001). A
+ * private mapping with an anon_vma may hold copies-on-write in the table:
+ * it is left alone, re-checked under the PTE lock as a fault sets it
+ * before taking that lock.
+ * Locking: i_mmap_rwsem (read); takes the PMD lock, then the PTE lock.
+ */
+static int retract_one(struct itree_node *n, void *arg)
+{
+	struct vm_area_struct *vma = container_of(n, struct vm_area_struct, shared);
+	uint64_t pgoff = *(uint64_t *)arg, addr;
+	struct page *table = NULL;
+	struct umm_mm *mm = vma->vm_mm;
+	spinlock_t *pml, *ptl;
+	pmd_t *pmd, v;
+
+	if (pgoff < vma->vm_pgoff)
+		return 0;
+	addr = vma->vm_start + ((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
+	if ((addr & ~PMD_MASK) || addr + HPAGE_PMD_SIZE > vma->vm_end ||
+	    smp_load_acquire(&vma->anon_vma))
+		return 0;
+	rcu_read_lock();
+	pmd = pmd_off_lockless(mm, addr);
+	rcu_read_unlock();
+	if (!pmd)
+		return 0;
+	v = pmdp_get_lockless(pmd);
+	if (pmd_none(v) || pmd_leaf(v))
+		return 0;
+	mmu_notifier_invalidate_range_start(mm, addr, addr + HPAGE_PMD_SIZE);
+	pml = pmd_lock(mm, pmd);
+	v = pmdp_get(pmd);
+	if (!pmd_none(v) && !pmd_leaf(v)) {
+		table = pmd_page(v);
+		ptl = ptlock_ptr(table);
+		if (ptl != pml)
+			spin_lock(ptl);
+		if (!smp_load_acquire(&vma->anon_vma) && pte_table_empty(table))
+			pmdp_get_and_clear(pmd);
+		else
+			table = NULL;
+		if (ptl != pml)
+			spin_unlock(ptl);
+	}
+	spin_unlock(pml);
+	if (table) {
+		flush_tlb_mm_range(mm, addr, addr + HPAGE_PMD_SIZE);
+		pte_free_defer(mm, table);
+		mm_stat_add(mm, MM_THP_RETRACT, 1);
+	}
+	mmu_notifier_invalidate_range_end(mm, addr, addr + HPAGE_PMD_SIZE);
+	return 0;
+}
+
+/* Locking: invalidate_lock (write); takes i_mmap_rwsem (read). */
+static void retract_page_tables(struct umm_file *f, uint64_t pgoff)
+{
+	down_read(&f->i_mmap_rwsem);
+	itree_for_each_overlap(&f->i_mmap, pgoff, pgoff, retract_one, &pgoff);
+	up_read(&f->i_mmap_rwsem);
+}
+
+/*
+ * collapse_file - make the block of @f at page @start one THP in the
+ * cache (the kernel's collapse_file for shmem): holes become zeroes, as
+ * with MADV_COLLAPSE's unlimited max_ptes_none. Charged to @mm.
+ * Locking: takes invalidate_lock (write), then as collapse_file_isolate
+ *          and retract_page_tables.
+ */
+static enum scan_result collapse_file(struct umm_mm *mm, struct umm_file *f, uint64_t start)
+{
+	struct page *old[HPAGE_PMD_NR], *head = NULL;
+	enum scan_result r;
+
+	down_write(&f->invalidate_lock);
+	r = collapse_file_scan(f, start, old);
+	if (r != SCAN_SUCCEED)
+		goto unlock;
+	head = alloc_pages(mm->quota, __GFP_COMP | __GFP_NOZERO, HPAGE_PMD_ORDER);
+	if (!head) {
+		r = quota_used(mm->quota) + HPAGE_PMD_NR > READ_ONCE(mm->quota->limit) ?
+		    SCAN_CGROUP_CHARGE_FAIL : SCAN_ALLOC_HUGE_PAGE_FAIL;
+		goto put;
+	}
+	r = collapse_file_isolate(f, start, old);
+	if (r != SCAN_SUCCEED)
+		goto put;
+	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
+		if (old[i])
+			memcpy(page_address(head + i), page_address(old[i]), PAGE_SIZE);
+		else
+			memset(page_address(head + i), 0, PAGE_SIZE);
+	}
+	if (collapse_file_replace(f, start, old, head)) {
+		for (unsigned int i = 0; i < HPAGE_PMD_NR; i++)
+			if (old[i])
+				WRITE_ONCE(old[i]->mapping, (void *)f);
+		r = SCAN_ALLOC_HUGE_PAGE_FAIL;
+		goto put;
+	}
+	retract_page_tables(f, start);
+	/* faults may map it now: the head last, which do_set_pmd checks */
+	for (unsigned int i = HPAGE_PMD_NR - 1; i > 0; i--)
+		smp_store_release(&head[i].mapping, (void *)f);
+	smp_store_release(&head->mapping, (void *)f);
+	head = NULL;
+	mm_stat_add(mm, MM_THP_COLLAPSE_ALLOC, 1);
+	mm_stat_add(mm, MM_THP_FILE_ALLOC, 1);
+put:
+	collapse_file_put(old);
+	if (head)
+		put_page(head);
+unlock:
+	up_write(&f->invalidate_lock);
+	return r;
+}
+
+/*
+ * Map the cached THP of @vma's block at @haddr with a leaf in the caller's
+ * mm at once, when its PMD is empty (the kernel's collapse_pte_mapped_thp
+ * for a retracted table); a table still there keeps its PTEs.
+ * Locking: mmap_lock held.
+ */
+static void collapse_map_pmd(struct vm_area_struct *vma, uint64_t haddr)
+{
+	struct vm_fault vmf = { .vma = vma, .address = haddr };
+	uint64_t pgoff = vma->vm_pgoff + ((haddr - vma->vm_start) >> PAGE_SHIFT);
+	struct page *page;
+
+	if (walk_to_pmd(vma->vm_mm, haddr, &vmf.pmd) || !pmd_none(pmdp_get(vmf.pmd)))
+		return;
+	page = find_get_page(vma->vm_file, pgoff);
+	if (page && (do_set_pmd(&vmf, page) & VM_FAULT_FALLBACK))
+		put_page(page);
+}
+
+/*
+ * The shmem side of MADV_COLLAPSE: the VMA must be suitable for PMD
+ * leaves (its addresses and file offsets agree modulo 2 MiB) and hold a
+ * whole aligned block; MADV_NOHUGEPAGE says no, the THP mode does not.
+ */
+static bool collapse_file_allowed(struct vm_area_struct *vma)
+{
+	uint64_t first = ALIGN_UP(vma->vm_start, HPAGE_PMD_SIZE);
+
+	if (!vma->vm_file || vma->vm_file->kind != FILE_SHMEM ||
+	    (vma->vm_flags & (VM_NOHUGEPAGE | VM_HUGETLB | VM_PFNMAP)))
+		return false;
+	if (((vma->vm_start >> PAGE_SHIFT) - vma->vm_pgoff) & (HPAGE_PMD_NR - 1))
+		return false;
+	return first >= vma->vm_start && first + HPAGE_PMD_SIZE <= vma->vm_end;
+}
+
+static enum scan_result collapse_file_block(struct vm_area_struct *vma, uint64_t haddr)
+{
+	uint64_t pgoff = vma->vm_pgoff + ((haddr - vma->vm_start) >> PAGE_SHIFT);
+	enum scan_result r = collapse_file(vma->vm_mm, vma->vm_file, pgoff);
+
+	if (r == SCAN_SUCCEED || r == SCAN_PTE_MAPPED_HUGEPAGE) {
+		collapse_map_pmd(vma, haddr);
+		r = SCAN_SUCCEED;
+	}
+	return r;
+}
+
 /*
  * The kernel's thp_vma_allowable_order(TVA_FORCED_COLLAPSE): the THP
  * mode does not matter, MADV_NOHUGEPAGE does; the VMA must have had a
@@ -192,14 +491,16 @@ int madvise_collapse(struct vm_area_struct *vma, uint64_t start, uint64_t end)
 {
 	uint64_t hstart = ALIGN_UP(start, HPAGE_PMD_SIZE), hend = end & PMD_MASK;
 	enum scan_result last = SCAN_SUCCEED;
+	bool file = vma->vm_file;
 	uint64_t done = 0;
 
-	if (!collapse_allowed(vma))
+	if (file ? !collapse_file_allowed(vma) : !collapse_allowed(vma))
 		return -EINVAL;
 	if (hstart > hend)
 		return -EINVAL;		/* inside one block: the kernel's count underflows */
 	for (uint64_t a = hstart; a < hend; a += HPAGE_PMD_SIZE) {
-		enum scan_result r = collapse_huge_page(vma, a);
+		enum scan_result r = file ? collapse_file_block(vma, a) :
+					    collapse_huge_page(vma, a);
 
 		if (r == SCAN_SUCCEED || r == SCAN_PMD_MAPPED) {
 			done++;

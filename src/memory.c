@@ -361,10 +361,14 @@ static uint64_t vmf_pgoff(const struct vm_fault *vmf)
 }
 
 /*
- * The file's cache page for the fault, with a reference. Past the end of
- * the file is SIGBUS, as a read that fails. Locking: the VMA held.
+ * The file's cache page for the fault, with a reference, and a PTE table
+ * to map it in. Past the end of the file is SIGBUS, as a read that fails.
+ * A page of a PMD-sized folio is mapped whole by a leaf when @may_pmd and
+ * the PMD is empty (the kernel's finish_fault -> do_set_pmd): that is
+ * VM_FAULT_NOPAGE, no page returned. Locking: the VMA held.
  */
-static vm_fault_t file_fault_page(struct vm_fault *vmf, struct page **pagep)
+static vm_fault_t file_fault_page(struct vm_fault *vmf, struct page **pagep,
+				  bool may_pmd)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct umm_file *file = vma->vm_file;
@@ -373,14 +377,32 @@ static vm_fault_t file_fault_page(struct vm_fault *vmf, struct page **pagep)
 
 	if (pgoff >= (size >> PAGE_SHIFT) + !!(size & ~PAGE_MASK))
 		return VM_FAULT_SIGBUS;
-	if (pte_alloc(vma->vm_mm, vmf->pmd))
-		return VM_FAULT_OOM;
 	*pagep = filemap_get_page(file, pgoff, vma->vm_mm->quota,
 				  (vma->vm_flags & VM_RAND_READ) ? RA_NONE :
 				  (vma->vm_flags & VM_SEQ_READ) ? RA_SEQ : RA_AROUND, &err);
-	if (*pagep)
-		return 0;
-	return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+	if (!*pagep)
+		return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+	if (unlikely(READ_ONCE((*pagep)->mapping) != (void *)file)) {
+		/*
+		 * Leaving the cache, or a collapse's folio not ready yet (its
+		 * tables are being retracted): fault again, without filling
+		 * the PMD with a table meanwhile.
+		 */
+		put_page(*pagep);
+		*pagep = NULL;
+		return VM_FAULT_NOPAGE;
+	}
+	if (may_pmd && PageHead(compound_head(*pagep)) &&
+	    pmd_none(pmdp_get_lockless(vmf->pmd)) &&
+	    !(do_set_pmd(vmf, *pagep) & VM_FAULT_FALLBACK)) {
+		*pagep = NULL;
+		return VM_FAULT_NOPAGE;
+	}
+	if (pte_alloc(vma->vm_mm, vmf->pmd)) {
+		put_page(*pagep);
+		return VM_FAULT_OOM;
+	}
+	return 0;
 }
 
 /*
@@ -472,11 +494,11 @@ static void do_fault_around(struct vm_fault *vmf)
 static vm_fault_t do_read_fault(struct vm_fault *vmf)
 {
 	struct page *page;
-	vm_fault_t ret = file_fault_page(vmf, &page);
+	vm_fault_t ret = file_fault_page(vmf, &page, true);
 	pte_t entry;
 
 	if (ret)
-		return ret;
+		return ret == VM_FAULT_NOPAGE ? 0 : ret;
 	entry = pte_mkyoung(pfn_pte(page_to_pfn(page), vm_get_page_prot(vmf->vma->vm_flags)));
 	if (!finish_fault(vmf, page, page, entry))
 		put_page(page);
@@ -493,9 +515,9 @@ static vm_fault_t do_cow_fault(struct vm_fault *vmf)
 
 	if (ret)
 		return ret;
-	ret = file_fault_page(vmf, &cache);
+	ret = file_fault_page(vmf, &cache, false);
 	if (ret)
-		return ret;
+		return ret == VM_FAULT_NOPAGE ? 0 : ret;
 	page = alloc_page(mm->quota, __GFP_NOZERO);
 	if (!page) {
 		put_page(cache);
@@ -518,11 +540,11 @@ static vm_fault_t do_shared_fault(struct vm_fault *vmf)
 	struct umm_file *file = vmf->vma->vm_file;
 	bool track = mapping_needs_writeback(file);
 	struct page *page;
-	vm_fault_t ret = file_fault_page(vmf, &page);
+	vm_fault_t ret = file_fault_page(vmf, &page, !track);
 	pte_t entry;
 
 	if (ret)
-		return ret;
+		return ret == VM_FAULT_NOPAGE ? 0 : ret;
 	entry = pfn_pte(page_to_pfn(page), vm_get_page_prot(vmf->vma->vm_flags));
 	entry = pte_mkyoung(pte_mkdirty(pte_mkwrite(entry)));
 	if (track) {
