@@ -36,6 +36,7 @@
 #include "filemap.h"
 #include "page_alloc.h"
 #include "rmap.h"
+#include "huge_memory.h"
 
 #define MAX_LFS_FILESIZE	((uint64_t)LLONG_MAX)
 #define MEMFD_NAME_MAX		249	/* NAME_MAX - strlen("memfd:") */
@@ -106,23 +107,13 @@ struct umm_file *get_file(struct umm_file *f)
 	return f;
 }
 
-/*
- * A large folio the range covers only in part stays whole in the cache,
- * the covered pages zeroed: what the kernel does when it cannot split the
- * folio (umm does not split file folios yet). Pages past a new end of
- * file are never mapped again (faults check i_size), and read as zeroes
- * if the file grows back over them; punched pages read as a hole does.
- * Locking: invalidate_lock (write); the range was unmapped.
- */
-static bool folio_keep_partial(struct page *page, uint64_t first, uint64_t last)
+/* Does [first, last] cover only part of @page's large folio? */
+static bool folio_partly_in(struct page *page, uint64_t first, uint64_t last)
 {
 	struct page *head = compound_head(page);
 
-	if (!PageHead(head) || (head->index >= first &&
-				head->index + (1UL << page_order(head)) - 1 <= last))
-		return false;
-	memset(page_address(page), 0, PAGE_SIZE);
-	return true;
+	return PageHead(head) && (head->index < first ||
+				  head->index + (1UL << page_order(head)) - 1 > last);
 }
 
 /* Drop the cache's pages in [first, last]. Locking: invalidate_lock (write). */
@@ -140,7 +131,21 @@ static void filemap_remove_range(struct umm_file *f, uint64_t first, uint64_t la
 		rcu_read_unlock();
 		if (!page)
 			break;
-		if (folio_keep_partial(page, first, last)) {
+		if (folio_partly_in(page, first, last)) {
+			struct page *head = compound_head(page);
+
+			/* unmapped (a PMD-mapped folio is, once zapped): split it */
+			if (split_file_folio(head, (int)HPAGE_PMD_NR + 1)) {
+				put_page(head);
+				continue;	/* this index again: a small page now */
+			}
+			/*
+			 * Mapped or pinned: it stays whole, the covered pages
+			 * zeroed, as the kernel's when a split fails. Pages past
+			 * a new end are never mapped by PTEs again (faults check
+			 * i_size) and read as zeroes should the file grow back.
+			 */
+			memset(page_address(page), 0, PAGE_SIZE);
 			put_page(page);
 			if (index == last)
 				break;

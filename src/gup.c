@@ -152,7 +152,16 @@ __visible int64_t umm_write(struct umm_mm *mm, uint64_t addr, const void *src, s
 	return access_vm(mm, addr, (char *)src, len, true);
 }
 
-/* follow_page_pin on a PMD leaf. Locking: mmap_lock held; takes the PMD lock. */
+/*
+ * follow_page_pin on a PMD leaf: an anonymous THP, or a shmem THP mapped
+ * from its file's cache. Pinning a file folio needs no unsharing - it is
+ * the cache's page, whoever maps it, and carries no PG_anon_exclusive (a
+ * private leaf of one is read-only: a write, or a read pin of private
+ * writable memory, faults first, and the fault drops the leaf and copies
+ * one page, as the PTE path does). A file leaf is mapped in place
+ * otherwise: a read pin, or a write pin of a shared writable leaf.
+ * Locking: mmap_lock held; takes the PMD lock.
+ */
 static struct page *follow_huge_pmd_pin(struct umm_mm *mm, struct vm_area_struct *vma,
 					pmd_t *pmd, uint64_t addr, bool write,
 					bool *unshare, void **host)
@@ -166,7 +175,9 @@ static struct page *follow_huge_pmd_pin(struct umm_mm *mm, struct vm_area_struct
 	    (pmd_flags(v) & _PAGE_SPECIAL) || (need_own && !pmd_write(v)))
 		goto out;	/* split meanwhile, or a fault must come first */
 	head = pmd_page(v);
-	if (!(vma->vm_flags & VM_SHARED) && !test_bit_page(PG_anon_exclusive, head)) {
+	/* a private THP a fork shares: this mm pins its own copy (unshare) */
+	if (!(vma->vm_flags & VM_SHARED) && PageAnon(head) &&
+	    !test_bit_page(PG_anon_exclusive, head)) {
 		*unshare = true;
 		head = NULL;
 		goto out;

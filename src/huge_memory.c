@@ -24,7 +24,6 @@
 #include "mm.h"
 #include "rmap.h"
 #include "pagewalk.h"
-#include "filemap.h"
 
 /* ---- deposited PTE tables ---- */
 
@@ -190,11 +189,12 @@ vm_fault_t do_huge_pmd_anonymous_page(struct vm_fault *vmf)
 /*
  * do_set_pmd - map the file folio of the fault's page with one PMD leaf,
  * as a fault finds it in the cache (a shmem THP made by MADV_COLLAPSE):
- * when the VMA takes huge pages (MADV_NOHUGEPAGE and the mm's THP
- * disable say no, the THP mode does not), the leaf's block lies inside
- * the VMA at the folio's own file offset, the folio lies inside the file
- * and is still cached, and the fault is not a private write (that copies
- * one page). The mapping takes over the fault's reference. The cache
+ * when the VMA takes huge pages (MADV_NOHUGEPAGE says no, the THP mode
+ * does not), the leaf's block lies inside the VMA at the folio's own file
+ * offset, the folio is still cached, and the fault is not a private write
+ * (that copies one page). Like the kernel's, the leaf may reach past the
+ * end of the file (a collapse there keeps the pages). The mapping takes
+ * over the fault's reference. The cache
  * check under the PMD lock closes the race with truncation, which
  * unmaps again after a folio left the cache, as finish_fault's.
  * Locking: the VMA held; takes the PMD lock.
@@ -215,10 +215,8 @@ vm_fault_t do_set_pmd(struct vm_fault *vmf, struct page *page)
 
 	if (!PageHead(head) || page_order(head) != HPAGE_PMD_ORDER)
 		return VM_FAULT_FALLBACK;
-	if ((vma->vm_flags & VM_NOHUGEPAGE) || mm->thp == UMM_THP_NEVER ||
-	    !thp_vma_suitable(vma, haddr) ||
-	    vma->vm_pgoff + ((haddr - vma->vm_start) >> PAGE_SHIFT) != head->index ||
-	    head->index + HPAGE_PMD_NR > size_pages(i_size_read(file)))
+	if ((vma->vm_flags & VM_NOHUGEPAGE) || !thp_vma_suitable(vma, haddr) ||
+	    vma->vm_pgoff + ((haddr - vma->vm_start) >> PAGE_SHIFT) != head->index)
 		return VM_FAULT_FALLBACK;
 	if (write && !(vma->vm_flags & VM_SHARED))
 		return VM_FAULT_FALLBACK;
@@ -467,6 +465,38 @@ bool split_folio_in_table(struct umm_mm *mm, pte_t *ptep, struct page *head)
 		return false;	/* mapped elsewhere too */
 	__split_folio(head);
 	mm_stat_add(mm, MM_THP_SPLIT_PAGE, 1);
+	return true;
+}
+
+bool split_file_folio(struct page *head, int refs)
+{
+	const unsigned long keep = (1UL << PG_dirty) | (1UL << PG_uptodate);
+	unsigned long flags = READ_ONCE(head->flags) & keep;
+	int expected = refs;
+
+	if (!PageHead(head) || page_order(head) != HPAGE_PMD_ORDER ||
+	    folio_mapcount(head) || page_maybe_dma_pinned(head))
+		return false;
+	/* a mapping holds a reference: an exact count means none came since */
+	if (!__atomic_compare_exchange_n(&head->refcount, &expected, 0, false,
+					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return false;
+	for (unsigned int i = HPAGE_PMD_NR - 1; i >= 1; i--) {
+		struct page *p = head + i;
+
+		p->quota = head->quota;
+		WRITE_ONCE(p->flags, flags);
+		__atomic_store_n(&p->refcount, 1, __ATOMIC_RELAXED);	/* its slot's */
+		if (i == 1) {
+			p->entire_mapcount = 0;
+			p->large_mapcount = 0;
+			p->private = 0;		/* pincount */
+		}
+		__atomic_store_n(&p->compound_head, 0, __ATOMIC_RELEASE);
+	}
+	WRITE_ONCE(head->flags, flags);
+	/* its slot's and the caller's; release: the pages are seen whole */
+	__atomic_store_n(&head->refcount, refs - HPAGE_PMD_NR + 1, __ATOMIC_RELEASE);
 	return true;
 }
 

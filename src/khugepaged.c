@@ -43,6 +43,7 @@ enum scan_result {
 	SCAN_ALLOC_HUGE_PAGE_FAIL,
 	SCAN_CGROUP_CHARGE_FAIL,	/* the mm's phys_limit (umm's memcg) */
 	SCAN_PTE_MAPPED_HUGEPAGE,	/* the cache holds a THP already: map it */
+	SCAN_TRUNCATED,			/* nothing cached in the block */
 	SCAN_FAIL,
 };
 
@@ -185,17 +186,18 @@ static enum scan_result collapse_huge_page(struct vm_area_struct *vma, uint64_t 
 
 /*
  * Take a reference on each page of the block [start, start + 512) of
- * @f's cache into @old (NULL for a hole).
+ * @f's cache into @old (NULL for a hole). The block may reach past the
+ * end of the file, as the kernel's shmem collapse does.
  * Locking: invalidate_lock (write): no page can come or go.
  * Return: SCAN_SUCCEED; SCAN_PTE_MAPPED_HUGEPAGE when the block is one
- *         THP already (no reference kept); SCAN_FAIL for a block beyond
- *         the end of the file.
+ *         THP already (no reference kept); SCAN_TRUNCATED for an empty
+ *         block.
  */
 static enum scan_result collapse_file_scan(struct umm_file *f, uint64_t start,
 					   struct page **old)
 {
-	if (start + HPAGE_PMD_NR > size_pages(i_size_read(f)))
-		return SCAN_FAIL;
+	unsigned int present = 0;
+
 	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
 		old[i] = find_get_page(f, start + i);
 		if (old[i] && PageHead(compound_head(old[i]))) {
@@ -207,8 +209,9 @@ static enum scan_result collapse_file_scan(struct umm_file *f, uint64_t start,
 					put_page(old[j]);
 			return head->index == start ? SCAN_PTE_MAPPED_HUGEPAGE : SCAN_FAIL;
 		}
+		present += !!old[i];
 	}
-	return SCAN_SUCCEED;
+	return present ? SCAN_SUCCEED : SCAN_TRUNCATED;
 }
 
 static void collapse_file_put(struct page **old)
@@ -381,6 +384,8 @@ static enum scan_result collapse_file(struct umm_mm *mm, struct umm_file *f, uin
 
 	down_write(&f->invalidate_lock);
 	r = collapse_file_scan(f, start, old);
+	if (r == SCAN_TRUNCATED)	/* the kernel allocated before it looked */
+		mm_stat_add(mm, MM_THP_COLLAPSE_ALLOC, 1);
 	if (r != SCAN_SUCCEED)
 		goto unlock;
 	head = alloc_pages(mm->quota, __GFP_COMP | __GFP_NOZERO, HPAGE_PMD_ORDER);
@@ -406,6 +411,7 @@ static enum scan_result collapse_file(struct umm_mm *mm, struct umm_file *f, uin
 		goto put;
 	}
 	retract_page_tables(f, start);
+	set_bit_page(PG_dirty, head);	/* shmem: memory is its only copy */
 	/* faults may map it now: the head last, which do_set_pmd checks */
 	for (unsigned int i = HPAGE_PMD_NR - 1; i > 0; i--)
 		smp_store_release(&head[i].mapping, (void *)f);
@@ -423,22 +429,95 @@ unlock:
 }
 
 /*
- * Map the cached THP of @vma's block at @haddr with a leaf in the caller's
- * mm at once, when its PMD is empty (the kernel's collapse_pte_mapped_thp
- * for a retracted table); a table still there keeps its PTEs.
- * Locking: mmap_lock held.
+ * A PTE table that maps nothing but pages of @head at their own places
+ * (none entries allowed) gives way to a PMD leaf: its entries are cleared
+ * and counted in @nr (their references to drop), the table detached.
+ * Locking: the PMD lock and the table's lock held.
+ * Return: the table, or NULL when some entry maps another page (a
+ *         copy-on-write, say) and nothing changed.
  */
-static void collapse_map_pmd(struct vm_area_struct *vma, uint64_t haddr)
+static struct page *pte_table_give_way(pmd_t *pmd, struct page *head, unsigned int *nr)
+{
+	struct page *table = pmd_page(pmdp_get(pmd));
+	pte_t *pte = page_address(table);
+	uint64_t pfn = page_to_pfn(head);
+
+	*nr = 0;
+	for (unsigned int i = 0; i < PTRS_PER_PTE; i++) {
+		pte_t v = ptep_get(pte + i);
+
+		if (pte_none(v))
+			continue;
+		if (!pte_present(v) || pte_special(v) || pte_pfn(v) != pfn + i)
+			return NULL;
+	}
+	for (unsigned int i = 0; i < PTRS_PER_PTE; i++) {
+		if (pte_none(ptep_get(pte + i)))
+			continue;
+		ptep_get_and_clear(pte + i);
+		page_remove_rmap_pte(head + i);
+		(*nr)++;
+	}
+	pmdp_get_and_clear(pmd);
+	return table;
+}
+
+/*
+ * Map the cached THP of @vma's block at @haddr with a leaf in the caller's
+ * mm at once (the kernel's collapse_pte_mapped_thp): into an empty PMD (a
+ * retracted table), or in place of a table that maps only the folio's own
+ * pages where they belong.
+ * Locking: mmap_lock held; takes the PMD and PTE locks.
+ * Return: SCAN_SUCCEED, or SCAN_FAIL when the block cannot be PMD-mapped.
+ */
+static enum scan_result collapse_map_pmd(struct vm_area_struct *vma, uint64_t haddr)
 {
 	struct vm_fault vmf = { .vma = vma, .address = haddr };
 	uint64_t pgoff = vma->vm_pgoff + ((haddr - vma->vm_start) >> PAGE_SHIFT);
-	struct page *page;
+	struct umm_mm *mm = vma->vm_mm;
+	struct page *page, *head, *table = NULL;
+	spinlock_t *pml, *ptl;
+	unsigned int nr = 0;
+	pmd_t v;
 
-	if (walk_to_pmd(vma->vm_mm, haddr, &vmf.pmd) || !pmd_none(pmdp_get(vmf.pmd)))
-		return;
+	if (walk_to_pmd(mm, haddr, &vmf.pmd))
+		return SCAN_FAIL;
 	page = find_get_page(vma->vm_file, pgoff);
-	if (page && (do_set_pmd(&vmf, page) & VM_FAULT_FALLBACK))
+	if (!page)
+		return SCAN_FAIL;
+	head = compound_head(page);
+	v = pmdp_get(vmf.pmd);
+	if (pmd_leaf(v)) {
 		put_page(page);
+		return pmd_page(v) == head ? SCAN_SUCCEED : SCAN_FAIL;
+	}
+	if (!pmd_none(v)) {
+		mmu_notifier_invalidate_range_start(mm, haddr, haddr + HPAGE_PMD_SIZE);
+		pml = pmd_lock(mm, vmf.pmd);
+		v = pmdp_get(vmf.pmd);
+		if (!pmd_none(v) && !pmd_leaf(v)) {
+			ptl = pte_lockptr(mm, vmf.pmd);
+			spin_lock(ptl);
+			table = pte_table_give_way(vmf.pmd, head, &nr);
+			spin_unlock(ptl);
+		}
+		spin_unlock(pml);
+		if (table) {
+			flush_tlb_mm_range(mm, haddr, haddr + HPAGE_PMD_SIZE);
+			pte_free_defer(mm, table);
+			put_page_refs(head, (int)nr);	/* the PTEs' references */
+		}
+		mmu_notifier_invalidate_range_end(mm, haddr, haddr + HPAGE_PMD_SIZE);
+		if (!table) {
+			put_page(page);
+			return SCAN_FAIL;
+		}
+	}
+	if (do_set_pmd(&vmf, page) & VM_FAULT_FALLBACK) {
+		put_page(page);
+		return SCAN_FAIL;
+	}
+	return pmd_leaf(pmdp_get_lockless(vmf.pmd)) ? SCAN_SUCCEED : SCAN_FAIL;
 }
 
 /*
@@ -463,10 +542,8 @@ static enum scan_result collapse_file_block(struct vm_area_struct *vma, uint64_t
 	uint64_t pgoff = vma->vm_pgoff + ((haddr - vma->vm_start) >> PAGE_SHIFT);
 	enum scan_result r = collapse_file(vma->vm_mm, vma->vm_file, pgoff);
 
-	if (r == SCAN_SUCCEED || r == SCAN_PTE_MAPPED_HUGEPAGE) {
-		collapse_map_pmd(vma, haddr);
-		r = SCAN_SUCCEED;
-	}
+	if (r == SCAN_SUCCEED || r == SCAN_PTE_MAPPED_HUGEPAGE)
+		r = collapse_map_pmd(vma, haddr);
 	return r;
 }
 

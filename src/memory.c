@@ -436,6 +436,50 @@ static bool finish_fault(struct vm_fault *vmf, struct page *cache, struct page *
 	return true;
 }
 
+/*
+ * finish_fault_folio - map every page of the large folio holding @page
+ * whose entry is empty, with @entry's bits, when the folio lies whole
+ * inside the VMA and one PTE table (the kernel's finish_fault for a shmem
+ * folio it cannot map with a leaf: MADV_NOHUGEPAGE, or a table already
+ * there). Each entry takes a reference; the fault's becomes the first.
+ * Locking: the VMA held; takes the PTE lock.
+ * Return: false when the folio does not fit and nothing was done.
+ */
+static bool finish_fault_folio(struct vm_fault *vmf, struct page *page, pte_t entry)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct page *head = compound_head(page);
+	uint64_t idx = (uint64_t)(page - head), nr = 1UL << page_order(head);
+	uint64_t addr = vmf->address - (idx << PAGE_SHIFT), bits, mapped = 0;
+	spinlock_t *ptl;
+	pte_t *pte;
+
+	if (vmf->address < (idx << PAGE_SHIFT) || addr < vma->vm_start ||
+	    addr + (nr << PAGE_SHIFT) > vma->vm_end ||
+	    pte_index(addr) + nr > PTRS_PER_PTE)
+		return false;
+	bits = pte_val(entry) & ~PTE_PFN_MASK;
+	pte = pte_offset_map_lock(vma->vm_mm, vmf->pmd, addr, &ptl);
+	if (!pte)
+		goto out;
+	if (READ_ONCE(head->mapping) == (void *)vma->vm_file) {
+		for (uint64_t i = 0; i < nr; i++) {
+			if (!pte_none(ptep_get(pte + i)))
+				continue;
+			page_dup_rmap_pte(head + i);
+			set_pte(pte + i, __pte(((page_to_pfn(head) + i) << PAGE_SHIFT) | bits));
+			mapped++;
+		}
+	}
+	pte_unmap_unlock(pte, ptl);
+out:
+	if (mapped > 1)
+		__atomic_fetch_add(&head->refcount, (int)mapped - 1, __ATOMIC_RELAXED);
+	else if (!mapped)
+		put_page(page);
+	return true;
+}
+
 #define FAULT_AROUND_PAGES	16	/* fault_around_bytes' default, 64 KiB */
 
 /*
@@ -500,6 +544,8 @@ static vm_fault_t do_read_fault(struct vm_fault *vmf)
 	if (ret)
 		return ret == VM_FAULT_NOPAGE ? 0 : ret;
 	entry = pte_mkyoung(pfn_pte(page_to_pfn(page), vm_get_page_prot(vmf->vma->vm_flags)));
+	if (PageHead(compound_head(page)) && finish_fault_folio(vmf, page, entry))
+		return 0;
 	if (!finish_fault(vmf, page, page, entry))
 		put_page(page);
 	do_fault_around(vmf);
@@ -551,6 +597,8 @@ static vm_fault_t do_shared_fault(struct vm_fault *vmf)
 		lock_page(page);
 		set_page_dirty(file, page);
 	}
+	if (!track && PageHead(compound_head(page)) && finish_fault_folio(vmf, page, entry))
+		return 0;
 	get_page(page);		/* ours, beside the one the mapping keeps */
 	if (!finish_fault(vmf, page, page, entry))
 		put_page(page);

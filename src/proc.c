@@ -179,7 +179,7 @@ __visible int umm_pagemap(struct umm_mm *mm, uint64_t addr, uint64_t npages,
 struct mem_size_stats {
 	uint64_t resident, shared_clean, shared_dirty, private_clean;
 	uint64_t private_dirty, referenced, anonymous, lazyfree;
-	uint64_t pss, pss_dirty, pss_locked, anon_thp;
+	uint64_t pss, pss_dirty, pss_locked, anon_thp, shmem_thp, file_thp;
 };
 
 /*
@@ -239,7 +239,13 @@ static int smaps_pte(pte_t *pte, uint64_t addr, uint64_t next, struct mm_walk *w
 }
 
 /*
- * A PMD leaf: its pages, and AnonHugePages for an anonymous THP.
+ * A PMD leaf, as smaps_pmd_entry: its pages, and the folio's kind - an
+ * anonymous THP counts in AnonHugePages, a shmem one (collapsed into a
+ * memory-backed file's cache, whoever maps it: shared, private or a
+ * shared anonymous mapping) in ShmemPmdMapped, any other file's in
+ * FilePmdMapped (umm makes none yet). The kernel tells shmem by the
+ * folio's swapbacked bit; umm by the VMA's file, which a leaf of a file
+ * folio always belongs to (a private copy is a small anonymous page).
  * Locking: no table lock held (pmd_entry); takes the PMD lock.
  */
 static int smaps_pmd(pmd_t *pmd, uint64_t addr, uint64_t next, struct mm_walk *walk)
@@ -258,6 +264,10 @@ static int smaps_pmd(pmd_t *pmd, uint64_t addr, uint64_t next, struct mm_walk *w
 		      pmd_flags(v) & _PAGE_ACCESSED, pmd_dirty(v));
 	if (PageAnon(pmd_page(v)))
 		mss->anon_thp += next - addr;
+	else if (walk->vma->vm_file && walk->vma->vm_file->kind == FILE_SHMEM)
+		mss->shmem_thp += next - addr;
+	else
+		mss->file_thp += next - addr;
 unlock:
 	spin_unlock(ptl);
 	return 0;
@@ -342,7 +352,9 @@ static int show_smap(FILE *out, struct umm_mm *mm, struct vm_area_struct *vma)
 		    (unsigned long long)mss.referenced >> 10,
 		    (unsigned long long)mss.anonymous >> 10, 0ULL,
 		    (unsigned long long)mss.lazyfree >> 10,
-		    (unsigned long long)mss.anon_thp >> 10, 0ULL, 0ULL, 0ULL, 0ULL, 0ULL, 0ULL,
+		    (unsigned long long)mss.anon_thp >> 10,
+		    (unsigned long long)mss.shmem_thp >> 10,
+		    (unsigned long long)mss.file_thp >> 10, 0ULL, 0ULL, 0ULL, 0ULL,
 		    (unsigned long long)(mss.pss_locked >> PSS_SHIFT) >> 10,
 		    (unsigned int)thp_eligible(vma)) < 0)
 		return -EIO;
