@@ -198,6 +198,8 @@ static enum scan_result collapse_file_scan(struct umm_file *f, uint64_t start,
 {
 	unsigned int present = 0;
 
+	rwsem_assert_write_held(&f->invalidate_lock);
+
 	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
 		old[i] = find_get_page(f, start + i);
 		if (old[i] && PageHead(compound_head(old[i]))) {
@@ -233,6 +235,7 @@ static void collapse_file_put(struct page **old)
 static enum scan_result collapse_file_isolate(struct umm_file *f, uint64_t start,
 					      struct page **old)
 {
+	rwsem_assert_write_held(&f->invalidate_lock);
 	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++)
 		if (old[i])
 			WRITE_ONCE(old[i]->mapping, NULL);
@@ -263,6 +266,7 @@ static int collapse_file_replace(struct umm_file *f, uint64_t start, struct page
 {
 	unsigned int i;
 
+	rwsem_assert_write_held(&f->invalidate_lock);
 	for (i = 0; i < HPAGE_PMD_NR; i++) {
 		head[i].index = start + i;
 		WRITE_ONCE(head[i].mapping, NULL);
@@ -323,6 +327,7 @@ static int retract_one(struct itree_node *n, void *arg)
 	spinlock_t *pml, *ptl;
 	pmd_t *pmd, v;
 
+	rwsem_assert_held(&vma->vm_file->i_mmap_rwsem);
 	if (pgoff < vma->vm_pgoff)
 		return 0;
 	addr = vma->vm_start + ((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
@@ -365,6 +370,7 @@ static int retract_one(struct itree_node *n, void *arg)
 /* Locking: invalidate_lock (write); takes i_mmap_rwsem (read). */
 static void retract_page_tables(struct umm_file *f, uint64_t pgoff)
 {
+	rwsem_assert_write_held(&f->invalidate_lock);
 	down_read(&f->i_mmap_rwsem);
 	itree_for_each_overlap(&f->i_mmap, pgoff, pgoff, retract_one, &pgoff);
 	up_read(&f->i_mmap_rwsem);
@@ -480,6 +486,7 @@ static enum scan_result collapse_map_pmd(struct vm_area_struct *vma, uint64_t ha
 	unsigned int nr = 0;
 	pmd_t v;
 
+	mmap_assert_locked(mm);
 	if (walk_to_pmd(mm, haddr, &vmf.pmd))
 		return SCAN_FAIL;
 	page = find_get_page(vma->vm_file, pgoff);
