@@ -28,9 +28,24 @@
 
 /* ---- zap ---- */
 
-/* Return: 1 for an anonymous page (of this mm's RSS), else 0. */
-static int zap_frame(struct mmu_gather *tlb, uint64_t pfn)
+/*
+ * A shmem page whose entry was dirty stays dirty when the entry goes, as
+ * the kernel's zap marks the folio (host files need not: their write
+ * faults dirty the cache page already, with its writeback tag).
+ */
+static void zap_mark_dirty(struct page *head)
 {
+	struct umm_file *f = READ_ONCE(head->mapping);
+
+	if (f && !PageAnon(head) && f->kind == FILE_SHMEM &&
+	    !test_bit_page(PG_dirty, head))
+		set_bit_page(PG_dirty, head);
+}
+
+/* Return: 1 for an anonymous page (of this mm's RSS), else 0. */
+static int zap_frame(struct mmu_gather *tlb, pte_t old)
+{
+	uint64_t pfn = pte_pfn(old);
 	struct page *p;
 	int anon;
 
@@ -42,6 +57,8 @@ static int zap_frame(struct mmu_gather *tlb, uint64_t pfn)
 	page_remove_rmap_pte(p);
 	p = compound_head(p);
 	anon = PageAnon(p);
+	if (!anon && pte_dirty(old))
+		zap_mark_dirty(p);
 	tlb_remove_page(tlb, p);
 	return anon;
 }
@@ -87,7 +104,7 @@ static uint64_t zap_pte_range(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr,
 		old = ptep_get_and_clear(pte);
 		changed = true;
 		if (pte_present(old) && !pte_special(old))
-			rss += zap_frame(tlb, pte_pfn(old));
+			rss += zap_frame(tlb, old);
 	} while (pte++, addr += PAGE_SIZE, addr != end);
 	pte_unmap_unlock(start, ptl);
 	if (rss)
@@ -485,7 +502,8 @@ out:
 /*
  * do_fault_around - map the file's pages already in its cache around a
  * read fault, in the aligned block of FAULT_AROUND_PAGES entries that
- * holds it (clipped to the VMA, the PTE table and the file), with the
+ * holds it (moved up to start at the VMA's start if that is inside it,
+ * then clipped to the VMA, the PTE table and the file), with the
  * rights a read fault gives, as the kernel's filemap_map_pages: one fault
  * then serves a run of reads. Only empty entries are filled; each page is
  * checked to be still in the file under the PTE lock, as finish_fault.
@@ -496,13 +514,17 @@ static void do_fault_around(struct vm_fault *vmf)
 	struct vm_area_struct *vma = vmf->vma;
 	struct umm_file *file = vma->vm_file;
 	uint64_t block = (uint64_t)FAULT_AROUND_PAGES << PAGE_SHIFT;
-	uint64_t from = vmf->address & ~(block - 1), to = from + block, addr;
+	uint64_t from = vmf->address & ~(block - 1), to, addr;
 	uint64_t eof = size_pages(i_size_read(file));
+	uint64_t pmd_end = (vmf->address & PMD_MASK) + PMD_SIZE;
 	pgprot_t prot = vm_get_page_prot(vma->vm_flags);
 	spinlock_t *ptl;
 	pte_t *pte, *start;
 
+	/* a window cut by the VMA's start slides up, as the kernel's */
 	from = from > vma->vm_start ? from : vma->vm_start;
+	to = from + block;
+	to = to < pmd_end ? to : pmd_end;
 	to = to < vma->vm_end ? to : vma->vm_end;
 	start = pte = pte_offset_map_lock(vma->vm_mm, vmf->pmd, from, &ptl);
 	if (!pte)
@@ -596,6 +618,9 @@ static vm_fault_t do_shared_fault(struct vm_fault *vmf)
 	if (track) {
 		lock_page(page);
 		set_page_dirty(file, page);
+	} else if (!test_bit_page(PG_dirty, compound_head(page))) {
+		/* shmem: memory is its only copy (fault_dirty_shared_page) */
+		set_bit_page(PG_dirty, compound_head(page));
 	}
 	if (!track && PageHead(compound_head(page)) && finish_fault_folio(vmf, page, entry))
 		return 0;

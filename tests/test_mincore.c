@@ -93,8 +93,49 @@ static void test_mincore_vs_host(void)
 	umm_mm_destroy(mm);
 }
 
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+
+/*
+ * A shmem THP mapped by a PMD leaf (shared anonymous memory collapsed):
+ * every page of it resident; still so through the object's cache once
+ * part of it is MADV_DONTNEEDed (the whole leaf goes) or PROT_NONE.
+ */
+static void test_mincore_shmem_thp(void)
+{
+	const uint64_t w = W + (4UL << 20), hps = 2UL << 20;
+	unsigned char probe;
+
+	mm = umm_mm_create(NULL);
+	CHECK_EQ(syscall(SYS_mincore, w, hps, &probe) < 0 ? errno : 0, ENOMEM);
+	both_mmap(w, hps, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS);
+	for (uint64_t off = 0; off < hps; off += P)
+		both_touch(w + off, true);
+	if (madvise((void *)w, hps, MADV_COLLAPSE)) {
+		printf("     the host could not collapse shmem (%d): not compared\n", errno);
+		goto out;
+	}
+	CHECK_EQ(umm_madvise(mm, w, hps, MADV_COLLAPSE), 0);
+	compare(w, N * P);
+	compare(w + hps - N * P, N * P);
+	compare(w + 5 * P, 1);
+	CHECK_EQ(mprotect((void *)w, hps, PROT_NONE), 0);
+	CHECK_EQ(umm_mprotect(mm, w, hps, PROT_NONE), 0);
+	compare(w, N * P);
+	CHECK_EQ(mprotect((void *)w, hps, PROT_READ | PROT_WRITE), 0);
+	CHECK_EQ(umm_mprotect(mm, w, hps, PROT_READ | PROT_WRITE), 0);
+	CHECK_EQ(madvise((void *)(w + 3 * P), P, MADV_DONTNEED), 0);
+	CHECK_EQ(umm_madvise(mm, w + 3 * P, P, MADV_DONTNEED), 0);
+	compare(w, N * P);
+out:
+	munmap((void *)w, hps);
+	umm_mm_destroy(mm);
+}
+
 int main(void)
 {
 	RUN(test_mincore_vs_host);
+	RUN(test_mincore_shmem_thp);
 	return test_done();
 }

@@ -357,9 +357,114 @@ static void test_fork_free_as_host(void)
 	umm_mm_destroy(mm);
 }
 
+/*
+ * Shmem THPs (MADV_COLLAPSE of a memfd and of shared anonymous memory)
+ * mapped by PMD leaves whose folio is the file's, not anonymous: smaps
+ * counts them in ShmemPmdMapped (not AnonHugePages), Pss by the folio's
+ * mapcount; pagemap shows them present, file/shared, and exclusive only
+ * while mapped once. Window, 2 MiB each:
+ *   0  shared mapping of the memfd, written, collapsed
+ *   1  a second shared mapping of it, read (a leaf on its fault)
+ *   2  a private read-only mapping of it, read (a leaf too)
+ *   3  shared anonymous, written, collapsed
+ * then the second mapping goes: the first is exclusive again.
+ */
+#define HPS	(2ull << 20)
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+
+static void shmem_pagemap(struct side *host, struct side *us, uint64_t nr)
+{
+	static uint64_t h[4 * 512], u[4 * 512];
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	CHECK(fd >= 0);
+	CHECK_EQ(pread(fd, h, nr * 8, (off_t)(host->base / P * 8)), (ssize_t)(nr * 8));
+	close(fd);
+	CHECK_EQ(umm_pagemap(us->mm, us->base, nr, u), 0);
+	for (uint64_t p = 0; p < nr; p++) {
+		if ((h[p] & FLAGS_MASK) != (u[p] & FLAGS_MASK)) {
+			printf("     page %4llu: host %016llx umm %016llx\n",
+			       (unsigned long long)p, (unsigned long long)h[p],
+			       (unsigned long long)u[p]);
+			CHECK_EQ(h[p] & FLAGS_MASK, u[p] & FLAGS_MASK);
+			break;
+		}
+	}
+	/* a leaf maps consecutive frames */
+	CHECK_EQ((u[511] & ((1ull << 55) - 1)) - (u[0] & ((1ull << 55) - 1)), 511);
+}
+
+static void test_shmem_thp_as_host(void)
+{
+	struct side host = { 0 }, us = { 0 };
+	struct side *sides[2] = { &host, &us };
+	int hret;
+	void *w;
+
+	host.fd = memfd_create("umm_shmem_thp", 0);
+	CHECK(host.fd >= 0);
+	CHECK_EQ(ftruncate(host.fd, (off_t)HPS), 0);
+	us.mm = umm_mm_create(NULL);
+	us.file = umm_file_create("umm_shmem_thp", HPS, 0);
+	CHECK(us.mm && us.file);
+	w = mmap(NULL, WIN + (4ull << 20), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(w != MAP_FAILED);
+	host.base = ((uint64_t)(uintptr_t)w + (2ull << 20)) & ~((2ull << 20) - 1);
+	CHECK_EQ(munmap((void *)host.base, WIN), 0);
+	us.base = (uint64_t)umm_mmap(us.mm, 0, WIN + (4ull << 20), PROT_NONE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0);
+	us.base = (us.base + (2ull << 20)) & ~((2ull << 20) - 1);
+	CHECK_EQ(umm_munmap(us.mm, us.base, WIN), 0);
+	for (int i = 0; i < 2; i++) {
+		struct side *s = sides[i];
+
+		CHECK_EQ(map(s, 0, HPS, PROT_READ | PROT_WRITE, MAP_SHARED, true, 0),
+			 (int64_t)s->base);
+		CHECK_EQ(map(s, 3 * HPS, HPS, PROT_READ | PROT_WRITE, MAP_SHARED, false, 0),
+			 (int64_t)(s->base + 3 * HPS));
+		for (uint64_t off = 0; off < HPS; off += P) {
+			wr(s, off);
+			wr(s, 3 * HPS + off);
+		}
+	}
+	hret = madvise((void *)host.base, HPS, MADV_COLLAPSE);
+	if (hret || madvise((void *)(host.base + 3 * HPS), HPS, MADV_COLLAPSE)) {
+		printf("     the host could not collapse shmem (%d): not compared\n", errno);
+		goto out;
+	}
+	CHECK_EQ(umm_madvise(us.mm, us.base, HPS, MADV_COLLAPSE), 0);
+	CHECK_EQ(umm_madvise(us.mm, us.base + 3 * HPS, HPS, MADV_COLLAPSE), 0);
+	shmem_pagemap(&host, &us, 512);
+	same_smaps(&host, &us);
+	for (int i = 0; i < 2; i++) {
+		struct side *s = sides[i];
+
+		CHECK_EQ(map(s, HPS, HPS, PROT_READ | PROT_WRITE, MAP_SHARED, true, 0),
+			 (int64_t)(s->base + HPS));
+		CHECK_EQ(map(s, 2 * HPS, HPS, PROT_READ, MAP_PRIVATE, true, 0),
+			 (int64_t)(s->base + 2 * HPS));
+		rd(s, HPS + 5 * P);
+		rd(s, 2 * HPS + 7 * P);
+	}
+	shmem_pagemap(&host, &us, 4 * 512);
+	same_smaps(&host, &us);
+	CHECK_EQ(munmap((void *)(host.base + HPS), 2 * HPS), 0);
+	CHECK_EQ(umm_munmap(us.mm, us.base + HPS, 2 * HPS), 0);
+	shmem_pagemap(&host, &us, 512);
+	same_smaps(&host, &us);
+out:
+	munmap(w, WIN + (4ull << 20));
+	umm_mm_destroy(us.mm);
+	umm_file_put(us.file);
+	close(host.fd);
+}
+
 int main(void)
 {
 	RUN(test_proc_views_as_host);
 	RUN(test_fork_free_as_host);
+	RUN(test_shmem_thp_as_host);
 	return test_done();
 }

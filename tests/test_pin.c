@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "test.h"
+#include "test_proc.h"
 #include "mm.h"
 
 #define BASE	0x100000000000UL
@@ -117,10 +118,99 @@ static void test_notifiers(void)
 	umm_mm_destroy(mm);
 }
 
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+
+/* The kB of shmem THPs @mm maps by PMD leaves (smaps' ShmemPmdMapped). */
+static long long shmem_pmd_kb(struct umm_mm *mm)
+{
+	char *buf = NULL, *p;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	long long kb = 0;
+
+	CHECK(f && umm_smaps(mm, f) == 0);
+	fclose(f);
+	for (p = buf; (p = strstr(p, "ShmemPmdMapped:")); p++)
+		kb += atoll(p + strlen("ShmemPmdMapped:"));
+	free(buf);
+	return kb;
+}
+
+/*
+ * Pins under a shmem THP's PMD leaf (the folio is the file's, not
+ * anonymous): a read pin through a private read-only mapping pins the
+ * cache's folio (no unsharing: a file folio has no exclusive bit to
+ * wait for), a write pin through a shared mapping pins in place, the
+ * leaves stay; a write pin through a private mapping copies one page.
+ */
+static void test_pin_shmem_thp(void)
+{
+	const uint64_t hps = 2UL << 20;
+	struct page_alloc_stats before, after;
+	struct umm_mm *mm;
+	struct umm_file *f;
+	void *sh[2] = { 0 }, *ro[1] = { 0 }, *pw[1] = { 0 };
+	long long splits;
+	char c = 0;
+
+	rcu_barrier();
+	page_alloc_get_stats(&before);
+	mm = umm_mm_create(NULL);
+	f = umm_file_create("pin_thp", 2 * hps, 0);
+	CHECK(mm && f);
+	CHECK_EQ(umm_mmap(mm, BASE, 2 * hps, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_FIXED, f, 0), BASE);
+	for (uint64_t off = 0; off < 2 * hps; off += PAGE_SIZE) {
+		c = (char)(off >> PAGE_SHIFT);
+		CHECK_EQ(umm_write(mm, BASE + off, &c, 1), 1);
+	}
+	CHECK_EQ(umm_madvise(mm, BASE, hps, MADV_COLLAPSE), 0);
+	CHECK_EQ(shmem_pmd_kb(mm), 2048);
+	CHECK_EQ(umm_mmap(mm, BASE + 2 * hps, hps, PROT_READ, MAP_PRIVATE | MAP_FIXED, f, 0),
+		 BASE + 2 * hps);
+	CHECK_EQ(umm_mmap(mm, BASE + 3 * hps, hps, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_FIXED, f, 0), BASE + 3 * hps);
+	CHECK_EQ(umm_read(mm, BASE + 2 * hps, &c, 1), 1);
+	CHECK_EQ(shmem_pmd_kb(mm), 4096);
+	splits = umm_vmstat_value(mm, "thp_split_pmd");
+
+	/* private read-only: the cache's page itself, the leaf stays */
+	CHECK_EQ(umm_pin(mm, BASE + 2 * hps + 3 * PAGE_SIZE, 1, UMM_READ, ro), 0);
+	CHECK_EQ(umm_pin(mm, BASE + 3 * PAGE_SIZE, 1, UMM_READ, sh), 0);
+	CHECK(ro[0] && ro[0] == sh[0]);
+	/* shared writable: pinned in place for writing */
+	CHECK_EQ(umm_pin(mm, BASE + 4 * PAGE_SIZE, 1, UMM_READ | UMM_WRITE, sh + 1), 0);
+	CHECK_EQ(shmem_pmd_kb(mm), 4096);
+	CHECK_EQ(umm_vmstat_value(mm, "thp_split_pmd"), splits);
+	*(char *)sh[1] = 'P';
+	CHECK_EQ(umm_read(mm, BASE + 2 * hps + 4 * PAGE_SIZE, &c, 1), 1);
+	CHECK_EQ(c, 'P');
+	/* a private write pin: the leaf goes, this mm pins its own copy */
+	CHECK_EQ(umm_read(mm, BASE + 3 * hps, &c, 1), 1);
+	CHECK_EQ(shmem_pmd_kb(mm), 6144);
+	CHECK_EQ(umm_pin(mm, BASE + 3 * hps + 4 * PAGE_SIZE, 1, UMM_READ | UMM_WRITE, pw), 0);
+	CHECK(pw[0] && pw[0] != sh[1]);
+	CHECK_EQ(*(char *)pw[0], 'P');
+	*(char *)pw[0] = 'Q';
+	CHECK_EQ(*(char *)sh[1], 'P');
+	CHECK_EQ(shmem_pmd_kb(mm), 4096);
+	umm_unpin(mm, ro, 1);
+	umm_unpin(mm, sh, 2);
+	umm_unpin(mm, pw, 1);
+	umm_mm_destroy(mm);
+	umm_file_put(f);
+	rcu_barrier();
+	page_alloc_get_stats(&after);
+	CHECK_EQ(after.in_use_pages, before.in_use_pages);
+}
+
 int main(void)
 {
 	RUN(test_pin_basic);
 	RUN(test_pin_errors);
 	RUN(test_notifiers);
+	RUN(test_pin_shmem_thp);
 	return test_done();
 }
