@@ -239,8 +239,13 @@ static enum scan_result collapse_file_isolate(struct umm_file *f, uint64_t start
 	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++)
 		if (old[i])
 			WRITE_ONCE(old[i]->mapping, NULL);
+	/*
+	 * Pins are taken under the PTE lock, which the zap takes after them:
+	 * a pin made before the zap is seen below, none can come after. A
+	 * lookup's reference missed here is harmless: its page has no
+	 * mapping, so no fault maps it.
+	 */
 	unmap_mapping_range(f, start, start + HPAGE_PMD_NR - 1, false);
-	smp_mb();	/* the entries are gone before the counts are read */
 	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
 		if (!old[i])
 			continue;
