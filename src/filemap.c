@@ -107,35 +107,38 @@ struct umm_file *get_file(struct umm_file *f)
 	return f;
 }
 
-/* Does [first, last] cover only part of @page's large folio? */
-static bool folio_partly_in(struct page *page, uint64_t first, uint64_t last)
+/* Does [first, last] cover only part of the large folio @head? */
+static bool folio_partly_in(struct page *head, uint64_t first, uint64_t last)
 {
-	struct page *head = compound_head(page);
-
 	return PageHead(head) && (head->index < first ||
 				  head->index + (1UL << page_order(head)) - 1 > last);
+}
+
+/* The page of @index in the cached folio @head. */
+static struct page *folio_file_page(struct page *head, uint64_t index)
+{
+	return PageHead(head) ? head + (index - head->index) : head;
 }
 
 /* Drop the cache's pages in [first, last]. Locking: invalidate_lock (write). */
 static void filemap_remove_range(struct umm_file *f, uint64_t first, uint64_t last)
 {
 	uint64_t index = first;
-	struct page *page;
+	struct page *head, *page;
 
 	for (;;) {
 		rcu_read_lock();
-		page = xa_find(&f->i_pages, &index, last);
-		/* the cache's own reference keeps a cached page's count up */
-		if (page)
-			get_page(page);
+		head = xa_find(&f->i_pages, &index, last);
+		/* the cache's own reference keeps a cached folio's count up */
+		if (head)
+			get_page(head);
 		rcu_read_unlock();
-		if (!page)
+		if (!head)
 			break;
-		if (folio_partly_in(page, first, last)) {
-			struct page *head = compound_head(page);
-
+		page = folio_file_page(head, index);
+		if (folio_partly_in(head, first, last)) {
 			/* unmapped (a PMD-mapped folio is, once zapped): split it */
-			if (split_file_folio(head, (int)HPAGE_PMD_NR + 1)) {
+			if (split_file_folio(f, head, (int)HPAGE_PMD_NR + 1)) {
 				put_page(head);
 				continue;	/* this index again: a small page now */
 			}
@@ -146,7 +149,7 @@ static void filemap_remove_range(struct umm_file *f, uint64_t first, uint64_t la
 			 * i_size) and read as zeroes should the file grow back.
 			 */
 			memset(page_address(page), 0, PAGE_SIZE);
-			put_page(page);
+			put_page(head);
 			if (index == last)
 				break;
 			index++;
@@ -154,13 +157,13 @@ static void filemap_remove_range(struct umm_file *f, uint64_t first, uint64_t la
 		}
 		/* the folio lock keeps a writeback of this page out */
 		lock_page(page);
-		if (xa_cmpxchg(&f->i_pages, index, page, NULL, NULL) == page) {
+		if (xa_cmpxchg(&f->i_pages, index, head, NULL, NULL) == head) {
 			clear_bit_page(PG_dirty, page);
 			WRITE_ONCE(page->mapping, NULL);
-			put_page(page);	/* the cache's reference */
+			put_page(head);	/* the slot's reference */
 		}
 		unlock_page(page);
-		put_page(page);
+		put_page(head);
 		if (index == last)
 			break;
 		index++;
@@ -218,29 +221,29 @@ static int read_page(struct umm_file *f, struct page *page, uint64_t index)
 }
 
 /*
- * Lockless lookup with a reference. A slot of a large folio holds its
- * page, and references count on the head: the head read before taking
- * the reference must still be the page's once it is held (the frame may
- * have been freed and reused meanwhile). Locking: none; takes RCU.
+ * Lockless lookup with a reference. Every slot of a large folio holds its
+ * head, which carries the references: the page wanted is found from the
+ * head's index once the reference is held and the slot re-checked (the
+ * frame may have been freed and reused meanwhile). Nothing of a struct
+ * page but its count is read before that: a free one's other words are
+ * the allocator's. Locking: none; takes RCU.
  */
 struct page *find_get_page(struct umm_file *f, uint64_t index)
 {
-	struct page *page, *head;
+	struct page *head;
 
 	for (;;) {
 		rcu_read_lock();
-		page = xa_load(&f->i_pages, index);
-		head = page ? compound_head(page) : NULL;
+		head = xa_load(&f->i_pages, index);
 		if (head && !get_page_unless_zero(head))
-			page = NULL;
-		if (page && (compound_head(page) != head ||
-			     xa_load(&f->i_pages, index) != page)) {
+			head = NULL;
+		if (head && xa_load(&f->i_pages, index) != head) {
 			put_page(head);	/* removed meanwhile: look again */
 			rcu_read_unlock();
 			continue;
 		}
 		rcu_read_unlock();
-		return page;
+		return head ? folio_file_page(head, index) : NULL;
 	}
 }
 

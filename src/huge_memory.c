@@ -24,6 +24,7 @@
 #include "mm.h"
 #include "rmap.h"
 #include "pagewalk.h"
+#include "filemap.h"
 
 /* ---- deposited PTE tables ---- */
 
@@ -468,7 +469,7 @@ bool split_folio_in_table(struct umm_mm *mm, pte_t *ptep, struct page *head)
 	return true;
 }
 
-bool split_file_folio(struct page *head, int refs)
+bool split_file_folio(struct umm_file *f, struct page *head, int refs)
 {
 	const unsigned long keep = (1UL << PG_dirty) | (1UL << PG_uptodate);
 	unsigned long flags = READ_ONCE(head->flags) & keep;
@@ -493,6 +494,8 @@ bool split_file_folio(struct page *head, int refs)
 			p->private = 0;		/* pincount */
 		}
 		__atomic_store_n(&p->compound_head, 0, __ATOMIC_RELEASE);
+		/* its slot names it now (a store in place: no memory needed) */
+		xa_store(&f->i_pages, p->index, p, NULL);
 	}
 	WRITE_ONCE(head->flags, flags);
 	/* its slot's and the caller's; release: the pages are seen whole */

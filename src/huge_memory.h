@@ -108,17 +108,19 @@ bool split_folio_in_table(struct umm_mm *mm, pte_t *ptep, struct page *head);
 uint64_t deferred_split_scan(struct umm_mm *mm);
 
 /*
- * split_file_folio - make the cached large folio @head, which nothing
- * maps or pins, small cache pages (truncation or a hole punch of part of
- * it, the kernel's split of a shmem folio). Its count is frozen at zero
- * first, so a lockless lookup cannot take a reference meanwhile: it sees
+ * split_file_folio - make the large folio @head of @f's cache, which
+ * nothing maps or pins, small cache pages (truncation or a hole punch of
+ * part of it, the kernel's split of a shmem folio), each in its own slot
+ * instead of the head. Its count is frozen at zero first, so a lockless
+ * lookup cannot take a reference meanwhile: it sees
  * a page being freed and looks again under invalidate_lock.
  * @refs: the references it must have: one per cache slot and the caller's.
  * Locking: invalidate_lock (write) of its file; nothing else.
  * Return: whether it was split; each page then holds its slot's
  *         reference, and the caller's is on @head, now a small page.
  */
-bool split_file_folio(struct page *head, int refs);
+struct umm_file;
+bool split_file_folio(struct umm_file *f, struct page *head, int refs);
 
 /*
  * zap_huge_pmd - clear the leaf at @pmd, free its deposit, hand its page

@@ -260,8 +260,9 @@ static enum scan_result collapse_file_isolate(struct umm_file *f, uint64_t start
 }
 
 /*
- * Put the new folio's pages in the cache in place of the old ones (holes
- * first: only they may need memory). Its pages keep a NULL mapping until
+ * Put the new folio in the cache in place of the old pages, its head in
+ * every slot (holes first: only they may need memory). Its pages keep a
+ * NULL mapping until
  * the caller is done, so no fault maps them yet: faults that find one
  * look again, as for a page leaving the cache.
  * Locking: invalidate_lock (write). Return: 0 or -ENOMEM (nothing changed).
@@ -279,7 +280,7 @@ static int collapse_file_replace(struct umm_file *f, uint64_t start, struct page
 	/* one reference per slot, as for small pages */
 	__atomic_fetch_add(&head->refcount, HPAGE_PMD_NR - 1, __ATOMIC_RELEASE);
 	for (i = 0; i < HPAGE_PMD_NR; i++)
-		if (!old[i] && xa_insert(&f->i_pages, start + i, head + i))
+		if (!old[i] && xa_insert(&f->i_pages, start + i, head))
 			break;
 	if (i < HPAGE_PMD_NR) {
 		while (i-- > 0)
@@ -291,7 +292,7 @@ static int collapse_file_replace(struct umm_file *f, uint64_t start, struct page
 	for (i = 0; i < HPAGE_PMD_NR; i++) {
 		if (!old[i])
 			continue;
-		xa_store(&f->i_pages, start + i, head + i, NULL);	/* a slot in place */
+		xa_store(&f->i_pages, start + i, head, NULL);	/* a slot in place */
 		clear_bit_page(PG_dirty, old[i]);
 		put_page(old[i]);	/* the cache's reference */
 	}
@@ -474,6 +475,40 @@ static struct page *pte_table_give_way(pmd_t *pmd, struct page *head, unsigned i
 }
 
 /*
+ * Take the PTE table of @haddr's block out of @pmd if it maps nothing but
+ * pages of @head where they belong; their references go after the flush.
+ * Locking: mmap_lock held; takes the PMD and PTE locks.
+ * Return: false when the table maps something else (nothing changed).
+ */
+static bool pmd_give_way(struct umm_mm *mm, pmd_t *pmd, uint64_t haddr, struct page *head)
+{
+	struct page *table = NULL;
+	spinlock_t *pml, *ptl;
+	unsigned int nr = 0;
+	bool other = false;
+	pmd_t v;
+
+	mmu_notifier_invalidate_range_start(mm, haddr, haddr + HPAGE_PMD_SIZE);
+	pml = pmd_lock(mm, pmd);
+	v = pmdp_get(pmd);
+	if (!pmd_none(v) && !pmd_leaf(v)) {
+		ptl = pte_lockptr(mm, pmd);
+		spin_lock(ptl);
+		table = pte_table_give_way(pmd, head, &nr);
+		other = !table;
+		spin_unlock(ptl);
+	}
+	spin_unlock(pml);
+	if (table) {
+		flush_tlb_mm_range(mm, haddr, haddr + HPAGE_PMD_SIZE);
+		pte_free_defer(mm, table);
+		put_page_refs(head, (int)nr);	/* the PTEs' references */
+	}
+	mmu_notifier_invalidate_range_end(mm, haddr, haddr + HPAGE_PMD_SIZE);
+	return !other;
+}
+
+/*
  * Map the cached THP of @vma's block at @haddr with a leaf in the caller's
  * mm at once (the kernel's collapse_pte_mapped_thp): into an empty PMD (a
  * retracted table), or in place of a table that maps only the folio's own
@@ -486,50 +521,47 @@ static enum scan_result collapse_map_pmd(struct vm_area_struct *vma, uint64_t ha
 	struct vm_fault vmf = { .vma = vma, .address = haddr };
 	uint64_t pgoff = vma->vm_pgoff + ((haddr - vma->vm_start) >> PAGE_SHIFT);
 	struct umm_mm *mm = vma->vm_mm;
-	struct page *page, *head, *table = NULL;
-	spinlock_t *pml, *ptl;
-	unsigned int nr = 0;
-	pmd_t v;
+	struct page *page;
 
 	mmap_assert_locked(mm);
 	if (walk_to_pmd(mm, haddr, &vmf.pmd))
 		return SCAN_FAIL;
+	/*
+	 * Our reference keeps the folio whole (a split wants an exact
+	 * count); it may have been split (a hole punch) since the collapse.
+	 */
 	page = find_get_page(vma->vm_file, pgoff);
 	if (!page)
 		return SCAN_FAIL;
-	head = compound_head(page);
-	v = pmdp_get(vmf.pmd);
-	if (pmd_leaf(v)) {
-		put_page(page);
-		return pmd_page(v) == head ? SCAN_SUCCEED : SCAN_FAIL;
-	}
-	if (!pmd_none(v)) {
-		mmu_notifier_invalidate_range_start(mm, haddr, haddr + HPAGE_PMD_SIZE);
-		pml = pmd_lock(mm, vmf.pmd);
-		v = pmdp_get(vmf.pmd);
-		if (!pmd_none(v) && !pmd_leaf(v)) {
-			ptl = pte_lockptr(mm, vmf.pmd);
-			spin_lock(ptl);
-			table = pte_table_give_way(vmf.pmd, head, &nr);
-			spin_unlock(ptl);
-		}
-		spin_unlock(pml);
-		if (table) {
-			flush_tlb_mm_range(mm, haddr, haddr + HPAGE_PMD_SIZE);
-			pte_free_defer(mm, table);
-			put_page_refs(head, (int)nr);	/* the PTEs' references */
-		}
-		mmu_notifier_invalidate_range_end(mm, haddr, haddr + HPAGE_PMD_SIZE);
-		if (!table) {
-			put_page(page);
-			return SCAN_FAIL;
-		}
-	}
-	if (do_set_pmd(&vmf, page) & VM_FAULT_FALLBACK) {
+	if (!PageHead(page) || page_order(page) != HPAGE_PMD_ORDER) {
 		put_page(page);
 		return SCAN_FAIL;
 	}
-	return pmd_leaf(pmdp_get_lockless(vmf.pmd)) ? SCAN_SUCCEED : SCAN_FAIL;
+	/* faults of this mm's other threads may fill the PMD meanwhile */
+	for (int tries = 0; tries < 3; tries++) {
+		pmd_t v = pmdp_get_lockless(vmf.pmd);
+
+		if (pmd_leaf(v)) {
+			put_page(page);
+			return pmd_page(v) == page ? SCAN_SUCCEED : SCAN_FAIL;
+		}
+		if (!pmd_none(v)) {
+			if (!pmd_give_way(mm, vmf.pmd, haddr, page))
+				break;		/* a copy-on-write in the way */
+			continue;
+		}
+		if (!(do_set_pmd(&vmf, page) & VM_FAULT_FALLBACK)) {
+			page = NULL;	/* the leaf's reference now */
+			if (pmd_leaf(pmdp_get_lockless(vmf.pmd)))
+				return SCAN_SUCCEED;
+			break;
+		}
+		if (pmd_none(pmdp_get_lockless(vmf.pmd)))
+			break;		/* refused for good */
+	}
+	if (page)
+		put_page(page);
+	return SCAN_FAIL;
 }
 
 /*
