@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
 done
 
 # Programs in the table's order; any other bench_* runs after them.
-order="bench_wis bench_fault bench_vma bench_regions bench_pgtable bench_vma_tree"
+order="bench_wis bench_fault bench_vma bench_regions bench_thp bench_pgtable bench_vma_tree"
 
 # ---- the table: awk over the RESULT/NOTE lines of the logs ----
 
@@ -76,13 +76,14 @@ table() {
 		if (g == "mprotect") return "mprotect of a whole populated region (bench_vma)"
 		if (g == "regions") return "Many regions: N regions of 64 KiB, umm vs host vs Unicorn (bench_regions)"
 		if (g == "access") return "Random 8-byte umm_read/umm_write through the software TLB (bench_fault)"
+		if (g == "thp") return "THPs: MADV_COLLAPSE, the first fault of a file THP, mprotect of a leaf (bench_thp; only the call timed)"
 		if (g == "reference") return "References, host only"
 		if (g == "internals") return "Internals, no host counterpart (bench_pgtable, bench_vma_tree)"
 		return g
 	}
 	BEGIN {
 		q = sprintf("%c", 39)	# a single quote, for gnuplot strings
-		split("will-it-scale churn vma mprotect regions access reference internals", go, " ")
+		split("will-it-scale churn vma mprotect regions access thp reference internals", go, " ")
 		for (i in go) rank[go[i]] = i
 	}
 	$1 == "NOTE" {
