@@ -429,8 +429,8 @@ static enum scan_result collapse_file(struct umm_mm *mm, struct umm_file *f, uin
 		smp_store_release(&head[i].mapping, (void *)f);
 	smp_store_release(&head->mapping, (void *)f);
 	head = NULL;
+	/* thp_file_alloc counts shmem faults only, as the host shows */
 	mm_stat_add(mm, MM_THP_COLLAPSE_ALLOC, 1);
-	mm_stat_add(mm, MM_THP_FILE_ALLOC, 1);
 put:
 	collapse_file_put(old);
 	if (head)

@@ -177,7 +177,6 @@ __visible int umm_vmstat(struct umm_mm *mm, FILE *out)
 	P("thp_collapse_alloc", READ_ONCE(mm->stat[MM_THP_COLLAPSE_ALLOC]));
 	P("thp_split_page", READ_ONCE(mm->stat[MM_THP_SPLIT_PAGE]));
 	P("thp_deferred_split_page", READ_ONCE(mm->stat[MM_THP_DEFERRED_SPLIT]));
-	P("thp_file_alloc", READ_ONCE(mm->stat[MM_THP_FILE_ALLOC]));
 	P("thp_file_mapped", READ_ONCE(mm->stat[MM_THP_FILE_MAPPED]));
 	P("thp_retract_page_tables", READ_ONCE(mm->stat[MM_THP_RETRACT]));
 	P("nr_free_pages", st.free_pages);

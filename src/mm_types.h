@@ -249,7 +249,6 @@ enum mm_stat_item {
 	MM_THP_SPLIT_PAGE,	/* thp_split_page: THPs split into small pages */
 	MM_THP_DEFERRED_SPLIT,	/* thp_deferred_split_page: of them, out of memory */
 	MM_THP_FILE_MAPPED,	/* thp_file_mapped: file THPs mapped by a PMD leaf */
-	MM_THP_FILE_ALLOC,	/* thp_file_alloc: THPs made in a file's cache */
 	MM_THP_RETRACT,		/* umm's own: PTE tables retracted for a file THP */
 	NR_MM_STAT_ITEMS,
 };

@@ -564,7 +564,6 @@ static void written_block(int flags, bool anon)
 	PM_IS(&us, 511, PM_PRESENT | PM_FILE | PM_EXCLUSIVE);
 	PM_IS(&us, 512, 0);
 	VM_IS(us.mm, "thp_collapse_alloc", 1);
-	VM_IS(us.mm, "thp_file_alloc", 1);
 	VM_IS(us.mm, "thp_file_mapped", 1);
 	compare(&host, &us, ok, "2 MiB written, collapsed");
 	/* the data, and a read and a write on the leaf change nothing */
@@ -580,7 +579,6 @@ static void written_block(int flags, bool anon)
 	/* again: already a THP, nothing allocated */
 	ok &= collapse(&host, &us, 0, 2 * M, 0, "already collapsed");
 	VM_IS(us.mm, "thp_collapse_alloc", 1);
-	VM_IS(us.mm, "thp_file_alloc", 1);
 	VM_IS(us.mm, "thp_file_mapped", 1);
 	P2048_IS(&us, 0, 4 * M);
 	compare(&host, &us, ok, "collapsed twice");
@@ -627,7 +625,6 @@ static void test_s2_sparse(void)
 	ok = collapse(&host, &us, 0, 2 * M, -EINVAL, "an empty block");
 	KB_IS(&us, 0, 4 * M, "Rss", 0);
 	VM_IS(us.mm, "thp_file_mapped", 0);
-	VM_IS(us.mm, "thp_file_alloc", 0);
 	VM_IS(us.mm, "thp_collapse_alloc", 1);	/* the host allocates before it looks */
 	compare(&host, &us, ok, "an empty block");
 	/* a read maps one fresh, clean page on both */
@@ -708,7 +705,6 @@ static void test_s3_private(void)
 	KB_IS(&us, 0, 4 * M, "Anonymous", 4);
 	KB_IS(&us, 0, 4 * M, "ShmemPmdMapped", 0);
 	VM_IS(us.mm, "thp_collapse_alloc", 1);
-	VM_IS(us.mm, "thp_file_alloc", 1);
 	VM_IS(us.mm, "thp_file_mapped", 0);
 	compare(&host, &us, ok, "MAP_PRIVATE with a COW page, refused");
 	/* one read: the other 511 pages PTE-mapped beside the copy */
@@ -1127,7 +1123,6 @@ static void test_s10_offset(void)
 	ok &= collapse(&host, &us, 2 * M - P, 2 * M, -EINVAL,
 		       "offset 4K, the file's aligned block at an unaligned address");
 	VM_IS(us.mm, "thp_collapse_alloc", 0);
-	VM_IS(us.mm, "thp_file_alloc", 0);
 	KB_IS(&us, 0, 4 * M, "Rss", 2048);
 	KB_IS(&us, 0, 4 * M, "ShmemPmdMapped", 0);
 	CHECK(has(&us, 0, P, 2 * M, 21));
