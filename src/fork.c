@@ -279,6 +279,9 @@ __visible int umm_fork(struct umm_mm *parent, struct umm_mm **childp)
 		umm_mm_destroy(child);
 		return err;
 	}
+	/* the kernel's khugepaged_fork: the child inherits the parent's place */
+	if (READ_ONCE(parent->khugepaged_on))
+		khugepaged_enter(child);
 	*childp = child;
 	return 0;
 }

@@ -194,6 +194,17 @@ uint64_t huge_pmd_set_access(pmd_t *pmd, bool write);
  */
 int madvise_collapse(struct vm_area_struct *vma, uint64_t start, uint64_t end);
 
+/*
+ * khugepaged_enter - put @mm on khugepaged's list (it has a VMA that may
+ * hold THPs); khugepaged_exit - take it off, waiting until the thread is
+ * out of it (umm_mm_destroy, before any lock). khugepaged_stats - the
+ * process-wide pages_collapsed and full_scans.
+ * Locking: no lock of umm held.
+ */
+void khugepaged_enter(struct umm_mm *mm);
+void khugepaged_exit(struct umm_mm *mm);
+void khugepaged_stats(uint64_t *pages_collapsed, uint64_t *full_scans);
+
 /* folio_remove_rmap_pmd - one PMD mapping of @head's folio is gone. */
 void folio_remove_rmap_pmd(struct page *head);
 

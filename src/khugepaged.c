@@ -23,7 +23,14 @@
  * the next fault there maps the folio with one leaf (do_set_pmd).
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <umm/umm.h>
 #include "huge_memory.h"
 #include "mm.h"
@@ -44,6 +51,10 @@ enum scan_result {
 	SCAN_CGROUP_CHARGE_FAIL,	/* the mm's phys_limit (umm's memcg) */
 	SCAN_PTE_MAPPED_HUGEPAGE,	/* the cache holds a THP already: map it */
 	SCAN_TRUNCATED,			/* nothing cached in the block */
+	SCAN_EXCEED_NONE_PTE,		/* khugepaged: too many empty entries */
+	SCAN_EXCEED_SHARED_PTE,		/* khugepaged: too many shared pages */
+	SCAN_LACK_REFERENCED_PAGE,	/* khugepaged: nothing used lately */
+	SCAN_VMA_CHECK,			/* khugepaged: the VMA changed or went */
 	SCAN_FAIL,
 };
 
@@ -68,21 +79,43 @@ static bool collapse_continue(enum scan_result r)
 }
 
 /*
+ * Who collapses: MADV_COLLAPSE takes any block it can; khugepaged only one
+ * with at most max_ptes_none empty (or zero-page) entries and
+ * max_ptes_shared pages another mm maps too, as the kernel's
+ * collapse_control.
+ */
+struct collapse_control {
+	bool is_khugepaged;
+	unsigned int none, shared;	/* counted so far */
+};
+
+/* khugepaged's sysfs defaults (transparent_hugepage/khugepaged/) */
+#define KHUGEPAGED_MAX_PTES_NONE	(HPAGE_PMD_NR - 1)
+#define KHUGEPAGED_MAX_PTES_SHARED	(HPAGE_PMD_NR / 2)
+
+/*
  * May this entry's page go into the THP? Only an anonymous page whose
  * references are all mappings' (no pin, no page in flight elsewhere).
  * Locking: the (detached) table's lock held.
  */
-static enum scan_result collapse_check_pte(pte_t v)
+static enum scan_result collapse_check_pte(pte_t v, struct collapse_control *cc)
 {
 	struct page *head;
 
-	if (pte_none(v) || pte_special(v))
-		return SCAN_SUCCEED;	/* a zero-filled page of the THP */
+	if (pte_none(v) || pte_special(v)) {
+		/* a zero-filled page of the THP */
+		if (cc->is_khugepaged && ++cc->none > KHUGEPAGED_MAX_PTES_NONE)
+			return SCAN_EXCEED_NONE_PTE;
+		return SCAN_SUCCEED;
+	}
 	head = compound_head(pfn_to_page(pte_pfn(v)));
 	if (!PageAnon(head))
 		return SCAN_PAGE_ANON;
 	if (page_maybe_dma_pinned(head) || page_count(head) != folio_mapcount(head))
 		return SCAN_PAGE_COUNT;
+	if (cc->is_khugepaged && page_mapcount(pfn_to_page(pte_pfn(v))) > 1 &&
+	    ++cc->shared > KHUGEPAGED_MAX_PTES_SHARED)
+		return SCAN_EXCEED_SHARED_PTE;
 	return SCAN_SUCCEED;
 }
 
@@ -114,7 +147,8 @@ static void collapse_copy_release(struct umm_mm *mm, pte_t *pte, struct page *he
  * Locking: mmap_lock held for write; write-locks @vma; takes the PMD and
  *          PTE locks.
  */
-static enum scan_result collapse_huge_page(struct vm_area_struct *vma, uint64_t haddr)
+static enum scan_result collapse_huge_page(struct vm_area_struct *vma, uint64_t haddr,
+					   struct collapse_control *cc)
 {
 	struct umm_mm *mm = vma->vm_mm;
 	enum scan_result r = SCAN_SUCCEED;
@@ -158,7 +192,7 @@ static enum scan_result collapse_huge_page(struct vm_area_struct *vma, uint64_t 
 	ptl = ptlock_ptr(table);
 	spin_lock(ptl);		/* a locked reader that got in first is out */
 	for (unsigned int i = 0; i < HPAGE_PMD_NR && r == SCAN_SUCCEED; i++)
-		r = collapse_check_pte(ptep_get(pte + i));
+		r = collapse_check_pte(ptep_get(pte + i), cc);
 	if (r == SCAN_SUCCEED)
 		collapse_copy_release(mm, pte, head);
 	spin_unlock(ptl);
@@ -620,8 +654,9 @@ int madvise_collapse(struct vm_area_struct *vma, uint64_t start, uint64_t end)
 	if (hstart > hend)
 		return -EINVAL;		/* inside one block: the kernel's count underflows */
 	for (uint64_t a = hstart; a < hend; a += HPAGE_PMD_SIZE) {
+		struct collapse_control cc = { .is_khugepaged = false };
 		enum scan_result r = file ? collapse_file_block(vma, a) :
-					    collapse_huge_page(vma, a);
+					    collapse_huge_page(vma, a, &cc);
 
 		if (r == SCAN_SUCCEED || r == SCAN_PMD_MAPPED) {
 			done++;
@@ -634,4 +669,360 @@ int madvise_collapse(struct vm_area_struct *vma, uint64_t start, uint64_t end)
 	if (done == (hend - hstart) / HPAGE_PMD_SIZE)
 		return 0;
 	return madvise_collapse_errno(last);
+}
+
+/* ---- khugepaged: the background scan ---- */
+
+/*
+ * One thread for the process, as the kernel's one kthread. An mm joins
+ * its list when it gets a VMA that may hold THPs (MADV_HUGEPAGE, or an
+ * anonymous mapping in UMM_THP_ALWAYS mode; a fork's child of a listed
+ * mm) and leaves it in umm_mm_destroy. The thread wakes every
+ * scan_sleep_millisecs, looks at pages_to_scan pages' worth of PMDs round
+ * robin over the mms (at most twice round the list per wake), and
+ * collapses the private anonymous blocks that qualify: a PTE table with
+ * at most max_ptes_none empty entries, max_ptes_shared pages mapped
+ * elsewhere too, and one page used lately (an accessed entry). It scans
+ * under mmap_lock taken with a trylock (a busy mm is passed over, as the
+ * kernel's) and collapses with collapse_huge_page under the write lock,
+ * after finding the VMA again. Shared memory is not scanned: the host's
+ * shmem_enabled is never, and umm's shmem faults make no THPs either.
+ *
+ * Settings, read from the environment when the first mm joins (the
+ * kernel's sysfs knobs): UMM_KHUGEPAGED=0 (no thread),
+ * UMM_KHUGEPAGED_SCAN_SLEEP_MS (10000), UMM_KHUGEPAGED_PAGES_TO_SCAN
+ * (4096).
+ *
+ * Locking: khugepaged.lock is taken with no lock of umm held, and never
+ * held across a scan; the thread holds one mm's mmap_lock at a time and
+ * no other lock then. umm_mm_destroy waits, before taking any lock, until
+ * the thread is out of the mm (khugepaged.scanning).
+ */
+#define KHUGEPAGED_SLEEP_MS	10000
+#define KHUGEPAGED_PAGES	(8 * HPAGE_PMD_NR)
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;		/* an mm joined an empty list, or stop */
+	pthread_cond_t done;		/* scanning left an mm, or the thread ended */
+	struct list_head mms;		/* umm_mm.khugepaged_node */
+	struct umm_mm *scanning;	/* the mm the thread is in, or NULL */
+	struct umm_mm *cursor;		/* the mm to scan next; NULL: the first */
+	bool running, stop, configured, disabled, atexit_set;
+	uint64_t sleep_ms, pages_to_scan;
+	uint64_t pages_collapsed, full_scans;	/* atomic */
+} khugepaged = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.wake = PTHREAD_COND_INITIALIZER,
+	.done = PTHREAD_COND_INITIALIZER,
+	.mms = LIST_HEAD_INIT(khugepaged.mms),
+};
+
+static uint64_t env_u64(const char *name, uint64_t def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strtoull(v, NULL, 0) : def;
+}
+
+/* Locking: khugepaged.lock. */
+static void khugepaged_configure(void)
+{
+	if (khugepaged.configured)
+		return;
+	khugepaged.configured = true;
+	khugepaged.disabled = !env_u64("UMM_KHUGEPAGED", 1);
+	khugepaged.sleep_ms = env_u64("UMM_KHUGEPAGED_SCAN_SLEEP_MS", KHUGEPAGED_SLEEP_MS);
+	khugepaged.pages_to_scan = env_u64("UMM_KHUGEPAGED_PAGES_TO_SCAN", KHUGEPAGED_PAGES);
+	if (!khugepaged.pages_to_scan)
+		khugepaged.pages_to_scan = 1;
+}
+
+/* The kernel's hugepage_vma_check for khugepaged: a private anonymous VMA
+ * that may hold THPs, has had a page, and holds a whole aligned block. */
+static bool khugepaged_vma_ok(struct vm_area_struct *vma)
+{
+	uint64_t first = ALIGN_UP(vma->vm_start, HPAGE_PMD_SIZE);
+
+	return !vma->vm_file && thp_vma_allowable(vma) &&
+	       smp_load_acquire(&vma->anon_vma) &&
+	       first >= vma->vm_start && first + HPAGE_PMD_SIZE <= vma->vm_end;
+}
+
+/*
+ * Does the block at @haddr qualify (hpage_collapse_scan_pmd)? Nothing is
+ * changed; collapse_huge_page checks again under its locks.
+ * Locking: mmap_lock held for read; takes the PTE lock.
+ */
+static enum scan_result khugepaged_scan_pmd(struct umm_mm *mm, uint64_t haddr)
+{
+	unsigned int none = 0, shared = 0, referenced = 0;
+	enum scan_result r = SCAN_SUCCEED;
+	spinlock_t *ptl;
+	pte_t *pte;
+	pmd_t *pmd, v;
+
+	rcu_read_lock();
+	pmd = pmd_off_lockless(mm, haddr);
+	rcu_read_unlock();	/* mmap_lock keeps the upper tables */
+	if (!pmd)
+		return SCAN_PMD_NULL;
+	v = pmdp_get_lockless(pmd);
+	if (pmd_none(v))
+		return SCAN_PMD_NONE;
+	if (pmd_leaf(v))
+		return SCAN_PMD_MAPPED;
+	pte = pte_offset_map_lock(mm, pmd, haddr, &ptl);
+	if (!pte)
+		return SCAN_PMD_NULL;
+	for (unsigned int i = 0; i < HPAGE_PMD_NR && r == SCAN_SUCCEED; i++) {
+		pte_t e = ptep_get(pte + i);
+		struct page *page, *head;
+
+		if (pte_none(e) || pte_special(e)) {
+			if (++none > KHUGEPAGED_MAX_PTES_NONE)
+				r = SCAN_EXCEED_NONE_PTE;
+			continue;
+		}
+		page = pfn_to_page(pte_pfn(e));
+		head = compound_head(page);
+		if (!PageAnon(head))
+			r = SCAN_PAGE_ANON;
+		else if (page_mapcount(page) > 1 && ++shared > KHUGEPAGED_MAX_PTES_SHARED)
+			r = SCAN_EXCEED_SHARED_PTE;
+		else if (page_maybe_dma_pinned(head) || page_count(head) != folio_mapcount(head))
+			r = SCAN_PAGE_COUNT;
+		referenced += pte_young(e);
+	}
+	pte_unmap_unlock(pte, ptl);
+	if (r == SCAN_SUCCEED && !referenced)
+		r = SCAN_LACK_REFERENCED_PAGE;
+	return r;
+}
+
+/* Collapse the block at @haddr if its VMA still allows. Locking: none held. */
+static void khugepaged_collapse(struct umm_mm *mm, uint64_t haddr)
+{
+	struct collapse_control cc = { .is_khugepaged = true };
+	struct vm_area_struct *vma;
+
+	mmap_write_lock(mm);
+	vma = vma_lookup(mm, haddr);
+	if (vma && khugepaged_vma_ok(vma) && haddr >= vma->vm_start &&
+	    haddr + HPAGE_PMD_SIZE <= vma->vm_end &&
+	    collapse_huge_page(vma, haddr, &cc) == SCAN_SUCCEED)
+		__atomic_fetch_add(&khugepaged.pages_collapsed, HPAGE_PMD_NR, __ATOMIC_RELAXED);
+	mmap_write_unlock(mm);
+}
+
+/*
+ * Scan @mm from where the last scan of it stopped, up to @budget pages.
+ * Locking: none held; takes mmap_lock (trylock). The caller keeps @mm
+ * alive (khugepaged.scanning).
+ * Return: the pages' worth looked at (at least one); *@done when the scan
+ *         of @mm reached its end (or could not start).
+ */
+static uint64_t khugepaged_scan_mm(struct umm_mm *mm, uint64_t budget, bool *done)
+{
+	uint64_t addr = mm->khugepaged_addr, progress = 0;
+	struct vm_area_struct *vma;
+
+	*done = true;
+	if (!mmap_read_trylock(mm))
+		return 1;
+	for (; (vma = find_vma(mm, addr)); addr = vma->vm_end) {
+		uint64_t a = ALIGN_UP(addr > vma->vm_start ? addr : vma->vm_start, HPAGE_PMD_SIZE);
+
+		if (!khugepaged_vma_ok(vma)) {
+			progress++;
+			continue;
+		}
+		for (; a + HPAGE_PMD_SIZE <= vma->vm_end; a += HPAGE_PMD_SIZE) {
+			if (progress >= budget) {
+				mm->khugepaged_addr = a;
+				*done = false;
+				goto out;
+			}
+			progress += HPAGE_PMD_NR;
+			if (khugepaged_scan_pmd(mm, a) != SCAN_SUCCEED)
+				continue;
+			mmap_read_unlock(mm);
+			khugepaged_collapse(mm, a);
+			mm->khugepaged_addr = a + HPAGE_PMD_SIZE;
+			*done = false;
+			return progress;
+		}
+	}
+	mm->khugepaged_addr = 0;
+out:
+	mmap_read_unlock(mm);
+	return progress ? progress : 1;
+}
+
+/* One wake's work: pages_to_scan pages, at most twice round the list. */
+static void khugepaged_do_scan(void)
+{
+	uint64_t progress = 0;
+	int heads = 0;
+
+	pthread_mutex_lock(&khugepaged.lock);
+	while (progress < khugepaged.pages_to_scan && !khugepaged.stop &&
+	       !list_empty(&khugepaged.mms)) {
+		struct umm_mm *mm = khugepaged.cursor;
+		bool done;
+
+		if (!mm) {
+			if (++heads > 2)
+				break;
+			mm = list_first_entry(&khugepaged.mms, struct umm_mm, khugepaged_node);
+		}
+		khugepaged.scanning = mm;
+		pthread_mutex_unlock(&khugepaged.lock);
+		progress += khugepaged_scan_mm(mm, khugepaged.pages_to_scan - progress, &done);
+		pthread_mutex_lock(&khugepaged.lock);
+		/* still listed: khugepaged_exit moves the cursor off a leaving mm */
+		if (mm->khugepaged_node.next) {
+			khugepaged.cursor = mm;
+			if (done) {
+				khugepaged.cursor = mm->khugepaged_node.next == &khugepaged.mms ? NULL :
+					list_entry(mm->khugepaged_node.next, struct umm_mm,
+						   khugepaged_node);
+				if (!khugepaged.cursor)
+					__atomic_fetch_add(&khugepaged.full_scans, 1, __ATOMIC_RELAXED);
+			}
+		}
+		khugepaged.scanning = NULL;
+		pthread_cond_broadcast(&khugepaged.done);
+	}
+	pthread_mutex_unlock(&khugepaged.lock);
+}
+
+static void *khugepaged_main(void *arg)
+{
+	(void)arg;
+	/* the kernel's khugepaged runs at nice 19 */
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+	pthread_mutex_lock(&khugepaged.lock);
+	while (!khugepaged.stop) {
+		struct timespec until;
+		uint64_t ns;
+
+		if (list_empty(&khugepaged.mms)) {
+			pthread_cond_wait(&khugepaged.wake, &khugepaged.lock);
+			continue;
+		}
+		pthread_mutex_unlock(&khugepaged.lock);
+		khugepaged_do_scan();
+		pthread_mutex_lock(&khugepaged.lock);
+		clock_gettime(CLOCK_REALTIME, &until);
+		ns = (uint64_t)until.tv_nsec + khugepaged.sleep_ms * 1000000ull;
+		until.tv_sec += (time_t)(ns / 1000000000ull);
+		until.tv_nsec = (long)(ns % 1000000000ull);
+		while (!khugepaged.stop &&
+		       pthread_cond_timedwait(&khugepaged.wake, &khugepaged.lock, &until) == 0)
+			;	/* only stop or the timeout ends a sleep, as the kernel's */
+	}
+	khugepaged.running = false;
+	pthread_cond_broadcast(&khugepaged.done);
+	pthread_mutex_unlock(&khugepaged.lock);
+	return NULL;
+}
+
+static void khugepaged_stop(void)
+{
+	pthread_mutex_lock(&khugepaged.lock);
+	khugepaged.stop = true;
+	pthread_cond_broadcast(&khugepaged.wake);
+	while (khugepaged.running)
+		pthread_cond_wait(&khugepaged.done, &khugepaged.lock);
+	pthread_mutex_unlock(&khugepaged.lock);
+}
+
+/* A host fork(): the child has no thread, and starts one when an mm joins. */
+static void khugepaged_atfork_prepare(void)
+{
+	pthread_mutex_lock(&khugepaged.lock);
+}
+
+static void khugepaged_atfork_parent(void)
+{
+	pthread_mutex_unlock(&khugepaged.lock);
+}
+
+static void khugepaged_atfork_child(void)
+{
+	khugepaged.running = false;
+	khugepaged.scanning = NULL;
+	pthread_cond_init(&khugepaged.wake, NULL);
+	pthread_cond_init(&khugepaged.done, NULL);
+	pthread_mutex_unlock(&khugepaged.lock);
+}
+
+/* Locking: khugepaged.lock. */
+static void khugepaged_start(void)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	sigset_t all, old;
+
+	if (khugepaged.running || khugepaged.stop)
+		return;
+	if (!khugepaged.atexit_set) {
+		if (atexit(khugepaged_stop) ||
+		    pthread_atfork(khugepaged_atfork_prepare, khugepaged_atfork_parent,
+				   khugepaged_atfork_child))
+			return;
+		khugepaged.atexit_set = true;
+	}
+	/* the program's signals are not for it */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (!pthread_create(&tid, &attr, khugepaged_main, NULL))
+		khugepaged.running = true;
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void khugepaged_enter(struct umm_mm *mm)
+{
+	if (READ_ONCE(mm->khugepaged_on) || mm->thp == UMM_THP_NEVER)
+		return;
+	pthread_mutex_lock(&khugepaged.lock);
+	khugepaged_configure();
+	if (!khugepaged.disabled && !mm->khugepaged_node.next) {
+		bool wake = list_empty(&khugepaged.mms);
+
+		list_add_tail(&mm->khugepaged_node, &khugepaged.mms);
+		WRITE_ONCE(mm->khugepaged_on, true);
+		khugepaged_start();
+		if (wake)
+			pthread_cond_broadcast(&khugepaged.wake);
+	}
+	pthread_mutex_unlock(&khugepaged.lock);
+}
+
+void khugepaged_exit(struct umm_mm *mm)
+{
+	if (!READ_ONCE(mm->khugepaged_on))
+		return;
+	pthread_mutex_lock(&khugepaged.lock);
+	if (mm->khugepaged_node.next) {
+		if (khugepaged.cursor == mm)
+			khugepaged.cursor = mm->khugepaged_node.next == &khugepaged.mms ? NULL :
+				list_entry(mm->khugepaged_node.next, struct umm_mm,
+					   khugepaged_node);
+		list_del(&mm->khugepaged_node);	/* next = NULL: not listed */
+	}
+	while (khugepaged.scanning == mm)
+		pthread_cond_wait(&khugepaged.done, &khugepaged.lock);
+	WRITE_ONCE(mm->khugepaged_on, false);
+	pthread_mutex_unlock(&khugepaged.lock);
+}
+
+void khugepaged_stats(uint64_t *pages_collapsed, uint64_t *full_scans)
+{
+	*pages_collapsed = __atomic_load_n(&khugepaged.pages_collapsed, __ATOMIC_RELAXED);
+	*full_scans = __atomic_load_n(&khugepaged.full_scans, __ATOMIC_RELAXED);
 }

@@ -400,6 +400,9 @@ __visible int umm_madvise(struct umm_mm *mm, uint64_t start, uint64_t len_in,
 		mmap_write_lock(mm);
 		err = madvise_update_flags(mm, start, end, behavior);
 		mmap_write_unlock(mm);
+		/* blocks that may hold THPs now: khugepaged looks at them */
+		if (!err && behavior == MADV_HUGEPAGE)
+			khugepaged_enter(mm);
 		return err;
 	}
 	mmap_read_lock(mm);

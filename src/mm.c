@@ -10,6 +10,7 @@
 #include "rmap.h"
 #include "tlb.h"
 #include "mmu_notifier.h"
+#include "huge_memory.h"
 
 #define DEFAULT_MAX_MAP_COUNT	65530
 #define DEFAULT_STACK_LIMIT	(8ull << 20)	/* _STK_LIM */
@@ -119,6 +120,7 @@ __visible void umm_mm_destroy(struct umm_mm *mm)
 	struct vma_tree_iter it;
 	struct vm_area_struct *vma;
 
+	khugepaged_exit(mm);	/* before any lock: its thread may hold mmap_lock */
 	mmap_write_lock(mm);
 	/* rmap walkers (truncation, writeback) must stop finding this mm */
 	vma_tree_iter_init(&it, &mm->mm_mt, 0);
@@ -152,6 +154,7 @@ __visible void umm_mm_destroy(struct umm_mm *mm)
 __visible int umm_vmstat(struct umm_mm *mm, FILE *out)
 {
 	struct page_alloc_stats st;
+	uint64_t kh_pages, kh_scans;
 	int r = 0;
 
 	if (!mm || !out)
@@ -179,6 +182,9 @@ __visible int umm_vmstat(struct umm_mm *mm, FILE *out)
 	P("thp_deferred_split_page", READ_ONCE(mm->stat[MM_THP_DEFERRED_SPLIT]));
 	P("thp_file_mapped", READ_ONCE(mm->stat[MM_THP_FILE_MAPPED]));
 	P("thp_retract_page_tables", READ_ONCE(mm->stat[MM_THP_RETRACT]));
+	khugepaged_stats(&kh_pages, &kh_scans);
+	P("khugepaged_pages_collapsed", kh_pages);
+	P("khugepaged_full_scans", kh_scans);
 	P("nr_free_pages", st.free_pages);
 	P("pgalloc_normal", st.pgalloc);
 	P("pgfree", st.pgfree);

@@ -305,6 +305,14 @@ struct umm_mm {
 	 * memory there may be ones to split. Set once, read locklessly.
 	 */
 	bool thp_seen;
+	/*
+	 * khugepaged (khugepaged.c): on its list (khugepaged.lock; next is
+	 * NULL when not), set/cleared with it; where its scan goes on
+	 * (its thread only).
+	 */
+	struct list_head khugepaged_node;
+	bool khugepaged_on;		/* read locklessly to skip the lock */
+	uint64_t khugepaged_addr;
 
 	/* atomic, relaxed; the faults' counters first, on a line of their own */
 	uint64_t stat[NR_MM_STAT_ITEMS] __cacheline_aligned;

@@ -12,6 +12,7 @@
 #include "memory.h"
 #include "filemap.h"
 #include "rmap.h"
+#include "huge_memory.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE	0x100000
@@ -516,6 +517,9 @@ __visible int64_t umm_mmap(struct umm_mm *mm, uint64_t addr, uint64_t len, int p
 	mmap_write_lock(mm);
 	ret = do_mmap(mm, file, addr, len, prot, flags, off >> PAGE_SHIFT, &populate);
 	mmap_write_unlock(mm);
+	/* with THPs always on, any private anonymous VMA may hold them */
+	if (ret >= 0 && mm->thp == UMM_THP_ALWAYS && !file && !(flags & MAP_SHARED))
+		khugepaged_enter(mm);
 	if (ret >= 0 && populate)
 		mm_populate(mm, ret, populate);
 	return ret;
