@@ -123,8 +123,8 @@ static struct page *folio_file_page(struct page *head, uint64_t index)
 /* Drop the cache's pages in [first, last]. Locking: invalidate_lock (write). */
 static void filemap_remove_range(struct umm_file *f, uint64_t first, uint64_t last)
 {
+	struct page *head, *page, *whole = NULL;	/* a folio that did not split */
 	uint64_t index = first;
-	struct page *head, *page;
 
 	for (;;) {
 		rcu_read_lock();
@@ -138,16 +138,19 @@ static void filemap_remove_range(struct umm_file *f, uint64_t first, uint64_t la
 		page = folio_file_page(head, index);
 		if (folio_partly_in(head, first, last)) {
 			/* unmapped (a PMD-mapped folio is, once zapped): split it */
-			if (split_file_folio(f, head, (int)HPAGE_PMD_NR + 1)) {
+			if (head != whole &&
+			    split_file_folio(f, head, (int)HPAGE_PMD_NR + 1)) {
 				put_page(head);
 				continue;	/* this index again: a small page now */
 			}
 			/*
 			 * Mapped or pinned: it stays whole, the covered pages
 			 * zeroed, as the kernel's when a split fails. Pages past
-			 * a new end are never mapped by PTEs again (faults check
-			 * i_size) and read as zeroes should the file grow back.
+			 * a new end fault in by themselves no more (faults check
+			 * i_size), though a fault that maps the whole folio maps
+			 * them, as the kernel's shmem does; they read as zeroes.
 			 */
+			whole = head;
 			memset(page_address(page), 0, PAGE_SIZE);
 			put_page(head);
 			if (index == last)

@@ -24,6 +24,7 @@
 #include "mm.h"
 #include "rmap.h"
 #include "pagewalk.h"
+#include "mmu_notifier.h"
 #include "filemap.h"
 
 /* ---- deposited PTE tables ---- */
@@ -352,14 +353,30 @@ static void __split_huge_pmd_locked(struct umm_mm *mm, pmd_t *pmd)
  * A file leaf is not split but dropped, as the kernel does: its pages are
  * in the cache and fault back in one by one. The folio's reference goes
  * once no TLB can translate through the leaf.
+ * Locking: takes the PMD lock; calls mmu notifiers (for a file leaf) and
+ * flushes TLBs outside it, so no spinlock may be held.
  */
 void split_huge_pmd(struct umm_mm *mm, pmd_t *pmd, uint64_t addr)
 {
-	spinlock_t *ptl = pmd_lock(mm, pmd);
 	uint64_t haddr = addr & PMD_MASK;
+	bool notified = false;
 	struct page *head = NULL;
-	pmd_t v = pmdp_get(pmd);
+	spinlock_t *ptl;
+	pmd_t v;
 
+again:
+	ptl = pmd_lock(mm, pmd);
+	v = pmdp_get(pmd);
+	if (pmd_is_file_thp(v) && !notified) {
+		/*
+		 * A file leaf goes: secondary MMUs must drop it first (a
+		 * fault's split too). An anonymous split keeps every frame.
+		 */
+		spin_unlock(ptl);
+		mmu_notifier_invalidate_range_start(mm, haddr, haddr + HPAGE_PMD_SIZE);
+		notified = true;
+		goto again;
+	}
 	if (pmd_is_anon_thp(v)) {
 		__split_huge_pmd_locked(mm, pmd);
 	} else if (pmd_is_file_thp(v)) {
@@ -373,6 +390,8 @@ void split_huge_pmd(struct umm_mm *mm, pmd_t *pmd, uint64_t addr)
 		flush_tlb_mm_range(mm, haddr, haddr + HPAGE_PMD_SIZE);
 		put_page(head);
 	}
+	if (notified)
+		mmu_notifier_invalidate_range_end(mm, haddr, haddr + HPAGE_PMD_SIZE);
 }
 
 void split_huge_pmd_address(struct umm_mm *mm, uint64_t addr)

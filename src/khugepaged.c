@@ -277,7 +277,12 @@ static enum scan_result collapse_file_isolate(struct umm_file *f, uint64_t start
 	 * Pins are taken under the PTE lock, which the zap takes after them:
 	 * a pin made before the zap is seen below, none can come after. A
 	 * lookup's reference missed here is harmless: its page has no
-	 * mapping, so no fault maps it.
+	 * mapping, so no fault maps it. Where the zap finds no table, a fault
+	 * that installs one later must still see the cleared mapping: the
+	 * locked instructions on both sides (i_mmap_rwsem here, the PTE lock
+	 * there) order the store before the load as full barriers on x86,
+	 * which this relies on (a weakly ordered port needs smp_mb() on both
+	 * sides, or the kernel's folio locks).
 	 */
 	unmap_mapping_range(f, start, start + HPAGE_PMD_NR - 1, false);
 	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
@@ -349,10 +354,12 @@ static bool pte_table_empty(struct page *table)
  * (its cache pages were unmapped and the new ones are not mapped yet), it
  * is taken out of the PMD under the PMD and PTE locks and freed after a
  * grace period, so that the next fault maps the whole folio. No mmap_lock
- * and no VMA lock: i_mmap_rwsem keeps @vma linked, and so its upper
- * tables alive (a VMA leaves i_mmap before its tables are freed, and a
- * VMA's bounds never change: umm replaces VMAs); lockless walkers re-check
- * the PMD after mapping the table (pte_offset_map_lock, seed 001). A
+ * and no VMA lock: i_mmap_rwsem keeps @vma linked, and so its tables
+ * alive (a VMA leaves i_mmap before its tables are freed; a MAP_FIXED
+ * mapping linked over older ones holds i_mmap_rwsem while their tables
+ * go; a VMA's bounds never change: umm replaces VMAs), and RCU keeps
+ * them readable whatever happens; lockless walkers re-check the PMD after
+ * mapping the table (pte_offset_map_lock, seed 001). A
  * private mapping with an anon_vma may hold copies-on-write in the table:
  * it is left alone, re-checked under the PTE lock as a fault sets it
  * before taking that lock.
@@ -374,30 +381,29 @@ static int retract_one(struct itree_node *n, void *arg)
 	if ((addr & ~PMD_MASK) || addr + HPAGE_PMD_SIZE > vma->vm_end ||
 	    smp_load_acquire(&vma->anon_vma))
 		return 0;
+	mmu_notifier_invalidate_range_start(mm, addr, addr + HPAGE_PMD_SIZE);
+	/* RCU as well: tables are freed after a grace period, whoever frees them */
 	rcu_read_lock();
 	pmd = pmd_off_lockless(mm, addr);
-	rcu_read_unlock();
-	if (!pmd)
-		return 0;
-	v = pmdp_get_lockless(pmd);
-	if (pmd_none(v) || pmd_leaf(v))
-		return 0;
-	mmu_notifier_invalidate_range_start(mm, addr, addr + HPAGE_PMD_SIZE);
-	pml = pmd_lock(mm, pmd);
-	v = pmdp_get(pmd);
+	v = pmd ? pmdp_get_lockless(pmd) : __pmd(0);
 	if (!pmd_none(v) && !pmd_leaf(v)) {
-		table = pmd_page(v);
-		ptl = ptlock_ptr(table);
-		if (ptl != pml)
-			spin_lock(ptl);
-		if (!smp_load_acquire(&vma->anon_vma) && pte_table_empty(table))
-			pmdp_get_and_clear(pmd);
-		else
-			table = NULL;
-		if (ptl != pml)
-			spin_unlock(ptl);
+		pml = pmd_lock(mm, pmd);
+		v = pmdp_get(pmd);
+		if (!pmd_none(v) && !pmd_leaf(v)) {
+			table = pmd_page(v);
+			ptl = ptlock_ptr(table);
+			if (ptl != pml)
+				spin_lock(ptl);
+			if (!smp_load_acquire(&vma->anon_vma) && pte_table_empty(table))
+				pmdp_get_and_clear(pmd);
+			else
+				table = NULL;
+			if (ptl != pml)
+				spin_unlock(ptl);
+		}
+		spin_unlock(pml);
 	}
-	spin_unlock(pml);
+	rcu_read_unlock();
 	if (table) {
 		flush_tlb_mm_range(mm, addr, addr + HPAGE_PMD_SIZE);
 		pte_free_defer(mm, table);

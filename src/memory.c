@@ -32,6 +32,7 @@
  * A shmem page whose entry was dirty stays dirty when the entry goes, as
  * the kernel's zap marks the folio (host files need not: their write
  * faults dirty the cache page already, with its writeback tag).
+ * Locking: the PTE lock of the entry held (its mapping keeps the file).
  */
 static void zap_mark_dirty(struct page *head)
 {

@@ -17,7 +17,7 @@ typedef unsigned int vm_fault_t;
 #define VM_FAULT_SIGSEGV	0x4u
 #define VM_FAULT_RETRY		0x8u
 #define VM_FAULT_FALLBACK	0x10u	/* internal: no huge page, take small ones */
-#define VM_FAULT_NOPAGE		0x20u	/* internal: mapped by a PMD leaf, no page left to map */
+#define VM_FAULT_NOPAGE		0x20u	/* internal: no page to map: a leaf mapped it, or look again */
 
 #define FAULT_FLAG_WRITE	0x1u
 #define FAULT_FLAG_VMA_LOCK	0x2u	/* under a VMA read lock, not mmap_lock */

@@ -303,11 +303,19 @@ static int64_t mmap_region(struct umm_mm *mm, struct umm_file *file, uint64_t ad
 	/*
 	 * The new VMA is published write-locked, so no fault runs in the
 	 * range until mmap_lock goes: clear what the old VMAs left there. Only
-	 * after the commit, so that a failed commit loses nothing.
+	 * after the commit, so that a failed commit loses nothing. A file VMA
+	 * is in i_mmap already, where rmap walkers that take no mmap_lock
+	 * (truncation, retract_page_tables) would find the tables being freed:
+	 * they are kept out meanwhile. (The kernel links the new VMA only
+	 * after this; the old VMAs it replaces are unlinked already.)
 	 */
 	if (!err && replaced) {
+		if (file)
+			down_write(&file->i_mmap_rwsem);
 		zap_page_range(mm, addr, end);
 		free_pgtables(mm, addr, end, floor, ceiling);
+		if (file)
+			up_write(&file->i_mmap_rwsem);
 	}
 out:
 	vma_plan_release(&p);

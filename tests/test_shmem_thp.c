@@ -1237,6 +1237,64 @@ static void host_settings(void)
 	}
 }
 
+/* umm-only: a secondary MMU hears of a file leaf dropped by a fault. */
+struct notes {
+	uint64_t start, end;
+	int starts, ends;
+};
+
+static void note_start(void *priv, struct umm_mm *mm, uint64_t start, uint64_t end)
+{
+	struct notes *n = priv;
+
+	(void)mm;
+	if (start <= n->start && end >= n->end)
+		n->starts++;
+}
+
+static void note_end(void *priv, struct umm_mm *mm, uint64_t start, uint64_t end)
+{
+	struct notes *n = priv;
+
+	(void)mm;
+	if (start <= n->start && end >= n->end)
+		n->ends++;
+}
+
+static void test_umm_notifier_on_leaf_drop(void)
+{
+	static const struct umm_notifier_ops ops = { note_start, note_end };
+	struct umm_mm *mm = umm_mm_create(NULL);
+	struct umm_file *f = umm_file_create("notify", 2 * M, 0);
+	const uint64_t base = 0x40000000;
+	struct notes n = { base, base + 2 * M, 0, 0 };
+	char c = 'P', r = 0;
+
+	CHECK(mm && f);
+	if (!mm || !f)
+		return;
+	CHECK_EQ(umm_mmap(mm, base, 2 * M, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			  f, 0), (int64_t)base);
+	for (uint64_t off = 0; off < 2 * M; off += P)
+		CHECK_EQ(umm_write(mm, base + off, "s", 1), 1);
+	CHECK_EQ(umm_madvise(mm, base, 2 * M, MADV_COLLAPSE), 0);
+	CHECK_EQ(umm_munmap(mm, base, 2 * M), 0);
+	/* a private view: a read maps the leaf, a write drops it for one copy */
+	CHECK_EQ(umm_mmap(mm, base, 2 * M, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+			  f, 0), (int64_t)base);
+	CHECK_EQ(umm_read(mm, base + 5 * P, &r, 1), 1);
+	CHECK_EQ(r, 's');
+	CHECK_EQ(umm_vmstat_value(mm, "thp_file_mapped"), 2);
+	CHECK_EQ(umm_notifier_register(mm, &ops, &n), 0);
+	CHECK_EQ(umm_write(mm, base + 5 * P, &c, 1), 1);
+	CHECK(n.starts >= 1);
+	CHECK_EQ(n.starts, n.ends);
+	CHECK_EQ(umm_read(mm, base + 5 * P, &r, 1), 1);
+	CHECK_EQ(r, 'P');
+	umm_mm_destroy(mm);
+	umm_file_put(f);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1257,5 +1315,6 @@ int main(void)
 	RUN(test_s10_offset);
 	RUN(test_s11_new_mapping);
 	RUN(test_umm_pin_and_frames);
+	RUN(test_umm_notifier_on_leaf_drop);
 	return test_done();
 }

@@ -29,7 +29,9 @@
  *               says MADV_NOHUGEPAGE.
  *  churner      on map 3 only: MADV_DONTNEED of a piece of a block or all
  *               of it, mprotect(PROT_READ) of a page or a block and back,
- *               munmap and re-mmap of a block (same file offset); and
+ *               munmap and re-mmap of a block (same file offset), a
+ *               MAP_FIXED mmap of a block over itself (its old tables
+ *               freed while the new VMA is already in i_mmap); and
  *               MADV_REMOVE of the last page of a block, which holds no
  *               record (no thread touches it): the hole splits the block's
  *               THP in the cache, so that the collapser has real work
@@ -277,7 +279,7 @@ static void *churner(void *arg)
 		uint64_t b = xrand(&seed) % NBLOCKS, blk = base + b * HP;
 		uint64_t pg = xrand(&seed) % (HP / P);
 
-		switch (xrand(&seed) % 6) {
+		switch (xrand(&seed) % 7) {
 		case 0: {	/* a piece of the block */
 			uint64_t len = (1 + xrand(&seed) % 16) * P;
 
@@ -308,6 +310,15 @@ static void *churner(void *arg)
 			CHECK_EQ(umm_mmap(mm_b, blk, HP, RW, MAP_SHARED | MAP_FIXED, file,
 					  b * HP), (int64_t)blk);
 			seq_bump(&hole_seq);
+			break;
+		case 6:
+			/*
+			 * Mapped afresh over itself: the new VMA is in i_mmap
+			 * while the old one's tables are freed, under the
+			 * collapser's retract_page_tables.
+			 */
+			CHECK_EQ(umm_mmap(mm_b, blk, HP, RW, MAP_SHARED | MAP_FIXED, file,
+					  b * HP), (int64_t)blk);
 			break;
 		case 5:		/* a hole in the cache: the block's THP split */
 			seq_bump(&punch_seq[b]);
