@@ -274,14 +274,14 @@ __visible int umm_fork(struct umm_mm *parent, struct umm_mm **childp)
 	err = dup_mmap(child, parent);
 	/* the parent's entries lost their write right: no stale TLB keeps it */
 	flush_tlb_mm_range(parent, 0, parent->task_size);
+	/* the kernel's khugepaged_fork: the child inherits the parent's place */
+	if (!err && READ_ONCE(parent->khugepaged_on))
+		khugepaged_enter(child);
 	mmap_write_unlock(parent);
 	if (err) {
 		umm_mm_destroy(child);
 		return err;
 	}
-	/* the kernel's khugepaged_fork: the child inherits the parent's place */
-	if (READ_ONCE(parent->khugepaged_on))
-		khugepaged_enter(child);
 	*childp = child;
 	return 0;
 }

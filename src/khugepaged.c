@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * khugepaged.c - MADV_COLLAPSE of private anonymous memory: the pages of
- * each aligned 2 MiB block, copied into a new THP mapped by one PMD leaf
- * (the kernel's madvise_collapse / collapse_huge_page, run in the caller;
- * there is no background khugepaged thread yet).
+ * khugepaged.c - collapsing small pages into THPs: the pages of an aligned
+ * 2 MiB block of private anonymous memory copied into a new THP mapped by
+ * one PMD leaf (the kernel's collapse_huge_page), run by MADV_COLLAPSE in
+ * the caller or by the khugepaged thread on its own (at the end of the
+ * file); and shared memory's collapse in the page cache (below).
  *
  * The block's PTE table is taken out of the PMD under mmap_lock (write),
  * the VMA write-locked and the PMD lock; the software TLBs are then
@@ -94,11 +95,39 @@ struct collapse_control {
 #define KHUGEPAGED_MAX_PTES_SHARED	(HPAGE_PMD_NR / 2)
 
 /*
+ * Is the page of @v mapped by another mm too, as khugepaged counts it
+ * (folio_maybe_mapped_shared): a small page mapped more than once; a
+ * large folio mapped anywhere but in this table's entries.
+ * Locking: the lock of the table @table (holding @v) held.
+ */
+static bool pte_page_shared(pte_t *table, pte_t v)
+{
+	struct page *page = pfn_to_page(pte_pfn(v));
+	struct page *head = compound_head(page);
+	uint64_t first = page_to_pfn(head);
+	int here = 0;
+
+	if (!PageHead(head))
+		return page_mapcount(page) > 1;
+	if (folio_entire_mapcount(head))
+		return true;
+	for (unsigned int i = 0; i < PTRS_PER_PTE; i++) {
+		pte_t e = ptep_get(table + i);
+
+		if (pte_present(e) && !pte_special(e) &&
+		    pte_pfn(e) - first < (1UL << page_order(head)))
+			here++;
+	}
+	return folio_mapcount(head) > here;
+}
+
+/*
  * May this entry's page go into the THP? Only an anonymous page whose
  * references are all mappings' (no pin, no page in flight elsewhere).
  * Locking: the (detached) table's lock held.
  */
-static enum scan_result collapse_check_pte(pte_t v, struct collapse_control *cc)
+static enum scan_result collapse_check_pte(pte_t *table, pte_t v,
+					   struct collapse_control *cc)
 {
 	struct page *head;
 
@@ -113,7 +142,7 @@ static enum scan_result collapse_check_pte(pte_t v, struct collapse_control *cc)
 		return SCAN_PAGE_ANON;
 	if (page_maybe_dma_pinned(head) || page_count(head) != folio_mapcount(head))
 		return SCAN_PAGE_COUNT;
-	if (cc->is_khugepaged && page_mapcount(pfn_to_page(pte_pfn(v))) > 1 &&
+	if (cc->is_khugepaged && pte_page_shared(table, v) &&
 	    ++cc->shared > KHUGEPAGED_MAX_PTES_SHARED)
 		return SCAN_EXCEED_SHARED_PTE;
 	return SCAN_SUCCEED;
@@ -192,7 +221,7 @@ static enum scan_result collapse_huge_page(struct vm_area_struct *vma, uint64_t 
 	ptl = ptlock_ptr(table);
 	spin_lock(ptl);		/* a locked reader that got in first is out */
 	for (unsigned int i = 0; i < HPAGE_PMD_NR && r == SCAN_SUCCEED; i++)
-		r = collapse_check_pte(ptep_get(pte + i), cc);
+		r = collapse_check_pte(pte, ptep_get(pte + i), cc);
 	if (r == SCAN_SUCCEED)
 		collapse_copy_release(mm, pte, head);
 	spin_unlock(ptl);
@@ -685,7 +714,7 @@ int madvise_collapse(struct vm_area_struct *vma, uint64_t start, uint64_t end)
  * anonymous mapping in UMM_THP_ALWAYS mode; a fork's child of a listed
  * mm) and leaves it in umm_mm_destroy. The thread wakes every
  * scan_sleep_millisecs, looks at pages_to_scan pages' worth of PMDs round
- * robin over the mms (at most twice round the list per wake), and
+ * robin over the mms (at most once round the list per wake), and
  * collapses the private anonymous blocks that qualify: a PTE table with
  * at most max_ptes_none empty entries, max_ptes_shared pages mapped
  * elsewhere too, and one page used lately (an accessed entry). It scans
@@ -699,10 +728,12 @@ int madvise_collapse(struct vm_area_struct *vma, uint64_t start, uint64_t end)
  * UMM_KHUGEPAGED_SCAN_SLEEP_MS (10000), UMM_KHUGEPAGED_PAGES_TO_SCAN
  * (4096).
  *
- * Locking: khugepaged.lock is taken with no lock of umm held, and never
- * held across a scan; the thread holds one mm's mmap_lock at a time and
- * no other lock then. umm_mm_destroy waits, before taking any lock, until
- * the thread is out of the mm (khugepaged.scanning).
+ * Locking: khugepaged.lock nests inside mmap_lock (an mm joins under its
+ * own, as the kernel's khugepaged_enter_vma, so that a fork sees it) and
+ * is never held across a scan; the thread holds one mm's mmap_lock at a
+ * time and takes it only without khugepaged.lock. umm_mm_destroy and a
+ * host fork() wait, with the lock dropped, until the thread is out of the
+ * mm (khugepaged.scanning).
  */
 #define KHUGEPAGED_SLEEP_MS	10000
 #define KHUGEPAGED_PAGES	(8 * HPAGE_PMD_NR)
@@ -715,6 +746,7 @@ static struct {
 	struct umm_mm *scanning;	/* the mm the thread is in, or NULL */
 	struct umm_mm *cursor;		/* the mm to scan next; NULL: the first */
 	bool running, stop, configured, disabled, atexit_set;
+	bool forking;			/* a host fork() waits: start no scan */
 	uint64_t sleep_ms, pages_to_scan;
 	uint64_t pages_collapsed, full_scans;	/* atomic */
 } khugepaged = {
@@ -724,40 +756,57 @@ static struct {
 	.mms = LIST_HEAD_INIT(khugepaged.mms),
 };
 
-static uint64_t env_u64(const char *name, uint64_t def)
+/* A number from the environment, at most @max; @def if unset or not one. */
+static uint64_t env_u64(const char *name, uint64_t def, uint64_t max)
 {
 	const char *v = getenv(name);
+	char *end;
+	uint64_t n;
 
-	return v && *v ? strtoull(v, NULL, 0) : def;
+	if (!v || !*v)
+		return def;
+	n = strtoull(v, &end, 0);
+	if (*end)
+		return def;
+	return n < max ? n : max;
 }
 
 /* Locking: khugepaged.lock. */
 static void khugepaged_configure(void)
 {
+	const char *on = getenv("UMM_KHUGEPAGED");
+
 	if (khugepaged.configured)
 		return;
-	khugepaged.configured = true;
-	khugepaged.disabled = !env_u64("UMM_KHUGEPAGED", 1);
-	khugepaged.sleep_ms = env_u64("UMM_KHUGEPAGED_SCAN_SLEEP_MS", KHUGEPAGED_SLEEP_MS);
-	khugepaged.pages_to_scan = env_u64("UMM_KHUGEPAGED_PAGES_TO_SCAN", KHUGEPAGED_PAGES);
+	/* only "0" turns it off, as writing 0 to the kernel's knobs would */
+	WRITE_ONCE(khugepaged.disabled, on && !strcmp(on, "0"));
+	khugepaged.sleep_ms = env_u64("UMM_KHUGEPAGED_SCAN_SLEEP_MS", KHUGEPAGED_SLEEP_MS,
+				      UINT32_MAX);
+	khugepaged.pages_to_scan = env_u64("UMM_KHUGEPAGED_PAGES_TO_SCAN", KHUGEPAGED_PAGES,
+					   UINT32_MAX);
 	if (!khugepaged.pages_to_scan)
 		khugepaged.pages_to_scan = 1;
+	WRITE_ONCE(khugepaged.configured, true);
 }
 
-/* The kernel's hugepage_vma_check for khugepaged: a private anonymous VMA
- * that may hold THPs, has had a page, and holds a whole aligned block. */
+/*
+ * The kernel's thp_vma_allowable_order for khugepaged: a private anonymous
+ * VMA that may hold THPs and holds a whole aligned block.
+ * Locking: mmap_lock held.
+ */
 static bool khugepaged_vma_ok(struct vm_area_struct *vma)
 {
 	uint64_t first = ALIGN_UP(vma->vm_start, HPAGE_PMD_SIZE);
 
 	return !vma->vm_file && thp_vma_allowable(vma) &&
-	       smp_load_acquire(&vma->anon_vma) &&
 	       first >= vma->vm_start && first + HPAGE_PMD_SIZE <= vma->vm_end;
 }
 
 /*
  * Does the block at @haddr qualify (hpage_collapse_scan_pmd)? Nothing is
- * changed; collapse_huge_page checks again under its locks.
+ * changed; collapse_huge_page checks again under its locks. "Used lately"
+ * is an accessed entry only: umm keeps no referenced bit on pages and has
+ * no notifier test_young.
  * Locking: mmap_lock held for read; takes the PTE lock.
  */
 static enum scan_result khugepaged_scan_pmd(struct umm_mm *mm, uint64_t haddr)
@@ -794,7 +843,7 @@ static enum scan_result khugepaged_scan_pmd(struct umm_mm *mm, uint64_t haddr)
 		head = compound_head(page);
 		if (!PageAnon(head))
 			r = SCAN_PAGE_ANON;
-		else if (page_mapcount(page) > 1 && ++shared > KHUGEPAGED_MAX_PTES_SHARED)
+		else if (pte_page_shared(pte, e) && ++shared > KHUGEPAGED_MAX_PTES_SHARED)
 			r = SCAN_EXCEED_SHARED_PTE;
 		else if (page_maybe_dma_pinned(head) || page_count(head) != folio_mapcount(head))
 			r = SCAN_PAGE_COUNT;
@@ -806,7 +855,11 @@ static enum scan_result khugepaged_scan_pmd(struct umm_mm *mm, uint64_t haddr)
 	return r;
 }
 
-/* Collapse the block at @haddr if its VMA still allows. Locking: none held. */
+/*
+ * Collapse the block at @haddr if its VMA still allows (the kernel's
+ * hugepage_vma_revalidate: it must have had a page too).
+ * Locking: none held; takes mmap_lock for write.
+ */
 static void khugepaged_collapse(struct umm_mm *mm, uint64_t haddr)
 {
 	struct collapse_control cc = { .is_khugepaged = true };
@@ -814,10 +867,10 @@ static void khugepaged_collapse(struct umm_mm *mm, uint64_t haddr)
 
 	mmap_write_lock(mm);
 	vma = vma_lookup(mm, haddr);
-	if (vma && khugepaged_vma_ok(vma) && haddr >= vma->vm_start &&
-	    haddr + HPAGE_PMD_SIZE <= vma->vm_end &&
+	if (vma && khugepaged_vma_ok(vma) && smp_load_acquire(&vma->anon_vma) &&
+	    haddr >= vma->vm_start && haddr + HPAGE_PMD_SIZE <= vma->vm_end &&
 	    collapse_huge_page(vma, haddr, &cc) == SCAN_SUCCEED)
-		__atomic_fetch_add(&khugepaged.pages_collapsed, HPAGE_PMD_NR, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&khugepaged.pages_collapsed, 1, __ATOMIC_RELAXED);	/* THPs */
 	mmap_write_unlock(mm);
 }
 
@@ -850,7 +903,9 @@ static uint64_t khugepaged_scan_mm(struct umm_mm *mm, uint64_t budget, bool *don
 				goto out;
 			}
 			progress += HPAGE_PMD_NR;
-			if (khugepaged_scan_pmd(mm, a) != SCAN_SUCCEED)
+			/* no anon_vma: no page yet, so no table (SCAN_PMD_NULL) */
+			if (!smp_load_acquire(&vma->anon_vma) ||
+			    khugepaged_scan_pmd(mm, a) != SCAN_SUCCEED)
 				continue;
 			mmap_read_unlock(mm);
 			khugepaged_collapse(mm, a);
@@ -865,7 +920,11 @@ out:
 	return progress ? progress : 1;
 }
 
-/* One wake's work: pages_to_scan pages, at most twice round the list. */
+/*
+ * One wake's work: pages_to_scan pages, passing the list's head at most
+ * once more than it starts there (the kernel's pass_through_head < 2).
+ * Locking: takes khugepaged.lock, dropped around each mm's scan.
+ */
 static void khugepaged_do_scan(void)
 {
 	uint64_t progress = 0;
@@ -873,12 +932,12 @@ static void khugepaged_do_scan(void)
 
 	pthread_mutex_lock(&khugepaged.lock);
 	while (progress < khugepaged.pages_to_scan && !khugepaged.stop &&
-	       !list_empty(&khugepaged.mms)) {
+	       !khugepaged.forking && !list_empty(&khugepaged.mms)) {
 		struct umm_mm *mm = khugepaged.cursor;
 		bool done;
 
 		if (!mm) {
-			if (++heads > 2)
+			if (++heads >= 2)
 				break;
 			mm = list_first_entry(&khugepaged.mms, struct umm_mm, khugepaged_node);
 		}
@@ -903,6 +962,7 @@ static void khugepaged_do_scan(void)
 	pthread_mutex_unlock(&khugepaged.lock);
 }
 
+/* The thread. Locking: takes khugepaged.lock, never across a scan. */
 static void *khugepaged_main(void *arg)
 {
 	(void)arg;
@@ -920,7 +980,7 @@ static void *khugepaged_main(void *arg)
 		pthread_mutex_unlock(&khugepaged.lock);
 		khugepaged_do_scan();
 		pthread_mutex_lock(&khugepaged.lock);
-		clock_gettime(CLOCK_REALTIME, &until);
+		clock_gettime(CLOCK_MONOTONIC, &until);
 		ns = (uint64_t)until.tv_nsec + khugepaged.sleep_ms * 1000000ull;
 		until.tv_sec += (time_t)(ns / 1000000000ull);
 		until.tv_nsec = (long)(ns % 1000000000ull);
@@ -928,12 +988,13 @@ static void *khugepaged_main(void *arg)
 		       pthread_cond_timedwait(&khugepaged.wake, &khugepaged.lock, &until) == 0)
 			;	/* only stop or the timeout ends a sleep, as the kernel's */
 	}
-	khugepaged.running = false;
+	WRITE_ONCE(khugepaged.running, false);
 	pthread_cond_broadcast(&khugepaged.done);
 	pthread_mutex_unlock(&khugepaged.lock);
 	return NULL;
 }
 
+/* At exit: stop the thread and wait for it. Locking: no lock of umm held. */
 static void khugepaged_stop(void)
 {
 	pthread_mutex_lock(&khugepaged.lock);
@@ -944,23 +1005,44 @@ static void khugepaged_stop(void)
 	pthread_mutex_unlock(&khugepaged.lock);
 }
 
-/* A host fork(): the child has no thread, and starts one when an mm joins. */
+/*
+ * A host fork(): the thread must not be in an mm then, or the child
+ * inherits whatever lock it held there (mmap_lock, a PTE lock) with no
+ * thread to drop it. Prepare waits until it is out and keeps it out; the
+ * child has no thread until an mm joins or asks again (khugepaged_enter).
+ * Locking: prepare takes khugepaged.lock, parent and child drop it.
+ */
+static void khugepaged_cond_init(void)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&khugepaged.wake, &attr);
+	pthread_condattr_destroy(&attr);
+	pthread_cond_init(&khugepaged.done, NULL);
+}
+
 static void khugepaged_atfork_prepare(void)
 {
 	pthread_mutex_lock(&khugepaged.lock);
+	khugepaged.forking = true;
+	while (khugepaged.scanning)
+		pthread_cond_wait(&khugepaged.done, &khugepaged.lock);
 }
 
 static void khugepaged_atfork_parent(void)
 {
+	khugepaged.forking = false;
 	pthread_mutex_unlock(&khugepaged.lock);
 }
 
 static void khugepaged_atfork_child(void)
 {
-	khugepaged.running = false;
+	khugepaged.forking = false;
+	WRITE_ONCE(khugepaged.running, false);
 	khugepaged.scanning = NULL;
-	pthread_cond_init(&khugepaged.wake, NULL);
-	pthread_cond_init(&khugepaged.done, NULL);
+	khugepaged_cond_init();
 	pthread_mutex_unlock(&khugepaged.lock);
 }
 
@@ -974,6 +1056,7 @@ static void khugepaged_start(void)
 	if (khugepaged.running || khugepaged.stop)
 		return;
 	if (!khugepaged.atexit_set) {
+		khugepaged_cond_init();	/* the sleep's clock is CLOCK_MONOTONIC */
 		if (atexit(khugepaged_stop) ||
 		    pthread_atfork(khugepaged_atfork_prepare, khugepaged_atfork_parent,
 				   khugepaged_atfork_child))
@@ -986,23 +1069,27 @@ static void khugepaged_start(void)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (!pthread_create(&tid, &attr, khugepaged_main, NULL))
-		khugepaged.running = true;
+		WRITE_ONCE(khugepaged.running, true);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 void khugepaged_enter(struct umm_mm *mm)
 {
-	if (READ_ONCE(mm->khugepaged_on) || mm->thp == UMM_THP_NEVER)
+	if (mm->thp == UMM_THP_NEVER ||
+	    (READ_ONCE(khugepaged.configured) && READ_ONCE(khugepaged.disabled)) ||
+	    (READ_ONCE(mm->khugepaged_on) && READ_ONCE(khugepaged.running)))
 		return;
 	pthread_mutex_lock(&khugepaged.lock);
 	khugepaged_configure();
-	if (!khugepaged.disabled && !mm->khugepaged_node.next) {
+	if (!khugepaged.disabled) {
 		bool wake = list_empty(&khugepaged.mms);
 
-		list_add_tail(&mm->khugepaged_node, &khugepaged.mms);
-		WRITE_ONCE(mm->khugepaged_on, true);
-		khugepaged_start();
+		if (!mm->khugepaged_node.next) {
+			list_add_tail(&mm->khugepaged_node, &khugepaged.mms);
+			WRITE_ONCE(mm->khugepaged_on, true);
+		}
+		khugepaged_start();	/* again in a fork's child */
 		if (wake)
 			pthread_cond_broadcast(&khugepaged.wake);
 	}

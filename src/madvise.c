@@ -399,10 +399,14 @@ __visible int umm_madvise(struct umm_mm *mm, uint64_t start, uint64_t len_in,
 	if (madvise_need_mmap_write(behavior)) {
 		mmap_write_lock(mm);
 		err = madvise_update_flags(mm, start, end, behavior);
-		mmap_write_unlock(mm);
-		/* blocks that may hold THPs now: khugepaged looks at them */
-		if (!err && behavior == MADV_HUGEPAGE)
+		/*
+		 * Blocks that may hold THPs now: khugepaged looks at them
+		 * (the VMAs before a hole were changed too). Under mmap_lock,
+		 * so that a fork copying them sees the mm listed.
+		 */
+		if ((!err || err == -ENOMEM) && behavior == MADV_HUGEPAGE)
 			khugepaged_enter(mm);
+		mmap_write_unlock(mm);
 		return err;
 	}
 	mmap_read_lock(mm);

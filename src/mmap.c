@@ -524,10 +524,11 @@ __visible int64_t umm_mmap(struct umm_mm *mm, uint64_t addr, uint64_t len, int p
 		return -EINVAL;
 	mmap_write_lock(mm);
 	ret = do_mmap(mm, file, addr, len, prot, flags, off >> PAGE_SHIFT, &populate);
-	mmap_write_unlock(mm);
-	/* with THPs always on, any private anonymous VMA may hold them */
-	if (ret >= 0 && mm->thp == UMM_THP_ALWAYS && !file && !(flags & MAP_SHARED))
+	/* with THPs always on, a private anonymous VMA that holds a block may */
+	if (ret >= 0 && mm->thp == UMM_THP_ALWAYS && !file && !(flags & MAP_SHARED) &&
+	    ALIGN_UP((uint64_t)ret, PMD_SIZE) + PMD_SIZE <= (uint64_t)ret + len)
 		khugepaged_enter(mm);
+	mmap_write_unlock(mm);
 	if (ret >= 0 && populate)
 		mm_populate(mm, ret, populate);
 	return ret;

@@ -94,7 +94,7 @@ static void test_collapses_written_block(void)
 		CHECK_EQ(get64(mm, BASE + off), off ^ 0xabcdef);
 	CHECK_EQ(get64(mm, BASE + 2 * M + 5 * P), 77);
 	CHECK_EQ(get64(mm, BASE + 2 * M + 6 * P), 0);	/* a hole reads zero */
-	CHECK(umm_vmstat_value(mm, "khugepaged_pages_collapsed") >= 1024);
+	CHECK(umm_vmstat_value(mm, "khugepaged_pages_collapsed") >= 2);	/* THPs, as the kernel's */
 	umm_mm_destroy(mm);
 }
 

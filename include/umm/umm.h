@@ -203,9 +203,11 @@ int64_t umm_write(struct umm_mm *mm, uint64_t addr, const void *src, size_t len)
 /*
  * Notifiers keep the caller's own translations coherent: invalidate_range_start
  * runs before entries in [start, end) go away or lose rights (munmap,
- * mprotect, MADV_DONTNEED, mremap, copy-on-write, fork), invalidate_range_end
- * after. Callbacks must not call umm for the same mm. Registrations last
- * as long as the mm. Return: 0, -EINVAL, -ENOMEM.
+ * mprotect, MADV_DONTNEED, mremap, copy-on-write, fork, THP collapse and
+ * split), invalidate_range_end after. They may run on umm's own khugepaged
+ * thread (nice 19, every signal blocked, mmap_lock held), collapsing
+ * blocks on its own. Callbacks must not call umm for the same mm.
+ * Registrations last as long as the mm. Return: 0, -EINVAL, -ENOMEM.
  */
 struct umm_notifier_ops {
 	void (*invalidate_range_start)(void *priv, struct umm_mm *mm, uint64_t start,
