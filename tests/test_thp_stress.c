@@ -34,6 +34,8 @@
  *                the other thread splits the leaf with mprotect or munmap
  *                of a page of the second half (and fork copies the pinned
  *                THP for its child)
+ *  khugepaged    umm's own thread, scanning every millisecond: collapses
+ *                the blocks the others split, under all of them
  *  reader        smaps, pagemap, maps, mincore and vmstat of the mms
  *  collapse pair three blocks: writer 3 writes records across the page
  *                boundaries of the first half of the first one and checks
@@ -2169,6 +2171,13 @@ static void test_thp_stress(void)
 
 int main(void)
 {
+	/*
+	 * umm's khugepaged scans every millisecond too, collapsing behind
+	 * every thread's back what it finds split (ctest turns it off for
+	 * other tests): read once, when the first mm joins.
+	 */
+	setenv("UMM_KHUGEPAGED", "1", 1);
+	setenv("UMM_KHUGEPAGED_SCAN_SLEEP_MS", "1", 1);
 	RUN(test_thp_stress);
 	return test_done();
 }
