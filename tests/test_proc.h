@@ -128,4 +128,35 @@ static inline void drain_host_lazyfree(void)
 	CHECK_EQ(syscall(SYS_munlock, one, sizeof(one)), 0);
 }
 
+/* The lines where @a (the host's) and @b (umm's) differ, each under its block's header. */
+static inline void show_diff(const char *a, const char *b)
+{
+	char hdr[128] = "";
+
+	while (*a || *b) {
+		size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+
+		if (la != lb || memcmp(a, b, la))
+			printf("     in %s:\n       host: %.*s\n       umm:  %.*s\n", hdr,
+			       (int)la, a, (int)lb, b);
+		else if (la && !memchr(a, ':', la))	/* "start-end perms offset" */
+			snprintf(hdr, sizeof(hdr), "%.*s", (int)la, a);
+		a += la + !!a[la];
+		b += lb + !!b[lb];
+	}
+}
+
+/* Sum of one smaps field (in kB) over the blocks of @text. */
+static inline unsigned long long field_kb(const char *text, const char *name)
+{
+	unsigned long long sum = 0, v;
+	size_t n = strlen(name);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p)
+		if (!strncmp(p, name, n) && p[n] == ':' &&
+		    sscanf(p + n + 1, "%llu", &v) == 1)
+			sum += v;
+	return sum;
+}
+
 #endif /* UMM_TEST_PROC_H */

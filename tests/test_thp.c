@@ -291,37 +291,6 @@ static char *smaps(struct side *s)
 	return smaps_window(s->mm, s->pid, s->base, WIN, NULL);
 }
 
-/* The lines where @a and @b differ, each under its block's header. */
-static void show_diff(const char *a, const char *b)
-{
-	char hdr[128] = "";
-
-	while (*a || *b) {
-		size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
-
-		if (la != lb || memcmp(a, b, la))
-			printf("     in %s:\n       host: %.*s\n       umm:  %.*s\n", hdr,
-			       (int)la, a, (int)lb, b);
-		else if (la && !memchr(a, ':', la))	/* "start-end perms offset" */
-			snprintf(hdr, sizeof(hdr), "%.*s", (int)la, a);
-		a += la + !!a[la];
-		b += lb + !!b[lb];
-	}
-}
-
-/* Sum of one smaps field (in kB) over the window's VMAs. */
-static unsigned long long field_kb(const char *text, const char *name)
-{
-	unsigned long long sum = 0, v;
-	size_t n = strlen(name);
-
-	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p)
-		if (!strncmp(p, name, n) && p[n] == ':' &&
-		    sscanf(p + n + 1, "%llu", &v) == 1)
-			sum += v;
-	return sum;
-}
-
 static unsigned long long side_kb(struct side *s, const char *name)
 {
 	char *t = smaps(s);
