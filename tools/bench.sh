@@ -480,9 +480,10 @@ EOF
 	done
 	cat <<EOF
 THP faults are measured (page_fault1 THP: one 2 MiB fault per 512 pages
-written, both sides zeroing 2 MiB per fault, so the two are close). Not
-measured yet: MADV_COLLAPSE, mprotect of huge leaves and the page-walker
-figures.
+written, both sides zeroing 2 MiB per fault, so the two are close), and so
+are MADV_COLLAPSE (anonymous and shmem), the first fault of a shmem THP
+and mprotect of a leaf (bench_thp). Not measured yet: khugepaged's own
+collapses and the page-walker figures.
 
 ## Results
 EOF
