@@ -67,21 +67,12 @@ static int64_t map(struct side *s, uint64_t off, uint64_t len, int prot,
 
 static void rd(struct side *s, uint64_t off)
 {
-	char c;
-
-	if (s->mm)
-		CHECK_EQ(umm_read(s->mm, s->base + off, &c, 1), 1);
-	else
-		c = *(volatile char *)(s->base + off);
-	(void)c;
+	both_read_byte(s->mm, s->base + off);
 }
 
 static void wr(struct side *s, uint64_t off)
 {
-	if (s->mm)
-		CHECK_EQ(umm_write(s->mm, s->base + off, "w", 1), 1);
-	else
-		*(volatile char *)(s->base + off) = 'w';
+	both_write_byte(s->mm, s->base + off, 'w');
 }
 
 static void pagemap(struct side *s, uint64_t *out)

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * test_proc.h - for tests that read umm's /proc views beside the host's:
- * one umm_vmstat counter, the smaps blocks of a window cut so that umm's
- * and the host's compare byte for byte, and two facts about the host.
+ * test_proc.h - for tests that run umm beside the host kernel: one
+ * umm_vmstat counter, the smaps blocks of a window cut so that umm's and
+ * the host's compare byte for byte (and their differences shown), two
+ * facts about the host, and the calls both sides share.
  */
 #ifndef UMM_TEST_PROC_H
 #define UMM_TEST_PROC_H
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +159,86 @@ static inline unsigned long long field_kb(const char *text, const char *name)
 		    sscanf(p + n + 1, "%llu", &v) == 1)
 			sum += v;
 	return sum;
+}
+
+/*
+ * Side by side: the same call on umm's mm @mm, or on this process (the
+ * host kernel) when @mm is NULL. Return: 0 or -errno, as umm's calls.
+ */
+static inline int both_madvise(struct umm_mm *mm, uint64_t addr, uint64_t len, int advice)
+{
+	if (mm)
+		return umm_madvise(mm, addr, len, advice);
+	return madvise((void *)addr, len, advice) ? -errno : 0;
+}
+
+static inline int both_mprotect(struct umm_mm *mm, uint64_t addr, uint64_t len, int prot)
+{
+	if (mm)
+		return umm_mprotect(mm, addr, len, prot);
+	return mprotect((void *)addr, len, prot) ? -errno : 0;
+}
+
+static inline int both_munmap(struct umm_mm *mm, uint64_t addr, uint64_t len)
+{
+	if (mm)
+		return umm_munmap(mm, addr, len);
+	return munmap((void *)addr, len) ? -errno : 0;
+}
+
+/* Read (fault in) and write one byte, on either side. */
+static inline void both_read_byte(struct umm_mm *mm, uint64_t addr)
+{
+	char c;
+
+	if (mm)
+		CHECK_EQ(umm_read(mm, addr, &c, 1), 1);
+	else
+		c = *(volatile char *)addr;
+	(void)c;
+}
+
+static inline void both_write_byte(struct umm_mm *mm, uint64_t addr, char c)
+{
+	if (mm)
+		CHECK_EQ(umm_write(mm, addr, &c, 1), 1);
+	else
+		*(volatile char *)addr = c;
+}
+
+/*
+ * A window of @len bytes aligned to @align, reserved PROT_NONE with
+ * @align of guard either side, on either side (@mm NULL: the host).
+ * Return: the window's start; *@res the reservation's.
+ */
+static inline uint64_t both_window(struct umm_mm *mm, uint64_t len, uint64_t align,
+				   uint64_t *res)
+{
+	if (mm) {
+		int64_t r = umm_mmap(mm, 0, len + 2 * align, PROT_NONE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0);
+
+		CHECK(r > 0);
+		*res = (uint64_t)r;
+	} else {
+		void *w = mmap(NULL, len + 2 * align, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		CHECK(w != MAP_FAILED);
+		*res = (uint64_t)(uintptr_t)w;
+	}
+	return (*res + align) & ~(align - 1);
+}
+
+/* [addr, addr + len) reserved again, PROT_NONE, on either side. */
+static inline void both_reserve(struct umm_mm *mm, uint64_t addr, uint64_t len)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+
+	if (mm)
+		CHECK_EQ(umm_mmap(mm, addr, len, PROT_NONE, flags, NULL, 0), (int64_t)addr);
+	else
+		CHECK(mmap((void *)addr, len, PROT_NONE, flags, -1, 0) == (void *)addr);
 }
 
 #endif /* UMM_TEST_PROC_H */

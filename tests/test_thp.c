@@ -66,34 +66,13 @@ static void side_open(struct side *s, struct umm_mm *mm)
 {
 	memset(s, 0, sizeof(*s));
 	s->mm = mm;
-	if (mm) {
-		int64_t r = umm_mmap(mm, 0, WIN + 2 * H, PROT_NONE,
-				     MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0);
-
-		CHECK(r > 0);
-		s->res = (uint64_t)r;
-	} else {
-		void *w = mmap(NULL, WIN + 2 * H, PROT_NONE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-		CHECK(w != MAP_FAILED);
-		s->res = (uint64_t)(uintptr_t)w;
-	}
-	s->base = (s->res + H) & ~(H - 1);
+	s->base = both_window(mm, WIN, H, &s->res);
 }
 
 /* [off, off + len) reserved again, PROT_NONE, after a move left it a hole. */
 static void reserve(struct side *s, uint64_t off, uint64_t len)
 {
-	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
-
-	if (s->mm) {
-		CHECK_EQ(umm_mmap(s->mm, s->base + off, len, PROT_NONE, flags, NULL, 0),
-			 (int64_t)(s->base + off));
-	} else {
-		CHECK(mmap((void *)(s->base + off), len, PROT_NONE, flags, -1, 0) ==
-		      (void *)(s->base + off));
-	}
+	both_reserve(s->mm, s->base + off, len);
 }
 
 static void side_close(struct side *s)
@@ -119,23 +98,17 @@ static void map(struct side *s, uint64_t off, uint64_t len)
 
 static int madv(struct side *s, uint64_t off, uint64_t len, int advice)
 {
-	if (s->mm)
-		return umm_madvise(s->mm, s->base + off, len, advice);
-	return madvise((void *)(s->base + off), len, advice) ? -errno : 0;
+	return both_madvise(s->mm, s->base + off, len, advice);
 }
 
 static int mprot(struct side *s, uint64_t off, uint64_t len, int prot)
 {
-	if (s->mm)
-		return umm_mprotect(s->mm, s->base + off, len, prot);
-	return mprotect((void *)(s->base + off), len, prot) ? -errno : 0;
+	return both_mprotect(s->mm, s->base + off, len, prot);
 }
 
 static int unmap(struct side *s, uint64_t off, uint64_t len)
 {
-	if (s->mm)
-		return umm_munmap(s->mm, s->base + off, len);
-	return munmap((void *)(s->base + off), len) ? -errno : 0;
+	return both_munmap(s->mm, s->base + off, len);
 }
 
 /*
@@ -186,21 +159,12 @@ static void fill(struct side *s, uint64_t off, uint64_t len, unsigned tag)
 
 static void rd(struct side *s, uint64_t off)
 {
-	char c;
-
-	if (s->mm)
-		CHECK_EQ(umm_read(s->mm, s->base + off, &c, 1), 1);
-	else
-		c = *(volatile char *)(s->base + off);
-	(void)c;
+	both_read_byte(s->mm, s->base + off);
 }
 
 static void wr(struct side *s, uint64_t off, char c)
 {
-	if (s->mm)
-		CHECK_EQ(umm_write(s->mm, s->base + off, &c, 1), 1);
-	else
-		*(volatile char *)(s->base + off) = c;
+	both_write_byte(s->mm, s->base + off, c);
 }
 
 /* Does the umm side hold [off, off + len) with the pattern @tag? */
