@@ -279,6 +279,7 @@ static enum scan_result collapse_file_scan(struct umm_file *f, uint64_t start,
 	return present ? SCAN_SUCCEED : SCAN_TRUNCATED;
 }
 
+/* Drop the references collapse_file_scan took. Locking: none needed. */
 static void collapse_file_put(struct page **old)
 {
 	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++)
@@ -367,7 +368,7 @@ static int collapse_file_replace(struct umm_file *f, uint64_t start, struct page
 	return 0;
 }
 
-/* Whether every entry of the PTE table @table is none. */
+/* Whether every entry of the PTE table @table is none. Locking: its lock held. */
 static bool pte_table_empty(struct page *table)
 {
 	pte_t *pte = page_address(table);
@@ -637,6 +638,7 @@ static enum scan_result collapse_map_pmd(struct vm_area_struct *vma, uint64_t ha
  * The shmem side of MADV_COLLAPSE: the VMA must be suitable for PMD
  * leaves (its addresses and file offsets agree modulo 2 MiB) and hold a
  * whole aligned block; MADV_NOHUGEPAGE says no, the THP mode does not.
+ * Locking: mmap_lock held.
  */
 static bool collapse_file_allowed(struct vm_area_struct *vma)
 {
@@ -650,6 +652,11 @@ static bool collapse_file_allowed(struct vm_area_struct *vma)
 	return first >= vma->vm_start && first + HPAGE_PMD_SIZE <= vma->vm_end;
 }
 
+/*
+ * Collapse @vma's block at @haddr in the file's cache, then map it here.
+ * Locking: mmap_lock held (write, from madvise); takes what collapse_file
+ *          and collapse_map_pmd take.
+ */
 static enum scan_result collapse_file_block(struct vm_area_struct *vma, uint64_t haddr)
 {
 	uint64_t pgoff = vma->vm_pgoff + ((haddr - vma->vm_start) >> PAGE_SHIFT);
@@ -1012,6 +1019,7 @@ static void khugepaged_stop(void)
  * child has no thread until an mm joins or asks again (khugepaged_enter).
  * Locking: prepare takes khugepaged.lock, parent and child drop it.
  */
+/* Locking: khugepaged.lock held, or the thread not started yet. */
 static void khugepaged_cond_init(void)
 {
 	pthread_condattr_t attr;
