@@ -88,6 +88,8 @@ static bool collapse_continue(enum scan_result r)
 struct collapse_control {
 	bool is_khugepaged;
 	unsigned int none, shared;	/* counted so far */
+	struct page *last_head;		/* the large folio last judged shared or not */
+	bool last_shared;
 };
 
 /* khugepaged's sysfs defaults (transparent_hugepage/khugepaged/) */
@@ -97,10 +99,11 @@ struct collapse_control {
 /*
  * Is the page of @v mapped by another mm too, as khugepaged counts it
  * (folio_maybe_mapped_shared): a small page mapped more than once; a
- * large folio mapped anywhere but in this table's entries.
+ * large folio mapped anywhere but in this table's entries - judged once
+ * per folio (@cc remembers it), not once per page.
  * Locking: the lock of the table @table (holding @v) held.
  */
-static bool pte_page_shared(pte_t *table, pte_t v)
+static bool pte_page_shared(pte_t *table, pte_t v, struct collapse_control *cc)
 {
 	struct page *page = pfn_to_page(pte_pfn(v));
 	struct page *head = compound_head(page);
@@ -109,16 +112,18 @@ static bool pte_page_shared(pte_t *table, pte_t v)
 
 	if (!PageHead(head))
 		return page_mapcount(page) > 1;
-	if (folio_entire_mapcount(head))
-		return true;
-	for (unsigned int i = 0; i < PTRS_PER_PTE; i++) {
+	if (head == cc->last_head)
+		return cc->last_shared;
+	for (unsigned int i = 0; i < PTRS_PER_PTE && !folio_entire_mapcount(head); i++) {
 		pte_t e = ptep_get(table + i);
 
 		if (pte_present(e) && !pte_special(e) &&
 		    pte_pfn(e) - first < (1UL << page_order(head)))
 			here++;
 	}
-	return folio_mapcount(head) > here;
+	cc->last_head = head;
+	cc->last_shared = folio_entire_mapcount(head) || folio_mapcount(head) > here;
+	return cc->last_shared;
 }
 
 /*
@@ -142,7 +147,7 @@ static enum scan_result collapse_check_pte(pte_t *table, pte_t v,
 		return SCAN_PAGE_ANON;
 	if (page_maybe_dma_pinned(head) || page_count(head) != folio_mapcount(head))
 		return SCAN_PAGE_COUNT;
-	if (cc->is_khugepaged && pte_page_shared(table, v) &&
+	if (cc->is_khugepaged && pte_page_shared(table, v, cc) &&
 	    ++cc->shared > KHUGEPAGED_MAX_PTES_SHARED)
 		return SCAN_EXCEED_SHARED_PTE;
 	return SCAN_SUCCEED;
@@ -818,8 +823,9 @@ static bool khugepaged_vma_ok(struct vm_area_struct *vma)
  */
 static enum scan_result khugepaged_scan_pmd(struct umm_mm *mm, uint64_t haddr)
 {
-	unsigned int none = 0, shared = 0, referenced = 0;
+	struct collapse_control cc = { .is_khugepaged = true };
 	enum scan_result r = SCAN_SUCCEED;
+	unsigned int referenced = 0;
 	spinlock_t *ptl;
 	pte_t *pte;
 	pmd_t *pmd, v;
@@ -837,24 +843,12 @@ static enum scan_result khugepaged_scan_pmd(struct umm_mm *mm, uint64_t haddr)
 	pte = pte_offset_map_lock(mm, pmd, haddr, &ptl);
 	if (!pte)
 		return SCAN_PMD_NULL;
+	/* the checks collapse_huge_page makes again under its locks */
 	for (unsigned int i = 0; i < HPAGE_PMD_NR && r == SCAN_SUCCEED; i++) {
 		pte_t e = ptep_get(pte + i);
-		struct page *page, *head;
 
-		if (pte_none(e) || pte_special(e)) {
-			if (++none > KHUGEPAGED_MAX_PTES_NONE)
-				r = SCAN_EXCEED_NONE_PTE;
-			continue;
-		}
-		page = pfn_to_page(pte_pfn(e));
-		head = compound_head(page);
-		if (!PageAnon(head))
-			r = SCAN_PAGE_ANON;
-		else if (pte_page_shared(pte, e) && ++shared > KHUGEPAGED_MAX_PTES_SHARED)
-			r = SCAN_EXCEED_SHARED_PTE;
-		else if (page_maybe_dma_pinned(head) || page_count(head) != folio_mapcount(head))
-			r = SCAN_PAGE_COUNT;
-		referenced += pte_young(e);
+		r = collapse_check_pte(pte, e, &cc);
+		referenced += !pte_none(e) && !pte_special(e) && pte_young(e);
 	}
 	pte_unmap_unlock(pte, ptl);
 	if (r == SCAN_SUCCEED && !referenced)
