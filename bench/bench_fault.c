@@ -8,8 +8,14 @@
  *    (B) maps and unmaps 64 KiB elsewhere in the same mm, as a fraction of
  *    its solo rate, with per-VMA locks and without them
  *    (UMM_NO_PER_VMA_LOCK). A control run with a B that only spins shows
- *    what the machine alone takes away (on 2 busy vCPUs, about half), and
- *    the churn rate is also given as a fraction of that.
+ *    what a busy second CPU alone takes away, and the churn rate is also
+ *    given as a fraction of that. With umm's zeroer on (the default), A
+ *    alone has its frames zeroed by the zeroer on the idle CPU; a B of
+ *    any kind takes that CPU (the zeroer runs at SCHED_IDLE) and A zeroes
+ *    its own. On a 2-CPU machine that, not a lock, is most of what the
+ *    spinning control costs, so the per-VMA-lock block runs once more in
+ *    a fresh process with UMM_PREZERO=0 (the pool reads it once), where
+ *    solo and churn do the same work on the same CPU.
  *  - random 8-byte umm_read/umm_write that hit the software TLB, and that
  *    miss it (lockless page-table walk), beside plain host loads/stores
  *    of the same pattern as a reference.
@@ -19,7 +25,8 @@
  * the solo rate with per-VMA locks, visibly less without.
  *
  * Usage: bench_fault [--quick]   (--quick: 1 MiB regions, a second-long
- * smoke run for make check; its numbers mean nothing)
+ * smoke run for make check; its numbers mean nothing). The zeroer-off
+ * block re-runs the program as `bench_fault --zeroer-off [--quick]`.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +34,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <umm/umm.h>
 #include "mm.h"
@@ -50,6 +58,7 @@ static uint64_t region_len;		/* thread A's page_fault1 mapping */
 static uint64_t tlb_len;
 static uint64_t churn_ns;		/* one churn run */
 static uint64_t errors;			/* calls that failed: exit 1 */
+static bool zeroer_off;			/* this process runs with UMM_PREZERO=0 */
 
 static int fail(const char *what, int err)
 {
@@ -209,8 +218,9 @@ static void *churn_mapper(void *v)
 
 /*
  * The control: B touches no mm, it only keeps its CPU busy. What A loses
- * here is the machine's (SMT siblings, shared caches, vCPU scheduling),
- * not any lock's: it bounds what the churn fraction can reach.
+ * here is no lock's: it is the machine's (SMT siblings, shared caches,
+ * vCPU scheduling) and, with the zeroer on, the idle CPU the zeroer had
+ * cleared A's frames on. It bounds what the churn fraction can reach.
  */
 static void *churn_spinner(void *v)
 {
@@ -441,7 +451,8 @@ static int churn_rows(const char *what, unsigned int umm_flags)
 	bench_stats(ukf, runs, &ruk);
 	bench_stats(hkf, runs, &rhk);
 	snprintf(name, sizeof(name), "  control: B only spins, %% of solo");
-	print_pct_row(name, &ruk, &rhk, "(the machine's ceiling)");
+	print_pct_row(name, &ruk, &rhk, zeroer_off ? "(the machine's ceiling)" :
+		      "(B's CPU was the zeroer's: A zeroes its own frames)");
 	bench_stats(unf, runs, &run);
 	bench_stats(hnf, runs, &rhn);
 	snprintf(name, sizeof(name), "  beside B, %% of beside spinner");
@@ -608,12 +619,50 @@ static int tlb_rows(struct umm_mm *mm)
 	return errors ? 1 : 0;
 }
 
+/*
+ * The per-VMA-lock block again, umm's zeroer off: in a new process, as the
+ * frame pool reads UMM_PREZERO once. Its rows go to the same stdout.
+ */
+static int churn_rows_zeroer_off(void)
+{
+	char *args[] = { "bench_fault", "--zeroer-off", NULL, NULL };
+	int status;
+	pid_t pid;
+
+	if (opts->quick)
+		args[2] = "--quick";
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return fail("fork", errno);
+	if (pid == 0) {
+		setenv("UMM_PREZERO", "0", 1);
+		execv("/proc/self/exe", args);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return fail("waitpid", errno);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return fail("bench_fault --zeroer-off", ECHILD);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct bench_opts o;
 	struct umm_mm *mm;
 	int ret = 0;
 
+	if (argc > 1 && !strcmp(argv[1], "--zeroer-off")) {
+		const char *env = getenv("UMM_PREZERO");
+
+		if (!env || strcmp(env, "0"))
+			return fail("--zeroer-off without UMM_PREZERO=0", EINVAL);
+		zeroer_off = true;
+		argv[1] = argv[0];
+		argc--;
+		argv++;
+	}
 	if (bench_parse_args(argc, argv, &o))
 		return 2;
 	opts = &o;
@@ -623,6 +672,11 @@ int main(int argc, char **argv)
 	if (!o.quick)
 		o.target_ns = 50 * 1000 * 1000ull;
 
+	if (zeroer_off) {
+		printf("# churn again, umm's zeroer off (UMM_PREZERO=0): A zeroes "
+		       "its own frames alone as beside B\n");
+		return churn_rows("per-VMA locks, UMM_PREZERO=0", 0) || errors ? 1 : 0;
+	}
 	printf("bench_fault%s: ns per op, median (min-max) of %u runs, umm and "
 	       "host runs interleaved; host/umm > 1: umm is faster\n",
 	       o.quick ? " --quick (smoke run, not numbers)" : "", o.runs);
@@ -640,6 +694,8 @@ int main(int argc, char **argv)
 		       (unsigned long long)(CHURN_LEN >> 10));
 		ret = churn_rows("per-VMA locks", 0);
 	}
+	if (!ret)
+		ret = churn_rows_zeroer_off();
 	if (!ret)
 		ret = churn_rows("UMM_NO_PER_VMA_LOCK", UMM_NO_PER_VMA_LOCK);
 	if (!ret) {
