@@ -13,6 +13,9 @@
  * umm_pin is pin_user_pages: under mmap_lock, each page is faulted in as
  * needed and pinned (folio_pin) under the PTE or PMD lock,
  * so the frame outlives any unmapping until umm_unpin.
+ *
+ * faultin_page_range is MADV_POPULATE_(READ|WRITE)'s get_user_pages: the
+ * same faults, nothing pinned, entries touched as FOLL_TOUCH does.
  */
 #include <errno.h>
 #include <string.h>
@@ -328,4 +331,117 @@ __visible void umm_unpin(struct umm_mm *mm, void **host_ptrs, size_t npages)
 		return;
 	for (size_t i = 0; i < npages; i++)
 		unpin_one(host_ptrs[i]);
+}
+
+/* ---- MADV_POPULATE_(READ|WRITE) ---- */
+
+/* check_vma_flags() for a populate: its refusal is -EINVAL there. */
+static bool populate_refused(struct vm_area_struct *vma, bool write)
+{
+	if (vma->vm_flags & (VM_IO | VM_PFNMAP))
+		return true;
+	if (write)
+		return !(vma->vm_flags & VM_WRITE);
+	return !(vma->vm_flags & VM_READ);
+}
+
+/*
+ * One PTE that may already give the access: FOLL_TOUCH makes it accessed
+ * and, for a write, the page dirty (folio_mark_dirty; the entry's own
+ * dirty bit stays as it is). Locking: the PTE lock held.
+ * Return: false when the access needs a fault.
+ */
+static bool populate_touch_pte(pte_t *ptep, bool write)
+{
+	pte_t pte = ptep_get(ptep);
+
+	if (!(pte_flags(pte) & _PAGE_PRESENT))
+		return false;
+	if (write ? !pte_write(pte) : (pte_flags(pte) & _PAGE_NOREAD))
+		return false;
+	/* lockless walkers set these bits with CAS: do the same */
+	while (!pte_young(pte) &&
+	       !cmpxchg_bool(&ptep->pte, pte_val(pte), pte_val(pte) | _PAGE_ACCESSED))
+		pte = ptep_get(ptep);
+	if (!write || pte_dirty(pte) || pte_special(pte))
+		return true;
+	folio_mark_dirty_mapped(compound_head(pfn_to_page(pte_pfn(pte))));
+	return true;
+}
+
+/*
+ * populate_scan - walk the entries from @addr for as long as they give
+ * the access, touching them.
+ * Locking: mmap_lock held (the upper tables stay); takes the PTE locks.
+ * Return: the first address in [addr, end) that needs a fault, or @end.
+ */
+static uint64_t populate_scan(struct umm_mm *mm, uint64_t addr, uint64_t end, bool write)
+{
+	while (addr < end) {
+		uint64_t next = pmd_addr_end(addr, end);
+		spinlock_t *ptl;
+		pte_t *ptep;
+		pmd_t *pmd;
+
+		rcu_read_lock();
+		pmd = pmd_off_lockless(mm, addr);
+		rcu_read_unlock();
+		if (!pmd)
+			return addr;
+		if (pmd_leaf(pmdp_get_lockless(pmd))) {
+			/* touch_pmd(): accessed, and dirty for a write */
+			if (!huge_pmd_set_access(pmd, write))
+				return addr;
+			addr = next;
+			continue;
+		}
+		ptep = pte_offset_map_lock(mm, pmd, addr, &ptl);
+		if (!ptep)
+			return addr;	/* none, or a leaf now: the fault decides */
+		for (; addr < next; addr += PAGE_SIZE, ptep++)
+			if (!populate_touch_pte(ptep, write))
+				break;
+		pte_unmap_unlock(ptep, ptl);
+		if (addr < next)
+			return addr;
+	}
+	return end;
+}
+
+int faultin_page_range(struct umm_mm *mm, uint64_t start, uint64_t end, bool write)
+{
+	unsigned int flags = write ? FAULT_FLAG_WRITE : 0;
+	bool split_tried = false;
+	uint64_t addr = start;
+
+	mmap_assert_locked(mm);
+	while (addr < end) {
+		struct vm_area_struct *vma = vma_lookup(mm, addr);
+		uint64_t vend;
+
+		if (!vma)
+			return -ENOMEM;
+		if (populate_refused(vma, write))
+			return -EINVAL;
+		vend = vma->vm_end < end ? vma->vm_end : end;
+		for (;;) {
+			vm_fault_t fault;
+
+			addr = populate_scan(mm, addr, vend, write);
+			if (addr >= vend)
+				break;
+			fault = handle_mm_fault(vma, addr, flags);
+			/* out of memory: partly unmapped THPs give their holes back, once */
+			if ((fault & VM_FAULT_OOM) && !split_tried && READ_ONCE(mm->thp_seen)) {
+				split_tried = true;
+				if (deferred_split_scan(mm))
+					continue;
+			}
+			if (fault & VM_FAULT_OOM)
+				return -ENOMEM;
+			if (fault & ~VM_FAULT_RETRY)
+				return -EFAULT;
+		}
+	}
+	return 0;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * madvise.c - umm_madvise: advice that changes VMA flags (split and merge
- * as mprotect does), and MADV_DONTNEED, which drops pages. Advice umm
+ * as mprotect does), MADV_DONTNEED, which drops pages, and
+ * MADV_POPULATE_(READ|WRITE), which faults them in (gup.c). Advice umm
  * does not implement fails as an unknown one does on Linux (-EINVAL).
  */
 #include <errno.h>
@@ -19,6 +20,10 @@
 #endif
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE	25
+#endif
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ	22
+#define MADV_POPULATE_WRITE	23
 #endif
 #ifndef MADV_WIPEONFORK
 #define MADV_WIPEONFORK	18
@@ -48,6 +53,8 @@ static bool madvise_behavior_valid(int behavior)
 	case MADV_WIPEONFORK:
 	case MADV_KEEPONFORK:
 	case MADV_COLLAPSE:
+	case MADV_POPULATE_READ:
+	case MADV_POPULATE_WRITE:
 		return true;
 	default:
 		return false;
@@ -386,6 +393,16 @@ __visible int umm_madvise(struct umm_mm *mm, uint64_t start, uint64_t len_in,
 		return -EINVAL;
 	if (end == start)
 		return 0;
+	if (behavior == MADV_POPULATE_READ || behavior == MADV_POPULATE_WRITE) {
+		/*
+		 * Not VMA by VMA: the first hole ends it (-ENOMEM), with the
+		 * VMAs before it populated, as madvise_populate().
+		 */
+		mmap_read_lock(mm);
+		err = faultin_page_range(mm, start, end, behavior == MADV_POPULATE_WRITE);
+		mmap_read_unlock(mm);
+		return err;
+	}
 	if (behavior == MADV_COLLAPSE) {
 		mmap_write_lock(mm);
 		/*

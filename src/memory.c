@@ -28,19 +28,25 @@
 
 /* ---- zap ---- */
 
+void folio_mark_dirty_mapped(struct page *head)
+{
+	struct umm_file *f = READ_ONCE(head->mapping);
+
+	if (test_bit_page(PG_dirty, head))
+		return;
+	if (PageAnon(head) || (f && f->kind == FILE_SHMEM))
+		set_bit_page(PG_dirty, head);
+}
+
 /*
  * A shmem page whose entry was dirty stays dirty when the entry goes, as
- * the kernel's zap marks the folio (host files need not: their write
- * faults dirty the cache page already, with its writeback tag).
+ * the kernel's zap marks the folio.
  * Locking: the PTE lock of the entry held (its mapping keeps the file).
  */
 static void zap_mark_dirty(struct page *head)
 {
-	struct umm_file *f = READ_ONCE(head->mapping);
-
-	if (f && !PageAnon(head) && f->kind == FILE_SHMEM &&
-	    !test_bit_page(PG_dirty, head))
-		set_bit_page(PG_dirty, head);
+	if (!PageAnon(head))
+		folio_mark_dirty_mapped(head);
 }
 
 /* Return: 1 for an anonymous page (of this mm's RSS), else 0. */

@@ -90,4 +90,23 @@ vm_fault_t do_user_fault(struct umm_mm *mm, uint64_t addr, unsigned int access,
 			 bool (*vma_refused)(struct vm_area_struct *, unsigned int));
 int fault_to_errno(vm_fault_t fault);
 
+/*
+ * folio_mark_dirty_mapped - folio_mark_dirty for a folio that needs no
+ * tag: an anonymous or shmem one (shmem's dirty_folio is a no-op but
+ * for the flag). Host files need nothing here: their write faults dirty
+ * the cache page, with its writeback tag, under the folio lock.
+ * Locking: the lock of an entry mapping @head held (which keeps its file).
+ */
+void folio_mark_dirty_mapped(struct page *head);
+
+/*
+ * faultin_page_range - fault in [start, end) for reading or writing, as
+ * MADV_POPULATE_(READ|WRITE) does through get_user_pages.
+ * Locking: mmap_lock held for read.
+ * Return: 0; -ENOMEM at a hole or out of memory; -EINVAL for a VMA the
+ *         access is not allowed in; -EFAULT when a fault fails (SIGBUS,
+ *         SIGSEGV). The pages before the failing one stay populated.
+ */
+int faultin_page_range(struct umm_mm *mm, uint64_t start, uint64_t end, bool write);
+
 #endif /* UMM_MEMORY_H */

@@ -6,8 +6,9 @@
  * Writer threads own a slice each of a stable region: they write values
  * with umm_write (faulting pages in through lock_vma_under_rcu), keep a
  * shadow copy, and check every read against it - no write may be lost
- * while its mapping stays. Churn threads mmap, munmap, mprotect, mremap
- * and MADV_DONTNEED another region, while reader threads copy out of that
+ * while its mapping stays. Churn threads mmap, munmap, mprotect, mremap,
+ * MADV_DONTNEED and MADV_POPULATE_* another region (and populate the
+ * writers' pages beside them), while reader threads copy out of that
  * region: under ASan a copy through a translation whose frame was already
  * freed is reported (free frames are poisoned), so this also tests the
  * software-TLB shootdown. At the end every frame and table is returned.
@@ -75,7 +76,7 @@ static void *churn(void *arg)
 
 		if (a + len > CHURN + CHURN_PAGES * PAGE_SIZE)
 			continue;
-		switch (xrand(&seed) % 6) {
+		switch (xrand(&seed) % 7) {
 		case 0:
 			umm_mmap(mm, a, len, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0);
@@ -97,6 +98,16 @@ static void *churn(void *arg)
 			if (to + len <= CHURN + CHURN_PAGES * PAGE_SIZE &&
 			    (to >= a + len || a >= to + len))
 				umm_mremap(mm, a, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+			break;
+		}
+		case 5: {
+			/* here, or over the writers' pages, which must all stay */
+			uint64_t w = STABLE + (xrand(&seed) % (NWRITERS * SLICE / PAGE_SIZE)) *
+				     PAGE_SIZE;
+
+			umm_madvise(mm, (xrand(&seed) & 1) ? a : w, len,
+				    (xrand(&seed) & 1) ? MADV_POPULATE_WRITE :
+							 MADV_POPULATE_READ);
 			break;
 		}
 		default:
