@@ -121,6 +121,11 @@ static int copy_pte_range(struct umm_mm *dst, struct vm_area_struct *dst_vma,
 		for (; addr < end; addr += PAGE_SIZE, src_pte++, dst_pte++) {
 			pte_t pte = ptep_get(src_pte);
 
+			if (is_pte_marker(pte)) {
+				/* copy_pte_marker(): a guard region is inherited */
+				set_pte(dst_pte, pte);
+				continue;
+			}
 			if (!(pte_flags(pte) & (_PAGE_PRESENT | _PAGE_PROTNONE)))
 				continue;
 			if (copy_present_pte(dst, dst_pte, src_pte, vma) == -EAGAIN) {

@@ -47,6 +47,7 @@ enum scan_result {
 	SCAN_PMD_NULL,			/* no PMD table: the next block may have one */
 	SCAN_PMD_NONE,			/* no PTE table: nothing to collapse */
 	SCAN_PAGE_ANON,			/* a page that is not anonymous */
+	SCAN_PTE_NON_PRESENT,		/* a PTE marker (guard region) */
 	SCAN_PAGE_COUNT,		/* a page someone else holds (a pin) */
 	SCAN_ALLOC_HUGE_PAGE_FAIL,
 	SCAN_CGROUP_CHARGE_FAIL,	/* the mm's phys_limit (umm's memcg) */
@@ -142,6 +143,8 @@ static enum scan_result collapse_check_pte(pte_t *table, pte_t v,
 			return SCAN_EXCEED_NONE_PTE;
 		return SCAN_SUCCEED;
 	}
+	if (!pte_present(v))
+		return SCAN_PTE_NON_PRESENT;
 	head = compound_head(pfn_to_page(pte_pfn(v)));
 	if (!PageAnon(head))
 		return SCAN_PAGE_ANON;

@@ -25,6 +25,10 @@
 #define MADV_POPULATE_READ	22
 #define MADV_POPULATE_WRITE	23
 #endif
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL	102
+#define MADV_GUARD_REMOVE	103
+#endif
 #ifndef MADV_WIPEONFORK
 #define MADV_WIPEONFORK	18
 #define MADV_KEEPONFORK	19
@@ -55,6 +59,8 @@ static bool madvise_behavior_valid(int behavior)
 	case MADV_COLLAPSE:
 	case MADV_POPULATE_READ:
 	case MADV_POPULATE_WRITE:
+	case MADV_GUARD_INSTALL:
+	case MADV_GUARD_REMOVE:
 		return true;
 	default:
 		return false;
@@ -71,6 +77,8 @@ static bool madvise_need_mmap_write(int behavior)
 	case MADV_PAGEOUT:
 	case MADV_REMOVE:
 	case MADV_DONTNEED_LOCKED:
+	case MADV_GUARD_INSTALL:
+	case MADV_GUARD_REMOVE:
 		return false;
 	default:
 		return true;
@@ -279,6 +287,98 @@ static const struct mm_walk_ops madvise_free_ops = {
 	.post_vma = change_walk_post_vma,
 };
 
+/* ---- guard regions ---- */
+
+/*
+ * is_valid_guard_vma(): no special or hugetlb mapping; an mlocked one may
+ * lose no page to an install, but its guards may be removed.
+ */
+static bool guard_vma_valid(struct vm_area_struct *vma, bool allow_locked)
+{
+	unsigned long disallowed = VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_HUGETLB;
+
+	if (!allow_locked)
+		disallowed |= VM_LOCKED;
+	return !(vma->vm_flags & disallowed);
+}
+
+/*
+ * Put a guard marker in every entry of [start, end) that has none, as far
+ * as the entries are empty. Locking: mmap_lock held for read; takes the
+ * PTE locks. Return: 0 when every entry is a marker; 1 when a page (or a
+ * THP's leaf) is mapped in the range: the caller zaps it and comes back,
+ * markers installed meanwhile staying; -ENOMEM.
+ */
+static int guard_install_range(struct umm_mm *mm, uint64_t start, uint64_t end)
+{
+	for (uint64_t addr = start; addr < end;) {
+		uint64_t next = pmd_addr_end(addr, end);
+		spinlock_t *ptl;
+		pte_t *pte;
+		pmd_t *pmd;
+
+		if (walk_to_pmd(mm, addr, &pmd))
+			return -ENOMEM;
+		if (pmd_leaf(pmdp_get_lockless(pmd)))
+			return 1;
+		if (pte_alloc(mm, pmd))
+			return -ENOMEM;
+		pte = pte_offset_map_lock(mm, pmd, addr, &ptl);
+		if (!pte)
+			continue;	/* a leaf, or retracted meanwhile: look again */
+		for (; addr < next; addr += PAGE_SIZE, pte++) {
+			pte_t v = ptep_get(pte);
+
+			if (is_guard_pte_marker(v))
+				continue;
+			if (!pte_none(v)) {
+				pte_unmap_unlock(pte, ptl);
+				return 1;
+			}
+			set_pte(pte, make_pte_marker(PTE_MARKER_GUARD));
+		}
+		pte_unmap_unlock(pte, ptl);
+	}
+	return 0;
+}
+
+/*
+ * MADV_GUARD_INSTALL on [start, end) of @vma: the pages there go (zapped,
+ * as MADV_DONTNEED would, which leaves markers alone) and each entry
+ * becomes a guard marker, so that any access faults. Faults racing with
+ * it may map a page between the zap and the install: zap again. The
+ * anon_vma is prepared as the kernel does, so that fork copies the
+ * markers (copy_page_range runs for VMAs that have one).
+ * Locking: mmap_lock held for read.
+ */
+static int madvise_guard_install(struct vm_area_struct *vma, uint64_t start, uint64_t end)
+{
+	int err;
+
+	if (!guard_vma_valid(vma, false))
+		return -EINVAL;
+	if (anon_vma_prepare(vma))
+		return -ENOMEM;
+	while ((err = guard_install_range(vma->vm_mm, start, end)) == 1)
+		zap_page_range(vma->vm_mm, start, end);
+	return err;
+}
+
+/* Locking: the PTE lock held (pte_entry). */
+static int guard_remove_pte(pte_t *pte, uint64_t addr, uint64_t next, struct mm_walk *walk)
+{
+	(void)addr;
+	(void)next;
+	(void)walk;
+	if (is_guard_pte_marker(ptep_get(pte)))
+		pte_clear(pte);
+	return 0;
+}
+
+static const struct mm_walk_ops guard_remove_ops = {
+	.pte_entry = guard_remove_pte,
+};
+
 /*
  * MADV_DONTNEED drops the pages (the next touch reads zeroes, or the
  * file). MADV_FREE makes them clean and lazily freeable: they would go
@@ -324,6 +424,13 @@ static int madvise_vma_behavior(struct vm_area_struct *vma, uint64_t start, uint
 		break;
 	case MADV_COLLAPSE:
 		return madvise_collapse(vma, start, end);
+	case MADV_GUARD_INSTALL:
+		return madvise_guard_install(vma, start, end);
+	case MADV_GUARD_REMOVE:
+		if (!guard_vma_valid(vma, true))
+			return -EINVAL;
+		/* a marker maps nothing: no translation to flush */
+		return walk_page_range(mm, start, end, &guard_remove_ops, NULL);
 	}
 	if (behavior == MADV_DONTNEED || behavior == MADV_DONTNEED_LOCKED)
 		zap_page_range(mm, start, end);

@@ -70,9 +70,14 @@ static int zap_frame(struct mmu_gather *tlb, pte_t old)
 	return anon;
 }
 
-/* A hole punch keeps the private copies made of the file's pages. */
+/*
+ * A hole punch keeps the private copies made of the file's pages; only an
+ * unmap drops markers (MADV_DONTNEED and truncation keep guard regions).
+ */
 static bool zap_skip(const struct zap_details *details, pte_t pte)
 {
+	if (is_pte_marker(pte))
+		return !details || !details->drop_markers;
 	if (!details || !details->skip_anon || !pte_present(pte) || pte_special(pte))
 		return false;
 	return PageAnon(compound_head(pfn_to_page(pte_pfn(pte))));
@@ -231,6 +236,13 @@ void zap_page_range_details(struct umm_mm *mm, uint64_t start, uint64_t end,
 void zap_page_range(struct umm_mm *mm, uint64_t start, uint64_t end)
 {
 	zap_page_range_details(mm, start, end, NULL);
+}
+
+void unmap_range_pages(struct umm_mm *mm, uint64_t start, uint64_t end)
+{
+	struct zap_details details = { .drop_markers = true };
+
+	zap_page_range_details(mm, start, end, &details);
 }
 
 /* ---- faults ---- */
@@ -725,6 +737,10 @@ static vm_fault_t handle_pte_fault(struct vm_fault *vmf)
 		if (pte_none(vmf->orig_pte)) {
 			pte_unmap(vmf->pte);
 			vmf->pte = NULL;
+		} else if (is_pte_marker(vmf->orig_pte)) {
+			/* handle_pte_marker(): a guard region refuses every access */
+			pte_unmap(vmf->pte);
+			return VM_FAULT_SIGSEGV;
 		}
 	}
 	if (!vmf->pte) {

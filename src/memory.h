@@ -31,12 +31,18 @@ typedef unsigned int vm_fault_t;
  */
 void unmap_page_range(struct mmu_gather *tlb, uint64_t addr, uint64_t end,
 		      const struct zap_details *details);
-/* zap_page_range - unmap_page_range() with its own mmu_gather. */
+/*
+ * zap_page_range - unmap_page_range() with its own mmu_gather: the pages
+ * go, PTE markers (guard regions) stay, as MADV_DONTNEED wants.
+ * unmap_range_pages - the same for a range whose VMAs go: markers too.
+ */
 void zap_page_range(struct umm_mm *mm, uint64_t start, uint64_t end);
+void unmap_range_pages(struct umm_mm *mm, uint64_t start, uint64_t end);
 
 /* What a zap leaves alone (the kernel's zap_details). */
 struct zap_details {
 	bool skip_anon;		/* keep anonymous pages: a hole punch keeps COWs */
+	bool drop_markers;	/* the range is unmapped: its PTE markers go too */
 };
 
 /*

@@ -131,7 +131,7 @@ __visible void umm_mm_destroy(struct umm_mm *mm)
 	 * finds a page still mapped here relies on its anon_vma being alive.
 	 * vm_area_free() unlinks them below, before the tables go.
 	 */
-	zap_page_range(mm, 0, mm->task_size);
+	unmap_range_pages(mm, 0, mm->task_size);
 	vma_tree_iter_init(&it, &mm->mm_mt, 0);
 	while ((vma = vma_tree_iter_next(&it, NULL, NULL)))
 		vm_area_free(vma);	/* no reader is left: the caller stopped */

@@ -312,7 +312,7 @@ static int64_t mmap_region(struct umm_mm *mm, struct umm_file *file, uint64_t ad
 	if (!err && replaced) {
 		if (file)
 			down_write(&file->i_mmap_rwsem);
-		zap_page_range(mm, addr, end);
+		unmap_range_pages(mm, addr, end);
 		free_pgtables(mm, addr, end, floor, ceiling);
 		if (file)
 			up_write(&file->i_mmap_rwsem);
@@ -564,7 +564,7 @@ int do_munmap(struct umm_mm *mm, uint64_t start, uint64_t len)
 	}
 	free_pgtables_bounds(mm, start, end, &floor, &ceiling);
 	/* Out of the tree: no new fault can reach the range now. */
-	zap_page_range(mm, start, end);
+	unmap_range_pages(mm, start, end);
 	free_pgtables(mm, start, end, floor, ceiling);
 	vma_plan_release(&p);	/* after the zap: see there */
 	return 0;

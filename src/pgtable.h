@@ -210,6 +210,32 @@ static inline bool pte_protnone(pte_t pte)
 static inline uint64_t pte_pfn(pte_t pte) { return (pte_val(pte) & PTE_PFN_MASK) >> PAGE_SHIFT; }
 static inline bool pte_same(pte_t a, pte_t b) { return pte_val(a) == pte_val(b); }
 
+/*
+ * PTE markers: entries that map nothing but say something about their
+ * address (the kernel's swap entries of type SWP_PTE_MARKER). Neither
+ * present nor none, they are the only such entries umm has (no swap, no
+ * migration), so whoever meets a non-none entry that is not present must
+ * expect one. Only one kind yet: a guard region's (MADV_GUARD_INSTALL),
+ * where any access is a SIGSEGV. A marker lives in a PTE table only.
+ */
+#define PTE_MARKER_TYPE		(1UL << 60)	/* software; present bits clear */
+#define PTE_MARKER_GUARD	(1UL << 61)	/* no hardware bit: pte_write() etc. read false */
+
+static inline pte_t make_pte_marker(uint64_t marker)
+{
+	return __pte(PTE_MARKER_TYPE | marker);
+}
+
+static inline bool is_pte_marker(pte_t pte)
+{
+	return !pte_present(pte) && (pte_val(pte) & PTE_MARKER_TYPE);
+}
+
+static inline bool is_guard_pte_marker(pte_t pte)
+{
+	return is_pte_marker(pte) && (pte_val(pte) & PTE_MARKER_GUARD);
+}
+
 static inline pte_t pfn_pte(uint64_t pfn, pgprot_t prot)
 {
 	return __pte(((pfn << PAGE_SHIFT) & PTE_PFN_MASK) | pgprot_val(prot));

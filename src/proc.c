@@ -76,6 +76,15 @@ __visible int umm_maps(struct umm_mm *mm, FILE *out)
 /* /proc/PID/pagemap's bits (Documentation/admin-guide/mm/pagemap.rst). */
 #define PM_PFN_MASK		((1ULL << 55) - 1)
 #define PM_MMAP_EXCLUSIVE	(1ULL << 56)
+#define PM_GUARD_REGION		(1ULL << 58)
+#define PM_SWAP			(1ULL << 62)
+/*
+ * The frame field of a guard marker: the kernel reports a marker as the
+ * swap entry it is, swap type | offset << 5, where the type is
+ * SWP_PTE_MARKER (31 in x86-64 6.18's usual configuration) and the offset
+ * PTE_MARKER_GUARD (bit 2). Copied from the host, which reads 0x9f.
+ */
+#define PM_GUARD_FRAME		0x9fULL
 #define PM_FILE			(1ULL << 61)
 #define PM_PRESENT		(1ULL << 63)
 
@@ -108,6 +117,8 @@ static int pagemap_pte(pte_t *pte, uint64_t addr, uint64_t next, struct mm_walk 
 			if (page_mapcount(page) == 1)
 				e |= PM_MMAP_EXCLUSIVE;
 		}
+	} else if (is_guard_pte_marker(v)) {
+		e = PM_SWAP | PM_GUARD_REGION | PM_GUARD_FRAME;
 	}
 	pm->out[(addr - pm->start) >> PAGE_SHIFT] = e;
 	return 0;

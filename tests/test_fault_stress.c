@@ -7,11 +7,12 @@
  * with umm_write (faulting pages in through lock_vma_under_rcu), keep a
  * shadow copy, and check every read against it - no write may be lost
  * while its mapping stays. Churn threads mmap, munmap, mprotect, mremap,
- * MADV_DONTNEED and MADV_POPULATE_* another region (and populate the
- * writers' pages beside them), while reader threads copy out of that
- * region: under ASan a copy through a translation whose frame was already
- * freed is reported (free frames are poisoned), so this also tests the
- * software-TLB shootdown. At the end every frame and table is returned.
+ * MADV_DONTNEED, MADV_POPULATE_* and guard regions in another region
+ * (and populate the writers' pages beside them), while reader threads
+ * copy out of that region: under ASan a copy through a translation whose
+ * frame was already freed is reported (free frames are poisoned), so this
+ * also tests the software-TLB shootdown. At the end every frame and table
+ * is returned.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +21,11 @@
 #include <umm/umm.h>
 #include "test.h"
 #include "mm.h"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL	102
+#define MADV_GUARD_REMOVE	103
+#endif
 
 #define STABLE		0x100000000000UL
 #define SLICE		(2UL << 20)
@@ -76,7 +82,7 @@ static void *churn(void *arg)
 
 		if (a + len > CHURN + CHURN_PAGES * PAGE_SIZE)
 			continue;
-		switch (xrand(&seed) % 7) {
+		switch (xrand(&seed) % 8) {
 		case 0:
 			umm_mmap(mm, a, len, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0);
@@ -110,6 +116,10 @@ static void *churn(void *arg)
 							 MADV_POPULATE_READ);
 			break;
 		}
+		case 6:
+			umm_madvise(mm, a, len, (xrand(&seed) & 1) ? MADV_GUARD_INSTALL :
+								     MADV_GUARD_REMOVE);
+			break;
 		default:
 			umm_mmap(mm, a, len, PROT_READ | PROT_WRITE,
 				 MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, NULL, 0);

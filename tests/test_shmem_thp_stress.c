@@ -31,7 +31,10 @@
  *               of it, mprotect(PROT_READ) of a page or a block and back,
  *               munmap and re-mmap of a block (same file offset), a
  *               MAP_FIXED mmap of a block over itself (its old tables
- *               freed while the new VMA is already in i_mmap); and
+ *               freed while the new VMA is already in i_mmap);
+ *               a guard region on one page and off again (accesses
+ *               through it -EFAULT, a collapse through map 3 -EINVAL, as
+ *               for a page mprotected on its own); and
  *               MADV_REMOVE of the last page of a block, which holds no
  *               record (no thread touches it): the hole splits the block's
  *               THP in the cache, so that the collapser has real work
@@ -60,6 +63,11 @@
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "test.h"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL	102
+#define MADV_GUARD_REMOVE	103
+#endif
 #include "test_proc.h"
 #include "compiler.h"
 #include "page_alloc.h"
@@ -279,7 +287,7 @@ static void *churner(void *arg)
 		uint64_t b = xrand(&seed) % NBLOCKS, blk = base + b * HP;
 		uint64_t pg = xrand(&seed) % (HP / P);
 
-		switch (xrand(&seed) % 7) {
+		switch (xrand(&seed) % 8) {
 		case 0: {	/* a piece of the block */
 			uint64_t len = (1 + xrand(&seed) % 16) * P;
 
@@ -319,6 +327,13 @@ static void *churner(void *arg)
 			 */
 			CHECK_EQ(umm_mmap(mm_b, blk, HP, RW, MAP_SHARED | MAP_FIXED, file,
 					  b * HP), (int64_t)blk);
+			break;
+		case 7:		/* a guard region on a page for a while */
+			seq_bump(&page_vma_seq);
+			CHECK_EQ(umm_madvise(mm_b, blk + pg * P, P, MADV_GUARD_INSTALL), 0);
+			sched_yield();
+			CHECK_EQ(umm_madvise(mm_b, blk + pg * P, P, MADV_GUARD_REMOVE), 0);
+			seq_bump(&page_vma_seq);
 			break;
 		case 5:		/* a hole in the cache: the block's THP split */
 			seq_bump(&punch_seq[b]);
