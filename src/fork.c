@@ -235,8 +235,13 @@ static int dup_mmap(struct umm_mm *child, struct umm_mm *parent)
 			return err;
 		}
 		child->map_count++;
-		/* wiped and shared memory is faulted in afresh by the child */
-		if (!new->anon_vma)
+		/*
+		 * Wiped and shared memory is faulted in afresh by the child;
+		 * a VMA that may hold guard markers is copied whole, present
+		 * entries too (vma_needs_copy()).
+		 */
+		if (!new->anon_vma && (!(vma->vm_flags & VM_MAYBE_GUARD) ||
+				       (vma->vm_flags & VM_WIPEONFORK)))
 			continue;
 		/*
 		 * A truncation must not zap the parent's entries before they

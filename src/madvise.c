@@ -77,7 +77,6 @@ static bool madvise_need_mmap_write(int behavior)
 	case MADV_PAGEOUT:
 	case MADV_REMOVE:
 	case MADV_DONTNEED_LOCKED:
-	case MADV_GUARD_INSTALL:
 	case MADV_GUARD_REMOVE:
 		return false;
 	default:
@@ -343,13 +342,40 @@ static int guard_install_range(struct umm_mm *mm, uint64_t start, uint64_t end)
 }
 
 /*
+ * VM_MAYBE_GUARD on all of @vma, which is replaced (no split, no merge:
+ * the kernel sets the bit in place). Locking: mmap_lock held for write.
+ * Return: the VMA now covering @addr, or NULL out of memory.
+ */
+static struct vm_area_struct *vma_set_maybe_guard(struct vm_area_struct *vma, uint64_t addr)
+{
+	struct umm_mm *mm = vma->vm_mm;
+	struct vma_plan p;
+	size_t i;
+	int err;
+
+	if (vma->vm_flags & VM_MAYBE_GUARD)
+		return vma;
+	err = vma_plan_init(&p, mm, vma->vm_start, vma->vm_end, false);
+	if (!err) {
+		i = vma_plan_find(&p, addr);
+		p.d[i].flags |= VM_MAYBE_GUARD;
+		p.d[i].touched = true;
+		err = vma_plan_commit(&p);
+	}
+	vma_plan_release(&p);
+	return err ? NULL : vma_lookup(mm, addr);
+}
+
+/*
  * MADV_GUARD_INSTALL on [start, end) of @vma: the pages there go (zapped,
  * as MADV_DONTNEED would, which leaves markers alone) and each entry
  * becomes a guard marker, so that any access faults. Faults racing with
- * it may map a page between the zap and the install: zap again. The
- * anon_vma is prepared as the kernel does, so that fork copies the
- * markers (copy_page_range runs for VMAs that have one).
- * Locking: mmap_lock held for read.
+ * it (under their VMA lock) may map a page between the zap and the
+ * install: zap again. Private anonymous memory gets its anon_vma, as the
+ * kernel does. The kernel sets VM_MAYBE_GUARD in place under mmap_lock
+ * for read; umm replaces the VMA, and so holds it for write (readers that
+ * take no mmap_lock, rmap walkers, read vm_flags).
+ * Locking: mmap_lock held for write.
  */
 static int madvise_guard_install(struct vm_area_struct *vma, uint64_t start, uint64_t end)
 {
@@ -357,7 +383,8 @@ static int madvise_guard_install(struct vm_area_struct *vma, uint64_t start, uin
 
 	if (!guard_vma_valid(vma, false))
 		return -EINVAL;
-	if (anon_vma_prepare(vma))
+	vma = vma_set_maybe_guard(vma, start);
+	if (!vma || (!vma->vm_file && anon_vma_prepare(vma)))
 		return -ENOMEM;
 	while ((err = guard_install_range(vma->vm_mm, start, end)) == 1)
 		zap_page_range(vma->vm_mm, start, end);
@@ -387,7 +414,8 @@ static const struct mm_walk_ops guard_remove_ops = {
  * MADV_WILLNEED, MADV_COLD and MADV_PAGEOUT are hints with nothing to act
  * on yet (no swap, no LRU). MADV_COLLAPSE makes THPs (khugepaged.c).
  * Each acts on [start, end) of one VMA.
- * Locking: mmap_lock held for read (write for MADV_COLLAPSE); zapping takes
+ * Locking: mmap_lock held for read (write for MADV_COLLAPSE and
+ * MADV_GUARD_INSTALL); zapping takes
  * the PTE locks and may race with faults, which is fine (the fault's page
  * stays or goes).
  */
@@ -453,7 +481,7 @@ static int madvise_vma_behavior(struct vm_area_struct *vma, uint64_t start, uint
  * madvise_walk_vmas - the advice on each VMA of [start, end), as the
  * kernel's: the first VMA's error ends it; a hole is reported (-ENOMEM)
  * once the VMAs past it were done.
- * Locking: mmap_lock held (read; write for MADV_COLLAPSE).
+ * Locking: mmap_lock held (read; write for MADV_COLLAPSE, MADV_GUARD_INSTALL).
  */
 static int madvise_walk_vmas(struct umm_mm *mm, uint64_t start, uint64_t end,
 			     int behavior)
@@ -510,7 +538,7 @@ __visible int umm_madvise(struct umm_mm *mm, uint64_t start, uint64_t len_in,
 		mmap_read_unlock(mm);
 		return err;
 	}
-	if (behavior == MADV_COLLAPSE) {
+	if (behavior == MADV_COLLAPSE || behavior == MADV_GUARD_INSTALL) {
 		mmap_write_lock(mm);
 		/*
 		 * The kernel retakes mmap_lock for write to collapse each

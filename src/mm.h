@@ -23,6 +23,12 @@
 #define VM_MAYSHARE	0x00000080UL
 #define VM_GROWSDOWN	0x00000100UL
 #define VM_PFNMAP	0x00000400UL
+/*
+ * Guard markers may be in the VMA's tables (MADV_GUARD_INSTALL): set on
+ * the whole VMA, never cleared, kept through splits and merges; fork
+ * copies such a VMA's tables (the host's 6.18 has the 6.19 flag: "gu").
+ */
+#define VM_MAYBE_GUARD	0x00000800UL
 #define VM_LOCKED	0x00002000UL
 #define VM_IO		0x00004000UL
 #define VM_SEQ_READ	0x00008000UL
@@ -50,8 +56,10 @@
 #define VM_WRITENOTIFY	(1UL << 48)
 
 #define VM_ACCESS_FLAGS	(VM_READ | VM_WRITE | VM_EXEC)
+/* Flags a merge keeps if either side has them. */
+#define VM_STICKY	VM_MAYBE_GUARD
 /* Flags that do not stop two VMAs from merging. */
-#define VM_IGNORE_MERGE	VM_SOFTDIRTY
+#define VM_IGNORE_MERGE	(VM_SOFTDIRTY | VM_STICKY)
 
 #define STACK_GUARD_GAP	(256UL << PAGE_SHIFT)	/* stack_guard_gap */
 #define MMAP_MIN_ADDR	65536UL			/* mmap_min_addr for hints */

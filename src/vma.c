@@ -405,6 +405,7 @@ void vma_plan_merge(struct vma_plan *p)
 
 		if ((a->touched || b->touched) && desc_can_merge(a, b)) {
 			a->end = b->end;
+			a->flags |= b->flags & VM_STICKY;
 			if (!a->anon_vma) {
 				a->anon_vma = b->anon_vma;
 				a->chain = b->chain;

@@ -148,6 +148,21 @@ static inline void show_diff(const char *a, const char *b)
 	}
 }
 
+/* @a and @b, but for their Referenced lines. */
+static inline bool same_but_referenced(const char *a, const char *b)
+{
+	while (*a || *b) {
+		size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+
+		if ((la != lb || memcmp(a, b, la)) &&
+		    (strncmp(a, "Referenced:", 11) || strncmp(b, "Referenced:", 11)))
+			return false;
+		a += la + !!a[la];
+		b += lb + !!b[lb];
+	}
+	return true;
+}
+
 /* Sum of one smaps field (in kB) over the blocks of @text. */
 static inline unsigned long long field_kb(const char *text, const char *name)
 {

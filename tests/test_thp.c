@@ -264,21 +264,6 @@ static unsigned long long side_kb(struct side *s, const char *name)
 	return v;
 }
 
-/* @a and @b, but for their Referenced lines. */
-static bool same_but_referenced(const char *a, const char *b)
-{
-	while (*a || *b) {
-		size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
-
-		if ((la != lb || memcmp(a, b, la)) &&
-		    (strncmp(a, "Referenced:", 11) || strncmp(b, "Referenced:", 11)))
-			return false;
-		a += la + !!a[la];
-		b += lb + !!b[lb];
-	}
-	return true;
-}
-
 /*
  * Equal but for AnonHugePages, the host's the larger: the host's own
  * khugepaged collapsed a block this test left PTE-mapped in a
