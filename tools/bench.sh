@@ -155,7 +155,7 @@ table() {
 			if (k2 != "") { split(k2, b, SUBSEP); fig = fig sprintf("; 4 KiB at 10 VMAs: %s", fr(rat(HO[b[1], b[2]], UM[b[1], b[2]]))) }
 			tgt("mmap+munmap rate ≥ 5× the host kernel'"'"'s", fig, r >= 5)
 		}
-		# the raw share as the target states it; with umm's zeroer off,
+		# the raw share as the target states it; with the zeroer off,
 		# where A alone does the same work on one CPU as A beside B (with
 		# it on, A alone has its frames zeroed on the CPU B later takes)
 		cw = churn("per-VMA locks", "% of alone"); cwn = churn("per-VMA locks", "% of beside the spinner")
