@@ -9,7 +9,9 @@
  * that the parent goes on writing. Private pages end up write-protected in
  * both mms; a pinned page is copied for the child at once instead, so the
  * pinner's writes stay the parent's (page_maybe_dma_pinned). Shared
- * mappings are not copied: the child faults them in from their file.
+ * mappings are not copied: the child faults them in from their file;
+ * but a VMA that may hold guard markers (VM_MAYBE_GUARD) has all its
+ * entries copied, markers and pages, as the kernel's vma_needs_copy().
  */
 #include <errno.h>
 #include <string.h>

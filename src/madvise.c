@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * madvise.c - umm_madvise: advice that changes VMA flags (split and merge
- * as mprotect does), MADV_DONTNEED, which drops pages, and
- * MADV_POPULATE_(READ|WRITE), which faults them in (gup.c). Advice umm
- * does not implement fails as an unknown one does on Linux (-EINVAL).
+ * as mprotect does), MADV_DONTNEED, which drops pages,
+ * MADV_POPULATE_(READ|WRITE), which faults them in (gup.c), and
+ * MADV_GUARD_INSTALL/REMOVE, which put and clear guard markers. Advice
+ * umm does not implement fails as an unknown one does on Linux (-EINVAL).
  */
 #include <errno.h>
 #include <sys/mman.h>
@@ -303,8 +304,8 @@ static bool guard_vma_valid(struct vm_area_struct *vma, bool allow_locked)
 
 /*
  * Put a guard marker in every entry of [start, end) that has none, as far
- * as the entries are empty. Locking: mmap_lock held for read; takes the
- * PTE locks. Return: 0 when every entry is a marker; 1 when a page (or a
+ * as the entries are empty. Locking: mmap_lock held for write, the VMA
+ * write-locked; takes the PTE locks. Return: 0 when every entry is a marker; 1 when a page (or a
  * THP's leaf) is mapped in the range: the caller zaps it and comes back,
  * markers installed meanwhile staying; -ENOMEM.
  */
@@ -369,9 +370,10 @@ static struct vm_area_struct *vma_set_maybe_guard(struct vm_area_struct *vma, ui
 /*
  * MADV_GUARD_INSTALL on [start, end) of @vma: the pages there go (zapped,
  * as MADV_DONTNEED would, which leaves markers alone) and each entry
- * becomes a guard marker, so that any access faults. Faults racing with
- * it (under their VMA lock) may map a page between the zap and the
- * install: zap again. Private anonymous memory gets its anon_vma, as the
+ * becomes a guard marker, so that any access faults. The install pass
+ * stops at a mapped page, the range is zapped and the pass goes on, as the
+ * kernel's loop; with the VMA write-locked no fault maps a page again in
+ * between, so one zap does. Private anonymous memory gets its anon_vma, as the
  * kernel does. The kernel sets VM_MAYBE_GUARD in place under mmap_lock
  * for read; umm replaces the VMA, and so holds it for write (readers that
  * take no mmap_lock, rmap walkers, read vm_flags).
@@ -386,6 +388,7 @@ static int madvise_guard_install(struct vm_area_struct *vma, uint64_t start, uin
 	vma = vma_set_maybe_guard(vma, start);
 	if (!vma || (!vma->vm_file && anon_vma_prepare(vma)))
 		return -ENOMEM;
+	vma_start_write(vma);	/* faults on it wait until mmap_lock goes */
 	while ((err = guard_install_range(vma->vm_mm, start, end)) == 1)
 		zap_page_range(vma->vm_mm, start, end);
 	return err;
