@@ -209,7 +209,15 @@ void free_pgtables_bounds(struct umm_mm *mm, uint64_t start, uint64_t end,
 			  uint64_t *floor, uint64_t *ceiling);
 
 int do_munmap(struct umm_mm *mm, uint64_t start, uint64_t len);
+/*
+ * mm_populate - fault [start, start + len) in, as MAP_POPULATE and
+ * MAP_LOCKED do: private writable memory with write faults (so it is this
+ * mm's own), the rest with read faults; inaccessible VMAs are skipped and
+ * failures ignored, as on Linux. Locking: takes mmap_lock for read.
+ * __mm_populate - the same over [start, end), mmap_lock held.
+ */
 void mm_populate(struct umm_mm *mm, uint64_t start, uint64_t len);
+void __mm_populate(struct umm_mm *mm, uint64_t start, uint64_t end);
 /* vm_get_page_prot - the entry bits for pages of a VMA with @vm_flags. */
 pgprot_t vm_get_page_prot(unsigned long vm_flags);
 long change_protection(struct umm_mm *mm, uint64_t start, uint64_t end,

@@ -465,17 +465,11 @@ static int64_t do_mmap(struct umm_mm *mm, struct umm_file *file, uint64_t addr,
 	return ret;
 }
 
-/*
- * mm_populate - fault [start, start + len) in, as MAP_POPULATE and
- * MAP_LOCKED do: private writable memory with write faults (so it is this
- * mm's own), the rest with read faults; inaccessible VMAs are skipped and
- * failures ignored, as on Linux. Locking: takes mmap_lock for read.
- */
-void mm_populate(struct umm_mm *mm, uint64_t start, uint64_t len)
+void __mm_populate(struct umm_mm *mm, uint64_t start, uint64_t end)
 {
-	uint64_t addr = start, end = start + len;
+	uint64_t addr = start;
 
-	mmap_read_lock(mm);
+	mmap_assert_locked(mm);
 	while (addr < end) {
 		struct vm_area_struct *vma = find_vma(mm, addr);
 		unsigned int flags;
@@ -498,6 +492,12 @@ void mm_populate(struct umm_mm *mm, uint64_t start, uint64_t len)
 				break;
 		addr = stop;
 	}
+}
+
+void mm_populate(struct umm_mm *mm, uint64_t start, uint64_t len)
+{
+	mmap_read_lock(mm);
+	__mm_populate(mm, start, start + len);
 	mmap_read_unlock(mm);
 }
 

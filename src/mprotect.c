@@ -215,6 +215,7 @@ static int mprotect_newflags(const struct vma_desc *d, int prot,
 struct prot_change {
 	uint64_t start, end;
 	unsigned long flags;
+	bool populate;		/* a locked private VMA turned writable */
 };
 
 /*
@@ -222,7 +223,7 @@ struct prot_change {
  * first hole (-ENOMEM) or refused VMA (-EACCES), keeping what was done.
  */
 static int do_mprotect(struct umm_mm *mm, uint64_t start, uint64_t end, int prot,
-		       bool growsdown, bool *populate)
+		       bool growsdown)
 {
 	struct prot_change *ch = NULL;
 	size_t nch = 0;
@@ -269,9 +270,9 @@ static int do_mprotect(struct umm_mm *mm, uint64_t start, uint64_t end, int prot
 		tmp = p.d[i].end < end ? p.d[i].end : end;
 		if (newflags != p.d[i].flags) {
 			/* a locked private VMA turning writable gets its copies now */
-			if ((p.d[i].flags & (VM_WRITE | VM_SHARED | VM_LOCKED)) == VM_LOCKED &&
-			    (newflags & VM_WRITE))
-				*populate = true;
+			bool populate = (p.d[i].flags & (VM_WRITE | VM_SHARED | VM_LOCKED)) ==
+					VM_LOCKED && (newflags & VM_WRITE);
+
 			/* a split here may not push the map count past the limit */
 			if (((nstart > p.d[i].start) + (tmp < p.d[i].end)) &&
 			    mm->map_count + vma_plan_count_delta(&p) >= mm->max_map_count) {
@@ -285,7 +286,7 @@ static int do_mprotect(struct umm_mm *mm, uint64_t start, uint64_t end, int prot
 			i = vma_plan_find(&p, nstart);
 			p.d[i].flags = newflags;
 			p.d[i].touched = true;
-			ch[nch++] = (struct prot_change){ nstart, tmp, newflags };
+			ch[nch++] = (struct prot_change){ nstart, tmp, newflags, populate };
 		}
 		nstart = tmp;
 	}
@@ -305,6 +306,10 @@ static int do_mprotect(struct umm_mm *mm, uint64_t start, uint64_t end, int prot
 			flush_tlb_mm_range(mm, start, end);
 		if (nch)
 			mmu_notifier_invalidate_range_end(mm, start, end);
+		/* that VMA only, under mmap_lock, as mprotect_fixup() */
+		for (i = 0; i < nch; i++)
+			if (ch[i].populate)
+				__mm_populate(mm, ch[i].start, ch[i].end);
 	}
 out:
 	free(ch);
@@ -315,7 +320,6 @@ out:
 __visible int umm_mprotect(struct umm_mm *mm, uint64_t start, uint64_t len, int prot)
 {
 	int grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
-	bool populate = false;
 	uint64_t end;
 	int err;
 
@@ -341,9 +345,7 @@ __visible int umm_mprotect(struct umm_mm *mm, uint64_t start, uint64_t len, int 
 
 		err = !vma || vma->vm_start > start ? -ENOMEM : -EINVAL;
 	} else
-		err = do_mprotect(mm, start, end, prot, grows & PROT_GROWSDOWN, &populate);
+		err = do_mprotect(mm, start, end, prot, grows & PROT_GROWSDOWN);
 	mmap_write_unlock(mm);
-	if (populate)
-		mm_populate(mm, start, end - start);
 	return err;
 }

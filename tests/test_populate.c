@@ -5,7 +5,8 @@
  * process, then the return values, the smaps blocks of the window (byte
  * for byte) and the pagemap flags compared. Anonymous, private and shared
  * file, shared anonymous and THP memory; holes, refused protections and
- * the end of a file; after a fork and after MADV_FREE; out of frames.
+ * the end of a file; after a fork and after MADV_FREE; out of frames; and
+ * the population an mprotect of a locked VMA makes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -393,6 +394,24 @@ static void test_thp(void)
 	close_pair(&host, &us);
 }
 
+/*
+ * mprotect making a locked private VMA writable populates that VMA, and
+ * only it: not its unlocked neighbours in the same call's range.
+ */
+static void test_mprotect_locked(void)
+{
+	struct side host, us;
+
+	open_pair(&host, &us, 0);
+	map2(&host, &us, 0, 64 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE, false);
+	map2(&host, &us, 16 * P, 4 * P, PROT_NONE, MAP_PRIVATE | MAP_LOCKED, false);
+	CHECK_EQ(both_mprotect(NULL, host.base, 64 * P, PROT_READ | PROT_WRITE), 0);
+	CHECK_EQ(both_mprotect(us.mm, us.base, 64 * P, PROT_READ | PROT_WRITE), 0);
+	same_views(&host, &us, "a locked VMA made writable between unlocked ones");
+	CHECK_EQ(us_kb(&us, "Rss"), 16);
+	close_pair(&host, &us);
+}
+
 /* Out of frames: -ENOMEM, what fitted stays, and freeing lets it finish. */
 static void test_oom(void)
 {
@@ -429,6 +448,7 @@ int main(void)
 	RUN(test_fork);
 	RUN(test_lazyfree);
 	RUN(test_thp);
+	RUN(test_mprotect_locked);
 	RUN(test_oom);
 	return test_done();
 }
