@@ -354,39 +354,14 @@ static void host_guards(struct side *host, uint64_t off, uint64_t len, bool guar
 	}
 }
 
-static void same_smaps(struct side *host, struct side *us, const char *what)
-{
-	char *h = smaps_window(NULL, 0, host->base, WIN, NULL);
-	char *u = smaps_window(us->mm, 0, us->base, WIN, NULL);
-	bool same = !strcmp(h, u);
-
-	if (!same) {
-		printf("     smaps differ (%s):\n", what);
-		show_diff(h, u);
-	}
-	if (getenv("SHOW"))
-		printf("   %s, host:\n%s   umm:\n%s", what, h, u);
-	CHECK(same);
-	free(h);
-	free(u);
-}
-
+/* umm's @mm at @base against the host's entries @h (a child's, say). */
 static void same_pagemap_of(const uint64_t *h, struct umm_mm *mm, uint64_t base,
 			    const char *what)
 {
 	static uint64_t u[WPAGES];
-	unsigned bad = 0;
 
 	CHECK_EQ(umm_pagemap(mm, base, WPAGES, u), 0);
-	for (uint64_t p = 0; p < WPAGES; p++) {
-		if ((h[p] & FLAGS_MASK) == (u[p] & FLAGS_MASK))
-			continue;
-		if (bad++ < 8)
-			printf("     %s page %4llu: host %016llx umm %016llx\n", what,
-			       (unsigned long long)p, (unsigned long long)h[p],
-			       (unsigned long long)u[p]);
-	}
-	CHECK_EQ(bad, 0);
+	same_pagemap_flags(h, u, WPAGES, what);
 }
 
 static void read_pagemap(pid_t pid, uint64_t base, uint64_t *out)
@@ -401,18 +376,12 @@ static void read_pagemap(pid_t pid, uint64_t base, uint64_t *out)
 	close(fd);
 }
 
-static void same_pagemap(struct side *host, struct side *us, const char *what)
-{
-	static uint64_t h[WPAGES];
-
-	read_pagemap(0, host->base, h);
-	same_pagemap_of(h, us->mm, us->base, what);
-}
-
 static void same_views(struct side *host, struct side *us, const char *what)
 {
-	same_smaps(host, us, what);
-	same_pagemap(host, us, what);
+	static uint64_t buf[2 * WPAGES];
+
+	same_smaps_windows(host->base, us->mm, us->base, WIN, what);
+	same_pagemap_windows(host->base, us->mm, us->base, WPAGES, buf, what);
 }
 
 /* The host's VMAs inside [off, off + len) of the window. */

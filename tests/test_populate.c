@@ -30,7 +30,6 @@
 #define H		(2ull << 20)
 #define WIN		(8ull << 20)
 #define WPAGES		(WIN / P)
-#define FLAGS_MASK	(~((1ull << 56) - 1))
 #define FILE_PAGES	10	/* the host file: 10 pages, then EOF */
 
 struct side {
@@ -147,44 +146,6 @@ static void write2(struct side *host, struct side *us, uint64_t off, uint64_t le
 	}
 }
 
-static void same_smaps(struct side *host, struct side *us, const char *what)
-{
-	char *h = smaps_window(NULL, 0, host->base, WIN, NULL);
-	char *u = smaps_window(us->mm, 0, us->base, WIN, NULL);
-	bool same = !strcmp(h, u);
-
-	if (!same) {
-		printf("     smaps differ (%s):\n", what);
-		show_diff(h, u);
-	}
-	if (getenv("SHOW"))
-		printf("   %s, host:\n%s   umm:\n%s", what, h, u);
-	CHECK(same);
-	free(h);
-	free(u);
-}
-
-static void same_pagemap(struct side *host, struct side *us)
-{
-	static uint64_t h[WPAGES], u[WPAGES];
-	unsigned bad = 0;
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-
-	CHECK(fd >= 0);
-	CHECK_EQ(pread(fd, h, sizeof(h), (off_t)(host->base / P * 8)), (ssize_t)sizeof(h));
-	close(fd);
-	CHECK_EQ(umm_pagemap(us->mm, us->base, WPAGES, u), 0);
-	for (uint64_t p = 0; p < WPAGES; p++) {
-		if ((h[p] & FLAGS_MASK) == (u[p] & FLAGS_MASK))
-			continue;
-		if (bad++ < 8)
-			printf("     page %4llu: host %016llx umm %016llx\n",
-			       (unsigned long long)p, (unsigned long long)h[p],
-			       (unsigned long long)u[p]);
-	}
-	CHECK_EQ(bad, 0);
-}
-
 /* One smaps field of umm's window, in kB. */
 static unsigned long long us_kb(struct side *us, const char *name)
 {
@@ -197,8 +158,10 @@ static unsigned long long us_kb(struct side *us, const char *name)
 
 static void same_views(struct side *host, struct side *us, const char *what)
 {
-	same_smaps(host, us, what);
-	same_pagemap(host, us);
+	static uint64_t buf[2 * WPAGES];
+
+	same_smaps_windows(host->base, us->mm, us->base, WIN, what);
+	same_pagemap_windows(host->base, us->mm, us->base, WPAGES, buf, what);
 }
 
 /* ---- tests ---- */

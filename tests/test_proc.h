@@ -148,6 +148,66 @@ static inline void show_diff(const char *a, const char *b)
 	}
 }
 
+/*
+ * The smaps blocks of two windows of @len bytes, the host's at @hbase and
+ * umm's (@mm) at @ubase, agree byte for byte: CHECKed, the differences
+ * shown (both texts printed with SHOW set).
+ */
+static inline void same_smaps_windows(uint64_t hbase, struct umm_mm *mm, uint64_t ubase,
+				      uint64_t len, const char *what)
+{
+	char *h = smaps_window(NULL, 0, hbase, len, NULL);
+	char *u = smaps_window(mm, 0, ubase, len, NULL);
+	bool same = h && u && !strcmp(h, u);
+
+	if (h && u && !same) {
+		printf("     smaps differ (%s):\n", what);
+		show_diff(h, u);
+	}
+	if (getenv("SHOW"))
+		printf("   %s, host:\n%s   umm:\n%s", what, h ? h : "", u ? u : "");
+	CHECK(same);
+	free(h);
+	free(u);
+}
+
+/*
+ * @n pagemap entries, the host's @h and umm's @u, agree in their flag
+ * bits 56-63: CHECKed, the first differences shown.
+ */
+static inline void same_pagemap_flags(const uint64_t *h, const uint64_t *u, uint64_t n,
+				      const char *what)
+{
+	const uint64_t flags = ~((1ull << 56) - 1);
+	unsigned bad = 0;
+
+	for (uint64_t p = 0; p < n; p++) {
+		if ((h[p] & flags) == (u[p] & flags))
+			continue;
+		if (bad++ < 8)
+			printf("     %s, page %4llu: host %016llx umm %016llx\n", what,
+			       (unsigned long long)p, (unsigned long long)h[p],
+			       (unsigned long long)u[p]);
+	}
+	CHECK_EQ(bad, 0);
+}
+
+/*
+ * As same_pagemap_flags, for @n pages of this process at @hbase and of
+ * umm's @mm at @ubase. @buf: room for 2 * @n entries.
+ */
+static inline void same_pagemap_windows(uint64_t hbase, struct umm_mm *mm, uint64_t ubase,
+					uint64_t n, uint64_t *buf, const char *what)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	CHECK(fd >= 0);
+	CHECK_EQ(pread(fd, buf, n * 8, (off_t)(hbase / 4096 * 8)), (ssize_t)(n * 8));
+	close(fd);
+	CHECK_EQ(umm_pagemap(mm, ubase, n, buf + n), 0);
+	same_pagemap_flags(buf, buf + n, n, what);
+}
+
 /* @a and @b, but for their Referenced lines. */
 static inline bool same_but_referenced(const char *a, const char *b)
 {
