@@ -66,18 +66,7 @@ static void side_close(struct side *s)
 /* A host file of FILE_PAGES pages, each filled with its index + 1. */
 static int host_file(void)
 {
-	char path[] = "/tmp/umm_populate_XXXXXX", page[P];
-	int fd = mkstemp(path);
-
-	CHECK(fd >= 0);
-	unlink(path);
-	for (int i = 0; i < FILE_PAGES; i++) {
-		memset(page, i + 1, sizeof(page));
-		CHECK_EQ(pwrite(fd, page, P, (off_t)(i * P)), (ssize_t)P);
-	}
-	/* written back: the host's cache pages are clean, as umm's read ones */
-	CHECK_EQ(fsync(fd), 0);
-	return fd;
+	return host_test_file("umm_populate", FILE_PAGES, NULL);
 }
 
 static void open_pair(struct side *host, struct side *us, uint64_t phys_limit)
@@ -122,13 +111,9 @@ static int madv(struct side *s, uint64_t off, uint64_t len, int advice)
 	return both_madvise(s->mm, s->base + off, len, advice);
 }
 
-/* Both sides: the same advice, the same answer; returns it. */
 static int madv2(struct side *host, struct side *us, uint64_t off, uint64_t len, int advice)
 {
-	int h = madv(host, off, len, advice), u = madv(us, off, len, advice);
-
-	CHECK_EQ(u, h);
-	return u;
+	return madvise_pair(host->base, us->mm, us->base, off, len, advice);
 }
 
 static void map2(struct side *host, struct side *us, uint64_t off, uint64_t len,

@@ -247,6 +247,48 @@ static inline int both_madvise(struct umm_mm *mm, uint64_t addr, uint64_t len, i
 	return madvise((void *)addr, len, advice) ? -errno : 0;
 }
 
+/*
+ * A host file in /tmp (already unlinked) of @pages pages, page i filled
+ * with the byte i + 1 and written back (its cache pages clean, as umm's
+ * read from it are). *@rofd, if given: the file opened read-only too.
+ * Return: its fd, read-write.
+ */
+static inline int host_test_file(const char *name, unsigned pages, int *rofd)
+{
+	char path[64], page[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/%s_XXXXXX", name);
+	fd = mkstemp(path);
+	CHECK(fd >= 0);
+	if (rofd) {
+		*rofd = open(path, O_RDONLY);
+		CHECK(*rofd >= 0);
+	}
+	unlink(path);
+	for (unsigned i = 0; i < pages; i++) {
+		memset(page, (int)i + 1, sizeof(page));
+		CHECK_EQ(pwrite(fd, page, sizeof(page), (off_t)i * 4096), (ssize_t)sizeof(page));
+	}
+	CHECK_EQ(fsync(fd), 0);
+	return fd;
+}
+
+/*
+ * The same advice at @off of the host's window at @hbase and of umm's
+ * (@mm) at @ubase: umm must answer as the host (CHECKed).
+ * Return: the host's answer.
+ */
+static inline int madvise_pair(uint64_t hbase, struct umm_mm *mm, uint64_t ubase,
+			       uint64_t off, uint64_t len, int advice)
+{
+	int h = both_madvise(NULL, hbase + off, len, advice);
+	int u = both_madvise(mm, ubase + off, len, advice);
+
+	CHECK_EQ(u, h);
+	return h;
+}
+
 static inline int both_mprotect(struct umm_mm *mm, uint64_t addr, uint64_t len, int prot)
 {
 	if (mm)
