@@ -338,11 +338,8 @@ __visible void umm_unpin(struct umm_mm *mm, void **host_ptrs, size_t npages)
 /* check_vma_flags() for a populate: its refusal is -EINVAL there. */
 static bool populate_refused(struct vm_area_struct *vma, bool write)
 {
-	if (vma->vm_flags & (VM_IO | VM_PFNMAP))
-		return true;
-	if (write)
-		return !(vma->vm_flags & VM_WRITE);
-	return !(vma->vm_flags & VM_READ);
+	return (vma->vm_flags & (VM_IO | VM_PFNMAP)) ||
+	       gup_refused(vma, write ? UMM_WRITE : UMM_READ);
 }
 
 /*

@@ -1009,13 +1009,6 @@ static void khugepaged_stop(void)
 	pthread_mutex_unlock(&khugepaged.lock);
 }
 
-/*
- * A host fork(): the thread must not be in an mm then, or the child
- * inherits whatever lock it held there (mmap_lock, a PTE lock) with no
- * thread to drop it. Prepare waits until it is out and keeps it out; the
- * child has no thread until an mm joins or asks again (khugepaged_enter).
- * Locking: prepare takes khugepaged.lock, parent and child drop it.
- */
 /* Locking: khugepaged.lock held, or the thread not started yet. */
 static void khugepaged_cond_init(void)
 {
@@ -1028,6 +1021,13 @@ static void khugepaged_cond_init(void)
 	pthread_cond_init(&khugepaged.done, NULL);
 }
 
+/*
+ * A host fork(): the thread must not be in an mm then, or the child
+ * inherits whatever lock it held there (mmap_lock, a PTE lock) with no
+ * thread to drop it. Prepare waits until it is out and keeps it out; the
+ * child has no thread until an mm joins or asks again (khugepaged_enter).
+ * Locking: prepare takes khugepaged.lock, parent and child drop it.
+ */
 static void khugepaged_atfork_prepare(void)
 {
 	pthread_mutex_lock(&khugepaged.lock);
