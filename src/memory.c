@@ -931,5 +931,6 @@ __visible int umm_fault(struct umm_mm *mm, uint64_t addr, unsigned int access)
 		return -EINVAL;
 	if (addr >= mm->task_size)
 		return -EFAULT;
+	tlb_get(mm);	/* this thread's counters; without them, shared ones */
 	return fault_to_errno(do_user_fault(mm, addr, access, NULL));
 }

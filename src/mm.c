@@ -164,24 +164,24 @@ __visible int umm_vmstat(struct umm_mm *mm, FILE *out)
 	if (fprintf(out, "%s %llu\n", name, (unsigned long long)(v)) < 0) \
 		r = -EIO; \
 } while (0)
-	P("nr_page_table_pages", READ_ONCE(mm->stat[MM_PGTABLE_PAGES]));
+	P("nr_page_table_pages", mm_stat_read(mm, MM_PGTABLE_PAGES));
 	P("nr_mm_frames", quota_used(mm->quota));
-	P("pgfault", READ_ONCE(mm->stat[MM_PGFAULT]));
-	P("pte_map_retry", READ_ONCE(mm->stat[MM_PTE_MAP_RETRY]));
+	P("pgfault", mm_stat_read(mm, MM_PGFAULT));
+	P("pte_map_retry", mm_stat_read(mm, MM_PTE_MAP_RETRY));
 	P("pmd_bad", pmd_bad_seen());
 	P("nr_vmas", READ_ONCE(mm->map_count));
-	P("vma_lock_success", READ_ONCE(mm->stat[MM_VMA_LOCK_SUCCESS]));
-	P("vma_lock_abort", READ_ONCE(mm->stat[MM_VMA_LOCK_ABORT]));
-	P("vma_lock_retry", READ_ONCE(mm->stat[MM_VMA_LOCK_RETRY]));
-	P("vma_lock_miss", READ_ONCE(mm->stat[MM_VMA_LOCK_MISS]));
-	P("thp_fault_alloc", READ_ONCE(mm->stat[MM_THP_FAULT_ALLOC]));
-	P("thp_fault_fallback", READ_ONCE(mm->stat[MM_THP_FAULT_FALLBACK]));
-	P("thp_split_pmd", READ_ONCE(mm->stat[MM_THP_SPLIT_PMD]));
-	P("thp_collapse_alloc", READ_ONCE(mm->stat[MM_THP_COLLAPSE_ALLOC]));
-	P("thp_split_page", READ_ONCE(mm->stat[MM_THP_SPLIT_PAGE]));
-	P("thp_deferred_split_page", READ_ONCE(mm->stat[MM_THP_DEFERRED_SPLIT]));
-	P("thp_file_mapped", READ_ONCE(mm->stat[MM_THP_FILE_MAPPED]));
-	P("thp_retract_page_tables", READ_ONCE(mm->stat[MM_THP_RETRACT]));
+	P("vma_lock_success", mm_stat_read(mm, MM_VMA_LOCK_SUCCESS));
+	P("vma_lock_abort", mm_stat_read(mm, MM_VMA_LOCK_ABORT));
+	P("vma_lock_retry", mm_stat_read(mm, MM_VMA_LOCK_RETRY));
+	P("vma_lock_miss", mm_stat_read(mm, MM_VMA_LOCK_MISS));
+	P("thp_fault_alloc", mm_stat_read(mm, MM_THP_FAULT_ALLOC));
+	P("thp_fault_fallback", mm_stat_read(mm, MM_THP_FAULT_FALLBACK));
+	P("thp_split_pmd", mm_stat_read(mm, MM_THP_SPLIT_PMD));
+	P("thp_collapse_alloc", mm_stat_read(mm, MM_THP_COLLAPSE_ALLOC));
+	P("thp_split_page", mm_stat_read(mm, MM_THP_SPLIT_PAGE));
+	P("thp_deferred_split_page", mm_stat_read(mm, MM_THP_DEFERRED_SPLIT));
+	P("thp_file_mapped", mm_stat_read(mm, MM_THP_FILE_MAPPED));
+	P("thp_retract_page_tables", mm_stat_read(mm, MM_THP_RETRACT));
 	khugepaged_stats(&kh_pages, &kh_scans);
 	P("khugepaged_pages_collapsed", kh_pages);
 	P("khugepaged_full_scans", kh_scans);

@@ -35,10 +35,12 @@ struct frame_quota {
 	uint64_t limit;		/* pages, or QUOTA_UNLIMITED; set before use */
 };
 
-static inline uint64_t quota_used(const struct frame_quota *q)
-{
-	return __atomic_load_n(&q->used, __ATOMIC_RELAXED) & ~QUOTA_ORPHAN;
-}
+/*
+ * quota_used - frames charged to @q and in use (not those threads charged
+ * ahead). Locking: takes the allocator's per-thread cache locks; none of
+ * them held.
+ */
+uint64_t quota_used(const struct frame_quota *q);
 
 /*
  * struct page - metadata of one 4 KiB frame, at most 64 bytes (asserted).
@@ -314,7 +316,10 @@ struct umm_mm {
 	bool khugepaged_on;		/* read locklessly to skip the lock */
 	uint64_t khugepaged_addr;
 
-	/* atomic, relaxed; the faults' counters first, on a line of their own */
+	/*
+	 * atomic, relaxed: what threads without their own counters added,
+	 * and what exited threads had counted (mm_stat_add)
+	 */
 	uint64_t stat[NR_MM_STAT_ITEMS] __cacheline_aligned;
 };
 
@@ -351,9 +356,14 @@ struct vm_area_struct {
 	struct rcu_head rcu;
 };
 
-static inline void mm_stat_add(struct umm_mm *mm, enum mm_stat_item i, int64_t v)
-{
-	atomic_fetch_add_relaxed(&mm->stat[i], (uint64_t)v);
-}
+/*
+ * mm_stat_add - count an event of @mm. A thread with its own state for @mm
+ * (tlb.c) counts there with plain stores, as the kernel counts per CPU;
+ * others (khugepaged, RCU callbacks) add to mm->stat. Locking: any.
+ */
+void mm_stat_add(struct umm_mm *mm, enum mm_stat_item i, int64_t v);
+
+/* mm_stat_read - the sum over every thread. Locking: takes mm->tlb_lock. */
+uint64_t mm_stat_read(struct umm_mm *mm, enum mm_stat_item i);
 
 #endif /* UMM_MM_TYPES_H */

@@ -81,6 +81,7 @@ static void unpoison_large(void *addr, size_t len)
 #define POOL_DEFAULT	(256UL << 30)	/* host address space, not memory */
 #define PCP_HIGH	96		/* cached frames before a flush */
 #define PCP_BATCH	32		/* frames moved per zone-lock trip */
+#define QUOTA_STOCK	32		/* frames a thread charges ahead */
 
 struct frame_pool umm_frames;
 
@@ -130,6 +131,14 @@ struct per_thread_pages {
 	bool kick;			/* took a zeroed block: wake the zeroer */
 	uint64_t pgalloc, pgfree, pgzero;	/* written by the owner thread only */
 	struct list_head node;		/* pcp_registry, pcp_registry_lock */
+	/*
+	 * Frames charged ahead to stock_q and to the process-wide quota, so
+	 * that most order-0 allocations touch no shared counter (the
+	 * kernel's per-CPU memcg charge stock); lock. stock_q means nothing
+	 * while stock_nr is 0.
+	 */
+	struct frame_quota *stock_q;
+	unsigned int stock_nr;
 };
 
 static pthread_mutex_t pcp_registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -140,8 +149,8 @@ static __thread struct per_thread_pages *this_pcp;
 
 /*
  * Always charged, limit or not, so that setting a limit later finds the
- * count right (one shared counter; per-thread batching can come when a
- * profile asks for it).
+ * count right; order-0 charges come in batches of QUOTA_STOCK through
+ * each thread's stock.
  */
 static struct frame_quota global_quota = { 0, QUOTA_UNLIMITED };
 static uint64_t rcu_pending_pages;		/* atomic */
@@ -151,6 +160,137 @@ static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static int pool_err;
 
 static void pcp_destroy(void *arg);
+
+static bool quota_charge(struct frame_quota *q, uint64_t nr)
+{
+	uint64_t used;
+
+	if (!q)
+		return true;
+	used = atomic_add_return(&q->used, nr) & ~QUOTA_ORPHAN;
+	if (used > READ_ONCE(q->limit)) {
+		atomic_add_return(&q->used, -nr);
+		return false;
+	}
+	return true;
+}
+
+static void quota_uncharge(struct frame_quota *q, uint64_t nr)
+{
+	/* the last frame of an orphaned quota frees it */
+	if (q && nr && atomic_add_return(&q->used, -nr) == QUOTA_ORPHAN)
+		free(q);
+}
+
+/* The process-wide quota is never orphaned. */
+static void global_uncharge(uint64_t nr)
+{
+	atomic_add_return(&global_quota.used, -nr);
+}
+
+/* Charged to @q, the threads' stocks included. */
+static inline uint64_t quota_used_all(const struct frame_quota *q)
+{
+	return __atomic_load_n(&q->used, __ATOMIC_RELAXED) & ~QUOTA_ORPHAN;
+}
+
+/* @nr frames against @q and the process-wide quota, both or neither. */
+static bool charge_both(struct frame_quota *q, uint64_t nr)
+{
+	if (!quota_charge(q, nr))
+		return false;
+	if (quota_charge(&global_quota, nr))
+		return true;
+	quota_uncharge(q, nr);
+	return false;
+}
+
+static void uncharge_both(struct frame_quota *q, uint64_t nr)
+{
+	quota_uncharge(q, nr);
+	global_uncharge(nr);
+}
+
+/* Give back what @pcp charged ahead. Locking: pcp->lock held. */
+static void stock_drain(struct per_thread_pages *pcp)
+{
+	if (!pcp->stock_nr)
+		return;
+	uncharge_both(pcp->stock_q, pcp->stock_nr);
+	pcp->stock_nr = 0;
+	pcp->stock_q = NULL;
+}
+
+/*
+ * Charge one frame to @q: from the stock, else a batch into the stock,
+ * else (near a limit) the one frame alone. Locking: pcp->lock held.
+ */
+static bool stock_charge(struct per_thread_pages *pcp, struct frame_quota *q)
+{
+	/* a limit lowered under the stock is obeyed: nothing from it then */
+	if (likely(pcp->stock_nr && pcp->stock_q == q) &&
+	    (!q || quota_used_all(q) <= READ_ONCE(q->limit))) {
+		pcp->stock_nr--;
+		return true;
+	}
+	stock_drain(pcp);
+	if (charge_both(q, QUOTA_STOCK)) {
+		pcp->stock_q = q;
+		pcp->stock_nr = QUOTA_STOCK - 1;
+		return true;
+	}
+	return charge_both(q, 1);
+}
+
+/* A charge stock_charge() made, not used after all. Locking: pcp->lock held. */
+static void stock_refund(struct per_thread_pages *pcp, struct frame_quota *q)
+{
+	if (pcp->stock_nr && pcp->stock_q == q)
+		pcp->stock_nr++;
+	else
+		uncharge_both(q, 1);
+}
+
+/*
+ * Every thread's stock of @q (NULL: of any quota) given back, so that a
+ * limit counts only frames in use. Locking: takes pcp_registry_lock and
+ * each pcp->lock; none of the allocator's locks held.
+ */
+static void stock_drain_all(const struct frame_quota *q)
+{
+	struct list_head *pos;
+
+	pthread_mutex_lock(&pcp_registry_lock);
+	for (pos = pcp_registry.next; pos != &pcp_registry; pos = pos->next) {
+		struct per_thread_pages *pcp =
+			list_entry(pos, struct per_thread_pages, node);
+
+		spin_lock(&pcp->lock);
+		if (!q || pcp->stock_q == q)
+			stock_drain(pcp);
+		spin_unlock(&pcp->lock);
+	}
+	pthread_mutex_unlock(&pcp_registry_lock);
+}
+
+uint64_t quota_used(const struct frame_quota *q)
+{
+	uint64_t used = quota_used_all(q);
+	struct list_head *pos;
+
+	pthread_mutex_lock(&pcp_registry_lock);
+	for (pos = pcp_registry.next; pos != &pcp_registry; pos = pos->next) {
+		struct per_thread_pages *pcp =
+			list_entry(pos, struct per_thread_pages, node);
+
+		spin_lock(&pcp->lock);
+		if (pcp->stock_nr && pcp->stock_q == q)
+			used -= pcp->stock_nr;
+		spin_unlock(&pcp->lock);
+	}
+	pthread_mutex_unlock(&pcp_registry_lock);
+	return used;
+}
 
 static void *reserve_aligned(uint64_t bytes, uint64_t align)
 {
@@ -679,6 +819,7 @@ static void pcp_destroy(void *arg)
 	pthread_mutex_lock(&pcp_registry_lock);
 	spin_lock(&pcp->lock);
 	pcp_flush(pcp, pcp->count);
+	stock_drain(pcp);
 	spin_unlock(&pcp->lock);
 	list_del(&pcp->node);
 	dead_pgalloc += pcp->pgalloc;
@@ -813,16 +954,23 @@ static struct page *pcp_take(struct per_thread_pages *pcp, struct list_head *l,
 }
 
 /*
- * pcp_alloc - an order-0 frame from this thread's cache: a zeroed one
- * unless the caller overwrites it anyway (__GFP_NOZERO), which takes a
- * dirty one first so zeroing is not wasted.
+ * pcp_alloc - an order-0 frame from this thread's cache, charged to @q: a
+ * zeroed one unless the caller overwrites it anyway (__GFP_NOZERO), which
+ * takes a dirty one first so zeroing is not wasted.
  * Locking: takes pcp->lock, and zone.lock on a refill.
+ * Return: the frame, or NULL with *err -EDQUOT (over a limit) or -ENOMEM.
  */
-static struct page *pcp_alloc(struct per_thread_pages *pcp, gfp_t gfp, bool *zero)
+static struct page *pcp_alloc(struct per_thread_pages *pcp, struct frame_quota *q,
+			      gfp_t gfp, bool *zero, int *err)
 {
 	struct page *p = NULL;
 
 	spin_lock(&pcp->lock);
+	if (unlikely(!stock_charge(pcp, q))) {
+		spin_unlock(&pcp->lock);
+		*err = -EDQUOT;
+		return NULL;
+	}
 	if (gfp & __GFP_NOZERO) {
 		if (!pcp->count) {
 			spin_lock(&zone.lock);
@@ -846,17 +994,23 @@ static struct page *pcp_alloc(struct per_thread_pages *pcp, gfp_t gfp, bool *zer
 		if (!list_empty(&pcp->zero))
 			p = pcp_take(pcp, &pcp->zero, zero);
 	}
+	if (unlikely(!p)) {
+		stock_refund(pcp, q);
+		*err = -ENOMEM;
+	}
 	spin_unlock(&pcp->lock);
 	return p;
 }
 
-static struct page *rmqueue(unsigned int order, gfp_t gfp, bool *zero)
+/* As pcp_alloc(), for any order. Locking: takes pcp->lock or zone.lock. */
+static struct page *rmqueue(struct frame_quota *q, unsigned int order, gfp_t gfp,
+			    bool *zero, int *err)
 {
 	struct per_thread_pages *pcp = order ? NULL : get_pcp();
 	struct page *p;
 
 	if (pcp) {
-		p = pcp_alloc(pcp, gfp, zero);
+		p = pcp_alloc(pcp, q, gfp, zero, err);
 		if (unlikely(pcp->zeroed >= READ_ONCE(zeroer.start_frames))) {
 			/* this thread zeroes a lot: hand that to the zeroer */
 			pcp->zeroed = 0;
@@ -871,41 +1025,23 @@ static struct page *rmqueue(unsigned int order, gfp_t gfp, bool *zero)
 		}
 		return p;
 	}
+	if (!charge_both(q, 1UL << order)) {
+		*err = -EDQUOT;
+		return NULL;
+	}
 	spin_lock(&zone.lock);
 	p = __rmqueue(order, zero);
 	spin_unlock(&zone.lock);
-	return p;
-}
-
-static bool quota_charge(struct frame_quota *q, uint64_t nr)
-{
-	uint64_t used;
-
-	if (!q)
-		return true;
-	used = atomic_add_return(&q->used, nr) & ~QUOTA_ORPHAN;
-	if (used > READ_ONCE(q->limit)) {
-		atomic_add_return(&q->used, -nr);
-		return false;
+	if (!p) {
+		uncharge_both(q, 1UL << order);
+		*err = -ENOMEM;
 	}
-	return true;
-}
-
-static void quota_uncharge(struct frame_quota *q, uint64_t nr)
-{
-	/* the last frame of an orphaned quota frees it */
-	if (q && nr && atomic_add_return(&q->used, -nr) == QUOTA_ORPHAN)
-		free(q);
-}
-
-/* The process-wide quota is never orphaned. */
-static void global_uncharge(uint64_t nr)
-{
-	atomic_add_return(&global_quota.used, -nr);
+	return p;
 }
 
 void quota_orphan(struct frame_quota *q)
 {
+	stock_drain_all(q);
 	if ((__atomic_fetch_or(&q->used, QUOTA_ORPHAN, __ATOMIC_ACQ_REL) &
 	     ~QUOTA_ORPHAN) == 0)
 		free(q);
@@ -970,31 +1106,28 @@ static void count_pages(bool alloc, uint64_t nr)
 struct page *alloc_pages(struct frame_quota *q, gfp_t gfp, unsigned int order)
 {
 	uint64_t nr = 1UL << order;
+	bool zero = false, drained = false, unstocked = false;
 	struct page *p;
-	bool zero = false;
+	int err = 0;
 
 	if (order > MAX_PAGE_ORDER || page_alloc_init())
 		return NULL;
-	if (!quota_charge(q, nr))
-		return NULL;
-	if (!quota_charge(&global_quota, nr))
-		goto fail_q;
-	p = rmqueue(order, gfp, &zero);
-	if (unlikely(!p)) {
-		/* Other threads' caches may hold what would merge into it. */
-		drain_all_pages();
-		p = rmqueue(order, gfp, &zero);
+	while (unlikely(!(p = rmqueue(q, order, gfp, &zero, &err)))) {
+		if (err == -EDQUOT && !unstocked) {
+			/* other threads' stocks may hold what the limit allows */
+			stock_drain_all(NULL);
+			unstocked = true;
+		} else if (err == -ENOMEM && !drained) {
+			/* other threads' caches may hold what would merge into it */
+			drain_all_pages();
+			drained = true;
+		} else {
+			return NULL;
+		}
 	}
-	if (!p)
-		goto fail_g;
 	prep_new_page(p, q, gfp, order, zero);
 	count_pages(true, nr);
 	return p;
-fail_g:
-	global_uncharge(nr);
-fail_q:
-	quota_uncharge(q, nr);
-	return NULL;
 }
 
 /* Reset a block whose last reference is gone; uncharging is the caller's. */
@@ -1164,6 +1297,7 @@ int page_alloc_set_limit(uint64_t bytes)
 	if (bytes >> PAGE_SHIFT > umm_frames.max_pfn)
 		return -EINVAL;
 	WRITE_ONCE(global_quota.limit, bytes ? bytes >> PAGE_SHIFT : QUOTA_UNLIMITED);
+	stock_drain_all(NULL);	/* what the threads charged ahead counts now */
 	return 0;
 }
 

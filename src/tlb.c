@@ -38,6 +38,9 @@ static void thread_tlbs_destroy(void *arg)
 		struct sw_tlb *t = list_first_entry(&tt->list, struct sw_tlb, thread_node);
 
 		pthread_mutex_lock(&t->mm->tlb_lock);
+		/* under the lock mm_stat_read() sums with: counted once */
+		for (int i = 0; i < NR_MM_STAT_ITEMS; i++)
+			atomic_fetch_add_relaxed(&t->mm->stat[i], t->stat[i]);
 		list_del(&t->mm_node);
 		pthread_mutex_unlock(&t->mm->tlb_lock);
 		list_del(&t->thread_node);
@@ -65,6 +68,10 @@ void tlb_mm_init(struct umm_mm *mm)
 
 void tlb_mm_destroy(struct umm_mm *mm)
 {
+	/* this thread may count for a new mm at the same address */
+	for (int i = 0; i < 4; i++)
+		if (tlb_cache[i].mm == mm)
+			tlb_cache[i].mm = NULL;
 	pthread_mutex_lock(&tlb_registry_lock);
 	pthread_mutex_lock(&mm->tlb_lock);
 	while (!list_empty(&mm->tlb_list)) {
@@ -125,21 +132,50 @@ out:
 	return t;
 }
 
+static inline struct sw_tlb *tlb_cached(struct umm_mm *mm)
+{
+	for (int i = 0; i < 4; i++)
+		if (tlb_cache[i].mm == mm && tlb_cache[i].mm_id == mm->mm_id)
+			return tlb_cache[i].t;
+	return NULL;
+}
+
+struct sw_tlb *tlb_get(struct umm_mm *mm)
+{
+	struct sw_tlb *t = tlb_cached(mm);
+
+	return likely(t) ? t : sw_tlb_slow(mm);
+}
+
+void mm_stat_add(struct umm_mm *mm, enum mm_stat_item i, int64_t v)
+{
+	struct sw_tlb *t = tlb_cached(mm);
+
+	if (likely(t))
+		WRITE_ONCE(t->stat[i], t->stat[i] + (uint64_t)v);
+	else
+		atomic_fetch_add_relaxed(&mm->stat[i], (uint64_t)v);
+}
+
+uint64_t mm_stat_read(struct umm_mm *mm, enum mm_stat_item i)
+{
+	uint64_t sum = __atomic_load_n(&mm->stat[i], __ATOMIC_RELAXED);
+	struct list_head *pos;
+
+	pthread_mutex_lock(&mm->tlb_lock);
+	for (pos = mm->tlb_list.next; pos != &mm->tlb_list; pos = pos->next)
+		sum += READ_ONCE(list_entry(pos, struct sw_tlb, mm_node)->stat[i]);
+	pthread_mutex_unlock(&mm->tlb_lock);
+	return sum;
+}
+
 struct sw_tlb *access_begin(struct umm_mm *mm)
 {
-	struct sw_tlb *t = NULL;
+	struct sw_tlb *t = tlb_get(mm);
 	uint64_t gen;
 
-	for (int i = 0; i < 4; i++)
-		if (tlb_cache[i].mm == mm && tlb_cache[i].mm_id == mm->mm_id) {
-			t = tlb_cache[i].t;
-			break;
-		}
-	if (unlikely(!t)) {
-		t = sw_tlb_slow(mm);
-		if (!t)
-			return NULL;
-	}
+	if (unlikely(!t))
+		return NULL;
 	/*
 	 * Store-load order against flush_tlb_mm_range(): either the flusher
 	 * sees this section (odd seq) and waits for it, or the section sees

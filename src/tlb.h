@@ -26,14 +26,27 @@ struct sw_tlb_entry {
 	char *host;		/* the frame's host address */
 };
 
+/*
+ * A thread's state for one mm: its TLB, and its share of the mm's
+ * counters (the kernel's per-CPU event and RSS counters), which only the
+ * owner writes and mm_stat_read() sums under mm->tlb_lock.
+ */
 struct sw_tlb {
 	uint64_t seq;		/* odd inside an access section; atomic */
 	uint64_t gen;		/* mm->tlb_gen the entries belong to; owner only */
 	struct umm_mm *mm;	/* fixed */
 	struct list_head mm_node;	/* mm->tlb_list; mm->tlb_lock */
 	struct list_head thread_node;	/* the owner's list; tlb_registry_lock */
+	uint64_t stat[NR_MM_STAT_ITEMS];	/* owner writes; relaxed atomics */
 	struct sw_tlb_entry e[SW_TLB_ENTRIES];	/* owner only */
 };
+
+/*
+ * tlb_get - this thread's state for @mm, made on first use.
+ * Locking: none held (may take tlb_registry_lock and mm->tlb_lock).
+ * Return: NULL when it could not be allocated.
+ */
+struct sw_tlb *tlb_get(struct umm_mm *mm);
 
 /*
  * access_begin - enter an access section of @mm on this thread.

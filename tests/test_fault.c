@@ -561,7 +561,7 @@ static void test_populate(void)
 	CHECK(pte_write(get_pte(mm, BASE)));
 	/* n frames and the tables below the PGD (PUD, PMD, PTE) */
 	CHECK_EQ(umm_vmstat_value(mm, "nr_mm_frames"), frames + n + 3);
-	CHECK_EQ(mm->stat[MM_PGFAULT], n);
+	CHECK_EQ(mm_stat_read(mm, MM_PGFAULT), n);
 	/* the pgfault counter is meant to be visible through umm_vmstat */
 	CHECK_EQ(umm_vmstat_value(mm, "pgfault"), n);
 
@@ -628,7 +628,7 @@ static void test_vma_lock_stats(void)
 	CHECK_EQ(own_frames(mm, BASE, 8), 8);
 	CHECK_EQ(umm_vmstat_value(mm, "vma_lock_success"), 0);
 	CHECK_EQ(umm_vmstat_value(mm, "vma_lock_retry"), 0);
-	CHECK(mm->stat[MM_PGFAULT] >= 8);
+	CHECK(mm_stat_read(mm, MM_PGFAULT) >= 8);
 	umm_mm_destroy(mm);
 }
 

@@ -170,10 +170,10 @@ static void test_fault_stress(void)
 	       "vma_lock_success %llu, retry %llu, abort %llu\n",
 	       (unsigned long long)n_writes, (unsigned long long)n_churn,
 	       (unsigned long long)n_reads, (unsigned long long)n_lost,
-	       (unsigned long long)mm->stat[MM_PGFAULT],
-	       (unsigned long long)mm->stat[MM_VMA_LOCK_SUCCESS],
-	       (unsigned long long)mm->stat[MM_VMA_LOCK_RETRY],
-	       (unsigned long long)mm->stat[MM_VMA_LOCK_ABORT]);
+	       (unsigned long long)mm_stat_read(mm, MM_PGFAULT),
+	       (unsigned long long)mm_stat_read(mm, MM_VMA_LOCK_SUCCESS),
+	       (unsigned long long)mm_stat_read(mm, MM_VMA_LOCK_RETRY),
+	       (unsigned long long)mm_stat_read(mm, MM_VMA_LOCK_ABORT));
 	CHECK_EQ(n_lost, 0);
 	CHECK(n_writes > 0 && n_churn > 0 && n_reads > 0);
 	umm_mm_destroy(mm);

@@ -17,7 +17,7 @@ static void test_defaults(void)
 	CHECK_EQ(mm->pgtable_levels, 4);
 	CHECK_EQ(mm->task_size, (1ULL << 47) - 4096);
 	CHECK_EQ(mm->max_map_count, 65530);
-	CHECK_EQ(mm->stat[MM_PGTABLE_PAGES], 1);
+	CHECK_EQ(mm_stat_read(mm, MM_PGTABLE_PAGES), 1);
 	umm_mm_destroy(mm);
 	umm_mm_destroy(NULL);	/* ignored */
 }
@@ -73,7 +73,7 @@ static void test_levels(void)
 	/* The top of a 56-bit space needs all five levels. */
 	CHECK_EQ(walk_to_pmd(mm, mm->task_size - 4096, &pmd), 0);
 	CHECK_EQ(pte_alloc(mm, pmd), 0);
-	CHECK_EQ(mm->stat[MM_PGTABLE_PAGES], 5);
+	CHECK_EQ(mm_stat_read(mm, MM_PGTABLE_PAGES), 5);
 	umm_mm_destroy(mm);
 }
 

@@ -187,7 +187,7 @@ static void test_pgtable_limit(void)
 	/* PGD + PUD + PMD + PTE: exactly the limit, zero page mapped */
 	CHECK_EQ(umm_fault(mm, BASE, UMM_READ), 0);
 	CHECK_EQ(mm_frames(mm), 4);
-	CHECK_EQ(mm->stat[MM_PGTABLE_PAGES], 4);
+	CHECK_EQ(mm_stat_read(mm, MM_PGTABLE_PAGES), 4);
 	CHECK_EQ(umm_read(mm, BASE + PG, b, sizeof(b)), sizeof(b));
 	CHECK_EQ(umm_fault(mm, far, UMM_READ), -ENOMEM);
 	CHECK_EQ(umm_read(mm, far, b, sizeof(b)), -ENOMEM);
@@ -196,7 +196,7 @@ static void test_pgtable_limit(void)
 	CHECK_EQ(umm_read(mm, far - 8, b, sizeof(b)), 8);
 	CHECK_EQ(umm_write(mm, BASE, b, 1), -ENOMEM);
 	CHECK_EQ(mm_frames(mm), 4);
-	CHECK_EQ(mm->stat[MM_PGTABLE_PAGES], 4);
+	CHECK_EQ(mm_stat_read(mm, MM_PGTABLE_PAGES), 4);
 	umm_mm_destroy(mm);
 
 	/* three frames: the PTE table of the first fault is already too much */

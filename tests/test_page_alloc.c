@@ -432,43 +432,43 @@ static void test_quota(void)
 		if (p[i])
 			CHECK(p[i]->quota == &q);
 	}
-	CHECK_EQ(q.used, 5);
+	CHECK_EQ(quota_used(&q), 5);
 	CHECK(!alloc_page(&q, 0));
 	CHECK(!alloc_pages(&q, 0, 1));
-	CHECK_EQ(q.used, 5);		/* a refused charge is given back */
+	CHECK_EQ(quota_used(&q), 5);		/* a refused charge is given back */
 	if (p[2])
 		__free_pages(p[2], 0);
-	CHECK_EQ(q.used, 4);
+	CHECK_EQ(quota_used(&q), 4);
 	CHECK(!alloc_pages(&q, 0, 1));	/* two pages do not fit in one */
 	p[2] = alloc_page(&q, 0);
 	CHECK(p[2]);
 	CHECK(!alloc_page(&q, 0));
-	CHECK_EQ(q.used, 5);
+	CHECK_EQ(quota_used(&q), 5);
 	/* Frames without a quota are not charged to it. */
 	p[5] = alloc_page(NULL, 0);
 	CHECK(p[5]);
-	CHECK_EQ(q.used, 5);
+	CHECK_EQ(quota_used(&q), 5);
 	for (int i = 0; i < 6; i++)
 		if (p[i])
 			put_page(p[i]);
-	CHECK_EQ(q.used, 0);
+	CHECK_EQ(quota_used(&q), 0);
 
 	/* A block is charged for all its frames. */
 	q.limit = 8;
 	big = alloc_pages(&q, __GFP_COMP, 3);
 	CHECK(big);
-	CHECK_EQ(q.used, 8);
+	CHECK_EQ(quota_used(&q), 8);
 	CHECK(!alloc_page(&q, 0));
 	if (big)
 		put_page(big + 3);
-	CHECK_EQ(q.used, 0);
+	CHECK_EQ(quota_used(&q), 0);
 	CHECK(!alloc_pages(&q, 0, 4));
-	CHECK_EQ(q.used, 0);
+	CHECK_EQ(quota_used(&q), 0);
 
 	/* A zero limit allows nothing. */
 	q.limit = 0;
 	CHECK(!alloc_page(&q, 0));
-	CHECK_EQ(q.used, 0);
+	CHECK_EQ(quota_used(&q), 0);
 
 	stats(&st);
 	CHECK_EQ(st.in_use_pages, before.in_use_pages);
@@ -518,7 +518,7 @@ static void test_global_limit(void)
 	for (int i = 0; i < 10; i++)
 		if (p[i])
 			__free_pages(p[i], 0);
-	CHECK_EQ(q.used, 0);
+	CHECK_EQ(quota_used(&q), 0);
 
 	/* Past the pool: refused, and the old limit stays. */
 	stats(&st);
@@ -680,14 +680,14 @@ static void test_exhaust_pool(void)
 		/* Section 0 holds pfn 0, so it never yields a whole block. */
 		CHECK(n[round] < max);
 		CHECK(n[round] > 0);
-		CHECK_EQ(q.used, n[round] << MAX_PAGE_ORDER);
+		CHECK_EQ(quota_used(&q), n[round] << MAX_PAGE_ORDER);
 		small = alloc_page(&q, 0);
 		CHECK(small);
 		if (small)
 			__free_pages(small, 0);
 		for (uint64_t i = 0; i < n[round]; i++)
 			__free_pages(blk[i], MAX_PAGE_ORDER);
-		CHECK_EQ(q.used, 0);
+		CHECK_EQ(quota_used(&q), 0);
 	}
 	CHECK_EQ(n[0], n[1]);
 	stats(&st);

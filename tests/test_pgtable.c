@@ -36,7 +36,7 @@ static struct umm_mm *mm_create_levels(unsigned int levels)
 
 static uint64_t nr_tables(struct umm_mm *mm)
 {
-	return READ_ONCE(mm->stat[MM_PGTABLE_PAGES]);
+	return mm_stat_read(mm, MM_PGTABLE_PAGES);
 }
 
 static struct page_alloc_stats stats_now(void)
@@ -760,7 +760,7 @@ static void check_no_map(struct umm_mm *mm, pmd_t *pmd, uint64_t addr,
 	spinlock_t *const sentinel = (spinlock_t *)&mm;
 	spinlock_t *ptl;
 	pmd_t seen = __pmd(~0UL);
-	uint64_t retries = READ_ONCE(mm->stat[MM_PTE_MAP_RETRY]);
+	uint64_t retries = mm_stat_read(mm, MM_PTE_MAP_RETRY);
 
 	set_pmd(pmd, __pmd(val));
 	CHECK(pte_offset_map(pmd, addr) == NULL);
@@ -786,7 +786,7 @@ static void check_no_map(struct umm_mm *mm, pmd_t *pmd, uint64_t addr,
 	CHECK(ptl == sentinel);
 	CHECK(!rcu_read_lock_held());
 	CHECK_EQ(pmd_val(pmdp_get(pmd)), cleared ? 0 : val);
-	CHECK_EQ(READ_ONCE(mm->stat[MM_PTE_MAP_RETRY]), retries);
+	CHECK_EQ(mm_stat_read(mm, MM_PTE_MAP_RETRY), retries);
 	pmd_clear(pmd);
 }
 
@@ -858,7 +858,7 @@ static void test_pte_offset_map(void)
 	pte_unmap_unlock(pte, ptl);
 	CHECK(ptl && !spin_is_locked(ptl));
 	CHECK(!rcu_read_lock_held());
-	CHECK_EQ(READ_ONCE(mm->stat[MM_PTE_MAP_RETRY]), 0);
+	CHECK_EQ(mm_stat_read(mm, MM_PTE_MAP_RETRY), 0);
 
 	/* same table: same lock; first and last entry of the span */
 	pte = pte_offset_map_lock(mm, pmd, addr & PMD_MASK, &ptl);

@@ -256,7 +256,7 @@ static void test_stress(void)
 	       (unsigned long long)n_locked, (unsigned long long)n_lockless,
 	       (unsigned long long)n_populate, (unsigned long long)n_retract,
 	       (unsigned long long)n_frames,
-	       (unsigned long long)mm->stat[MM_PTE_MAP_RETRY]);
+	       (unsigned long long)mm_stat_read(mm, MM_PTE_MAP_RETRY));
 	CHECK(n_locked > 0 && n_lockless > 0 && n_retract > 0 && n_populate > 0);
 	umm_mm_destroy(mm);
 	rcu_barrier();

@@ -181,7 +181,7 @@ static bool seq_same(const uint64_t *s, uint64_t s0)
 
 static uint64_t collapse_allocs(struct umm_mm *m)
 {
-	return __atomic_load_n(&m->stat[MM_THP_COLLAPSE_ALLOC], __ATOMIC_RELAXED);
+	return mm_stat_read(m, MM_THP_COLLAPSE_ALLOC);
 }
 
 #define C_ANY		1	/* @want: any result, the caller cannot know */
@@ -2122,10 +2122,10 @@ static void test_thp_stress(void)
 	       (unsigned long long)n_cow_shared, (unsigned long long)n_pins,
 	       (unsigned long long)n_splits, (unsigned long long)n_reads,
 	       thp_alloc, thp_split, thp_fallback,
-	       (unsigned long long)mm->stat[MM_PGFAULT],
-	       (unsigned long long)mm->stat[MM_VMA_LOCK_SUCCESS],
-	       (unsigned long long)mm->stat[MM_VMA_LOCK_RETRY],
-	       (unsigned long long)mm->stat[MM_VMA_LOCK_ABORT], thp2_alloc, thp2_split,
+	       (unsigned long long)mm_stat_read(mm, MM_PGFAULT),
+	       (unsigned long long)mm_stat_read(mm, MM_VMA_LOCK_SUCCESS),
+	       (unsigned long long)mm_stat_read(mm, MM_VMA_LOCK_RETRY),
+	       (unsigned long long)mm_stat_read(mm, MM_VMA_LOCK_ABORT), thp2_alloc, thp2_split,
 	       (unsigned long long)n_k_ops, (unsigned long long)n_k_overlap,
 	       (unsigned long long)n_collapse_ok,
 	       (unsigned long long)n_collapse_busy, (unsigned long long)n_collapse_busy_forked,
