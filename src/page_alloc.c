@@ -1048,9 +1048,14 @@ static struct page *rmqueue(struct frame_quota *q, unsigned int order, gfp_t gfp
 	return p;
 }
 
-void quota_orphan(struct frame_quota *q)
+void quota_drain(const struct frame_quota *q)
 {
 	stock_drain_all(q);
+}
+
+void quota_orphan(struct frame_quota *q)
+{
+	quota_drain(q);
 	if ((__atomic_fetch_or(&q->used, QUOTA_ORPHAN, __ATOMIC_ACQ_REL) &
 	     ~QUOTA_ORPHAN) == 0)
 		free(q);

@@ -87,8 +87,16 @@ void release_pages(struct page **pages, size_t nr);
 /*
  * quota_orphan - the owner of a heap-allocated quota is gone: free it now
  * if nothing is charged, else when the last charged frame is freed.
+ * Locking: none of the allocator's locks held.
  */
 void quota_orphan(struct frame_quota *q);
+
+/*
+ * quota_drain - give back what threads charged ahead to @q (their charge
+ * stocks): due before the memory of a quota that is not orphaned goes.
+ * Locking: none of the allocator's locks held.
+ */
+void quota_drain(const struct frame_quota *q);
 
 static inline struct page *alloc_page(struct frame_quota *q, gfp_t gfp)
 {

@@ -159,10 +159,12 @@ void mm_stat_add(struct umm_mm *mm, enum mm_stat_item i, int64_t v)
 
 uint64_t mm_stat_read(struct umm_mm *mm, enum mm_stat_item i)
 {
-	uint64_t sum = __atomic_load_n(&mm->stat[i], __ATOMIC_RELAXED);
 	struct list_head *pos;
+	uint64_t sum;
 
+	/* inside the lock an exiting thread folds its share under */
 	pthread_mutex_lock(&mm->tlb_lock);
+	sum = __atomic_load_n(&mm->stat[i], __ATOMIC_RELAXED);
 	for (pos = mm->tlb_list.next; pos != &mm->tlb_list; pos = pos->next)
 		sum += READ_ONCE(list_entry(pos, struct sw_tlb, mm_node)->stat[i]);
 	pthread_mutex_unlock(&mm->tlb_lock);

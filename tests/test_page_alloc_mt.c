@@ -5,7 +5,9 @@
  * thread exit all at once. Every block carries a pattern naming its owner
  * and its frames, so a frame handed to two owners, or handed out while
  * still in use, shows up as a corrupted pattern. At the end every frame
- * and every count must be back where it started.
+ * and every count must be back where it started. And the per-thread charge
+ * stocks: a limit counts frames in use, not what other threads charged
+ * ahead, and a stock goes back when its thread exits.
  */
 #include <pthread.h>
 #include <unistd.h>
@@ -298,6 +300,80 @@ static void test_thread_exit(void)
 	CHECK(kept > 0);
 }
 
+/* A thread that holds one frame of @q, with its stock, until told to go. */
+struct stock_arg {
+	struct frame_quota *q;
+	struct page *page;
+	int ready, go;		/* atomic */
+};
+
+static void *hold_one(void *arg)
+{
+	struct stock_arg *a = arg;
+
+	a->page = alloc_page(a->q, 0);
+	__atomic_store_n(&a->ready, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&a->go, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	if (a->page)
+		__free_pages(a->page, 0);
+	return NULL;
+}
+
+static uint64_t raw_used(struct frame_quota *q)
+{
+	return __atomic_load_n(&q->used, __ATOMIC_RELAXED) & ~QUOTA_ORPHAN;
+}
+
+static void test_stock_limit(void)
+{
+	struct frame_quota q = { 0, 40 };
+	struct stock_arg a = { .q = &q };
+	struct page *p[64];
+	pthread_t t;
+	int n = 0;
+
+	CHECK_EQ(pthread_create(&t, NULL, hold_one, &a), 0);
+	while (!__atomic_load_n(&a.ready, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	CHECK(a.page);
+	/* the thread charged a batch ahead; only its one frame is in use */
+	CHECK(raw_used(&q) > 1);
+	CHECK_EQ(quota_used(&q), 1);
+	/* the other thread's stock does not keep this one from the limit */
+	while (n < 64 && (p[n] = alloc_page(&q, 0)))
+		n++;
+	CHECK_EQ(n, 39);
+	CHECK_EQ(quota_used(&q), 40);
+	CHECK_EQ(raw_used(&q), 40);	/* nothing is left charged ahead */
+	while (n > 0)
+		__free_pages(p[--n], 0);
+	__atomic_store_n(&a.go, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	/* the thread freed its frame and exited: its stock went back */
+	CHECK_EQ(raw_used(&q), 0);
+	CHECK_EQ(quota_used(&q), 0);
+
+	/* a limit lowered under this thread's own stock is obeyed */
+	q.limit = 1000;
+	p[0] = alloc_page(&q, 0);
+	CHECK(p[0]);
+	CHECK(raw_used(&q) > 1);
+	q.limit = 1;
+	CHECK(!alloc_page(&q, 0));
+	CHECK_EQ(quota_used(&q), 1);
+	q.limit = 2;
+	p[1] = alloc_page(&q, 0);
+	CHECK(p[1]);
+	CHECK(!alloc_page(&q, 0));
+	CHECK_EQ(quota_used(&q), 2);
+	for (n = 0; n < 2; n++)
+		if (p[n])
+			__free_pages(p[n], 0);
+	quota_drain(&q);		/* q is on this stack */
+	CHECK_EQ(raw_used(&q), 0);
+}
+
 int main(void)
 {
 	/* Bring the pool online so the conservation sums have a base. */
@@ -309,5 +385,6 @@ int main(void)
 	RUN(test_thread_exit);
 	RUN(test_stress);
 	RUN(test_thread_exit);
+	RUN(test_stock_limit);
 	return test_done();
 }
