@@ -90,12 +90,16 @@ static struct zone {
 	struct list_head free_list[NR_PAGE_ORDERS];	/* lock */
 	uint64_t nr_free[NR_PAGE_ORDERS];		/* lock */
 	uint64_t nr_dirty;	/* pages on free lists not known zero; lock, read racily */
+	uint64_t nr_reportable;	/* of them, in blocks of REPORT_ORDER and up; as nr_dirty */
 	struct list_head zeroed;	/* blocks the zeroer cleared; lock */
 	uint64_t nr_zeroed;		/* blocks on it; lock, read racily */
 	uint64_t online_pfn;	/* pfns below are managed; lock */
 } zone;
 
 #define ZERO_BLOCK_ORDER	5		/* PCP_BATCH frames */
+#define REPORT_ORDER		9		/* 2 MiB: a host huge page */
+#define REPORT_MIN_PAGES	(32UL << (20 - PAGE_SHIFT))	/* 32 MiB */
+#define REPORT_DELAY_MS		2000
 #define ZEROED_MAX_BLOCKS	2048		/* 256 MiB zeroed ahead, at most */
 #define ZEROER_START_FRAMES	8192		/* 32 MiB zeroed by a faulter */
 #define ZEROER_RESTART_FRAMES	1024		/* once it has been needed */
@@ -118,6 +122,24 @@ static struct {
 	struct page *transit;	/* the block being zeroed; lock */
 	uint64_t pgzero;	/* frames zeroed, ever; lock */
 } zeroer = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.done = PTHREAD_COND_INITIALIZER,
+};
+
+/* Free page reporting: see "The reporter" below. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t done;	/* transit went down, or stop: lock */
+	uint32_t wake_seq;	/* futex it sleeps on; bumped to wake it; atomic */
+	bool running;		/* a thread exists; set under lock, atomic */
+	bool stop;		/* process exit; lock */
+	bool atexit_set;	/* lock */
+	int sleeping;		/* waiting for work; atomic */
+	int starting;		/* a kick started it (once a process); atomic */
+	int enabled;		/* set once at pool init */
+	unsigned int transit;	/* blocks being given back; lock */
+	uint64_t pages;		/* frames given back, ever; lock */
+} reporter = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.done = PTHREAD_COND_INITIALIZER,
 };
@@ -370,6 +392,8 @@ static void pool_init_once(void)
 		zeroer.start_frames = 1;
 	zeroer.enabled = (usable_cpus() > 1 || zeroer.start_frames == 1) &&
 			 !(env && !strcmp(env, "0"));
+	env = getenv("UMM_PAGE_REPORTING");
+	reporter.enabled = !(env && !strcmp(env, "0"));
 }
 
 int page_alloc_init(void)
@@ -386,17 +410,32 @@ static void add_to_free_list(uint64_t pfn, unsigned int order, bool zero)
 	lockdep_assert_held(&zone.lock);
 	p->private = order;
 	WRITE_ONCE(p->flags, (1UL << PG_buddy) | (zero ? 1UL << PG_zero : 0));
-	list_add(&p->lru, &zone.free_list[order]);
+	/*
+	 * Freed blocks first, where allocation and the zeroer look (their
+	 * memory is in the host's RAM, likely in a cache); zero ones, fresh
+	 * or given back to the host, behind them.
+	 */
+	if (zero)
+		list_add_tail(&p->lru, &zone.free_list[order]);
+	else
+		list_add(&p->lru, &zone.free_list[order]);
 	zone.nr_free[order]++;
-	if (!zero)
-		WRITE_ONCE(zone.nr_dirty, zone.nr_dirty + (1UL << order));
+	if (zero)
+		return;
+	WRITE_ONCE(zone.nr_dirty, zone.nr_dirty + (1UL << order));
+	if (order >= REPORT_ORDER)
+		WRITE_ONCE(zone.nr_reportable, zone.nr_reportable + (1UL << order));
 }
 
 /* Locking: zone.lock held. Clears every flag: only the holder sees them. */
 static void del_from_free_list(struct page *p, unsigned int order)
 {
-	if (!test_bit_page(PG_zero, p))
+	if (!test_bit_page(PG_zero, p)) {
 		WRITE_ONCE(zone.nr_dirty, zone.nr_dirty - (1UL << order));
+		if (order >= REPORT_ORDER)
+			WRITE_ONCE(zone.nr_reportable,
+				   zone.nr_reportable - (1UL << order));
+	}
 	list_del(&p->lru);
 	zone.nr_free[order]--;
 	p->private = 0;
@@ -619,17 +658,49 @@ static void zeroed_drain(void)
 		__free_one_page(page_to_pfn(p), ZERO_BLOCK_ORDER, true);
 }
 
+/* A background thread sleeps on @word while it still reads @seq. */
+static void bg_wait(uint32_t *word, uint32_t seq, const struct timespec *t)
+{
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seq, t, NULL, 0);
+}
+
+static void bg_wake(uint32_t *word)
+{
+	__atomic_fetch_add(word, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/*
+ * A detached background thread, with the program's signals blocked (they
+ * are not for it). Return: 0, or an errno.
+ */
+static int bg_start(void *(*fn)(void *))
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	sigset_t all, old;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	err = pthread_create(&tid, &attr, fn, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return err;
+}
+
 static void zeroer_wait(uint32_t seq)
 {
 	struct timespec t = { ZEROER_IDLE_SEC, 0 };
 
-	syscall(SYS_futex, &zeroer.wake_seq, FUTEX_WAIT_PRIVATE, seq, &t, NULL, 0);
+	bg_wait(&zeroer.wake_seq, seq, &t);
 }
 
 static void zeroer_wake(void)
 {
-	__atomic_fetch_add(&zeroer.wake_seq, 1, __ATOMIC_RELEASE);
-	syscall(SYS_futex, &zeroer.wake_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	bg_wake(&zeroer.wake_seq);
 }
 
 /*
@@ -727,10 +798,6 @@ static void zeroer_atfork_child(void)
 /* Locking: takes zeroer.lock; call with no spinlock held. */
 static void zeroer_start(void)
 {
-	pthread_attr_t attr;
-	pthread_t tid;
-	sigset_t all, old;
-
 	pthread_mutex_lock(&zeroer.lock);
 	if (zeroer.running || zeroer.stop)
 		goto out;
@@ -741,20 +808,228 @@ static void zeroer_start(void)
 			goto out;
 		zeroer.atexit_set = true;
 	}
-	/* the program's signals are not for it */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (!pthread_create(&tid, &attr, zeroer_main, NULL)) {
+	if (!bg_start(zeroer_main)) {
 		__atomic_store_n(&zeroer.running, true, __ATOMIC_RELAXED);
 		if (READ_ONCE(zeroer.start_frames) > ZEROER_RESTART_FRAMES)
 			WRITE_ONCE(zeroer.start_frames, ZEROER_RESTART_FRAMES);
 	}
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 out:
 	pthread_mutex_unlock(&zeroer.lock);
+}
+
+/*
+ * The reporter: free page reporting (the kernel's page_reporting.c, which
+ * tells a hypervisor the free pages it may take back). Free blocks of
+ * REPORT_ORDER and up that hold data are given back to the host with
+ * MADV_DONTNEED, so the process's RSS shrinks after frees, as a guest's
+ * does with a balloon that reports free pages. The host memory reads as
+ * zero afterwards: the block goes back to the free lists PG_zero, behind
+ * the dirty ones, and its next user needs no zeroing (it pays host
+ * faults instead, one per 2 MiB with host huge pages).
+ *
+ * A thread does it REPORT_DELAY_MS after frees left REPORT_MIN_PAGES of
+ * such memory free, as the kernel waits 2 s, so memory freed and soon used
+ * again (an unmap, then a map) stays. It starts on the first such free
+ * and sleeps while there is nothing to give back; UMM_PAGE_REPORTING=0
+ * turns it off. It takes one block at a time off the free lists and drops
+ * zone.lock for the madvise; stats, drains and a host fork() wait for the
+ * block in transit. Lock order: reporter.lock -> zone.lock.
+ */
+
+/*
+ * A dirty block of REPORT_ORDER or more, off the free lists; largest
+ * first, looking at the first blocks of each order only (dirty ones are
+ * kept at the front). Locking: zone.lock held.
+ */
+static struct page *report_take(unsigned int *order)
+{
+	for (unsigned int o = MAX_PAGE_ORDER + 1; o-- > REPORT_ORDER;) {
+		struct list_head *pos = zone.free_list[o].next;
+
+		for (int n = 0; n < 4 && pos != &zone.free_list[o]; n++, pos = pos->next) {
+			struct page *p = list_entry(pos, struct page, lru);
+
+			if (test_bit_page(PG_zero, p))
+				break;	/* the zero ones are behind */
+			del_from_free_list(p, o);
+			*order = o;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Give one block back to the host. Locking: takes reporter.lock and
+ * zone.lock; none of the allocator's held. Return: false when none is left
+ * (or the process is exiting).
+ */
+static bool report_one(void)
+{
+	unsigned int order = 0;
+	struct page *p;
+	bool zero;
+
+	pthread_mutex_lock(&reporter.lock);
+	spin_lock(&zone.lock);
+	p = reporter.stop ? NULL : report_take(&order);
+	spin_unlock(&zone.lock);
+	reporter.transit += !!p;
+	pthread_mutex_unlock(&reporter.lock);
+	if (!p)
+		return false;
+	zero = !madvise(page_address(p), PAGE_SIZE << order, MADV_DONTNEED);
+	pthread_mutex_lock(&reporter.lock);
+	spin_lock(&zone.lock);
+	__free_one_page(page_to_pfn(p), order, zero);
+	spin_unlock(&zone.lock);
+	if (zero)
+		reporter.pages += 1UL << order;
+	reporter.transit--;
+	pthread_cond_broadcast(&reporter.done);
+	pthread_mutex_unlock(&reporter.lock);
+	return zero;
+}
+
+void page_reporting_run(void)
+{
+	if (page_alloc_init())
+		return;
+	while (report_one())
+		;
+}
+
+/* Sleep @ms, or less if the process exits. Locking: takes reporter.lock. */
+static void reporter_delay(long ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&reporter.lock);
+	while (!reporter.stop &&
+	       pthread_cond_timedwait(&reporter.done, &reporter.lock, &t) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&reporter.lock);
+}
+
+static bool reporter_stopping(void)
+{
+	bool stop;
+
+	pthread_mutex_lock(&reporter.lock);
+	stop = reporter.stop;
+	pthread_mutex_unlock(&reporter.lock);
+	return stop;
+}
+
+static void *reporter_main(void *arg)
+{
+	(void)arg;
+	while (!reporter_stopping()) {
+		uint32_t seq = __atomic_load_n(&reporter.wake_seq, __ATOMIC_ACQUIRE);
+
+		/* say it sleeps, then look once more (see report_kick) */
+		__atomic_store_n(&reporter.sleeping, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&zone.nr_reportable, __ATOMIC_SEQ_CST) < REPORT_MIN_PAGES) {
+			bg_wait(&reporter.wake_seq, seq, NULL);
+			continue;
+		}
+		__atomic_store_n(&reporter.sleeping, 0, __ATOMIC_RELAXED);
+		reporter_delay(REPORT_DELAY_MS);
+		while (report_one())
+			;
+	}
+	pthread_mutex_lock(&reporter.lock);
+	__atomic_store_n(&reporter.running, false, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&reporter.done);
+	pthread_mutex_unlock(&reporter.lock);
+	return NULL;
+}
+
+static void reporter_exit(void)
+{
+	pthread_mutex_lock(&reporter.lock);
+	reporter.stop = true;
+	pthread_cond_broadcast(&reporter.done);
+	bg_wake(&reporter.wake_seq);
+	while (__atomic_load_n(&reporter.running, __ATOMIC_RELAXED)) {
+		bg_wake(&reporter.wake_seq);
+		pthread_cond_wait(&reporter.done, &reporter.lock);
+	}
+	pthread_mutex_unlock(&reporter.lock);
+}
+
+/* Wait for the blocks in transit. Locking: reporter.lock held. */
+static void reporter_quiesce(void)
+{
+	while (reporter.transit)
+		pthread_cond_wait(&reporter.done, &reporter.lock);
+}
+
+/* A host fork(): no block may be in the reporter's hands when it happens. */
+static void reporter_atfork_prepare(void)
+{
+	pthread_mutex_lock(&reporter.lock);
+	reporter_quiesce();
+}
+
+static void reporter_atfork_parent(void)
+{
+	pthread_mutex_unlock(&reporter.lock);
+}
+
+static void reporter_atfork_child(void)
+{
+	/* a fork's child gets none: it starts no background work of its own */
+	__atomic_store_n(&reporter.running, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&reporter.sleeping, 0, __ATOMIC_RELAXED);
+	pthread_cond_init(&reporter.done, NULL);
+	pthread_mutex_unlock(&reporter.lock);
+}
+
+/* Locking: takes reporter.lock; call with no spinlock held. */
+static void reporter_start(void)
+{
+	pthread_mutex_lock(&reporter.lock);
+	if (__atomic_load_n(&reporter.running, __ATOMIC_RELAXED) || reporter.stop)
+		goto out;
+	if (!reporter.atexit_set) {
+		if (atexit(reporter_exit) ||
+		    pthread_atfork(reporter_atfork_prepare, reporter_atfork_parent,
+				   reporter_atfork_child))
+			goto out;
+		reporter.atexit_set = true;
+	}
+	if (!bg_start(reporter_main))
+		__atomic_store_n(&reporter.running, true, __ATOMIC_RELAXED);
+out:
+	pthread_mutex_unlock(&reporter.lock);
+}
+
+/*
+ * After frees: enough to give back, and the reporter asleep or not
+ * started? The common case is one racy load. Locking: none of the
+ * allocator's locks held; a caller's PTE lock may be (a full mmu_gather):
+ * the thread is started once, and reporter.lock is held only for moments.
+ */
+static void report_kick(void)
+{
+	if (likely(READ_ONCE(zone.nr_reportable) < REPORT_MIN_PAGES) ||
+	    !reporter.enabled)
+		return;
+	if (!__atomic_load_n(&reporter.running, __ATOMIC_RELAXED)) {
+		if (!__atomic_exchange_n(&reporter.starting, 1, __ATOMIC_RELAXED))
+			reporter_start();
+		return;
+	}
+	if (__atomic_exchange_n(&reporter.sleeping, 0, __ATOMIC_SEQ_CST))
+		bg_wake(&reporter.wake_seq);
 }
 
 /*
@@ -854,6 +1129,10 @@ void drain_all_pages(void)
 		spin_unlock(&pcp->lock);
 	}
 	pthread_mutex_unlock(&pcp_registry_lock);
+	/* a block the reporter holds comes back to the free lists */
+	pthread_mutex_lock(&reporter.lock);
+	reporter_quiesce();
+	pthread_mutex_unlock(&reporter.lock);
 	/* and the zeroer's blocks, once it holds none in transit */
 	pthread_mutex_lock(&zeroer.lock);
 	while (zeroer.transit)
@@ -1186,14 +1465,17 @@ static void free_the_page(struct page *p, unsigned int order)
 		if (flush)
 			pcp_flush(pcp, PCP_BATCH);
 		spin_unlock(&pcp->lock);
-		if (flush)
+		if (flush) {
 			zeroer_kick();
+			report_kick();
+		}
 		return;
 	}
 	spin_lock(&zone.lock);
 	__free_one_page(page_to_pfn(p), order, false);
 	spin_unlock(&zone.lock);
 	zeroer_kick();
+	report_kick();
 }
 
 /*
@@ -1264,6 +1546,7 @@ void release_pages(struct page **pages, size_t nr)
 	free_frames_bulk(pages, n - keep);
 	spin_unlock(&zone.lock);
 	zeroer_kick();
+	report_kick();
 }
 
 void __free_pages(struct page *p, unsigned int order)
@@ -1344,6 +1627,8 @@ void page_alloc_get_stats(struct page_alloc_stats *st)
 	pthread_mutex_lock(&zeroer.lock);	/* no block in transit */
 	while (zeroer.transit)
 		pthread_cond_wait(&zeroer.done, &zeroer.lock);
+	pthread_mutex_lock(&reporter.lock);
+	reporter_quiesce();
 	spin_lock(&zone.lock);
 	for (int o = 0; o < NR_PAGE_ORDERS; o++)
 		st->free_pages += zone.nr_free[o] << o;
@@ -1351,7 +1636,9 @@ void page_alloc_get_stats(struct page_alloc_stats *st)
 	st->free_pages += st->prezeroed_pages;
 	st->pgzero_background = zeroer.pgzero;
 	st->online_pages = zone.online_pfn;
+	st->pgreported = reporter.pages;
 	spin_unlock(&zone.lock);
+	pthread_mutex_unlock(&reporter.lock);
 	pthread_mutex_unlock(&zeroer.lock);
 	st->pool_pages = umm_frames.max_pfn;
 	st->in_use_pages = st->pgalloc - st->pgfree;

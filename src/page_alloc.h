@@ -131,8 +131,17 @@ struct page_alloc_stats {
 	uint64_t prezeroed_pages;	/* free, zeroed ahead by the zeroer (in free_pages) */
 	uint64_t pgzero_background;	/* frames the zeroer cleared, ever */
 	uint64_t pgzero_alloc;		/* frames allocating threads cleared, ever */
+	uint64_t pgreported;		/* free frames given back to the host, ever */
 };
 void page_alloc_get_stats(struct page_alloc_stats *st);
+
+/*
+ * page_reporting_run - give every free block of 2 MiB and up that holds
+ * data back to the host now (MADV_DONTNEED), as the reporter thread does
+ * 2 s after frees leave 32 MiB of them. Locking: none of the allocator's
+ * locks held.
+ */
+void page_reporting_run(void);
 
 /* Page-table pages are counted separately, for the accounting tests. */
 void pagetable_account(int64_t nr);
