@@ -14,7 +14,7 @@
  * Each cache has its own lock, uncontended but for drain_all_pages().
  *
  * Lock order (innermost of umm): pcp_registry_lock -> pcp->lock -> zone.lock,
- * and zeroer.lock -> zone.lock.
+ * and zeroer.w.lock -> zone.lock.
  * Frames are handed out zeroed; free blocks remember (PG_zero) whether
  * they are still zero, so fresh host memory is never cleared twice. A
  * cache keeps its zeroed frames apart and zeroes a batch at a time with
@@ -107,42 +107,42 @@ static struct zone {
 
 _Static_assert(PCP_BATCH == 1 << ZERO_BLOCK_ORDER, "a zeroed block fills a refill");
 
-static struct {
+/*
+ * What the zeroer and the reporter, background threads of the allocator,
+ * have alike: started on demand, stopped at exit, fork-safe.
+ */
+struct bg_worker {
 	pthread_mutex_t lock;
+	pthread_cond_t done;	/* transit or running went down, or stop: lock */
 	uint32_t wake_seq;	/* futex it sleeps on; bumped to wake it; atomic */
-	pthread_cond_t done;	/* transit or running went down: lock */
 	bool running;		/* a thread exists; set under lock, atomic */
 	bool stop;		/* process exit; lock */
-	bool atexit_set;	/* lock */
 	int sleeping;		/* waiting for work; atomic */
+	unsigned int transit;	/* blocks off the free lists in its hands; lock */
+};
+
+/* bg_exit_all and the bg_atfork_* handlers are registered (pool init) */
+static bool bg_handlers;
+
+#define BG_WORKER_INIT { .lock = PTHREAD_MUTEX_INITIALIZER, \
+			 .done = PTHREAD_COND_INITIALIZER }
+
+static struct {
+	struct bg_worker w;
 	uint64_t dirty_seen;	/* zone.nr_dirty at its last look; atomic */
 	int enabled;		/* set once at pool init */
 	uint64_t start_frames;	/* ZEROER_START_FRAMES, _RESTART_ once started,
 				   or 1 (UMM_PREZERO=eager); atomic */
-	struct page *transit;	/* the block being zeroed; lock */
-	uint64_t pgzero;	/* frames zeroed, ever; lock */
-} zeroer = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.done = PTHREAD_COND_INITIALIZER,
-};
+	uint64_t pgzero;	/* frames zeroed, ever; w.lock */
+} zeroer = { .w = BG_WORKER_INIT };
 
 /* Free page reporting: see "The reporter" below. */
 static struct {
-	pthread_mutex_t lock;
-	pthread_cond_t done;	/* transit went down, or stop: lock */
-	uint32_t wake_seq;	/* futex it sleeps on; bumped to wake it; atomic */
-	bool running;		/* a thread exists; set under lock, atomic */
-	bool stop;		/* process exit; lock */
-	bool atexit_set;	/* lock */
-	int sleeping;		/* waiting for work; atomic */
+	struct bg_worker w;
 	int starting;		/* a kick started it (once a process); atomic */
 	int enabled;		/* set once at pool init */
-	unsigned int transit;	/* blocks being given back; lock */
-	uint64_t pages;		/* frames given back, ever; lock */
-} reporter = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.done = PTHREAD_COND_INITIALIZER,
-};
+	uint64_t pages;		/* frames given back, ever; w.lock */
+} reporter = { .w = BG_WORKER_INIT };
 
 struct per_thread_pages {
 	spinlock_t lock;
@@ -182,6 +182,10 @@ static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static int pool_err;
 
 static void pcp_destroy(void *arg);
+static void bg_exit_all(void);
+static void bg_atfork_prepare(void);
+static void bg_atfork_parent(void);
+static void bg_atfork_child(void);
 
 static bool quota_charge(struct frame_quota *q, uint64_t nr)
 {
@@ -394,6 +398,9 @@ static void pool_init_once(void)
 			 !(env && !strcmp(env, "0"));
 	env = getenv("UMM_PAGE_REPORTING");
 	reporter.enabled = !(env && !strcmp(env, "0"));
+	/* without them no background thread starts */
+	bg_handlers = !atexit(bg_exit_all) &&
+		      !pthread_atfork(bg_atfork_prepare, bg_atfork_parent, bg_atfork_child);
 }
 
 int page_alloc_init(void)
@@ -586,7 +593,7 @@ static void zero_frames_fence(void)
  * fork() waits until it holds no frame in transit; the child has no zeroer
  * until its own demand starts one.
  *
- * Lock order: zeroer.lock -> zone.lock; the zeroer takes no other lock,
+ * Lock order: zeroer.w.lock -> zone.lock; the zeroer takes no other lock,
  * and whoever wakes it or waits for its block in transit holds no spinlock
  * of the allocator.
  */
@@ -691,20 +698,80 @@ static int bg_start(void *(*fn)(void *))
 	return err;
 }
 
+/* Wait until @w holds no block off the free lists. Locking: w->lock held. */
+static void bg_quiesce(struct bg_worker *w)
+{
+	while (w->transit)
+		pthread_cond_wait(&w->done, &w->lock);
+}
+
+/* Process exit: stop @w's thread and wait for it. */
+static void bg_exit(struct bg_worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_broadcast(&w->done);
+	while (__atomic_load_n(&w->running, __ATOMIC_RELAXED)) {
+		bg_wake(&w->wake_seq);
+		pthread_cond_wait(&w->done, &w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* A host fork(): held across it, with no block in @w's hands. */
+static void bg_fork_prepare(struct bg_worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	bg_quiesce(w);
+}
+
+static void bg_fork_parent(struct bg_worker *w)
+{
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* The child has no thread of @w's until its own demand starts one. */
+static void bg_fork_child(struct bg_worker *w)
+{
+	__atomic_store_n(&w->running, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->sleeping, 0, __ATOMIC_RELAXED);
+	pthread_cond_init(&w->done, NULL);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/*
+ * Start @w's thread running @fn unless it runs, the process exits, or the
+ * exit and fork handlers could not be registered (bg_handlers).
+ * Locking: takes w->lock; no spinlock held. Return: true if started.
+ */
+static bool bg_launch(struct bg_worker *w, void *(*fn)(void *))
+{
+	bool started = false;
+
+	pthread_mutex_lock(&w->lock);
+	if (!__atomic_load_n(&w->running, __ATOMIC_RELAXED) && !w->stop &&
+	    bg_handlers)
+		started = !bg_start(fn);
+	if (started)
+		__atomic_store_n(&w->running, true, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&w->lock);
+	return started;
+}
+
 static void zeroer_wait(uint32_t seq)
 {
 	struct timespec t = { ZEROER_IDLE_SEC, 0 };
 
-	bg_wait(&zeroer.wake_seq, seq, &t);
+	bg_wait(&zeroer.w.wake_seq, seq, &t);
 }
 
 static void zeroer_wake(void)
 {
-	bg_wake(&zeroer.wake_seq);
+	bg_wake(&zeroer.w.wake_seq);
 }
 
 /*
- * The zeroer holds zeroer.lock only for moments, never while it zeroes or
+ * The zeroer holds zeroer.w.lock only for moments, never while it zeroes or
  * sleeps: at SCHED_IDLE it may wait long for a CPU, and nothing on the
  * allocation path may wait for it.
  */
@@ -718,8 +785,8 @@ static void *zeroer_main(void *arg)
 	for (;;) {
 		struct page *p;
 
-		pthread_mutex_lock(&zeroer.lock);
-		if (zeroer.stop)
+		pthread_mutex_lock(&zeroer.w.lock);
+		if (zeroer.w.stop)
 			break;
 		spin_lock(&zone.lock);
 		p = take_dirty_block();
@@ -727,94 +794,49 @@ static void *zeroer_main(void *arg)
 		WRITE_ONCE(zeroer.dirty_seen,
 			   zone.nr_zeroed >= ZEROED_MAX_BLOCKS ? 0 : zone.nr_dirty);
 		spin_unlock(&zone.lock);
-		zeroer.transit = p;
-		pthread_mutex_unlock(&zeroer.lock);
+		zeroer.w.transit = !!p;
+		pthread_mutex_unlock(&zeroer.w.lock);
 		if (p) {
-			__atomic_store_n(&zeroer.sleeping, 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&zeroer.w.sleeping, 0, __ATOMIC_RELAXED);
 			zero_block_nt(p, ZERO_BLOCK_ORDER);
 			zero_frames_fence();
-			pthread_mutex_lock(&zeroer.lock);
+			pthread_mutex_lock(&zeroer.w.lock);
 			spin_lock(&zone.lock);
 			zeroed_add(p);
 			spin_unlock(&zone.lock);
-			zeroer.transit = NULL;
+			zeroer.w.transit = 0;
 			zeroer.pgzero += 1UL << ZERO_BLOCK_ORDER;
-			pthread_cond_broadcast(&zeroer.done);
-			pthread_mutex_unlock(&zeroer.lock);
+			pthread_cond_broadcast(&zeroer.w.done);
+			pthread_mutex_unlock(&zeroer.w.lock);
 			continue;
 		}
 		/* say we sleep, then look once more (see zeroer_kick) */
-		if (!__atomic_load_n(&zeroer.sleeping, __ATOMIC_RELAXED)) {
-			seq = __atomic_load_n(&zeroer.wake_seq, __ATOMIC_ACQUIRE);
-			__atomic_store_n(&zeroer.sleeping, 1, __ATOMIC_RELAXED);
+		if (!__atomic_load_n(&zeroer.w.sleeping, __ATOMIC_RELAXED)) {
+			seq = __atomic_load_n(&zeroer.w.wake_seq, __ATOMIC_ACQUIRE);
+			__atomic_store_n(&zeroer.w.sleeping, 1, __ATOMIC_RELAXED);
 			continue;
 		}
 		zeroer_wait(seq);
 		/* nobody woke it: idle, and a later demand starts it again */
-		if (__atomic_exchange_n(&zeroer.sleeping, 0, __ATOMIC_RELAXED) &&
-		    __atomic_load_n(&zeroer.wake_seq, __ATOMIC_ACQUIRE) == seq) {
-			pthread_mutex_lock(&zeroer.lock);
+		if (__atomic_exchange_n(&zeroer.w.sleeping, 0, __ATOMIC_RELAXED) &&
+		    __atomic_load_n(&zeroer.w.wake_seq, __ATOMIC_ACQUIRE) == seq) {
+			pthread_mutex_lock(&zeroer.w.lock);
 			break;
 		}
 	}
-	__atomic_store_n(&zeroer.sleeping, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&zeroer.running, false, __ATOMIC_RELAXED);
-	pthread_cond_broadcast(&zeroer.done);
-	pthread_mutex_unlock(&zeroer.lock);
+	__atomic_store_n(&zeroer.w.sleeping, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&zeroer.w.running, false, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&zeroer.w.done);
+	pthread_mutex_unlock(&zeroer.w.lock);
 	return NULL;
 }
 
-static void zeroer_exit(void)
-{
-	pthread_mutex_lock(&zeroer.lock);
-	zeroer.stop = true;
-	zeroer_wake();
-	while (zeroer.running)
-		pthread_cond_wait(&zeroer.done, &zeroer.lock);
-	pthread_mutex_unlock(&zeroer.lock);
-}
-
-/* A host fork(): no frame may be in the zeroer's hands when it happens. */
-static void zeroer_atfork_prepare(void)
-{
-	pthread_mutex_lock(&zeroer.lock);
-	while (zeroer.transit)
-		pthread_cond_wait(&zeroer.done, &zeroer.lock);
-}
-
-static void zeroer_atfork_parent(void)
-{
-	pthread_mutex_unlock(&zeroer.lock);
-}
-
-static void zeroer_atfork_child(void)
-{
-	__atomic_store_n(&zeroer.running, false, __ATOMIC_RELAXED);
-	__atomic_store_n(&zeroer.sleeping, 0, __ATOMIC_RELAXED);
-	pthread_cond_init(&zeroer.done, NULL);
-	pthread_mutex_unlock(&zeroer.lock);
-}
-
-/* Locking: takes zeroer.lock; call with no spinlock held. */
+/* Locking: takes zeroer.w.lock; call with no spinlock held. */
 static void zeroer_start(void)
 {
-	pthread_mutex_lock(&zeroer.lock);
-	if (zeroer.running || zeroer.stop)
-		goto out;
-	if (!zeroer.atexit_set) {
-		if (atexit(zeroer_exit) ||
-		    pthread_atfork(zeroer_atfork_prepare, zeroer_atfork_parent,
-				   zeroer_atfork_child))
-			goto out;
-		zeroer.atexit_set = true;
-	}
-	if (!bg_start(zeroer_main)) {
-		__atomic_store_n(&zeroer.running, true, __ATOMIC_RELAXED);
-		if (READ_ONCE(zeroer.start_frames) > ZEROER_RESTART_FRAMES)
-			WRITE_ONCE(zeroer.start_frames, ZEROER_RESTART_FRAMES);
-	}
-out:
-	pthread_mutex_unlock(&zeroer.lock);
+	if (bg_launch(&zeroer.w, zeroer_main) &&
+	    READ_ONCE(zeroer.start_frames) > ZEROER_RESTART_FRAMES)
+		WRITE_ONCE(zeroer.start_frames, ZEROER_RESTART_FRAMES);
 }
 
 /*
@@ -833,7 +855,7 @@ out:
  * and sleeps while there is nothing to give back; UMM_PAGE_REPORTING=0
  * turns it off. It takes one block at a time off the free lists and drops
  * zone.lock for the madvise; stats, drains and a host fork() wait for the
- * block in transit. Lock order: reporter.lock -> zone.lock.
+ * block in transit. Lock order: reporter.w.lock -> zone.lock.
  */
 
 /*
@@ -860,7 +882,7 @@ static struct page *report_take(unsigned int *order)
 }
 
 /*
- * Give one block back to the host. Locking: takes reporter.lock and
+ * Give one block back to the host. Locking: takes reporter.w.lock and
  * zone.lock; none of the allocator's held. Return: false when none is left
  * (or the process is exiting).
  */
@@ -870,24 +892,24 @@ static bool report_one(void)
 	struct page *p;
 	bool zero;
 
-	pthread_mutex_lock(&reporter.lock);
+	pthread_mutex_lock(&reporter.w.lock);
 	spin_lock(&zone.lock);
-	p = reporter.stop ? NULL : report_take(&order);
+	p = reporter.w.stop ? NULL : report_take(&order);
 	spin_unlock(&zone.lock);
-	reporter.transit += !!p;
-	pthread_mutex_unlock(&reporter.lock);
+	reporter.w.transit += !!p;
+	pthread_mutex_unlock(&reporter.w.lock);
 	if (!p)
 		return false;
 	zero = !madvise(page_address(p), PAGE_SIZE << order, MADV_DONTNEED);
-	pthread_mutex_lock(&reporter.lock);
+	pthread_mutex_lock(&reporter.w.lock);
 	spin_lock(&zone.lock);
 	__free_one_page(page_to_pfn(p), order, zero);
 	spin_unlock(&zone.lock);
 	if (zero)
 		reporter.pages += 1UL << order;
-	reporter.transit--;
-	pthread_cond_broadcast(&reporter.done);
-	pthread_mutex_unlock(&reporter.lock);
+	reporter.w.transit--;
+	pthread_cond_broadcast(&reporter.w.done);
+	pthread_mutex_unlock(&reporter.w.lock);
 	return zero;
 }
 
@@ -899,7 +921,7 @@ void page_reporting_run(void)
 		;
 }
 
-/* Sleep @ms, or less if the process exits. Locking: takes reporter.lock. */
+/* Sleep @ms, or less if the process exits. Locking: takes reporter.w.lock. */
 static void reporter_delay(long ms)
 {
 	struct timespec t;
@@ -911,20 +933,20 @@ static void reporter_delay(long ms)
 		t.tv_sec++;
 		t.tv_nsec -= 1000000000L;
 	}
-	pthread_mutex_lock(&reporter.lock);
-	while (!reporter.stop &&
-	       pthread_cond_timedwait(&reporter.done, &reporter.lock, &t) != ETIMEDOUT)
+	pthread_mutex_lock(&reporter.w.lock);
+	while (!reporter.w.stop &&
+	       pthread_cond_timedwait(&reporter.w.done, &reporter.w.lock, &t) != ETIMEDOUT)
 		;
-	pthread_mutex_unlock(&reporter.lock);
+	pthread_mutex_unlock(&reporter.w.lock);
 }
 
 static bool reporter_stopping(void)
 {
 	bool stop;
 
-	pthread_mutex_lock(&reporter.lock);
-	stop = reporter.stop;
-	pthread_mutex_unlock(&reporter.lock);
+	pthread_mutex_lock(&reporter.w.lock);
+	stop = reporter.w.stop;
+	pthread_mutex_unlock(&reporter.w.lock);
 	return stop;
 }
 
@@ -932,104 +954,78 @@ static void *reporter_main(void *arg)
 {
 	(void)arg;
 	while (!reporter_stopping()) {
-		uint32_t seq = __atomic_load_n(&reporter.wake_seq, __ATOMIC_ACQUIRE);
+		uint32_t seq = __atomic_load_n(&reporter.w.wake_seq, __ATOMIC_ACQUIRE);
 
 		/* say it sleeps, then look once more (see report_kick) */
-		__atomic_store_n(&reporter.sleeping, 1, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&reporter.w.sleeping, 1, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&zone.nr_reportable, __ATOMIC_SEQ_CST) < REPORT_MIN_PAGES) {
-			bg_wait(&reporter.wake_seq, seq, NULL);
+			bg_wait(&reporter.w.wake_seq, seq, NULL);
 			continue;
 		}
-		__atomic_store_n(&reporter.sleeping, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&reporter.w.sleeping, 0, __ATOMIC_RELAXED);
 		reporter_delay(REPORT_DELAY_MS);
 		while (report_one())
 			;
 	}
-	pthread_mutex_lock(&reporter.lock);
-	__atomic_store_n(&reporter.running, false, __ATOMIC_RELAXED);
-	pthread_cond_broadcast(&reporter.done);
-	pthread_mutex_unlock(&reporter.lock);
+	pthread_mutex_lock(&reporter.w.lock);
+	__atomic_store_n(&reporter.w.running, false, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&reporter.w.done);
+	pthread_mutex_unlock(&reporter.w.lock);
 	return NULL;
 }
 
-static void reporter_exit(void)
+/*
+ * Both background threads stop at exit, and a host fork() happens with
+ * neither holding a block (their locks held across it, in lock order).
+ */
+static void bg_exit_all(void)
 {
-	pthread_mutex_lock(&reporter.lock);
-	reporter.stop = true;
-	pthread_cond_broadcast(&reporter.done);
-	bg_wake(&reporter.wake_seq);
-	while (__atomic_load_n(&reporter.running, __ATOMIC_RELAXED)) {
-		bg_wake(&reporter.wake_seq);
-		pthread_cond_wait(&reporter.done, &reporter.lock);
-	}
-	pthread_mutex_unlock(&reporter.lock);
+	bg_exit(&zeroer.w);
+	bg_exit(&reporter.w);
 }
 
-/* Wait for the blocks in transit. Locking: reporter.lock held. */
-static void reporter_quiesce(void)
+static void bg_atfork_prepare(void)
 {
-	while (reporter.transit)
-		pthread_cond_wait(&reporter.done, &reporter.lock);
+	bg_fork_prepare(&zeroer.w);
+	bg_fork_prepare(&reporter.w);
 }
 
-/* A host fork(): no block may be in the reporter's hands when it happens. */
-static void reporter_atfork_prepare(void)
+static void bg_atfork_parent(void)
 {
-	pthread_mutex_lock(&reporter.lock);
-	reporter_quiesce();
+	bg_fork_parent(&reporter.w);
+	bg_fork_parent(&zeroer.w);
 }
 
-static void reporter_atfork_parent(void)
+static void bg_atfork_child(void)
 {
-	pthread_mutex_unlock(&reporter.lock);
+	bg_fork_child(&reporter.w);
+	bg_fork_child(&zeroer.w);
 }
 
-static void reporter_atfork_child(void)
-{
-	/* a fork's child gets none: it starts no background work of its own */
-	__atomic_store_n(&reporter.running, false, __ATOMIC_RELAXED);
-	__atomic_store_n(&reporter.sleeping, 0, __ATOMIC_RELAXED);
-	pthread_cond_init(&reporter.done, NULL);
-	pthread_mutex_unlock(&reporter.lock);
-}
-
-/* Locking: takes reporter.lock; call with no spinlock held. */
+/* Locking: takes reporter.w.lock; call with no spinlock held. */
 static void reporter_start(void)
 {
-	pthread_mutex_lock(&reporter.lock);
-	if (__atomic_load_n(&reporter.running, __ATOMIC_RELAXED) || reporter.stop)
-		goto out;
-	if (!reporter.atexit_set) {
-		if (atexit(reporter_exit) ||
-		    pthread_atfork(reporter_atfork_prepare, reporter_atfork_parent,
-				   reporter_atfork_child))
-			goto out;
-		reporter.atexit_set = true;
-	}
-	if (!bg_start(reporter_main))
-		__atomic_store_n(&reporter.running, true, __ATOMIC_RELAXED);
-out:
-	pthread_mutex_unlock(&reporter.lock);
+	bg_launch(&reporter.w, reporter_main);
 }
 
 /*
  * After frees: enough to give back, and the reporter asleep or not
  * started? The common case is one racy load. Locking: none of the
  * allocator's locks held; a caller's PTE lock may be (a full mmu_gather):
- * the thread is started once, and reporter.lock is held only for moments.
+ * the thread is started once, and reporter.w.lock is held only for moments.
  */
 static void report_kick(void)
 {
 	if (likely(READ_ONCE(zone.nr_reportable) < REPORT_MIN_PAGES) ||
 	    !reporter.enabled)
 		return;
-	if (!__atomic_load_n(&reporter.running, __ATOMIC_RELAXED)) {
+	if (!__atomic_load_n(&reporter.w.running, __ATOMIC_RELAXED)) {
 		if (!__atomic_exchange_n(&reporter.starting, 1, __ATOMIC_RELAXED))
 			reporter_start();
 		return;
 	}
-	if (__atomic_exchange_n(&reporter.sleeping, 0, __ATOMIC_SEQ_CST))
-		bg_wake(&reporter.wake_seq);
+	if (__atomic_exchange_n(&reporter.w.sleeping, 0, __ATOMIC_SEQ_CST))
+		bg_wake(&reporter.w.wake_seq);
 }
 
 /*
@@ -1044,13 +1040,13 @@ static void report_kick(void)
  */
 static void zeroer_kick(void)
 {
-	if (likely(!__atomic_load_n(&zeroer.running, __ATOMIC_RELAXED)) ||
-	    !__atomic_load_n(&zeroer.sleeping, __ATOMIC_RELAXED) ||
+	if (likely(!__atomic_load_n(&zeroer.w.running, __ATOMIC_RELAXED)) ||
+	    !__atomic_load_n(&zeroer.w.sleeping, __ATOMIC_RELAXED) ||
 	    READ_ONCE(zone.nr_zeroed) >= ZEROED_MAX_BLOCKS ||
 	    READ_ONCE(zone.nr_dirty) < READ_ONCE(zeroer.dirty_seen) + 8 * PCP_BATCH)
 		return;
 	/* one waker makes the call */
-	if (__atomic_exchange_n(&zeroer.sleeping, 0, __ATOMIC_RELAXED))
+	if (__atomic_exchange_n(&zeroer.w.sleeping, 0, __ATOMIC_RELAXED))
 		zeroer_wake();
 }
 
@@ -1130,17 +1126,16 @@ void drain_all_pages(void)
 	}
 	pthread_mutex_unlock(&pcp_registry_lock);
 	/* a block the reporter holds comes back to the free lists */
-	pthread_mutex_lock(&reporter.lock);
-	reporter_quiesce();
-	pthread_mutex_unlock(&reporter.lock);
+	pthread_mutex_lock(&reporter.w.lock);
+	bg_quiesce(&reporter.w);
+	pthread_mutex_unlock(&reporter.w.lock);
 	/* and the zeroer's blocks, once it holds none in transit */
-	pthread_mutex_lock(&zeroer.lock);
-	while (zeroer.transit)
-		pthread_cond_wait(&zeroer.done, &zeroer.lock);
+	pthread_mutex_lock(&zeroer.w.lock);
+	bg_quiesce(&zeroer.w);
 	spin_lock(&zone.lock);
 	zeroed_drain();
 	spin_unlock(&zone.lock);
-	pthread_mutex_unlock(&zeroer.lock);
+	pthread_mutex_unlock(&zeroer.w.lock);
 }
 
 /*
@@ -1302,7 +1297,7 @@ static struct page *rmqueue(struct frame_quota *q, unsigned int order, gfp_t gfp
 		if (unlikely(pcp->zeroed >= READ_ONCE(zeroer.start_frames))) {
 			/* this thread zeroes a lot: hand that to the zeroer */
 			pcp->zeroed = 0;
-			if (zeroer.enabled && !__atomic_load_n(&zeroer.running,
+			if (zeroer.enabled && !__atomic_load_n(&zeroer.w.running,
 							       __ATOMIC_RELAXED))
 				zeroer_start();
 			pcp->kick = true;
@@ -1624,11 +1619,10 @@ void page_alloc_get_stats(struct page_alloc_stats *st)
 		st->pgzero_alloc += READ_ONCE(pcp->pgzero);
 	}
 	pthread_mutex_unlock(&pcp_registry_lock);
-	pthread_mutex_lock(&zeroer.lock);	/* no block in transit */
-	while (zeroer.transit)
-		pthread_cond_wait(&zeroer.done, &zeroer.lock);
-	pthread_mutex_lock(&reporter.lock);
-	reporter_quiesce();
+	pthread_mutex_lock(&zeroer.w.lock);	/* no block in transit */
+	bg_quiesce(&zeroer.w);
+	pthread_mutex_lock(&reporter.w.lock);
+	bg_quiesce(&reporter.w);
 	spin_lock(&zone.lock);
 	for (int o = 0; o < NR_PAGE_ORDERS; o++)
 		st->free_pages += zone.nr_free[o] << o;
@@ -1638,8 +1632,8 @@ void page_alloc_get_stats(struct page_alloc_stats *st)
 	st->online_pages = zone.online_pfn;
 	st->pgreported = reporter.pages;
 	spin_unlock(&zone.lock);
-	pthread_mutex_unlock(&reporter.lock);
-	pthread_mutex_unlock(&zeroer.lock);
+	pthread_mutex_unlock(&reporter.w.lock);
+	pthread_mutex_unlock(&zeroer.w.lock);
 	st->pool_pages = umm_frames.max_pfn;
 	st->in_use_pages = st->pgalloc - st->pgfree;
 	st->rcu_pending_pages = __atomic_load_n(&rcu_pending_pages, __ATOMIC_RELAXED);
