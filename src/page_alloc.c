@@ -187,17 +187,22 @@ static void bg_atfork_prepare(void);
 static void bg_atfork_parent(void);
 static void bg_atfork_child(void);
 
+/*
+ * Never over the limit, not even for a moment: a batch that does not fit
+ * must not make another thread's single frame fail.
+ */
 static bool quota_charge(struct frame_quota *q, uint64_t nr)
 {
-	uint64_t used;
+	uint64_t old;
 
 	if (!q)
 		return true;
-	used = atomic_add_return(&q->used, nr) & ~QUOTA_ORPHAN;
-	if (used > READ_ONCE(q->limit)) {
-		atomic_add_return(&q->used, -nr);
-		return false;
-	}
+	old = __atomic_load_n(&q->used, __ATOMIC_RELAXED);
+	do {
+		if ((old & ~QUOTA_ORPHAN) + nr > READ_ONCE(q->limit))
+			return false;
+	} while (!__atomic_compare_exchange_n(&q->used, &old, old + nr, true,
+					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 	return true;
 }
 
@@ -237,6 +242,18 @@ static void uncharge_both(struct frame_quota *q, uint64_t nr)
 	global_uncharge(nr);
 }
 
+/*
+ * A batch is charged ahead only far from @q's limit: near it, threads
+ * charge frame by frame, so none holds room another one needs.
+ */
+static bool stock_room(const struct frame_quota *q)
+{
+	uint64_t limit = q ? READ_ONCE(q->limit) : QUOTA_UNLIMITED;
+
+	return limit == QUOTA_UNLIMITED ||
+	       quota_used_all(q) + 2 * QUOTA_STOCK <= limit;
+}
+
 /* Give back what @pcp charged ahead. Locking: pcp->lock held. */
 static void stock_drain(struct per_thread_pages *pcp)
 {
@@ -260,7 +277,8 @@ static bool stock_charge(struct per_thread_pages *pcp, struct frame_quota *q)
 		return true;
 	}
 	stock_drain(pcp);
-	if (charge_both(q, QUOTA_STOCK)) {
+	if (stock_room(q) && stock_room(&global_quota) &&
+	    charge_both(q, QUOTA_STOCK)) {
 		pcp->stock_q = q;
 		pcp->stock_nr = QUOTA_STOCK - 1;
 		return true;
@@ -282,9 +300,10 @@ static void stock_refund(struct per_thread_pages *pcp, struct frame_quota *q)
  * limit counts only frames in use. Locking: takes pcp_registry_lock and
  * each pcp->lock; none of the allocator's locks held.
  */
-static void stock_drain_all(const struct frame_quota *q)
+static uint64_t stock_drain_all(const struct frame_quota *q)
 {
 	struct list_head *pos;
+	uint64_t drained = 0;
 
 	pthread_mutex_lock(&pcp_registry_lock);
 	for (pos = pcp_registry.next; pos != &pcp_registry; pos = pos->next) {
@@ -292,30 +311,41 @@ static void stock_drain_all(const struct frame_quota *q)
 			list_entry(pos, struct per_thread_pages, node);
 
 		spin_lock(&pcp->lock);
-		if (!q || pcp->stock_q == q)
+		if (!q || pcp->stock_q == q) {
+			drained += pcp->stock_nr;
 			stock_drain(pcp);
+		}
 		spin_unlock(&pcp->lock);
 	}
 	pthread_mutex_unlock(&pcp_registry_lock);
+	return drained;
 }
 
+/*
+ * With every cache lock held no stock changes, and a stock's charge is in
+ * q->used whenever the stock is: the two are read as one snapshot. The
+ * caches' locks are taken in registry order, the only place that holds
+ * more than one.
+ */
 uint64_t quota_used(const struct frame_quota *q)
 {
-	uint64_t used = quota_used_all(q);
 	struct list_head *pos;
+	uint64_t used, stocked = 0;
 
 	pthread_mutex_lock(&pcp_registry_lock);
+	for (pos = pcp_registry.next; pos != &pcp_registry; pos = pos->next)
+		spin_lock(&list_entry(pos, struct per_thread_pages, node)->lock);
+	used = quota_used_all(q);
 	for (pos = pcp_registry.next; pos != &pcp_registry; pos = pos->next) {
 		struct per_thread_pages *pcp =
 			list_entry(pos, struct per_thread_pages, node);
 
-		spin_lock(&pcp->lock);
 		if (pcp->stock_nr && pcp->stock_q == q)
-			used -= pcp->stock_nr;
+			stocked += pcp->stock_nr;
 		spin_unlock(&pcp->lock);
 	}
 	pthread_mutex_unlock(&pcp_registry_lock);
-	return used;
+	return used - stocked;
 }
 
 static void *reserve_aligned(uint64_t bytes, uint64_t align)
@@ -953,9 +983,12 @@ static bool reporter_stopping(void)
 static void *reporter_main(void *arg)
 {
 	(void)arg;
-	while (!reporter_stopping()) {
+	for (;;) {
+		/* before stop is read: bg_exit sets it, then bumps the word */
 		uint32_t seq = __atomic_load_n(&reporter.w.wake_seq, __ATOMIC_ACQUIRE);
 
+		if (reporter_stopping())
+			break;
 		/* say it sleeps, then look once more (see report_kick) */
 		__atomic_store_n(&reporter.w.sleeping, 1, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&zone.nr_reportable, __ATOMIC_SEQ_CST) < REPORT_MIN_PAGES) {
@@ -1136,6 +1169,7 @@ void drain_all_pages(void)
 	zeroed_drain();
 	spin_unlock(&zone.lock);
 	pthread_mutex_unlock(&zeroer.w.lock);
+	report_kick();		/* what the caches held may make 2 MiB blocks */
 }
 
 /*
@@ -1394,17 +1428,16 @@ static void count_pages(bool alloc, uint64_t nr)
 struct page *alloc_pages(struct frame_quota *q, gfp_t gfp, unsigned int order)
 {
 	uint64_t nr = 1UL << order;
-	bool zero = false, drained = false, unstocked = false;
+	bool zero = false, drained = false;
+	int err = 0, unstocked = 0;
 	struct page *p;
-	int err = 0;
 
 	if (order > MAX_PAGE_ORDER || page_alloc_init())
 		return NULL;
 	while (unlikely(!(p = rmqueue(q, order, gfp, &zero, &err)))) {
-		if (err == -EDQUOT && !unstocked) {
-			/* other threads' stocks may hold what the limit allows */
-			stock_drain_all(NULL);
-			unstocked = true;
+		if (err == -EDQUOT && unstocked++ < 4 && stock_drain_all(NULL)) {
+			/* other threads' stocks held what the limit allows */
+			continue;
 		} else if (err == -ENOMEM && !drained) {
 			/* other threads' caches may hold what would merge into it */
 			drain_all_pages();

@@ -327,9 +327,9 @@ static uint64_t raw_used(struct frame_quota *q)
 
 static void test_stock_limit(void)
 {
-	struct frame_quota q = { 0, 40 };
+	struct frame_quota q = { 0, 100 };	/* room for stocks */
 	struct stock_arg a = { .q = &q };
-	struct page *p[64];
+	struct page *p[128];
 	pthread_t t;
 	int n = 0;
 
@@ -341,11 +341,11 @@ static void test_stock_limit(void)
 	CHECK(raw_used(&q) > 1);
 	CHECK_EQ(quota_used(&q), 1);
 	/* the other thread's stock does not keep this one from the limit */
-	while (n < 64 && (p[n] = alloc_page(&q, 0)))
+	while (n < 128 && (p[n] = alloc_page(&q, 0)))
 		n++;
-	CHECK_EQ(n, 39);
-	CHECK_EQ(quota_used(&q), 40);
-	CHECK_EQ(raw_used(&q), 40);	/* nothing is left charged ahead */
+	CHECK_EQ(n, 99);
+	CHECK_EQ(quota_used(&q), 100);
+	CHECK_EQ(raw_used(&q), 100);	/* nothing is left charged ahead */
 	while (n > 0)
 		__free_pages(p[--n], 0);
 	__atomic_store_n(&a.go, 1, __ATOMIC_RELEASE);
@@ -374,6 +374,85 @@ static void test_stock_limit(void)
 	CHECK_EQ(raw_used(&q), 0);
 }
 
+/* ---- a limit exactly what the threads hold, at most ---- */
+
+#define EXACT_HOLD	16
+#define EXACT_ROUNDS	50000
+
+static struct frame_quota exact_q;
+static uint64_t exact_fails;		/* atomic */
+static int exact_stop;			/* atomic */
+
+static void *exact_worker(void *arg)
+{
+	struct page *p[EXACT_HOLD];
+
+	(void)arg;
+	for (int r = 0; r < EXACT_ROUNDS; r++) {
+		int n = 0;
+
+		for (int i = 0; i < EXACT_HOLD; i++) {
+			p[n] = alloc_page(&exact_q, __GFP_NOZERO);
+			if (p[n])
+				n++;
+			else
+				__atomic_add_fetch(&exact_fails, 1, __ATOMIC_RELAXED);
+		}
+		for (int i = 0; i < n; i++)
+			__free_pages(p[i], 0);
+	}
+	return NULL;
+}
+
+/*
+ * Threads that together never hold more than the limit never see a
+ * refusal: not from a batch charged ahead and given back (a charge never
+ * goes over the limit, even for a moment), nor from another thread's
+ * stock (none is taken near the limit; a refusal drains them).
+ */
+static void test_limit_exact(void)
+{
+	pthread_t t[3];
+
+	exact_q = (struct frame_quota){ 0, 3 * EXACT_HOLD };
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(pthread_create(&t[i], NULL, exact_worker, NULL), 0);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	CHECK_EQ(exact_fails, 0);
+	CHECK_EQ(quota_used(&exact_q), 0);
+	quota_drain(&exact_q);
+}
+
+static void *stock_churner(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&exact_stop, __ATOMIC_RELAXED)) {
+		struct page *p = alloc_page(&exact_q, 0);
+
+		if (p)
+			__free_pages(p, 0);
+	}
+	return NULL;
+}
+
+/* quota_used() reads the count and the stocks as one: 0 or 1 frame here. */
+static void test_used_snapshot(void)
+{
+	uint64_t bad = 0;
+	pthread_t t;
+
+	exact_q = (struct frame_quota){ 0, QUOTA_UNLIMITED };
+	__atomic_store_n(&exact_stop, 0, __ATOMIC_RELAXED);
+	CHECK_EQ(pthread_create(&t, NULL, stock_churner, NULL), 0);
+	for (int i = 0; i < 300000; i++)
+		bad += quota_used(&exact_q) > 1;
+	__atomic_store_n(&exact_stop, 1, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	CHECK_EQ(bad, 0);
+	quota_drain(&exact_q);
+}
+
 int main(void)
 {
 	/* Bring the pool online so the conservation sums have a base. */
@@ -386,5 +465,7 @@ int main(void)
 	RUN(test_stress);
 	RUN(test_thread_exit);
 	RUN(test_stock_limit);
+	RUN(test_limit_exact);
+	RUN(test_used_snapshot);
 	return test_done();
 }
