@@ -225,7 +225,10 @@ static inline uint64_t quota_used_all(const struct frame_quota *q)
 	return __atomic_load_n(&q->used, __ATOMIC_RELAXED) & ~QUOTA_ORPHAN;
 }
 
-/* @nr frames against @q and the process-wide quota, both or neither. */
+/*
+ * @nr frames against @q and the process-wide quota, both or neither.
+ * Locking: none (atomics); callable under any of the allocator's locks.
+ */
 static bool charge_both(struct frame_quota *q, uint64_t nr)
 {
 	if (!quota_charge(q, nr))
@@ -735,7 +738,7 @@ static void bg_quiesce(struct bg_worker *w)
 		pthread_cond_wait(&w->done, &w->lock);
 }
 
-/* Process exit: stop @w's thread and wait for it. */
+/* Process exit: stop @w's thread and wait for it. Locking: takes w->lock. */
 static void bg_exit(struct bg_worker *w)
 {
 	pthread_mutex_lock(&w->lock);
@@ -748,7 +751,10 @@ static void bg_exit(struct bg_worker *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
-/* A host fork(): held across it, with no block in @w's hands. */
+/*
+ * A host fork(): w->lock held across it, with no block in @w's hands.
+ * Locking: takes w->lock (released by bg_fork_parent or bg_fork_child).
+ */
 static void bg_fork_prepare(struct bg_worker *w)
 {
 	pthread_mutex_lock(&w->lock);
