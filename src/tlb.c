@@ -147,6 +147,11 @@ struct sw_tlb *tlb_get(struct umm_mm *mm)
 	return likely(t) ? t : sw_tlb_slow(mm);
 }
 
+struct sw_tlb *tlb_current(struct umm_mm *mm)
+{
+	return tlb_cached(mm);
+}
+
 void mm_stat_add(struct umm_mm *mm, enum mm_stat_item i, int64_t v)
 {
 	struct sw_tlb *t = tlb_cached(mm);

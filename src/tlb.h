@@ -38,6 +38,14 @@ struct sw_tlb {
 	struct list_head mm_node;	/* mm->tlb_list; mm->tlb_lock */
 	struct list_head thread_node;	/* the owner's list; tlb_registry_lock */
 	uint64_t stat[NR_MM_STAT_ITEMS];	/* owner writes; relaxed atomics */
+	/*
+	 * The fault path's memory (vma.c, lock_vma_under_rcu): the VMA of
+	 * the last fault, the tree's entry generation it was found under, and
+	 * a value mm_lock_seq had. Owner only.
+	 */
+	struct vm_area_struct *vmacache;
+	uint64_t vmacache_gen;
+	uint64_t lock_seq_seen;
 	struct sw_tlb_entry e[SW_TLB_ENTRIES];	/* owner only */
 };
 
@@ -47,6 +55,9 @@ struct sw_tlb {
  * Return: NULL when it could not be allocated.
  */
 struct sw_tlb *tlb_get(struct umm_mm *mm);
+
+/* tlb_current - as tlb_get, but NULL rather than make one. Locking: none. */
+struct sw_tlb *tlb_current(struct umm_mm *mm);
 
 /*
  * access_begin - enter an access section of @mm on this thread.

@@ -18,6 +18,7 @@
 #include "memory.h"
 #include "filemap.h"
 #include "rmap.h"
+#include "tlb.h"
 
 #define VM_SPECIAL	(VM_IO | VM_DONTEXPAND | VM_PFNMAP)
 
@@ -107,26 +108,61 @@ struct vm_area_struct *vma_next_of(struct umm_mm *mm, struct vm_area_struct *vma
 	return vma_tree_find_next(&mm->mm_mt, vma->vm_end, NULL, NULL);
 }
 
+/*
+ * The VMA of this thread's last fault in @mm, read-locked, if it still
+ * holds @addr. Faults come page after page in one VMA, and the tree's leaf
+ * that a lookup reads is the line another thread's mmap or munmap nearby
+ * writes: each fault would miss on it. This is the kernel's per-thread
+ * vmacache of before the maple tree, vouched for now by the VMA's own
+ * lock, as lock_vma_under_rcu's lookup is, instead of a per-mm sequence
+ * number that every munmap would write; the tree's entry generation only
+ * says the memory is still this VMA's (it moves once a batch of retired
+ * VMAs, not once a munmap).
+ * Locking: inside rcu_read_lock(); @t is this thread's.
+ */
+static struct vm_area_struct *vmacache_find(struct umm_mm *mm, struct sw_tlb *t,
+					    uint64_t addr)
+{
+	struct vm_area_struct *vma = t->vmacache;
+
+	if (!vma || t->vmacache_gen != vma_tree_entry_gen(&mm->mm_mt))
+		return NULL;
+	vma = vma_start_read_cached(mm, vma, &t->lock_seq_seen);
+	if (!vma || vma == VMA_DETACHED)
+		return NULL;	/* the lookup below says what to do */
+	/* Bounds are stable only now that the VMA is read-locked. */
+	if (unlikely(addr < vma->vm_start || addr >= vma->vm_end)) {
+		vma_end_read(vma);
+		return NULL;
+	}
+	return vma;
+}
+
 struct vm_area_struct *lock_vma_under_rcu(struct umm_mm *mm, uint64_t addr)
 {
+	struct sw_tlb *t = tlb_current(mm);
+	uint64_t seen_here = 0, *seen = t ? &t->lock_seq_seen : &seen_here;
 	struct vm_area_struct *vma;
+	uint64_t gen;
 
-	/*
-	 * Another thread's mmap/munmap writes mm_lock_seq and the tree's
-	 * root: start the miss on the first now, so that it overlaps the
-	 * descent's instead of following it.
-	 */
-	__builtin_prefetch(&mm->mm_lock_seq);
+	rcu_read_lock();
+	if (t) {
+		vma = vmacache_find(mm, t, addr);
+		if (vma)
+			goto out;
+	}
 	for (;;) {
-		rcu_read_lock();
+		/* read before the lookup: see vma_tree_entry_gen */
+		gen = vma_tree_entry_gen(&mm->mm_mt);
 		vma = vma_tree_find(&mm->mm_mt, addr, NULL, NULL);
 		if (!vma)
 			break;
-		vma = vma_start_read(mm, vma);
+		vma = vma_start_read_cached(mm, vma, seen);
 		if (vma == VMA_DETACHED) {
 			/* Replaced after we found it: look again. */
 			rcu_read_unlock();
 			mm_stat_add(mm, MM_VMA_LOCK_MISS, 1);
+			rcu_read_lock();
 			continue;
 		}
 		if (!vma)
@@ -136,12 +172,18 @@ struct vm_area_struct *lock_vma_under_rcu(struct umm_mm *mm, uint64_t addr)
 			vma_end_read(vma);
 			break;
 		}
-		rcu_read_unlock();
-		return vma;
+		if (t) {
+			t->vmacache = vma;
+			t->vmacache_gen = gen;
+		}
+		goto out;
 	}
 	rcu_read_unlock();
 	mm_stat_add(mm, MM_VMA_LOCK_ABORT, 1);
 	return NULL;
+out:
+	rcu_read_unlock();
+	return vma;
 }
 
 /* ---- merging rules ---- */

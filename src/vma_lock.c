@@ -33,7 +33,7 @@ void vma_lock_init(struct vm_area_struct *vma, struct umm_mm *mm)
 {
 	vma->vm_mm = mm;
 	vma->vm_refcnt = 0;
-	vma->vm_lock_seq = UINT64_MAX;	/* never equal to mm_lock_seq */
+	vma->vm_lock_seq = VMA_NEVER_LOCKED;
 }
 
 static uint32_t refcnt_read(struct vm_area_struct *vma)
@@ -73,33 +73,66 @@ static void vma_refcount_put(struct vm_area_struct *vma)
 }
 
 /*
- * vma_start_read - try to read-lock @vma, found under RCU.
+ * Whether the lock value @v of a VMA belongs to the current mmap_lock
+ * write cycle, i.e. whether the VMA is write-locked. Values only grow, so
+ * a @v below one this thread already read from mm_lock_seq (*@seen) names
+ * a cycle that had ended by then, and a VMA locked since would hold a
+ * newer value: no need to read mm_lock_seq, the line that every mmap
+ * cycle locking a VMA writes, and that a fault reading it would miss on
+ * after each. Otherwise read it, and remember what it said.
+ */
+static inline bool vma_lock_seq_current(struct umm_mm *mm, uint64_t v, uint64_t *seen)
+{
+	uint64_t s;
+
+	if (v == VMA_NEVER_LOCKED || v < *seen)
+		return false;
+	s = smp_load_acquire(&mm->mm_lock_seq);
+	*seen = s;
+	return v == s;
+}
+
+/*
+ * vma_start_read_cached - try to read-lock @vma, found under RCU; *@seen
+ * is a value mm_lock_seq of @mm had (0 if none is known), kept by the
+ * caller between calls and updated here.
  * Locking: caller is inside rcu_read_lock() (keeps @vma's memory alive);
  *          never waits.
  * Return: @vma read-locked; NULL when it is write-locked or a writer is
  *         excluding readers (fall back to mmap_lock); VMA_DETACHED when it
  *         was removed from the tree meanwhile (look up again).
  */
-struct vm_area_struct *vma_start_read(struct umm_mm *mm, struct vm_area_struct *vma)
+struct vm_area_struct *vma_start_read_cached(struct umm_mm *mm,
+					     struct vm_area_struct *vma,
+					     uint64_t *seen)
 {
 	uint32_t old;
 
 	VM_BUG_ON(!rcu_read_lock_held());
 	/* Cheap early exit; the check that counts is after the increment. */
-	if (READ_ONCE(vma->vm_lock_seq) == smp_load_acquire(&mm->mm_lock_seq))
+	if (vma_lock_seq_current(mm, READ_ONCE(vma->vm_lock_seq), seen))
 		return NULL;
 	if (!refcnt_inc_not_zero_limited(vma, &old))
 		return old == 0 ? VMA_DETACHED : NULL;
 	/*
 	 * A writer that locked the VMA after our first check stored
 	 * vm_lock_seq while it kept readers out, i.e. before our increment,
-	 * which is an acquire: we see its store now.
+	 * which is an acquire: we see its store now. A writer that comes
+	 * later waits for us.
 	 */
-	if (unlikely(READ_ONCE(vma->vm_lock_seq) == smp_load_acquire(&mm->mm_lock_seq))) {
+	if (unlikely(vma_lock_seq_current(mm, READ_ONCE(vma->vm_lock_seq), seen))) {
 		vma_refcount_put(vma);
 		return NULL;
 	}
 	return vma;
+}
+
+/* As vma_start_read_cached, reading mm_lock_seq. Locking: as it. */
+struct vm_area_struct *vma_start_read(struct umm_mm *mm, struct vm_area_struct *vma)
+{
+	uint64_t seen = 0;
+
+	return vma_start_read_cached(mm, vma, &seen);
 }
 
 /* Locking: releases the read lock vma_start_read() took. */

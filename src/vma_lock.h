@@ -14,6 +14,8 @@
 
 #define VMA_LOCK_OFFSET	0x40000000u
 #define VMA_REF_LIMIT	(VMA_LOCK_OFFSET - 1)
+/* vm_lock_seq of a VMA no cycle locked yet: never equal to mm_lock_seq */
+#define VMA_NEVER_LOCKED	UINT64_MAX
 
 /* vma_start_read()'s answer when the VMA was detached: look it up again. */
 #define VMA_DETACHED	((struct vm_area_struct *)-1L)
@@ -88,6 +90,9 @@ static inline bool vma_is_write_locked(struct vm_area_struct *vma)
 
 void vma_lock_init(struct vm_area_struct *vma, struct umm_mm *mm);
 struct vm_area_struct *vma_start_read(struct umm_mm *mm, struct vm_area_struct *vma);
+struct vm_area_struct *vma_start_read_cached(struct umm_mm *mm,
+					     struct vm_area_struct *vma,
+					     uint64_t *seen);
 void vma_end_read(struct vm_area_struct *vma);
 void vma_start_write(struct vm_area_struct *vma);
 void vma_mark_attached(struct vm_area_struct *vma);

@@ -1118,6 +1118,17 @@ void *vma_tree_entry_alloc(struct vma_tree *t)
 }
 
 /*
+ * Before entries' memory starts a grace period (vma_tree_entry_gen): the
+ * release orders the removals from the tree before it, and the hand-off to
+ * the grace period comes after it in program order.
+ * Locking: the writer lock of @t.
+ */
+static void vt_entry_gen_bump(struct vma_tree *t)
+{
+	smp_store_release(&t->egen, t->egen + 1);
+}
+
+/*
  * vma_tree_entry_retire - free @e, an entry no longer in @t, after a grace
  * period, for a later vma_tree_entry_alloc.
  * Return: false when it cannot (no memory for a batch): call_rcu it then.
@@ -1129,13 +1140,17 @@ bool vma_tree_entry_retire(struct vma_tree *t, void *e)
 
 	if (unlikely(!b)) {
 		b = vt_batch_get(t, true);
-		if (!b)
+		if (!b) {
+			vt_entry_gen_bump(t);	/* the caller's call_rcu follows */
 			return false;
+		}
 		t->eretired = b;
 	}
 	b->obj[b->nr++] = e;
-	if (b->nr == VT_BATCH)
+	if (b->nr == VT_BATCH) {
+		vt_entry_gen_bump(t);
 		vt_flush_retired(&t->eretired);
+	}
 	return true;
 }
 
@@ -2079,6 +2094,7 @@ void vma_tree_init(struct vma_tree *t)
 	t->retired = NULL;
 	t->espare = NULL;
 	t->eretired = NULL;
+	t->egen = 0;
 }
 
 /*
@@ -2088,14 +2104,19 @@ void vma_tree_init(struct vma_tree *t)
  */
 void vma_tree_destroy(struct vma_tree *t)
 {
+	uint64_t egen;
+
 	vt_flush_retired(&t->retired);
+	vt_entry_gen_bump(t);	/* no reader is left, but as ever */
 	vt_flush_retired(&t->eretired);
 	atomic_fetch_add_relaxed(&vt_live, -vt_free_subtree(t->root));
 	if (t->txn)
 		free(t->txn->items);
 	free(t->txn);
 	vt_free_spares(t);
+	egen = t->egen;
 	vma_tree_init(t);
+	t->egen = egen;		/* never back: a reader may hold an older one */
 }
 
 /* ------------------------------------------------------------------ */

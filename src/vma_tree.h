@@ -56,6 +56,13 @@ struct vma_tree {
 	struct vt_batch *eretired;	/* entries' memory, as retired; as above */
 	struct vt_batch *espare;	/* entries' memory for reuse; as above */
 	struct vt_txn *txn;	/* a write's scratch space; the external lock */
+	/*
+	 * Moves on before entries' memory this tree retired goes to a grace
+	 * period (vma_tree_entry_gen), once a batch: on a line of its own,
+	 * which writes in place and the count leave alone. smp_store_release
+	 * under the external lock; read locklessly.
+	 */
+	uint64_t egen __cacheline_aligned;
 };
 
 struct vma_tree_range {
@@ -133,6 +140,21 @@ int vma_tree_erase(struct vma_tree *t, uint64_t start, uint64_t end);
 /* Entry memory, recycled after a grace period. Locking: as writers. */
 void *vma_tree_entry_alloc(struct vma_tree *t);
 bool vma_tree_entry_retire(struct vma_tree *t, void *e);
+
+/*
+ * vma_tree_entry_gen - a value that moves on before the memory of any
+ * entry retired from @t can start its grace period. So an entry found in
+ * @t by a lookup made after reading g here stays safe to dereference in
+ * any later RCU read-side section that reads g here again: the entry may
+ * have left the tree since, but its memory has not been reused or freed
+ * (if the generation moved, that section began before the grace period).
+ * It lets a reader keep a pointer to an entry across sections, as a cache.
+ * Locking: inside rcu_read_lock().
+ */
+static inline uint64_t vma_tree_entry_gen(struct vma_tree *t)
+{
+	return __atomic_load_n(&t->egen, __ATOMIC_ACQUIRE);
+}
 
 /* Debugging and tests. */
 void vma_tree_barrier(void);

@@ -632,6 +632,47 @@ static void test_vma_lock_stats(void)
 	umm_mm_destroy(mm);
 }
 
+/*
+ * A thread's faults remember the VMA of the last one (vma.c, vmacache).
+ * The memory of a VMA unmapped here comes back, after a grace period, as
+ * a VMA of another mm at the same address: a fault here must still find
+ * nothing there, and faults in the other mm their own VMA.
+ */
+static void test_vmacache_recycled(void)
+{
+	const uint64_t x = BASE, other = BASE + 0x1000000;
+	struct umm_mm *a, *b;
+	int hits = 0;
+
+	vma_tree_barrier();	/* what earlier tests retired is in the pool */
+	a = new_mm();
+	b = new_mm();
+	CHECK_EQ(umm_mmap(a, x, PG, RW, ANON_FIXED, NULL, 0), x);
+	CHECK_EQ(umm_fault(a, x, UMM_WRITE), 0);	/* remembered */
+	CHECK_EQ(umm_fault(a, x, UMM_READ), 0);
+	/* made before any is retired: a takes none of the memory back */
+	for (int i = 0; i < 64; i++)
+		CHECK_EQ(umm_mmap(a, other + 2 * i * PG, PG, RW, ANON_FIXED, NULL, 0),
+			 other + 2 * i * PG);
+	CHECK_EQ(umm_munmap(a, x, PG), 0);
+	CHECK_EQ(umm_munmap(a, other, 128 * PG), 0);	/* a batch: x's first */
+	vma_tree_barrier();
+	CHECK_EQ(umm_fault(a, x, UMM_WRITE), -EFAULT);
+	for (int i = 0; i < 200; i++) {
+		CHECK_EQ(umm_mmap(b, x, PG, i & 1 ? PROT_READ : RW, ANON_FIXED, NULL, 0), x);
+		CHECK_EQ(umm_fault(a, x, UMM_READ), -EFAULT);
+		CHECK_EQ(umm_fault(a, x, UMM_WRITE), -EFAULT);
+		CHECK_EQ(umm_fault(b, x, UMM_WRITE), i & 1 ? -EFAULT : 0);
+		CHECK_EQ(umm_fault(b, x, UMM_READ), 0);
+		hits += own_frames(b, x, 1);
+		CHECK_EQ(umm_munmap(b, x, PG), 0);
+	}
+	CHECK_EQ(hits, 100);
+	CHECK_EQ(own_frames(a, x, 1), 0);
+	umm_mm_destroy(a);
+	umm_mm_destroy(b);
+}
+
 /* Destroy gives back every frame and table, private and shared alike. */
 static void test_destroy_frees_all(void)
 {
@@ -684,6 +725,7 @@ int main(void)
 	RUN(test_private_mremap);
 	RUN(test_populate);
 	RUN(test_vma_lock_stats);
+	RUN(test_vmacache_recycled);
 	RUN(test_destroy_frees_all);
 	return test_done();
 }

@@ -202,6 +202,57 @@ static void test_vma_lock_states(void)
 }
 
 /*
+ * vma_start_read_cached() skips mm_lock_seq for a VMA whose lock value is
+ * older than one the caller saw there; a VMA locked after that value was
+ * seen, or in the cycle it was seen in, is still found locked.
+ */
+static void test_lock_seq_seen(void)
+{
+	struct vm_area_struct *v, *w;
+	uint64_t seen = 0, stale;
+
+	mm = umm_mm_create(NULL);
+	v = new_vma(PAGE_SIZE);
+	w = new_vma(PAGE_SIZE);
+	vma_mark_attached(v);
+	vma_mark_attached(w);
+	mmap_write_lock(mm);
+	vma_start_write(w);		/* w's value: this cycle's */
+	rcu_read_lock();
+	CHECK(vma_start_read_cached(mm, w, &seen) == NULL);
+	CHECK_EQ(seen, mm->mm_lock_seq);	/* read, and odd */
+	CHECK(vma_start_read_cached(mm, w, &seen) == NULL);	/* seen in it */
+	rcu_read_unlock();
+	mmap_write_unlock(mm);
+	stale = seen;
+	rcu_read_lock();
+	CHECK(vma_start_read_cached(mm, w, &seen) == w);	/* that cycle ended */
+	CHECK_EQ(seen, mm->mm_lock_seq);
+	vma_end_read(w);
+	CHECK(vma_start_read_cached(mm, w, &seen) == w);	/* now without reading */
+	vma_end_read(w);
+	rcu_read_unlock();
+	mmap_write_lock(mm);
+	vma_start_write(v);		/* locked after @stale was seen */
+	vma_start_write(w);
+	rcu_read_lock();
+	CHECK(vma_start_read_cached(mm, v, &stale) == NULL);
+	stale = seen;
+	CHECK(vma_start_read_cached(mm, w, &stale) == NULL);
+	rcu_read_unlock();
+	CHECK_EQ(v->vm_refcnt, 1);
+	CHECK_EQ(w->vm_refcnt, 1);
+	mmap_write_unlock(mm);
+	rcu_read_lock();
+	CHECK(vma_start_read_cached(mm, v, &seen) == v);
+	vma_end_read(v);
+	rcu_read_unlock();
+	free(v);
+	free(w);
+	umm_mm_destroy(mm);
+}
+
+/*
  * An mmap into a gap write-locks no VMA: not a neighbour it cannot merge
  * with, not the new VMA (nothing is moved or cleared there afterwards), so
  * mm_lock_seq, which every fault reads, does not move. A merge locks the
@@ -246,6 +297,7 @@ static void test_lock_only_what_changes(void)
 int main(void)
 {
 	RUN(test_vma_lock_states);
+	RUN(test_lock_seq_seen);
 	RUN(test_lock_only_what_changes);
 	RUN(test_vma_lock_stress);
 	return test_done();
