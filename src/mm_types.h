@@ -264,6 +264,8 @@ enum mm_stat_item {
  * sit on lines no writer touches, and the fault's counters on a line of
  * their own, so a fault beside mmap churn misses only on what really
  * changed (the root and mm_lock_seq), as the kernel's mm_struct layout.
+ * A fault in the VMA of the thread's last one reads neither (vma.c,
+ * vmacache_find; vma_lock.c, vma_start_read_cached).
  */
 struct umm_mm {
 	/* fixed for the mm's life: read by every fault */
