@@ -327,6 +327,7 @@ static vm_fault_t do_anonymous_page(struct vm_fault *vmf)
 		mm_stat_add(mm, MM_ANONPAGES, 1);
 	}
 	set_pte(vmf->pte, entry);
+	update_mmu_cache(vma, vmf->address, entry);
 	pte_unmap_unlock(vmf->pte, vmf->ptl);
 	return 0;
 release:
@@ -346,6 +347,7 @@ static vm_fault_t wp_page_copy(struct vm_fault *vmf, struct page *old)
 	struct umm_mm *mm = vma->vm_mm;
 	struct page *new;
 	vm_fault_t ret;
+	pte_t entry;
 
 	if (old)
 		get_page(old);	/* keep it to copy from once the lock is gone */
@@ -371,7 +373,9 @@ static vm_fault_t wp_page_copy(struct vm_fault *vmf, struct page *old)
 	}
 	page_add_new_anon_rmap(new, vma, vmf->address);
 	mm_stat_add(mm, MM_ANONPAGES, 1);
-	set_pte(vmf->pte, mk_anon_pte(vma, new));
+	entry = mk_anon_pte(vma, new);
+	set_pte(vmf->pte, entry);
+	update_mmu_cache(vma, vmf->address, entry);
 	if (old) {
 		page_remove_rmap_pte(old);
 		if (PageAnon(compound_head(old)))
@@ -468,6 +472,7 @@ static bool finish_fault(struct vm_fault *vmf, struct page *cache, struct page *
 		mm_stat_add(mm, MM_ANONPAGES, 1);
 	}
 	set_pte(vmf->pte, entry);
+	update_mmu_cache(vmf->vma, vmf->address, entry);
 	pte_unmap_unlock(vmf->pte, vmf->ptl);
 	return true;
 }

@@ -197,6 +197,18 @@ struct sw_tlb *access_begin(struct umm_mm *mm)
 	return t;
 }
 
+void update_mmu_cache(struct vm_area_struct *vma, uint64_t addr, pte_t pte)
+{
+	struct sw_tlb *t = tlb_current(vma->vm_mm);
+	uint64_t want = _PAGE_PRESENT | _PAGE_ACCESSED;
+
+	/* what the walk would load: present and young; writable once dirty */
+	if (!t || (pte_flags(pte) & want) != want)
+		return;
+	sw_tlb_fill(t, addr, pfn_to_virt(pte_pfn(pte)),
+		    !(pte_flags(pte) & _PAGE_NOREAD), pte_write(pte) && pte_dirty(pte));
+}
+
 void flush_tlb_mm_range(struct umm_mm *mm, uint64_t start, uint64_t end)
 {
 	struct list_head *pos;

@@ -93,6 +93,18 @@ static inline void sw_tlb_fill(struct sw_tlb *t, uint64_t addr, char *host,
 }
 
 /*
+ * update_mmu_cache - a fault just set @pte for @addr of @vma's mm: load it
+ * into this thread's TLB, as an architecture with a software-loaded TLB
+ * does, so the access that faulted finds it on its retry instead of
+ * walking the tables again. Safe outside an access section: an entry is
+ * only used inside one, a section that starts after a flush of the entry
+ * drops it (access_begin), and one already running when the flush comes
+ * is waited for, as for an entry the walk loaded.
+ * Locking: the PTE lock held (@pte is what the table holds).
+ */
+void update_mmu_cache(struct vm_area_struct *vma, uint64_t addr, pte_t pte);
+
+/*
  * flush_tlb_mm_range - no translation of [start, end) made before this
  * call survives it, and no access that started through one is still
  * running when it returns. Locking: takes mm->tlb_lock; must not be called

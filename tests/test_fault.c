@@ -17,6 +17,7 @@
 #include "mm.h"
 #include "pgtable.h"
 #include "page_alloc.h"
+#include "tlb.h"
 
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP	4
@@ -673,6 +674,44 @@ static void test_vmacache_recycled(void)
 	umm_mm_destroy(b);
 }
 
+static void *unmap_base(void *arg)
+{
+	CHECK_EQ(umm_munmap(arg, BASE, PG), 0);
+	return NULL;
+}
+
+/*
+ * A fault loads the entry it set into the faulting thread's TLB
+ * (update_mmu_cache), outside any access section; an unmap by another
+ * thread while this one is in none must still take it away before the
+ * next access, and a read fault of the zero page loads it read-only.
+ */
+static void test_update_mmu_cache(void)
+{
+	struct umm_mm *mm = new_mm();
+	struct sw_tlb *t;
+	pthread_t th;
+	char c = 1;
+
+	CHECK_EQ(umm_mmap(mm, BASE, PG, RW, ANON_FIXED, NULL, 0), BASE);
+	CHECK_EQ(umm_fault(mm, BASE, UMM_WRITE), 0);
+	t = tlb_get(mm);
+	CHECK(t && sw_tlb_lookup(t, BASE, true));
+	CHECK_EQ(pthread_create(&th, NULL, unmap_base, mm), 0);
+	pthread_join(th, NULL);
+	CHECK_EQ(umm_read(mm, BASE, &c, 1), -EFAULT);
+	CHECK_EQ(umm_write(mm, BASE, &c, 1), -EFAULT);
+
+	CHECK_EQ(umm_mmap(mm, BASE, PG, RW, ANON_FIXED, NULL, 0), BASE);
+	CHECK_EQ(umm_fault(mm, BASE, UMM_READ), 0);
+	CHECK(sw_tlb_lookup(t, BASE, false) && !sw_tlb_lookup(t, BASE, true));
+	CHECK(holds(mm, BASE, PG, 0));
+	CHECK(fill(mm, BASE, PG, 0x5a));	/* a copy on write of the zero page */
+	CHECK(sw_tlb_lookup(t, BASE, true));
+	CHECK(holds(mm, BASE, PG, 0x5a));
+	umm_mm_destroy(mm);
+}
+
 /* Destroy gives back every frame and table, private and shared alike. */
 static void test_destroy_frees_all(void)
 {
@@ -726,6 +765,7 @@ int main(void)
 	RUN(test_populate);
 	RUN(test_vma_lock_stats);
 	RUN(test_vmacache_recycled);
+	RUN(test_update_mmu_cache);
 	RUN(test_destroy_frees_all);
 	return test_done();
 }
