@@ -347,7 +347,6 @@ static vm_fault_t wp_page_copy(struct vm_fault *vmf, struct page *old)
 	struct umm_mm *mm = vma->vm_mm;
 	struct page *new;
 	vm_fault_t ret;
-	pte_t entry;
 
 	if (old)
 		get_page(old);	/* keep it to copy from once the lock is gone */
@@ -373,9 +372,11 @@ static vm_fault_t wp_page_copy(struct vm_fault *vmf, struct page *old)
 	}
 	page_add_new_anon_rmap(new, vma, vmf->address);
 	mm_stat_add(mm, MM_ANONPAGES, 1);
-	entry = mk_anon_pte(vma, new);
-	set_pte(vmf->pte, entry);
-	update_mmu_cache(vma, vmf->address, entry);
+	/*
+	 * No update_mmu_cache: the flush below moves the TLB generation, so
+	 * this thread's next access would drop the entry unused.
+	 */
+	set_pte(vmf->pte, mk_anon_pte(vma, new));
 	if (old) {
 		page_remove_rmap_pte(old);
 		if (PageAnon(compound_head(old)))
