@@ -9,11 +9,15 @@
  * largest gap below it: a gap search descends only into children that can
  * hold the request (the maple tree's allocation-range nodes do the same).
  *
- * Nodes keep their shape once reachable from a published root: pivots and
- * slot counts never change. The one write done in place is the maple
- * tree's exact fit (vt_store_exact): a range that is exactly one slot gets
- * its new entry, or NULL between two entries, with one release store, and
- * the gap figures above it are updated. Any other write
+ * Nodes keep their shape once reachable from a published root, but for
+ * one thing: a leaf may grow at its end. Two writes are done in place, as
+ * the maple tree does them. The exact fit (vt_store_exact): a range that
+ * is exactly one slot gets its new entry, or NULL between two entries,
+ * with one release store. The append (vt_store_append): an entry in the
+ * upper part of the gap that ends a leaf goes into slots past the leaf's
+ * count, which one release store then raises; a reader loads the count
+ * once per visit (vt_nr). Either way the gap figures above are updated.
+ * Any other write
  * (vma_tree_replace) rewrites the slots covering its range as one list,
  * re-packs that list into new leaves, and walks up the two root-to-leaf
  * paths that bound the range, re-packing each level's changed children
@@ -50,9 +54,11 @@
 /*
  * Slot i of a node covers [pivot[i - 1], pivot[i]); the first starts at the
  * node's minimum and the last ends at its maximum, both known only to the
- * parent (or the walk that reached the node). nr, leaf and the pivots are
- * written before the node is published and never after (the acquire load
- * of the root orders them). A leaf slot and an internal gap may be
+ * parent (or the walk that reached the node). nr, leaf and the pivots of
+ * slots below nr are written before the node is published and never after
+ * (the acquire load of the root orders them); a leaf's nr only grows in
+ * place, after the slots and pivots it adds (vt_store_append), and readers
+ * load it with acquire (vt_nr). A leaf slot and an internal gap may be
  * rewritten in place by an exact-fit store under the writer lock: lockless
  * readers load a slot with acquire (vt_slot_load) and a gap with READ_ONCE.
  */
@@ -99,11 +105,24 @@ static inline unsigned int vt_min_slots(unsigned int level)
 	return level ? VT_NODE_MIN : VT_LEAF_MIN;
 }
 
-/* The slot of @n that holds @key: the first whose pivot is above it. */
-static inline unsigned int vt_slot_of(const struct vt_node *n, uint64_t key)
+/*
+ * @n's slot count, as a lockless reader must load it: a leaf may grow in
+ * place (vt_store_append), and the acquire orders the slots and pivots
+ * written past the old count before it. A reader loads it once per node
+ * visit and works with that value throughout, which sees the node before
+ * the append or after it, never a mix.
+ */
+static inline unsigned int vt_nr(const struct vt_node *n)
+{
+	return smp_load_acquire(&n->nr);
+}
+
+/* The slot of @n (@nr slots) that holds @key: the first pivot above it. */
+static inline unsigned int vt_slot_of(const struct vt_node *n, unsigned int nr,
+				      uint64_t key)
 {
 	const uint64_t *piv = vt_pivots(n);
-	unsigned int i, last = n->nr - 1;
+	unsigned int i, last = nr - 1;
 
 	for (i = 0; i < last; i++)
 		if (key < piv[i])
@@ -117,10 +136,18 @@ static inline uint64_t vt_slot_min(const struct vt_node *n, unsigned int i,
 	return i ? vt_pivots(n)[i - 1] : min;
 }
 
+/* Where slot @i of @n (@nr slots, [.., @max)) ends. */
+static inline uint64_t vt_slot_end(const struct vt_node *n, unsigned int nr,
+				   unsigned int i, uint64_t max)
+{
+	return i < nr - 1u ? vt_pivots(n)[i] : max;
+}
+
+/* As vt_slot_end, for the writer, whose view of the count never moves. */
 static inline uint64_t vt_slot_max(const struct vt_node *n, unsigned int i,
 				   uint64_t max)
 {
-	return i < n->nr - 1u ? vt_pivots(n)[i] : max;
+	return vt_slot_end(n, n->nr, i, max);
 }
 
 /*
@@ -150,18 +177,20 @@ struct vt_pos {
 	struct vt_node *leaf;
 	uint64_t min, max;
 	unsigned int slot;
+	unsigned int nr;	/* the leaf's slot count, as loaded (vt_nr) */
 };
 
 static void vt_descend(struct vt_node *n, uint64_t key, struct vt_pos *pos)
 {
 	uint64_t min = 0, max = VMA_TREE_KEY_MAX;
-	unsigned int i;
+	unsigned int i, nr;
 
 	for (;;) {
-		i = vt_slot_of(n, key);
+		nr = vt_nr(n);
+		i = vt_slot_of(n, nr, key);
 		if (n->leaf)
 			break;
-		max = vt_slot_max(n, i, max);
+		max = vt_slot_end(n, nr, i, max);
 		min = vt_slot_min(n, i, min);
 		n = n->i.child[i];
 		vt_prefetch_node(n, 0);
@@ -170,6 +199,7 @@ static void vt_descend(struct vt_node *n, uint64_t key, struct vt_pos *pos)
 	pos->min = min;
 	pos->max = max;
 	pos->slot = i;
+	pos->nr = nr;
 }
 
 /* A leaf slot, as a lockless reader must load it (see vt_store_exact). */
@@ -187,7 +217,7 @@ static inline void *vt_pos_entry(const struct vt_pos *p, unsigned int i,
 		if (start)
 			*start = vt_slot_min(p->leaf, i, p->min);
 		if (end)
-			*end = vt_slot_max(p->leaf, i, p->max);
+			*end = vt_slot_end(p->leaf, p->nr, i, p->max);
 	}
 	return entry;
 }
@@ -223,7 +253,7 @@ static void vt_cursor_sync(struct vma_tree_cursor *c)
 static void vt_cursor_descend(struct vma_tree_cursor *c, uint64_t key,
 			      struct vt_pos *pos)
 {
-	unsigned int d = c->depth - 1, i;
+	unsigned int d = c->depth - 1, i, nr;
 	uint64_t min, max;
 	struct vt_node *n;
 
@@ -233,10 +263,11 @@ static void vt_cursor_descend(struct vma_tree_cursor *c, uint64_t key,
 	min = c->min[d];
 	max = c->max[d];
 	for (;;) {
-		i = vt_slot_of(n, key);
+		nr = vt_nr(n);
+		i = vt_slot_of(n, nr, key);
 		if (n->leaf)
 			break;
-		max = vt_slot_max(n, i, max);
+		max = vt_slot_end(n, nr, i, max);
 		min = vt_slot_min(n, i, min);
 		n = n->i.child[i];
 		vt_prefetch_node(n, 0);
@@ -251,6 +282,7 @@ static void vt_cursor_descend(struct vma_tree_cursor *c, uint64_t key,
 	pos->min = min;
 	pos->max = max;
 	pos->slot = i;
+	pos->nr = nr;
 }
 
 /* Descend to @key: along @c's path if there is a cursor, else from @root. */
@@ -273,7 +305,7 @@ static void *vt_next(struct vt_node *root, struct vma_tree_cursor *c,
 
 	while (addr < VMA_TREE_KEY_MAX) {
 		vt_seek(root, c, addr, &p);
-		for (i = p.slot; i < p.leaf->nr; i++) {
+		for (i = p.slot; i < p.nr; i++) {
 			entry = vt_pos_entry(&p, i, start, end);
 			if (entry)
 				return entry;
@@ -438,12 +470,14 @@ void *vma_tree_iter_next(struct vma_tree_iter *it,
 			it->leaf = p.leaf;
 			it->leaf_min = p.min;
 			it->leaf_max = p.max;
+			it->leaf_nr = p.nr;
 			it->slot = p.slot;
 		}
 		p.leaf = it->leaf;
 		p.min = it->leaf_min;
 		p.max = it->leaf_max;
-		while (it->slot < p.leaf->nr) {
+		p.nr = it->leaf_nr;
+		while (it->slot < p.nr) {
 			entry = vt_pos_entry(&p, it->slot++, &s, &e);
 			if (entry && e > it->addr) {
 				it->addr = e;
@@ -473,12 +507,12 @@ struct vt_gap_req {
 static bool vt_gap_rev(const struct vt_node *n, uint64_t min, uint64_t max,
 		       const struct vt_gap_req *r, uint64_t *found)
 {
-	unsigned int i;
+	unsigned int i, nr = vt_nr(n);
 	uint64_t s, e;
 
-	for (i = n->nr; i-- > 0;) {
+	for (i = nr; i-- > 0;) {
 		s = vt_slot_min(n, i, min);
-		e = vt_slot_max(n, i, max);
+		e = vt_slot_end(n, nr, i, max);
 		if (s >= r->high)
 			continue;
 		if (e <= r->low)
@@ -505,12 +539,12 @@ static bool vt_gap_rev(const struct vt_node *n, uint64_t min, uint64_t max,
 static bool vt_gap_fwd(const struct vt_node *n, uint64_t min, uint64_t max,
 		       const struct vt_gap_req *r, uint64_t *found)
 {
-	unsigned int i;
+	unsigned int i, nr = vt_nr(n);
 	uint64_t s, e;
 
-	for (i = 0; i < n->nr; i++) {
+	for (i = 0; i < nr; i++) {
 		s = vt_slot_min(n, i, min);
-		e = vt_slot_max(n, i, max);
+		e = vt_slot_end(n, nr, i, max);
 		if (e <= r->low)
 			continue;
 		if (s >= r->high)
@@ -1491,7 +1525,7 @@ static void vt_walk(struct vt_node *root, unsigned int height, uint64_t key,
 	BUG_ON(!height || height > VT_MAX_HEIGHT);
 	for (h = height - 1; h > 0; h--) {
 		BUG_ON(n->leaf);
-		i = vt_slot_of(n, key);
+		i = vt_slot_of(n, n->nr, key);
 		p->node[h] = n;
 		p->min[h] = min;
 		p->max[h] = max;
@@ -1505,7 +1539,7 @@ static void vt_walk(struct vt_node *root, unsigned int height, uint64_t key,
 	p->node[0] = n;
 	p->min[0] = min;
 	p->max[0] = max;
-	p->idx[0] = vt_slot_of(n, key);
+	p->idx[0] = vt_slot_of(n, n->nr, key);
 }
 
 /* Entries of leaf @n ([min, max)) lying inside [start, end). */
@@ -1933,11 +1967,11 @@ static void vt_fix_gaps(const struct vt_path *p, unsigned int height)
 }
 
 /*
- * vt_store_exact - the write in place, when [@start, @end) is exactly one
- * slot and the write stores one entry over all of it, or clears an entry
- * whose neighbours in the leaf are both entries (so gaps stay whole).
- * Pivots and slot counts stay, so one release store of the slot is the
- * whole change to readers: they find the old entry or the new one, as
+ * vt_store_exact - the write in place, when the slot @p ends on is exactly
+ * [@start, @end) and the write stores one entry over all of it, or clears
+ * an entry whose neighbours in the leaf are both entries (so gaps stay
+ * whole). Pivots and slot counts stay, so one release store of the slot is
+ * the whole change to readers: they find the old entry or the new one, as
  * across a new root. Nothing is copied or retired and the root and the
  * lines of other slots stay as they were, so a fault looking up its VMA
  * beside another thread's mmap/munmap churn no longer misses on a new
@@ -1946,13 +1980,75 @@ static void vt_fix_gaps(const struct vt_path *p, unsigned int height)
  * Locking: the writer lock held.
  * Return: 0 done; -EAGAIN not of that shape (nothing changed).
  */
-static int vt_store_exact(struct vma_tree *t, uint64_t start, uint64_t end,
-			  const struct vma_tree_range *new, size_t nr, bool insert)
+static int vt_store_exact(struct vma_tree *t, const struct vt_path *p,
+			  void *old, void *entry, bool insert)
+{
+	struct vt_node *leaf = p->node[0];
+	unsigned int i = p->idx[0];
+
+	if ((!old && !entry) || (old && insert))
+		return -EAGAIN;
+	if (!entry && (i == 0 || i + 1u >= leaf->nr || !leaf->l.slot[i - 1] ||
+		       !leaf->l.slot[i + 1]))
+		return -EAGAIN;
+	smp_store_release(&leaf->l.slot[i], entry);
+	if (!old != !entry)
+		vt_fix_gaps(p, t->height);
+	WRITE_ONCE(t->count, t->count + !!entry - !!old);
+	return 0;
+}
+
+/*
+ * vt_store_append - the other write in place (the maple tree's append):
+ * @entry goes into the upper part of the gap [@s, @e) that ends the leaf
+ * of @p, [@start, @end) with @s < @start, and the leaf has room for the
+ * one or two slots that adds. The gap keeps its slot and only shrinks;
+ * the new slots and the pivots that bound them go past the leaf's count,
+ * where no reader looks, and one release store of the count shows them.
+ * A reader that loaded the old count sees the whole gap, as before the
+ * write; one that loaded the new count sees all of it (vt_nr). A count
+ * never shrinks in place, so the slots past it were never seen by any
+ * reader, and writing them races with none. Mapping regions one after
+ * another upwards, as an emulator maps its guest, is this shape three
+ * times in four: no copy of the leaf and its path, nothing retired.
+ * Locking: the writer lock held.
+ * Return: 0 done; -EAGAIN not of that shape (nothing changed).
+ */
+static int vt_store_append(struct vma_tree *t, const struct vt_path *p,
+			   uint64_t s, uint64_t e, uint64_t start, uint64_t end,
+			   void *entry)
+{
+	struct vt_node *leaf = p->node[0];
+	unsigned int i = p->idx[0], nr = leaf->nr;
+
+	if (i + 1u != nr || s >= start || end > e ||
+	    nr + 1u + (end < e) > VT_LEAF_SLOTS)
+		return -EAGAIN;
+	leaf->l.pivot[i] = start;
+	leaf->l.slot[i + 1] = entry;
+	if (end < e) {
+		leaf->l.pivot[i + 1] = end;
+		leaf->l.slot[i + 2] = NULL;
+	}
+	smp_store_release(&leaf->nr, nr + 1u + (end < e));
+	vt_fix_gaps(p, t->height);
+	WRITE_ONCE(t->count, t->count + 1);
+	return 0;
+}
+
+/*
+ * A write that needs no new node: one entry over exactly one slot, or
+ * cleared from one (vt_store_exact); one entry into the gap at the end of
+ * a leaf (vt_store_append).
+ * Locking: the writer lock held.
+ * Return: 0 done; -EAGAIN when neither fits (nothing changed).
+ */
+static int vt_store_in_place(struct vma_tree *t, uint64_t start, uint64_t end,
+			     const struct vma_tree_range *new, size_t nr,
+			     bool insert)
 {
 	void *entry = nr ? new[0].entry : NULL, *old;
-	struct vt_node *leaf;
 	struct vt_path p;
-	unsigned int i;
 	uint64_t s, e;
 
 	if (nr > 1 || (nr && (new[0].start != start || new[0].end != end)) ||
@@ -1960,18 +2056,11 @@ static int vt_store_exact(struct vma_tree *t, uint64_t start, uint64_t end,
 		return -EAGAIN;
 	vt_walk(t->root, t->height, start, &p);
 	old = vt_path_slot(&p, &s, &e);
-	if (s != start || e != end || (!old && !entry) || (old && insert))
+	if (s == start && e == end)
+		return vt_store_exact(t, &p, old, entry, insert);
+	if (old || !entry)
 		return -EAGAIN;
-	leaf = p.node[0];
-	i = p.idx[0];
-	if (!entry && (i == 0 || i + 1u >= leaf->nr || !leaf->l.slot[i - 1] ||
-		       !leaf->l.slot[i + 1]))
-		return -EAGAIN;
-	smp_store_release(&leaf->l.slot[i], entry);
-	if (!old != !entry)
-		vt_fix_gaps(&p, t->height);
-	WRITE_ONCE(t->count, t->count + !!entry - !!old);
-	return 0;
+	return vt_store_append(t, &p, s, e, start, end, entry);
 }
 
 static int vt_replace(struct vma_tree *t, uint64_t start, uint64_t end,
@@ -1990,7 +2079,7 @@ static int vt_replace(struct vma_tree *t, uint64_t start, uint64_t end,
 	err = vt_check_new(start, end, new, nr);
 	if (err)
 		return err;
-	err = vt_store_exact(t, start, end, new, nr, insert);
+	err = vt_store_in_place(t, start, end, new, nr, insert);
 	if (err != -EAGAIN)
 		return err;
 	if (unlikely(!tx)) {

@@ -10,7 +10,9 @@
  * A write is one copy-on-write step: the nodes that change are copied,
  * the new root is published with one release store, the replaced nodes are
  * freed after a grace period (by a reclaimer thread, or call_rcu); or, for
- * an exact fit of one slot, one release store into that slot. A lookup
+ * an exact fit of one slot, one release store into that slot; or, for an
+ * entry into the gap that ends a leaf with room, slots written past the
+ * leaf's count and one release store of the count. A lookup
  * therefore sees each slot before a write or after it, never a torn one,
  * which is what lets a fault find its VMA without mmap_lock (seed 004,
  * lock_vma_under_rcu). A longer lockless walk (an iterator, a gap search)
@@ -82,6 +84,7 @@ struct vma_tree_iter {
 	uint64_t leaf_min, leaf_max;
 	uint64_t addr;		/* next entry must end after this */
 	unsigned int slot;
+	unsigned int leaf_nr;	/* the leaf's slot count, loaded once */
 };
 
 /*

@@ -843,6 +843,53 @@ static void test_store_in_place(void)
 	vma_tree_destroy(&t);
 }
 
+/*
+ * Entries added upwards, each into the gap that ends its leaf: most go in
+ * place (no new version: the same nodes), the rest by copy when the leaf
+ * is full; what they build is the same tree either way.
+ */
+static void test_store_append(void)
+{
+	struct vma_tree t;
+	uint64_t i, seq, in_place = 0, a = 0, s, e;
+	void *x = new_entry(), *got;
+
+	vma_tree_init(&t);
+	for (i = 0; i < 3000; i++) {
+		seq = t.seq;
+		CHECK_EQ(vma_tree_insert(&t, (3 * i + 1) * PG, (3 * i + 2) * PG,
+					 new_entry()), 0);
+		in_place += t.seq == seq;
+		if (i % 97 == 0)
+			CHECK_EQ(vma_tree_validate(&t), 0);
+	}
+	CHECK_EQ(vma_tree_validate(&t), 0);
+	CHECK_EQ(vma_tree_count(&t), 3000);
+	printf("     %lu of 3000 in place\n", (unsigned long)in_place);
+	CHECK(in_place >= 3000 / 2);
+	for (i = 0; i < 3000; i++) {
+		got = vma_tree_find(&t, (3 * i + 1) * PG + 5, &s, &e);
+		CHECK(got && s == (3 * i + 1) * PG && e == s + PG);
+		CHECK(!vma_tree_find(&t, 3 * i * PG, NULL, NULL));
+	}
+	/* the gaps above followed: the first 3-page gap is above the last */
+	CHECK_EQ(vma_tree_gap_bottom_up(&t, 0, VMA_TREE_KEY_MAX, 3 * PG, 0, &a), 0);
+	CHECK_EQ(a, 8999 * PG);
+	/* an entry that ends the key space adds one slot, not two */
+	CHECK_EQ(vma_tree_insert(&t, VMA_TREE_KEY_MAX - 4 * PG + 1,
+				 VMA_TREE_KEY_MAX, x), 0);
+	CHECK(vma_tree_find(&t, VMA_TREE_KEY_MAX - 1, &s, &e) == x);
+	CHECK(s == VMA_TREE_KEY_MAX - 4 * PG + 1 && e == VMA_TREE_KEY_MAX);
+	CHECK_EQ(vma_tree_validate(&t), 0);
+	/* at the start of the gap, the gap's own slot changes: copied */
+	seq = t.seq;
+	CHECK_EQ(vma_tree_insert(&t, 8999 * PG, 9000 * PG, new_entry()), 0);
+	CHECK(t.seq != seq);
+	CHECK_EQ(vma_tree_validate(&t), 0);
+	CHECK_EQ(vma_tree_count(&t), 3002);
+	vma_tree_destroy(&t);
+}
+
 /* Runs last: everything the tests allocated must be back. */
 static void test_all_nodes_freed(void)
 {
@@ -871,6 +918,7 @@ int main(void)
 	RUN(test_packing);
 	RUN(test_every_slot);
 	RUN(test_store_in_place);
+	RUN(test_store_append);
 	RUN(test_host_fork);
 	RUN(test_all_nodes_freed);
 	free(model);

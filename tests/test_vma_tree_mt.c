@@ -11,8 +11,11 @@
  * (so a gap of HOLE pages always exists there and a larger one never
  * does); region 3 sees plain inserts and erases (mmap/munmap); region 4
  * only writes stored in place (a page between two fixed entries filled,
- * emptied or its entry replaced), and a fixed background of entries makes
- * the tree several levels deep. Replaced
+ * emptied or its entry replaced); region 5, the top of the key space,
+ * grows upwards one entry at a time, as an emulator maps its guest (stores
+ * in place at the end of a leaf, vt_store_append), and is emptied at once
+ * when full; a fixed background of entries makes the tree several levels
+ * deep. Replaced
  * entries are freed with call_rcu, as VMAs are. Readers also look through
  * cursors, and the writer keeps one across its writes.
  */
@@ -32,6 +35,8 @@
 #define R3_SLOTS	256ull
 #define R4		(1ull << 38)
 #define R4_SLOTS	512ull
+#define R5		(1ull << 44)
+#define R5_SLOTS	400ull
 #define BG		(1ull << 40)
 #define BG_ENTRIES	20000ull
 #define READERS		3
@@ -184,6 +189,34 @@ static void write_r4(uint64_t *seed)
 		retire(&x, 1);
 }
 
+/*
+ * Region 5: entry j on page 2j + 1, added in order; when all are there,
+ * one erase takes them away and it starts again.
+ */
+static uint64_t r5_nr;		/* the writer's: entries in region 5 */
+
+static void write_r5(void)
+{
+	uint64_t s = R5 + (2 * r5_nr + 1) * PG, end = R5 + 2 * R5_SLOTS * PG;
+	struct ent *old[R5_SLOTS];
+	struct vma_tree_iter it;
+	struct ent *x;
+	size_t n = 0;
+
+	if (r5_nr < R5_SLOTS) {
+		CHECK_EQ(vma_tree_insert(&tree, s, s + PG, ent_new(s, s + PG)), 0);
+		r5_nr++;
+		return;
+	}
+	vma_tree_iter_init(&it, &tree, R5);
+	while ((x = vma_tree_iter_next(&it, NULL, NULL)))
+		old[n++] = x;
+	CHECK_EQ(n, R5_SLOTS);
+	CHECK_EQ(vma_tree_erase(&tree, R5, end), 0);
+	retire(old, n);
+	r5_nr = 0;
+}
+
 static void *writer(void *arg)
 {
 	uint64_t seed = 0x5eed ^ (uintptr_t)arg;
@@ -191,7 +224,7 @@ static void *writer(void *arg)
 
 	vma_tree_cursor_init(&c, &tree);
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
-		unsigned int op = xrand(&seed) % 5;
+		unsigned int op = xrand(&seed) % 7;
 
 		pthread_mutex_lock(&mmap_lock);
 		if (op < 2)
@@ -200,8 +233,10 @@ static void *writer(void *arg)
 			write_r2(&seed);
 		else if (op == 3)
 			write_r3(&seed);
-		else
+		else if (op == 4)
 			write_r4(&seed);
+		else
+			write_r5();
 		pthread_mutex_unlock(&mmap_lock);
 		writes++;
 	}
@@ -285,6 +320,31 @@ static void read_r4(uint64_t *seed)
 	}
 }
 
+/*
+ * Region 5 holds entries 0 to m - 1 for some m, none missing: a reader
+ * that saw a leaf before an append and one that saw it after both see a
+ * whole layout, and the walk sees each leaf as one of them. A lookup
+ * finds a page's entry with its own bounds, or nothing.
+ */
+static void read_r5(uint64_t *seed)
+{
+	uint64_t a = R5 + xrand(seed) % (2 * R5_SLOTS * PG), s, e, pos = R5;
+	struct vma_tree_iter it;
+	struct ent *x;
+
+	x = vma_tree_find(&tree, a, &s, &e);
+	CHECK(!x || (ent_ok(x, s, e) && e - s == PG && (s - R5) / PG % 2 == 1 &&
+		     s <= a && a < e));
+	vma_tree_iter_init(&it, &tree, R5);
+	while ((x = vma_tree_iter_next(&it, &s, &e))) {
+		CHECK(ent_ok(x, s, e) && s == pos + PG && e == s + PG);
+		pos = e;
+	}
+	CHECK(pos <= R5 + 2 * R5_SLOTS * PG);
+	x = vma_tree_find_prev(&tree, VMA_TREE_KEY_MAX, &s, &e);
+	CHECK(ent_ok(x, s, e));
+}
+
 /* Region 1 is tiled with no gap and no overlap, in any one snapshot. */
 static void read_walk_r1(void)
 {
@@ -347,9 +407,12 @@ static void *reader(void *arg)
 
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
 		rcu_read_lock();
-		switch (xrand(&seed) % 6) {
+		switch (xrand(&seed) % 7) {
 		case 0:
 			read_find(&seed);
+			break;
+		case 6:
+			read_r5(&seed);
 			break;
 		case 5:
 			read_r4(&seed);
