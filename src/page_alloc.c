@@ -146,9 +146,18 @@ static struct {
 
 struct per_thread_pages {
 	spinlock_t lock;
-	int count;			/* both lists; lock */
+	int count;			/* both lists and the run; lock */
 	struct list_head list;		/* frames of any content; lock */
 	struct list_head zero;		/* PG_zero frames; lock */
+	/*
+	 * A zeroed block the zeroer made, taken whole: its frames are handed
+	 * out in address order, [zrun, zrun + zrun_nr), never linked one by
+	 * one. Linking them cost a write to 32 struct pages the zeroer's CPU
+	 * had just touched, each then pulled over again by its allocation;
+	 * lock.
+	 */
+	struct page *zrun;
+	unsigned int zrun_nr;
 	uint64_t zeroed;		/* zeroed here since the last zeroer start */
 	bool kick;			/* took a zeroed block: wake the zeroer */
 	uint64_t pgalloc, pgfree, pgzero;	/* written by the owner thread only */
@@ -1119,11 +1128,18 @@ static void pcp_flush(struct per_thread_pages *pcp, int nr)
 	spin_lock(&zone.lock);
 	while (nr-- > 0 && pcp->count) {
 		struct list_head *l = list_empty(&pcp->list) ? &pcp->zero : &pcp->list;
-		struct page *p = list_entry(l->prev, struct page, lru);
-		bool zero = test_bit_page(PG_zero, p);
+		struct page *p;
+		bool zero;
 
-		list_del(&p->lru);
 		pcp->count--;
+		if (list_empty(l)) {
+			/* the run last: its frames are the freshest zeroed */
+			__free_one_page(page_to_pfn(pcp->zrun + --pcp->zrun_nr), 0, true);
+			continue;
+		}
+		p = list_entry(l->prev, struct page, lru);
+		zero = test_bit_page(PG_zero, p);
+		list_del(&p->lru);
 		WRITE_ONCE(p->flags, 0);
 		__free_one_page(page_to_pfn(p), 0, zero);
 	}
@@ -1211,8 +1227,10 @@ static void pcp_refill_zero(struct per_thread_pages *pcp)
 		p = zeroed_take();
 		spin_unlock(&zone.lock);
 		if (p) {
-			for (int i = 0; i < PCP_BATCH; i++)
-				pcp_add(pcp, p + i, true);
+			VM_BUG_ON(pcp->zrun_nr);
+			pcp->zrun = p;
+			pcp->zrun_nr = PCP_BATCH;
+			pcp->count += PCP_BATCH;
 			pcp->kick = true;
 			return;
 		}
@@ -1264,6 +1282,17 @@ static void pcp_refill_zero(struct per_thread_pages *pcp)
 	WRITE_ONCE(pcp->pgzero, pcp->pgzero + n);
 }
 
+/* The next frame of the zeroed run. Locking: pcp->lock held. */
+static struct page *pcp_take_run(struct per_thread_pages *pcp, bool *zero)
+{
+	struct page *p = pcp->zrun++;
+
+	pcp->zrun_nr--;
+	pcp->count--;
+	*zero = true;
+	return p;
+}
+
 static struct page *pcp_take(struct per_thread_pages *pcp, struct list_head *l,
 			     bool *zero)
 {
@@ -1311,10 +1340,14 @@ static struct page *pcp_alloc(struct per_thread_pages *pcp, struct frame_quota *
 			p = pcp_take(pcp, &pcp->list, zero);
 		else if (!list_empty(&pcp->zero))
 			p = pcp_take(pcp, &pcp->zero, zero);
+		else if (pcp->zrun_nr)
+			p = pcp_take_run(pcp, zero);
 	} else {
-		if (list_empty(&pcp->zero))
+		if (!pcp->zrun_nr && list_empty(&pcp->zero))
 			pcp_refill_zero(pcp);
-		if (!list_empty(&pcp->zero))
+		if (pcp->zrun_nr)
+			p = pcp_take_run(pcp, zero);
+		else if (!list_empty(&pcp->zero))
 			p = pcp_take(pcp, &pcp->zero, zero);
 	}
 	if (unlikely(!p)) {
