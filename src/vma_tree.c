@@ -66,6 +66,7 @@ struct vt_node {
 	struct rcu_head rcu;	/* writer only, once unpublished: a lone retire */
 	uint8_t nr;		/* slots in use, >= 1 */
 	uint8_t leaf;
+	uint8_t nr_built;	/* nr when built; writer only (vt_store_exact) */
 	union {
 		struct {
 			uint64_t pivot[VT_LEAF_SLOTS - 1];
@@ -81,7 +82,7 @@ struct vt_node {
 _Static_assert(sizeof(struct vt_node) <= VT_NODE_SIZE, "vt_node outgrew 256 bytes");
 
 /* The root of every empty tree: one NULL slot. Shared, never written. */
-static struct vt_node vt_empty = { .nr = 1, .leaf = 1 };
+static struct vt_node vt_empty = { .nr = 1, .leaf = 1, .nr_built = 1 };
 
 /* atomic: nodes in trees or retired, not yet freed; on its own line */
 static _Alignas(64) long vt_live;
@@ -1364,6 +1365,7 @@ static struct vt_node *vt_build(struct vt_txn *tx, unsigned int level,
 	if (!n)
 		return NULL;
 	n->nr = nr;
+	n->nr_built = nr;
 	n->leaf = !level;
 	piv = n->leaf ? n->l.pivot : n->i.pivot;
 	*gap = 0;
@@ -1991,6 +1993,15 @@ static int vt_store_exact(struct vma_tree *t, const struct vt_path *p,
 	if (!entry && (i == 0 || i + 1u >= leaf->nr || !leaf->l.slot[i - 1] ||
 		       !leaf->l.slot[i + 1]))
 		return -EAGAIN;
+	/*
+	 * A gap that an append shortened was the leaf's last slot for a
+	 * reader that still holds the count from before the append, and
+	 * that reader takes its end for the leaf's: an entry stored into
+	 * it would be seen with that end, over the appended slots. Such a
+	 * gap is filled by a copy.
+	 */
+	if (!old && i + 1u >= leaf->nr_built && i + 1u < leaf->nr)
+		return -EAGAIN;
 	smp_store_release(&leaf->l.slot[i], entry);
 	if (!old != !entry)
 		vt_fix_gaps(p, t->height);
@@ -2008,7 +2019,10 @@ static int vt_store_exact(struct vma_tree *t, const struct vt_path *p,
  * A reader that loaded the old count sees the whole gap, as before the
  * write; one that loaded the new count sees all of it (vt_nr). A count
  * never shrinks in place, so the slots past it were never seen by any
- * reader, and writing them races with none. Mapping regions one after
+ * reader, and writing them races with none. The gap's slot stays a gap
+ * until the leaf is copied (vt_store_exact refuses to fill it): to a
+ * reader with the old count it still ends at the leaf's end. Mapping
+ * regions one after
  * another upwards, as an emulator maps its guest, is this shape three
  * times in four: no copy of the leaf and its path, nothing retired.
  * Locking: the writer lock held.
@@ -2234,6 +2248,10 @@ static int vt_check_node(const struct vt_node *n, uint64_t min, uint64_t max,
 	    (!root && n->nr < vt_min_slots(level)))
 		return vt_fail("node %p: %u slots at level %u\n", (void *)n,
 			       n->nr, level);
+	/* only leaves grow in place (vt_store_append) */
+	if (n->nr_built > n->nr || (level && n->nr_built != n->nr))
+		return vt_fail("node %p: built with %u slots, has %u\n",
+			       (void *)n, n->nr_built, n->nr);
 	*gap = 0;
 	for (i = 0; i < n->nr; i++) {
 		s = vt_slot_min(n, i, min);

@@ -888,6 +888,28 @@ static void test_store_append(void)
 	CHECK_EQ(vma_tree_validate(&t), 0);
 	CHECK_EQ(vma_tree_count(&t), 3002);
 	vma_tree_destroy(&t);
+
+	/*
+	 * A gap an append shortened is filled by a copy, never in place: to
+	 * a reader holding the count from before the append it is still the
+	 * leaf's last slot, reaching the leaf's end.
+	 */
+	vma_tree_init(&t);
+	CHECK_EQ(vma_tree_insert(&t, PG, 2 * PG, new_entry()), 0);
+	seq = t.seq;
+	CHECK_EQ(vma_tree_insert(&t, 10 * PG, 11 * PG, new_entry()), 0);
+	CHECK(t.seq == seq);				/* appended */
+	CHECK_EQ(vma_tree_insert(&t, 2 * PG, 10 * PG, x), 0);
+	CHECK(t.seq != seq);				/* copied */
+	CHECK(vma_tree_find(&t, 5 * PG, &s, &e) == x);
+	CHECK(s == 2 * PG && e == 10 * PG);
+	/* in the copy the slot is an ordinary one: refilled in place */
+	CHECK_EQ(vma_tree_erase(&t, 2 * PG, 10 * PG), 0);
+	seq = t.seq;
+	CHECK_EQ(vma_tree_insert(&t, 2 * PG, 10 * PG, x), 0);
+	CHECK(t.seq == seq);
+	CHECK_EQ(vma_tree_validate(&t), 0);
+	vma_tree_destroy(&t);
 }
 
 /* Runs last: everything the tests allocated must be back. */

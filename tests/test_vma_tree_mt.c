@@ -14,8 +14,11 @@
  * emptied or its entry replaced); region 5, the top of the key space,
  * grows upwards one entry at a time, as an emulator maps its guest (stores
  * in place at the end of a leaf, vt_store_append), and is emptied at once
- * when full; a fixed background of entries makes the tree several levels
- * deep. Replaced
+ * when full; region 6, in a one-leaf tree of its own, sees an append,
+ * then an exact fill of the gap the append shortened, then one erase of
+ * both (a reader that loaded the leaf's count before the append must not
+ * find the fill over the appended entry); a fixed background of entries makes the tree several
+ * levels deep. Replaced
  * entries are freed with call_rcu, as VMAs are. Readers also look through
  * cursors, and the writer keeps one across its writes.
  */
@@ -37,6 +40,7 @@
 #define R4_SLOTS	512ull
 #define R5		(1ull << 44)
 #define R5_SLOTS	400ull
+#define R6		(1ull << 42)	/* in tree6: +PG fixed, +10PG (B), +2PG (C) */
 #define BG		(1ull << 40)
 #define BG_ENTRIES	20000ull
 #define READERS		3
@@ -50,6 +54,7 @@ struct ent {
 };
 
 static struct vma_tree tree;
+static struct vma_tree tree6;		/* region 6: one leaf */
 static pthread_mutex_t mmap_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool stop;			/* atomic */
 static uint64_t reads[READERS];		/* per reader, its own */
@@ -217,6 +222,38 @@ static void write_r5(void)
 	r5_nr = 0;
 }
 
+/*
+ * Region 6, one step per call: B = [R6 + 10PG, R6 + 11PG) into the gap that
+ * ends its leaf (an append in place), then C = [R6 + 2PG, R6 + 10PG),
+ * exactly the gap B shortened, then both erased. A fixed entry at
+ * [R6 + PG, R6 + 2PG) is all tree6 holds besides: its gap above ends the
+ * one leaf, so B always goes in place.
+ */
+static unsigned int r6_step;	/* the writer's */
+static struct ent *r6_b, *r6_c;	/* the writer's */
+
+static void write_r6(void)
+{
+	struct ent *old[2];
+
+	switch (r6_step++ % 3) {
+	case 0:
+		r6_b = ent_new(R6 + 10 * PG, R6 + 11 * PG);
+		CHECK_EQ(vma_tree_insert(&tree6, r6_b->start, r6_b->end, r6_b), 0);
+		break;
+	case 1:
+		r6_c = ent_new(R6 + 2 * PG, R6 + 10 * PG);
+		CHECK_EQ(vma_tree_insert(&tree6, r6_c->start, r6_c->end, r6_c), 0);
+		break;
+	default:
+		CHECK_EQ(vma_tree_erase(&tree6, R6 + 2 * PG, R6 + 11 * PG), 0);
+		old[0] = r6_b;
+		old[1] = r6_c;
+		retire(old, 2);
+		break;
+	}
+}
+
 static void *writer(void *arg)
 {
 	uint64_t seed = 0x5eed ^ (uintptr_t)arg;
@@ -224,7 +261,7 @@ static void *writer(void *arg)
 
 	vma_tree_cursor_init(&c, &tree);
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
-		unsigned int op = xrand(&seed) % 7;
+		unsigned int op = xrand(&seed) % 8;
 
 		pthread_mutex_lock(&mmap_lock);
 		if (op < 2)
@@ -235,8 +272,10 @@ static void *writer(void *arg)
 			write_r3(&seed);
 		else if (op == 4)
 			write_r4(&seed);
-		else
+		else if (op == 5)
 			write_r5();
+		else
+			write_r6();
 		pthread_mutex_unlock(&mmap_lock);
 		writes++;
 	}
@@ -345,6 +384,17 @@ static void read_r5(uint64_t *seed)
 	CHECK(ent_ok(x, s, e));
 }
 
+/* Region 6: B's page holds B, with B's bounds, or nothing. */
+static void read_r6(void)
+{
+	uint64_t s, e;
+	struct ent *x = vma_tree_find(&tree6, R6 + 10 * PG + 5, &s, &e);
+
+	CHECK(!x || (ent_ok(x, s, e) && s == R6 + 10 * PG && e == s + PG));
+	x = vma_tree_find(&tree6, R6 + PG, &s, &e);
+	CHECK(ent_ok(x, s, e) && s == R6 + PG && e == R6 + 2 * PG);
+}
+
 /* Region 1 is tiled with no gap and no overlap, in any one snapshot. */
 static void read_walk_r1(void)
 {
@@ -407,12 +457,16 @@ static void *reader(void *arg)
 
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
 		rcu_read_lock();
-		switch (xrand(&seed) % 7) {
+		switch (xrand(&seed) % 9) {
 		case 0:
 			read_find(&seed);
 			break;
 		case 6:
 			read_r5(&seed);
+			break;
+		case 7:
+		case 8:
+			read_r6();
 			break;
 		case 5:
 			read_r4(&seed);
@@ -463,6 +517,9 @@ static void setup(void)
 	m = tile(&seed, R2 + HOLE * PG, R2 + R2_PAGES * PG, 8, r);
 	CHECK_EQ(vma_tree_replace(&tree, R2, R2 + R2_PAGES * PG, r, m), 0);
 	CHECK_EQ(vma_tree_validate(&tree), 0);
+	vma_tree_init(&tree6);
+	CHECK_EQ(vma_tree_insert(&tree6, R6 + PG, R6 + 2 * PG,
+				 ent_new(R6 + PG, R6 + 2 * PG)), 0);
 }
 
 static void teardown(void)
@@ -471,10 +528,15 @@ static void teardown(void)
 	struct ent *x;
 
 	CHECK_EQ(vma_tree_validate(&tree), 0);
+	CHECK_EQ(vma_tree_validate(&tree6), 0);
 	vma_tree_iter_init(&it, &tree, 0);
 	while ((x = vma_tree_iter_next(&it, NULL, NULL)))
 		call_rcu(&x->rcu, ent_free_rcu);
 	vma_tree_destroy(&tree);
+	vma_tree_iter_init(&it, &tree6, 0);
+	while ((x = vma_tree_iter_next(&it, NULL, NULL)))
+		call_rcu(&x->rcu, ent_free_rcu);
+	vma_tree_destroy(&tree6);
 	vma_tree_barrier();
 	CHECK_EQ(vma_tree_nodes_live(), 0);
 }
