@@ -387,6 +387,8 @@ static int usable_cpus(void)
 	return CPU_COUNT(&set);
 }
 
+static void zero_frame_init(void);
+
 static void pool_init_once(void)
 {
 	uint64_t bytes = POOL_DEFAULT;
@@ -395,6 +397,7 @@ static void pool_init_once(void)
 	if (env && strtoull(env, NULL, 0))
 		bytes = strtoull(env, NULL, 0) << 30;
 	umm_rcu_init();
+	zero_frame_init();
 	/* A host that refuses the size (overcommit off) gets asked for less. */
 	for (; bytes >= SECTION_SIZE; bytes >>= 1) {
 		uint64_t pages = bytes >> PAGE_SHIFT;
@@ -585,11 +588,32 @@ static void __free_one_page(uint64_t pfn, unsigned int order, bool zero)
  * batch is fenced once. A fence per frame would wait out the write-back of
  * every frame in turn (about as slow as memset); one per batch lets the
  * writes of a batch stream together.
+ *
+ * The stores are the widest the CPU has, best AMD's CLZERO, which clears a
+ * whole line. Clearing a cold 256 MiB, a frame at a time, on the AMD EPYC
+ * (Zen 5) this was measured on, four runs in which the machine's memory
+ * was more or less busy: CLZERO 62-118 ns a frame, 32-byte streaming
+ * stores 62-178, 16-byte ones 88-204, memset 170-182. The zeroer, which is
+ * what keeps faults from zeroing, is bound by it.
  */
 #if defined(__x86_64__)
-#include <emmintrin.h>
+#include <cpuid.h>
+#include <immintrin.h>
 
-static void zero_frame_nt(void *addr)
+static enum { ZERO_SSE2, ZERO_AVX, ZERO_CLZERO } zero_insn;	/* pool init */
+
+/* Weakly ordered, as streaming stores are: the batch's SFENCE orders it. */
+static void zero_frame_clzero(void *addr)
+{
+	for (char *d = addr, *end = d + PAGE_SIZE; d < end; d += 4 * 64) {
+		asm volatile("clzero" : : "a"(d) : "memory");
+		asm volatile("clzero" : : "a"(d + 64) : "memory");
+		asm volatile("clzero" : : "a"(d + 128) : "memory");
+		asm volatile("clzero" : : "a"(d + 192) : "memory");
+	}
+}
+
+static void zero_frame_nt_sse2(void *addr)
 {
 	__m128i z = _mm_setzero_si128();
 	__m128i *d = addr, *end = d + PAGE_SIZE / sizeof(*d);
@@ -600,6 +624,41 @@ static void zero_frame_nt(void *addr)
 		_mm_stream_si128(d + 2, z);
 		_mm_stream_si128(d + 3, z);
 	}
+}
+
+__attribute__((target("avx")))
+static void zero_frame_nt_avx(void *addr)
+{
+	__m256i z = _mm256_setzero_si256();
+	__m256i *d = addr, *end = d + PAGE_SIZE / sizeof(*d);
+
+	for (; d < end; d += 2) {
+		_mm256_stream_si256(d, z);
+		_mm256_stream_si256(d + 1, z);
+	}
+}
+
+static void zero_frame_nt(void *addr)
+{
+	if (likely(zero_insn == ZERO_CLZERO))
+		zero_frame_clzero(addr);
+	else if (zero_insn == ZERO_AVX)
+		zero_frame_nt_avx(addr);
+	else
+		zero_frame_nt_sse2(addr);
+}
+
+/* Locking: none; called once, before any frame is handed out. */
+static void zero_frame_init(void)
+{
+	unsigned int a, b, c, d;
+
+	/* CPUID Fn8000_0008 EBX bit 0: CLZERO (a cache line is 64 bytes) */
+	if (__get_cpuid(0x80000008, &a, &b, &c, &d) && (b & 1))
+		zero_insn = ZERO_CLZERO;
+	/* true only where the OS saves the 256-bit registers too */
+	else if (__builtin_cpu_supports("avx"))
+		zero_insn = ZERO_AVX;
 }
 
 /* Make the batch's stores visible before any frame of it is handed out. */
@@ -614,6 +673,10 @@ static void zero_frame_nt(void *addr)
 }
 
 static void zero_frames_fence(void)
+{
+}
+
+static void zero_frame_init(void)
 {
 }
 #endif
