@@ -27,6 +27,13 @@
 #define __maybe_unused	__attribute__((unused))
 #define __cacheline_aligned __attribute__((aligned(64)))
 #define __visible	__attribute__((visibility("default")))
+/* A call the compiler keeps and learns nothing through (GCC would
+ * otherwise carry the caller's argument ranges into the callee). */
+#if defined(__clang__)
+#define __noipa		__attribute__((noinline))
+#else
+#define __noipa		__attribute__((noipa))
+#endif
 
 /*
  * READ_ONCE/WRITE_ONCE are relaxed atomics: no tearing, no fusing, and no
