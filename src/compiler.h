@@ -27,6 +27,15 @@
 #define __maybe_unused	__attribute__((unused))
 #define __cacheline_aligned __attribute__((aligned(64)))
 #define __visible	__attribute__((visibility("default")))
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
+#define UMM_TSAN 1
+#else
+#define UMM_TSAN 0
+#endif
+
 /* A call the compiler keeps and learns nothing through (GCC would
  * otherwise carry the caller's argument ranges into the callee). */
 #if defined(__clang__)
