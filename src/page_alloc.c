@@ -606,10 +606,11 @@ static enum { ZERO_SSE2, ZERO_AVX, ZERO_CLZERO } zero_insn;	/* pool init */
 static void zero_frame_clzero(void *addr)
 {
 	for (char *d = addr, *end = d + PAGE_SIZE; d < end; d += 4 * 64) {
-		asm volatile("clzero" : : "a"(d) : "memory");
-		asm volatile("clzero" : : "a"(d + 64) : "memory");
-		asm volatile("clzero" : : "a"(d + 128) : "memory");
-		asm volatile("clzero" : : "a"(d + 192) : "memory");
+		/* CLZERO spelt out, for assemblers that do not know it */
+		asm volatile(".byte 0x0f, 0x01, 0xfc" : : "a"(d) : "memory");
+		asm volatile(".byte 0x0f, 0x01, 0xfc" : : "a"(d + 64) : "memory");
+		asm volatile(".byte 0x0f, 0x01, 0xfc" : : "a"(d + 128) : "memory");
+		asm volatile(".byte 0x0f, 0x01, 0xfc" : : "a"(d + 192) : "memory");
 	}
 }
 
@@ -653,8 +654,13 @@ static void zero_frame_init(void)
 {
 	unsigned int a, b, c, d;
 
-	/* CPUID Fn8000_0008 EBX bit 0: CLZERO (a cache line is 64 bytes) */
-	if (__get_cpuid(0x80000008, &a, &b, &c, &d) && (b & 1))
+	/*
+	 * CPUID Fn8000_0008 EBX bit 0: CLZERO, which clears the line it
+	 * points into; the loop steps 64 bytes, so the line size (Fn0000_0001
+	 * EBX bits 15:8, in 8-byte units) must be 64.
+	 */
+	if (__get_cpuid(0x80000008, &a, &b, &c, &d) && (b & 1) &&
+	    __get_cpuid(1, &a, &b, &c, &d) && ((b >> 8) & 0xff) * 8 == 64)
 		zero_insn = ZERO_CLZERO;
 	/* true only where the OS saves the 256-bit registers too */
 	else if (__builtin_cpu_supports("avx"))
