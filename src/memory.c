@@ -513,11 +513,16 @@ static bool finish_fault_folio(struct vm_fault *vmf, struct page *page, pte_t en
 			mapped++;
 		}
 	}
-	pte_unmap_unlock(pte, ptl);
-out:
+	/*
+	 * The entries' references before the lock goes: a zap (truncation,
+	 * MADV_DONTNEED) may clear them and put one each as soon as it can
+	 * take the lock.
+	 */
 	if (mapped > 1)
 		__atomic_fetch_add(&head->refcount, (int)mapped - 1, __ATOMIC_RELAXED);
-	else if (!mapped)
+	pte_unmap_unlock(pte, ptl);
+out:
+	if (!mapped)
 		put_page(page);
 	return true;
 }
