@@ -396,6 +396,13 @@ static void pool_init_once(void)
 
 	if (env && strtoull(env, NULL, 0))
 		bytes = strtoull(env, NULL, 0) << 30;
+	/*
+	 * Before RCU's: prepare handlers run in reverse order, so liburcu's
+	 * call_rcu thread, whose callbacks free frames (and may start the
+	 * reporter), is paused before the allocator's locks are taken.
+	 */
+	bg_handlers = !pthread_atfork(bg_atfork_prepare, bg_atfork_parent,
+				      bg_atfork_child);
 	umm_rcu_init();
 	zero_frame_init();
 	/* A host that refuses the size (overcommit off) gets asked for less. */
@@ -444,8 +451,7 @@ static void pool_init_once(void)
 	env = getenv("UMM_PAGE_REPORTING");
 	reporter.enabled = !(env && !strcmp(env, "0"));
 	/* without them no background thread starts */
-	bg_handlers = !atexit(bg_exit_all) &&
-		      !pthread_atfork(bg_atfork_prepare, bg_atfork_parent, bg_atfork_child);
+	bg_handlers = bg_handlers && !atexit(bg_exit_all);
 }
 
 int page_alloc_init(void)
@@ -1094,7 +1100,42 @@ static void *reporter_main(void *arg)
 /*
  * Both background threads stop at exit, and a host fork() happens with
  * neither holding a block (their locks held across it, in lock order).
+ * Nor may any other thread hold an allocator spinlock or the registry
+ * across it: the child, which has no such thread, would spin on it
+ * forever at its first allocation. So the registry, every cache lock and
+ * zone.lock are taken too, last, in the allocator's lock order.
  */
+static void pcp_atfork_prepare(void)
+{
+	struct list_head *pos;
+
+	pthread_mutex_lock(&pcp_registry_lock);
+	for (pos = pcp_registry.next; pos != &pcp_registry; pos = pos->next)
+		spin_lock(&list_entry(pos, struct per_thread_pages, node)->lock);
+	spin_lock(&zone.lock);
+}
+
+static void pcp_atfork_parent(void)
+{
+	struct list_head *pos;
+
+	spin_unlock(&zone.lock);
+	for (pos = pcp_registry.next; pos != &pcp_registry; pos = pos->next)
+		spin_unlock(&list_entry(pos, struct per_thread_pages, node)->lock);
+	pthread_mutex_unlock(&pcp_registry_lock);
+}
+
+/* The child's thread id is not the one that took them: reset, not unlock. */
+static void pcp_atfork_child(void)
+{
+	struct list_head *pos;
+
+	spin_lock_init(&zone.lock);
+	for (pos = pcp_registry.next; pos != &pcp_registry; pos = pos->next)
+		spin_lock_init(&list_entry(pos, struct per_thread_pages, node)->lock);
+	pthread_mutex_unlock(&pcp_registry_lock);
+}
+
 static void bg_exit_all(void)
 {
 	bg_exit(&zeroer.w);
@@ -1105,17 +1146,22 @@ static void bg_atfork_prepare(void)
 {
 	bg_fork_prepare(&zeroer.w);
 	bg_fork_prepare(&reporter.w);
+	pcp_atfork_prepare();
 }
 
 static void bg_atfork_parent(void)
 {
+	pcp_atfork_parent();
 	bg_fork_parent(&reporter.w);
 	bg_fork_parent(&zeroer.w);
 }
 
 static void bg_atfork_child(void)
 {
+	pcp_atfork_child();
 	bg_fork_child(&reporter.w);
+	/* the child's first kick starts its own reporter */
+	__atomic_store_n(&reporter.starting, 0, __ATOMIC_RELAXED);
 	bg_fork_child(&zeroer.w);
 }
 

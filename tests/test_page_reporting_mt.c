@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include "test.h"
 #include "page_alloc.h"
 
@@ -127,6 +128,50 @@ static void test_thread(void)
 	CHECK(st.pgreported - before.pgreported >= FRAMES / 2);
 }
 
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
+#define CHILD_MAY_START_THREADS	false	/* TSan: not after a fork */
+#else
+#define CHILD_MAY_START_THREADS	true
+#endif
+
+/*
+ * A host fork() after the parent's reporter started: the child has no
+ * reporter thread, and its own frees must start one.
+ */
+static void test_fork_child(void)
+{
+	int status = -1;
+	pid_t pid = fork();
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct page_alloc_stats before, st;
+		unsigned int n;
+
+		if (!CHILD_MAY_START_THREADS)
+			_exit(0);
+		alarm(60);
+		stats(&before);
+		n = fill();
+		drop(n);
+		drain_all_pages();
+		for (int i = 0; i < 100; i++) {
+			stats(&st);
+			if (st.pgreported - before.pgreported >= FRAMES / 2)
+				break;
+			usleep(100000);
+		}
+		_exit(n == FRAMES && st.pgreported - before.pgreported >= FRAMES / 2 &&
+		      !test_failures ? 0 : 1);
+	}
+	if (pid > 0)
+		CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 /* ---- allocators beside the reporter ---- */
 
 static int stop;			/* atomic */
@@ -207,6 +252,7 @@ int main(void)
 		return test_done();
 	RUN(test_give_back);
 	RUN(test_thread);
+	RUN(test_fork_child);
 	RUN(test_beside_allocators);
 	free(frames);
 	return test_done();

@@ -7,6 +7,7 @@
  * UMM_PREZERO=eager starts it on the first frame zeroed on a refill.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -229,6 +230,59 @@ static void test_host_fork(void)
 	}
 }
 
+/*
+ * A host fork() while another thread allocates and frees: the allocator's
+ * locks (zone.lock, the threads' cache locks) must not reach the child
+ * held by a thread the child does not have, or its first allocation spins
+ * forever. Each child allocates and frees a few frames under an alarm.
+ */
+static int busy_stop;
+
+static void *busy_allocator(void *arg)
+{
+	struct page *q[64];
+
+	(void)arg;
+	while (!__atomic_load_n(&busy_stop, __ATOMIC_RELAXED)) {
+		for (int i = 0; i < 64; i++)
+			q[i] = alloc_pages(NULL, 0, i & 7);
+		for (int i = 0; i < 64; i++)
+			if (q[i])
+				__free_pages(q[i], i & 7);
+	}
+	return NULL;
+}
+
+static void test_host_fork_busy(void)
+{
+	pthread_t t;
+
+	busy_stop = 0;
+	CHECK_EQ(pthread_create(&t, NULL, busy_allocator, NULL), 0);
+	for (int round = 0; round < 200; round++) {
+		int status = -1;
+		pid_t pid = fork();
+
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			struct page *q[64];
+
+			alarm(10);
+			for (int i = 0; i < 64; i++)
+				q[i] = alloc_pages(NULL, 0, i & 3);
+			for (int i = 0; i < 64; i++)
+				if (q[i])
+					__free_pages(q[i], i & 3);
+			_exit(0);
+		}
+		if (pid > 0)
+			CHECK_EQ(waitpid(pid, &status, 0), pid);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	__atomic_store_n(&busy_stop, 1, __ATOMIC_RELAXED);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+}
+
 /* page_fault1 in small: every page a fault maps reads zero but the byte. */
 static void test_faults(void)
 {
@@ -273,6 +327,7 @@ int main(void)
 	RUN(test_zeroed_ahead);
 	RUN(test_concurrent);
 	RUN(test_host_fork);
+	RUN(test_host_fork_busy);
 	RUN(test_faults);
 	stats(&st);
 	printf("     zeroer cleared %llu frames in all, allocators %llu\n",
