@@ -46,6 +46,7 @@ struct umm_file {
 	 */
 	struct rw_semaphore invalidate_lock;
 	struct rw_semaphore i_mmap_rwsem;	/* guards i_mmap */
+	bool mm_all_locks;	/* its i_mmap_rwsem held by mm_take_all_locks; mm_all_locks_mutex */
 	struct itree_root i_mmap;	/* VMAs mapping the file, by file page */
 	/* the page cache: index -> struct page, one reference each; xa_lock */
 	struct xarray i_pages;

@@ -302,8 +302,8 @@ struct umm_mm {
 	pthread_mutex_t tlb_lock;	/* guards tlb_list */
 	struct list_head tlb_list;	/* struct sw_tlb.mm_node */
 
-	pthread_rwlock_t notifier_lock;	/* guards the notifier list */
-	struct mmu_notifier *notifiers;	/* notifier_lock (write); read lockless for NULL */
+	/* prepended under mm_take_all_locks(), never removed; read lockless */
+	struct mmu_notifier *notifiers;
 	/*
 	 * A THP was ever mapped here: VMA edges may cut a leaf, and out of
 	 * memory there may be ones to split. Set once, read locklessly.

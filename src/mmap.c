@@ -649,3 +649,49 @@ int mmap_insert_range(struct umm_mm *mm, const struct vma_desc *d)
 	vma_plan_release(&p);
 	return err;
 }
+
+/*
+ * mm_take_all_locks - shut out everything that can change @mm's entries,
+ * for a new mmu notifier: every invalidation of @mm runs under its
+ * mmap_lock, a VMA's lock (faults) or the i_mmap_rwsem of the file it
+ * maps (truncation, khugepaged's retraction, writeback's cleaning), so
+ * with all of them held none is half done. mm_all_locks_mutex orders two
+ * callers' sets of i_mmap_rwsems, which may share files.
+ * Locking: mmap_lock held for write; takes mm_all_locks_mutex, write-locks
+ * every VMA (until mmap_write_unlock) and takes each mapped file's
+ * i_mmap_rwsem for write; mm_drop_all_locks() gives back the last two.
+ */
+static pthread_mutex_t mm_all_locks_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+void mm_take_all_locks(struct umm_mm *mm)
+{
+	struct vm_area_struct *vma;
+
+	mmap_assert_write_locked(mm);
+	pthread_mutex_lock(&mm_all_locks_mutex);
+	for (vma = find_vma(mm, 0); vma; vma = vma_next_of(mm, vma)) {
+		struct umm_file *f = vma->vm_file;
+
+		vma_start_write(vma);
+		if (f && !f->mm_all_locks) {
+			down_write(&f->i_mmap_rwsem);
+			f->mm_all_locks = true;
+		}
+	}
+}
+
+void mm_drop_all_locks(struct umm_mm *mm)
+{
+	struct vm_area_struct *vma;
+
+	mmap_assert_write_locked(mm);
+	for (vma = find_vma(mm, 0); vma; vma = vma_next_of(mm, vma)) {
+		struct umm_file *f = vma->vm_file;
+
+		if (f && f->mm_all_locks) {
+			f->mm_all_locks = false;
+			up_write(&f->i_mmap_rwsem);
+		}
+	}
+	pthread_mutex_unlock(&mm_all_locks_mutex);
+}

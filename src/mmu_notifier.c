@@ -2,24 +2,27 @@
 /*
  * mmu_notifier.c - umm_notifier_register and the invalidation calls.
  *
- * Registrations are rare and never removed before the mm goes, so the
- * list is guarded by a reader-writer lock: invalidations (readers) run
- * concurrently, a registration waits for them. An mm without notifiers
- * pays one relaxed load per invalidation.
+ * Registrations are rare and never removed before the mm goes. A
+ * registration holds every lock an invalidation runs under
+ * (mm_take_all_locks), as the kernel's does: none is in progress while the
+ * notifier is linked, so each one it sees starts and ends with it there,
+ * and a registration made while entries are going away returns only once
+ * they are gone. Invalidations read the list without a lock; an mm
+ * without notifiers pays one load for each.
  */
 #include <errno.h>
 #include <umm/umm.h>
 #include "mmu_notifier.h"
+#include "mm.h"
 
 struct mmu_notifier {
 	const struct umm_notifier_ops *ops;	/* fixed */
 	void *priv;				/* fixed */
-	struct mmu_notifier *next;		/* notifier_lock (write) */
+	struct mmu_notifier *next;		/* fixed once linked */
 };
 
 void mmu_notifier_mm_init(struct umm_mm *mm)
 {
-	pthread_rwlock_init(&mm->notifier_lock, NULL);
 	mm->notifiers = NULL;
 }
 
@@ -33,10 +36,12 @@ void mmu_notifier_mm_destroy(struct umm_mm *mm)
 		free(n);
 		n = next;
 	}
-	pthread_rwlock_destroy(&mm->notifier_lock);
 }
 
-/* Locking: takes mm->notifier_lock for write (waits for running invalidations). */
+/*
+ * Locking: takes mmap_lock for write and all of mm_take_all_locks(): waits
+ * for invalidations in progress (and faults).
+ */
 __visible int umm_notifier_register(struct umm_mm *mm, const struct umm_notifier_ops *ops,
 				    void *priv)
 {
@@ -49,27 +54,25 @@ __visible int umm_notifier_register(struct umm_mm *mm, const struct umm_notifier
 		return -ENOMEM;
 	n->ops = ops;
 	n->priv = priv;
-	pthread_rwlock_wrlock(&mm->notifier_lock);
+	mmap_write_lock(mm);
+	mm_take_all_locks(mm);
 	n->next = mm->notifiers;
 	smp_store_release(&mm->notifiers, n);
-	pthread_rwlock_unlock(&mm->notifier_lock);
+	mm_drop_all_locks(mm);
+	mmap_write_unlock(mm);
 	return 0;
 }
 
-/* Locking: takes mm->notifier_lock for read around the callbacks. */
+/* Locking: as mmu_notifier.h says; no lock of the list's own. */
 static void invalidate(struct umm_mm *mm, uint64_t start, uint64_t end, bool begin)
 {
-	if (!smp_load_acquire(&mm->notifiers))
-		return;
-	pthread_rwlock_rdlock(&mm->notifier_lock);
-	for (struct mmu_notifier *n = mm->notifiers; n; n = n->next) {
+	for (struct mmu_notifier *n = smp_load_acquire(&mm->notifiers); n; n = n->next) {
 		void (*fn)(void *, struct umm_mm *, uint64_t, uint64_t) =
 			begin ? n->ops->invalidate_range_start : n->ops->invalidate_range_end;
 
 		if (fn)
 			fn(n->priv, mm, start, end);
 	}
-	pthread_rwlock_unlock(&mm->notifier_lock);
 }
 
 void mmu_notifier_invalidate_range_start(struct umm_mm *mm, uint64_t start, uint64_t end)

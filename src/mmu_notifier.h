@@ -10,9 +10,10 @@
 #include "mm_types.h"
 
 /*
- * Locking: the callers hold mmap_lock (read or write), or for the file
- * walks of the dirty-tracking helpers only the file's i_mmap_rwsem (read),
- * and no spinlock; the callbacks run under mm->notifier_lock (read) and
+ * Locking: the callers hold, from start to end, mmap_lock (read or write),
+ * the lock of the VMA the range is in (a fault), or the i_mmap_rwsem of
+ * the file it maps (truncation, retraction, the dirty-tracking helpers'
+ * file walks): what mm_take_all_locks() takes. No spinlock. The callbacks
  * must not call back into umm for this mm, nor change the mappings of a
  * file being walked.
  */

@@ -3,6 +3,8 @@
  * test_pin - umm_pin/umm_unpin (pin_user_pages) and mmu notifiers.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "test.h"
@@ -118,6 +120,80 @@ static void test_notifiers(void)
 	umm_mm_destroy(mm);
 }
 
+/*
+ * A registration made while an invalidation is in progress: here a
+ * truncation, which runs under the file's i_mmap_rwsem and no mmap_lock,
+ * stopped inside a first notifier's start. The new notifier must not be
+ * registered until that invalidation has ended, and must not get its end
+ * without its start.
+ */
+static int gate_armed, gate_open, in_start, registered;
+
+static void gated_start(void *priv, struct umm_mm *mm, uint64_t s, uint64_t e)
+{
+	inval_start(priv, mm, s, e);
+	if (!__atomic_load_n(&gate_armed, __ATOMIC_ACQUIRE))
+		return;
+	__atomic_store_n(&in_start, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&gate_open, __ATOMIC_ACQUIRE))
+		usleep(1000);
+}
+
+static void *truncator(void *arg)
+{
+	CHECK_EQ(umm_file_truncate(arg, 0), 0);
+	return NULL;
+}
+
+struct reg_arg {
+	struct umm_mm *mm;
+	struct inval_log *log;
+};
+
+static void *registrar(void *arg)
+{
+	static const struct umm_notifier_ops ops = { inval_start, inval_end };
+	struct reg_arg *r = arg;
+
+	CHECK_EQ(umm_notifier_register(r->mm, &ops, r->log), 0);
+	__atomic_store_n(&registered, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void test_notifier_register_waits(void)
+{
+	static const struct umm_notifier_ops gated = { gated_start, inval_end };
+	struct umm_file *f = umm_file_create("reg", 16 * PAGE_SIZE, 0);
+	struct umm_mm *mm = umm_mm_create(NULL);
+	struct inval_log a = { 0 }, b = { 0 };
+	struct reg_arg r = { mm, &b };
+	pthread_t t, u;
+	uint64_t v = 1;
+
+	CHECK(f && mm);
+	CHECK_EQ(umm_mmap(mm, BASE, 16 * PAGE_SIZE, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_FIXED, f, 0), BASE);
+	CHECK_EQ(umm_write(mm, BASE + 3 * PAGE_SIZE, &v, 8), 8);
+	CHECK_EQ(umm_notifier_register(mm, &gated, &a), 0);
+	__atomic_store_n(&gate_armed, 1, __ATOMIC_RELEASE);
+	CHECK_EQ(pthread_create(&t, NULL, truncator, f), 0);
+	while (!__atomic_load_n(&in_start, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	CHECK_EQ(pthread_create(&u, NULL, registrar, &r), 0);
+	usleep(50 * 1000);
+	CHECK(!__atomic_load_n(&registered, __ATOMIC_ACQUIRE));
+	__atomic_store_n(&gate_open, 1, __ATOMIC_RELEASE);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	CHECK_EQ(pthread_join(u, NULL), 0);
+	CHECK(a.starts >= 1 && a.starts == a.ends);
+	CHECK_EQ(b.starts, b.ends);
+	/* and the new one is told of what comes after */
+	CHECK_EQ(umm_munmap(mm, BASE, 16 * PAGE_SIZE), 0);
+	CHECK(b.starts >= 1 && b.starts == b.ends);
+	umm_mm_destroy(mm);
+	umm_file_put(f);
+}
+
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE	25
 #endif
@@ -211,6 +287,7 @@ int main(void)
 	RUN(test_pin_basic);
 	RUN(test_pin_errors);
 	RUN(test_notifiers);
+	RUN(test_notifier_register_waits);
 	RUN(test_pin_shmem_thp);
 	return test_done();
 }
