@@ -207,7 +207,11 @@ int64_t umm_write(struct umm_mm *mm, uint64_t addr, const void *src, size_t len)
  * split), invalidate_range_end after. They may run on umm's own khugepaged
  * thread (nice 19, every signal blocked, mmap_lock held), collapsing
  * blocks on its own. Callbacks must not call umm for the same mm.
- * Registrations last as long as the mm. Return: 0, -EINVAL, -ENOMEM.
+ * Registering waits for invalidations in progress (it takes the mm's locks
+ * as mmap(2) would, and those of every file it maps), so a notifier gets
+ * no invalidate_range_end without its start, and none is owed for what
+ * went before. Registrations last as long as the mm.
+ * Return: 0, -EINVAL, -ENOMEM.
  */
 struct umm_notifier_ops {
 	void (*invalidate_range_start)(void *priv, struct umm_mm *mm, uint64_t start,
