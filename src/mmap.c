@@ -669,10 +669,12 @@ void mm_take_all_locks(struct umm_mm *mm)
 
 	mmap_assert_write_locked(mm);
 	pthread_mutex_lock(&mm_all_locks_mutex);
+	/* every VMA first: the lock order puts i_mmap_rwsem inside them */
+	for (vma = find_vma(mm, 0); vma; vma = vma_next_of(mm, vma))
+		vma_start_write(vma);
 	for (vma = find_vma(mm, 0); vma; vma = vma_next_of(mm, vma)) {
 		struct umm_file *f = vma->vm_file;
 
-		vma_start_write(vma);
 		if (f && !f->mm_all_locks) {
 			down_write(&f->i_mmap_rwsem);
 			f->mm_all_locks = true;
