@@ -83,7 +83,8 @@ static char *walk_fill_huge(struct sw_tlb *t, pmd_t *pmd, uint64_t addr, bool wr
  * walk_fill - translate @addr for a read or write by walking the tables,
  * and cache the result. Sets accessed (and, for a write, dirty) as a CPU
  * would, atomically, since locked updaters clear-then-set entries.
- * Locking: inside an access section of @mm; takes RCU.
+ * Locking: takes RCU. Inside an access section of @mm for the caller to
+ * use the address; outside one, what it cached is for the next section.
  * Return: the host address, or NULL when the fault path must decide.
  */
 static char *walk_fill(struct umm_mm *mm, struct sw_tlb *t, uint64_t addr, bool write)
@@ -173,15 +174,32 @@ static int64_t access_vm(struct umm_mm *mm, uint64_t addr, char *buf,
 	while (done < len) {
 		struct sw_tlb *t;
 		vm_fault_t fault;
+		char *host;
 		uint64_t a;
 		int err;
 
-		t = access_begin(mm);
+		t = tlb_get(mm);
 		if (!t)
 			return done ? (int64_t)done : -ENOMEM;
+		a = addr + done;
+		if (a < addr || a >= mm->task_size)
+			return done ? (int64_t)done : -EFAULT;
+		/*
+		 * Translate the first page before entering the section: a
+		 * walk that finds nothing goes to the fault path without the
+		 * section's store-load fence, which then comes once a fault,
+		 * after it. What the TLB gave or the walk cached outside the
+		 * section is used only if access_begin() kept the entries.
+		 */
+		host = sw_tlb_lookup(t, a, write);
+		if (!host)
+			host = walk_fill(mm, t, a, write);
+		if (!host)
+			goto fault;
+		if (!access_begin(t))
+			host = NULL;
 		while (done < len) {
 			size_t n;
-			char *host;
 
 			a = addr + done;
 			if (a < addr || a >= mm->task_size)
@@ -189,7 +207,8 @@ static int64_t access_vm(struct umm_mm *mm, uint64_t addr, char *buf,
 			n = PAGE_SIZE - (a & ~PAGE_MASK);
 			if (n > len - done)
 				n = len - done;
-			host = sw_tlb_lookup(t, a, write);
+			if (!host)
+				host = sw_tlb_lookup(t, a, write);
 			if (!host)
 				host = walk_fill(mm, t, a, write);
 			if (!host)
@@ -201,6 +220,7 @@ static int64_t access_vm(struct umm_mm *mm, uint64_t addr, char *buf,
 				copy_chunk(buf + done, host, n);
 			guest_copy_end();
 			done += n;
+			host = NULL;
 		}
 		access_end(t);
 		if (done == len)
@@ -208,6 +228,7 @@ static int64_t access_vm(struct umm_mm *mm, uint64_t addr, char *buf,
 		a = addr + done;
 		if (a < addr || a >= mm->task_size)
 			return done ? (int64_t)done : -EFAULT;
+fault:
 		fault = do_user_fault(mm, a, write ? UMM_WRITE : UMM_READ, gup_refused);
 		/* as get_user_pages: SIGBUS reads as a bad address too */
 		err = fault & VM_FAULT_OOM ? -ENOMEM : fault ? -EFAULT : 0;

@@ -176,25 +176,10 @@ uint64_t mm_stat_read(struct umm_mm *mm, enum mm_stat_item i)
 	return sum;
 }
 
-struct sw_tlb *access_begin(struct umm_mm *mm)
+void sw_tlb_drop(struct sw_tlb *t, uint64_t gen)
 {
-	struct sw_tlb *t = tlb_get(mm);
-	uint64_t gen;
-
-	if (unlikely(!t))
-		return NULL;
-	/*
-	 * Store-load order against flush_tlb_mm_range(): either the flusher
-	 * sees this section (odd seq) and waits for it, or the section sees
-	 * the flusher's new generation and drops its entries.
-	 */
-	__atomic_store_n(&t->seq, t->seq + 1, __ATOMIC_SEQ_CST);
-	gen = __atomic_load_n(&mm->tlb_gen, __ATOMIC_SEQ_CST);
-	if (unlikely(gen != t->gen)) {
-		memset(t->e, 0, sizeof(t->e));
-		t->gen = gen;
-	}
-	return t;
+	memset(t->e, 0, sizeof(t->e));
+	t->gen = gen;
 }
 
 void update_mmu_cache(struct vm_area_struct *vma, uint64_t addr, pte_t pte)

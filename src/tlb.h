@@ -59,12 +59,32 @@ struct sw_tlb *tlb_get(struct umm_mm *mm);
 /* tlb_current - as tlb_get, but NULL rather than make one. Locking: none. */
 struct sw_tlb *tlb_current(struct umm_mm *mm);
 
+/* Empty @t for generation @gen. Locking: @t's owner, in a section. */
+void sw_tlb_drop(struct sw_tlb *t, uint64_t gen);
+
 /*
- * access_begin - enter an access section of @mm on this thread.
- * Locking: none; not nestable. Return: the thread's TLB for @mm, or NULL
- * when it could not be allocated (-ENOMEM for the caller).
+ * access_begin - enter an access section on this thread with @t, its TLB
+ * for the mm (tlb_get). Entries cached in @t outside a section
+ * (update_mmu_cache, a walk), and what a lookup gave before it, are
+ * usable only after it: it drops them if a flush came since the last one.
+ * Locking: none; not nestable. Return: false if it dropped them.
  */
-struct sw_tlb *access_begin(struct umm_mm *mm);
+static inline bool access_begin(struct sw_tlb *t)
+{
+	uint64_t gen;
+
+	/*
+	 * Store-load order against flush_tlb_mm_range(): either the flusher
+	 * sees this section (odd seq) and waits for it, or the section sees
+	 * the flusher's new generation and drops its entries.
+	 */
+	__atomic_store_n(&t->seq, t->seq + 1, __ATOMIC_SEQ_CST);
+	gen = __atomic_load_n(&t->mm->tlb_gen, __ATOMIC_SEQ_CST);
+	if (likely(gen == t->gen))
+		return true;
+	sw_tlb_drop(t, gen);
+	return false;
+}
 
 static inline void access_end(struct sw_tlb *t)
 {
