@@ -662,12 +662,35 @@ int mmap_insert_range(struct umm_mm *mm, const struct vma_desc *d)
  * i_mmap_rwsem for write; mm_drop_all_locks() gives back the last two.
  */
 static pthread_mutex_t mm_all_locks_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t mm_all_locks_once = PTHREAD_ONCE_INIT;
+
+/*
+ * Held across a host fork(), so the child does not inherit it locked by a
+ * registering thread it does not have. Registered after the allocator's
+ * handlers, this prepare runs before theirs: a registration it waits for
+ * may wait for faults, which may need the allocator.
+ */
+static void mm_all_locks_prepare(void)
+{
+	pthread_mutex_lock(&mm_all_locks_mutex);
+}
+
+static void mm_all_locks_release(void)
+{
+	pthread_mutex_unlock(&mm_all_locks_mutex);
+}
+
+static void mm_all_locks_init(void)
+{
+	pthread_atfork(mm_all_locks_prepare, mm_all_locks_release, mm_all_locks_release);
+}
 
 void mm_take_all_locks(struct umm_mm *mm)
 {
 	struct vm_area_struct *vma;
 
 	mmap_assert_write_locked(mm);
+	pthread_once(&mm_all_locks_once, mm_all_locks_init);
 	pthread_mutex_lock(&mm_all_locks_mutex);
 	/* every VMA first: the lock order puts i_mmap_rwsem inside them */
 	for (vma = find_vma(mm, 0); vma; vma = vma_next_of(mm, vma))

@@ -52,14 +52,31 @@ static void thread_tlbs_destroy(void *arg)
 	memset(tlb_cache, 0, sizeof(tlb_cache));
 }
 
+/*
+ * A host fork() while another thread holds the registry (making or
+ * dropping its TLBs) would leave it locked in the child, which has no such
+ * thread: it is held across the fork. Its holders wait for nothing.
+ */
+static void tlb_atfork_prepare(void)
+{
+	pthread_mutex_lock(&tlb_registry_lock);
+}
+
+static void tlb_atfork_release(void)
+{
+	pthread_mutex_unlock(&tlb_registry_lock);
+}
+
 static void tlb_init_once(void)
 {
 	pthread_key_create(&tlb_key, thread_tlbs_destroy);
+	pthread_atfork(tlb_atfork_prepare, tlb_atfork_release, tlb_atfork_release);
 }
 
 /* Locking: none; the mm is not yet visible. */
 void tlb_mm_init(struct umm_mm *mm)
 {
+	pthread_once(&tlb_once, tlb_init_once);
 	mm->mm_id = atomic_add_return(&next_mm_id, 1);
 	mm->tlb_gen = 1;
 	pthread_mutex_init(&mm->tlb_lock, NULL);
