@@ -176,20 +176,30 @@ static int check_prep_vma(struct vm_area_struct *vma, uint64_t addr,
 
 /*
  * After MREMAP_DONTUNMAP the old VMA stays, whole, but unlocked: its
- * pages went with the move, and mlock has nothing left to hold.
+ * pages went with the move, and mlock has nothing left to hold. When the
+ * move took the whole VMA [old_addr, +old_len), its anon_vma goes too (the
+ * kernel's dontunmap_complete: unlink_anon_vmas), so it is unfaulted
+ * again: a later mprotect may drop VM_ACCOUNT, and it merges as such.
  */
-static int dontunmap_old_vma(struct umm_mm *mm, struct vm_area_struct *vma)
+static int dontunmap_old_vma(struct umm_mm *mm, struct vm_area_struct *vma,
+			     uint64_t old_addr, uint64_t old_len)
 {
+	bool whole = vma->anon_vma && vma->vm_start == old_addr &&
+		     vma->vm_end == old_addr + old_len;
 	struct vma_plan p;
 	size_t i;
 	int err;
 
-	if (!(vma->vm_flags & (VM_LOCKED | VM_LOCKONFAULT)))
+	if (!(vma->vm_flags & (VM_LOCKED | VM_LOCKONFAULT)) && !whole)
 		return 0;
 	err = vma_plan_init(&p, mm, vma->vm_start, vma->vm_end, false);
 	if (!err) {
 		i = vma_plan_find(&p, vma->vm_start);
 		p.d[i].flags &= ~(VM_LOCKED | VM_LOCKONFAULT);
+		if (whole) {
+			p.d[i].anon_vma = NULL;
+			p.d[i].chain = NULL;
+		}
 		err = vma_plan_commit(&p);
 	}
 	vma_plan_release(&p);
@@ -247,7 +257,7 @@ static int64_t move_vma(struct umm_mm *mm, struct vm_area_struct *vma,
 	}
 	if (flags & MREMAP_DONTUNMAP) {
 		vma = vma_lookup(mm, old_addr);
-		err = vma ? dontunmap_old_vma(mm, vma) : 0;
+		err = vma ? dontunmap_old_vma(mm, vma, old_addr, old_len) : 0;
 		return err ? err : (int64_t)new_addr;
 	}
 	/*
