@@ -614,15 +614,19 @@ int expand_downwards(struct vm_area_struct *vma, uint64_t addr)
 		return -ENOMEM;
 	if (prev && addr < prev->vm_end)
 		return -ENOMEM;		/* a stack below, or nothing to grow into */
+	/*
+	 * Its pages keep their anon_vma: the new VMA must have it. As the
+	 * kernel, before the offset and limit checks: a growth they refuse
+	 * still leaves the VMA an anon_vma (faulted, for merges and mremap).
+	 */
+	if (anon_vma_prepare(vma))
+		return -ENOMEM;
 	grow = (vma->vm_start - addr) >> PAGE_SHIFT;
 	if (grow > vma->vm_pgoff)
 		return -ENOMEM;
 	err = acct_stack_growth(vma, vma->vm_end - addr);
 	if (err)
 		return err;
-	/* its pages keep their anon_vma: the new VMA must have it */
-	if (anon_vma_prepare(vma))
-		return -ENOMEM;
 	err = vma_plan_init(&p, mm, vma->vm_start, vma->vm_end, false);
 	if (!err) {
 		p.d[0].start = addr;
