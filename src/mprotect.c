@@ -219,11 +219,13 @@ struct prot_change {
 };
 
 /*
- * Locking: mmap_lock held for write. Applies VMA by VMA; stops at the
- * first hole (-ENOMEM) or refused VMA (-EACCES), keeping what was done.
+ * One plan of do_mprotect: from @start up to @end, or up to and including
+ * the first VMA that must be populated (a locked private VMA turning
+ * writable); then *resume is where the next plan starts (else 0).
+ * Locking: mmap_lock held for write.
  */
-static int do_mprotect(struct umm_mm *mm, uint64_t start, uint64_t end, int prot,
-		       bool growsdown)
+static int mprotect_pass(struct umm_mm *mm, uint64_t start, uint64_t end, int prot,
+			 bool growsdown, uint64_t *resume)
 {
 	struct prot_change *ch = NULL;
 	size_t nch = 0;
@@ -231,7 +233,9 @@ static int do_mprotect(struct umm_mm *mm, uint64_t start, uint64_t end, int prot
 	uint64_t nstart, tmp;
 	size_t i;
 	int err, ret = 0;
+	bool stop = false;
 
+	*resume = 0;
 	err = vma_plan_init(&p, mm, start, end, true);
 	if (err)
 		goto out;
@@ -287,10 +291,20 @@ static int do_mprotect(struct umm_mm *mm, uint64_t start, uint64_t end, int prot
 			p.d[i].flags = newflags;
 			p.d[i].touched = true;
 			ch[nch++] = (struct prot_change){ nstart, tmp, newflags, populate };
+			/*
+			 * The kernel populates it in mprotect_fixup(), before it
+			 * looks at the next VMA: the anon_vma the population
+			 * gives it decides whether the next one merges with it.
+			 */
+			stop = populate;
 		}
 		nstart = tmp;
+		if (stop)
+			break;
 	}
-	if (!ret && tmp < end)
+	if (!ret && stop && tmp < end)
+		*resume = tmp;
+	else if (!ret && tmp < end)
 		ret = -ENOMEM;
 	vma_plan_merge(&p);
 	err = vma_plan_commit(&p);
@@ -314,7 +328,28 @@ static int do_mprotect(struct umm_mm *mm, uint64_t start, uint64_t end, int prot
 out:
 	free(ch);
 	vma_plan_release(&p);
+	if (err)
+		*resume = 0;
 	return err ? err : ret;
+}
+
+/*
+ * Locking: mmap_lock held for write. Applies VMA by VMA; stops at the
+ * first hole (-ENOMEM) or refused VMA (-EACCES), keeping what was done.
+ */
+static int do_mprotect(struct umm_mm *mm, uint64_t start, uint64_t end, int prot,
+		       bool growsdown)
+{
+	uint64_t resume;
+	int err;
+
+	for (;;) {
+		err = mprotect_pass(mm, start, end, prot, growsdown, &resume);
+		if (err || !resume)
+			return err;
+		start = resume;
+		growsdown = false;	/* the lowest VMA was the first pass's */
+	}
 }
 
 __visible int umm_mprotect(struct umm_mm *mm, uint64_t start, uint64_t len, int prot)
@@ -344,8 +379,20 @@ __visible int umm_mprotect(struct umm_mm *mm, uint64_t start, uint64_t len, int 
 		struct vm_area_struct *vma = find_vma(mm, start);
 
 		err = !vma || vma->vm_start > start ? -ENOMEM : -EINVAL;
-	} else
+	} else {
+		if (grows & PROT_GROWSDOWN) {
+			/*
+			 * The change starts where the VMA holding @start does: the
+			 * plan must take the VMA before that, which it may merge
+			 * with (the kernel's vma_prev() after moving start).
+			 */
+			struct vm_area_struct *vma = find_vma(mm, start);
+
+			if (vma && vma->vm_start < start)
+				start = vma->vm_start;
+		}
 		err = do_mprotect(mm, start, end, prot, grows & PROT_GROWSDOWN);
+	}
 	mmap_write_unlock(mm);
 	return err;
 }

@@ -440,12 +440,21 @@ int vma_plan_split(struct vma_plan *p, uint64_t addr)
 void vma_plan_merge(struct vma_plan *p)
 {
 	size_t w = 0;
+	/*
+	 * Was the description that ends d[w] (the last one it absorbed, or
+	 * itself) changed? Only an edge with a changed side merges: a
+	 * description that absorbed an untouched neighbour does not go on to
+	 * absorb that neighbour's untouched neighbour (the kernel's
+	 * vma_merge_existing_range merges the range with prev and next only).
+	 */
+	bool edge_touched = p->nr && p->d[0].touched;
 
 	/* one pass, compacting in place: d[w] absorbs what merges into it */
 	for (size_t r = 1; r < p->nr; r++) {
 		struct vma_desc *a = &p->d[w], *b = &p->d[r];
+		bool b_touched = b->touched;
 
-		if ((a->touched || b->touched) && desc_can_merge(a, b)) {
+		if ((edge_touched || b_touched) && desc_can_merge(a, b)) {
 			a->end = b->end;
 			a->flags |= b->flags & VM_STICKY;
 			if (!a->anon_vma) {
@@ -453,9 +462,11 @@ void vma_plan_merge(struct vma_plan *p)
 				a->chain = b->chain;
 			}
 			a->touched = true;
+			edge_touched = b_touched;
 			continue;
 		}
 		p->d[++w] = *b;
+		edge_touched = b_touched;
 	}
 	if (p->nr)
 		p->nr = w + 1;

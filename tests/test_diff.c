@@ -1652,6 +1652,76 @@ static void test_merge_mremap_dontunmap_next(void)
 	mremap_dontunmap(__func__, true);
 }
 
+/*
+ * Found by a long differential run (the host's answers are what the
+ * sequences check): MREMAP_DONTUNMAP of a whole VMA leaves it without its
+ * anon_vma (the kernel's dontunmap_complete), so it merges as unfaulted.
+ */
+static void test_mremap_dontunmap_whole_unlinks_anon(void)
+{
+	uint64_t c, a;
+
+	sc_begin(__func__);
+	c = sc_carveout();
+	a = c + P;
+	sc_mmap(a, 2 * P, RW, ANON_FIXED);
+	sc_touch(a, 1);
+	sc_mremap(a, 2 * P, 2 * P, MOVE_FIXED | MREMAP_DONTUNMAP, c + 20 * P);
+	sc_mprotect(a, 2 * P, PROT_READ);
+	sc_mprotect(a + P, P, RW);
+	sc_touch(a + P, 1);
+	sc_mprotect(a, 2 * P, PROT_NONE);
+	sc_end();
+}
+
+/*
+ * mprotect populates a locked VMA that turns writable before it looks at
+ * the next one (mprotect_fixup), so the next does not merge with it.
+ */
+static void test_mprotect_populates_locked_first(void)
+{
+	uint64_t b;
+
+	sc_begin(__func__);
+	b = sc_base() + 16 * P;
+	sc_mmap(b + 0xb7000, 0x17000, PROT_READ | PROT_EXEC, ANON_FIXED | MAP_LOCKED);
+	sc_mmap(b - 0x2000, 0xb9000, PROT_NONE, ANON_FIXED | MAP_LOCKED);
+	sc_mprotect(b + 0xb6000, 0xa000, PROT_READ | PROT_WRITE | PROT_EXEC);
+	sc_end();
+}
+
+/* PROT_GROWSDOWN moves the start down first: the VMA before may merge. */
+static void test_mprotect_growsdown_merges_prev(void)
+{
+	uint64_t a;
+
+	sc_begin(__func__);
+	a = sc_carveout() + P;
+	sc_mmap(a, 4 * P, RW, ANON_FIXED | MAP_GROWSDOWN);
+	sc_mprotect(a, P, PROT_READ);
+	sc_mprotect(a + 2 * P, P, PROT_READ | PROT_GROWSDOWN);
+	sc_end();
+}
+
+/*
+ * A change merges with the VMAs next to it only: an unchanged neighbour
+ * that absorbs nothing does not pull in its own mergeable neighbour.
+ */
+static void test_merge_no_cascade(void)
+{
+	uint64_t c, a;
+
+	sc_begin(__func__);
+	c = sc_carveout();
+	a = c + P;
+	sc_mmap(a + P, 2 * P, RW, ANON_FIXED | MAP_LOCKED);
+	sc_mmap(a + 3 * P, 2 * P, RW, ANON_FIXED);
+	sc_mmap(a, P, PROT_READ, ANON_FIXED);
+	sc_mremap(a + P, 2 * P, 2 * P, MOVE_FIXED | MREMAP_DONTUNMAP, c + 20 * P);
+	sc_mprotect(a, 5 * P, RW);
+	sc_end();
+}
+
 /* mremap_test.c: source and destination overlapping fail. */
 static void test_mremap_overlapping(void)
 {
@@ -1970,6 +2040,10 @@ static void run_fixed(void)
 	RUN(test_merge_mremap_correct_placed_faulted);
 	RUN(test_merge_mremap_dontunmap_prev);
 	RUN(test_merge_mremap_dontunmap_next);
+	RUN(test_mremap_dontunmap_whole_unlinks_anon);
+	RUN(test_mprotect_populates_locked_first);
+	RUN(test_mprotect_growsdown_merges_prev);
+	RUN(test_merge_no_cascade);
 	RUN(test_mremap_overlapping);
 	RUN(test_mremap_misaligned);
 	RUN(test_mremap_move_pte_pte);
