@@ -250,9 +250,70 @@ static void test_grown_stack_keeps_data(void)
 	umm_mm_destroy(mm);
 }
 
+static int64_t remap_dontunmap(struct side *s, uint64_t off, uint64_t len, uint64_t to)
+{
+	int flags = MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP;
+	void *p;
+
+	if (s->mm)
+		return umm_mremap(s->mm, s->base + off, len, len, flags, s->base + to) -
+		       (int64_t)s->base;
+	p = mremap((void *)(s->base + off), len, len, flags, (void *)(s->base + to));
+	return p == MAP_FAILED ? -errno : (int64_t)((uint64_t)(uintptr_t)p - s->base);
+}
+
+/*
+ * A growth the stack limit refuses still gives the VMA its anon_vma (the
+ * kernel prepares it first), which decides how it merges later: here,
+ * with the pages a MREMAP_DONTUNMAP moves right after it.
+ */
+static void test_refused_growth_prepares_anon(void)
+{
+	struct umm_opts o = { .size = sizeof(o), .stack_limit = 8ull << 20 };
+	struct side host = { 0 }, us = { 0 };
+	const uint64_t x = 16ull << 20, big = 9ull << 20;
+	char hl[4096], ul[4096];
+	struct rlimit rl;
+	void *w;
+
+	CHECK_EQ(getrlimit(RLIMIT_STACK, &rl), 0);
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (8ull << 20)) {
+		rl.rlim_cur = 8ull << 20;
+		CHECK_EQ(setrlimit(RLIMIT_STACK, &rl), 0);
+	}
+	o.stack_limit = rl.rlim_cur;
+	signal(SIGSEGV, on_segv);
+	w = mmap(NULL, WIN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(w != MAP_FAILED);
+	host.base = (uint64_t)(uintptr_t)w;
+	us.mm = umm_mm_create(&o);
+	CHECK(us.mm);
+	us.base = (uint64_t)umm_mmap(us.mm, 0, WIN, PROT_NONE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0);
+	for (int i = 0; i < 2; i++) {
+		struct side *s = i ? &us : &host;
+
+		CHECK_EQ(unmap(s, x - 4 * PG, 4 * PG), 0);
+		CHECK_EQ(map(s, x, big, PROT_READ | PROT_WRITE, MAP_GROWSDOWN), 0);
+		/* past the limit: both refuse */
+		CHECK_EQ(touch(s, x - PG, true), -EFAULT);
+		CHECK_EQ(unmap(s, x + 2 * PG, big - 2 * PG), 0);
+		CHECK_EQ(remap_dontunmap(s, x, 2 * PG, x + 2 * PG), (int64_t)(x + 2 * PG));
+	}
+	layout(&host, hl, sizeof(hl));
+	layout(&us, ul, sizeof(ul));
+	if (strcmp(hl, ul))
+		printf("   host:\n%s   umm:\n%s", hl, ul);
+	CHECK(!strcmp(hl, ul));
+	munmap(w, WIN);
+	signal(SIGSEGV, SIG_DFL);
+	umm_mm_destroy(us.mm);
+}
+
 int main(void)
 {
 	RUN(test_stack_growth_as_host);
+	RUN(test_refused_growth_prepares_anon);
 	RUN(test_grown_stack_keeps_data);
 	return test_done();
 }
