@@ -17,6 +17,19 @@
 
 static unsigned long test_checks, test_failures;
 
+/*
+ * A host fork() child may start threads (umm's workers) unless under TSan,
+ * which does not support threads after a multi-threaded fork.
+ */
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
+#define CHILD_MAY_START_THREADS	false	/* TSan: not after a fork */
+#else
+#define CHILD_MAY_START_THREADS	true
+#endif
+
 #define CHECK(cond) do {						\
 	__atomic_fetch_add(&test_checks, 1, __ATOMIC_RELAXED);		\
 	if (!(cond)) {							\

@@ -128,15 +128,6 @@ static void test_thread(void)
 	CHECK(st.pgreported - before.pgreported >= FRAMES / 2);
 }
 
-#ifndef __has_feature
-#define __has_feature(x) 0
-#endif
-#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
-#define CHILD_MAY_START_THREADS	false	/* TSan: not after a fork */
-#else
-#define CHILD_MAY_START_THREADS	true
-#endif
-
 /*
  * A host fork() after the parent's reporter started: the child has no
  * reporter thread, and its own frees must start one.

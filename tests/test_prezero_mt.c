@@ -184,15 +184,6 @@ static void test_concurrent(void)
 	       (unsigned long long)(after.pgzero_alloc - before.pgzero_alloc));
 }
 
-#ifndef __has_feature
-#define __has_feature(x) 0
-#endif
-#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
-#define CHILD_MAY_START_THREADS	false	/* TSan: not after a fork */
-#else
-#define CHILD_MAY_START_THREADS	true
-#endif
-
 /* A host fork() while the zeroer works: the child allocates zeroed frames. */
 static void test_host_fork(void)
 {

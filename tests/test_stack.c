@@ -167,23 +167,48 @@ static int run(struct side *s, const struct step *st)
 	}
 }
 
-static void test_stack_growth_as_host(void)
+/* The stack limit, made to fit the window: lowering the soft one is allowed. */
+static uint64_t fit_stack_limit(void)
 {
 	struct rlimit rl;
-	uint64_t lim;
-	struct side host = { 0 }, us = { 0 };
-	struct umm_opts o = { .size = sizeof(o) };
-	char hl[4096], ul[4096];
-	void *w;
 
-	/* a limit that fits the window; lowering the soft limit is allowed */
 	CHECK_EQ(getrlimit(RLIMIT_STACK, &rl), 0);
 	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (8ull << 20)) {
 		rl.rlim_cur = 8ull << 20;
 		CHECK_EQ(setrlimit(RLIMIT_STACK, &rl), 0);
 	}
-	lim = rl.rlim_cur & ~(PG - 1);
-	o.stack_limit = rl.rlim_cur;
+	return rl.rlim_cur;
+}
+
+/* Both sides' windows, reserved PROT_NONE: the host's here, umm's in a new mm. */
+static void sides_open(struct side *host, struct side *us, uint64_t stack_limit)
+{
+	struct umm_opts o = { .size = sizeof(o), .stack_limit = stack_limit };
+	void *w;
+
+	signal(SIGSEGV, on_segv);
+	w = mmap(NULL, WIN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(w != MAP_FAILED);
+	host->mm = NULL;
+	host->base = (uint64_t)(uintptr_t)w;
+	us->mm = umm_mm_create(&o);
+	CHECK(us->mm);
+	us->base = (uint64_t)umm_mmap(us->mm, 0, WIN, PROT_NONE,
+				      MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0);
+}
+
+static void sides_close(struct side *host, struct side *us)
+{
+	munmap((void *)(uintptr_t)host->base, WIN);
+	signal(SIGSEGV, SIG_DFL);
+	umm_mm_destroy(us->mm);
+}
+
+static void test_stack_growth_as_host(void)
+{
+	uint64_t stack_limit = fit_stack_limit(), lim = stack_limit & ~(PG - 1);
+	struct side host, us;
+	char hl[4096], ul[4096];
 	const struct step steps[] = {
 		{ GUP_W, S_OFF - PG, "get_user_pages below: no growth" },
 		{ TOUCH_W, S_OFF - PG, "a store one page below" },
@@ -201,14 +226,7 @@ static void test_stack_growth_as_host(void)
 		{ TOUCH_W, T_OFF - lim - 17, "unaligned, further" },
 	};
 
-	signal(SIGSEGV, on_segv);
-	w = mmap(NULL, WIN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	CHECK(w != MAP_FAILED);
-	host.base = (uint64_t)(uintptr_t)w;
-	us.mm = umm_mm_create(&o);
-	CHECK(us.mm);
-	us.base = (uint64_t)umm_mmap(us.mm, 0, WIN, PROT_NONE,
-				     MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0);
+	sides_open(&host, &us, stack_limit);
 	build(&host, lim);
 	build(&us, lim);
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
@@ -222,9 +240,7 @@ static void test_stack_growth_as_host(void)
 		CHECK_EQ(ur, hr);
 		CHECK(!strcmp(hl, ul));
 	}
-	munmap(w, WIN);
-	signal(SIGSEGV, SIG_DFL);
-	umm_mm_destroy(us.mm);
+	sides_close(&host, &us);
 }
 
 /* What the stack's pages held before it grew stays, and the new are 0. */
@@ -269,27 +285,11 @@ static int64_t remap_dontunmap(struct side *s, uint64_t off, uint64_t len, uint6
  */
 static void test_refused_growth_prepares_anon(void)
 {
-	struct umm_opts o = { .size = sizeof(o), .stack_limit = 8ull << 20 };
-	struct side host = { 0 }, us = { 0 };
 	const uint64_t x = 16ull << 20, big = 9ull << 20;
+	struct side host, us;
 	char hl[4096], ul[4096];
-	struct rlimit rl;
-	void *w;
 
-	CHECK_EQ(getrlimit(RLIMIT_STACK, &rl), 0);
-	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (8ull << 20)) {
-		rl.rlim_cur = 8ull << 20;
-		CHECK_EQ(setrlimit(RLIMIT_STACK, &rl), 0);
-	}
-	o.stack_limit = rl.rlim_cur;
-	signal(SIGSEGV, on_segv);
-	w = mmap(NULL, WIN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	CHECK(w != MAP_FAILED);
-	host.base = (uint64_t)(uintptr_t)w;
-	us.mm = umm_mm_create(&o);
-	CHECK(us.mm);
-	us.base = (uint64_t)umm_mmap(us.mm, 0, WIN, PROT_NONE,
-				     MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0);
+	sides_open(&host, &us, fit_stack_limit());
 	for (int i = 0; i < 2; i++) {
 		struct side *s = i ? &us : &host;
 
@@ -305,9 +305,7 @@ static void test_refused_growth_prepares_anon(void)
 	if (strcmp(hl, ul))
 		printf("   host:\n%s   umm:\n%s", hl, ul);
 	CHECK(!strcmp(hl, ul));
-	munmap(w, WIN);
-	signal(SIGSEGV, SIG_DFL);
-	umm_mm_destroy(us.mm);
+	sides_close(&host, &us);
 }
 
 int main(void)
