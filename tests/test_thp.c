@@ -974,6 +974,14 @@ static bool collapse(struct side *host, struct side *us, uint64_t off, uint64_t 
 	int h = madv(host, off, len, MADV_COLLAPSE);
 	int u = madv(us, off, len, MADV_COLLAPSE);
 
+	/*
+	 * The host answers EAGAIN, now and then, for a page still in a
+	 * per-CPU LRU batch or busy: try it again, as bench_thp does.
+	 */
+	for (int i = 0; i < 4 && h == -EAGAIN && want != -EAGAIN; i++) {
+		usleep(10000);
+		h = madv(host, off, len, MADV_COLLAPSE);
+	}
 	CHECK_EQ(u, want);
 	if (h == -ENOMEM && want != -ENOMEM) {
 		printf("     note: host MADV_COLLAPSE got no THP (%s: %d), comparison "
