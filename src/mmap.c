@@ -673,6 +673,7 @@ static pthread_once_t mm_all_locks_once = PTHREAD_ONCE_INIT;
  * registering thread it does not have. Registered after the allocator's
  * handlers, this prepare runs before theirs: a registration it waits for
  * may wait for faults, which may need the allocator.
+ * Locking: prepare takes mm_all_locks_mutex; parent and child drop it.
  */
 static void mm_all_locks_prepare(void)
 {

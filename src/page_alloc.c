@@ -1104,6 +1104,8 @@ static void *reporter_main(void *arg)
  * across it: the child, which has no such thread, would spin on it
  * forever at its first allocation. So the registry, every cache lock and
  * zone.lock are taken too, last, in the allocator's lock order.
+ * Locking: prepare takes pcp_registry_lock, every pcp->lock and zone.lock
+ * (after both workers' w.lock); parent drops them, child resets them.
  */
 static void pcp_atfork_prepare(void)
 {

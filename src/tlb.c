@@ -56,6 +56,7 @@ static void thread_tlbs_destroy(void *arg)
  * A host fork() while another thread holds the registry (making or
  * dropping its TLBs) would leave it locked in the child, which has no such
  * thread: it is held across the fork. Its holders wait for nothing.
+ * Locking: prepare takes tlb_registry_lock; parent and child drop it.
  */
 static void tlb_atfork_prepare(void)
 {
