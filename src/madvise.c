@@ -143,7 +143,9 @@ static int madvise_newflags(const struct vma_desc *d, int behavior,
 
 /*
  * Walk the VMAs of [start, end) as madvise_walk_vmas does: apply to each
- * mapped part, remember a hole as -ENOMEM, stop at the first refusal.
+ * mapped part, remember a hole as -ENOMEM, stop at the first refusal. A
+ * split refused at the map count limit, or memory for one, is -EAGAIN, as
+ * madvise_vma_behavior() reports it.
  * Locking: mmap_lock held for write.
  */
 static int madvise_update_flags(struct umm_mm *mm, uint64_t start, uint64_t end,
@@ -174,13 +176,12 @@ static int madvise_update_flags(struct umm_mm *mm, uint64_t start, uint64_t end,
 		if (ret)
 			break;
 		if (newflags != p.d[i].flags) {
-			if (vma_plan_split(&p, start) || vma_plan_split(&p, tmp)) {
-				ret = -ENOMEM;
+			/* the kernel's "resources temporarily unavailable" */
+			if (vma_plan_modify(&p, start, tmp, newflags)) {
+				ret = -EAGAIN;
 				break;
 			}
 			i = vma_plan_find(&p, start);
-			p.d[i].flags = newflags;
-			p.d[i].touched = true;
 		}
 		start = tmp;
 		i++;
@@ -190,7 +191,7 @@ static int madvise_update_flags(struct umm_mm *mm, uint64_t start, uint64_t end,
 out:
 	vma_plan_release(&p);
 	if (err)
-		return err;
+		return err == -ENOMEM ? -EAGAIN : err;
 	return ret ? ret : unmapped;
 }
 

@@ -173,6 +173,12 @@ struct vma_plan {
 	 * they are published unlocked (see vma_plan_commit).
 	 */
 	bool fresh;
+	/*
+	 * Merges vma_plan_modify() expects vma_plan_merge() to make: the
+	 * kernel makes them at once, so later splits of the same call see
+	 * a map count that many lower.
+	 */
+	size_t merges;
 	struct vma_desc *d;		/* the new layout, in address order */
 	size_t nr, cap;
 	struct vm_area_struct *orig_local[VMA_PLAN_LOCAL];
@@ -191,6 +197,13 @@ int vma_plan_init_for(struct vma_plan *p, struct umm_mm *mm,
 void vma_plan_release(struct vma_plan *p);
 /* Split the description holding @addr there. Return: 0, -ENOMEM. */
 int vma_plan_split(struct vma_plan *p, uint64_t addr);
+/*
+ * Give [start, end), inside one description, @newflags, as vma_modify():
+ * refused (-ENOMEM) at the map count limit split by split, a first split
+ * staying when the second is refused. Return: 0, -ENOMEM.
+ */
+int vma_plan_modify(struct vma_plan *p, uint64_t start, uint64_t end,
+		    unsigned long newflags);
 /* Index of the first description ending after @addr (nr if none). */
 size_t vma_plan_find(struct vma_plan *p, uint64_t addr);
 void vma_plan_delete(struct vma_plan *p, size_t i);
@@ -203,7 +216,7 @@ int vma_plan_commit(struct vma_plan *p);
 /* VMAs the plan would hold in the end minus those it took. */
 static inline long vma_plan_count_delta(const struct vma_plan *p)
 {
-	return (long)p->nr - (long)p->nr_orig;
+	return (long)p->nr - (long)p->nr_orig - (long)p->merges;
 }
 
 /*

@@ -277,19 +277,10 @@ static int mprotect_pass(struct umm_mm *mm, uint64_t start, uint64_t end, int pr
 			bool populate = (p.d[i].flags & (VM_WRITE | VM_SHARED | VM_LOCKED)) ==
 					VM_LOCKED && (newflags & VM_WRITE);
 
-			/* a split here may not push the map count past the limit */
-			if (((nstart > p.d[i].start) + (tmp < p.d[i].end)) &&
-			    mm->map_count + vma_plan_count_delta(&p) >= mm->max_map_count) {
-				ret = -ENOMEM;
+			ret = vma_plan_modify(&p, nstart, tmp, newflags);
+			if (ret)
 				break;
-			}
-			if (vma_plan_split(&p, nstart) || vma_plan_split(&p, tmp)) {
-				ret = -ENOMEM;
-				break;
-			}
 			i = vma_plan_find(&p, nstart);
-			p.d[i].flags = newflags;
-			p.d[i].touched = true;
 			ch[nch++] = (struct prot_change){ nstart, tmp, newflags, populate };
 			/*
 			 * The kernel populates it in mprotect_fixup(), before it

@@ -303,7 +303,7 @@ static int plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,
 	p->fresh = false;
 	p->orig = p->orig_local;
 	p->d = p->d_local;
-	p->nr_orig = p->nr = p->nr_dead = 0;
+	p->nr_orig = p->nr = p->nr_dead = p->merges = 0;
 	p->cap_orig = p->cap = VMA_PLAN_LOCAL;
 	mmap_assert_write_locked(mm);
 	/* One descent: the lookups below start where the last one ended. */
@@ -430,6 +430,46 @@ int vma_plan_split(struct vma_plan *p, uint64_t addr)
 		return -ENOMEM;
 	p->d[i].end = addr;
 	return 0;
+}
+
+/* May the plan split once more without passing the mm's map count limit? */
+static bool plan_may_split(const struct vma_plan *p)
+{
+	return p->mm->map_count + vma_plan_count_delta(p) < p->mm->max_map_count;
+}
+
+int vma_plan_modify(struct vma_plan *p, uint64_t start, uint64_t end,
+		    unsigned long newflags)
+{
+	size_t i = vma_plan_find(p, start);
+	struct vma_desc *d = &p->d[i], piece = *d;
+	bool lo = start > d->start, hi = end < d->end;
+	bool to_prev, to_next;
+
+	piece.start = start;
+	piece.end = end;
+	piece.pgoff += (start - d->start) >> PAGE_SHIFT;
+	piece.flags = newflags;
+	/*
+	 * The kernel first tries to merge the piece with the neighbour it
+	 * touches (vma_merge_existing_range): the border moves, nothing is
+	 * split. The plan splits and merges afterwards, which comes to the
+	 * same count; only the limit check must not see the split.
+	 */
+	to_prev = !lo && i > 0 && desc_can_merge(&p->d[i - 1], &piece);
+	to_next = !hi && i + 1 < p->nr && desc_can_merge(&piece, &p->d[i + 1]);
+	p->merges += to_prev + to_next;
+	if (lo && ((!to_next && !plan_may_split(p)) || vma_plan_split(p, start)))
+		goto refused;
+	i += lo;
+	if (hi && ((!to_prev && !plan_may_split(p)) || vma_plan_split(p, end)))
+		goto refused;
+	p->d[i].flags = newflags;
+	p->d[i].touched = true;
+	return 0;
+refused:
+	p->merges -= to_prev + to_next;
+	return -ENOMEM;
 }
 
 /*
