@@ -17,7 +17,10 @@
  * reference goes. Shared mappings of them map clean pages read-only, so
  * the first write faults and dirties the page (set_page_dirty, under the
  * folio lock); writeback write-protects every mapping of the page again
- * (page_mkclean) before it clears the dirty bit and writes the page.
+ * (page_mkclean) before it clears the dirty bit and writes the page. That
+ * holds only because a VMA leaves i_mmap after its entries are zapped,
+ * and page_mkclean flushes while a changer still owes one
+ * (tlb_flush_pending); one writeback of a file runs at a time.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +59,7 @@ static struct umm_file *file_alloc(enum file_kind kind, unsigned int f_mode)
 	f->fd = -1;
 	init_rwsem(&f->invalidate_lock);
 	init_rwsem(&f->i_mmap_rwsem);
+	pthread_mutex_init(&f->writeback_lock, NULL);
 	f->i_mmap = ITREE_ROOT_INIT;
 	xa_init(&f->i_pages);
 	return f;
@@ -65,6 +69,7 @@ static void file_free(struct umm_file *f)
 {
 	xa_destroy(&f->i_pages);
 	destroy_rwsem(&f->i_mmap_rwsem);
+	pthread_mutex_destroy(&f->writeback_lock);
 	destroy_rwsem(&f->invalidate_lock);
 	if (f->fd >= 0)
 		close(f->fd);
@@ -475,6 +480,7 @@ int filemap_write_and_wait_range(struct umm_file *f, uint64_t start, uint64_t en
 
 	if (f->kind != FILE_HOST)
 		return 0;
+	pthread_mutex_lock(&f->writeback_lock);
 	down_read(&f->invalidate_lock);
 	for (;;) {
 		struct page *page;
@@ -498,6 +504,7 @@ int filemap_write_and_wait_range(struct umm_file *f, uint64_t start, uint64_t en
 	if (wrote && fdatasync(f->fd) && !err)
 		err = -errno;
 	up_read(&f->invalidate_lock);
+	pthread_mutex_unlock(&f->writeback_lock);
 	return err;
 }
 

@@ -46,6 +46,13 @@ struct umm_file {
 	 */
 	struct rw_semaphore invalidate_lock;
 	struct rw_semaphore i_mmap_rwsem;	/* guards i_mmap */
+	/*
+	 * Held across a whole filemap_write_and_wait_range: a writeback that
+	 * finds a page clean must not return while another one that cleaned
+	 * it is still writing it (umm has no PG_writeback to wait on).
+	 * Outermost of the file's locks.
+	 */
+	pthread_mutex_t writeback_lock;
 	bool mm_all_locks;	/* its i_mmap_rwsem held by mm_take_all_locks; mm_all_locks_mutex */
 	struct itree_root i_mmap;	/* VMAs mapping the file, by file page */
 	/* the page cache: index -> struct page, one reference each; xa_lock */
@@ -115,7 +122,8 @@ void set_page_dirty(struct umm_file *f, struct page *page);
 /*
  * filemap_write_and_wait_range - write back the dirty cache pages of
  * bytes [start, end] and wait (MS_SYNC, fsync).
- * Locking: none held; takes invalidate_lock (read), page locks, i_mmap_rwsem.
+ * Locking: none held; takes writeback_lock, invalidate_lock (read), page
+ *          locks, i_mmap_rwsem.
  * Return: 0 or -EIO (or the host write's error).
  */
 int filemap_write_and_wait_range(struct umm_file *f, uint64_t start, uint64_t end);

@@ -167,6 +167,7 @@ struct vma_plan {
 	struct vm_area_struct **orig;	/* the VMAs taken, in address order */
 	size_t nr_orig, cap_orig;
 	size_t nr_dead;			/* after commit: orig[0..nr_dead) removed */
+	size_t nr_unlinked;		/* orig[0..nr_unlinked) out of i_mmap */
 	/*
 	 * Set by the caller: the new VMAs are a fresh mapping, nothing is
 	 * moved into them after the commit. If the plan then removes no VMA,
@@ -195,6 +196,16 @@ int vma_plan_init_for(struct vma_plan *p, struct umm_mm *mm,
  * reference (and its writeback) sees every dirty bit the zap gathered.
  */
 void vma_plan_release(struct vma_plan *p);
+/*
+ * vma_plan_unlink_dead - take the VMAs a commit removed out of their files'
+ * i_mmap. A removed VMA stays there until its entries are zapped (as the
+ * kernel unlinks in free_pgtables, after unmap_region): writeback's
+ * page_mkclean must find a writable entry for as long as it exists.
+ * Call it after the zap and before free_pgtables; vma_plan_release calls
+ * it for plans that free no tables.
+ * Locking: mmap_lock held for write; takes each file's i_mmap_rwsem.
+ */
+void vma_plan_unlink_dead(struct vma_plan *p);
 /* Split the description holding @addr there. Return: 0, -ENOMEM. */
 int vma_plan_split(struct vma_plan *p, uint64_t addr);
 /*

@@ -299,6 +299,13 @@ struct umm_mm {
 
 	/* Software MMU (tlb.c): per-thread TLBs of this mm and their flush */
 	uint64_t tlb_gen __cacheline_aligned;	/* atomic; bumped by every flush */
+	/*
+	 * Atomic: changers of entries whose TLB flush is still to come (the
+	 * kernel's tlb_flush_pending): a walker that finds an entry needing
+	 * no change under its PTE lock must still flush while it is non-zero,
+	 * since a TLB may hold the entry as it was (page_mkclean).
+	 */
+	uint64_t tlb_flush_pending;
 	pthread_mutex_t tlb_lock;	/* guards tlb_list */
 	struct list_head tlb_list;	/* struct sw_tlb.mm_node */
 

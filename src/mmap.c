@@ -313,6 +313,12 @@ static int64_t mmap_region(struct umm_mm *mm, struct umm_file *file, uint64_t ad
 		if (file)
 			down_write(&file->i_mmap_rwsem);
 		unmap_range_pages(mm, addr, end);
+		if (file)
+			up_write(&file->i_mmap_rwsem);
+		/* zapped: the old VMAs leave i_mmap (no two files' locks nest) */
+		vma_plan_unlink_dead(&p);
+		if (file)
+			down_write(&file->i_mmap_rwsem);
 		free_pgtables(mm, addr, end, floor, ceiling);
 		if (file)
 			up_write(&file->i_mmap_rwsem);
@@ -565,6 +571,8 @@ int do_munmap(struct umm_mm *mm, uint64_t start, uint64_t len)
 	free_pgtables_bounds(mm, start, end, &floor, &ceiling);
 	/* Out of the tree: no new fault can reach the range now. */
 	unmap_range_pages(mm, start, end);
+	/* zapped: rmap walkers may stop finding the range, then it goes */
+	vma_plan_unlink_dead(&p);
 	free_pgtables(mm, start, end, floor, ceiling);
 	vma_plan_release(&p);	/* after the zap: see there */
 	return 0;

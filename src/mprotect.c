@@ -304,11 +304,13 @@ static int mprotect_pass(struct umm_mm *mm, uint64_t start, uint64_t end, int pr
 
 		if (nch)
 			mmu_notifier_invalidate_range_start(mm, start, end);
+		inc_tlb_flush_pending(mm);
 		for (i = 0; i < nch; i++)
 			pages += change_protection(mm, ch[i].start, ch[i].end, ch[i].flags);
 		/* old rights may be cached: none survives the call */
 		if (pages)
 			flush_tlb_mm_range(mm, start, end);
+		dec_tlb_flush_pending(mm);
 		if (nch)
 			mmu_notifier_invalidate_range_end(mm, start, end);
 		/* that VMA only, under mmap_lock, as mprotect_fixup() */

@@ -504,6 +504,13 @@ static int mkclean_one(struct itree_node *n, void *arg)
 			a->dirty |= pte_dirty(old);
 			set_pte(pte, __pte(pte_val(old) & ~(_PAGE_RW | _PAGE_DIRTY)));
 			changed = true;
+		} else if (mm_tlb_flush_pending(mm)) {
+			/*
+			 * Clean, read-only or gone - but made so by a zap, an
+			 * mprotect or a dirty-tracking walk whose flush is still
+			 * to come: a TLB may write through the old entry.
+			 */
+			changed = true;
 		}
 		pte_unmap_unlock(pte, ptl);
 	}

@@ -243,6 +243,7 @@ void flush_tlb_mm_range(struct umm_mm *mm, uint64_t start, uint64_t end)
 void tlb_gather_mmu(struct mmu_gather *tlb, struct umm_mm *mm)
 {
 	tlb->mm = mm;
+	inc_tlb_flush_pending(mm);	/* before any entry changes */
 	tlb->start = UINT64_MAX;
 	tlb->end = 0;
 	tlb->need_flush = false;
@@ -283,4 +284,5 @@ void tlb_remove_page(struct mmu_gather *tlb, struct page *page)
 void tlb_finish_mmu(struct mmu_gather *tlb)
 {
 	tlb_flush_mmu(tlb);
+	dec_tlb_flush_pending(tlb->mm);
 }

@@ -152,6 +152,27 @@ struct mmu_gather {
 	struct page *pages[MMU_GATHER_BATCH];
 };
 
+/*
+ * A flush of @mm's entries is owed from before the first entry changes
+ * (inc) until after flush_tlb_mm_range (dec); mm_tlb_flush_pending, read
+ * under a PTE lock, then sees every change made under that lock earlier.
+ */
+static inline void inc_tlb_flush_pending(struct umm_mm *mm)
+{
+	__atomic_add_fetch(&mm->tlb_flush_pending, 1, __ATOMIC_SEQ_CST);
+}
+
+static inline void dec_tlb_flush_pending(struct umm_mm *mm)
+{
+	__atomic_sub_fetch(&mm->tlb_flush_pending, 1, __ATOMIC_RELEASE);
+}
+
+static inline bool mm_tlb_flush_pending(struct umm_mm *mm)
+{
+	return __atomic_load_n(&mm->tlb_flush_pending, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* Locking: none; the gather owes a flush (inc_tlb_flush_pending) until tlb_finish_mmu. */
 void tlb_gather_mmu(struct mmu_gather *tlb, struct umm_mm *mm);
 /* Entries of [start, end) changed: flush them at the end. */
 void tlb_flush_pte_range(struct mmu_gather *tlb, uint64_t start, uint64_t end);

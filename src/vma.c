@@ -303,7 +303,7 @@ static int plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,
 	p->fresh = false;
 	p->orig = p->orig_local;
 	p->d = p->d_local;
-	p->nr_orig = p->nr = p->nr_dead = p->merges = 0;
+	p->nr_orig = p->nr = p->nr_dead = p->nr_unlinked = p->merges = 0;
 	p->cap_orig = p->cap = VMA_PLAN_LOCAL;
 	mmap_assert_write_locked(mm);
 	/* One descent: the lookups below start where the last one ended. */
@@ -351,8 +351,15 @@ int vma_plan_init_for(struct vma_plan *p, struct umm_mm *mm,
 	return plan_init(p, mm, d->start, d->end, true, d);
 }
 
+void vma_plan_unlink_dead(struct vma_plan *p)
+{
+	for (; p->nr_unlinked < p->nr_dead; p->nr_unlinked++)
+		vma_unlink_file(p->orig[p->nr_unlinked]);
+}
+
 void vma_plan_release(struct vma_plan *p)
 {
+	vma_plan_unlink_dead(p);
 	for (size_t i = 0; i < p->nr_dead; i++) {
 		struct vm_area_struct *vma = p->orig[i];
 
@@ -367,7 +374,7 @@ void vma_plan_release(struct vma_plan *p)
 		if (!vma_tree_entry_retire(&p->mm->mm_mt, vma))
 			call_rcu(&vma->rcu, vm_area_free_rcu_cb);
 	}
-	p->nr_dead = 0;
+	p->nr_dead = p->nr_unlinked = 0;
 	if (p->orig != p->orig_local)
 		free(p->orig);
 	if (p->d != p->d_local)
@@ -672,11 +679,10 @@ int vma_plan_commit(struct vma_plan *p)
 			continue;
 		vma_mark_detached(vma);
 		/*
-		 * Out of the tree; its replacements (if any) are in i_mmap
-		 * already, so an rmap walker misses no entry. Its page tables
-		 * are freed (munmap) only after this.
+		 * Out of the tree, but still in i_mmap (with its replacements,
+		 * if any) until vma_plan_unlink_dead(): its entries may still
+		 * be writable, and writeback must find them until the zap.
 		 */
-		vma_unlink_file(vma);
 		p->orig[p->nr_dead++] = vma;	/* freed by vma_plan_release */
 	}
 	/* rmap walkers now find the new VMAs instead of those they replace */
