@@ -256,9 +256,16 @@ static int64_t move_vma(struct umm_mm *mm, struct vm_area_struct *vma,
 		return err;
 	}
 	if (flags & MREMAP_DONTUNMAP) {
+		/*
+		 * The pages are at new_addr now: the call must say so. Out
+		 * of memory for the old VMA's replacement, it keeps its
+		 * VM_LOCKED and anon_vma (the kernel clears them in place,
+		 * which cannot fail; umm's VMAs are replaced, not changed).
+		 */
 		vma = vma_lookup(mm, old_addr);
-		err = vma ? dontunmap_old_vma(mm, vma, old_addr, old_len) : 0;
-		return err ? err : (int64_t)new_addr;
+		if (vma)
+			dontunmap_old_vma(mm, vma, old_addr, old_len);
+		return (int64_t)new_addr;
 	}
 	/*
 	 * As the kernel, a failure to unmap the old range (old_len 0, or no
