@@ -130,7 +130,8 @@ static bool pte_page_shared(pte_t *table, pte_t v, struct collapse_control *cc)
 /*
  * May this entry's page go into the THP? Only an anonymous page whose
  * references are all mappings' (no pin, no page in flight elsewhere).
- * Locking: the (detached) table's lock held.
+ * Locking: the table's lock held (the table detached for a collapse, still
+ *          attached for khugepaged_scan_pmd's look).
  */
 static enum scan_result collapse_check_pte(pte_t *table, pte_t v,
 					   struct collapse_control *cc)

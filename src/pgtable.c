@@ -82,7 +82,10 @@ void pte_free(struct umm_mm *mm, pgtable_t table)
 
 /*
  * pte_free_defer - free a PTE table once no lockless reader can hold it.
- * Locking: the caller has removed it from its PMD under the PMD lock. It
+ * Locking: the caller has removed it from its PMD, under the PMD lock or
+ *          with nothing else able to reach the PMD (free_pte_range:
+ *          mmap_lock for write and the VMAs gone, plus the new file's
+ *          i_mmap_rwsem for write on the MAP_FIXED path). It
  *          may still hold the table's own lock only if it took that lock
  *          inside an RCU read-side section it has not yet left (as
  *          pte_offset_map_lock() does): the callback, which checks the
