@@ -10,7 +10,9 @@
  * thread-local countdown arms the wrappers: fail_nth(n, ONCE) makes the
  * n-th allocation of this thread (umm's own workers never fail) return
  * NULL with errno ENOMEM, once; FROM_ON fails every allocation from the
- * n-th on. Only allocations made while armed count.
+ * n-th on. Only allocations made while armed count. Two more modes fail
+ * what is not heap: VT_NODE the n-th VMA-tree node, FRAMES every frame
+ * past n - 1 more than were in use (the process-wide frame limit).
  *
  * Each scenario builds a varied address space on a fresh mm (unarmed),
  * then runs ONE operation armed, for n = 1, 2, ... until a run injects no
@@ -80,7 +82,7 @@ void __real_free(void *);
  * VT_NODE: not the heap but the VMA tree's own node allocations (which
  * mostly come from its pools, not malloc): vma_tree_fail_alloc_after(n).
  */
-enum { ONCE, FROM_ON, VT_NODE };
+enum { ONCE, FROM_ON, VT_NODE, FRAMES };
 
 #define BT_DEPTH	10
 static __thread bool fs_armed, fs_in_wrapper;
@@ -985,7 +987,8 @@ static bool one_run(const struct scenario *sc, const struct result *ref, long n,
 		    unsigned *nfail, const struct page_alloc_stats *base)
 {
 	struct page_alloc_stats before = *base, after;
-	const char *mname = mode == ONCE ? "once" : mode == FROM_ON ? "from-on" : "vt-node";
+	static const char *const mnames[] = { "once", "from-on", "vt-node", "frames" };
+	const char *mname = mnames[mode];
 	char tag[128], *pre, *post, line[512], line0[512];
 	unsigned long f0 = test_failures;
 	struct world w;
@@ -1005,6 +1008,17 @@ static bool one_run(const struct scenario *sc, const struct result *ref, long n,
 		r = sc->op(&w);
 		vma_tree_fail_alloc_after(0);
 		/* unknown: was the n-th reached? Runs go on to the first clean success */
+		injected = -1;
+	} else if (mode == FRAMES) {
+		struct page_alloc_stats now;
+
+		/* n - 1 more frames for the call: the process-wide limit */
+		fs_fail_bt_n = 0;
+		page_alloc_set_limit(0);
+		page_alloc_get_stats(&now);
+		page_alloc_set_limit((now.in_use_pages + n - 1) * P);
+		r = sc->op(&w);
+		page_alloc_set_limit(0);
 		injected = -1;
 	} else {
 		fail_nth(n, mode);
@@ -1151,7 +1165,7 @@ static void run_scenario(void)
 	const struct scenario *sc = cur_sc;
 	struct result ref;
 	unsigned nfail = 0;
-	long runs[3] = { 0, 0, 0 };
+	long runs[4] = { 0, 0, 0, 0 };
 
 	struct page_alloc_stats base;
 
@@ -1159,16 +1173,17 @@ static void run_scenario(void)
 	/* the start for every run's frame count: each run ends as it began */
 	rcu_barrier();
 	page_alloc_get_stats(&base);
-	for (int mode = ONCE; mode <= VT_NODE; mode++) {
-		long n;
+	for (int mode = ONCE; mode <= FRAMES; mode++) {
+		/* a THP collapse takes 512 frames at once */
+		long n, max = mode == VT_NODE ? 64 : mode == FRAMES ? 1100 : 10000;
 
-		for (n = 1; n < (mode == VT_NODE ? 64 : 10000); n++)
+		for (n = 1; n < max; n++)
 			if (!one_run(sc, &ref, n, mode, &nfail, &base))
 				break;
 		runs[mode] = n - 1;
 	}
-	printf("     %-26s %3ld allocation points, %2ld tree-node points, %u failing runs\n",
-	       sc->name, runs[ONCE], runs[VT_NODE], nfail);
+	printf("     %-26s %3ld allocation points, %2ld tree-node points, %3ld frame limits, "
+	       "%u failing runs\n", sc->name, runs[ONCE], runs[VT_NODE], runs[FRAMES], nfail);
 	free(ref.maps);
 }
 
