@@ -299,18 +299,20 @@ struct umm_mm {
 
 	/* Software MMU (tlb.c): per-thread TLBs of this mm and their flush */
 	uint64_t tlb_gen __cacheline_aligned;	/* atomic; bumped by every flush */
+	pthread_mutex_t tlb_lock;	/* guards tlb_list */
+	struct list_head tlb_list;	/* struct sw_tlb.mm_node */
 	/*
 	 * Atomic: changers of entries whose TLB flush is still to come (the
 	 * kernel's tlb_flush_pending): a walker that finds an entry needing
 	 * no change under its PTE lock must still flush while it is non-zero,
-	 * since a TLB may hold the entry as it was (page_mkclean).
+	 * since a TLB may hold the entry as it was (page_mkclean). Written by
+	 * every munmap; a line of its own, away from tlb_gen, which every
+	 * access reads.
 	 */
-	uint64_t tlb_flush_pending;
-	pthread_mutex_t tlb_lock;	/* guards tlb_list */
-	struct list_head tlb_list;	/* struct sw_tlb.mm_node */
+	uint64_t tlb_flush_pending __cacheline_aligned;
 
 	/* prepended under mm_take_all_locks(), never removed; read lockless */
-	struct mmu_notifier *notifiers;
+	struct mmu_notifier *notifiers __cacheline_aligned;
 	/*
 	 * A THP was ever mapped here: VMA edges may cut a leaf, and out of
 	 * memory there may be ones to split. Set once, read locklessly.
