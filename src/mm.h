@@ -175,6 +175,13 @@ struct vma_plan {
 	 */
 	bool fresh;
 	/*
+	 * Set by the caller: the range the plan empties is zapped after the
+	 * commit (munmap, MAP_FIXED), so the VMAs it removes stay in i_mmap
+	 * until vma_plan_unlink_dead(). Otherwise the commit unlinks them,
+	 * once their replacements are linked.
+	 */
+	bool zap_after;
+	/*
 	 * Merges vma_plan_modify() expects vma_plan_merge() to make: the
 	 * kernel makes them at once, so later splits of the same call see
 	 * a map count that many lower.
@@ -197,12 +204,12 @@ int vma_plan_init_for(struct vma_plan *p, struct umm_mm *mm,
  */
 void vma_plan_release(struct vma_plan *p);
 /*
- * vma_plan_unlink_dead - take the VMAs a commit removed out of their files'
- * i_mmap. A removed VMA stays there until its entries are zapped (as the
- * kernel unlinks in free_pgtables, after unmap_region): writeback's
- * page_mkclean must find a writable entry for as long as it exists.
- * Call it after the zap and before free_pgtables; vma_plan_release calls
- * it for plans that free no tables.
+ * vma_plan_unlink_dead - take the VMAs a zap_after commit removed out of
+ * their files' i_mmap. Such a VMA stays there until its entries are
+ * zapped (as the kernel unlinks in free_pgtables, after unmap_region):
+ * writeback's page_mkclean must find a writable entry for as long as it
+ * exists. Call it after the zap and before free_pgtables (vma_plan_release
+ * calls it too, for a plan whose zap never came).
  * Locking: mmap_lock held for write; takes each file's i_mmap_rwsem.
  */
 void vma_plan_unlink_dead(struct vma_plan *p);
@@ -212,6 +219,7 @@ int vma_plan_split(struct vma_plan *p, uint64_t addr);
  * Give [start, end), inside one description, @newflags, as vma_modify():
  * refused (-ENOMEM) at the map count limit split by split, a first split
  * staying when the second is refused. Return: 0, -ENOMEM.
+ * Locking: mmap_lock held for write (as for the whole plan).
  */
 int vma_plan_modify(struct vma_plan *p, uint64_t start, uint64_t end,
 		    unsigned long newflags);

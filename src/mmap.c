@@ -299,6 +299,7 @@ static int64_t mmap_region(struct umm_mm *mm, struct umm_file *file, uint64_t ad
 	if (err)
 		goto out;
 	vma_plan_merge(&p);
+	p.zap_after = replaced;
 	err = vma_plan_commit(&p);
 	/*
 	 * The new VMA is published write-locked, so no fault runs in the
@@ -562,6 +563,7 @@ int do_munmap(struct umm_mm *mm, uint64_t start, uint64_t len)
 	err = vma_plan_init(&p, mm, start, end, false);
 	if (!err)
 		err = plan_punch(&p, start, end);
+	p.zap_after = true;
 	if (!err)
 		err = vma_plan_commit(&p);
 	if (err) {

@@ -180,30 +180,29 @@ static int check_prep_vma(struct vm_area_struct *vma, uint64_t addr,
  * move took the whole VMA [old_addr, +old_len), its anon_vma goes too (the
  * kernel's dontunmap_complete: unlink_anon_vmas), so it is unfaulted
  * again: a later mprotect may drop VM_ACCOUNT, and it merges as such.
+ * Locking: mmap_lock held for write.
  */
-static int dontunmap_old_vma(struct umm_mm *mm, struct vm_area_struct *vma,
-			     uint64_t old_addr, uint64_t old_len)
+static void dontunmap_old_vma(struct umm_mm *mm, struct vm_area_struct *vma,
+			      uint64_t old_addr, uint64_t old_len)
 {
 	bool whole = vma->anon_vma && vma->vm_start == old_addr &&
 		     vma->vm_end == old_addr + old_len;
 	struct vma_plan p;
 	size_t i;
-	int err;
 
 	if (!(vma->vm_flags & (VM_LOCKED | VM_LOCKONFAULT)) && !whole)
-		return 0;
-	err = vma_plan_init(&p, mm, vma->vm_start, vma->vm_end, false);
-	if (!err) {
+		return;
+	/* out of memory, the VMA stays as it is: see move_vma */
+	if (!vma_plan_init(&p, mm, vma->vm_start, vma->vm_end, false)) {
 		i = vma_plan_find(&p, vma->vm_start);
 		p.d[i].flags &= ~(VM_LOCKED | VM_LOCKONFAULT);
 		if (whole) {
 			p.d[i].anon_vma = NULL;
 			p.d[i].chain = NULL;
 		}
-		err = vma_plan_commit(&p);
+		vma_plan_commit(&p);
 	}
 	vma_plan_release(&p);
-	return err;
 }
 
 /*

@@ -300,7 +300,7 @@ static int plan_init(struct vma_plan *p, struct umm_mm *mm, uint64_t start,
 	uint64_t addr, s, e;
 
 	p->mm = mm;
-	p->fresh = false;
+	p->fresh = p->zap_after = false;
 	p->orig = p->orig_local;
 	p->d = p->d_local;
 	p->nr_orig = p->nr = p->nr_dead = p->nr_unlinked = p->merges = 0;
@@ -678,13 +678,17 @@ int vma_plan_commit(struct vma_plan *p)
 		if (keep[i])
 			continue;
 		vma_mark_detached(vma);
-		/*
-		 * Out of the tree, but still in i_mmap (with its replacements,
-		 * if any) until vma_plan_unlink_dead(): its entries may still
-		 * be writable, and writeback must find them until the zap.
-		 */
 		p->orig[p->nr_dead++] = vma;	/* freed by vma_plan_release */
 	}
+	/*
+	 * Out of the tree. A VMA whose replacements are in i_mmap already
+	 * leaves it now, so an rmap walker misses no entry and never finds
+	 * two VMAs over one entry for long; one whose range is to be zapped
+	 * stays until the zap (vma_plan_unlink_dead): its entries may still
+	 * be writable, and writeback must find them.
+	 */
+	if (!p->zap_after)
+		vma_plan_unlink_dead(p);
 	/* rmap walkers now find the new VMAs instead of those they replace */
 	anon_vma_swap(made, nmade, p->orig, p->nr_dead);
 	nmade = 0;	/* published */
