@@ -153,10 +153,12 @@ static void build(struct side *s)
 		 (int64_t)(s->base + 60 * P));
 	for (uint64_t i = 60; i < 64; i++)
 		wr(s, i * P);
-	if (s->mm)
+	if (s->mm) {
 		CHECK_EQ(umm_madvise(s->mm, s->base + 60 * P, 3 * P, MADV_FREE), 0);
-	else
+	} else {
+		drain_host_lazyfree();	/* the new pages on the LRU first */
 		CHECK_EQ(madvise((void *)(s->base + 60 * P), 3 * P, MADV_FREE), 0);
+	}
 	wr(s, 61 * P);
 	rd(s, 62 * P);
 	if (s->mm) {
@@ -334,6 +336,7 @@ static void test_fork_free_as_host(void)
 	}
 	close(pipefd[0]);
 	CHECK_EQ(umm_fork(mm, &child), 0);
+	drain_host_lazyfree();	/* the new pages on the LRU first */
 	CHECK_EQ(madvise((void *)(host.base + P), 4 * P, MADV_FREE), 0);
 	CHECK_EQ(umm_madvise(mm, us.base + P, 4 * P, MADV_FREE), 0);
 	wr(&host, 2 * P);

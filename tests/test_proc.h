@@ -119,7 +119,10 @@ static inline bool host_maps_zero_page(void)
 /*
  * The host marks MADV_FREEd pages lazily freeable through a per-CPU batch;
  * mlock() drains every CPU's (lru_add_drain_all), so that smaps shows what
- * umm, which has no batches, shows. As a raw system call: the sanitizers
+ * umm, which has no batches, shows. Call it before the MADV_FREE too: a
+ * page still in another CPU's batch of new pages is not on the LRU yet,
+ * and the lazy-free batch passes over it (test_pagemap showed LazyFree 0
+ * once, on a loaded machine). As a raw system call: the sanitizers
  * make mlock() a no-op.
  */
 static inline void drain_host_lazyfree(void)
