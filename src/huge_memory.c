@@ -603,6 +603,40 @@ bool zap_huge_pmd(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr)
 	return true;
 }
 
+/*
+ * discard_huge_pmd - reclaim the anonymous THP @pmd maps, when that leaf
+ * is its only mapping and its data need no swap: the lazily freeable
+ * folio nobody wrote since MADV_FREE, or any folio of a MAP_DROPPABLE
+ * mapping (@droppable). As try_to_unmap_one() discards a PMD-mapped one
+ * whole: the leaf is frozen first, so that a write racing with us either
+ * set dirty before (the folio stays, an ordinary one again) or faults
+ * after; then only the mapping may hold a reference (no pin).
+ * Locking: the PMD lock held; the caller frees *@deposit after it.
+ * Return: whether the folio went (to @tlb, freed once the flush is done).
+ */
+bool discard_huge_pmd(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr,
+		      bool droppable, pgtable_t *deposit)
+{
+	uint64_t old = pmdp_invalidate(pmd);
+	struct page *head = pmd_page(__pmd(old));
+
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* frozen, then count */
+	if (page_count(head) != 1 ||
+	    (!droppable && ((old & _PAGE_DIRTY) || test_bit_page(PG_dirty, head)))) {
+		set_pmd(pmd, __pmd(old));
+		if (!droppable)
+			clear_bit_page(PG_lazyfree, head);
+		return false;
+	}
+	pmd_clear(pmd);
+	tlb_flush_pte_range(tlb, addr & PMD_MASK, (addr & PMD_MASK) + HPAGE_PMD_SIZE);
+	*deposit = pgtable_trans_huge_withdraw(pmd);
+	mm_stat_add(tlb->mm, MM_ANONPAGES, -(int64_t)HPAGE_PMD_NR);
+	folio_remove_rmap_pmd(head);
+	tlb_remove_page(tlb, head);
+	return true;
+}
+
 /* ---- mprotect ---- */
 
 /* The leaf with @vm_flags' rights, as change_pte_range does an entry. */

@@ -123,6 +123,15 @@ struct umm_file;
 bool split_file_folio(struct umm_file *f, struct page *head, int refs);
 
 /*
+ * discard_huge_pmd - reclaim a THP mapped only by the leaf at @pmd whose
+ * data need no swap (lazily freeable and clean, or @droppable); else it
+ * stays, no longer lazily freeable. Locking: the PMD lock held; the
+ * caller frees *@deposit after unlocking. Return: whether it went.
+ */
+bool discard_huge_pmd(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr,
+		      bool droppable, pgtable_t *deposit);
+
+/*
  * zap_huge_pmd - clear the leaf at @pmd, free its deposit, hand its page
  * to @tlb. Locking: takes the PMD lock.
  * Return: false when @pmd was no longer a leaf (zap its PTE table).

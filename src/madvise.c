@@ -288,6 +288,166 @@ static const struct mm_walk_ops madvise_free_ops = {
 	.post_vma = change_walk_post_vma,
 };
 
+/* ---- MADV_COLD and MADV_PAGEOUT ---- */
+
+/*
+ * umm has no LRU and no swap, so of the kernel's cold and pageout walks
+ * (madvise_cold_or_pageout_pte_range) what can be seen is this: MADV_COLD
+ * makes the entries of pages this mm alone maps old (smaps' Referenced),
+ * and MADV_PAGEOUT reclaims what the host reclaims without swap, the
+ * anonymous pages that need none: a lazily freeable page nobody wrote
+ * since MADV_FREE, and any page of a MAP_DROPPABLE mapping, dirty or not.
+ * Other anonymous pages stay as they are, entries young, as the host's,
+ * whose pageout ignores references rather than clearing them.
+ */
+struct cold_walk {
+	struct change_walk cw;		/* first: the walk's private data */
+	bool pageout;
+};
+
+/* Whether pageout may drop @head's data: no swap needed to keep it. */
+static bool pageout_droppable(struct mm_walk *walk, struct page *head)
+{
+	if (!PageAnon(head))
+		return false;
+	return (walk->vma->vm_flags & VM_DROPPABLE) || test_bit_page(PG_lazyfree, head);
+}
+
+/*
+ * Reclaim one page mapped by @pte alone, as try_to_unmap_one() treats a
+ * page without swap backing: the entry is cleared first, so that a write
+ * racing with us either set dirty before (and the page stays) or faults
+ * after; then only the mapping may hold a reference. A lazily freeable
+ * page that was written again, or is referenced (pinned), becomes an
+ * ordinary anonymous page; a droppable one goes even when dirty.
+ * Locking: the PTE lock held.
+ */
+static void pageout_pte(pte_t *pte, uint64_t addr, struct page *page,
+			struct mm_walk *walk)
+{
+	struct cold_walk *w = walk->private;
+	bool droppable = walk->vma->vm_flags & VM_DROPPABLE;
+	pte_t old = ptep_get_and_clear(pte);
+
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* clear, then count */
+	if (page_count(page) != 1 ||
+	    (!droppable && (pte_dirty(old) || test_bit_page(PG_dirty, page)))) {
+		set_pte(pte, old);
+		if (!droppable)
+			clear_bit_page(PG_lazyfree, page);
+		return;
+	}
+	page_remove_rmap_pte(page);
+	mm_stat_add(walk->mm, MM_ANONPAGES, -1);
+	change_walk_note(walk, addr);
+	tlb_remove_page(&w->cw.tlb, page);	/* freed once the flush is done */
+}
+
+/*
+ * One entry of MADV_COLD or MADV_PAGEOUT. A page mapped elsewhere too is
+ * left alone ("do not interfere with other mappings"); a THP is split
+ * first when it can be (the kernel splits one the range covers in part;
+ * umm, having no folio-wide reclaim or aging, splits any).
+ * Locking: the PTE lock held (pte_entry).
+ */
+static int madvise_cold_pte(pte_t *pte, uint64_t addr, uint64_t next,
+			    struct mm_walk *walk)
+{
+	struct cold_walk *w = walk->private;
+	pte_t v = ptep_get(pte);
+	struct page *page;
+
+	(void)next;
+	if (!pte_present(v) || pte_special(v) || !pfn_valid(pte_pfn(v)))
+		return 0;
+	page = pfn_to_page(pte_pfn(v));
+	if (test_bit_page(PG_reserved, page))
+		return 0;
+	if (w->pageout && !pageout_droppable(walk, compound_head(page)))
+		return 0;
+	if (PageHead(compound_head(page))) {
+		if (!split_folio_in_table(walk->mm, pte, compound_head(page)))
+			return 0;
+		v = ptep_get(pte);
+	}
+	if (folio_mapcount(page) != 1)
+		return 0;
+	if (w->pageout) {
+		pageout_pte(pte, addr, page, walk);
+	} else if (pte_young(v)) {
+		/* cleared first: lockless walkers set these bits with CAS */
+		pte_t old = ptep_get_and_clear(pte);
+
+		set_pte(pte, __pte(pte_val(old) & ~_PAGE_ACCESSED));
+		change_walk_note(walk, addr);
+	}
+	return 0;
+}
+
+/*
+ * A THP leaf mapped only here: MADV_COLD of all of it makes the leaf old,
+ * MADV_PAGEOUT reclaims it whole, or splits the leaf (not the folio) when
+ * it cannot, as the kernel's reclaim does; advice on a part of it splits
+ * it, and its pages are seen to one by one.
+ * Locking: no table lock held (pmd_entry); takes the PMD lock.
+ */
+static int madvise_cold_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
+			    struct mm_walk *walk)
+{
+	struct cold_walk *w = walk->private;
+	struct page *head;
+	pmd_t v;
+	spinlock_t *ptl = walk_pmd_leaf_lock(pmd, walk, &v);
+
+	if (!ptl)
+		return 0;
+	if (!(pmd_flags(v) & _PAGE_PRESENT) || (pmd_flags(v) & _PAGE_SPECIAL))
+		goto unlock;
+	head = pmd_page(v);
+	if (folio_mapcount(head) != 1)
+		goto unlock;
+	if (w->pageout && !pageout_droppable(walk, head))
+		goto unlock;
+	if (next - addr != HPAGE_PMD_SIZE) {
+		spin_unlock(ptl);
+		split_huge_pmd(walk->mm, pmd, addr);
+		walk->action = ACTION_AGAIN;	/* now a table: walk its PTEs */
+		return 0;
+	}
+	if (w->pageout) {
+		pgtable_t deposit = NULL;
+		bool droppable = walk->vma->vm_flags & VM_DROPPABLE;
+
+		bool gone = discard_huge_pmd(&w->cw.tlb, pmd, addr, droppable, &deposit);
+
+		spin_unlock(ptl);
+		if (deposit)
+			pte_free(walk->mm, deposit);
+		/* as try_to_unmap_one: a leaf it could not discard is split */
+		if (!gone)
+			split_huge_pmd(walk->mm, pmd, addr);
+		return 0;
+	}
+	if (pmd_flags(v) & _PAGE_ACCESSED) {
+		/* frozen first: lockless walkers set these bits with CAS */
+		uint64_t old = pmdp_invalidate(pmd);
+
+		set_pmd(pmd, __pmd(old & ~_PAGE_ACCESSED));
+		change_walk_note(walk, addr);	/* the whole leaf: first */
+		change_walk_note(walk, next - PAGE_SIZE);	/* and last page */
+	}
+unlock:
+	spin_unlock(ptl);
+	return 0;
+}
+
+static const struct mm_walk_ops madvise_cold_ops = {
+	.pmd_entry = madvise_cold_pmd,
+	.pte_entry = madvise_cold_pte,
+	.pre_vma = change_walk_pre_vma,
+	.post_vma = change_walk_post_vma,
+};
+
 /* ---- guard regions ---- */
 
 /*
@@ -413,10 +573,11 @@ static const struct mm_walk_ops guard_remove_ops = {
 /*
  * MADV_DONTNEED drops the pages (the next touch reads zeroes, or the
  * file). MADV_FREE makes them clean and lazily freeable: they would go
- * under memory pressure, which umm does not reclaim under yet, so they
- * stay, as they do on an idle Linux, and smaps counts them as LazyFree.
- * MADV_WILLNEED, MADV_COLD and MADV_PAGEOUT are hints with nothing to act
- * on yet (no swap, no LRU). MADV_COLLAPSE makes THPs (khugepaged.c).
+ * under memory pressure, which umm does not reclaim under, so they stay,
+ * as they do on an idle Linux, and smaps counts them as LazyFree, until
+ * MADV_PAGEOUT reclaims them. MADV_COLD makes entries old. MADV_WILLNEED
+ * is a hint with nothing to act on. MADV_COLLAPSE makes THPs
+ * (khugepaged.c).
  * Each acts on [start, end) of one VMA.
  * Locking: mmap_lock held for read (write for MADV_COLLAPSE and
  * MADV_GUARD_INSTALL); zapping takes
@@ -470,6 +631,11 @@ static int madvise_vma_behavior(struct vm_area_struct *vma, uint64_t start, uint
 		struct change_walk cw;
 
 		walk_page_range(mm, start, end, &madvise_free_ops, &cw);
+	}
+	if (behavior == MADV_COLD || behavior == MADV_PAGEOUT) {
+		struct cold_walk w = { .pageout = behavior == MADV_PAGEOUT };
+
+		walk_page_range(mm, start, end, &madvise_cold_ops, &w);
 	}
 	/* the hole goes through to the file, in every mm that maps it */
 	if (behavior == MADV_REMOVE) {

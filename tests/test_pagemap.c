@@ -30,6 +30,14 @@
 #define PAGES		128		/* the pages compared in pagemap */
 #define FLAGS_MASK	(~((1ull << 55) - 1) & ~(1ull << 55))	/* bits 56-63 */
 
+#ifndef MADV_COLD
+#define MADV_COLD	20
+#define MADV_PAGEOUT	21
+#endif
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE	0x08
+#endif
+
 struct side {
 	struct umm_mm *mm;	/* NULL: the host */
 	struct umm_file *file, *file2;
@@ -343,12 +351,119 @@ static void test_fork_free_as_host(void)
 	wr(&us, 2 * P);
 	drain_host_lazyfree();
 	same_smaps(&host, &us);
+	/* pages the child maps too are not paged out, even lazily free ones */
+	CHECK_EQ(madvise((void *)(host.base + P), 8 * P, MADV_PAGEOUT), 0);
+	CHECK_EQ(umm_madvise(mm, us.base + P, 8 * P, MADV_PAGEOUT), 0);
+	same_smaps(&host, &us);
 	CHECK_EQ(write(pipefd[1], "x", 1), 1);
 	close(pipefd[1]);
 	CHECK_EQ(waitpid(pid, NULL, 0), pid);
 	munmap(w, WIN + (4ull << 20));
 	umm_mm_destroy(child);
 	umm_mm_destroy(mm);
+}
+
+/* Page @i of the window, on either side: its first byte. */
+static char first_byte(struct side *s, uint64_t i)
+{
+	char c = 0;
+
+	if (s->mm)
+		CHECK_EQ(umm_read(s->mm, s->base + i * P, &c, 1), 1);
+	else
+		c = *(volatile char *)(s->base + i * P);
+	return c;
+}
+
+/* Pages [first, first + n) rw at page @first of the window, each written. */
+static void written(struct side *s, uint64_t first, uint64_t n, int flags)
+{
+	CHECK_EQ(map(s, first * P, n * P, PROT_READ | PROT_WRITE, flags, false, 0),
+		 (int64_t)(s->base + first * P));
+	for (uint64_t i = first; i < first + n; i++)
+		both_write_byte(s->mm, s->base + i * P, (char)('a' + i % 26));
+}
+
+/*
+ * The advice of one side, in the order both run it. Window pages:
+ *   1-8   private anon, written, MADV_FREEd, 2 written and 3 read again,
+ *         then MADV_PAGEOUT: all but 2 reclaimed (read zero), 2 kept
+ *  10-17  private anon, written, MADV_PAGEOUT: nothing changes, young
+ *  20-27  private anon, written, MADV_COLD of 20-23: old
+ *  30-37  MAP_DROPPABLE, written: MADV_PAGEOUT of 30-33 drops them,
+ *         dirty as they are; MADV_COLD of 34-37
+ *  40-47  shared anon, 40-43 written, 44-45 read: MADV_COLD
+ */
+static void cold_pageout(struct side *s)
+{
+	written(s, 1, 8, MAP_PRIVATE);
+	written(s, 10, 8, MAP_PRIVATE);
+	written(s, 20, 8, MAP_PRIVATE);
+	written(s, 30, 8, MAP_DROPPABLE);
+	written(s, 40, 4, MAP_SHARED);
+	CHECK_EQ(map(s, 44 * P, 4 * P, PROT_READ | PROT_WRITE, MAP_SHARED, false, 0),
+		 (int64_t)(s->base + 44 * P));
+	rd(s, 44 * P);
+	rd(s, 45 * P);
+	if (!s->mm)
+		drain_host_lazyfree();	/* every new page on the LRU */
+	CHECK_EQ(both_madvise(s->mm, s->base + P, 8 * P, MADV_FREE), 0);
+	both_write_byte(s->mm, s->base + 2 * P, 'W');
+	rd(s, 3 * P);
+	if (!s->mm)
+		drain_host_lazyfree();
+	CHECK_EQ(both_madvise(s->mm, s->base + P, 8 * P, MADV_PAGEOUT), 0);
+	CHECK_EQ(both_madvise(s->mm, s->base + 10 * P, 8 * P, MADV_PAGEOUT), 0);
+	CHECK_EQ(both_madvise(s->mm, s->base + 20 * P, 4 * P, MADV_COLD), 0);
+	CHECK_EQ(both_madvise(s->mm, s->base + 30 * P, 4 * P, MADV_PAGEOUT), 0);
+	CHECK_EQ(both_madvise(s->mm, s->base + 34 * P, 4 * P, MADV_COLD), 0);
+	CHECK_EQ(both_madvise(s->mm, s->base + 40 * P, 8 * P, MADV_COLD), 0);
+}
+
+/*
+ * MADV_COLD and MADV_PAGEOUT beside the host: what a host without swap
+ * reclaims, umm reclaims (smaps and the bytes agree); what it ages, umm
+ * ages (Referenced). Skipped where the host has swap: it would page out
+ * the rest too.
+ */
+static void test_cold_pageout_as_host(void)
+{
+	struct umm_opts o = { .size = sizeof(o) };
+	struct side host = { 0 }, us = { 0 };
+	uint64_t hres, ures;
+	FILE *f = fopen("/proc/swaps", "r");
+	char line[256];
+	int lines = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		lines++;
+	if (f)
+		fclose(f);
+	if (lines > 1) {
+		printf("     the host has swap: skipped\n");
+		return;
+	}
+	o.flags = host_maps_zero_page() ? 0 : UMM_NO_ZERO_PAGE;
+	us.mm = umm_mm_create(&o);
+	CHECK(us.mm);
+	host.base = both_window(NULL, WIN, 2ull << 20, &hres);
+	us.base = both_window(us.mm, WIN, 2ull << 20, &ures);
+	cold_pageout(&host);
+	cold_pageout(&us);
+	same_smaps(&host, &us);
+	for (uint64_t i = 0; i < 48; i++) {
+		bool mapped = (i >= 1 && i <= 8) || (i >= 10 && i <= 17) ||
+			      (i >= 20 && i <= 27) || (i >= 30 && i <= 37) || i >= 40;
+
+		if (mapped)
+			CHECK_EQ(first_byte(&us, i), first_byte(&host, i));
+	}
+	CHECK_EQ(first_byte(&us, 2), 'W');
+	CHECK_EQ(first_byte(&us, 1), 0);
+	CHECK_EQ(first_byte(&us, 30), 0);
+	CHECK_EQ(first_byte(&us, 10), 'a' + 10);
+	munmap((void *)hres, WIN + (4ull << 20));
+	umm_mm_destroy(us.mm);
 }
 
 /*
@@ -459,6 +574,7 @@ int main(void)
 {
 	RUN(test_proc_views_as_host);
 	RUN(test_fork_free_as_host);
+	RUN(test_cold_pageout_as_host);
 	RUN(test_shmem_thp_as_host);
 	return test_done();
 }

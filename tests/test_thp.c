@@ -929,6 +929,64 @@ static void test_madv_free_part(void)
 	close_pair(&host, &us);
 }
 
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT	21
+#endif
+
+/*
+ * MADV_PAGEOUT of lazily freeable THPs, on a host without swap: one
+ * covered in part is split and the pages in the range go; one covered
+ * whole but written again stays, an ordinary folio again, its leaf split
+ * (reclaim could not discard it); freed once more and paged out, it goes.
+ * Nothing else is reclaimed. Contents are read last: a read maps pages.
+ */
+static void test_madv_pageout(void)
+{
+	struct side host, us;
+	bool ok = two_thps(&host, &us);
+	FILE *f = fopen("/proc/swaps", "r");
+	char line[256];
+	int lines = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		lines++;
+	if (f)
+		fclose(f);
+	if (lines > 1)
+		ok = false;	/* the host would page the rest out too */
+	drain_host_lazyfree();
+	CHECK_EQ(madv(&host, 0, 4 * M, MADV_FREE), 0);
+	CHECK_EQ(madv(&us, 0, 4 * M, MADV_FREE), 0);
+	wr(&host, 3 * M, 'p');
+	wr(&us, 3 * M, 'p');
+	drain_host_lazyfree();
+	CHECK_EQ(madv(&host, 0, M, MADV_PAGEOUT), 0);
+	CHECK_EQ(madv(&us, 0, M, MADV_PAGEOUT), 0);
+	CHECK_EQ(madv(&host, 2 * M, 2 * M, MADV_PAGEOUT), 0);
+	CHECK_EQ(madv(&us, 2 * M, 2 * M, MADV_PAGEOUT), 0);
+	CHECK_EQ(side_kb(&us, "Rss"), 3072);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 0);
+	CHECK_EQ(side_kb(&us, "LazyFree"), 1024);
+	if (ok)
+		__same_smaps(&host, &us, "lazily free THPs paged out", true);
+	/* clean and lazily free again: this time all of it goes */
+	drain_host_lazyfree();
+	CHECK_EQ(madv(&host, 2 * M, 2 * M, MADV_FREE), 0);
+	CHECK_EQ(madv(&us, 2 * M, 2 * M, MADV_FREE), 0);
+	drain_host_lazyfree();
+	CHECK_EQ(madv(&host, 2 * M, 2 * M, MADV_PAGEOUT), 0);
+	CHECK_EQ(madv(&us, 2 * M, 2 * M, MADV_PAGEOUT), 0);
+	CHECK_EQ(side_kb(&us, "Rss"), 1024);
+	if (ok)
+		__same_smaps(&host, &us, "a lazily free folio paged out", true);
+	CHECK(umm_zero(&us, 0, M));
+	CHECK(umm_has(&us, M, M, 2));
+	CHECK(umm_zero(&us, 2 * M, 2 * M));
+	if (ok)
+		same_contents(&host, &us, 0, 4 * M);
+	close_pair(&host, &us);
+}
+
 /* ---- 7. MADV_COLLAPSE ---- */
 
 #ifndef MADV_COLLAPSE
@@ -1844,6 +1902,7 @@ int main(void)
 	RUN(test_mremap_then_fault);
 	RUN(test_madv_free);
 	RUN(test_madv_free_part);
+	RUN(test_madv_pageout);
 	RUN(test_collapse_half);
 	RUN(test_collapse_rounding);
 	RUN(test_collapse_refused);
