@@ -125,6 +125,29 @@ static struct page *folio_file_page(struct page *head, uint64_t index)
 	return PageHead(head) ? head + (index - head->index) : head;
 }
 
+/*
+ * Split the large folio @head (ours by a reference) that a truncation or
+ * hole punch cuts, unmapped whole from every mapping of @f first, as the
+ * kernel's split of a file folio is (try_to_unmap, no migration entries:
+ * its pages fault back in as small ones). Left mapped when its mappings
+ * are not all that hold it beside its slots and us (a pin, a lookup in
+ * flight), as the kernel's can_split_folio refuses before unmapping: the
+ * split then fails. Copies-on-write in private mappings are not the
+ * folio's: they stay.
+ * Locking: invalidate_lock (write), which keeps new cache pages out;
+ * takes i_mmap_rwsem (read) and page-table locks.
+ * Return: whether it was split (see split_file_folio).
+ */
+static bool split_cut_folio(struct umm_file *f, struct page *head)
+{
+	int maps = folio_mapcount(head);
+
+	if (maps && !page_maybe_dma_pinned(head) &&
+	    page_count(head) == (int)HPAGE_PMD_NR + 1 + maps)
+		unmap_mapping_range(f, head->index, head->index + HPAGE_PMD_NR - 1, false);
+	return split_file_folio(f, head, (int)HPAGE_PMD_NR + 1);
+}
+
 /* Drop the cache's pages in [first, last]. Locking: invalidate_lock (write). */
 static void filemap_remove_range(struct umm_file *f, uint64_t first, uint64_t last)
 {
@@ -142,18 +165,23 @@ static void filemap_remove_range(struct umm_file *f, uint64_t first, uint64_t la
 			break;
 		page = folio_file_page(head, index);
 		if (folio_partly_in(head, first, last)) {
-			/* unmapped (a PMD-mapped folio is, once zapped): split it */
-			if (head != whole &&
-			    split_file_folio(f, head, (int)HPAGE_PMD_NR + 1)) {
+			/*
+			 * Split, so that its pages past a new end stay reachable
+			 * neither through another mapping's entries nor through
+			 * a later fault that maps the whole folio (the host gives
+			 * SIGBUS there).
+			 */
+			if (head != whole && split_cut_folio(f, head)) {
 				put_page(head);
 				continue;	/* this index again: a small page now */
 			}
 			/*
-			 * Mapped or pinned: it stays whole, the covered pages
-			 * zeroed, as the kernel's when a split fails. Pages past
-			 * a new end fault in by themselves no more (faults check
-			 * i_size), though a fault that maps the whole folio maps
-			 * them, as the kernel's shmem does; they read as zeroes.
+			 * Pinned, or held meanwhile: it stays whole, the covered
+			 * pages zeroed, as the kernel's when a split fails. Pages
+			 * past a new end fault in by themselves no more (faults
+			 * check i_size), though a fault that maps the whole folio
+			 * maps them, as the kernel's shmem does (its exception to
+			 * "no entries beyond i_size"); they read as zeroes.
 			 */
 			whole = head;
 			memset(page_address(page), 0, PAGE_SIZE);

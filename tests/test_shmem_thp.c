@@ -23,7 +23,10 @@
  *  S3  MAP_PRIVATE of the memfd, read only (0, PMD-mapped); with a page
  *      copied on write (EINVAL, but the cache collapsed)
  *  S4  two VMAs of one mm over the same range: the other's table retracted
- *  S5  truncate, hole punch (MADV_REMOVE), MADV_DONTNEED of a collapsed block
+ *  S5  truncate, hole punch (MADV_REMOVE), MADV_DONTNEED of a collapsed block;
+ *      truncated or punched while a second mapping maps it by PTEs (S5e:
+ *      the folio leaves every mapping and splits, SIGBUS past the new end
+ *      however the file is mapped, again, privately, forked or moved)
  *  S6  mprotect of all or half of it; munmap of its first page
  *  S7  fork after the collapse
  *  S8  MAP_SHARED|MAP_ANONYMOUS as S1
@@ -33,10 +36,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <umm/umm.h>
@@ -813,6 +819,220 @@ static void test_s5d_dontneed(void)
 	close_pair(&host, &us);
 }
 
+/* ---- S5e: truncated or punched while another mapping maps it by PTEs ---- */
+
+static sigjmp_buf probe_jb;
+static volatile sig_atomic_t probe_sig;
+
+static void probe_handler(int sig)
+{
+	probe_sig = sig;
+	siglongjmp(probe_jb, 1);
+}
+
+/*
+ * One access to window offset @off as a program makes it: 0, -EIO
+ * (SIGBUS) or -EFAULT (SIGSEGV), as umm_fault answers; on umm the byte is
+ * then copied too. The host's handlers are ours only meanwhile.
+ */
+static int acc(struct side *s, uint64_t off, bool write)
+{
+	struct sigaction sa = { .sa_handler = probe_handler }, old_bus, old_segv;
+	volatile int ret = 0;
+	char c = 'w';
+
+	if (s->mm) {
+		ret = umm_fault(s->mm, s->base + off, write ? UMM_WRITE : UMM_READ);
+		if (!ret)
+			CHECK_EQ(write ? umm_write(s->mm, s->base + off, &c, 1) :
+					 umm_read(s->mm, s->base + off, &c, 1), 1);
+		return ret;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old_bus);
+	sigaction(SIGSEGV, &sa, &old_segv);
+	if (sigsetjmp(probe_jb, 1))
+		ret = probe_sig == SIGBUS ? -EIO : -EFAULT;
+	else if (write)
+		*(volatile char *)(s->base + off) = c;
+	else
+		c = *(volatile char *)(s->base + off);
+	sigaction(SIGBUS, &old_bus, NULL);
+	sigaction(SIGSEGV, &old_segv, NULL);
+	return ret;
+}
+
+/* process_vm_readv of window [off, off + len) on the host, umm_read on umm. */
+static int64_t vm_read(struct side *s, uint64_t off, uint64_t len)
+{
+	char *buf = malloc(len);
+	struct iovec l = { buf, len }, r = { (void *)(s->base + off), len };
+	int64_t n;
+
+	CHECK(buf);
+	if (!buf)
+		return -ENOMEM;
+	if (s->mm)
+		n = umm_read(s->mm, s->base + off, buf, len);
+	else
+		n = process_vm_readv(getpid(), &l, 1, &r, 1, 0);
+	free(buf);
+	return n < 0 && !s->mm ? -errno : n;
+}
+
+#define EOF_SIZE	(M + P)		/* the size S5e truncates to */
+
+/*
+ * The file mapped at window offset @off from file offset 0, truncated to
+ * EOF_SIZE: reads of the first page and of the last before the end work,
+ * and every access past the end is SIGBUS, as the host measured (a fault
+ * that maps the whole folio must not have mapped the cut part).
+ * Return: the accesses that answered otherwise (printed).
+ */
+static int past_eof(struct side *s, uint64_t off, const char *what)
+{
+	static const struct {
+		uint64_t foff;
+		bool write;
+		int want;
+	} steps[] = {
+		{ EOF_SIZE - P, false, 0 },	/* the last page: may map the folio */
+		{ EOF_SIZE, false, -EIO },
+		{ EOF_SIZE + P, true, -EIO },
+		{ 2 * M - P, false, -EIO },	/* the folio's last page */
+		{ 0, false, 0 },
+		{ EOF_SIZE + 5 * P, false, -EIO },
+		{ 2 * M, false, -EIO },		/* the next block */
+	};
+	int bad = 0;
+
+	for (unsigned i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		int got = acc(s, off + steps[i].foff, steps[i].write);
+
+		if (got == steps[i].want)
+			continue;
+		bad++;
+		printf("     %s %s: %s at file offset %#llx: %d, want %d\n",
+		       s->mm ? "umm" : "host", what, steps[i].write ? "write" : "read",
+		       (unsigned long long)steps[i].foff, got, steps[i].want);
+	}
+	return bad;
+}
+
+/* Both sides' mappings at @off agree with the host's measured answers. */
+static void past_eof_pair(struct side *host, struct side *us, uint64_t off,
+			  const char *what)
+{
+	CHECK_EQ(past_eof(host, off, what), 0);
+	CHECK_EQ(past_eof(us, off, what), 0);
+}
+
+/* The same in a child of each side, forked now. */
+static void past_eof_forked(struct side *host, struct side *us, uint64_t off)
+{
+	struct umm_mm *child = NULL;
+	struct side uchild = *us;
+	int status = 0;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0)
+		_exit(past_eof(host, off, "child") ? 1 : 0);
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_EQ(umm_fork(us->mm, &child), 0);
+	CHECK(child);
+	if (!child)
+		return;
+	uchild.mm = child;
+	CHECK_EQ(past_eof(&uchild, off, "child"), 0);
+	umm_mm_destroy(child);
+}
+
+/*
+ * A pair as collapsed_pair's, and B: the file mapped again at B_OFF + 4
+ * KiB (no leaf fits there), its first MiB read, so PTEs of B map the
+ * folio beside A's leaf.
+ */
+static bool mapped_twice_pair(struct side *host, struct side *us, unsigned tag)
+{
+	bool ok = collapsed_pair(host, us, tag);
+
+	smap_pair(host, us, B_OFF + P, 4 * M, RW, MAP_SHARED, 0);
+	for (uint64_t o = 0; o < M; o += P) {
+		rd(host, B_OFF + P + o);
+		rd(us, B_OFF + P + o);
+	}
+	KB_IS(us, 0, 4 * M, "ShmemPmdMapped", 2048);
+	KB_IS(us, B_OFF, 4 * M + P, "ShmemPmdMapped", 0);
+	KB_IS(us, B_OFF, 4 * M + P, "Rss", 1084);	/* 64 KiB around past 1 MiB */
+	compare(host, us, ok, "a leaf in A, PTEs in B");
+	return ok;
+}
+
+static void test_s5e_truncate_mapped_twice(void)
+{
+	struct side host, us;
+	bool ok = mapped_twice_pair(&host, &us, 19);
+
+	CHECK_EQ(trunc_to(&host, EOF_SIZE), 0);
+	CHECK_EQ(trunc_to(&us, EOF_SIZE), 0);
+	/* the folio left every mapping to be split, B's entries before the end too */
+	KB_IS(&us, 0, WIN, "Rss", 0);
+	compare(&host, &us, ok, "truncated inside the folio B maps");
+	/* the last page before the end faults in alone: no leaf, no whole folio */
+	CHECK_EQ(acc(&host, EOF_SIZE - P, false), 0);
+	CHECK_EQ(acc(&us, EOF_SIZE - P, false), 0);
+	KB_IS(&us, 0, 4 * M, "Rss", 4);
+	KB_IS(&us, 0, 4 * M, "ShmemPmdMapped", 0);
+	compare(&host, &us, ok, "truncated, the last page read");
+	past_eof_pair(&host, &us, 0, "A");
+	past_eof_pair(&host, &us, B_OFF + P, "B");
+	/* a copy across the end stops at it */
+	CHECK_EQ(vm_read(&host, EOF_SIZE - P, 2 * P), (int64_t)P);
+	CHECK_EQ(vm_read(&us, EOF_SIZE - P, 2 * P), (int64_t)P);
+	CHECK(has(&us, 0, 0, EOF_SIZE, 19) && has(&host, 0, 0, EOF_SIZE, 19));
+	CHECK(has(&us, B_OFF + P, 0, EOF_SIZE, 19));
+	/* mapped again */
+	CHECK_EQ(unmap(&host, 0, 4 * M), 0);
+	CHECK_EQ(unmap(&us, 0, 4 * M), 0);
+	smap_pair(&host, &us, 0, 4 * M, RW, MAP_SHARED, 0);
+	past_eof_pair(&host, &us, 0, "A mapped again");
+	/* privately: a write past the end is no copy-on-write either */
+	smap_pair(&host, &us, 4 * M, 4 * M, RW, MAP_PRIVATE, 0);
+	past_eof_pair(&host, &us, 4 * M, "C, private");
+	past_eof_forked(&host, &us, 0);
+	/* moved: A over B's place */
+	reserve(&host, B_OFF, 4 * M + 2 * P);
+	reserve(&us, B_OFF, 4 * M + 2 * P);
+	CHECK(mremap((void *)host.base, 4 * M, 4 * M, MREMAP_MAYMOVE | MREMAP_FIXED,
+		     (void *)(host.base + B_OFF)) == (void *)(host.base + B_OFF));
+	CHECK_EQ(umm_mremap(us.mm, us.base, 4 * M, 4 * M, MREMAP_MAYMOVE | MREMAP_FIXED,
+			    us.base + B_OFF), (int64_t)(us.base + B_OFF));
+	reserve(&host, 0, 4 * M);
+	reserve(&us, 0, 4 * M);
+	past_eof_pair(&host, &us, B_OFF, "A moved");
+	close_pair(&host, &us);
+}
+
+static void test_s5f_punch_mapped_twice(void)
+{
+	struct side host, us;
+	bool ok = mapped_twice_pair(&host, &us, 20);
+
+	CHECK_EQ(madv(&host, M, 64 * 1024, MADV_REMOVE), 0);
+	CHECK_EQ(madv(&us, M, 64 * 1024, MADV_REMOVE), 0);
+	KB_IS(&us, 0, WIN, "Rss", 0);
+	compare(&host, &us, ok, "64 KiB punched in the folio B maps");
+	CHECK(has(&us, B_OFF + P, 0, M, 20) && zero(&us, B_OFF + P + M, 64 * 1024));
+	CHECK(has(&host, B_OFF + P, 0, M, 20) && zero(&host, B_OFF + P + M, 64 * 1024));
+	CHECK(has(&us, M + 64 * 1024, M + 64 * 1024, M - 64 * 1024, 20));
+	CHECK(has(&host, M + 64 * 1024, M + 64 * 1024, M - 64 * 1024, 20));
+	close_pair(&host, &us);
+}
+
 /* ---- S6: mprotect and munmap of a collapsed block ---- */
 
 static void test_s6_mprotect(void)
@@ -1239,6 +1459,8 @@ int main(void)
 	RUN(test_s5a_truncate);
 	RUN(test_s5b_punch);
 	RUN(test_s5d_dontneed);
+	RUN(test_s5e_truncate_mapped_twice);
+	RUN(test_s5f_punch_mapped_twice);
 	RUN(test_s6_mprotect);
 	RUN(test_s7_fork);
 	RUN(test_s8_shared_anon);
