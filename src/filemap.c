@@ -206,6 +206,54 @@ static void filemap_remove_range(struct umm_file *f, uint64_t first, uint64_t la
 	}
 }
 
+bool file_may_pageout(struct umm_file *f)
+{
+	char path[32];
+	struct stat st;
+
+	if (f->kind != FILE_HOST || geteuid() == 0)
+		return true;
+	if (!fstat(f->fd, &st) && st.st_uid == geteuid())
+		return true;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", f->fd);
+	return !faccessat(AT_FDCWD, path, W_OK, AT_EACCESS);
+}
+
+/*
+ * The count is frozen at zero from exactly the slot's reference and ours,
+ * so that no lookup takes one meanwhile (it sees a page being freed and
+ * looks again under invalidate_lock, as with split_file_folio); only then
+ * is the dirty bit read: whoever could set it held a reference or a
+ * mapping, which holds one, and the acquire sees what it set before
+ * letting go. invalidate_lock keeps out truncation, whose walk of the
+ * cache takes plain references, and the folio lock a writeback, which
+ * cleans the page before it writes it.
+ */
+void filemap_evict_page(struct umm_file *f, struct page *page)
+{
+	int expected = 2;
+
+	down_read(&f->invalidate_lock);
+	lock_page(page);
+	if (READ_ONCE(page->mapping) != (void *)f || PageHead(page) ||
+	    compound_head(page) != page)
+		goto keep;
+	if (!__atomic_compare_exchange_n(&page->refcount, &expected, 0, false,
+					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		goto keep;
+	if (test_bit_page(PG_dirty, page) ||
+	    xa_cmpxchg(&f->i_pages, page->index, page, NULL, NULL) != page) {
+		__atomic_store_n(&page->refcount, 2, __ATOMIC_RELEASE);
+		goto keep;
+	}
+	WRITE_ONCE(page->mapping, NULL);
+	__atomic_store_n(&page->refcount, 1, __ATOMIC_RELEASE);	/* ours */
+keep:
+	unlock_page(page);
+	up_read(&f->invalidate_lock);
+	put_page(page);
+}
+
 void fput(struct umm_file *f)
 {
 	if (!f || atomic_add_return(&f->refcount, -1) != 0)

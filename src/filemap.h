@@ -138,6 +138,22 @@ void truncate_pagecache_range(struct umm_file *f, uint64_t first, uint64_t last,
 			      bool even_cows);
 
 /*
+ * file_may_pageout - may MADV_PAGEOUT reclaim @f's cache pages: the
+ * kernel's can_do_file_pageout, for the file's owner (or root) or one
+ * allowed to write it; shared memory is the caller's own.
+ */
+bool file_may_pageout(struct umm_file *f);
+
+/*
+ * filemap_evict_page - drop the small page @page, if still in @f's cache,
+ * clean and held by nothing but its cache slot and the caller, from the
+ * cache, as reclaim's __remove_mapping. Drops the caller's reference.
+ * Locking: the caller keeps @f alive; takes invalidate_lock (read), then
+ * the folio lock.
+ */
+void filemap_evict_page(struct umm_file *f, struct page *page);
+
+/*
  * filemap_punch_hole - MADV_REMOVE: free file pages [first, last] (the
  * host file's blocks too) and unmap them from every mapping; private
  * copies stay. Locking: takes invalidate_lock (write), i_mmap_rwsem.

@@ -610,7 +610,7 @@ bool zap_huge_pmd(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr)
  * mapping (@droppable). As try_to_unmap_one() discards a PMD-mapped one
  * whole: the leaf is frozen first, so that a write racing with us either
  * set dirty before (the folio stays, an ordinary one again) or faults
- * after; then only the mapping may hold a reference (no pin).
+ * after; and only the mapping may hold a reference (no pin).
  * Locking: the PMD lock held; the caller frees *@deposit after it.
  * Return: whether the folio went (to @tlb, freed once the flush is done).
  */
@@ -620,7 +620,7 @@ bool discard_huge_pmd(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr,
 	uint64_t old = pmdp_invalidate(pmd);
 	struct page *head = pmd_page(__pmd(old));
 
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* frozen, then count */
+	/* pins, like mappings, come under the PMD lock: the count is stable */
 	if (page_count(head) != 1 ||
 	    (!droppable && ((old & _PAGE_DIRTY) || test_bit_page(PG_dirty, head)))) {
 		set_pmd(pmd, __pmd(old));

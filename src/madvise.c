@@ -7,6 +7,7 @@
  * umm does not implement fails as an unknown one does on Linux (-EINVAL).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "mm.h"
@@ -293,31 +294,76 @@ static const struct mm_walk_ops madvise_free_ops = {
 /*
  * umm has no LRU and no swap, so of the kernel's cold and pageout walks
  * (madvise_cold_or_pageout_pte_range) what can be seen is this: MADV_COLD
- * makes the entries of pages this mm alone maps old (smaps' Referenced),
- * and MADV_PAGEOUT reclaims what the host reclaims without swap, the
- * anonymous pages that need none: a lazily freeable page nobody wrote
- * since MADV_FREE, and any page of a MAP_DROPPABLE mapping, dirty or not.
- * Other anonymous pages stay as they are, entries young, as the host's,
- * whose pageout ignores references rather than clearing them.
+ * makes the entries of pages this mapping alone maps old (smaps'
+ * Referenced), and MADV_PAGEOUT reclaims what the host reclaims without
+ * swap: the anonymous pages that need none (a lazily freeable page nobody
+ * wrote since MADV_FREE, any page of a MAP_DROPPABLE mapping, dirty or
+ * not), and small file and shared-memory pages, unmapped and, if clean,
+ * dropped from the cache. Other anonymous pages stay as they are, entries
+ * young, as the host's, whose pageout ignores references rather than
+ * clearing them.
  */
 struct cold_walk {
 	struct change_walk cw;		/* first: the walk's private data */
 	bool pageout;
+	bool file_ok;			/* file pages too (file_may_pageout) */
+	/* file pages unmapped, each with a reference: evicted after the walk */
+	struct page **evict;
+	size_t nr_evict, max_evict;
 };
 
-/* Whether pageout may drop @head's data: no swap needed to keep it. */
+/*
+ * Whether pageout may reclaim @head: an anonymous page whose data need no
+ * swap, or a small file page (its data are the file's, clean or dirty:
+ * it is unmapped, and dropped from the cache if clean).
+ */
 static bool pageout_droppable(struct mm_walk *walk, struct page *head)
 {
+	struct cold_walk *w = walk->private;
+
 	if (!PageAnon(head))
-		return false;
+		return w->file_ok && !PageHead(head);
 	return (walk->vma->vm_flags & VM_DROPPABLE) || test_bit_page(PG_lazyfree, head);
+}
+
+/*
+ * A file page mapped here alone is unmapped, its dirty bit kept in the
+ * page, as reclaim's try_to_unmap; with a reference of ours it waits in
+ * w->evict for filemap_evict_page, which drops it from the cache when
+ * clean (a dirty one stays: without swap, shared memory cannot be written
+ * out, and reclaim writes back no file page from madvise).
+ * Locking: the PTE lock held.
+ */
+static void pageout_file_pte(pte_t *pte, uint64_t addr, struct page *page,
+			     struct mm_walk *walk)
+{
+	struct cold_walk *w = walk->private;
+	pte_t old;
+
+	if (w->nr_evict == w->max_evict) {
+		size_t n = w->max_evict ? 2 * w->max_evict : 64;
+		struct page **e = realloc(w->evict, n * sizeof(*e));
+
+		if (!e)
+			return;		/* advice: this page stays */
+		w->evict = e;
+		w->max_evict = n;
+	}
+	old = ptep_get_and_clear(pte);
+	if (pte_dirty(old))
+		folio_mark_dirty_mapped(page);
+	page_remove_rmap_pte(page);
+	change_walk_note(walk, addr);
+	get_page(page);
+	w->evict[w->nr_evict++] = page;
+	tlb_remove_page(&w->cw.tlb, page);	/* the mapping's reference */
 }
 
 /*
  * Reclaim one page mapped by @pte alone, as try_to_unmap_one() treats a
  * page without swap backing: the entry is cleared first, so that a write
  * racing with us either set dirty before (and the page stays) or faults
- * after; then only the mapping may hold a reference. A lazily freeable
+ * after; and only the mapping may hold a reference. A lazily freeable
  * page that was written again, or is referenced (pinned), becomes an
  * ordinary anonymous page; a droppable one goes even when dirty.
  * Locking: the PTE lock held.
@@ -329,7 +375,7 @@ static void pageout_pte(pte_t *pte, uint64_t addr, struct page *page,
 	bool droppable = walk->vma->vm_flags & VM_DROPPABLE;
 	pte_t old = ptep_get_and_clear(pte);
 
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* clear, then count */
+	/* pins, like mappings, come under the PTE lock: the count is stable */
 	if (page_count(page) != 1 ||
 	    (!droppable && (pte_dirty(old) || test_bit_page(PG_dirty, page)))) {
 		set_pte(pte, old);
@@ -366,13 +412,16 @@ static int madvise_cold_pte(pte_t *pte, uint64_t addr, uint64_t next,
 	if (w->pageout && !pageout_droppable(walk, compound_head(page)))
 		return 0;
 	if (PageHead(compound_head(page))) {
-		if (!split_folio_in_table(walk->mm, pte, compound_head(page)))
+		if (!PageAnon(compound_head(page)) ||
+		    !split_folio_in_table(walk->mm, pte, compound_head(page)))
 			return 0;
 		v = ptep_get(pte);
 	}
 	if (folio_mapcount(page) != 1)
 		return 0;
-	if (w->pageout) {
+	if (w->pageout && !PageAnon(page)) {
+		pageout_file_pte(pte, addr, page, walk);
+	} else if (w->pageout) {
 		pageout_pte(pte, addr, page, walk);
 	} else if (pte_young(v)) {
 		/* cleared first: lockless walkers set these bits with CAS */
@@ -635,7 +684,12 @@ static int madvise_vma_behavior(struct vm_area_struct *vma, uint64_t start, uint
 	if (behavior == MADV_COLD || behavior == MADV_PAGEOUT) {
 		struct cold_walk w = { .pageout = behavior == MADV_PAGEOUT };
 
+		w.file_ok = w.pageout && vma->vm_file && file_may_pageout(vma->vm_file);
 		walk_page_range(mm, start, end, &madvise_cold_ops, &w);
+		/* unmapped, and every TLB flushed: the clean ones may go */
+		for (size_t i = 0; i < w.nr_evict; i++)
+			filemap_evict_page(vma->vm_file, w.evict[i]);
+		free(w.evict);
 	}
 	/* the hole goes through to the file, in every mm that maps it */
 	if (behavior == MADV_REMOVE) {

@@ -612,6 +612,8 @@ static int64_t op_mremap_mid(struct world *w) { return umm_mremap(w->mm, A_ + 4 
 static int64_t op_mremap_shared(struct world *w) { return umm_mremap(w->mm, S_ + 2 * P, 4 * P, 4 * P, MREMAP_MAYMOVE | MREMAP_FIXED, B + 260 * P); }
 static int64_t op_dontneed(struct world *w) { return umm_madvise(w->mm, A_ + 4 * P, 4 * P, MADV_DONTNEED); }
 static int64_t op_free(struct world *w) { return umm_madvise(w->mm, A_ + 4 * P, 4 * P, MADV_FREE); }
+/* advice: out of memory, a page stays mapped; never an error */
+static int64_t op_pageout_shared(struct world *w) { return umm_madvise(w->mm, S_, 8 * P, 21 /* MADV_PAGEOUT */); }
 static int64_t op_dontfork(struct world *w) { return umm_madvise(w->mm, A_ + 4 * P, 4 * P, MADV_DONTFORK); }
 static int64_t op_wipeonfork(struct world *w) { return umm_madvise(w->mm, A_ + 4 * P, 4 * P, MADV_WIPEONFORK); }
 static int64_t op_dontfork_span(struct world *w) { return umm_madvise(w->mm, A_ + 12 * P, 8 * P, MADV_DONTFORK); }
@@ -802,6 +804,7 @@ static const struct scenario scenarios[] = {
 	{ "mremap_shared", NULL, op_mremap_shared, -ENOMEM, Z(ZAP_REMOVE, S_ + 2 * P, S_ + 6 * P), .ret_is_addr = true, .move = true },
 	{ "madv_dontneed", NULL, op_dontneed, -ENOMEM, Z(ZAP_CONTENT, A_ + 4 * P, A_ + 8 * P) },
 	{ "madv_free", NULL, op_free, -ENOMEM, Z(ZAP_CONTENT, A_ + 4 * P, A_ + 8 * P) },
+	{ "madv_pageout_shared", NULL, op_pageout_shared, -ENOMEM, Z(ZAP_NONE, 0, 0) },
 	{ "madv_dontfork_middle", NULL, op_dontfork, -EAGAIN, Z(ZAP_NONE, 0, 0) },
 	{ "madv_dontfork_span", NULL, op_dontfork_span, -EAGAIN, Z(ZAP_NONE, 0, 0) },
 	{ "madv_wipeonfork_middle", NULL, op_wipeonfork, -EAGAIN, Z(ZAP_NONE, 0, 0) },

@@ -222,6 +222,72 @@ static void test_host_shared_writeback(void)
 	frames_end();
 }
 
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT	21
+#endif
+
+/* mincore of page @i of the mapping at @base: in umm's cache? */
+static unsigned char in_cache(struct umm_mm *mm, uint64_t base, unsigned i)
+{
+	unsigned char v = 0xee;
+
+	CHECK_EQ(umm_mincore(mm, base + i * P, P, &v), 0);
+	return v;
+}
+
+/*
+ * MADV_PAGEOUT of a shared host-file mapping: every page mapped there
+ * alone is unmapped; a clean one leaves the cache (read again from the
+ * file), a dirty one stays, and goes at a pageout once written back and
+ * mapped again; a page another mm maps too stays mapped. Nothing written
+ * is lost, no frame leaks.
+ */
+static void test_host_pageout(void)
+{
+	char path[64];
+	int fd = host_file(8, 0, path);
+	struct umm_file *f;
+	struct umm_mm *a, *b;
+	unsigned char vec[8];
+
+	frames_begin();
+	f = umm_file_from_fd(fd, O_RDWR);
+	a = umm_mm_create(NULL);
+	b = umm_mm_create(NULL);
+	CHECK_EQ(umm_mmap(a, A, 8 * P, RW, MAP_SHARED | MAP_FIXED, f, 0), (int64_t)A);
+	/* b maps page 2 alone (fault-around would map all it can) */
+	CHECK_EQ(umm_mmap(b, B + 2 * P, P, RW, MAP_SHARED | MAP_FIXED, f, 2 * P),
+		 (int64_t)(B + 2 * P));
+	CHECK_EQ(rd(a, A), 0x0101010101010101ULL);	/* clean */
+	wr(a, A + P, 0xd1);				/* dirty */
+	CHECK_EQ(rd(a, A + 2 * P), 0x0303030303030303ULL);
+	CHECK_EQ(rd(b, B + 2 * P), 0x0303030303030303ULL);	/* mapped twice */
+	CHECK_EQ(umm_madvise(a, A, 8 * P, MADV_PAGEOUT), 0);
+	CHECK_EQ(in_cache(a, A, 0), 0);
+	CHECK_EQ(in_cache(a, A, 1), 1);
+	CHECK_EQ(in_cache(a, A, 2), 1);
+	CHECK_EQ(umm_pagemap(a, A, 1, (uint64_t[1]){ 0 }), 0);
+	/* the dirty page is written back and then goes at the next pageout */
+	CHECK_EQ(file_byte(fd, P), 2);
+	CHECK_EQ(umm_msync(a, A, 8 * P, MS_SYNC), 0);
+	CHECK_EQ(file_byte(fd, P), 0xd1);
+	CHECK_EQ(rd(a, A + P), 0xd1);	/* mapped again: pageout sees mapped pages */
+	CHECK_EQ(umm_madvise(a, A, 8 * P, MADV_PAGEOUT), 0);
+	CHECK_EQ(umm_mincore(a, A, 8 * P, vec), 0);
+	CHECK_EQ(vec[1], 0);
+	CHECK_EQ(vec[2], 1);
+	CHECK_EQ(rd(a, A), 0x0101010101010101ULL);	/* read from the file again */
+	CHECK_EQ(rd(a, A + P), 0xd1);
+	CHECK_EQ(rd(b, B + 2 * P), 0x0303030303030303ULL);
+	umm_mm_destroy(a);
+	umm_mm_destroy(b);
+	umm_file_put(f);
+	CHECK_EQ(file_byte(fd, P), 0xd1);
+	close(fd);
+	unlink(path);
+	frames_end();
+}
+
 static void test_truncate_everywhere(void)
 {
 	struct umm_file *f;
@@ -458,6 +524,7 @@ int main(void)
 	RUN(test_maps_line);
 	RUN(test_host_read_and_cow);
 	RUN(test_host_shared_writeback);
+	RUN(test_host_pageout);
 	RUN(test_truncate_everywhere);
 	RUN(test_punch_everywhere);
 	RUN(test_fork_and_mremap);

@@ -393,6 +393,9 @@ static void written(struct side *s, uint64_t first, uint64_t n, int flags)
  *  30-37  MAP_DROPPABLE, written: MADV_PAGEOUT of 30-33 drops them,
  *         dirty as they are; MADV_COLD of 34-37
  *  40-47  shared anon, 40-43 written, 44-45 read: MADV_COLD
+ *  50-57  shared anon, 50-53 written, 54-55 read: MADV_PAGEOUT unmaps
+ *         them all, drops the clean ones from the cache (mincore 0),
+ *         keeps the written ones there (mincore 1)
  */
 static void cold_pageout(struct side *s)
 {
@@ -405,6 +408,11 @@ static void cold_pageout(struct side *s)
 		 (int64_t)(s->base + 44 * P));
 	rd(s, 44 * P);
 	rd(s, 45 * P);
+	written(s, 50, 4, MAP_SHARED);
+	CHECK_EQ(map(s, 54 * P, 4 * P, PROT_READ | PROT_WRITE, MAP_SHARED, false, 0),
+		 (int64_t)(s->base + 54 * P));
+	rd(s, 54 * P);
+	rd(s, 55 * P);
 	if (!s->mm)
 		drain_host_lazyfree();	/* every new page on the LRU */
 	CHECK_EQ(both_madvise(s->mm, s->base + P, 8 * P, MADV_FREE), 0);
@@ -418,18 +426,32 @@ static void cold_pageout(struct side *s)
 	CHECK_EQ(both_madvise(s->mm, s->base + 30 * P, 4 * P, MADV_PAGEOUT), 0);
 	CHECK_EQ(both_madvise(s->mm, s->base + 34 * P, 4 * P, MADV_COLD), 0);
 	CHECK_EQ(both_madvise(s->mm, s->base + 40 * P, 8 * P, MADV_COLD), 0);
+	if (!s->mm)
+		drain_host_lazyfree();
+	CHECK_EQ(both_madvise(s->mm, s->base + 50 * P, 4 * P, MADV_PAGEOUT), 0);
+	CHECK_EQ(both_madvise(s->mm, s->base + 54 * P, 4 * P, MADV_PAGEOUT), 0);
+}
+
+/* mincore of window pages [first, first + n), either side. */
+static void side_mincore(struct side *s, uint64_t first, uint64_t n, unsigned char *vec)
+{
+	if (s->mm)
+		CHECK_EQ(umm_mincore(s->mm, s->base + first * P, n * P, vec), 0);
+	else
+		CHECK_EQ(mincore((void *)(s->base + first * P), n * P, vec), 0);
 }
 
 /*
  * MADV_COLD and MADV_PAGEOUT beside the host: what a host without swap
- * reclaims, umm reclaims (smaps and the bytes agree); what it ages, umm
- * ages (Referenced). Skipped where the host has swap: it would page out
+ * reclaims, umm reclaims (smaps, mincore and the bytes agree); what it
+ * ages, umm ages (Referenced). Skipped where the host has swap: it would page out
  * the rest too.
  */
 static void test_cold_pageout_as_host(void)
 {
 	struct umm_opts o = { .size = sizeof(o) };
 	struct side host = { 0 }, us = { 0 };
+	unsigned char hvec[8], uvec[8];
 	uint64_t hres, ures;
 	FILE *f = fopen("/proc/swaps", "r");
 	char line[256];
@@ -451,9 +473,16 @@ static void test_cold_pageout_as_host(void)
 	cold_pageout(&host);
 	cold_pageout(&us);
 	same_smaps(&host, &us);
-	for (uint64_t i = 0; i < 48; i++) {
+	side_mincore(&host, 50, 8, hvec);
+	side_mincore(&us, 50, 8, uvec);
+	for (int i = 0; i < 8; i++)
+		CHECK_EQ(uvec[i] & 1, hvec[i] & 1);
+	CHECK_EQ(uvec[0] & 1, 1);
+	CHECK_EQ(uvec[4] & 1, 0);
+	for (uint64_t i = 0; i < 58; i++) {
 		bool mapped = (i >= 1 && i <= 8) || (i >= 10 && i <= 17) ||
-			      (i >= 20 && i <= 27) || (i >= 30 && i <= 37) || i >= 40;
+			      (i >= 20 && i <= 27) || (i >= 30 && i <= 37) ||
+			      (i >= 40 && i <= 47) || i >= 50;
 
 		if (mapped)
 			CHECK_EQ(first_byte(&us, i), first_byte(&host, i));

@@ -4,6 +4,9 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <umm/umm.h>
@@ -44,6 +47,59 @@ static void test_pin_basic(void)
 	rcu_barrier();
 	page_alloc_get_stats(&after);
 	CHECK_EQ(after.in_use_pages, before.in_use_pages);
+}
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT	21
+#endif
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE	0x08
+#endif
+
+/*
+ * MADV_PAGEOUT leaves a pinned page mapped and its data, lazily freed or
+ * droppable as it may be (reclaim finds more references than mappings):
+ * the host pointer and the mapping stay the same page. A lazily freed one
+ * becomes an ordinary page (LazyFree 0), as the kernel's; a droppable one
+ * stays lazily freeable.
+ */
+static void test_pin_pageout(void)
+{
+	struct umm_mm *mm = umm_mm_create(NULL);
+	int flags[] = { MAP_PRIVATE | MAP_ANONYMOUS, MAP_DROPPABLE | MAP_ANONYMOUS };
+
+	CHECK(mm);
+	for (int k = 0; k < 2; k++) {
+		void *p[2] = { 0 };
+		uint64_t v = 0x5a5a0000 + k, got = 0;
+		char *text = NULL;
+		size_t len = 0;
+		FILE *m;
+
+		CHECK_EQ(umm_mmap(mm, BASE, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE,
+				  flags[k] | MAP_FIXED, NULL, 0), BASE);
+		CHECK_EQ(umm_write(mm, BASE, &v, 8), 8);
+		CHECK_EQ(umm_write(mm, BASE + PAGE_SIZE, &v, 8), 8);
+		CHECK_EQ(umm_pin(mm, BASE, 1, UMM_READ, p), 0);
+		CHECK_EQ(umm_madvise(mm, BASE, 2 * PAGE_SIZE, MADV_FREE), 0);
+		CHECK_EQ(umm_madvise(mm, BASE, 2 * PAGE_SIZE, MADV_PAGEOUT), 0);
+		CHECK_EQ(umm_read(mm, BASE, &got, 8), 8);
+		CHECK_EQ(got, v);
+		CHECK_EQ(*(uint64_t *)p[0], v);
+		/* the unpinned one went */
+		CHECK_EQ(umm_read(mm, BASE + PAGE_SIZE, &got, 8), 8);
+		CHECK_EQ(got, 0);
+		m = open_memstream(&text, &len);
+		CHECK(m != NULL);
+		CHECK_EQ(umm_smaps(mm, m), 0);
+		fclose(m);
+		/* a droppable page is lazily free by nature: it stays so */
+		CHECK(text && strstr(text, k ? "LazyFree:              4 kB" :
+					       "LazyFree:              0 kB"));
+		free(text);
+		umm_unpin(mm, p, 1);
+	}
+	umm_mm_destroy(mm);
 }
 
 static void test_pin_errors(void)
@@ -286,6 +342,7 @@ int main(void)
 {
 	RUN(test_pin_basic);
 	RUN(test_pin_errors);
+	RUN(test_pin_pageout);
 	RUN(test_notifiers);
 	RUN(test_notifier_register_waits);
 	RUN(test_pin_shmem_thp);
