@@ -133,6 +133,23 @@ static inline void drain_host_lazyfree(void)
 	CHECK_EQ(syscall(SYS_munlock, one, sizeof(one)), 0);
 }
 
+/*
+ * Does the host have swap? Its MADV_PAGEOUT would then page out what umm,
+ * which has none, keeps: tests that compare pageout skip.
+ */
+static inline bool host_has_swap(void)
+{
+	FILE *f = fopen("/proc/swaps", "r");
+	char line[256];
+	int lines = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		lines++;
+	if (f)
+		fclose(f);
+	return lines > 1;	/* the header, then one line per area */
+}
+
 /* The lines where @a (the host's) and @b (umm's) differ, each under its block's header. */
 static inline void show_diff(const char *a, const char *b)
 {

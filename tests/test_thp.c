@@ -943,17 +943,8 @@ static void test_madv_free_part(void)
 static void test_madv_pageout(void)
 {
 	struct side host, us;
-	bool ok = two_thps(&host, &us);
-	FILE *f = fopen("/proc/swaps", "r");
-	char line[256];
-	int lines = 0;
+	bool ok = two_thps(&host, &us) && !host_has_swap();
 
-	while (f && fgets(line, sizeof(line), f))
-		lines++;
-	if (f)
-		fclose(f);
-	if (lines > 1)
-		ok = false;	/* the host would page the rest out too */
 	drain_host_lazyfree();
 	CHECK_EQ(madv(&host, 0, 4 * M, MADV_FREE), 0);
 	CHECK_EQ(madv(&us, 0, 4 * M, MADV_FREE), 0);
