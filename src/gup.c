@@ -169,7 +169,12 @@ static int64_t access_vm(struct umm_mm *mm, uint64_t addr, char *buf,
 {
 	size_t done = 0;
 
-	if (!mm || (!buf && len))
+	/*
+	 * process_vm_readv/writev refuse a length that is negative as a
+	 * ssize_t (iovec_from_user) before touching anything; the count we
+	 * return must fit in it too.
+	 */
+	if (!mm || (!buf && len) || len > INT64_MAX)
 		return -EINVAL;
 	while (done < len) {
 		struct sw_tlb *t;

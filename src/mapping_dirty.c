@@ -11,7 +11,8 @@
  *
  * Only shared writable mappings are walked (VM_SHARED | VM_MAYWRITE);
  * private ones are skipped (the kernel's walk would end at the first).
- * Work is on PTEs only: huge leaves are left as they are.
+ * A PMD leaf (a collapsed shmem THP) counts as one entry; the kernel's
+ * helpers meet none (they WARN), but umm's callers may collapse.
  *
  * umm's own writeback never depends on a PTE's dirty bit alone: a shared
  * file page is marked dirty in the page cache when its first write faults
@@ -20,6 +21,7 @@
 #include <umm/umm.h>
 #include "pagewalk.h"
 #include "filemap.h"
+#include "huge_memory.h"
 
 struct wp_walk {
 	struct change_walk cw;		/* first: the walk's private data */
@@ -82,15 +84,79 @@ static int clean_record_pte(pte_t *pte, uint64_t addr, uint64_t next,
 	return 0;
 }
 
-/* Tracking is per PTE: huge leaves are not split, nor changed. */
-static int wp_clean_pmd_entry(pmd_t *pmd, uint64_t addr, uint64_t next,
-			      struct mm_walk *walk)
+/*
+ * Record file pages [first, first + nr) of @walk's VMA in the bitmap.
+ * Locking: the PMD lock held (pmd_entry).
+ */
+static void record_pages(struct wp_walk *w, struct mm_walk *walk, uint64_t addr,
+			 uint64_t nr)
 {
-	(void)addr;
-	(void)next;
-	if (pmd_leaf(pmdp_get_lockless(pmd)))
-		walk->action = ACTION_CONTINUE;
+	uint64_t bit = ((addr - walk->vma->vm_start) >> PAGE_SHIFT) + walk->vma->vm_pgoff -
+		       w->bitmap_pgoff;
+
+	for (uint64_t i = bit; i < bit + nr; i++)
+		w->bitmap[i / (8 * sizeof(long))] |= 1UL << (i % (8 * sizeof(long)));
+	if (bit < w->bit_start)
+		w->bit_start = bit;
+	if (bit + nr > w->bit_end)
+		w->bit_end = bit + nr;
+}
+
+/*
+ * A huge leaf (a shmem THP that MADV_COLLAPSE mapped) is one entry for
+ * all its pages: left alone, writes through it would neither fault nor
+ * be recorded. Write-protect it whole (the next write fault drops it and
+ * maps pages), or, when it is dirty, record the pages of [addr, next) and
+ * clean it only if the range covers it all - cleaning pages outside the
+ * range would lose their writes, while keeping a dirty bit only reports
+ * them again. Frozen first: lockless walkers set bits with CAS.
+ * Locking: inside the walk's RCU section, no table lock (pmd_entry);
+ * takes the PMD lock.
+ */
+static int wp_clean_pmd_leaf(pmd_t *pmd, uint64_t addr, uint64_t next,
+			     struct mm_walk *walk, bool clean)
+{
+	struct wp_walk *w = walk->private;
+	uint64_t haddr = addr & PMD_MASK, old;
+	spinlock_t *ptl;
+	pmd_t v;
+
+	ptl = walk_pmd_leaf_lock(pmd, walk, &v);
+	if (!ptl)
+		return 0;
+	if (!(pmd_flags(v) & _PAGE_PRESENT))
+		goto unlock;
+	if (!clean && pmd_write(v)) {
+		old = pmdp_invalidate(pmd);
+		set_pmd(pmd, __pmd(old & ~_PAGE_RW));
+	} else if (clean && (pmd_flags(v) & _PAGE_DIRTY)) {
+		record_pages(w, walk, addr, (next - addr) >> PAGE_SHIFT);
+		if (next - addr != HPAGE_PMD_SIZE) {
+			w->total++;
+			goto unlock;	/* nothing changed: no flush owed */
+		}
+		old = pmdp_invalidate(pmd);
+		set_pmd(pmd, __pmd(old & ~_PAGE_DIRTY));
+	} else {
+		goto unlock;
+	}
+	w->total++;
+	/* the whole leaf's range: flushed in change_walk_post_vma */
+	change_walk_note(walk, haddr);
+	change_walk_note(walk, haddr + HPAGE_PMD_SIZE - PAGE_SIZE);
+unlock:
+	spin_unlock(ptl);
 	return 0;
+}
+
+static int wp_pmd_entry(pmd_t *pmd, uint64_t addr, uint64_t next, struct mm_walk *walk)
+{
+	return wp_clean_pmd_leaf(pmd, addr, next, walk, false);
+}
+
+static int clean_pmd_entry(pmd_t *pmd, uint64_t addr, uint64_t next, struct mm_walk *walk)
+{
+	return wp_clean_pmd_leaf(pmd, addr, next, walk, true);
 }
 
 static int wp_clean_pud_entry(pud_t *pud, uint64_t addr, uint64_t next,
@@ -115,7 +181,7 @@ static int wp_clean_test_walk(uint64_t start, uint64_t end, struct mm_walk *walk
 
 static const struct mm_walk_ops wp_walk_ops = {
 	.pte_entry = wp_pte,
-	.pmd_entry = wp_clean_pmd_entry,
+	.pmd_entry = wp_pmd_entry,
 	.pud_entry = wp_clean_pud_entry,
 	.test_walk = wp_clean_test_walk,
 	.pre_vma = change_walk_pre_vma,	/* translations cached before the */
@@ -124,7 +190,7 @@ static const struct mm_walk_ops wp_walk_ops = {
 
 static const struct mm_walk_ops clean_walk_ops = {
 	.pte_entry = clean_record_pte,
-	.pmd_entry = wp_clean_pmd_entry,
+	.pmd_entry = clean_pmd_entry,
 	.pud_entry = wp_clean_pud_entry,
 	.test_walk = wp_clean_test_walk,
 	.pre_vma = change_walk_pre_vma,	/* translations cached before the */

@@ -195,7 +195,8 @@ int umm_fault(struct umm_mm *mm, uint64_t addr, unsigned access);
  * page and VMA boundaries, and need the VMA's read (write) right.
  * Return: the bytes copied, which is short when an inaccessible page
  * stops the copy; -EFAULT when not even the first byte could be copied
- * (-ENOMEM when out of frames); -EINVAL for a NULL buffer with a length.
+ * (-ENOMEM when out of frames); -EINVAL for a NULL buffer with a length
+ * or a length above INT64_MAX (nothing copied).
  */
 int64_t umm_read(struct umm_mm *mm, uint64_t addr, void *dst, size_t len);
 int64_t umm_write(struct umm_mm *mm, uint64_t addr, const void *src, size_t len);
