@@ -254,6 +254,15 @@ keep:
 	put_page(page);
 }
 
+void filemap_split_folio(struct umm_file *f, struct page *head)
+{
+	down_write(&f->invalidate_lock);
+	/* fails, the folio whole, if mapped, pinned or gone meanwhile */
+	split_file_folio(f, head, (int)HPAGE_PMD_NR + 1);
+	up_write(&f->invalidate_lock);
+	put_page(head);
+}
+
 void fput(struct umm_file *f)
 {
 	if (!f || atomic_add_return(&f->refcount, -1) != 0)

@@ -154,6 +154,14 @@ bool file_may_pageout(struct umm_file *f);
 void filemap_evict_page(struct umm_file *f, struct page *page);
 
 /*
+ * filemap_split_folio - split the large folio @head of @f's cache, ours
+ * by a reference, into small pages if nothing maps or pins it (a folio
+ * paged out in part); drops our reference.
+ * Locking: the caller keeps @f alive; takes invalidate_lock (write).
+ */
+void filemap_split_folio(struct umm_file *f, struct page *head);
+
+/*
  * filemap_punch_hole - MADV_REMOVE: free file pages [first, last] (the
  * host file's blocks too) and unmap them from every mapping; private
  * copies stay. Locking: takes invalidate_lock (write), i_mmap_rwsem.

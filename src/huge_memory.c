@@ -572,34 +572,41 @@ uint64_t deferred_split_scan(struct umm_mm *mm)
 
 /* ---- zap ---- */
 
+pgtable_t zap_huge_pmd_locked(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr)
+{
+	pmd_t old = pmdp_get_and_clear(pmd);
+	pgtable_t deposit = NULL;
+	struct page *head;
+
+	tlb_flush_pte_range(tlb, addr & PMD_MASK, (addr & PMD_MASK) + HPAGE_PMD_SIZE);
+	if (pmd_flags(old) & _PAGE_SPECIAL)
+		return NULL;
+	head = pmd_page(old);
+	if (PageAnon(head)) {
+		deposit = pgtable_trans_huge_withdraw(pmd);
+		mm_stat_add(tlb->mm, MM_ANONPAGES, -(int64_t)HPAGE_PMD_NR);
+	} else if (pmd_flags(old) & _PAGE_DIRTY) {
+		folio_mark_dirty_mapped(head);	/* as zap_pte_range's */
+	}
+	folio_remove_rmap_pmd(head);
+	/* the mapping's reference, dropped once every TLB let go */
+	tlb_remove_page(tlb, head);
+	return deposit;
+}
+
 bool zap_huge_pmd(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr)
 {
-	struct umm_mm *mm = tlb->mm;
-	spinlock_t *ptl = pmd_lock(mm, pmd);
-	pgtable_t deposit = NULL;
-	struct page *head = NULL;
-	pmd_t old = pmdp_get(pmd);
+	spinlock_t *ptl = pmd_lock(tlb->mm, pmd);
+	pgtable_t deposit;
 
-	if (!pmd_leaf(old)) {
+	if (!pmd_leaf(pmdp_get(pmd))) {
 		spin_unlock(ptl);
 		return false;
 	}
-	old = pmdp_get_and_clear(pmd);
-	tlb_flush_pte_range(tlb, addr & PMD_MASK, (addr & PMD_MASK) + HPAGE_PMD_SIZE);
-	if (!(pmd_flags(old) & _PAGE_SPECIAL)) {
-		head = pmd_page(old);
-		if (PageAnon(head)) {
-			deposit = pgtable_trans_huge_withdraw(pmd);
-			mm_stat_add(mm, MM_ANONPAGES, -(int64_t)HPAGE_PMD_NR);
-		}
-		folio_remove_rmap_pmd(head);
-	}
+	deposit = zap_huge_pmd_locked(tlb, pmd, addr);
 	spin_unlock(ptl);
 	if (deposit)
-		pte_free(mm, deposit);
-	/* the mapping's reference, dropped once every TLB let go */
-	if (head)
-		tlb_remove_page(tlb, head);
+		pte_free(tlb->mm, deposit);
 	return true;
 }
 
@@ -628,12 +635,7 @@ bool discard_huge_pmd(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr,
 			clear_bit_page(PG_lazyfree, head);
 		return false;
 	}
-	pmd_clear(pmd);
-	tlb_flush_pte_range(tlb, addr & PMD_MASK, (addr & PMD_MASK) + HPAGE_PMD_SIZE);
-	*deposit = pgtable_trans_huge_withdraw(pmd);
-	mm_stat_add(tlb->mm, MM_ANONPAGES, -(int64_t)HPAGE_PMD_NR);
-	folio_remove_rmap_pmd(head);
-	tlb_remove_page(tlb, head);
+	*deposit = zap_huge_pmd_locked(tlb, pmd, addr);	/* the frozen leaf */
 	return true;
 }
 

@@ -132,6 +132,12 @@ bool discard_huge_pmd(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr,
 		      bool droppable, pgtable_t *deposit);
 
 /*
+ * zap_huge_pmd_locked - zap_huge_pmd with the PMD lock held and the leaf
+ * seen there. Return: its deposit, for the caller to free after unlocking.
+ */
+pgtable_t zap_huge_pmd_locked(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr);
+
+/*
  * zap_huge_pmd - clear the leaf at @pmd, free its deposit, hand its page
  * to @tlb. Locking: takes the PMD lock.
  * Return: false when @pmd was no longer a leaf (zap its PTE table).

@@ -333,7 +333,10 @@ struct cold_walk {
 	struct change_walk cw;		/* first: the walk's private data */
 	bool pageout;
 	bool file_ok;			/* file pages too (file_may_pageout) */
-	/* file pages unmapped, each with a reference: evicted after the walk */
+	/*
+	 * File pages unmapped, each with a reference: after the walk a small
+	 * page is evicted if clean, a large folio split.
+	 */
 	struct page **evict;
 	size_t nr_evict, max_evict;
 };
@@ -353,6 +356,25 @@ static bool pageout_droppable(struct mm_walk *walk, struct page *head)
 }
 
 /*
+ * Room for one more page in w->evict. Locking: the table lock held (the
+ * heap's own lock is a leaf under it).
+ */
+static bool evict_reserve(struct cold_walk *w)
+{
+	size_t n = w->max_evict ? 2 * w->max_evict : 64;
+	struct page **e;
+
+	if (w->nr_evict < w->max_evict)
+		return true;
+	e = realloc(w->evict, n * sizeof(*e));
+	if (!e)
+		return false;
+	w->evict = e;
+	w->max_evict = n;
+	return true;
+}
+
+/*
  * A file page mapped here alone is unmapped, its dirty bit kept in the
  * page, as reclaim's try_to_unmap; with a reference of ours it waits in
  * w->evict for filemap_evict_page, which drops it from the cache when
@@ -366,15 +388,8 @@ static void pageout_file_pte(pte_t *pte, uint64_t addr, struct page *page,
 	struct cold_walk *w = walk->private;
 	pte_t old;
 
-	if (w->nr_evict == w->max_evict) {
-		size_t n = w->max_evict ? 2 * w->max_evict : 64;
-		struct page **e = realloc(w->evict, n * sizeof(*e));
-
-		if (!e)
-			return;		/* advice: this page stays */
-		w->evict = e;
-		w->max_evict = n;
-	}
+	if (!evict_reserve(w))
+		return;		/* advice: this page stays */
 	old = ptep_get_and_clear(pte);
 	if (pte_dirty(old))
 		folio_mark_dirty_mapped(page);
@@ -456,6 +471,27 @@ static int madvise_cold_pte(pte_t *pte, uint64_t addr, uint64_t next,
 }
 
 /*
+ * A shared-memory THP mapped here alone by a leaf: the leaf goes, as
+ * reclaim unmaps the folio, which stays in the cache (its pages are dirty
+ * and there is no swap). Advice on a part of it splits the folio too,
+ * after the walk, as the kernel splits a folio it pages out in part.
+ * Locking: the PMD lock held.
+ */
+static void pageout_file_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
+			     struct page *head, struct mm_walk *walk)
+{
+	struct cold_walk *w = walk->private;
+
+	if (next - addr != HPAGE_PMD_SIZE) {
+		if (!evict_reserve(w))
+			return;		/* advice: it stays */
+		get_page(head);
+		w->evict[w->nr_evict++] = head;
+	}
+	zap_huge_pmd_locked(&w->cw.tlb, pmd, addr);	/* a file leaf: no deposit */
+}
+
+/*
  * A THP leaf mapped only here: MADV_COLD of all of it makes the leaf old,
  * MADV_PAGEOUT reclaims it whole, or splits the leaf (not the folio) when
  * it cannot, as the kernel's reclaim does; advice on a part of it splits
@@ -477,6 +513,11 @@ static int madvise_cold_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
 	head = pmd_page(v);
 	if (folio_mapcount(head) != 1)
 		goto unlock;
+	if (w->pageout && !PageAnon(head)) {
+		if (w->file_ok)
+			pageout_file_pmd(pmd, addr, next, head, walk);
+		goto unlock;
+	}
 	if (w->pageout && !pageout_droppable(walk, head))
 		goto unlock;
 	if (next - addr != HPAGE_PMD_SIZE) {
@@ -486,9 +527,8 @@ static int madvise_cold_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
 		return 0;
 	}
 	if (w->pageout) {
-		pgtable_t deposit = NULL;
 		bool droppable = walk->vma->vm_flags & VM_DROPPABLE;
-
+		pgtable_t deposit = NULL;
 		bool gone = discard_huge_pmd(&w->cw.tlb, pmd, addr, droppable, &deposit);
 
 		spin_unlock(ptl);
@@ -702,8 +742,12 @@ static int madvise_vma_behavior(struct vm_area_struct *vma, uint64_t start, uint
 		w.file_ok = w.pageout && vma->vm_file && file_may_pageout(vma->vm_file);
 		walk_page_range(mm, start, end, &madvise_cold_ops, &w);
 		/* unmapped, and every TLB flushed: the clean ones may go */
-		for (size_t i = 0; i < w.nr_evict; i++)
-			filemap_evict_page(vma->vm_file, w.evict[i]);
+		for (size_t i = 0; i < w.nr_evict; i++) {
+			if (PageHead(w.evict[i]))
+				filemap_split_folio(vma->vm_file, w.evict[i]);
+			else
+				filemap_evict_page(vma->vm_file, w.evict[i]);
+		}
 		free(w.evict);
 	}
 	/* the hole goes through to the file, in every mm that maps it */

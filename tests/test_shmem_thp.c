@@ -819,6 +819,47 @@ static void test_s5d_dontneed(void)
 	close_pair(&host, &us);
 }
 
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT	21
+#endif
+
+/*
+ * MADV_PAGEOUT of a shmem THP mapped once by a leaf, on a host without
+ * swap: the leaf goes and the folio stays cached (its pages are dirty);
+ * the next access maps it again by a leaf. Paged out in part, the folio
+ * is split too: faults then map pages (fault-around's 64 KiB).
+ */
+static void test_s5g_pageout(void)
+{
+	struct side host, us;
+	bool ok = collapsed_pair(&host, &us, 13) && !host_has_swap();
+
+	drain_host_lazyfree();
+	CHECK_EQ(madv(&host, 0, 2 * M, MADV_PAGEOUT), 0);
+	CHECK_EQ(madv(&us, 0, 2 * M, MADV_PAGEOUT), 0);
+	KB_IS(&us, 0, 4 * M, "Rss", 0);
+	compare(&host, &us, ok, "a shmem THP paged out");
+	rd(&host, M + P);
+	rd(&us, M + P);
+	P2048_IS(&us, 0, 4 * M);
+	compare(&host, &us, ok, "paged out, read again");
+	drain_host_lazyfree();
+	CHECK_EQ(madv(&host, 0, M, MADV_PAGEOUT), 0);
+	CHECK_EQ(madv(&us, 0, M, MADV_PAGEOUT), 0);
+	KB_IS(&us, 0, 4 * M, "Rss", 0);
+	compare(&host, &us, ok, "half of a shmem THP paged out");
+	rd(&host, P);
+	rd(&us, P);
+	rd(&host, M + P);
+	rd(&us, M + P);
+	KB_IS(&us, 0, 4 * M, "Rss", 128);
+	KB_IS(&us, 0, 4 * M, "ShmemPmdMapped", 0);
+	compare(&host, &us, ok, "split by the pageout, read again");
+	CHECK(has(&us, 0, 0, 2 * M, 13));
+	CHECK(has(&host, 0, 0, 2 * M, 13));
+	close_pair(&host, &us);
+}
+
 /* ---- S5e: truncated or punched while another mapping maps it by PTEs ---- */
 
 static sigjmp_buf probe_jb;
@@ -1459,6 +1500,7 @@ int main(void)
 	RUN(test_s5a_truncate);
 	RUN(test_s5b_punch);
 	RUN(test_s5d_dontneed);
+	RUN(test_s5g_pageout);
 	RUN(test_s5e_truncate_mapped_twice);
 	RUN(test_s5f_punch_mapped_twice);
 	RUN(test_s6_mprotect);
