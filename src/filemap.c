@@ -228,6 +228,11 @@ bool file_may_pageout(struct umm_file *f)
  * letting go. invalidate_lock keeps out truncation, whose walk of the
  * cache takes plain references, and the folio lock a writeback, which
  * cleans the page before it writes it.
+ * A page already dirty is not frozen at all: it would stay anyway, and a
+ * writeback's lookup (find_get_page) meeting it frozen would skip it, so
+ * that msync(MS_SYNC) returned with its data unwritten. A host file's
+ * page is dirtied only under the folio lock, which we hold, so one its
+ * writeback may look for is never frozen.
  */
 void filemap_evict_page(struct umm_file *f, struct page *page)
 {
@@ -236,7 +241,7 @@ void filemap_evict_page(struct umm_file *f, struct page *page)
 	down_read(&f->invalidate_lock);
 	lock_page(page);
 	if (READ_ONCE(page->mapping) != (void *)f || PageHead(page) ||
-	    compound_head(page) != page)
+	    compound_head(page) != page || test_bit_page(PG_dirty, page))
 		goto keep;
 	if (!__atomic_compare_exchange_n(&page->refcount, &expected, 0, false,
 					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))

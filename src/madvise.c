@@ -432,9 +432,11 @@ static void pageout_pte(pte_t *pte, uint64_t addr, struct page *page,
 
 /*
  * One entry of MADV_COLD or MADV_PAGEOUT. A page mapped elsewhere too is
- * left alone ("do not interfere with other mappings"); a THP is split
- * first when it can be (the kernel splits one the range covers in part;
- * umm, having no folio-wide reclaim or aging, splits any).
+ * left alone ("do not interfere with other mappings"); an anonymous THP
+ * is split first when it can be (the kernel splits one the range covers
+ * in part; umm, having no folio-wide reclaim or aging, splits any). For
+ * pageout that includes one whose data must stay: the host's reclaim,
+ * refused a swap slot for a large folio, splits it and keeps its pages.
  * Locking: the PTE lock held (pte_entry).
  */
 static int madvise_cold_pte(pte_t *pte, uint64_t addr, uint64_t next,
@@ -450,7 +452,8 @@ static int madvise_cold_pte(pte_t *pte, uint64_t addr, uint64_t next,
 	page = pfn_to_page(pte_pfn(v));
 	if (test_bit_page(PG_reserved, page))
 		return 0;
-	if (w->pageout && !pageout_droppable(walk, compound_head(page)))
+	if (w->pageout && !PageAnon(compound_head(page)) &&
+	    !pageout_droppable(walk, compound_head(page)))
 		return 0;
 	if (PageHead(compound_head(page))) {
 		if (!PageAnon(compound_head(page)) ||
@@ -459,6 +462,8 @@ static int madvise_cold_pte(pte_t *pte, uint64_t addr, uint64_t next,
 		v = ptep_get(pte);
 	}
 	if (folio_mapcount(page) != 1)
+		return 0;
+	if (w->pageout && !pageout_droppable(walk, page))
 		return 0;
 	if (w->pageout && !PageAnon(page)) {
 		pageout_file_pte(pte, addr, page, walk);
@@ -518,9 +523,16 @@ static int madvise_cold_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
 			pageout_file_pmd(pmd, addr, next, head, walk);
 		goto unlock;
 	}
-	if (w->pageout && !pageout_droppable(walk, head))
-		goto unlock;
-	if (next - addr != HPAGE_PMD_SIZE) {
+	/*
+	 * Split when advised in part, or (pageout) when its data must stay:
+	 * the host's reclaim splits a large anonymous folio it cannot swap
+	 * (no swap), and keeps its pages. A pinned one it neither splits
+	 * nor reclaims (its split_folio fails, reclaim skips pinned folios).
+	 */
+	if (next - addr != HPAGE_PMD_SIZE ||
+	    (w->pageout && !pageout_droppable(walk, head))) {
+		if (page_maybe_dma_pinned(head))
+			goto unlock;
 		spin_unlock(ptl);
 		split_huge_pmd(walk->mm, pmd, addr);
 		walk->action = ACTION_AGAIN;	/* now a table: walk its PTEs */

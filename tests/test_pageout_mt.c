@@ -29,6 +29,7 @@
 #define NR_REGIONS	3		/* written by the writers: anon, shmem, file */
 #define NR_WRITERS	2
 #define OFFS		4		/* offsets written in each page */
+#define SYNC_NP		64		/* pages of test_msync_beside_pageout */
 
 static struct umm_mm *mm;
 static struct umm_file *file;
@@ -183,8 +184,66 @@ static void test_pageout_races(void)
 	close(fd);
 }
 
+static uint64_t sync_base;
+static bool sync_stop;
+
+static void *sync_pager(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&sync_stop, __ATOMIC_RELAXED))
+		umm_madvise(mm, sync_base, SYNC_NP * PG, MADV_PAGEOUT);
+	return NULL;
+}
+
+/*
+ * MS_SYNC while pageout unmaps the dirty pages of a shared host file
+ * mapping: every byte written before it is in the file when it returns.
+ * (Pageout froze a dirty page to evict it, and the writeback's lookup,
+ * meeting it frozen, passed it by: rare, hence the loop.)
+ */
+static void test_msync_beside_pageout(void)
+{
+	char path[] = "/tmp/umm_pageout_sync_XXXXXX";
+	int sfd = mkstemp(path);
+	struct umm_file *f;
+	pthread_t t;
+	double end = now_sec() + stress_seconds(6) / 2;
+	uint64_t iter = 0;
+	int64_t a;
+
+	CHECK(sfd >= 0);
+	unlink(path);
+	CHECK_EQ(ftruncate(sfd, SYNC_NP * PG), 0);
+	f = umm_file_from_fd(sfd, O_RDWR);
+	mm = umm_mm_create(NULL);
+	CHECK(f && mm);
+	a = umm_mmap(mm, 0, SYNC_NP * PG, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+	CHECK(a > 0);
+	sync_base = (uint64_t)a;
+	CHECK_EQ(pthread_create(&t, NULL, sync_pager, NULL), 0);
+	while (now_sec() < end && !test_failures) {
+		uint64_t v = ++iter;
+
+		for (unsigned int p = 0; p < SYNC_NP; p++)
+			CHECK_EQ(umm_write(mm, sync_base + p * PG, &v, 8), 8);
+		CHECK_EQ(umm_msync(mm, sync_base, SYNC_NP * PG, MS_SYNC), 0);
+		for (unsigned int p = 0; p < SYNC_NP; p++) {
+			uint64_t got = 0;
+
+			CHECK_EQ(pread(sfd, &got, 8, (off_t)(p * PG)), 8);
+			CHECK_EQ(got, v);
+		}
+	}
+	__atomic_store_n(&sync_stop, true, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	umm_mm_destroy(mm);
+	umm_file_put(f);
+	close(sfd);
+}
+
 int main(void)
 {
 	RUN(test_pageout_races);
+	RUN(test_msync_beside_pageout);
 	return test_done();
 }

@@ -978,6 +978,43 @@ static void test_madv_pageout(void)
 	close_pair(&host, &us);
 }
 
+/*
+ * Ordinary THPs (written, not lazily free): the host's pageout, refused a
+ * swap slot (no swap), splits the folio and keeps its pages - advised
+ * whole (reclaim's fallback) or in part (madvise's split) alike.
+ */
+static void test_madv_pageout_kept(void)
+{
+	struct side host, us;
+	bool ok = two_thps(&host, &us);
+	FILE *f = fopen("/proc/swaps", "r");
+	char line[256];
+	int lines = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		lines++;
+	if (f)
+		fclose(f);
+	if (lines > 1)
+		ok = false;	/* the host would swap them out */
+	drain_host_lazyfree();
+	CHECK_EQ(madv(&host, 0, P, MADV_PAGEOUT), 0);
+	CHECK_EQ(madv(&us, 0, P, MADV_PAGEOUT), 0);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	if (ok)
+		__same_smaps(&host, &us, "an ordinary THP paged out in part", true);
+	CHECK_EQ(madv(&host, 2 * M, 2 * M, MADV_PAGEOUT), 0);
+	CHECK_EQ(madv(&us, 2 * M, 2 * M, MADV_PAGEOUT), 0);
+	CHECK_EQ(side_kb(&us, "Rss"), 4096);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 0);
+	if (ok)
+		__same_smaps(&host, &us, "an ordinary THP paged out whole", true);
+	CHECK(umm_has(&us, 0, 4 * M, 2));
+	if (ok)
+		same_contents(&host, &us, 0, 4 * M);
+	close_pair(&host, &us);
+}
+
 /* ---- 7. MADV_COLLAPSE ---- */
 
 #ifndef MADV_COLLAPSE
@@ -1894,6 +1931,7 @@ int main(void)
 	RUN(test_madv_free);
 	RUN(test_madv_free_part);
 	RUN(test_madv_pageout);
+	RUN(test_madv_pageout_kept);
 	RUN(test_collapse_half);
 	RUN(test_collapse_rounding);
 	RUN(test_collapse_refused);
