@@ -99,6 +99,22 @@ static void pagemap(struct side *s, uint64_t *out)
 
 static char *smaps(struct side *s);
 
+struct pair {
+	struct side *host, *us;
+};
+
+/* settle_host's @agree: the two windows' smaps are the same. */
+static bool smaps_agree(void *arg)
+{
+	struct pair *p = arg;
+	char *hs = smaps(p->host), *us_ = smaps(p->us);
+	bool same = !strcmp(hs, us_);
+
+	free(hs);
+	free(us_);
+	return same;
+}
+
 /* The smaps blocks of the window agree, host and umm. */
 static void same_smaps(struct side *host, struct side *us)
 {
@@ -303,6 +319,15 @@ static void test_proc_views_as_host(void)
 	close(fd);
 }
 
+/* settle_host's @redo: MADV_FREE again of the pages not written since. */
+static void fork_free_again(void *arg)
+{
+	struct pair *p = arg;
+
+	CHECK_EQ(madvise((void *)(p->host->base + P), P, MADV_FREE), 0);
+	CHECK_EQ(madvise((void *)(p->host->base + 3 * P), 2 * P, MADV_FREE), 0);
+}
+
 /*
  * After a fork: the parent MADV_FREEs half of a written range and writes
  * one of those pages again (a copy). Shared pages stay dirty across fork
@@ -350,6 +375,8 @@ static void test_fork_free_as_host(void)
 	wr(&host, 2 * P);
 	wr(&us, 2 * P);
 	drain_host_lazyfree();
+	settle_host(smaps_agree, fork_free_again, &(struct pair){ &host, &us },
+		    "MADV_FREE after fork");
 	same_smaps(&host, &us);
 	/* pages the child maps too are not paged out, even lazily free ones */
 	CHECK_EQ(madvise((void *)(host.base + P), 8 * P, MADV_PAGEOUT), 0);
@@ -432,6 +459,23 @@ static void cold_pageout(struct side *s)
 	CHECK_EQ(both_madvise(s->mm, s->base + 54 * P, 4 * P, MADV_PAGEOUT), 0);
 }
 
+/*
+ * settle_host's @redo for cold_pageout: the advice again, but for the
+ * MADV_FREE of page 2, written since.
+ */
+static void cold_pageout_again(void *arg)
+{
+	uint64_t b = ((struct pair *)arg)->host->base;
+
+	CHECK_EQ(madvise((void *)(b + P), P, MADV_FREE), 0);
+	CHECK_EQ(madvise((void *)(b + 3 * P), 6 * P, MADV_FREE), 0);
+	drain_host_lazyfree();
+	CHECK_EQ(madvise((void *)(b + P), 8 * P, MADV_PAGEOUT), 0);
+	CHECK_EQ(madvise((void *)(b + 10 * P), 8 * P, MADV_PAGEOUT), 0);
+	CHECK_EQ(madvise((void *)(b + 30 * P), 4 * P, MADV_PAGEOUT), 0);
+	CHECK_EQ(madvise((void *)(b + 50 * P), 8 * P, MADV_PAGEOUT), 0);
+}
+
 /* mincore of window pages [first, first + n), either side. */
 static void side_mincore(struct side *s, uint64_t first, uint64_t n, unsigned char *vec)
 {
@@ -465,6 +509,8 @@ static void test_cold_pageout_as_host(void)
 	us.base = both_window(us.mm, WIN, 2ull << 20, &ures);
 	cold_pageout(&host);
 	cold_pageout(&us);
+	settle_host(smaps_agree, cold_pageout_again, &(struct pair){ &host, &us },
+		    "MADV_FREE, MADV_PAGEOUT");
 	same_smaps(&host, &us);
 	side_mincore(&host, 50, 8, hvec);
 	side_mincore(&us, 50, 8, uvec);

@@ -829,6 +829,31 @@ static void test_s5d_dontneed(void)
  * the next access maps it again by a leaf. Paged out in part, the folio
  * is split too: faults then map pages (fault-around's 64 KiB).
  */
+struct pair {
+	struct side *host, *us;
+	uint64_t len;		/* what pageout advises again */
+};
+
+/* settle_host's @agree: the windows' smaps are the same. */
+static bool smaps_agree(void *arg)
+{
+	struct pair *p = arg;
+	char *hs = smaps(p->host, 0, WIN), *u = smaps(p->us, 0, WIN);
+	bool same = !strcmp(hs, u);
+
+	free(hs);
+	free(u);
+	return same;
+}
+
+/* settle_host's @redo: the host's MADV_PAGEOUT again. */
+static void pageout_again(void *arg)
+{
+	struct pair *p = arg;
+
+	CHECK_EQ(madv(p->host, 0, p->len, MADV_PAGEOUT), 0);
+}
+
 static void test_s5g_pageout(void)
 {
 	struct side host, us;
@@ -838,6 +863,9 @@ static void test_s5g_pageout(void)
 	CHECK_EQ(madv(&host, 0, 2 * M, MADV_PAGEOUT), 0);
 	CHECK_EQ(madv(&us, 0, 2 * M, MADV_PAGEOUT), 0);
 	KB_IS(&us, 0, 4 * M, "Rss", 0);
+	if (ok)
+		settle_host(smaps_agree, pageout_again,
+			    &(struct pair){ &host, &us, 2 * M }, "a shmem THP");
 	compare(&host, &us, ok, "a shmem THP paged out");
 	rd(&host, M + P);
 	rd(&us, M + P);
@@ -847,6 +875,9 @@ static void test_s5g_pageout(void)
 	CHECK_EQ(madv(&host, 0, M, MADV_PAGEOUT), 0);
 	CHECK_EQ(madv(&us, 0, M, MADV_PAGEOUT), 0);
 	KB_IS(&us, 0, 4 * M, "Rss", 0);
+	if (ok)
+		settle_host(smaps_agree, pageout_again,
+			    &(struct pair){ &host, &us, M }, "half of a shmem THP");
 	compare(&host, &us, ok, "half of a shmem THP paged out");
 	rd(&host, P);
 	rd(&us, P);
