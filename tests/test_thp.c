@@ -863,6 +863,42 @@ static void test_mremap_then_fault(void)
 
 /* ---- 6. MADV_FREE ---- */
 
+struct pair {
+	struct side *host, *us;
+};
+
+/* settle_host's @agree: smaps the same, but for a larger host Referenced. */
+static bool thp_smaps_agree(void *arg)
+{
+	struct pair *p = arg;
+	char *hs = smaps(p->host), *u = smaps(p->us);
+	bool same = !strcmp(hs, u) ||
+		    (same_but_referenced(hs, u) &&
+		     field_kb(hs, "Referenced") > field_kb(u, "Referenced"));
+
+	free(hs);
+	free(u);
+	return same;
+}
+
+/* settle_host's @redo: MADV_FREE of the first THP again. */
+static void free_first_again(void *arg)
+{
+	CHECK_EQ(madv(((struct pair *)arg)->host, 0, 2 * M, MADV_FREE), 0);
+}
+
+/* settle_host's @redo: MADV_FREE of the second THP's first half again. */
+static void free_second_half_again(void *arg)
+{
+	CHECK_EQ(madv(((struct pair *)arg)->host, 2 * M, M, MADV_FREE), 0);
+}
+
+/* settle_host's @redo: MADV_FREE of the first MiB again (a hole in it). */
+static void free_first_mib_again(void *arg)
+{
+	CHECK_EQ(madv(((struct pair *)arg)->host, 0, M, MADV_FREE), -ENOMEM);
+}
+
 static void test_madv_free(void)
 {
 	struct side host, us;
@@ -876,6 +912,8 @@ static void test_madv_free(void)
 	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 0);
 	/* the entries are old now: the host's folio may get referenced behind our back */
 	if (ok) {
+		settle_host(thp_smaps_agree, free_first_again,
+			    &(struct pair){ &host, &us }, "a whole THP MADV_FREEd");
 		__same_smaps(&host, &us, "a whole THP MADV_FREEd", true);
 		same_pagemap(&host, &us);
 	}
@@ -909,6 +947,8 @@ static void test_madv_free_part(void)
 	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
 	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 1);
 	if (ok) {
+		settle_host(thp_smaps_agree, free_second_half_again,
+			    &(struct pair){ &host, &us }, "part of a THP MADV_FREEd");
 		__same_smaps(&host, &us, "part of a THP MADV_FREEd", true);
 		same_pagemap(&host, &us);
 	}
@@ -925,6 +965,9 @@ static void test_madv_free_part(void)
 	drain_host_lazyfree();
 	CHECK_EQ(side_kb(&us, "LazyFree"), 1024 + 1020);
 	if (ok)
+		settle_host(thp_smaps_agree, free_first_mib_again,
+			    &(struct pair){ &host, &us }, "part of a PTE-mapped THP");
+	if (ok)
 		__same_smaps(&host, &us, "part of a PTE-mapped THP MADV_FREEd", true);
 	close_pair(&host, &us);
 }
@@ -932,24 +975,6 @@ static void test_madv_free_part(void)
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT	21
 #endif
-
-struct pair {
-	struct side *host, *us;
-};
-
-/* settle_host's @agree: smaps the same, but for a larger host Referenced. */
-static bool thp_smaps_agree(void *arg)
-{
-	struct pair *p = arg;
-	char *hs = smaps(p->host), *u = smaps(p->us);
-	bool same = !strcmp(hs, u) ||
-		    (same_but_referenced(hs, u) &&
-		     field_kb(hs, "Referenced") > field_kb(u, "Referenced"));
-
-	free(hs);
-	free(u);
-	return same;
-}
 
 /* settle_host's @redo: MADV_FREE and MADV_PAGEOUT of the first THP again. */
 static void pageout_first_again(void *arg)
