@@ -477,13 +477,15 @@ static int madvise_cold_pte(pte_t *pte, uint64_t addr, uint64_t next,
 
 /*
  * A shared-memory THP mapped here alone by a leaf: the leaf goes, as
- * reclaim unmaps the folio, which stays in the cache (its pages are dirty
- * and there is no swap). Advice on a part of it splits the folio too,
- * after the walk, as the kernel splits a folio it pages out in part.
+ * reclaim unmaps the folio (MADV_PAGEOUT), which stays in the cache (its
+ * pages are dirty and there is no swap). Advice on a part of it splits
+ * the folio too, after the walk, as the kernel's split_folio does before
+ * it pages out or ages part of a folio; that split unmaps a file folio
+ * first, so MADV_COLD of a part unmaps it as well.
  * Locking: the PMD lock held.
  */
-static void pageout_file_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
-			     struct page *head, struct mm_walk *walk)
+static void unmap_file_leaf(pmd_t *pmd, uint64_t addr, uint64_t next,
+			    struct page *head, struct mm_walk *walk)
 {
 	struct cold_walk *w = walk->private;
 
@@ -498,9 +500,10 @@ static void pageout_file_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
 
 /*
  * A THP leaf mapped only here: MADV_COLD of all of it makes the leaf old,
- * MADV_PAGEOUT reclaims it whole, or splits the leaf (not the folio) when
- * it cannot, as the kernel's reclaim does; advice on a part of it splits
- * it, and its pages are seen to one by one.
+ * MADV_PAGEOUT reclaims it whole, or splits it when it cannot, as the
+ * kernel's reclaim does; advice on a part of it splits it, and its pages
+ * are seen to one by one. A shared-memory one that pageout, or advice on
+ * a part of it, meets is unmapped instead (unmap_file_leaf).
  * Locking: no table lock held (pmd_entry); takes the PMD lock.
  */
 static int madvise_cold_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
@@ -518,9 +521,9 @@ static int madvise_cold_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
 	head = pmd_page(v);
 	if (folio_mapcount(head) != 1)
 		goto unlock;
-	if (w->pageout && !PageAnon(head)) {
-		if (w->file_ok)
-			pageout_file_pmd(pmd, addr, next, head, walk);
+	if (!PageAnon(head) && (w->pageout || next - addr != HPAGE_PMD_SIZE)) {
+		if (!w->pageout || w->file_ok)
+			unmap_file_leaf(pmd, addr, next, head, walk);
 		goto unlock;
 	}
 	/*

@@ -891,6 +891,39 @@ static void test_s5g_pageout(void)
 	close_pair(&host, &us);
 }
 
+#ifndef MADV_COLD
+#define MADV_COLD	20
+#endif
+
+/*
+ * MADV_COLD of a shmem THP mapped once by a leaf: of all of it, the leaf
+ * is made old; of a part, the folio is split, which for a file folio
+ * unmaps it first (the kernel's split_folio), and faults map pages again.
+ */
+static void test_s5h_cold(void)
+{
+	struct side host, us;
+	bool ok = collapsed_pair(&host, &us, 14);
+
+	CHECK_EQ(madv(&host, 0, 2 * M, MADV_COLD), 0);
+	CHECK_EQ(madv(&us, 0, 2 * M, MADV_COLD), 0);
+	KB_IS(&us, 0, 4 * M, "Rss", 2048);
+	KB_IS(&us, 0, 4 * M, "Referenced", 0);
+	compare(&host, &us, ok, "a shmem THP made cold");
+	CHECK_EQ(madv(&host, 0, M, MADV_COLD), 0);
+	CHECK_EQ(madv(&us, 0, M, MADV_COLD), 0);
+	KB_IS(&us, 0, 4 * M, "Rss", 0);
+	compare(&host, &us, ok, "half of a shmem THP made cold");
+	rd(&host, P);
+	rd(&us, P);
+	rd(&host, M + P);
+	rd(&us, M + P);
+	KB_IS(&us, 0, 4 * M, "Rss", 128);
+	compare(&host, &us, ok, "split by MADV_COLD, read again");
+	CHECK(has(&us, 0, 0, 2 * M, 14));
+	close_pair(&host, &us);
+}
+
 /* ---- S5e: truncated or punched while another mapping maps it by PTEs ---- */
 
 static sigjmp_buf probe_jb;
@@ -1532,6 +1565,7 @@ int main(void)
 	RUN(test_s5b_punch);
 	RUN(test_s5d_dontneed);
 	RUN(test_s5g_pageout);
+	RUN(test_s5h_cold);
 	RUN(test_s5e_truncate_mapped_twice);
 	RUN(test_s5f_punch_mapped_twice);
 	RUN(test_s6_mprotect);
