@@ -701,7 +701,9 @@ static const struct mm_walk_ops guard_remove_ops = {
  * Locking: mmap_lock held for read (write for MADV_COLLAPSE and
  * MADV_GUARD_INSTALL); zapping takes
  * the PTE locks and may race with faults, which is fine (the fault's page
- * stays or goes).
+ * stays or goes). MADV_COLD and MADV_PAGEOUT take the PTE and PMD locks
+ * in the walk, then, with none held, the file's invalidate_lock (read to
+ * evict a page and the folio lock under it, write to split a folio).
  */
 static int madvise_vma_behavior(struct vm_area_struct *vma, uint64_t start, uint64_t end,
 			    int behavior)
