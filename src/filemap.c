@@ -127,7 +127,8 @@ static struct page *folio_file_page(struct page *head, uint64_t index)
 
 /*
  * Split the large folio @head (ours by a reference) that a truncation or
- * hole punch cuts, unmapped whole from every mapping of @f first, as the
+ * hole punch cuts, or that MADV_COLD or MADV_PAGEOUT advises in part,
+ * unmapped whole from every mapping of @f first, as the
  * kernel's split of a file folio is (try_to_unmap, no migration entries:
  * its pages fault back in as small ones). Left mapped when its mappings
  * are not all that hold it beside its slots and us (a pin, a lookup in
@@ -262,8 +263,7 @@ keep:
 void filemap_split_folio(struct umm_file *f, struct page *head)
 {
 	down_write(&f->invalidate_lock);
-	/* fails, the folio whole, if mapped, pinned or gone meanwhile */
-	split_file_folio(f, head, (int)HPAGE_PMD_NR + 1);
+	split_cut_folio(f, head);
 	up_write(&f->invalidate_lock);
 	put_page(head);
 }

@@ -155,9 +155,12 @@ void filemap_evict_page(struct umm_file *f, struct page *page);
 
 /*
  * filemap_split_folio - split the large folio @head of @f's cache, ours
- * by a reference, into small pages if nothing maps or pins it (a folio
- * paged out in part); drops our reference.
- * Locking: the caller keeps @f alive; takes invalidate_lock (write).
+ * by a reference, into small pages (a folio paged out or made cold in
+ * part), unmapped from every mapping first, as the kernel's split_folio
+ * of a file folio; left whole when pinned or held meanwhile. Drops our
+ * reference.
+ * Locking: the caller keeps @f alive; takes invalidate_lock (write), then
+ * i_mmap_rwsem (read) and page-table locks.
  */
 void filemap_split_folio(struct umm_file *f, struct page *head);
 

@@ -334,11 +334,12 @@ struct cold_walk {
 	bool pageout;
 	bool file_ok;			/* file pages too (file_may_pageout) */
 	/*
-	 * File pages unmapped, each with a reference: after the walk a small
-	 * page is evicted if clean, a large folio split.
+	 * File pages, each with a reference: after the walk a small page
+	 * (unmapped) is evicted if clean, a large folio split.
 	 */
 	struct page **evict;
 	size_t nr_evict, max_evict;
+	uint64_t skip_end;		/* the rest of a folio seen to whole */
 };
 
 /*
@@ -351,7 +352,7 @@ static bool pageout_droppable(struct mm_walk *walk, struct page *head)
 	struct cold_walk *w = walk->private;
 
 	if (!PageAnon(head))
-		return w->file_ok && !PageHead(head);
+		return w->file_ok;
 	return (walk->vma->vm_flags & VM_DROPPABLE) || test_bit_page(PG_lazyfree, head);
 }
 
@@ -431,9 +432,96 @@ static void pageout_pte(pte_t *pte, uint64_t addr, struct page *page,
 }
 
 /*
+ * Whether every mapping of the shared-memory THP @head is an entry of the
+ * page table holding @pte (the one at @addr): umm's stand-in for the
+ * kernel's "not mapped by another mm", exact but for a folio this mm maps
+ * through two tables, which is left alone.
+ * Locking: the PTE lock held.
+ */
+static bool file_folio_mapped_here(pte_t *pte, uint64_t addr, struct page *head)
+{
+	uint64_t first = page_to_pfn(head);
+	pte_t *table = pte - pte_index(addr);
+	int maps = 0;
+
+	for (unsigned int i = 0; i < PTRS_PER_PTE; i++) {
+		pte_t v = ptep_get(&table[i]);
+
+		if (pte_present(v) && !pte_special(v) &&
+		    pte_pfn(v) - first < HPAGE_PMD_NR)
+			maps++;
+	}
+	return maps == folio_mapcount(head);
+}
+
+/* Do the entries from @pte on map all of @head, in order, within the range? */
+static bool file_folio_whole(pte_t *pte, uint64_t addr, struct page *head,
+			     struct mm_walk *walk)
+{
+	struct cold_walk *w = walk->private;
+	uint64_t first = page_to_pfn(head);
+
+	if (pte_index(addr) || w->cw.end - addr < HPAGE_PMD_SIZE)
+		return false;
+	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
+		pte_t v = ptep_get(&pte[i]);
+
+		if (!pte_present(v) || pte_special(v) || pte_pfn(v) != first + i)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * MADV_COLD or MADV_PAGEOUT of a shared-memory THP mapped here by PTEs
+ * (@page, mapped by @pte), as the kernel's batch of a large folio's
+ * entries: when the range holds all of it, cold makes the entries old
+ * and pageout unmaps them, the folio staying whole in the cache (its
+ * pages are dirty and there is no swap); when the range holds a part,
+ * the folio is split after the walk, which unmaps it everywhere first
+ * (filemap_split_folio), as the kernel's split_folio of a file folio.
+ * Locking: the PTE lock held.
+ */
+static int cold_file_folio_pte(pte_t *pte, uint64_t addr, struct page *page,
+			       struct page *head, struct mm_walk *walk)
+{
+	struct cold_walk *w = walk->private;
+
+	if (addr < w->skip_end || (w->pageout && !w->file_ok))
+		return 0;
+	if (w->nr_evict && w->evict[w->nr_evict - 1] == head)
+		return 0;	/* its split is already due */
+	if (!file_folio_mapped_here(pte, addr, head))
+		return 0;
+	if (page != head || !file_folio_whole(pte, addr, head, walk)) {
+		if (evict_reserve(w)) {
+			get_page(head);
+			w->evict[w->nr_evict++] = head;
+		}
+		return 0;
+	}
+	w->skip_end = addr + HPAGE_PMD_SIZE;
+	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++, pte++, addr += PAGE_SIZE) {
+		pte_t v = ptep_get(pte);
+
+		if (!w->pageout) {
+			pte_clear_bits(pte, v, _PAGE_ACCESSED, addr, walk);
+			continue;
+		}
+		v = ptep_get_and_clear(pte);
+		if (pte_dirty(v))
+			folio_mark_dirty_mapped(head);
+		page_remove_rmap_pte(head + i);
+		change_walk_note(walk, addr);
+		tlb_remove_page(&w->cw.tlb, head);	/* the entry's reference */
+	}
+	return 0;
+}
+
+/*
  * One entry of MADV_COLD or MADV_PAGEOUT. A page mapped elsewhere too is
- * left alone ("do not interfere with other mappings"); an anonymous THP
- * is split first when it can be (the kernel splits one the range covers
+ * left alone ("do not interfere with other mappings"); a shared-memory
+ * THP is seen to by cold_file_folio_pte; an anonymous THP is split first when it can be (the kernel splits one the range covers
  * in part; umm, having no folio-wide reclaim or aging, splits any). For
  * pageout that includes one whose data must stay: the host's reclaim,
  * refused a swap slot for a large folio, splits it and keeps its pages.
@@ -444,7 +532,7 @@ static int madvise_cold_pte(pte_t *pte, uint64_t addr, uint64_t next,
 {
 	struct cold_walk *w = walk->private;
 	pte_t v = ptep_get(pte);
-	struct page *page;
+	struct page *page, *head;
 
 	(void)next;
 	if (!pte_present(v) || pte_special(v) || !pfn_valid(pte_pfn(v)))
@@ -452,12 +540,13 @@ static int madvise_cold_pte(pte_t *pte, uint64_t addr, uint64_t next,
 	page = pfn_to_page(pte_pfn(v));
 	if (test_bit_page(PG_reserved, page))
 		return 0;
-	if (w->pageout && !PageAnon(compound_head(page)) &&
-	    !pageout_droppable(walk, compound_head(page)))
+	head = compound_head(page);
+	if (PageHead(head) && !PageAnon(head))
+		return cold_file_folio_pte(pte, addr, page, head, walk);
+	if (w->pageout && !PageAnon(head) && !pageout_droppable(walk, head))
 		return 0;
-	if (PageHead(compound_head(page))) {
-		if (!PageAnon(compound_head(page)) ||
-		    !split_folio_in_table(walk->mm, pte, compound_head(page)))
+	if (PageHead(head)) {
+		if (!split_folio_in_table(walk->mm, pte, head))
 			return 0;
 		v = ptep_get(pte);
 	}

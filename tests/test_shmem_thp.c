@@ -23,7 +23,8 @@
  *  S3  MAP_PRIVATE of the memfd, read only (0, PMD-mapped); with a page
  *      copied on write (EINVAL, but the cache collapsed)
  *  S4  two VMAs of one mm over the same range: the other's table retracted
- *  S5  truncate, hole punch (MADV_REMOVE), MADV_DONTNEED of a collapsed block;
+ *  S5  truncate, hole punch (MADV_REMOVE), MADV_DONTNEED, MADV_PAGEOUT and
+ *      MADV_COLD of a collapsed block (S5i: mapped by PTEs);
  *      truncated or punched while a second mapping maps it by PTEs (S5e:
  *      the folio leaves every mapping and splits, SIGBUS past the new end
  *      however the file is mapped, again, privately, forked or moved)
@@ -924,6 +925,96 @@ static void test_s5h_cold(void)
 	close_pair(&host, &us);
 }
 
+/*
+ * A new MADV_NOHUGEPAGE mapping of a collapsed block, read once: the
+ * whole folio mapped by PTEs, all in one page table (as S11).
+ */
+static bool pte_mapped_pair(struct side *host, struct side *us, unsigned tag)
+{
+	bool ok = collapsed_pair(host, us, tag);
+
+	CHECK_EQ(unmap(host, 0, 4 * M), 0);
+	CHECK_EQ(unmap(us, 0, 4 * M), 0);
+	smap_pair(host, us, 0, 4 * M, RW, MAP_SHARED, 0);
+	CHECK_EQ(madv(host, 0, 4 * M, MADV_NOHUGEPAGE), 0);
+	CHECK_EQ(madv(us, 0, 4 * M, MADV_NOHUGEPAGE), 0);
+	rd(host, 7 * P);
+	rd(us, 7 * P);
+	KB_IS(us, 0, 4 * M, "Rss", 2048);
+	KB_IS(us, 0, 4 * M, "ShmemPmdMapped", 0);
+	return ok;
+}
+
+/*
+ * MADV_COLD and MADV_PAGEOUT of a shmem THP mapped once by PTEs. Of all
+ * of it: cold makes the entries old, pageout unmaps them and the folio
+ * stays whole in the cache (no swap), so that the next fault maps all of
+ * it again. Of a part: the folio is split, which unmaps it first, and
+ * faults then map small pages (fault-around's 64 KiB).
+ */
+static void test_s5i_pte_mapped(void)
+{
+	struct side host, us;
+	bool ok = pte_mapped_pair(&host, &us, 23);
+
+	CHECK_EQ(madv(&host, 0, 2 * M, MADV_COLD), 0);
+	CHECK_EQ(madv(&us, 0, 2 * M, MADV_COLD), 0);
+	KB_IS(&us, 0, 4 * M, "Rss", 2048);
+	KB_IS(&us, 0, 4 * M, "Referenced", 0);
+	compare(&host, &us, ok, "a shmem THP mapped by PTEs made cold");
+	CHECK_EQ(madv(&host, M, P, MADV_COLD), 0);
+	CHECK_EQ(madv(&us, M, P, MADV_COLD), 0);
+	KB_IS(&us, 0, 4 * M, "Rss", 0);
+	compare(&host, &us, ok, "a page of a shmem THP mapped by PTEs made cold");
+	rd(&host, 7 * P);
+	rd(&us, 7 * P);
+	KB_IS(&us, 0, 4 * M, "Rss", 64);
+	compare(&host, &us, ok, "split by MADV_COLD, read again");
+	CHECK(has(&us, 0, 0, 2 * M, 23));
+	CHECK(has(&host, 0, 0, 2 * M, 23));
+	close_pair(&host, &us);
+
+	ok = pte_mapped_pair(&host, &us, 24) && !host_has_swap();
+	drain_host_lazyfree();
+	CHECK_EQ(madv(&host, 0, 4 * M, MADV_PAGEOUT), 0);
+	CHECK_EQ(madv(&us, 0, 4 * M, MADV_PAGEOUT), 0);
+	KB_IS(&us, 0, 4 * M, "Rss", 0);
+	if (ok)
+		settle_host(smaps_agree, pageout_again,
+			    &(struct pair){ &host, &us, 4 * M }, "a shmem THP by PTEs");
+	compare(&host, &us, ok, "a shmem THP mapped by PTEs paged out");
+	rd(&host, 7 * P);
+	rd(&us, 7 * P);
+	KB_IS(&us, 0, 4 * M, "Rss", 2048);
+	compare(&host, &us, ok, "paged out, read again");
+	drain_host_lazyfree();
+	CHECK_EQ(madv(&host, M, P, MADV_PAGEOUT), 0);
+	CHECK_EQ(madv(&us, M, P, MADV_PAGEOUT), 0);
+	KB_IS(&us, 0, 4 * M, "Rss", 0);
+	compare(&host, &us, ok, "a page of a shmem THP mapped by PTEs paged out");
+	rd(&host, 7 * P);
+	rd(&us, 7 * P);
+	KB_IS(&us, 0, 4 * M, "Rss", 64);
+	compare(&host, &us, ok, "split by MADV_PAGEOUT, read again");
+	CHECK(has(&us, 0, 0, 2 * M, 24));
+	CHECK(has(&host, 0, 0, 2 * M, 24));
+	close_pair(&host, &us);
+
+	/* two VMAs over it: each holds a part, so even all of it splits */
+	ok = pte_mapped_pair(&host, &us, 25);
+	CHECK_EQ(mprot(&host, 0, M, PROT_READ), 0);
+	CHECK_EQ(mprot(&us, 0, M, PROT_READ), 0);
+	KB_IS(&us, 0, 4 * M, "Rss", 2048);
+	CHECK_EQ(madv(&host, 0, 2 * M, MADV_COLD), 0);
+	CHECK_EQ(madv(&us, 0, 2 * M, MADV_COLD), 0);
+	KB_IS(&us, 0, 4 * M, "Rss", 0);
+	compare(&host, &us, ok, "a shmem THP mapped by PTEs of two VMAs made cold");
+	CHECK(has(&us, 0, 0, 2 * M, 25));
+	CHECK(has(&host, 0, 0, 2 * M, 25));
+	compare(&host, &us, ok, "split by MADV_COLD over two VMAs, all read");
+	close_pair(&host, &us);
+}
+
 /* ---- S5e: truncated or punched while another mapping maps it by PTEs ---- */
 
 static sigjmp_buf probe_jb;
@@ -1566,6 +1657,7 @@ int main(void)
 	RUN(test_s5d_dontneed);
 	RUN(test_s5g_pageout);
 	RUN(test_s5h_cold);
+	RUN(test_s5i_pte_mapped);
 	RUN(test_s5e_truncate_mapped_twice);
 	RUN(test_s5f_punch_mapped_twice);
 	RUN(test_s6_mprotect);

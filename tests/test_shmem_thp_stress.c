@@ -38,7 +38,11 @@
  *               MADV_REMOVE of the last page of a block, which holds no
  *               record (no thread touches it): the hole splits the block's
  *               THP in the cache, so that the collapser has real work
- *               (copying pages that the writers are writing) all along.
+ *               (copying pages that the writers are writing) all along;
+ *               MADV_COLD or MADV_PAGEOUT of a page or a block (a THP
+ *               mapped only here is unmapped or made old, split when
+ *               advised in part: a collapse during it may meet the split,
+ *               -EINVAL, as beside a punch).
  *  forker       umm_fork of A or B, then the child writes the forker's own
  *               record (slot 7) through its copy of a mapping and the
  *               parent must read it through one of its own (shared memory
@@ -162,7 +166,7 @@ static bool stopping(void)
 
 static uint64_t n_writes, n_skipped, n_checks, n_lost, n_collapse_ok, n_collapse_busy,
 		n_collapse_hole, n_collapse_page_vma, n_collapse_punched,
-		n_collapse_bad, n_churn, n_punch,
+		n_collapse_bad, n_churn, n_punch, n_cold,
 		n_forks, n_fork_checks, n_pins, n_pin_busy, n_reads;
 
 static void count(uint64_t *c)
@@ -287,7 +291,7 @@ static void *churner(void *arg)
 		uint64_t b = xrand(&seed) % NBLOCKS, blk = base + b * HP;
 		uint64_t pg = xrand(&seed) % (HP / P);
 
-		switch (xrand(&seed) % 8) {
+		switch (xrand(&seed) % 10) {
 		case 0: {	/* a piece of the block */
 			uint64_t len = (1 + xrand(&seed) % 16) * P;
 
@@ -335,6 +339,18 @@ static void *churner(void *arg)
 			CHECK_EQ(umm_madvise(mm_b, blk + pg * P, P, MADV_GUARD_REMOVE), 0);
 			seq_bump(&page_vma_seq);
 			break;
+		case 8:
+		case 9: {	/* cold or paged out: a part of a THP splits it */
+			bool whole = xrand(&seed) & 1;
+			int advice = (xrand(&seed) & 1) ? MADV_COLD : MADV_PAGEOUT;
+
+			seq_bump(&punch_seq[b]);
+			CHECK_EQ(umm_madvise(mm_b, whole ? blk : blk + pg * P, whole ? HP : P,
+					     advice), 0);
+			seq_bump(&punch_seq[b]);
+			count(&n_cold);
+			break;
+		}
 		case 5:		/* a hole in the cache: the block's THP split */
 			seq_bump(&punch_seq[b]);
 			CHECK_EQ(umm_madvise(mm_b, blk + HOLE_PAGE * P, P, MADV_REMOVE), 0);
@@ -546,7 +562,7 @@ static void test_shmem_thp_stress(void)
 	printf("  writes %llu (%llu refused by map 3), checks %llu, lost %llu\n"
 	       "  collapses %llu ok, %llu busy, %llu into map 3's hole, %llu over its "
 	       "one-page VMA, %llu beside a punch, %llu bad\n"
-	       "  churn %llu (%llu punches), forks %llu (%llu checked), pins %llu (%llu collapses busy), "
+	       "  churn %llu (%llu punches, %llu cold or paged out), forks %llu (%llu checked), pins %llu (%llu collapses busy), "
 	       "reader %llu\n"
 	       "  thp_collapse_alloc A %lld B %lld, thp_file_mapped A %lld B %lld, "
 	       "tables retracted %lld\n",
@@ -557,7 +573,7 @@ static void test_shmem_thp_stress(void)
 	       (unsigned long long)n_collapse_punched,
 	       (unsigned long long)n_collapse_bad,
 	       (unsigned long long)n_churn, (unsigned long long)n_punch,
-	       (unsigned long long)n_forks,
+	       (unsigned long long)n_cold, (unsigned long long)n_forks,
 	       (unsigned long long)n_fork_checks, (unsigned long long)n_pins,
 	       (unsigned long long)n_pin_busy, (unsigned long long)n_reads,
 	       coll_a, coll_b, mapped_a, mapped_b, retract);
@@ -566,7 +582,7 @@ static void test_shmem_thp_stress(void)
 	CHECK(n_writes > 0 && n_collapse_ok > 0 && n_churn > 0 && n_forks > 0 &&
 	      n_fork_checks > 0 && n_pins > 0 && n_reads > 0);
 	/* (collapses past NBLOCKS are blocks made again after a punch split them) */
-	CHECK(n_punch > 0);
+	CHECK(n_punch > 0 && n_cold > 0);
 	CHECK(mapped_a > 0 && mapped_b > 0);
 	/* everything unmapped, the file put, the mms gone: every frame back */
 	for (int i = 0; i < NMAPS; i++)
