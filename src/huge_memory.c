@@ -457,11 +457,24 @@ static void __split_folio(struct page *head)
 	}
 }
 
-bool split_folio_in_table(struct umm_mm *mm, pte_t *ptep, struct page *head)
+int folio_maps_in_table(pte_t *ptep, struct page *head)
 {
 	pte_t *table = (pte_t *)((uint64_t)ptep & PAGE_MASK);
 	uint64_t first = page_to_pfn(head);
-	int maps = folio_mapcount(head), seen = 0;
+	int seen = 0;
+
+	for (unsigned int i = 0; i < PTRS_PER_PTE; i++) {
+		pte_t v = ptep_get(table + i);
+
+		if (pte_present(v) && !pte_special(v) && pte_pfn(v) - first < HPAGE_PMD_NR)
+			seen++;
+	}
+	return seen;
+}
+
+bool split_folio_in_table(struct umm_mm *mm, pte_t *ptep, struct page *head)
+{
+	int maps = folio_mapcount(head);
 
 	if (!PageHead(head) || page_order(head) != HPAGE_PMD_ORDER || !PageAnon(head))
 		return false;
@@ -475,13 +488,7 @@ bool split_folio_in_table(struct umm_mm *mm, pte_t *ptep, struct page *head)
 	if (__atomic_load_n(&head->refcount, __ATOMIC_ACQUIRE) != maps ||
 	    folio_entire_mapcount(head) || page_maybe_dma_pinned(head))
 		return false;	/* held by someone, PMD-mapped, or pinned */
-	for (unsigned int i = 0; i < PTRS_PER_PTE; i++) {
-		pte_t v = ptep_get(table + i);
-
-		if (pte_present(v) && !pte_special(v) && pte_pfn(v) - first < HPAGE_PMD_NR)
-			seen++;
-	}
-	if (seen != maps)
+	if (folio_maps_in_table(ptep, head) != maps)
 		return false;	/* mapped elsewhere too */
 	__split_folio(head);
 	mm_stat_add(mm, MM_THP_SPLIT_PAGE, 1);

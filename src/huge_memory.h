@@ -87,6 +87,13 @@ void split_huge_pmd(struct umm_mm *mm, pmd_t *pmd, uint64_t addr);
 void split_huge_pmd_address(struct umm_mm *mm, uint64_t addr);
 
 /*
+ * folio_maps_in_table - how many entries of the PTE table holding @ptep
+ * map pages of the THP @head.
+ * Locking: the lock of @ptep's table held.
+ */
+int folio_maps_in_table(pte_t *ptep, struct page *head);
+
+/*
  * split_folio_in_table - split the THP @head, mapped only by PTEs, into
  * small pages, when every mapping it has is in the PTE table holding
  * @ptep and nothing but those mappings references it (the kernel's

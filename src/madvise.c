@@ -433,25 +433,14 @@ static void pageout_pte(pte_t *pte, uint64_t addr, struct page *page,
 
 /*
  * Whether every mapping of the shared-memory THP @head is an entry of the
- * page table holding @pte (the one at @addr): umm's stand-in for the
+ * page table holding @pte: umm's stand-in for the
  * kernel's "not mapped by another mm", exact but for a folio this mm maps
  * through two tables, which is left alone.
  * Locking: the PTE lock held.
  */
-static bool file_folio_mapped_here(pte_t *pte, uint64_t addr, struct page *head)
+static bool file_folio_mapped_here(pte_t *pte, struct page *head)
 {
-	uint64_t first = page_to_pfn(head);
-	pte_t *table = pte - pte_index(addr);
-	int maps = 0;
-
-	for (unsigned int i = 0; i < PTRS_PER_PTE; i++) {
-		pte_t v = ptep_get(&table[i]);
-
-		if (pte_present(v) && !pte_special(v) &&
-		    pte_pfn(v) - first < HPAGE_PMD_NR)
-			maps++;
-	}
-	return maps == folio_mapcount(head);
+	return folio_maps_in_table(pte, head) == folio_mapcount(head);
 }
 
 /* Do the entries from @pte on map all of @head, in order, within the range? */
@@ -491,7 +480,7 @@ static int cold_file_folio_pte(pte_t *pte, uint64_t addr, struct page *page,
 		return 0;
 	if (w->nr_evict && w->evict[w->nr_evict - 1] == head)
 		return 0;	/* its split is already due */
-	if (!file_folio_mapped_here(pte, addr, head))
+	if (!file_folio_mapped_here(pte, head))
 		return 0;
 	if (page != head || !file_folio_whole(pte, addr, head, walk)) {
 		if (evict_reserve(w)) {
