@@ -188,7 +188,9 @@ static int copy_page_range(struct umm_mm *dst, struct vm_area_struct *dst_vma,
 /*
  * The child's VMA: linked to every anon_vma of the parent's (the pages
  * they share are found from both) and to a new one of its own; the longer
- * chain keeps it from merging but with VMAs of the same anon_vma.
+ * chain keeps it from merging but with VMAs of the same anon_vma. Its
+ * flags are the parent's but for mlock's, which fork does not pass on.
+ * Locking: parent mmap_lock (write); @vma write-locked.
  */
 static struct vm_area_struct *dup_vma(struct umm_mm *child, struct vm_area_struct *vma)
 {
@@ -199,7 +201,8 @@ static struct vm_area_struct *dup_vma(struct umm_mm *child, struct vm_area_struc
 	new->vm_start = vma->vm_start;
 	new->vm_end = vma->vm_end;
 	new->vm_pgoff = vma->vm_pgoff;
-	new->vm_flags = vma->vm_flags;
+	/* mlock belongs to the process that asked: a child starts unlocked */
+	new->vm_flags = vma->vm_flags & ~(VM_LOCKED | VM_LOCKONFAULT);
 	new->vm_file = get_file(vma->vm_file);
 	if (vma->anon_vma && !(vma->vm_flags & VM_WIPEONFORK)) {
 		if (anon_vma_fork(new, vma)) {

@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <umm/umm.h>
 #include "test.h"
 #include "mm.h"
@@ -205,6 +207,96 @@ static void test_read_pin_after_fork(void)
 	umm_mm_destroy(p);
 }
 
+/* Whether the smaps block of the VMA at @addr has "lo" in its VmFlags. */
+static bool smaps_locked(FILE *f, uint64_t addr)
+{
+	char line[512];
+	bool in = false;
+
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long a, b;
+
+		if (sscanf(line, "%llx-%llx ", &a, &b) == 2 && strchr(line, '-') < strchr(line, ' '))
+			in = a == addr;
+		else if (in && !strncmp(line, "VmFlags:", 8))
+			return strstr(line, " lo ") != NULL;
+	}
+	return false;
+}
+
+static bool umm_smaps_locked(struct umm_mm *mm, uint64_t addr)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	bool locked;
+
+	umm_smaps(mm, f);
+	fclose(f);
+	f = fmemopen(buf, len, "r");
+	locked = smaps_locked(f, addr);
+	fclose(f);
+	free(buf);
+	return locked;
+}
+
+/*
+ * mlock is not inherited: fork's child gets the VMA without VM_LOCKED
+ * (no "lo" in VmFlags, MADV_DONTNEED allowed), the parent keeps it. The
+ * host's child, forked the same way, says so too.
+ */
+static void test_locked_not_inherited(void)
+{
+	struct umm_mm *p = umm_mm_create(NULL), *c;
+	char *h = mmap(NULL, 4 * P, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, -1, 0);
+	int fds[2];
+	pid_t pid;
+
+	CHECK_EQ(umm_mmap(p, A, 4 * P, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_LOCKED, NULL, 0), A);
+	wr(p, A, 1);
+	CHECK(umm_smaps_locked(p, A));
+	CHECK_EQ(umm_madvise(p, A, P, MADV_DONTNEED), -EINVAL);
+	CHECK_EQ(umm_fork(p, &c), 0);
+	CHECK(!umm_smaps_locked(c, A));
+	CHECK(umm_smaps_locked(p, A));
+	CHECK_EQ(umm_madvise(c, A, P, MADV_DONTNEED), 0);
+	CHECK_EQ(rd(c, A), 0);
+	CHECK_EQ(rd(p, A), 1);
+	umm_mm_destroy(c);
+	umm_mm_destroy(p);
+	/* the host, where it lets us lock memory */
+	if (h == MAP_FAILED || pipe(fds))
+		return;
+	h[0] = 1;
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		FILE *f = fopen("/proc/self/smaps", "r");
+		char r[2] = { f && !smaps_locked(f, (uint64_t)h) ? 'u' : 'l',
+			      madvise(h, P, MADV_DONTNEED) ? 'e' : '0' };
+
+		(void)!write(fds[1], r, 2);
+		_exit(0);
+	}
+	{
+		char r[2] = "";
+		FILE *f = fopen("/proc/self/smaps", "r");
+
+		CHECK_EQ(read(fds[0], r, 2), 2);
+		CHECK_EQ(r[0], 'u');	/* the host's child: not locked */
+		CHECK_EQ(r[1], '0');
+		CHECK(f && smaps_locked(f, (uint64_t)h));
+		if (f)
+			fclose(f);
+	}
+	CHECK_EQ(waitpid(pid, NULL, 0), pid);
+	close(fds[0]);
+	close(fds[1]);
+	munmap(h, 4 * P);
+}
+
 static void test_fork_errors(void)
 {
 	struct umm_mm *mm = umm_mm_create(NULL), *child = NULL;
@@ -226,6 +318,7 @@ int main(void)
 	RUN(test_no_merge_after_fork);
 	RUN(test_mprotect_after_fork);
 	RUN(test_read_pin_after_fork);
+	RUN(test_locked_not_inherited);
 	RUN(test_fork_errors);
 	return test_done();
 }
