@@ -704,6 +704,39 @@ out:
 }
 
 /*
+ * wp_reuse_large_anon - may this mapping take @page, a page of a
+ * PTE-mapped anonymous THP that is not marked as its own (a fork shared
+ * the folio), as its own now? Yes once the sharers have gone, as on the
+ * kernel: every reference to the folio is one of its mappings (no pin, no
+ * other holder) and every mapping is in this mm - here, an entry of the
+ * PTE table @ptep is in (a folio that mremap spread over two tables is
+ * still copied from). A folio mapped by this one entry is copied from too,
+ * as the kernel's, so that a split can free the rest of it. On yes the
+ * page is marked exclusive, so pins and mprotect see it as this mm's.
+ * Locking: the PTE lock of @ptep held. A new mapping of the folio is made
+ * only from an old one (fork), and a pin only under an old one's lock: with
+ * all of them in this table, neither can come while we look. Mapping takes
+ * the reference first and unmapping drops it last, so references never
+ * fall below mappings and a sharer on its way out makes us copy.
+ */
+static bool wp_reuse_large_anon(pte_t *ptep, struct page *page)
+{
+	struct page *head = compound_head(page);
+	int maps = folio_mapcount(head);
+
+	if (!PageHead(head) || maps <= 1 || maps > (int)PTRS_PER_PTE ||
+	    folio_entire_mapcount(head) || page_maybe_dma_pinned(head))
+		return false;
+	/* acquire: the counts of an unmap whose last reference went are seen */
+	if (__atomic_load_n(&head->refcount, __ATOMIC_ACQUIRE) != maps)
+		return false;
+	if (folio_maps_in_table(ptep, head) != maps || folio_mapcount(head) != maps)
+		return false;
+	set_bit_page(PG_anon_exclusive, page);
+	return true;
+}
+
+/*
  * do_wp_page - a write to a present, write-protected entry of a writable
  * VMA. Locking: called with the PTE lock held; drops it.
  */
@@ -725,7 +758,8 @@ static vm_fault_t do_wp_page(struct vm_fault *vmf)
 		return wp_page_copy(vmf, NULL);		/* the zero page */
 	page = pfn_to_page(pte_pfn(orig));	/* a THP's page, not its head */
 	/* only this mapping holds it: make it writable where it is */
-	if (PageAnon(compound_head(page)) && page_exclusive(page)) {
+	if (PageAnon(compound_head(page)) &&
+	    (page_exclusive(page) || wp_reuse_large_anon(vmf->pte, page))) {
 		ptep_set_access_flags(vmf->pte, _PAGE_RW | _PAGE_DIRTY |
 				      _PAGE_SOFT_DIRTY | _PAGE_ACCESSED);
 		pte_unmap_unlock(vmf->pte, vmf->ptl);
@@ -773,7 +807,8 @@ static vm_fault_t handle_pte_fault(struct vm_fault *vmf)
 	    !pte_special(vmf->orig_pte)) {
 		struct page *page = pfn_to_page(pte_pfn(vmf->orig_pte));
 
-		if (PageAnon(compound_head(page)) && page_maybe_shared_anon(page))
+		if (PageAnon(compound_head(page)) && page_maybe_shared_anon(page) &&
+		    !wp_reuse_large_anon(vmf->pte, page))
 			return wp_page_copy(vmf, page);
 	}
 	if (vmf->flags & FAULT_FLAG_WRITE) {

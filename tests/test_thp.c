@@ -781,6 +781,83 @@ static void test_fork(void)
 	close_pair(&host, &us);
 }
 
+/* The frame number mapped at @off (0 on a host that hides PFNs from us). */
+static uint64_t side_pfn(struct side *s, uint64_t off)
+{
+	uint64_t v = 0;
+
+	if (s->mm) {
+		CHECK_EQ(umm_pagemap(s->mm, s->base + off, 1, &v), 0);
+	} else {
+		int fd = open("/proc/self/pagemap", O_RDONLY);
+
+		CHECK(fd >= 0);
+		CHECK_EQ(pread(fd, &v, 8, (off_t)((s->base + off) / P * 8)), 8);
+		close(fd);
+	}
+	return v & PFN_MASK;
+}
+
+/*
+ * A THP mapped by PTEs, shared by a fork whose child has gone: every
+ * mapping of it is the parent's again, so a write reuses the page in
+ * place, as the host's (it marks the page exclusive), rather than copying
+ * it and leaving the folio's page unmapped; a read pin does the same. A
+ * live child still makes it copy.
+ */
+static void test_fork_reuse_pte_mapped(void)
+{
+	struct side host, us;
+	bool ok = two_thps(&host, &us);
+	struct umm_mm *child;
+	uint64_t hb, ub;
+	void *pin;
+	pid_t pid;
+
+	/* the first THP mapped by PTEs: mprotect one page and back */
+	CHECK_EQ(mprot(&host, P, P, PROT_READ), 0);
+	CHECK_EQ(mprot(&us, P, P, PROT_READ), 0);
+	CHECK_EQ(mprot(&host, P, P, PROT_READ | PROT_WRITE), 0);
+	CHECK_EQ(mprot(&us, P, P, PROT_READ | PROT_WRITE), 0);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0)
+		_exit(0);
+	CHECK_EQ(waitpid(pid, NULL, 0), pid);
+	CHECK_EQ(umm_fork(us.mm, &child), 0);
+	umm_mm_destroy(child);
+	hb = side_pfn(&host, 5 * P);
+	ub = side_pfn(&us, 5 * P);
+	fill(&host, 5 * P, P, 3);
+	fill(&us, 5 * P, P, 3);
+	if (ok && hb)
+		CHECK_EQ(side_pfn(&host, 5 * P), hb);	/* the host reused it */
+	CHECK_EQ(side_pfn(&us, 5 * P), ub);
+	same_contents(&host, &us, 0, 4 * M);
+	compare(&host, &us, ok, "fork: a PTE-mapped THP written after the child went");
+	/* a read pin of another of its pages keeps that page too */
+	ub = side_pfn(&us, 6 * P);
+	CHECK_EQ(umm_pin(us.mm, us.base + 6 * P, 1, UMM_READ, &pin), 0);
+	CHECK_EQ(side_pfn(&us, 6 * P), ub);
+	umm_unpin(us.mm, &pin, 1);
+	/* with a child alive, a write copies */
+	CHECK_EQ(umm_fork(us.mm, &child), 0);
+	ub = side_pfn(&us, 7 * P);
+	fill(&us, 7 * P, P, 4);
+	CHECK(side_pfn(&us, 7 * P) != ub);
+	CHECK(umm_has(&us, 7 * P, P, 4));
+	CHECK_EQ(umm_read(child, us.base + 7 * P, (char[1]){ 0 }, 1), 1);
+	{
+		struct side uchild = us;
+
+		uchild.mm = child;
+		CHECK(umm_has(&uchild, 7 * P, P, 2) && umm_has(&uchild, 5 * P, P, 3));
+	}
+	umm_mm_destroy(child);
+	close_pair(&host, &us);
+}
+
 /* ---- 5. mremap ---- */
 
 static void test_mremap(void)
@@ -2003,6 +2080,7 @@ int main(void)
 	RUN(test_dontneed);
 	RUN(test_nohugepage_half);
 	RUN(test_fork);
+	RUN(test_fork_reuse_pte_mapped);
 	RUN(test_mremap);
 	RUN(test_mremap_part);
 	RUN(test_mremap_then_fault);
