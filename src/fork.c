@@ -287,6 +287,7 @@ __visible int umm_fork(struct umm_mm *parent, struct umm_mm **childp)
 		return -ENOMEM;
 	mmap_write_lock(parent);
 	err = dup_mmap(child, parent);
+	child->sealed = parent->sealed;		/* its VMAs keep their seals */
 	/* the parent's entries lost their write right: no stale TLB keeps it */
 	flush_tlb_mm_range(parent, 0, parent->task_size);
 	/* the kernel's khugepaged_fork: the child inherits the parent's place */

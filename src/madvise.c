@@ -173,6 +173,10 @@ static int madvise_update_flags(struct umm_mm *mm, uint64_t start, uint64_t end,
 			start = p.d[i].start;
 		}
 		tmp = p.d[i].end < end ? p.d[i].end : end;
+		if (!can_madvise_modify(p.d[i].flags, !p.d[i].file, behavior)) {
+			ret = -EPERM;
+			break;
+		}
 		ret = madvise_newflags(&p.d[i], behavior, &newflags);
 		if (ret)
 			break;
@@ -788,6 +792,8 @@ static int madvise_vma_behavior(struct vm_area_struct *vma, uint64_t start, uint
 {
 	struct umm_mm *mm = vma->vm_mm;
 
+	if (!can_madvise_modify(vma->vm_flags, !vma->vm_file, behavior))
+		return -EPERM;
 	switch (behavior) {
 	case MADV_FREE:
 		if (vma->vm_file)

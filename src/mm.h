@@ -47,6 +47,7 @@
 #define VM_NOHUGEPAGE	0x40000000UL
 #define VM_MERGEABLE	0x80000000UL
 #define VM_DROPPABLE	(1UL << 40)
+#define VM_SEALED	(1UL << 42)	/* mseal: see mseal.c */
 /*
  * umm's own: a shared mapping of a file that tracks dirty pages (the
  * kernel's vma_wants_writenotify, kept in vm_page_prot there): clean
@@ -116,6 +117,21 @@ struct vm_area_struct *find_vma_intersection(struct umm_mm *mm, uint64_t start,
 					     uint64_t end);
 struct vm_area_struct *vma_prev_of(struct umm_mm *mm, struct vm_area_struct *vma);
 struct vm_area_struct *vma_next_of(struct umm_mm *mm, struct vm_area_struct *vma);
+
+/*
+ * munmap_sealed - may [start, end) be unmapped (munmap, mmap over it,
+ * mremap onto it)? 0, or -EPERM when a sealed VMA is in it, the first
+ * VMA split at @start then as the kernel leaves it (-ENOMEM if that
+ * split could not be made).
+ * Locking: mmap_lock held for write.
+ */
+int munmap_sealed(struct umm_mm *mm, uint64_t start, uint64_t end);
+/*
+ * can_madvise_modify - may @behavior act on a VMA with @vm_flags
+ * (anonymous: no file behind it)? Sealed private anonymous memory that
+ * is not writable refuses the advice that discards data.
+ */
+bool can_madvise_modify(unsigned long vm_flags, bool anonymous, int behavior);
 
 /*
  * lock_vma_under_rcu - find the VMA holding @addr and read-lock it,

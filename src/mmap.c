@@ -283,6 +283,9 @@ static int64_t mmap_region(struct umm_mm *mm, struct umm_file *file, uint64_t ad
 
 	if (split_would_exceed(mm, addr, end))
 		return -ENOMEM;
+	err = munmap_sealed(mm, addr, end);
+	if (err)
+		return err;
 	if (accountable_mapping(vm_flags))
 		vm_flags |= VM_ACCOUNT;
 	d.flags = vm_flags;
@@ -560,6 +563,9 @@ int do_munmap(struct umm_mm *mm, uint64_t start, uint64_t len)
 		return 0;
 	if (split_would_exceed(mm, start, end))
 		return -ENOMEM;
+	err = munmap_sealed(mm, start, end);
+	if (err)
+		return err;
 	err = vma_plan_init(&p, mm, start, end, false);
 	if (!err)
 		err = plan_punch(&p, start, end);

@@ -271,6 +271,11 @@ static int mprotect_pass(struct umm_mm *mm, uint64_t start, uint64_t end, int pr
 		ret = mprotect_newflags(&p.d[i], prot, &newflags);
 		if (ret)
 			break;
+		/* even to the rights it has: the kernel asks before comparing */
+		if (p.d[i].flags & VM_SEALED) {
+			ret = -EPERM;
+			break;
+		}
 		tmp = p.d[i].end < end ? p.d[i].end : end;
 		if (newflags != p.d[i].flags) {
 			/* a locked private VMA turning writable gets its copies now */

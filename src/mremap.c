@@ -154,6 +154,8 @@ static int check_prep_vma(struct vm_area_struct *vma, uint64_t addr,
 
 	if (!vma)
 		return -EFAULT;
+	if (vma->vm_flags & VM_SEALED)
+		return -EPERM;	/* not even a shrink or a no-op */
 	if (old_len >= new_len && !(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)))
 		return 0;	/* shrink or no-op in place: no more checks */
 	if (!old_len && !(vma->vm_flags & (VM_SHARED | VM_MAYSHARE)))

@@ -97,6 +97,14 @@ int64_t umm_mremap(struct umm_mm *mm, uint64_t old_addr, uint64_t old_len,
 		   uint64_t new_len, int flags, uint64_t new_addr);
 int umm_madvise(struct umm_mm *mm, uint64_t addr, uint64_t len, int advice);
 /*
+ * umm_mseal - mseal(2) (Linux 6.10+): seal the VMAs of [addr, addr + len),
+ * which must be mapped throughout (-ENOMEM), flags 0 (-EINVAL). A sealed
+ * VMA cannot be unmapped, mapped over, moved, resized or mprotected
+ * (-EPERM), nor its data discarded by madvise when it is private
+ * anonymous memory without PROT_WRITE; smaps shows "sl". Fork keeps it.
+ */
+int umm_mseal(struct umm_mm *mm, uint64_t addr, uint64_t len, unsigned long flags);
+/*
  * umm_msync - msync(2): MS_SYNC writes the dirty pages of shared file
  * mappings in the range back to their host file and waits; MS_ASYNC only
  * checks, as on Linux since 2.6.19.
