@@ -55,8 +55,6 @@ __visible int umm_mincore(struct umm_mm *mm, uint64_t start, uint64_t len,
 	pages = (len >> PAGE_SHIFT) + ((len & ~PAGE_MASK) != 0);
 	if (!pages)
 		return 0;
-	if (!vec)
-		return -EFAULT;
 	end = start + (pages << PAGE_SHIFT);
 	mmap_read_lock(mm);
 	while (start < end) {
@@ -65,6 +63,15 @@ __visible int umm_mincore(struct umm_mm *mm, uint64_t start, uint64_t len,
 
 		if (!vma) {
 			err = -ENOMEM;	/* a hole: what came before is filled in */
+			break;
+		}
+		/*
+		 * Linux looks the first VMA up before it copies an entry
+		 * out, so a NULL vector is -ENOMEM for a hole at @start and
+		 * -EFAULT only once there is something to copy.
+		 */
+		if (!vec) {
+			err = -EFAULT;
 			break;
 		}
 		stop = vma->vm_end < end ? vma->vm_end : end;

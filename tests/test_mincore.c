@@ -57,6 +57,18 @@ static void compare(uint64_t a, uint64_t len)
 			}
 }
 
+/*
+ * A NULL vector: the host looks the range up before it copies a byte out,
+ * so a hole at the start is -ENOMEM and a mapped start -EFAULT.
+ */
+static void compare_null_vec(uint64_t a, uint64_t len)
+{
+	long h = syscall(SYS_mincore, a, len, NULL);
+
+	h = h < 0 ? -errno : h;
+	CHECK_EQ(umm_mincore(mm, a, len, NULL), h);
+}
+
 static void test_mincore_vs_host(void)
 {
 	mm = umm_mm_create(NULL);
@@ -89,6 +101,12 @@ static void test_mincore_vs_host(void)
 	compare(W + 9 * P, 4 * P);
 	compare(0x7fffffffe000UL, 0x4000);	/* past the address space */
 	CHECK_EQ(umm_mincore(mm, W, P, NULL), -EFAULT);
+	compare_null_vec(W, P);
+	compare_null_vec(W + 8 * P, P);		/* a hole first */
+	compare_null_vec(W + 7 * P, 2 * P);	/* then a hole */
+	compare_null_vec(W + 32 * P, P);	/* past the window */
+	compare_null_vec(W + 1, P);
+	compare_null_vec(W + 8 * P, 0);
 	munmap((void *)W, N * P);
 	umm_mm_destroy(mm);
 }

@@ -247,7 +247,8 @@ void umm_unpin(struct umm_mm *mm, void **host_ptrs, size_t npages);
  * umm_mincore - as mincore(2): vec[i] is 1 when page i of the range is
  * resident (mapped, or in the cache of the file a VMA maps), else 0.
  * Return: 0; -EINVAL (unaligned start), -ENOMEM (range past the address
- * space, or a hole in it), -EFAULT (NULL vec with a length).
+ * space, or a hole in it), -EFAULT (NULL vec with a length, once @addr
+ * is mapped: a hole at @addr is still -ENOMEM, as on Linux).
  */
 int umm_mincore(struct umm_mm *mm, uint64_t addr, uint64_t len, unsigned char *vec);
 
