@@ -852,13 +852,18 @@ vm_fault_t handle_mm_fault(struct vm_area_struct *vma, uint64_t address,
 	return handle_pte_fault(&vmf);
 }
 
-/* x86's rule: any right lets a VMA be read; write and exec need theirs. */
+/*
+ * x86's rule: any right lets a VMA be read; write and exec need theirs.
+ * A CPU raises a fault for one kind of access; a caller may ask several,
+ * and each must be allowed (x86 checks write alone, arm64 exec alone, so
+ * stopping at the first would grant exec on a writable data VMA).
+ */
 static bool access_error(struct vm_area_struct *vma, unsigned int access)
 {
-	if (access & UMM_WRITE)
-		return !(vma->vm_flags & VM_WRITE);
-	if (access & UMM_EXEC)
-		return !(vma->vm_flags & VM_EXEC);
+	if ((access & UMM_WRITE) && !(vma->vm_flags & VM_WRITE))
+		return true;
+	if ((access & UMM_EXEC) && !(vma->vm_flags & VM_EXEC))
+		return true;
 	return !(vma->vm_flags & VM_ACCESS_FLAGS);
 }
 

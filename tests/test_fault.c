@@ -313,6 +313,9 @@ static void test_rights_fault(void)
 	pte = get_pte(mm, wo);
 	CHECK(pte_write(pte) && pte_pfn(pte) != 0);
 	CHECK_EQ(umm_fault(mm, wo, UMM_EXEC), -EFAULT);
+	/* several bits: each right asked must be there, the write one too */
+	CHECK_EQ(umm_fault(mm, wo, UMM_WRITE | UMM_EXEC), -EFAULT);
+	CHECK_EQ(umm_fault(mm, wo, UMM_READ | UMM_WRITE | UMM_EXEC), -EFAULT);
 
 	CHECK_EQ(umm_fault(mm, ro, UMM_READ), 0);
 	CHECK_EQ(umm_fault(mm, ro, UMM_WRITE), -EFAULT);
@@ -321,6 +324,7 @@ static void test_rights_fault(void)
 	CHECK_EQ(umm_fault(mm, rx, UMM_EXEC), 0);
 	CHECK_EQ(umm_fault(mm, rx, UMM_READ | UMM_EXEC), 0);
 	CHECK_EQ(umm_fault(mm, rx, UMM_WRITE), -EFAULT);
+	CHECK_EQ(umm_fault(mm, rx, UMM_WRITE | UMM_EXEC), -EFAULT);
 	CHECK_EQ(umm_fault(mm, none, UMM_READ), -EFAULT);
 	CHECK_EQ(umm_fault(mm, none, UMM_WRITE), -EFAULT);
 	CHECK_EQ(umm_fault(mm, none, UMM_EXEC), -EFAULT);
