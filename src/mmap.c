@@ -106,6 +106,9 @@ static bool range_free(struct umm_mm *mm, uint64_t addr, uint64_t len)
 	return !vma || addr + len <= vm_start_gap(vma);
 }
 
+/* the highest errno an address-or-error value can carry, as the kernel's */
+#define MAX_ERRNO	4095
+
 /* x86-64's arch_get_unmapped_area_topdown, without randomisation. */
 static int arch_get_area(struct umm_mm *mm, uint64_t addr, uint64_t len,
 			 int flags, uint64_t *res)
@@ -201,6 +204,16 @@ uint64_t get_unmapped_area(struct umm_mm *mm, uint64_t addr, uint64_t len,
 		       arch_get_area(mm, addr, len, flags, &res);
 		if (*err)
 			return 0;
+	}
+	/*
+	 * The kernel's placement hooks return an address or -errno in one
+	 * unsigned long, and hand a MAP_FIXED address back as it came: one
+	 * of the last 4095 addresses is taken for an error number before
+	 * the range check (mmap(-1, ..., MAP_FIXED) is -EPERM on Linux).
+	 */
+	if (res >= (uint64_t)-MAX_ERRNO) {
+		*err = (int)(int64_t)res;
+		return 0;
 	}
 	if (res > mm->task_size - len) {
 		*err = -ENOMEM;

@@ -457,7 +457,7 @@ static bool host_safe(const struct op *op)
 		if (!(op->flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)))
 			return true;	/* a hint: the kernel never replaces */
 		return in_reg(a, PAGE_ALIGN(op->len)) ||
-		       op->len >= TASK_LIMIT - PG;
+		       op->len >= TASK_LIMIT - PG || op->addr >= TASK_LIMIT;
 	case OP_MUNMAP:
 	case OP_MPROTECT:
 	case OP_MADVISE:
@@ -1758,6 +1758,30 @@ static void test_mremap_misaligned(void)
 }
 
 /*
+ * MAP_FIXED above user space: the kernel's placement hands the address
+ * back as it was given, in the unsigned long that also carries -errno,
+ * so one of the last 4095 addresses fails with that number (-1: -EPERM);
+ * the others are -ENOMEM.
+ */
+static void test_mmap_fixed_above_user_space(void)
+{
+	static const uint64_t addrs[] = {
+		-1ULL, -(uint64_t)EINVAL, -(uint64_t)ENOMEM, -4095ULL, -4096ULL,
+		-4097ULL, -8192ULL, TASK_LIMIT, TASK_LIMIT + 1,
+	};
+
+	sc_begin(__func__);
+	for (unsigned i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		sc_mmap(addrs[i], P, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+		sc_mmap(addrs[i], 1, RW, MAP_PRIVATE | MAP_ANONYMOUS |
+			MAP_FIXED_NOREPLACE);
+	}
+	sc_expect(sc_mmap(-1ULL, P, RW, ANON_FIXED), -EPERM,
+		  "MAP_FIXED at -1");
+	sc_end();
+}
+
+/*
  * mremap_test.c: moves between PTE-, 1 MiB-, PMD- and PUD-aligned places.
  * As there, an address aligned to @align is not aligned to twice that; the
  * PUD case moves 4 MiB, not 2 GiB, to stay inside the window.
@@ -2046,6 +2070,7 @@ static void run_fixed(void)
 	RUN(test_merge_no_cascade);
 	RUN(test_mremap_overlapping);
 	RUN(test_mremap_misaligned);
+	RUN(test_mmap_fixed_above_user_space);
 	RUN(test_mremap_move_pte_pte);
 	RUN(test_mremap_move_1m_pte);
 	RUN(test_mremap_move_1m_1m);
