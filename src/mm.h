@@ -174,6 +174,12 @@ struct vma_desc {
 	struct vm_area_struct *chain;
 	struct vm_area_struct *orig;	/* the VMA this describes, or NULL */
 	bool touched;			/* changed or new: may merge */
+	/*
+	 * Grown in place by mremap: the kernel merges the added range with
+	 * the next VMA as a new range carrying this one's anon_vma, with no
+	 * VMA of its own whose fork history it asks (vma_merge_extend).
+	 */
+	bool grown;
 };
 
 #define VMA_PLAN_LOCAL	8	/* most changes touch a few VMAs: no malloc */

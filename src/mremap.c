@@ -390,6 +390,7 @@ static int expand_vma_in_place(struct umm_mm *mm, struct vm_area_struct *vma,
 	i = vma_plan_find(&p, vma->vm_start);
 	p.d[i].end = new_end;
 	p.d[i].touched = true;
+	p.d[i].grown = true;
 	vma_plan_merge(&p);
 	err = vma_plan_commit(&p);
 out:

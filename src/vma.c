@@ -192,6 +192,8 @@ out:
  * One side without an anon_vma takes the other's, unless that one came
  * from a fork: pages of a forked VMA are shared along its chain, which an
  * unrelated VMA must not join (the kernel's list_is_singular() test).
+ * A VMA grown in place by mremap (@a, the one before) is the exception:
+ * the kernel asks only the next VMA's history there (see vma_desc.grown).
  */
 static bool anon_vma_compatible(const struct vma_desc *a, const struct vma_desc *b)
 {
@@ -200,7 +202,7 @@ static bool anon_vma_compatible(const struct vma_desc *a, const struct vma_desc 
 	if (!a->anon_vma)
 		return !vma_anon_forked(b->chain);
 	if (!b->anon_vma)
-		return !vma_anon_forked(a->chain);
+		return a->grown || !vma_anon_forked(a->chain);
 	return false;
 }
 
@@ -240,6 +242,7 @@ static void desc_from_vma(struct vma_desc *d, struct vm_area_struct *vma)
 	d->chain = vma;
 	d->orig = vma;
 	d->touched = false;
+	d->grown = false;
 }
 
 static bool desc_is_orig(const struct vma_desc *d)

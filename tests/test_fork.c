@@ -150,6 +150,44 @@ static void test_no_merge_after_fork(void)
 }
 
 /*
+ * mremap growing a forked VMA in place up to an unfaulted neighbour merges
+ * the two in the child, as Linux 6.18 does (checked on the host): the
+ * kernel merges the added range as a new one carrying the VMA's anon_vma,
+ * so the fork history of the VMA that grows is not asked. An unfaulted
+ * VMA growing up to a forked one does not merge (the neighbour's history
+ * is).
+ */
+static void test_mremap_grow_merge_after_fork(void)
+{
+	struct umm_mm *parent = umm_mm_create(NULL), *child;
+
+	CHECK_EQ(umm_mmap(parent, A, 4 * P, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), A);
+	CHECK_EQ(umm_mmap(parent, A + 40 * P, 4 * P, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), A + 40 * P);
+	wr(parent, A, 1);
+	wr(parent, A + 40 * P, 2);
+	CHECK_EQ(umm_fork(parent, &child), 0);
+	/* forked [A, +4P) grows to meet unfaulted [A + 8P, +4P): one VMA */
+	CHECK_EQ(umm_mmap(child, A + 8 * P, 4 * P, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), A + 8 * P);
+	CHECK_EQ(umm_mremap(child, A, 4 * P, 8 * P, 0, 0), A);
+	CHECK_EQ(maps_lines(child), 2);
+	CHECK_EQ(rd(child, A), 1);
+	wr(child, A + 10 * P, 3);
+	CHECK_EQ(rd(child, A + 10 * P), 3);
+	CHECK_EQ(rd(parent, A), 1);
+	/* unfaulted [A + 32P, +4P) grows to meet forked [A + 40P, ...): two */
+	CHECK_EQ(umm_mmap(child, A + 32 * P, 4 * P, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), A + 32 * P);
+	CHECK_EQ(umm_mremap(child, A + 32 * P, 4 * P, 8 * P, 0, 0), A + 32 * P);
+	CHECK_EQ(maps_lines(child), 3);
+	CHECK_EQ(rd(child, A + 40 * P), 2);
+	umm_mm_destroy(child);
+	umm_mm_destroy(parent);
+}
+
+/*
  * After a fork, making a page writable again with mprotect must not let
  * either side write into the page they still share (the entry was dirty
  * before the fork; dirty must not pass for "this mm's own" any more).
@@ -316,6 +354,7 @@ int main(void)
 	RUN(test_shared_and_flags);
 	RUN(test_pinned_copied);
 	RUN(test_no_merge_after_fork);
+	RUN(test_mremap_grow_merge_after_fork);
 	RUN(test_mprotect_after_fork);
 	RUN(test_read_pin_after_fork);
 	RUN(test_locked_not_inherited);
