@@ -450,9 +450,14 @@ static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 	return !(b + blen <= a || a + alen <= b);
 }
 
+/*
+ * Locking: takes mmap_lock for write; then, where a locked VMA grew, for
+ * read while the new part is faulted in (mm_populate).
+ */
 __visible int64_t umm_mremap(struct umm_mm *mm, uint64_t addr, uint64_t old_len,
 			     uint64_t new_len, int flags, uint64_t new_addr)
 {
+	bool locked = false;
 	int64_t ret;
 
 	if (!mm)
@@ -481,6 +486,18 @@ __visible int64_t umm_mremap(struct umm_mm *mm, uint64_t addr, uint64_t old_len,
 	}
 	mmap_write_lock(mm);
 	ret = do_mremap(mm, addr, old_len, new_len, flags, new_addr);
+	/*
+	 * Memory that grew in a locked VMA is faulted in, as mlock() would
+	 * have (the kernel's mm_populate() at the end of mremap). The VMA at
+	 * the result has the flags the old one had.
+	 */
+	if (ret >= 0 && new_len > old_len) {
+		struct vm_area_struct *vma = vma_lookup(mm, (uint64_t)ret);
+
+		locked = vma && (vma->vm_flags & VM_LOCKED);
+	}
 	mmap_write_unlock(mm);
+	if (locked)
+		mm_populate(mm, (uint64_t)ret + old_len, new_len - old_len);
 	return ret;
 }

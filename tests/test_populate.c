@@ -6,7 +6,8 @@
  * for byte) and the pagemap flags compared. Anonymous, private and shared
  * file, shared anonymous and THP memory; holes, refused protections and
  * the end of a file; after a fork and after MADV_FREE; out of frames; and
- * the population an mprotect of a locked VMA makes.
+ * the population an mprotect of a locked VMA makes, and an mremap that
+ * makes one larger.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -360,6 +361,51 @@ static void test_mprotect_locked(void)
 	close_pair(&host, &us);
 }
 
+/* mremap on both sides; @new_off is used with MREMAP_FIXED. */
+static void mremap2(struct side *host, struct side *us, uint64_t off, uint64_t old_len,
+		    uint64_t new_len, int flags, uint64_t new_off)
+{
+	uint64_t to = (flags & MREMAP_FIXED) ? new_off : off;
+	void *h = mremap((void *)(host->base + off), old_len, new_len, flags,
+			 (void *)(host->base + new_off));
+
+	CHECK(h == (void *)(host->base + to));
+	CHECK_EQ(umm_mremap(us->mm, us->base + off, old_len, new_len, flags,
+			    us->base + new_off), (int64_t)(us->base + to));
+}
+
+/*
+ * mremap that makes a locked VMA larger faults the added part in (and
+ * only it), in place or moved, as mlock() would: the kernel populates
+ * the new tail once the call is done. A copy of a shared mapping (old
+ * length 0) is all new.
+ */
+static void test_mremap_locked(void)
+{
+	struct side host, us;
+
+	open_pair(&host, &us, 0);
+	map2(&host, &us, 0, 4 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_LOCKED, false);
+	map2(&host, &us, 64 * P, 2 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_LOCKED, false);
+	map2(&host, &us, 128 * P, 2 * P, PROT_READ, MAP_SHARED | MAP_LOCKED, true);
+	map2(&host, &us, 256 * P, 2 * P, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED, false);
+	same_views(&host, &us, "locked VMAs");
+	/* room to grow in place: the reservation goes from behind it */
+	CHECK_EQ(munmap((void *)(host.base + 4 * P), 4 * P), 0);
+	CHECK_EQ(umm_munmap(us.mm, us.base + 4 * P, 4 * P), 0);
+	mremap2(&host, &us, 0, 4 * P, 8 * P, 0, 0);
+	same_views(&host, &us, "a locked VMA grown in place");
+	mremap2(&host, &us, 64 * P, 2 * P, 6 * P, MREMAP_MAYMOVE | MREMAP_FIXED, 80 * P);
+	same_views(&host, &us, "a locked VMA moved and grown");
+	mremap2(&host, &us, 128 * P, 2 * P, 6 * P, MREMAP_MAYMOVE | MREMAP_FIXED, 160 * P);
+	same_views(&host, &us, "a locked file VMA moved and grown");
+	mremap2(&host, &us, 256 * P, 0, 2 * P, MREMAP_MAYMOVE | MREMAP_FIXED, 300 * P);
+	same_views(&host, &us, "a locked shared VMA copied");
+	/* the shared VMA and its copy hold 2 pages each */
+	CHECK_EQ(us_kb(&us, "Rss"), (8 + 6 + 6 + 2 + 2) * 4);
+	close_pair(&host, &us);
+}
+
 /* Out of frames: -ENOMEM, what fitted stays, and freeing lets it finish. */
 static void test_oom(void)
 {
@@ -397,6 +443,7 @@ int main(void)
 	RUN(test_lazyfree);
 	RUN(test_thp);
 	RUN(test_mprotect_locked);
+	RUN(test_mremap_locked);
 	RUN(test_oom);
 	return test_done();
 }
