@@ -444,7 +444,11 @@ static void filemap_read_around(struct umm_file *f, uint64_t index,
 {
 	uint64_t end = size_pages(i_size_read(f)), first, last, i;
 
-	first = ra == RA_SEQ || index < RA_PAGES / 2 ? index : index - RA_PAGES / 2;
+	/* centred, or from 0 near the file's start (do_sync_mmap_readahead) */
+	if (ra == RA_SEQ)
+		first = index;
+	else
+		first = index < RA_PAGES / 2 ? 0 : index - RA_PAGES / 2;
 	last = first + RA_PAGES < end ? first + RA_PAGES : end;
 	for (i = first; i < last;) {
 		uint64_t run = 0;

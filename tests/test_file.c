@@ -433,6 +433,11 @@ static void test_host_readahead(void)
 	cached(mm, A, 101, &first, &last, &n);
 	CHECK_EQ(last, 100);
 	CHECK_EQ(n, 32 + 16 + 1);	/* 84..100 added: 66..83 stay out */
+	/* near the start the window starts at 0, still 32 pages: 0..31 */
+	CHECK_EQ(rd(mm, A + 5 * P) & 0xff, 6);
+	cached(mm, A, 101, &first, &last, &n);
+	CHECK_EQ(first, 0);
+	CHECK_EQ(n, 32 + 32 + 16 + 1);
 	CHECK_EQ(umm_munmap(mm, A, 101 * P), 0);
 	umm_file_put(f);
 
