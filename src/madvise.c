@@ -514,8 +514,9 @@ static int cold_file_folio_pte(pte_t *pte, uint64_t addr, struct page *page,
 /*
  * One entry of MADV_COLD or MADV_PAGEOUT. A page mapped elsewhere too is
  * left alone ("do not interfere with other mappings"); a shared-memory
- * THP is seen to by cold_file_folio_pte; an anonymous THP is split first when it can be (the kernel splits one the range covers
- * in part; umm, having no folio-wide reclaim or aging, splits any). For
+ * THP is seen to by cold_file_folio_pte; an anonymous THP is split
+ * first when it can be (the kernel splits one the range covers in part;
+ * umm, having no folio-wide reclaim or aging, splits any). For
  * pageout that includes one whose data must stay: the host's reclaim,
  * refused a swap slot for a large folio, splits it and keeps its pages.
  * Locking: the PTE lock held (pte_entry).
