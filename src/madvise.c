@@ -506,7 +506,16 @@ static int cold_file_folio_pte(pte_t *pte, uint64_t addr, struct page *page,
 			folio_mark_dirty_mapped(head);
 		page_remove_rmap_pte(head + i);
 		change_walk_note(walk, addr);
-		tlb_remove_page(&w->cw.tlb, head);	/* the entry's reference */
+	}
+	/*
+	 * The entries' references: all but one now, the last through the
+	 * gather, so that the folio (which a truncation may take out of
+	 * the cache meanwhile) is freed only after the flush, with one
+	 * gather slot rather than 512 (fewer flushes under this lock).
+	 */
+	if (w->pageout) {
+		put_page_refs(head, HPAGE_PMD_NR - 1);
+		tlb_remove_page(&w->cw.tlb, head);
 	}
 	return 0;
 }
