@@ -436,20 +436,14 @@ static bool filemap_cached(struct umm_file *f, uint64_t index)
 }
 
 /*
- * The read-around of a miss at @index: the missing pages of the window,
- * run by run. Locking: invalidate_lock (read).
+ * Read the missing pages of [first, last), run by run.
+ * Return: false when frames ran out. Locking: invalidate_lock (read).
  */
-static void filemap_read_around(struct umm_file *f, uint64_t index,
-				struct frame_quota *quota, enum file_ra ra)
+static bool filemap_read_missing(struct umm_file *f, uint64_t first, uint64_t last,
+				 struct frame_quota *quota)
 {
-	uint64_t end = size_pages(i_size_read(f)), first, last, i;
+	uint64_t i;
 
-	/* centred, or from 0 near the file's start (do_sync_mmap_readahead) */
-	if (ra == RA_SEQ)
-		first = index;
-	else
-		first = index < RA_PAGES / 2 ? 0 : index - RA_PAGES / 2;
-	last = first + RA_PAGES < end ? first + RA_PAGES : end;
 	for (i = first; i < last;) {
 		uint64_t run = 0;
 
@@ -460,9 +454,51 @@ static void filemap_read_around(struct umm_file *f, uint64_t index,
 			continue;
 		}
 		if (read_run(f, i, run, quota) < run)
-			return;		/* out of frames: the fault reads its own */
+			return false;
 		i += run;
 	}
+	return true;
+}
+
+/*
+ * The read-around of a miss at @index: the missing pages of the window.
+ * Out of frames, the fault reads its own page.
+ * Locking: invalidate_lock (read).
+ */
+static void filemap_read_around(struct umm_file *f, uint64_t index,
+				struct frame_quota *quota, enum file_ra ra)
+{
+	uint64_t end = size_pages(i_size_read(f)), first, last;
+
+	/* centred, or from 0 near the file's start (do_sync_mmap_readahead) */
+	if (ra == RA_SEQ)
+		first = index;
+	else
+		first = index < RA_PAGES / 2 ? 0 : index - RA_PAGES / 2;
+	last = first + RA_PAGES < end ? first + RA_PAGES : end;
+	filemap_read_missing(f, first, last, quota);
+}
+
+void filemap_willneed(struct umm_file *f, uint64_t index, uint64_t nr,
+		      struct frame_quota *quota)
+{
+	uint64_t end;
+
+	if (f->kind != FILE_HOST)
+		return;		/* memory files: nothing to read */
+	/*
+	 * The kernel reads at most the larger of the readahead window and
+	 * the device's largest I/O; umm knows neither and takes its fixed
+	 * window.
+	 */
+	if (nr > RA_PAGES)
+		nr = RA_PAGES;
+	down_read(&f->invalidate_lock);
+	/* pages past the end of the file are not read: there is nothing */
+	end = size_pages(i_size_read(f));
+	if (index < end)
+		filemap_read_missing(f, index, end - index < nr ? end : index + nr, quota);
+	up_read(&f->invalidate_lock);
 }
 
 struct page *filemap_get_page(struct umm_file *f, uint64_t index,

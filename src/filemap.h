@@ -106,6 +106,16 @@ struct page *find_get_page(struct umm_file *f, uint64_t index);
 struct page *filemap_get_page(struct umm_file *f, uint64_t index,
 			       struct frame_quota *quota, enum file_ra ra, int *err);
 
+/*
+ * filemap_willneed - POSIX_FADV_WILLNEED: read the missing pages of
+ * [@index, @index + @nr) of a host file into its cache now, at most
+ * RA_PAGES of them, none past the end of the file. A hint: pages that
+ * cannot be had are left to their faults.
+ * Locking: takes invalidate_lock (read).
+ */
+void filemap_willneed(struct umm_file *f, uint64_t index, uint64_t nr,
+		      struct frame_quota *quota);
+
 /* lock_page - the folio lock: serialises dirtying against writeback. */
 void lock_page(struct page *page);
 static inline void unlock_page(struct page *page)

@@ -782,16 +782,38 @@ static const struct mm_walk_ops guard_remove_ops = {
 };
 
 /*
+ * MADV_WILLNEED on a file mapping: the file's pages behind [start, end)
+ * are read now, as the kernel's POSIX_FADV_WILLNEED reads them, so that
+ * mincore shows them cached and their faults find them. The read runs
+ * without mmap_lock, as the kernel's, holding the file; the caller's walk
+ * finds the next VMA again by address.
+ * Locking: mmap_lock held for read; dropped and taken again.
+ */
+static void madvise_willneed(struct vm_area_struct *vma, uint64_t start, uint64_t end)
+{
+	struct umm_mm *mm = vma->vm_mm;
+	struct umm_file *file = get_file(vma->vm_file);
+	uint64_t first = vma->vm_pgoff + ((start - vma->vm_start) >> PAGE_SHIFT);
+
+	mmap_read_unlock(mm);
+	filemap_willneed(file, first, (end - start) >> PAGE_SHIFT, mm->quota);
+	fput(file);
+	mmap_read_lock(mm);
+}
+
+/*
  * MADV_DONTNEED drops the pages (the next touch reads zeroes, or the
  * file). MADV_FREE makes them clean and lazily freeable: they would go
  * under memory pressure, which umm does not reclaim under, so they stay,
  * as they do on an idle Linux, and smaps counts them as LazyFree, until
  * MADV_PAGEOUT reclaims them. MADV_COLD makes entries old. MADV_WILLNEED
- * is a hint with nothing to act on. MADV_COLLAPSE makes THPs
+ * reads a host file's missing pages into its cache (madvise_willneed);
+ * anonymous and shared memory have no swap to read from. MADV_COLLAPSE makes THPs
  * (khugepaged.c).
  * Each acts on [start, end) of one VMA.
  * Locking: mmap_lock held for read (write for MADV_COLLAPSE and
- * MADV_GUARD_INSTALL); zapping takes
+ * MADV_GUARD_INSTALL), dropped and retaken by MADV_WILLNEED on a file;
+ * zapping takes
  * the PTE locks and may race with faults, which is fine (the fault's page
  * stays or goes). MADV_COLD and MADV_PAGEOUT take the PTE and PMD locks
  * in the walk, then, with none held, the file's invalidate_lock (read to
@@ -830,6 +852,10 @@ static int madvise_vma_behavior(struct vm_area_struct *vma, uint64_t start, uint
 		    (VM_SHARED | VM_MAYWRITE))
 			return -EACCES;
 		break;
+	case MADV_WILLNEED:
+		if (vma->vm_file)
+			madvise_willneed(vma, start, end);
+		return 0;
 	case MADV_COLLAPSE:
 		return madvise_collapse(vma, start, end);
 	case MADV_GUARD_INSTALL:
@@ -874,7 +900,8 @@ static int madvise_vma_behavior(struct vm_area_struct *vma, uint64_t start, uint
 /*
  * madvise_walk_vmas - the advice on each VMA of [start, end), as the
  * kernel's: the first VMA's error ends it; a hole is reported (-ENOMEM)
- * once the VMAs past it were done.
+ * once the VMAs past it were done. Each VMA is looked up again by
+ * address: MADV_WILLNEED drops mmap_lock while it reads.
  * Locking: mmap_lock held (read; write for MADV_COLLAPSE, MADV_GUARD_INSTALL).
  */
 static int madvise_walk_vmas(struct umm_mm *mm, uint64_t start, uint64_t end,
