@@ -648,9 +648,17 @@ void truncate_pagecache_range(struct umm_file *f, uint64_t first, uint64_t last,
 	unmap_mapping_range(f, first, last, even_cows);
 }
 
-/* Zero the bytes of the cached page holding @pos from @pos to its end. */
+/*
+ * Zero the bytes of the cached page holding @pos from @pos to its end.
+ * A host file whose truncate zeroes the end-of-file block through the
+ * page cache (ext4: the block holding the new end, or the old end when
+ * growing) also has the page marked dirty when that block holds data, as
+ * smaps then shows; over a hole it stays clean.
+ * Locking: invalidate_lock (write); takes the folio lock.
+ */
 static void zero_page_tail(struct umm_file *f, uint64_t pos)
 {
+	uint64_t block = pos & PAGE_MASK;
 	struct page *page;
 
 	if (!(pos & ~PAGE_MASK))
@@ -660,6 +668,13 @@ static void zero_page_tail(struct umm_file *f, uint64_t pos)
 		return;
 	memset((char *)page_address(page) + (pos & ~PAGE_MASK), 0,
 	       PAGE_SIZE - (pos & ~PAGE_MASK));
+	if (f->kind == FILE_HOST && f->eof_block_dirtied &&
+	    lseek(f->fd, (off_t)block, SEEK_DATA) == (off_t)block) {
+		lock_page(page);
+		if (READ_ONCE(page->mapping) == (void *)f)
+			set_page_dirty(f, page);
+		unlock_page(page);
+	}
 	put_page(page);
 }
 
@@ -790,6 +805,12 @@ __visible struct umm_file *umm_file_from_fd(int fd, int oflags)
 		f->noexec = sfs.f_flags & ST_NOEXEC;
 		/* their ->mmap refuses VM_SYNC without DAX, umm has no DAX */
 		f->sync_checked = f->thp_align;
+		/*
+		 * ext4's truncate zeroes the rest of the end-of-file block
+		 * through the page cache, dirtying it (xfs's is not checked
+		 * against a host yet)
+		 */
+		f->eof_block_dirtied = sfs.f_type == EXT4_SUPER_MAGIC;
 	}
 	return f;
 }
@@ -821,6 +842,13 @@ __visible int umm_file_truncate(struct umm_file *f, uint64_t size)
 			 * them (shmem keeps what a mapping stored there).
 			 */
 			zero_page_tail(f, old);
+		} else if (f->kind == FILE_HOST) {
+			/*
+			 * The same size: the block file system truncates its
+			 * page cache at the end anyway, so what a mapping
+			 * stored past it goes (shmem does nothing).
+			 */
+			zero_page_tail(f, size);
 		}
 	}
 	up_write(&f->invalidate_lock);

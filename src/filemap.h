@@ -34,6 +34,7 @@ struct umm_file {
 	bool thp_align;		/* its file system aligns large mappings to 2 MiB; fixed */
 	bool noexec;		/* on a noexec mount: no PROT_EXEC mappings; fixed */
 	bool sync_checked;	/* its fs refuses MAP_SYNC unless DAX (ext4, xfs); fixed */
+	bool eof_block_dirtied;	/* its truncate dirties the end-of-file block (ext4); fixed */
 	/*
 	 * Bytes. Changed under invalidate_lock (write); read with READ_ONCE
 	 * by faults, which re-check through the page's mapping afterwards.

@@ -1272,6 +1272,107 @@ static void test_eof_tail_write_extend_memfd(void)
 	eof_tail_extend(true);
 }
 
+/* Shared_Dirty + Private_Dirty (kB) of the VMA starting at @start in @text. */
+static long vma_dirty_kb(const char *text, uint64_t start)
+{
+	char want[40];
+	const char *p = text;
+	long kb = 0;
+	int n = snprintf(want, sizeof(want), "%llx-", (unsigned long long)start);
+	bool in = false;
+
+	while (*p) {
+		size_t len = strcspn(p, "\n");
+		long v;
+
+		if (!strncmp(p, want, (size_t)n))
+			in = true;
+		else if (in && memchr(p, '-', len) && strchr(p, '-') < strchr(p, ' '))
+			break;	/* the next VMA's header */
+		else if (in && (sscanf(p, "Shared_Dirty: %ld", &v) == 1 ||
+				sscanf(p, "Private_Dirty: %ld", &v) == 1))
+			kb += v;
+		p += len + (p[len] ? 1 : 0);
+	}
+	return kb;
+}
+
+/* The VMA at @addr counts as many dirty pages in both smaps. */
+static void same_dirty(const char *what, uint64_t addr)
+{
+	char *h = NULL, *u = NULL, line[512];
+	size_t hs = 0, us = 0;
+	FILE *f = open_memstream(&h, &hs), *in = fopen("/proc/self/smaps", "r");
+
+	CHECK(f && in);
+	while (f && in && fgets(line, sizeof(line), in))
+		fputs(line, f);
+	if (in)
+		fclose(in);
+	fclose(f);
+	f = open_memstream(&u, &us);
+	CHECK(f && umm_smaps(umm, f) == 0);
+	fclose(f);
+	same(fmt("%s: dirty kB at +%#llx", what, (unsigned long long)(addr - win)),
+	     vma_dirty_kb(h, addr), vma_dirty_kb(u, addr));
+	free(h);
+	free(u);
+}
+
+/*
+ * ftruncate on ext4 zeroes the rest of the block holding the end of the
+ * file (the new end, or the old one when growing) in the page cache,
+ * even at the same size: bytes a mapping stored past the end go, and a
+ * cached clean page over data becomes dirty (smaps), one over a hole
+ * does not; an aligned end touches nothing.
+ */
+static void test_truncate_eof_block(void)
+{
+	uint64_t a = at(17);
+	struct side s;
+
+	frames_begin();
+	side_open(&s, true, FILE_SIZE, 14);
+	CHECK(!fdatasync(s.hrw));
+	both_mmap("shared", a, 24 * PG, RW, MAP_SHARED | MAP_FIXED, &s, O_RDWR, 0);
+	same_memory("cached", a, 9 * PG);
+	same_dirty("clean", a);
+	/* the same size: what was stored past the end goes */
+	same_write("past the end", a + 8 * PG + 2000, 100, 1);
+	both_truncate("same size", &s, FILE_SIZE);
+	same_memory("same size", a + 8 * PG, PG);
+	both_msync("clean again", a, 24 * PG, MS_SYNC);
+	same_dirty("synced", a);
+	both_truncate("same size, clean", &s, FILE_SIZE);
+	same_dirty("same size, clean", a);
+	both_msync("clean again", a, 24 * PG, MS_SYNC);
+	both_truncate("grow in the page", &s, 8 * PG + 3000);
+	same_dirty("grow in the page", a);
+	same_memory("grow in the page", a + 8 * PG, PG);
+	both_msync("clean again", a, 24 * PG, MS_SYNC);
+	both_truncate("shrink into page 5", &s, 5 * PG + 100);
+	same_dirty("shrink into page 5", a);
+	both_msync("clean again", a, 24 * PG, MS_SYNC);
+	both_truncate("shrink aligned", &s, 4 * PG);
+	same_dirty("shrink aligned", a);
+	/* a hole: the end block has no data, nothing to dirty */
+	both_truncate("grow over a hole", &s, 20 * PG + 100);
+	same_memory("hole", a + 20 * PG, PG);
+	same_dirty("hole cached", a);
+	both_truncate("grow in the hole's page", &s, 20 * PG + 3000);
+	same_dirty("grow in the hole's page", a);
+	both_truncate("shrink in the hole's page", &s, 20 * PG + 50);
+	same_dirty("shrink in the hole's page", a);
+	same_memory("end", a, 24 * PG);
+	both_msync("end", a, 24 * PG, MS_SYNC);
+	same_files("end", &s);
+	window_clear();
+	side_put_umm(&s);
+	same_files("after the put", &s);
+	side_close(&s);
+	frames_end();
+}
+
 /* mremap of file mappings: grow, shrink, move, DONTUNMAP, their offsets. */
 static void test_mremap(void)
 {
@@ -1818,6 +1919,7 @@ int main(void)
 	RUN(test_eof_tail_write);
 	RUN(test_eof_tail_write_extend);
 	RUN(test_eof_tail_write_extend_memfd);
+	RUN(test_truncate_eof_block);
 	RUN(test_mremap);
 	RUN(test_madv_remove);
 	RUN(test_madv_willneed);
