@@ -293,8 +293,11 @@ static bool same_but_collapsed_by_host(const char *host, const char *us)
  * process does (seen 100 ms after a fork, in ~15% of runs), and smaps
  * counts a referenced folio's pages whatever their entries say.
  */
+/* How Referenced may differ: not at all, larger on the host, either way. */
+enum ref_rule { REF_SAME, REF_HOST_MORE, REF_ANY };
+
 static void __same_smaps(struct side *host, struct side *us, const char *what,
-			 bool loose_ref)
+			 enum ref_rule loose_ref)
 {
 	char *hs = smaps(host), *u = smaps(us);
 	bool same = !strcmp(hs, u);
@@ -302,9 +305,13 @@ static void __same_smaps(struct side *host, struct side *us, const char *what,
 	if (!same) {
 		printf("     smaps differ (%s):\n", what);
 		show_diff(hs, u);
-		if (loose_ref && same_but_referenced(hs, u) &&
+		if (loose_ref == REF_HOST_MORE && same_but_referenced(hs, u) &&
 		    field_kb(hs, "Referenced") > field_kb(u, "Referenced")) {
 			printf("     note: only the host's Referenced is larger: passed\n");
+			same = true;
+		}
+		if (loose_ref == REF_ANY && same_but_referenced(hs, u)) {
+			printf("     note: only Referenced differs: passed\n");
 			same = true;
 		}
 		if (same_but_collapsed_by_host(hs, u)) {
@@ -322,7 +329,7 @@ static void __same_smaps(struct side *host, struct side *us, const char *what,
 
 static void same_smaps(struct side *host, struct side *us, const char *what)
 {
-	__same_smaps(host, us, what, false);
+	__same_smaps(host, us, what, REF_SAME);
 }
 
 /*
@@ -751,7 +758,7 @@ static void test_fork(void)
 	if (ok) {
 		same_smaps(&host, &us, "fork: parent, both wrote");
 		/* the child's entries are old, as the host's, some of whose folios get referenced */
-		__same_smaps(&hchild, &uchild, "fork: child, both wrote", true);
+		__same_smaps(&hchild, &uchild, "fork: child, both wrote", REF_HOST_MORE);
 		same_pagemap(&host, &us);
 		same_pagemap(&hchild, &uchild);
 	}
@@ -991,7 +998,7 @@ static void test_madv_free(void)
 	if (ok) {
 		settle_host(thp_smaps_agree, free_first_again,
 			    &(struct pair){ &host, &us }, "a whole THP MADV_FREEd");
-		__same_smaps(&host, &us, "a whole THP MADV_FREEd", true);
+		__same_smaps(&host, &us, "a whole THP MADV_FREEd", REF_HOST_MORE);
 		same_pagemap(&host, &us);
 	}
 	/* contents stay until reclaim (none here) */
@@ -1026,7 +1033,7 @@ static void test_madv_free_part(void)
 	if (ok) {
 		settle_host(thp_smaps_agree, free_second_half_again,
 			    &(struct pair){ &host, &us }, "part of a THP MADV_FREEd");
-		__same_smaps(&host, &us, "part of a THP MADV_FREEd", true);
+		__same_smaps(&host, &us, "part of a THP MADV_FREEd", REF_HOST_MORE);
 		same_pagemap(&host, &us);
 	}
 	same_contents(&host, &us, 0, 4 * M);
@@ -1045,7 +1052,7 @@ static void test_madv_free_part(void)
 		settle_host(thp_smaps_agree, free_first_mib_again,
 			    &(struct pair){ &host, &us }, "part of a PTE-mapped THP");
 	if (ok)
-		__same_smaps(&host, &us, "part of a PTE-mapped THP MADV_FREEd", true);
+		__same_smaps(&host, &us, "part of a PTE-mapped THP MADV_FREEd", REF_HOST_MORE);
 	close_pair(&host, &us);
 }
 
@@ -1114,7 +1121,7 @@ static void test_madv_pageout(void)
 		settle_host(thp_smaps_agree, pageout_first_again,
 			    &(struct pair){ &host, &us }, "THPs paged out");
 	if (ok)
-		__same_smaps(&host, &us, "lazily free THPs paged out", true);
+		__same_smaps(&host, &us, "lazily free THPs paged out", REF_HOST_MORE);
 	/* clean and lazily free again: this time all of it goes */
 	drain_host_lazyfree();
 	CHECK_EQ(madv(&host, 2 * M, 2 * M, MADV_FREE), 0);
@@ -1127,7 +1134,7 @@ static void test_madv_pageout(void)
 		settle_host(thp_smaps_agree, pageout_second_again,
 			    &(struct pair){ &host, &us }, "a folio paged out");
 	if (ok)
-		__same_smaps(&host, &us, "a lazily free folio paged out", true);
+		__same_smaps(&host, &us, "a lazily free folio paged out", REF_HOST_MORE);
 	CHECK(umm_zero(&us, 0, M));
 	CHECK(umm_has(&us, M, M, 2));
 	CHECK(umm_zero(&us, 2 * M, 2 * M));
@@ -1150,20 +1157,27 @@ static void test_madv_pageout_kept(void)
 	CHECK_EQ(madv(&host, 0, P, MADV_PAGEOUT), 0);
 	CHECK_EQ(madv(&us, 0, P, MADV_PAGEOUT), 0);
 	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	/*
+	 * The kept pages' entries stay young, as 6.x's pageout leaves them
+	 * (umm's own figure; the host's, under ASan, was seen a page short
+	 * now and then, so the comparisons below let Referenced differ).
+	 */
+	CHECK_EQ(side_kb(&us, "Referenced"), 4096);
 	if (ok)
 		settle_host(thp_smaps_agree, pageout_first_page_again,
 			    &(struct pair){ &host, &us }, "a THP paged out in part");
 	if (ok)
-		__same_smaps(&host, &us, "an ordinary THP paged out in part", true);
+		__same_smaps(&host, &us, "an ordinary THP paged out in part", REF_ANY);
 	CHECK_EQ(madv(&host, 2 * M, 2 * M, MADV_PAGEOUT), 0);
 	CHECK_EQ(madv(&us, 2 * M, 2 * M, MADV_PAGEOUT), 0);
 	CHECK_EQ(side_kb(&us, "Rss"), 4096);
 	CHECK_EQ(side_kb(&us, "AnonHugePages"), 0);
+	CHECK_EQ(side_kb(&us, "Referenced"), 4096);
 	if (ok)
 		settle_host(thp_smaps_agree, pageout_only_second_again,
 			    &(struct pair){ &host, &us }, "a THP paged out whole");
 	if (ok)
-		__same_smaps(&host, &us, "an ordinary THP paged out whole", true);
+		__same_smaps(&host, &us, "an ordinary THP paged out whole", REF_ANY);
 	CHECK(umm_has(&us, 0, 4 * M, 2));
 	if (ok)
 		same_contents(&host, &us, 0, 4 * M);
@@ -1503,7 +1517,7 @@ static void test_collapse_fork(void)
 	if (ok && host_got_thp(&host, 4096, "collapse after fork")) {
 		same_smaps(&host, &us, "collapse after fork: parent");
 		/* the child's entries are old: its folios may get referenced behind our back */
-		__same_smaps(&hchild, &uchild, "collapse after fork: child", true);
+		__same_smaps(&hchild, &uchild, "collapse after fork: child", REF_HOST_MORE);
 		same_pagemap(&host, &us);
 		same_pagemap(&hchild, &uchild);
 	}
