@@ -127,13 +127,40 @@ static int64_t do_write(struct side *s, uint64_t off, char c)
 
 /* ---- windows and comparison ---- */
 
+/*
+ * The host's windows sit far below where the process's other mappings
+ * go (libraries, thread stacks, the sanitizers' own memory), each at a
+ * new place: a sealed window can never be unmapped, and its unsealed
+ * pages are given back, so the holes it leaves must not be where the
+ * runtime maps things (an ASan run crashed in its TLS bookkeeping, one
+ * run in six, while they were).
+ */
+#define HOST_WINDOWS	0x500000000000ull
+
+static uint64_t host_window(uint64_t *res)
+{
+	static uint64_t next = HOST_WINDOWS;
+
+	for (;;) {
+		void *w = mmap((void *)next, 3 * WIN, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+		next += 4 * WIN;
+		if (w != MAP_FAILED) {
+			*res = (uint64_t)(uintptr_t)w;
+			return *res + WIN;
+		}
+		CHECK_EQ(errno, EEXIST);
+	}
+}
+
 static void open_pair(struct side *host, struct side *us)
 {
 	mm = umm_mm_create(&opts);
 	CHECK(mm != NULL);
 	host->mm = NULL;
 	us->mm = mm;
-	host->base = both_window(NULL, WIN, WIN, &host->res);
+	host->base = host_window(&host->res);
 	us->base = both_window(mm, WIN, WIN, &us->res);
 }
 
