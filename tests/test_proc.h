@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,20 +118,43 @@ static inline bool host_maps_zero_page(void)
 }
 
 /*
- * The host marks MADV_FREEd pages lazily freeable through a per-CPU batch;
- * mlock() drains every CPU's (lru_add_drain_all), so that smaps shows what
- * umm, which has no batches, shows. Call it before the MADV_FREE too: a
- * page still in another CPU's batch of new pages is not on the LRU yet,
- * and the lazy-free batch passes over it (test_pagemap showed LazyFree 0
- * once, on a loaded machine). As a raw system call: the sanitizers
- * make mlock() a no-op.
+ * The host marks MADV_FREEd pages lazily freeable through a per-CPU batch,
+ * so that smaps shows them only once that CPU's batches are drained. Call
+ * it before the MADV_FREE too: a page still in another CPU's batch of new
+ * pages is not on the LRU yet, and the lazy-free batch passes over it
+ * (test_pagemap showed LazyFree 0 once, on a loaded machine). The drain
+ * runs on every CPU in turn, this thread pinned there: an munmap drains
+ * the batches of the CPU it runs on (unmap_region's lru_add_drain), and a
+ * batch stuck on the CPU the thread left was seen to keep LazyFree at 0
+ * through every retry of settle_host (CI). mlock() is kept besides. As
+ * raw system calls: the sanitizers make mlock() a no-op.
  */
 static inline void drain_host_lazyfree(void)
 {
 	static char one[4096] __attribute__((aligned(4096)));
+	cpu_set_t old, one_cpu;
 
 	CHECK_EQ(syscall(SYS_mlock, one, sizeof(one)), 0);
 	CHECK_EQ(syscall(SYS_munlock, one, sizeof(one)), 0);
+	if (sched_getaffinity(0, sizeof(old), &old))
+		return;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		long p;
+
+		if (!CPU_ISSET(cpu, &old))
+			continue;
+		CPU_ZERO(&one_cpu);
+		CPU_SET(cpu, &one_cpu);
+		if (sched_setaffinity(0, sizeof(one_cpu), &one_cpu))
+			continue;
+		p = syscall(SYS_mmap, NULL, 4096, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != -1) {
+			*(volatile char *)p = 1;
+			syscall(SYS_munmap, p, 4096);
+		}
+	}
+	sched_setaffinity(0, sizeof(old), &old);
 }
 
 /*
