@@ -447,7 +447,10 @@ static bool file_folio_mapped_here(pte_t *pte, struct page *head)
 	return folio_maps_in_table(pte, head) == folio_mapcount(head);
 }
 
-/* Do the entries from @pte on map all of @head, in order, within the range? */
+/*
+ * Do the entries from @pte on map all of @head, in order, within the range?
+ * Locking: the PTE lock held (all 512 entries are in its table).
+ */
 static bool file_folio_whole(pte_t *pte, uint64_t addr, struct page *head,
 			     struct mm_walk *walk)
 {

@@ -34,6 +34,7 @@ static bool madvise_discards(int behavior)
 	return false;
 }
 
+/* Locking: none of its own; the caller holds mmap_lock (seals change under it for write). */
 bool can_madvise_modify(unsigned long vm_flags, bool anonymous, int behavior)
 {
 	if (!(vm_flags & VM_SEALED) || !madvise_discards(behavior))
