@@ -472,7 +472,13 @@ int folio_maps_in_table(pte_t *ptep, struct page *head)
 	return seen;
 }
 
-bool split_folio_in_table(struct umm_mm *mm, pte_t *ptep, struct page *head)
+/*
+ * Whether every entry of the PTE table holding @ptep that maps a page of
+ * the anonymous THP @head is all there is of it: every mapping, every
+ * reference, nothing pinned, no leaf. Then @head may be split under that
+ * table's lock alone. Locking: that lock held.
+ */
+static bool split_folio_in_table(struct umm_mm *mm, pte_t *ptep, struct page *head)
 {
 	int maps = folio_mapcount(head);
 
@@ -529,7 +535,138 @@ bool split_file_folio(struct umm_file *f, struct page *head, int refs)
 	return true;
 }
 
+/* ---- zero-filled pages of a split folio ---- */
+
+/* Whether the frame at @addr holds nothing but zeroes. */
+static bool frame_is_zero(const uint64_t *w)
+{
+	for (unsigned int i = 0; i < PAGE_SIZE / sizeof(*w); i += 8) {
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] |
+		    w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7])
+			return false;
+	}
+	return true;
+}
+
+#define ZERO_SCAN_BATCH	64
+
+/* Entries of one table taken out for a look at their pages. */
+struct zero_scan {
+	struct umm_mm *mm;
+	pte_t *tbl;			/* the table's first entry */
+	uint64_t base;			/* the address it maps first */
+	struct vm_area_struct *vma;	/* the VMA of the last entry seen */
+	unsigned int nr;
+	unsigned int idx[ZERO_SCAN_BATCH];
+	pte_t old[ZERO_SCAN_BATCH];
+	int freed;
+};
+
+/* The VMA entry @i of the table maps into. Locking: mmap_lock held. */
+static struct vm_area_struct *zero_scan_vma(struct zero_scan *zs, unsigned int i)
+{
+	uint64_t addr = zs->base + ((uint64_t)i << PAGE_SHIFT);
+	struct vm_area_struct *vma = zs->vma;
+
+	if (!vma || addr < vma->vm_start || addr >= vma->vm_end)
+		vma = zs->vma = vma_lookup(zs->mm, addr);
+	return vma;
+}
+
+/*
+ * The entries taken out are flushed from every TLB; then, with no
+ * translation left through which a write could land, each page is read:
+ * one that holds only zeroes is replaced by the zero page and freed (the
+ * entry keeps its soft-dirty bit), one that holds data gets its entry
+ * back as it was. Locking: the table's PTE lock held.
+ */
+static void zero_scan_flush(struct zero_scan *zs)
+{
+	if (!zs->nr)
+		return;
+	flush_tlb_mm_range(zs->mm, zs->base + ((uint64_t)zs->idx[0] << PAGE_SHIFT),
+			   zs->base + ((uint64_t)(zs->idx[zs->nr - 1] + 1) << PAGE_SHIFT));
+	for (unsigned int i = 0; i < zs->nr; i++) {
+		pte_t *pte = zs->tbl + zs->idx[i];
+		pte_t old = zs->old[i];
+		struct page *page = pfn_to_page(pte_pfn(old));
+		pte_t zero;
+
+		if (!frame_is_zero(page_address(page))) {
+			set_pte(pte, old);
+			continue;
+		}
+		zero = mk_zero_pte(zero_scan_vma(zs, zs->idx[i]));
+		set_pte(pte, __pte(pte_val(zero) | (pte_val(old) & _PAGE_SOFT_DIRTY)));
+		page_remove_rmap_pte(page);
+		mm_stat_add(zs->mm, MM_ANONPAGES, -1);
+		put_page(page);		/* the last reference: no TLB has it */
+		zs->freed++;
+	}
+	zs->nr = 0;
+}
+
+/*
+ * The pages of the folio just split from pfn @first that hold nothing but
+ * zeroes are unmapped and freed, their entries pointing at the zero page,
+ * as the kernel's split of an anonymous folio does (since 6.12): a THP
+ * mostly never written does not keep its untouched pages resident once
+ * split. Not in an mlocked VMA or an mm without a zero page, and not a
+ * page anything but its one mapping holds (a pin taken since the split).
+ * Each entry is cleared and flushed before its page is read, so a write
+ * through a cached translation lands before the check or faults after it.
+ * Locking: the lock of the table holding @ptep held, mmap_lock held; the
+ *          notifiers were told about the table's whole range.
+ * Return: pages freed.
+ */
+static int remap_zero_subpages(struct mm_walk *walk, pte_t *ptep, uint64_t addr,
+			       uint64_t first)
+{
+	struct zero_scan zs = {
+		.mm = walk->mm,
+		.tbl = ptep - pte_index(addr),
+		.base = addr & PMD_MASK,
+		.vma = walk->vma,
+	};
+
+	mmap_assert_locked(walk->mm);
+	if (walk->mm->flags & UMM_NO_ZERO_PAGE)
+		return 0;
+	for (unsigned int i = 0; i < PTRS_PER_PTE; i++) {
+		pte_t v = ptep_get(zs.tbl + i);
+		struct vm_area_struct *vma;
+		struct page *page;
+
+		if (!pte_present(v) || pte_special(v) || pte_pfn(v) - first >= HPAGE_PMD_NR)
+			continue;
+		page = pfn_to_page(pte_pfn(v));
+		vma = zero_scan_vma(&zs, i);
+		if (!vma || (vma->vm_flags & VM_LOCKED) ||
+		    page_count(page) != 1 || page_mapcount(page) != 1)
+			continue;
+		zs.idx[zs.nr] = i;
+		zs.old[zs.nr++] = ptep_get_and_clear(zs.tbl + i);
+		if (zs.nr == ZERO_SCAN_BATCH)
+			zero_scan_flush(&zs);
+	}
+	zero_scan_flush(&zs);
+	return zs.freed;
+}
+
+int split_folio_pte(struct mm_walk *walk, pte_t *ptep, uint64_t addr, struct page *head)
+{
+	struct change_walk *cw = walk->private;
+	uint64_t first = page_to_pfn(head);
+
+	VM_BUG_ON(!cw->whole_blocks || cw->nstart > (addr & PMD_MASK) ||
+		  cw->nend < (addr & PMD_MASK) + PMD_SIZE);
+	if (!split_folio_in_table(walk->mm, ptep, head))
+		return -1;
+	return remap_zero_subpages(walk, ptep, addr, first);
+}
+
 struct deferred_split {
+	struct change_walk cw;	/* first: the walk's private data */
 	uint64_t freed;		/* frames given back */
 	struct page *refused;	/* the last folio that could not be split */
 };
@@ -544,9 +681,8 @@ static int deferred_split_pte(pte_t *pte, uint64_t addr, uint64_t next,
 	struct deferred_split *ds = walk->private;
 	pte_t v = ptep_get(pte);
 	struct page *head;
-	int maps;
+	int maps, zeroed;
 
-	(void)addr;
 	(void)next;
 	if (!pte_present(v) || pte_special(v))
 		return 0;
@@ -556,21 +692,26 @@ static int deferred_split_pte(pte_t *pte, uint64_t addr, uint64_t next,
 	maps = folio_mapcount(head);
 	if (maps >= (int)HPAGE_PMD_NR)
 		return 0;
-	if (!split_folio_in_table(walk->mm, pte, head)) {
+	zeroed = split_folio_pte(walk, pte, addr, head);
+	if (zeroed < 0) {
 		ds->refused = head;	/* its other pages need not ask again */
 		return 0;
 	}
 	/* split only when its references were its mappings: the rest went */
-	ds->freed += HPAGE_PMD_NR - (unsigned int)maps;
+	ds->freed += HPAGE_PMD_NR - (unsigned int)maps + (unsigned int)zeroed;
 	mm_stat_add(walk->mm, MM_THP_DEFERRED_SPLIT, 1);
 	return 0;
 }
 
-static const struct mm_walk_ops deferred_split_ops = { .pte_entry = deferred_split_pte };
+static const struct mm_walk_ops deferred_split_ops = {
+	.pte_entry = deferred_split_pte,
+	.pre_vma = change_walk_pre_vma,
+	.post_vma = change_walk_post_vma,
+};
 
 uint64_t deferred_split_scan(struct umm_mm *mm)
 {
-	struct deferred_split ds = { 0, NULL };
+	struct deferred_split ds = { .cw.whole_blocks = true };
 
 	mmap_assert_locked(mm);
 	walk_page_range(mm, 0, mm->task_size, &deferred_split_ops, &ds);

@@ -13,6 +13,8 @@
 #include "memory.h"
 #include "tlb.h"
 
+struct mm_walk;
+
 #define HPAGE_PMD_NR	(1UL << HPAGE_PMD_ORDER)
 #define HPAGE_PMD_SIZE	PMD_SIZE
 
@@ -94,16 +96,19 @@ void split_huge_pmd_address(struct umm_mm *mm, uint64_t addr);
 int folio_maps_in_table(pte_t *ptep, struct page *head);
 
 /*
- * split_folio_in_table - split the THP @head, mapped only by PTEs, into
- * small pages, when every mapping it has is in the PTE table holding
- * @ptep and nothing but those mappings references it (the kernel's
- * split_folio, for the case that needs no unmapping). Pages left
- * unmapped are freed.
- * Locking: the lock of @ptep's table held: with every mapping under it,
- *          no mapcount or reference can change.
- * Return: whether it was split.
+ * split_folio_pte - split the anonymous THP @head, mapped only by PTEs,
+ * into small pages, when every mapping it has is in the PTE table holding
+ * @ptep (the entry for @addr) and nothing but those mappings references
+ * it (the kernel's split_folio, for the case that needs no unmapping).
+ * Pages left unmapped are freed, and so are those that hold only zeroes,
+ * the zero page mapped in their place, as the kernel's split does.
+ * @walk is a change walk (its private data start with a struct
+ * change_walk) with whole_blocks set.
+ * Locking: the lock of @ptep's table held (with every mapping under it,
+ *          no mapcount or reference can change); mmap_lock held.
+ * Return: -1 when not split; else how many zero-filled pages went.
  */
-bool split_folio_in_table(struct umm_mm *mm, pte_t *ptep, struct page *head);
+int split_folio_pte(struct mm_walk *walk, pte_t *ptep, uint64_t addr, struct page *head);
 
 /*
  * deferred_split_scan - out of memory: split the mm's THPs that are

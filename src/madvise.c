@@ -240,10 +240,14 @@ static int madvise_free_pte(pte_t *pte, uint64_t addr, uint64_t next,
 		return 0;
 	/*
 	 * A THP is split (as the kernel's split_folio) and its pages freed
-	 * one by one; one mapped elsewhere too is left as it is.
+	 * one by one; one mapped elsewhere too is left as it is. The split
+	 * may have put the zero page here.
 	 */
 	if (PageHead(page)) {
-		if (!split_folio_in_table(walk->mm, pte, page))
+		if (split_folio_pte(walk, pte, addr, page) < 0)
+			return 0;
+		v = ptep_get(pte);
+		if (pte_special(v))
 			return 0;
 		page = pfn_to_page(pte_pfn(v));
 	}
@@ -552,9 +556,11 @@ static int madvise_cold_pte(pte_t *pte, uint64_t addr, uint64_t next,
 	if (w->pageout && !PageAnon(head) && !pageout_droppable(walk, head))
 		return 0;
 	if (PageHead(head)) {
-		if (!split_folio_in_table(walk->mm, pte, head))
+		if (split_folio_pte(walk, pte, addr, head) < 0)
 			return 0;
-		v = ptep_get(pte);
+		v = ptep_get(pte);	/* the zero page, maybe */
+		if (pte_special(v))
+			return 0;
 	}
 	if (folio_mapcount(page) != 1)
 		return 0;
@@ -872,12 +878,15 @@ static int madvise_vma_behavior(struct vm_area_struct *vma, uint64_t start, uint
 	if (behavior == MADV_DONTNEED || behavior == MADV_DONTNEED_LOCKED)
 		zap_page_range(mm, start, end);
 	if (behavior == MADV_FREE) {
-		struct change_walk cw;
+		struct change_walk cw = { .whole_blocks = true };
 
 		walk_page_range(mm, start, end, &madvise_free_ops, &cw);
 	}
 	if (behavior == MADV_COLD || behavior == MADV_PAGEOUT) {
-		struct cold_walk w = { .pageout = behavior == MADV_PAGEOUT };
+		struct cold_walk w = {
+			.cw.whole_blocks = true,
+			.pageout = behavior == MADV_PAGEOUT,
+		};
 
 		w.file_ok = w.pageout && vma->vm_file && file_may_pageout(vma->vm_file);
 		walk_page_range(mm, start, end, &madvise_cold_ops, &w);

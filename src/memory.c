@@ -24,7 +24,6 @@
 #include "filemap.h"
 #include "mmu_notifier.h"
 
-#define ZERO_PFN	0UL	/* pfn 0: reserved, never written, all zeroes */
 
 /* ---- zap ---- */
 
@@ -291,6 +290,12 @@ static pte_t mk_anon_pte(struct vm_area_struct *vma, struct page *page)
 	return pte_mkyoung(entry);
 }
 
+pte_t mk_zero_pte(struct vm_area_struct *vma)
+{
+	/* private: the rights never include the write bit here */
+	return pte_mkspecial(pfn_pte(ZERO_PFN, vm_get_page_prot(vma->vm_flags)));
+}
+
 /* Locking: the VMA held; takes the PTE lock. */
 static vm_fault_t do_anonymous_page(struct vm_fault *vmf)
 {
@@ -304,8 +309,7 @@ static vm_fault_t do_anonymous_page(struct vm_fault *vmf)
 		return VM_FAULT_OOM;
 	if (!(vmf->flags & FAULT_FLAG_WRITE) && !(mm->flags & UMM_NO_ZERO_PAGE)) {
 		/* reads share the zero page until the first write */
-		/* private: the rights never include the write bit here */
-		entry = pte_mkspecial(pfn_pte(ZERO_PFN, vm_get_page_prot(vma->vm_flags)));
+		entry = mk_zero_pte(vma);
 	} else {
 		ret = vmf_anon_prepare(vmf);
 		if (ret)

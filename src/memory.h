@@ -23,6 +23,16 @@ typedef unsigned int vm_fault_t;
 #define FAULT_FLAG_VMA_LOCK	0x2u	/* under a VMA read lock, not mmap_lock */
 #define FAULT_FLAG_UNSHARE	0x4u	/* a read pin: give the mm its own copy */
 
+/* The zero page: pfn 0, reserved, never written, all zeroes. */
+#define ZERO_PFN	0UL
+
+/*
+ * mk_zero_pte - an entry mapping the zero page into @vma, as a read fault
+ * of untouched anonymous memory makes: never writable, the first write
+ * faults and copies. Locking: none.
+ */
+pte_t mk_zero_pte(struct vm_area_struct *vma);
+
 /*
  * unmap_page_range - clear every entry mapping [addr, end); the frames go
  * to @tlb and are released after the flush (tlb_finish_mmu).

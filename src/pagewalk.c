@@ -373,7 +373,9 @@ int change_walk_pre_vma(uint64_t start, uint64_t end, struct mm_walk *walk)
 
 	cw->start = start;
 	cw->end = end;
-	mmu_notifier_invalidate_range_start(walk->mm, start, end);
+	cw->nstart = cw->whole_blocks ? start & PMD_MASK : start;
+	cw->nend = cw->whole_blocks ? ALIGN_UP(end, PMD_SIZE) : end;
+	mmu_notifier_invalidate_range_start(walk->mm, cw->nstart, cw->nend);
 	tlb_gather_mmu(&cw->tlb, walk->mm);
 	return 0;
 }
@@ -383,5 +385,5 @@ void change_walk_post_vma(struct mm_walk *walk)
 	struct change_walk *cw = walk->private;
 
 	tlb_finish_mmu(&cw->tlb);
-	mmu_notifier_invalidate_range_end(walk->mm, cw->start, cw->end);
+	mmu_notifier_invalidate_range_end(walk->mm, cw->nstart, cw->nend);
 }

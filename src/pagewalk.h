@@ -62,6 +62,14 @@ struct mm_walk {
  */
 struct change_walk {
 	uint64_t start, end;		/* the VMA range being walked */
+	/*
+	 * Set by walks that may split an anonymous THP (split_folio_pte):
+	 * the notifiers are told about whole PMD blocks around the range,
+	 * since a split may point any entry of the block's table at the
+	 * zero page.
+	 */
+	bool whole_blocks;
+	uint64_t nstart, nend;		/* the range the notifiers were told */
 	struct mmu_gather tlb;
 };
 

@@ -1184,6 +1184,94 @@ static void test_madv_pageout_kept(void)
 	close_pair(&host, &us);
 }
 
+/*
+ * Three THPs, each with its first MiB written and the rest untouched but
+ * for page 300 (written with a zero byte: still all zeroes) and page 400
+ * (one byte of data at its end).
+ */
+static bool three_half_written(struct side *host, struct side *us)
+{
+	/*
+	 * With the zero page, whatever host_zp_flags says: a host whose read
+	 * faults allocate (this one's do) still maps the zero page in a
+	 * split (only mm_forbids_zeropage() stops both, which is what
+	 * UMM_NO_ZERO_PAGE stands for). No entry here is read-faulted.
+	 */
+	open_pair(host, us, 0);
+	map_huge(host, us, 0, 6 * M);
+	for (uint64_t off = 0; off < 6 * M; off += 2 * M) {
+		fill(host, off, M, 3);
+		fill(us, off, M, 3);
+		wr(host, off + 300 * P, 0);
+		wr(us, off + 300 * P, 0);
+		wr(host, off + 400 * P + P - 1, 'd');
+		wr(us, off + 400 * P + P - 1, 'd');
+	}
+	CHECK_EQ(side_kb(us, "AnonHugePages"), 6144);
+	return host_got_thp(host, 6144, "three THPs");
+}
+
+/* MADV_COLD, MADV_PAGEOUT and MADV_FREE of page 5 of the three THPs. */
+static void advise_page5(struct side *s)
+{
+	CHECK_EQ(madv(s, 5 * P, P, MADV_COLD), 0);
+	CHECK_EQ(madv(s, 2 * M + 5 * P, P, MADV_PAGEOUT), 0);
+	CHECK_EQ(madv(s, 4 * M + 5 * P, P, MADV_FREE), 0);
+}
+
+/* settle_host's @redo: the advice again (a folio in a per-CPU batch was not split). */
+static void advise_page5_again(void *arg)
+{
+	advise_page5(((struct pair *)arg)->host);
+}
+
+/*
+ * An anonymous THP split by advice on a part of it (cold, pageout, free)
+ * gives back its pages that hold only zeroes, the zero page mapped in
+ * their place, as the host's split does since 6.12 (its Rss drops by
+ * them); pages with data stay, even a single byte of it. A write to one
+ * of the zero-page entries then faults in a page of its own.
+ */
+static void test_split_zero_pages(void)
+{
+	struct side host, us;
+	bool ok = three_half_written(&host, &us) && !host_has_swap();
+	const unsigned long long kept = 3 * (256 + 1) * 4;	/* kB */
+
+	drain_host_lazyfree();
+	advise_page5(&host);
+	advise_page5(&us);
+	CHECK_EQ(vmstat(us.mm, "thp_split_page"), 3);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 0);
+	CHECK_EQ(side_kb(&us, "Rss"), kept);
+	CHECK_EQ(side_kb(&us, "Anonymous"), kept);
+	CHECK_EQ(side_kb(&us, "LazyFree"), 4);
+	if (ok) {
+		settle_host(thp_smaps_agree, advise_page5_again,
+			    &(struct pair){ &host, &us }, "THPs split by advice");
+		__same_smaps(&host, &us, "half-written THPs split by advice", REF_HOST_MORE);
+		same_pagemap(&host, &us);
+	}
+	for (uint64_t off = 0; off < 6 * M; off += 2 * M) {
+		CHECK(umm_has(&us, off, M, 3));
+		CHECK(umm_zero(&us, off + M, 400 * P - M));
+		CHECK(umm_zero(&us, off + 400 * P, P - 1));
+		CHECK(umm_zero(&us, off + 401 * P, 2 * M - 401 * P));
+	}
+	same_contents(&host, &us, 0, 6 * M);
+	/* the reads above mapped nothing; a write maps a page of its own */
+	wr(&host, 300 * P + 7, 'w');
+	wr(&us, 300 * P + 7, 'w');
+	CHECK_EQ(side_kb(&us, "Rss"), kept + 4);
+	if (ok) {
+		__same_smaps(&host, &us, "a zero-page entry of a split THP written",
+			     REF_HOST_MORE);
+		same_pagemap(&host, &us);
+	}
+	same_contents(&host, &us, 0, 6 * M);
+	close_pair(&host, &us);
+}
+
 /* ---- 7. MADV_COLLAPSE ---- */
 
 #ifndef MADV_COLLAPSE
@@ -1946,6 +2034,46 @@ static void test_oom_deferred_split(void)
 	side_close(&us);
 }
 
+/*
+ * The deferred split of a THP half written gives back, besides its hole,
+ * the pages that hold only zeroes (the zero page mapped there), so the
+ * fault that ran out of memory gets more room than the hole alone.
+ */
+static void test_oom_deferred_split_zero(void)
+{
+	struct umm_opts o = { .size = sizeof(o), .phys_limit = 3 * M };
+	struct side us;
+	int err = 0;
+	uint64_t off;
+
+	side_open(&us, umm_mm_create(&o));
+	CHECK(us.mm);
+	if (!us.mm)
+		return;
+	map(&us, 0, 2 * M);
+	CHECK_EQ(madv(&us, 0, 2 * M, MADV_HUGEPAGE), 0);
+	fill(&us, 0, M, 12);
+	CHECK_EQ(vmstat(us.mm, "thp_fault_alloc"), 1);
+	CHECK_EQ(unmap(&us, M + P, P), 0);	/* a hole: a partly mapped folio */
+	CHECK_EQ(side_kb(&us, "Rss"), 2048 - 4);
+	map(&us, 4 * M, 4 * M);
+	CHECK_EQ(madv(&us, 4 * M, 4 * M, MADV_NOHUGEPAGE), 0);
+	for (off = 0; off < 4 * M && !err; off += P)
+		err = umm_fault(us.mm, us.base + 4 * M + off, UMM_WRITE);
+	CHECK_EQ(err, -ENOMEM);
+	CHECK_EQ(vmstat(us.mm, "thp_deferred_split_page"), 1);
+	/*
+	 * The hole and 255 zero-filled pages came back, not the hole alone:
+	 * room for about 2 MiB of pages, not 1.
+	 */
+	CHECK(off > M + M / 2);
+	CHECK_EQ(side_kb(&us, "Rss"), 1024 + off / 1024 - 4);
+	CHECK(umm_has(&us, 0, M, 12));
+	CHECK(umm_zero(&us, M, P));
+	CHECK(umm_zero(&us, M + 2 * P, M - 2 * P));
+	side_close(&us);
+}
+
 /* Pins inside a THP: host pointers to the very frames; fork keeps them the parent's. */
 static void test_pin(void)
 {
@@ -2102,6 +2230,7 @@ int main(void)
 	RUN(test_madv_free_part);
 	RUN(test_madv_pageout);
 	RUN(test_madv_pageout_kept);
+	RUN(test_split_zero_pages);
 	RUN(test_collapse_half);
 	RUN(test_collapse_rounding);
 	RUN(test_collapse_refused);
@@ -2120,6 +2249,7 @@ int main(void)
 	RUN(test_destroy_accounting);
 	RUN(test_oom_fallback);
 	RUN(test_oom_deferred_split);
+	RUN(test_oom_deferred_split_zero);
 	RUN(test_pin);
 	RUN(test_modes);
 	return test_done();
