@@ -33,7 +33,8 @@ struct umm_mm;				/* one address space */
  * of mapping the shared zero page, as Linux does where mm_forbids_zeropage()
  * (s390 KVM guests) and on hosts built without it: the page then has an
  * anon_vma from the first read, which decides later merges and whether
- * mprotect keeps VM_ACCOUNT.
+ * mprotect keeps VM_ACCOUNT. A THP split then keeps its zero-filled pages
+ * too (as mm_forbids_zeropage() makes it).
  */
 #define UMM_NO_ZERO_PAGE	0x2u
 
