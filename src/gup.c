@@ -365,10 +365,11 @@ __visible int umm_pin(struct umm_mm *mm, uint64_t addr, size_t npages,
 	int err = 0;
 
 	if (!mm || (npages && !host_ptrs) || !access ||
-	    (access & ~(UMM_READ | UMM_WRITE)) || (addr & ~PAGE_MASK))
+	    (access & ~(UMM_READ | UMM_WRITE)))
 		return -EINVAL;
 	if (!npages)
 		return 0;
+	addr &= PAGE_MASK;	/* as GUP: the pages from the one holding @addr */
 	if (npages > mm->task_size >> PAGE_SHIFT || addr >= mm->task_size ||
 	    npages > (mm->task_size - addr) >> PAGE_SHIFT)
 		return -EFAULT;

@@ -233,9 +233,10 @@ int umm_notifier_register(struct umm_mm *mm, const struct umm_notifier_ops *ops,
 			  void *priv);
 
 /*
- * umm_pin - fault in @npages pages from @addr for @access (UMM_READ and/or
- * UMM_WRITE) and pin them, as pin_user_pages: host_ptrs[i] is the host
- * address of page i, valid (the frame stays) until umm_unpin, even if the
+ * umm_pin - fault in @npages pages from the one holding @addr (which need
+ * not be aligned) for @access (UMM_READ and/or UMM_WRITE) and pin them, as
+ * pin_user_pages: host_ptrs[i] is the host address of the start of page
+ * i, valid (the frame stays) until umm_unpin, even if the
  * range is unmapped meanwhile. A write pin gives private memory its own
  * copy, so a later fork copies it instead of sharing it.
  * Return: 0, or -errno with nothing pinned (-EFAULT, -ENOMEM, -EINVAL).
