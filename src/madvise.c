@@ -201,25 +201,6 @@ out:
 }
 
 /*
- * Clear @bits (accessed, dirty) of the entry at @pte, whose value was @v,
- * if any is set: the entry cleared first, since lockless walkers set these
- * bits with a compare-and-swap, and flushed when the walk ends, so that
- * the next access through a cached translation sets them again.
- * Locking: the PTE lock held.
- */
-static void pte_clear_bits(pte_t *pte, pte_t v, uint64_t bits, uint64_t addr,
-			   struct mm_walk *walk)
-{
-	pte_t old;
-
-	if (!(pte_flags(v) & bits))
-		return;
-	old = ptep_get_and_clear(pte);
-	set_pte(pte, __pte(pte_val(old) & ~bits));
-	change_walk_note(walk, addr);
-}
-
-/*
  * MADV_FREE of one entry, as madvise_free_pte_range: this mm's entry for
  * an anonymous page is made clean and old and the page marked lazily
  * freeable (its contents may go, unless it is written again first); a
@@ -259,26 +240,6 @@ static int madvise_free_pte(pte_t *pte, uint64_t addr, uint64_t next,
 	pte_clear_bits(pte, v, _PAGE_ACCESSED | _PAGE_DIRTY, addr, walk);
 	set_bit_page(PG_lazyfree, page);
 	return 0;
-}
-
-/*
- * Clear @bits (accessed, dirty) of the leaf at @pmd, whose value was @v,
- * if any is set: frozen first, since lockless walkers set these bits with
- * a compare-and-swap, and flushed when the walk ends, so that the next
- * access through a cached translation sets them again.
- * Locking: the PMD lock held.
- */
-static void leaf_clear_bits(pmd_t *pmd, pmd_t v, uint64_t bits, uint64_t addr,
-			    uint64_t next, struct mm_walk *walk)
-{
-	uint64_t old;
-
-	if (!(pmd_flags(v) & bits))
-		return;
-	old = pmdp_invalidate(pmd);
-	set_pmd(pmd, __pmd(old & ~bits));
-	change_walk_note(walk, addr);	/* the whole leaf: first */
-	change_walk_note(walk, next - PAGE_SIZE);	/* and last page */
 }
 
 /*

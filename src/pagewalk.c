@@ -13,6 +13,7 @@
 #include <errno.h>
 #include "pagewalk.h"
 #include "filemap.h"
+#include "huge_memory.h"
 #include "mmu_notifier.h"
 #include "rmap.h"
 
@@ -386,4 +387,31 @@ void change_walk_post_vma(struct mm_walk *walk)
 
 	tlb_finish_mmu(&cw->tlb);
 	mmu_notifier_invalidate_range_end(walk->mm, cw->nstart, cw->nend);
+}
+
+/* Cleared first: lockless walkers set these bits with a compare-and-swap. */
+void pte_clear_bits(pte_t *pte, pte_t v, uint64_t bits, uint64_t addr,
+		    struct mm_walk *walk)
+{
+	pte_t old;
+
+	if (!(pte_flags(v) & bits))
+		return;
+	old = ptep_get_and_clear(pte);
+	set_pte(pte, __pte(pte_val(old) & ~bits));
+	change_walk_note(walk, addr);
+}
+
+/* Frozen first, for the same reason. */
+void leaf_clear_bits(pmd_t *pmd, pmd_t v, uint64_t bits, uint64_t addr,
+		     uint64_t next, struct mm_walk *walk)
+{
+	uint64_t old;
+
+	if (!(pmd_flags(v) & bits))
+		return;
+	old = pmdp_invalidate(pmd);
+	set_pmd(pmd, __pmd(old & ~bits));
+	change_walk_note(walk, addr);	/* the whole leaf: first */
+	change_walk_note(walk, next - PAGE_SIZE);	/* and last page */
 }

@@ -85,6 +85,18 @@ static inline void change_walk_note(struct mm_walk *walk, uint64_t addr)
 }
 
 /*
+ * pte_clear_bits / leaf_clear_bits - for a change walk: clear @bits
+ * (accessed, dirty) of the entry at @pte (the leaf at @pmd, mapping
+ * [@addr, @next)), whose value was @v, if any is set, and note it for the
+ * flush at the end of the VMA, so that the next access through a cached
+ * translation sets them again. Locking: the PTE (PMD) lock held.
+ */
+void pte_clear_bits(pte_t *pte, pte_t v, uint64_t bits, uint64_t addr,
+		    struct mm_walk *walk);
+void leaf_clear_bits(pmd_t *pmd, pmd_t v, uint64_t bits, uint64_t addr,
+		     uint64_t next, struct mm_walk *walk);
+
+/*
  * walk_pmd_leaf_lock - for a pmd_entry that handles huge leaves: if @pmd
  * is a leaf, take its PMD lock, store its value in *@v, tell the walk not
  * to descend and return the lock (the caller unlocks). NULL, nothing
