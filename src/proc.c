@@ -11,6 +11,8 @@
 #include "filemap.h"
 #include "pagewalk.h"
 #include "rmap.h"
+#include "mmu_notifier.h"
+#include "tlb.h"
 
 /* Where the path starts on a maps line: show_vma_header_prefix's width. */
 #define MAPS_NAME_COLUMN	(25 + 8 * 6 - 1)
@@ -375,4 +377,104 @@ static int show_smap(FILE *out, struct umm_mm *mm, struct vm_area_struct *vma)
 __visible int umm_smaps(struct umm_mm *mm, FILE *out)
 {
 	return show_each_vma(mm, out, show_smap);
+}
+
+/* ---- clear_refs ---- */
+
+enum clear_refs_types {
+	CLEAR_REFS_ALL = 1,
+	CLEAR_REFS_ANON,
+	CLEAR_REFS_MAPPED,
+	CLEAR_REFS_SOFT_DIRTY,
+	CLEAR_REFS_MM_HIWATER_RSS,
+	CLEAR_REFS_LAST,
+};
+
+struct clear_refs_walk {
+	struct change_walk cw;		/* first: the walk's private data */
+	int type;
+};
+
+/* Which VMAs a type reaches: 2 only anonymous ones, 3 only those of a file. */
+static int clear_refs_test_walk(uint64_t start, uint64_t end, struct mm_walk *walk)
+{
+	struct clear_refs_walk *cp = walk->private;
+	bool file = walk->vma->vm_file;
+
+	(void)start;
+	(void)end;
+	if (walk->vma->vm_flags & VM_PFNMAP)
+		return 1;
+	if ((cp->type == CLEAR_REFS_ANON && file) ||
+	    (cp->type == CLEAR_REFS_MAPPED && !file))
+		return 1;
+	return 0;
+}
+
+/*
+ * Make the entry old, as clear_refs_pte_range; the zero page is no
+ * normal page and keeps its bit (smaps does not count it anyway).
+ * Locking: the PTE lock held (pte_entry).
+ */
+static int clear_refs_pte(pte_t *pte, uint64_t addr, uint64_t next, struct mm_walk *walk)
+{
+	pte_t v = ptep_get(pte);
+
+	(void)next;
+	if (pte_present(v) && !pte_special(v))
+		pte_clear_bits(pte, v, _PAGE_ACCESSED, addr, walk);
+	return 0;
+}
+
+/* A THP leaf: old as a whole. Locking: takes the PMD lock (pmd_entry). */
+static int clear_refs_pmd(pmd_t *pmd, uint64_t addr, uint64_t next, struct mm_walk *walk)
+{
+	pmd_t v;
+	spinlock_t *ptl = walk_pmd_leaf_lock(pmd, walk, &v);
+
+	if (!ptl)
+		return 0;
+	if ((pmd_flags(v) & (_PAGE_PRESENT | _PAGE_PROTNONE)) &&
+	    !(pmd_flags(v) & _PAGE_SPECIAL))
+		leaf_clear_bits(pmd, v, _PAGE_ACCESSED, addr, next, walk);
+	spin_unlock(ptl);
+	return 0;
+}
+
+static const struct mm_walk_ops clear_refs_ops = {
+	.test_walk = clear_refs_test_walk,
+	.pmd_entry = clear_refs_pmd,
+	.pte_entry = clear_refs_pte,
+	.pre_vma = change_walk_pre_vma,
+	.post_vma = change_walk_post_vma,
+};
+
+/*
+ * The soft-dirty reset, as a kernel without CONFIG_MEM_SOFT_DIRTY runs it:
+ * no VMA or entry changes, but secondary MMUs are told about the whole
+ * address space and every TLB is flushed.
+ * Locking: mmap_lock held.
+ */
+static void clear_soft_dirty_all(struct umm_mm *mm)
+{
+	mmu_notifier_invalidate_range_start(mm, 0, mm->task_size);
+	flush_tlb_mm_range(mm, 0, mm->task_size);
+	mmu_notifier_invalidate_range_end(mm, 0, mm->task_size);
+}
+
+__visible int umm_clear_refs(struct umm_mm *mm, int type)
+{
+	struct clear_refs_walk cp = { .type = type };
+
+	if (!mm || type < CLEAR_REFS_ALL || type >= CLEAR_REFS_LAST)
+		return -EINVAL;
+	if (type == CLEAR_REFS_MM_HIWATER_RSS)
+		return 0;	/* umm keeps no peak RSS (VmHWM) to reset */
+	mmap_read_lock(mm);
+	if (type == CLEAR_REFS_SOFT_DIRTY)
+		clear_soft_dirty_all(mm);
+	else
+		walk_page_range(mm, 0, mm->task_size, &clear_refs_ops, &cp);
+	mmap_read_unlock(mm);
+	return 0;
 }

@@ -241,6 +241,60 @@ static void views_free_again(void *arg)
 	(void)*(volatile char *)(b + 62 * P);
 }
 
+/* A write of @type to the host's /proc/self/clear_refs. */
+static void host_clear_refs(int type)
+{
+	char c = (char)('0' + type);
+	int fd = open("/proc/self/clear_refs", O_WRONLY);
+
+	CHECK(fd >= 0);
+	CHECK_EQ(write(fd, &c, 1), 1);
+	close(fd);
+}
+
+static unsigned long long smaps_kb(struct side *s, const char *name)
+{
+	char *t = smaps(s);
+	unsigned long long kb = field_kb(t, name);
+
+	free(t);
+	return kb;
+}
+
+/*
+ * umm_clear_refs beside the host's clear_refs, on the scenario built:
+ * anonymous VMAs only (2; shared anonymous memory is a file's), VMAs of
+ * files only (3), then all (1): after each, every smaps block agrees,
+ * Referenced gone where the type reaches and kept elsewhere. The
+ * soft-dirty reset (4, no CONFIG_MEM_SOFT_DIRTY on either side) and the
+ * peak-RSS reset (5) change nothing smaps shows. A page touched again is
+ * referenced again, checked on umm's side only: the host's CPU may still
+ * hold a translation with the accessed bit, and not set it again.
+ */
+static void clear_refs_as_host(struct side *host, struct side *us)
+{
+	static const int types[] = { 4, 5, 2, 3, 1 };
+
+	CHECK(smaps_kb(us, "Referenced") > 0);
+	for (unsigned int i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		host_clear_refs(types[i]);
+		CHECK_EQ(umm_clear_refs(us->mm, types[i]), 0);
+		same_smaps(host, us);
+	}
+	CHECK_EQ(smaps_kb(us, "Referenced"), 0);
+	rd(us, 0);		/* through a translation cached before: dropped */
+	wr(us, 3 * P);
+	rd(us, 21 * P);
+	CHECK_EQ(smaps_kb(us, "Referenced"), 12);
+	CHECK_EQ(umm_clear_refs(us->mm, 3), 0);
+	CHECK_EQ(smaps_kb(us, "Referenced"), 8);
+	CHECK_EQ(umm_clear_refs(us->mm, 0), -EINVAL);
+	CHECK_EQ(umm_clear_refs(us->mm, 6), -EINVAL);
+	CHECK_EQ(umm_clear_refs(us->mm, -1), -EINVAL);
+	CHECK_EQ(umm_clear_refs(NULL, 1), -EINVAL);
+	CHECK_EQ(smaps_kb(us, "Referenced"), 8);
+}
+
 static void test_proc_views_as_host(void)
 {
 	char path[] = "/tmp/umm_pagemap_XXXXXX";
@@ -317,6 +371,7 @@ static void test_proc_views_as_host(void)
 	settle_host(smaps_agree, views_free_again, &(struct pair){ &host, &us },
 		    "MADV_FREE of pages 60-62");
 	same_smaps(&host, &us);
+	clear_refs_as_host(&host, &us);
 	/* a present page has a frame number; pages 20 (shared) differ from 0 */
 	CHECK(u[0] & ((1ull << 55) - 1));
 	CHECK((u[0] ^ u[20]) & ((1ull << 55) - 1));

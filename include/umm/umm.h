@@ -183,6 +183,18 @@ int umm_pagemap(struct umm_mm *mm, uint64_t addr, uint64_t npages, uint64_t *out
  */
 int umm_smaps(struct umm_mm *mm, FILE *out);
 
+/*
+ * umm_clear_refs - a write of @type to /proc/PID/clear_refs: 1 makes every
+ * page's entry old (smaps' Referenced drops to 0 until pages are touched
+ * again), 2 only in anonymous VMAs, 3 only in VMAs of a file (shared
+ * anonymous memory counts as one); 4 (soft-dirty) changes nothing, as on
+ * kernels without CONFIG_MEM_SOFT_DIRTY, but notifiers are told about the
+ * whole address space; 5 would reset the peak RSS, which umm does not keep.
+ * Cached translations are dropped, so the next access marks a page again.
+ * Return: 0; -EINVAL for a NULL @mm or another @type.
+ */
+int umm_clear_refs(struct umm_mm *mm, int type);
+
 uint64_t umm_wp_shared_mapping_range(struct umm_file *f, uint64_t first_index,
 				     uint64_t nr);
 uint64_t umm_clean_record_shared_mapping_range(struct umm_file *f,
