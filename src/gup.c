@@ -504,11 +504,86 @@ static uint64_t populate_scan(struct umm_mm *mm, uint64_t addr, uint64_t end, bo
 	return end;
 }
 
-int faultin_page_range(struct umm_mm *mm, uint64_t start, uint64_t end, bool write)
+/*
+ * Fault [addr, end) of @vma in, FOLL_TOUCH style: entries that already
+ * give the access are touched, the others faulted. Out of memory, THPs
+ * partly unmapped give their holes back once first.
+ * Locking: mmap_lock held. Return: 0, -ENOMEM, or -EFAULT for a fault that
+ * would raise a signal.
+ */
+static int populate_pages(struct umm_mm *mm, struct vm_area_struct *vma, uint64_t addr,
+			  uint64_t end, bool write)
 {
 	unsigned int flags = write ? FAULT_FLAG_WRITE : 0;
 	bool split_tried = false;
+
+	for (;;) {
+		vm_fault_t fault;
+
+		addr = populate_scan(mm, addr, end, write);
+		if (addr >= end)
+			return 0;
+		fault = handle_mm_fault(vma, addr, flags);
+		if ((fault & VM_FAULT_OOM) && !split_tried && READ_ONCE(mm->thp_seen)) {
+			split_tried = true;
+			if (deferred_split_scan(mm))
+				continue;
+		}
+		if (fault & VM_FAULT_OOM)
+			return -ENOMEM;
+		if (fault & ~VM_FAULT_RETRY)
+			return -EFAULT;
+	}
+}
+
+int populate_vma_page_range(struct vm_area_struct *vma, uint64_t start, uint64_t end)
+{
+	bool write = (vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE;
+
+	mmap_assert_locked(vma->vm_mm);
+	if (vma->vm_flags & VM_LOCKONFAULT)
+		return 0;
+	/* forced where the VMA allows any access: PROT_NONE alone fails */
+	if (!(vma->vm_flags & VM_ACCESS_FLAGS))
+		return -EFAULT;
+	return populate_pages(vma->vm_mm, vma, start, end, write);
+}
+
+int __mm_populate(struct umm_mm *mm, uint64_t start, uint64_t len, bool ignore_errors)
+{
+	uint64_t end = start + len, addr = start;
+	int ret = 0;
+
+	mmap_read_lock(mm);
+	while (addr < end) {
+		struct vm_area_struct *vma = find_vma(mm, addr);
+		uint64_t stop;
+
+		if (!vma || vma->vm_start >= end)
+			break;
+		if (addr < vma->vm_start)
+			addr = vma->vm_start;
+		stop = vma->vm_end < end ? vma->vm_end : end;
+		if (!(vma->vm_flags & (VM_IO | VM_PFNMAP)))
+			ret = populate_vma_page_range(vma, addr, stop);
+		if (ret && !ignore_errors)
+			break;
+		ret = 0;
+		addr = stop;
+	}
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+void mm_populate(struct umm_mm *mm, uint64_t start, uint64_t len)
+{
+	__mm_populate(mm, start, len, true);
+}
+
+int faultin_page_range(struct umm_mm *mm, uint64_t start, uint64_t end, bool write)
+{
 	uint64_t addr = start;
+	int err;
 
 	mmap_assert_locked(mm);
 	while (addr < end) {
@@ -520,24 +595,10 @@ int faultin_page_range(struct umm_mm *mm, uint64_t start, uint64_t end, bool wri
 		if (populate_refused(vma, write))
 			return -EINVAL;
 		vend = vma->vm_end < end ? vma->vm_end : end;
-		for (;;) {
-			vm_fault_t fault;
-
-			addr = populate_scan(mm, addr, vend, write);
-			if (addr >= vend)
-				break;
-			fault = handle_mm_fault(vma, addr, flags);
-			/* out of memory: partly unmapped THPs give their holes back, once */
-			if ((fault & VM_FAULT_OOM) && !split_tried && READ_ONCE(mm->thp_seen)) {
-				split_tried = true;
-				if (deferred_split_scan(mm))
-					continue;
-			}
-			if (fault & VM_FAULT_OOM)
-				return -ENOMEM;
-			if (fault & ~VM_FAULT_RETRY)
-				return -EFAULT;
-		}
+		err = populate_pages(mm, vma, addr, vend, write);
+		if (err)
+			return err;
+		addr = vend;
 	}
 	return 0;
 }

@@ -272,14 +272,24 @@ void free_pgtables_bounds(struct umm_mm *mm, uint64_t start, uint64_t end,
 
 int do_munmap(struct umm_mm *mm, uint64_t start, uint64_t len);
 /*
- * mm_populate - fault [start, start + len) in, as MAP_POPULATE and
- * MAP_LOCKED do: private writable memory with write faults (so it is this
- * mm's own), the rest with read faults; inaccessible VMAs are skipped and
- * failures ignored, as on Linux. Locking: takes mmap_lock for read.
- * __mm_populate - the same over [start, end), mmap_lock held.
+ * populate_vma_page_range - fault [start, end) of @vma in, as mlock and
+ * MAP_POPULATE do: private writable memory with write faults (so it is
+ * this mm's own), the rest with read faults, forced where the VMA allows
+ * any access (PROT_NONE fails); entries already there are touched, as
+ * FOLL_TOUCH does. Nothing for VM_LOCKONFAULT.
+ * Locking: mmap_lock held. Return: 0, -EFAULT (PROT_NONE, or a fault that
+ * would raise a signal), -ENOMEM.
  */
+int populate_vma_page_range(struct vm_area_struct *vma, uint64_t start, uint64_t end);
+/*
+ * __mm_populate - populate_vma_page_range over the VMAs in [start, start
+ * + len), holes and VM_IO/VM_PFNMAP skipped; a failing VMA ends it, or
+ * with @ignore_errors is left for the next. mm_populate - the latter
+ * (MAP_POPULATE, MAP_LOCKED, mlockall).
+ * Locking: takes mmap_lock for read. Return: 0 or the first error.
+ */
+int __mm_populate(struct umm_mm *mm, uint64_t start, uint64_t len, bool ignore_errors);
 void mm_populate(struct umm_mm *mm, uint64_t start, uint64_t len);
-void __mm_populate(struct umm_mm *mm, uint64_t start, uint64_t end);
 /* vm_get_page_prot - the entry bits for pages of a VMA with @vm_flags. */
 pgprot_t vm_get_page_prot(unsigned long vm_flags);
 long change_protection(struct umm_mm *mm, uint64_t start, uint64_t end,

@@ -286,6 +286,8 @@ struct umm_mm {
 	struct rw_semaphore mmap_lock __cacheline_aligned;
 	uint64_t map_count;		/* VMAs; mmap_lock */
 	bool sealed;			/* a VMA was ever sealed; mmap_lock */
+	/* VM_LOCKED, VM_LOCKONFAULT for every new VMA (mlockall); mmap_lock */
+	unsigned long def_flags;
 	/* Writers waiting for VMA readers to leave sleep on this word. */
 	uint32_t vma_writer_wait;	/* atomic; bumped by a waking reader */
 	spinlock_t page_table_lock;	/* PUD level and up, vma->anon_vma */

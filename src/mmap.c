@@ -460,7 +460,7 @@ static int64_t do_mmap(struct umm_mm *mm, struct umm_file *file, uint64_t addr,
 		return -EOVERFLOW;
 	if (mm->map_count > mm->max_map_count)
 		return -ENOMEM;
-	vm_flags = calc_vm_prot_bits(prot) | calc_vm_flag_bits(flags) |
+	vm_flags = calc_vm_prot_bits(prot) | calc_vm_flag_bits(flags) | mm->def_flags |
 		   VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
 	addr = get_unmapped_area(mm, addr, len, pgoff, flags, file, &err);
 	if (err)
@@ -486,42 +486,6 @@ static int64_t do_mmap(struct umm_mm *mm, struct umm_file *file, uint64_t addr,
 			 (flags & (MAP_POPULATE | MAP_NONBLOCK)) == MAP_POPULATE))
 		*populate = len;
 	return ret;
-}
-
-void __mm_populate(struct umm_mm *mm, uint64_t start, uint64_t end)
-{
-	uint64_t addr = start;
-
-	mmap_assert_locked(mm);
-	while (addr < end) {
-		struct vm_area_struct *vma = find_vma(mm, addr);
-		unsigned int flags;
-		uint64_t stop;
-
-		if (!vma || vma->vm_start >= end)
-			break;
-		if (addr < vma->vm_start)
-			addr = vma->vm_start;
-		stop = vma->vm_end < end ? vma->vm_end : end;
-		flags = (vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE ?
-			FAULT_FLAG_WRITE : 0;
-		if (!(vma->vm_flags & VM_ACCESS_FLAGS) ||
-		    (vma->vm_flags & (VM_IO | VM_PFNMAP | VM_LOCKONFAULT))) {
-			addr = stop;
-			continue;
-		}
-		for (; addr < stop; addr += PAGE_SIZE)
-			if (handle_mm_fault(vma, addr, flags) & ~VM_FAULT_RETRY)
-				break;
-		addr = stop;
-	}
-}
-
-void mm_populate(struct umm_mm *mm, uint64_t start, uint64_t len)
-{
-	mmap_read_lock(mm);
-	__mm_populate(mm, start, start + len);
-	mmap_read_unlock(mm);
 }
 
 __visible int64_t umm_mmap(struct umm_mm *mm, uint64_t addr, uint64_t len, int prot,

@@ -219,6 +219,19 @@ struct prot_change {
 };
 
 /*
+ * A locked private VMA turned writable gets its own copies of the pages,
+ * as mprotect_fixup() faults them in; failures are not mprotect's.
+ * Locking: mmap_lock held for write.
+ */
+static void mprotect_populate(struct umm_mm *mm, uint64_t start, uint64_t end)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, start);
+
+	if (vma)
+		populate_vma_page_range(vma, start, end < vma->vm_end ? end : vma->vm_end);
+}
+
+/*
  * One plan of do_mprotect: from @start up to @end, or up to and including
  * the first VMA that must be populated (a locked private VMA turning
  * writable); then *resume is where the next plan starts (else 0).
@@ -321,7 +334,7 @@ static int mprotect_pass(struct umm_mm *mm, uint64_t start, uint64_t end, int pr
 		/* that VMA only, under mmap_lock, as mprotect_fixup() */
 		for (i = 0; i < nch; i++)
 			if (ch[i].populate)
-				__mm_populate(mm, ch[i].start, ch[i].end);
+				mprotect_populate(mm, ch[i].start, ch[i].end);
 	}
 out:
 	free(ch);

@@ -106,6 +106,25 @@ int umm_madvise(struct umm_mm *mm, uint64_t addr, uint64_t len, int advice);
  */
 int umm_mseal(struct umm_mm *mm, uint64_t addr, uint64_t len, unsigned long flags);
 /*
+ * umm_mlock, umm_mlock2, umm_munlock, umm_mlockall, umm_munlockall - as
+ * mlock(2) and friends, for a process with CAP_IPC_LOCK (no
+ * RLIMIT_MEMLOCK): VM_LOCKED (MLOCK_ONFAULT, MCL_ONFAULT: and
+ * VM_LOCKONFAULT) set or cleared on the VMAs of the range, split and
+ * merged as Linux does, then the range faulted in (not for "on fault").
+ * The range starts at the page holding @addr. A hole at @addr changes
+ * nothing; one further on ends the call after the VMAs before it
+ * (-ENOMEM both). A fault-in that fails reports -ENOMEM (a PROT_NONE VMA,
+ * or past the end of a file) or -EAGAIN (out of memory), the flags
+ * staying. MCL_FUTURE locks every later mapping of @mm (not of a fork's
+ * child). Return: 0 or -errno (-EINVAL for bad flags or a wrapping range).
+ */
+int umm_mlock(struct umm_mm *mm, uint64_t addr, uint64_t len);
+int umm_mlock2(struct umm_mm *mm, uint64_t addr, uint64_t len, unsigned int flags);
+int umm_munlock(struct umm_mm *mm, uint64_t addr, uint64_t len);
+int umm_mlockall(struct umm_mm *mm, int flags);
+int umm_munlockall(struct umm_mm *mm);
+
+/*
  * umm_msync - msync(2): MS_SYNC writes the dirty pages of shared file
  * mappings in the range back to their host file and waits; MS_ASYNC only
  * checks, as on Linux since 2.6.19.

@@ -1,0 +1,623 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * test_mlock - umm_mlock, umm_mlock2, umm_munlock, umm_mlockall and
+ * umm_munlockall side by side with the host's system calls: the same
+ * calls on a window of umm's mm and on a window of this process, then
+ * the return values and the window's smaps blocks (bounds, rights, Rss,
+ * Locked, VmFlags "lo"/"lf") compared. Scripted cases first (splits and
+ * merges, holes, PROT_NONE, a file mapping past its end, "on fault",
+ * bad arguments, advice a locked VMA refuses, droppable and sealed
+ * memory), then mlockall in a child process (it changes every VMA of
+ * the process), then random sequences of mmap, munmap, mprotect, mlock,
+ * mlock2, munlock, MADV_DONTNEED and writes (UMM_MLOCK_SEQUENCES,
+ * default 100; UMM_MLOCK_SEED). The host's calls are raw system calls:
+ * the sanitizers make mlock() a no-op.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <umm/umm.h>
+#include "test.h"
+#include "test_proc.h"
+
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT	0x01
+#endif
+#ifndef MCL_ONFAULT
+#define MCL_ONFAULT	4
+#endif
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE	0x08
+#endif
+#ifndef SYS_mseal
+#define SYS_mseal	462
+#endif
+
+#define P		4096ull
+#define NPAGES		32
+#define WIN		(NPAGES * P)
+#define RW		(PROT_READ | PROT_WRITE)
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+struct side {
+	struct umm_mm *mm;	/* NULL: the host */
+	uint64_t base, res;
+};
+
+/* ---- the calls, on either side (0 or -errno) ---- */
+
+static int64_t sys_ret(long r)
+{
+	return r < 0 ? -errno : r;
+}
+
+static int64_t do_mlock(struct side *s, uint64_t off, uint64_t len)
+{
+	if (s->mm)
+		return umm_mlock(s->mm, s->base + off, len);
+	return sys_ret(syscall(SYS_mlock, s->base + off, len));
+}
+
+static int64_t do_mlock2(struct side *s, uint64_t off, uint64_t len, unsigned int flags)
+{
+	if (s->mm)
+		return umm_mlock2(s->mm, s->base + off, len, flags);
+	return sys_ret(syscall(SYS_mlock2, s->base + off, len, flags));
+}
+
+static int64_t do_munlock(struct side *s, uint64_t off, uint64_t len)
+{
+	if (s->mm)
+		return umm_munlock(s->mm, s->base + off, len);
+	return sys_ret(syscall(SYS_munlock, s->base + off, len));
+}
+
+static int64_t do_mmap(struct side *s, uint64_t off, uint64_t len, int prot, int flags,
+		       int fd, struct umm_file *f, uint64_t foff)
+{
+	flags |= MAP_FIXED | (fd < 0 ? MAP_ANONYMOUS : 0);
+	if (s->mm) {
+		int64_t r = umm_mmap(s->mm, s->base + off, len, prot, flags,
+				     fd < 0 ? NULL : f, foff);
+
+		return r < 0 ? r : r - (int64_t)s->base;
+	}
+	void *p = mmap((void *)(s->base + off), len, prot, flags, fd, (off_t)foff);
+
+	return p == MAP_FAILED ? -errno : (int64_t)((uint64_t)(uintptr_t)p - s->base);
+}
+
+static int64_t do_anon(struct side *s, uint64_t off, uint64_t len, int prot)
+{
+	return do_mmap(s, off, len, prot, MAP_PRIVATE, -1, NULL, 0);
+}
+
+static int64_t do_munmap(struct side *s, uint64_t off, uint64_t len)
+{
+	return both_munmap(s->mm, s->base + off, len);
+}
+
+static int64_t do_mprotect(struct side *s, uint64_t off, uint64_t len, int prot)
+{
+	return both_mprotect(s->mm, s->base + off, len, prot);
+}
+
+static int64_t do_madvise(struct side *s, uint64_t off, uint64_t len, int advice)
+{
+	return both_madvise(s->mm, s->base + off, len, advice);
+}
+
+static void do_write(struct side *s, uint64_t off, char c)
+{
+	both_write_byte(s->mm, s->base + off, c);
+}
+
+/* ---- pairs ---- */
+
+static void open_pair(struct side *host, struct side *us)
+{
+	struct umm_opts o = { .size = sizeof(o) };
+
+	/* as the host's read faults, which allocate here (test_proc.h) */
+	o.flags = host_maps_zero_page() ? 0 : UMM_NO_ZERO_PAGE;
+	*host = (struct side){ 0 };
+	*us = (struct side){ .mm = umm_mm_create(&o) };
+	CHECK(us->mm);
+	if (!us->mm)
+		exit(test_done() | 1);
+	host->base = both_window(NULL, WIN, 2ull << 20, &host->res);
+	us->base = both_window(us->mm, WIN, 2ull << 20, &us->res);
+}
+
+static void close_pair(struct side *host, struct side *us)
+{
+	CHECK_EQ(munmap((void *)host->res, WIN + (4ull << 20)), 0);
+	umm_mm_destroy(us->mm);
+}
+
+/* The windows' smaps agree (what: the step, for the message). */
+static void same(struct side *host, struct side *us, const char *what)
+{
+	same_smaps_windows(host->base, us->mm, us->base, WIN, what);
+}
+
+/* The same call on both sides returns the same: @h and @u, @want if >= -4095. */
+static void same_ret(int64_t h, int64_t u, int64_t want, const char *what)
+{
+	if (h != u)
+		printf("     %s: host %lld, umm %lld\n", what, (long long)h, (long long)u);
+	CHECK_EQ(h, u);
+	if (want >= -4095)
+		CHECK_EQ(u, want);
+}
+
+#define BOTH(call, want, what)						\
+	do {								\
+		int64_t h_ = (call(&host));				\
+		int64_t u_ = (call(&us));				\
+		same_ret(h_, u_, (want), (what));			\
+	} while (0)
+
+/* ---- scripted cases ---- */
+
+static int64_t lock_middle(struct side *s) { return do_mlock(s, 4 * P, 4 * P); }
+static int64_t unlock_middle(struct side *s) { return do_munlock(s, 4 * P, 4 * P); }
+static int64_t rw16(struct side *s) { return do_anon(s, 0, 16 * P, RW); }
+
+/* A range inside a VMA: split in three, locked and faulted in; unlocked, merged again. */
+static void test_split_merge(void)
+{
+	struct side host, us;
+
+	open_pair(&host, &us);
+	BOTH(rw16, 0, "mmap");
+	do_write(&host, 5 * P, 'a');
+	do_write(&us, 5 * P, 'a');
+	BOTH(lock_middle, 0, "mlock of the middle");
+	same(&host, &us, "mlock of the middle");
+	BOTH(lock_middle, 0, "mlock again");
+	BOTH(unlock_middle, 0, "munlock");
+	same(&host, &us, "munlock: one VMA again");
+	close_pair(&host, &us);
+}
+
+static int64_t rw_then_none(struct side *s)
+{
+	int64_t r = do_anon(s, 0, 4 * P, RW);
+
+	return r < 0 ? r : do_anon(s, 4 * P, 4 * P, PROT_NONE);
+}
+static int64_t lock8(struct side *s) { return do_mlock(s, 0, 8 * P); }
+static int64_t unlock8(struct side *s) { return do_munlock(s, 0, 8 * P); }
+static int64_t none_then_rw(struct side *s)
+{
+	int64_t r = do_anon(s, 10 * P, 4 * P, PROT_NONE);
+
+	return r < 0 ? r : do_anon(s, 14 * P, 4 * P, RW);
+}
+static int64_t lock_10_8(struct side *s) { return do_mlock(s, 10 * P, 8 * P); }
+
+/*
+ * A PROT_NONE VMA cannot be faulted in: -ENOMEM, the flags set all the
+ * same, the VMAs before it faulted in, those after it not.
+ */
+static void test_prot_none(void)
+{
+	struct side host, us;
+
+	open_pair(&host, &us);
+	BOTH(rw_then_none, 4 * P, "mmap");
+	BOTH(lock8, -ENOMEM, "mlock over rw and PROT_NONE");
+	same(&host, &us, "mlock over rw and PROT_NONE");
+	BOTH(unlock8, 0, "munlock");
+	BOTH(none_then_rw, 14 * P, "mmap");
+	BOTH(lock_10_8, -ENOMEM, "mlock over PROT_NONE and rw");
+	same(&host, &us, "mlock over PROT_NONE and rw");
+	close_pair(&host, &us);
+}
+
+/* Two VMAs with a real hole between them (the window is PROT_NONE else). */
+static int64_t two_with_hole(struct side *s)
+{
+	int64_t r = do_anon(s, 0, 4 * P, RW);
+
+	r = r < 0 ? r : do_anon(s, 6 * P, 4 * P, RW);
+	return r < 0 ? r : do_munmap(s, 4 * P, 2 * P);
+}
+static int64_t lock_hole_start(struct side *s) { return do_mlock(s, 4 * P, 4 * P); }
+static int64_t lock_over_hole(struct side *s) { return do_mlock(s, 2 * P, 6 * P); }
+static int64_t unlock_over_hole(struct side *s) { return do_munlock(s, 0, 10 * P); }
+
+/* A hole at the start changes nothing; one further on ends the call there. */
+static void test_holes(void)
+{
+	struct side host, us;
+
+	open_pair(&host, &us);
+	BOTH(two_with_hole, 0, "mmap, munmap");
+	BOTH(lock_hole_start, -ENOMEM, "mlock from a hole");
+	same(&host, &us, "mlock from a hole");
+	BOTH(lock_over_hole, -ENOMEM, "mlock over a hole");
+	same(&host, &us, "mlock over a hole");
+	BOTH(unlock_over_hole, -ENOMEM, "munlock over a hole");
+	same(&host, &us, "munlock over a hole");
+	close_pair(&host, &us);
+}
+
+static int64_t onfault(struct side *s) { return do_mlock2(s, 2 * P, 8 * P, MLOCK_ONFAULT); }
+static int64_t bad_flags(struct side *s) { return do_mlock2(s, 0, P, 2); }
+static int64_t unaligned_zero(struct side *s) { return do_mlock(s, 12 * P + 1, 0); }
+static int64_t wraps(struct side *s) { return do_mlock(s, 0, UINT64_MAX); }
+static int64_t unlock_wraps(struct side *s) { return do_munlock(s, 0, -2 * P); }
+static int64_t relock(struct side *s) { return do_mlock(s, 0, 16 * P); }
+static int64_t dontneed(struct side *s) { return do_madvise(s, 0, P, MADV_DONTNEED); }
+static int64_t unlock_all16(struct side *s) { return do_munlock(s, 0, 16 * P); }
+static int64_t dontneed16(struct side *s) { return do_madvise(s, 0, 16 * P, MADV_DONTNEED); }
+
+/*
+ * "On fault": nothing faulted in, pages locked as they come; a zero
+ * length at an unaligned address still locks its page; a length that
+ * wraps to nothing is no error for mlock, a range that wraps is for
+ * munlock; a locked VMA refuses MADV_DONTNEED.
+ */
+static void test_onfault_and_arguments(void)
+{
+	struct side host, us;
+
+	open_pair(&host, &us);
+	BOTH(rw16, 0, "mmap");
+	BOTH(onfault, 0, "mlock2(MLOCK_ONFAULT)");
+	same(&host, &us, "mlock2(MLOCK_ONFAULT)");
+	do_write(&host, 3 * P, 'o');
+	do_write(&us, 3 * P, 'o');
+	same(&host, &us, "a page written under MLOCK_ONFAULT");
+	BOTH(bad_flags, -EINVAL, "mlock2 with an unknown flag");
+	BOTH(unaligned_zero, 0, "mlock of 0 bytes at an unaligned address");
+	same(&host, &us, "mlock of 0 bytes at an unaligned address");
+	BOTH(wraps, 0, "mlock of a length that wraps");
+	BOTH(unlock_wraps, -EINVAL, "munlock of a range that wraps");
+	BOTH(relock, 0, "mlock of all");
+	same(&host, &us, "mlock of all: the on-fault part too");
+	BOTH(dontneed, -EINVAL, "MADV_DONTNEED of locked memory");
+	BOTH(unlock_all16, 0, "munlock of all");
+	BOTH(dontneed16, 0, "MADV_DONTNEED after munlock");
+	same(&host, &us, "munlock of all");
+	CHECK_EQ(umm_mlock(NULL, 0, P), -EINVAL);
+	CHECK_EQ(umm_mlock2(NULL, 0, P, 0), -EINVAL);
+	CHECK_EQ(umm_munlock(NULL, 0, P), -EINVAL);
+	CHECK_EQ(umm_mlockall(NULL, MCL_CURRENT), -EINVAL);
+	CHECK_EQ(umm_munlockall(NULL), -EINVAL);
+	close_pair(&host, &us);
+}
+
+static int hfd = -1;
+static struct umm_file *ufile;
+
+static int64_t file_maps(struct side *s)
+{
+	int64_t r = do_mmap(s, 0, 8 * P, RW, MAP_SHARED, hfd, ufile, 0);
+
+	if (r < 0)
+		return r;
+	r = do_mmap(s, 10 * P, 4 * P, PROT_READ, MAP_PRIVATE, hfd, ufile, 0);
+	if (r < 0)
+		return r;
+	return do_mmap(s, 16 * P, 4 * P, RW, MAP_SHARED, -1, NULL, 0);
+}
+static int64_t lock_file(struct side *s) { return do_mlock(s, 0, 8 * P); }
+static int64_t lock_rest(struct side *s)
+{
+	int64_t r = do_mlock(s, 10 * P, 4 * P);
+
+	return r < 0 ? r : do_mlock(s, 16 * P, 4 * P);
+}
+
+/*
+ * A shared file mapping that runs past the file's end: the pages before
+ * it are faulted in, the first one past it fails (-ENOMEM, as SIGBUS
+ * would); a private read-only mapping of the file and shared anonymous
+ * memory are faulted in with reads (clean).
+ */
+static void test_files(void)
+{
+	char path[] = "/tmp/umm_mlock_XXXXXX";
+	static char buf[5 * P];
+	struct side host, us;
+
+	hfd = mkstemp(path);
+	CHECK(hfd >= 0);
+	unlink(path);
+	memset(buf, 'f', sizeof(buf));
+	CHECK_EQ(write(hfd, buf, sizeof(buf) - 100), (ssize_t)(sizeof(buf) - 100));
+	CHECK_EQ(fsync(hfd), 0);
+	CHECK_EQ(posix_fadvise(hfd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	ufile = umm_file_from_fd(hfd, O_RDWR);
+	CHECK(ufile);
+	open_pair(&host, &us);
+	BOTH(file_maps, 16 * P, "mmap");
+	BOTH(lock_file, -ENOMEM, "mlock of a file mapping past the file's end");
+	BOTH(lock_rest, 0, "mlock of a private file mapping and shared memory");
+	/*
+	 * The host maps the cached pages around a fault (fault-around) where
+	 * umm maps only what it faults: the same here, every page is faulted.
+	 */
+	same(&host, &us, "mlocked file mappings");
+	close_pair(&host, &us);
+	umm_file_put(ufile);
+	close(hfd);
+}
+
+static int64_t droppable(struct side *s)
+{
+	return do_mmap(s, 0, 4 * P, RW, MAP_DROPPABLE, -1, NULL, 0);
+}
+static int64_t lock4(struct side *s) { return do_mlock(s, 0, 4 * P); }
+static int64_t sealed(struct side *s)
+{
+	int64_t r = do_anon(s, 8 * P, 4 * P, PROT_READ);
+
+	if (r < 0)
+		return r;
+	if (s->mm)
+		return umm_mseal(s->mm, s->base + 8 * P, 4 * P, 0);
+	return sys_ret(syscall(SYS_mseal, s->base + 8 * P, 4 * P, 0));
+}
+static int64_t lock_sealed(struct side *s) { return do_mlock(s, 8 * P, 2 * P); }
+
+/* Droppable memory is never locked (no error); a seal does not stop mlock. */
+static void droppable_sealed_steps(void)
+{
+	struct side host, us;
+	int64_t h, u;
+
+	open_pair(&host, &us);
+	h = droppable(&host);
+	u = droppable(&us);
+	if (h == -EINVAL) {
+		printf("     note: the host has no MAP_DROPPABLE: not compared\n");
+	} else {
+		same_ret(h, u, 0, "mmap(MAP_DROPPABLE)");
+		BOTH(lock4, 0, "mlock of droppable memory");
+		same(&host, &us, "mlock of droppable memory");
+	}
+	h = sealed(&host);
+	u = sealed(&us);
+	if (h == -ENOSYS) {
+		printf("     note: the host has no mseal: not compared\n");
+		close_pair(&host, &us);
+		return;
+	}
+	same_ret(h, u, 0, "mseal");
+	BOTH(lock_sealed, 0, "mlock of sealed memory");
+	same(&host, &us, "mlock of sealed memory");
+	/* a sealed window can never be unmapped: the child's goes with it */
+	umm_mm_destroy(us.mm);
+}
+
+/* ---- mlockall, in a child (it reaches every VMA of the process) ---- */
+
+static int64_t host_mlockall(int flags)
+{
+	return sys_ret(syscall(SYS_mlockall, flags));
+}
+
+static int64_t host_munlockall(void)
+{
+	return sys_ret(syscall(SYS_munlockall));
+}
+
+static void mlockall_steps(void)
+{
+	static const int bad[] = { 0, MCL_ONFAULT, 8, MCL_CURRENT | 8 };
+	struct side host, us;
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(bad); i++) {
+		open_pair(&host, &us);
+		same_ret(host_mlockall(bad[i]), umm_mlockall(us.mm, bad[i]), -EINVAL,
+			 "mlockall with bad flags");
+		close_pair(&host, &us);
+	}
+	open_pair(&host, &us);
+	BOTH(rw16, 0, "mmap");
+	/* later mappings locked, on fault: nothing populated now */
+	same_ret(host_mlockall(MCL_FUTURE | MCL_ONFAULT),
+		 umm_mlockall(us.mm, MCL_FUTURE | MCL_ONFAULT), 0, "mlockall(MCL_FUTURE|ONFAULT)");
+	same_ret(do_anon(&host, 20 * P, 4 * P, RW), do_anon(&us, 20 * P, 4 * P, RW),
+		 20 * P, "mmap under MCL_FUTURE");
+	same(&host, &us, "mmap under MCL_FUTURE|MCL_ONFAULT");
+	/* every VMA, on fault: flags only (the window's, compared) */
+	same_ret(host_mlockall(MCL_CURRENT | MCL_ONFAULT),
+		 umm_mlockall(us.mm, MCL_CURRENT | MCL_ONFAULT), 0,
+		 "mlockall(MCL_CURRENT|ONFAULT)");
+	same(&host, &us, "mlockall(MCL_CURRENT|MCL_ONFAULT)");
+	same_ret(host_munlockall(), umm_munlockall(us.mm), 0, "munlockall");
+	same_ret(do_anon(&host, 26 * P, 2 * P, RW), do_anon(&us, 26 * P, 2 * P, RW),
+		 26 * P, "mmap after munlockall");
+	same(&host, &us, "munlockall");
+	/*
+	 * Every VMA, faulted in: umm's alone (the host's would fault in
+	 * umm's whole frame pool, and a sanitizer's shadow), against what
+	 * the host did to the same layout above but for the faulting.
+	 */
+	CHECK_EQ(umm_mlockall(us.mm, MCL_CURRENT), 0);
+	{
+		char *u = smaps_window(us.mm, 0, us.base, WIN, NULL);
+
+		/* 16 + 4 + 2 private writable pages, the reservation not */
+		CHECK_EQ(field_kb(u, "Rss"), (16 + 4 + 2) * 4);
+		CHECK_EQ(field_kb(u, "Locked"), (16 + 4 + 2) * 4);
+		free(u);
+	}
+	CHECK_EQ(umm_munlockall(us.mm), 0);
+	close_pair(&host, &us);
+}
+
+/*
+ * Run @fn in a child process: for what changes every VMA of the process
+ * (mlockall) or leaves a window that can never go (a sealed one).
+ */
+static void in_child(void (*fn)(void))
+{
+	pid_t pid;
+	int status = 0;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		fn();
+		fflush(stdout);
+		_exit(test_failures ? 1 : 0);
+	}
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		printf("     the child's status: %#x\n", status);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void test_mlockall(void)
+{
+	in_child(mlockall_steps);
+}
+
+static void test_droppable_sealed(void)
+{
+	in_child(droppable_sealed_steps);
+}
+
+/* ---- random sequences ---- */
+
+static uint64_t rnd(uint64_t *s)
+{
+	return xrand(s);
+}
+
+static const int prots[] = { PROT_NONE, PROT_READ, RW, PROT_WRITE };
+
+/* One random call on both sides; false when they disagreed. */
+static bool random_op(struct side *host, struct side *us, uint64_t *s, char *what,
+		      size_t wlen)
+{
+	uint64_t off = (rnd(s) % NPAGES) * P, len = (1 + rnd(s) % 8) * P;
+	int prot = prots[rnd(s) % ARRAY_SIZE(prots)];
+	int64_t h = 0, u = 0;
+
+	if (off + len > WIN)
+		len = WIN - off;
+	switch (rnd(s) % 9) {
+	case 0:
+		snprintf(what, wlen, "mmap %llu+%llu prot %d", off / P, len / P, prot);
+		h = do_anon(host, off, len, prot);
+		u = do_anon(us, off, len, prot);
+		break;
+	case 1:
+		snprintf(what, wlen, "munmap %llu+%llu", off / P, len / P);
+		h = do_munmap(host, off, len);
+		u = do_munmap(us, off, len);
+		if (!h && !u) {
+			both_reserve(NULL, host->base + off, len);
+			both_reserve(us->mm, us->base + off, len);
+		}
+		break;
+	case 2:
+		snprintf(what, wlen, "mprotect %llu+%llu prot %d", off / P, len / P, prot);
+		h = do_mprotect(host, off, len, prot);
+		u = do_mprotect(us, off, len, prot);
+		break;
+	case 3:
+	case 4:
+		snprintf(what, wlen, "mlock %llu+%llu", off / P, len / P);
+		h = do_mlock(host, off, len);
+		u = do_mlock(us, off, len);
+		break;
+	case 5:
+		snprintf(what, wlen, "mlock2 onfault %llu+%llu", off / P, len / P);
+		h = do_mlock2(host, off, len, MLOCK_ONFAULT);
+		u = do_mlock2(us, off, len, MLOCK_ONFAULT);
+		break;
+	case 6:
+		snprintf(what, wlen, "munlock %llu+%llu", off / P, len / P);
+		h = do_munlock(host, off, len);
+		u = do_munlock(us, off, len);
+		break;
+	case 7:
+		snprintf(what, wlen, "MADV_DONTNEED %llu+%llu", off / P, len / P);
+		h = do_madvise(host, off, len, MADV_DONTNEED);
+		u = do_madvise(us, off, len, MADV_DONTNEED);
+		break;
+	default: {
+		char c = (char)('a' + rnd(s) % 26);
+
+		/* a write only where the host would not fault: a writable page */
+		snprintf(what, wlen, "write %llu", off / P);
+		if (do_mprotect(host, off, P, RW) || do_mprotect(us, off, P, RW))
+			return true;
+		do_write(host, off, c);
+		do_write(us, off, c);
+		break;
+	}
+	}
+	if (h != u)
+		printf("     %s: host %lld, umm %lld\n", what, (long long)h, (long long)u);
+	return h == u;
+}
+
+static void test_random(void)
+{
+	const char *env = getenv("UMM_MLOCK_SEQUENCES");
+	const char *seed_env = getenv("UMM_MLOCK_SEED");
+	unsigned long n = env ? strtoul(env, NULL, 0) : 100;
+	uint64_t seed = seed_env ? strtoull(seed_env, NULL, 0) : 0x6d6c6f636bull;
+	unsigned long bad = 0;
+
+	for (unsigned long i = 0; i < n && bad < 3; i++) {
+		uint64_t s = seed + i;
+		struct side host, us;
+		char log[40][96];
+		bool ok = true;
+		int k;
+
+		open_pair(&host, &us);
+		for (k = 0; k < 40 && ok; k++)
+			ok = random_op(&host, &us, &s, log[k], sizeof(log[k]));
+		if (ok) {
+			char *h = smaps_window(NULL, 0, host.base, WIN, NULL);
+			char *u = smaps_window(us.mm, 0, us.base, WIN, NULL);
+
+			ok = h && u && !strcmp(h, u);
+			if (!ok)
+				show_diff(h, u);
+			free(h);
+			free(u);
+		}
+		if (!ok) {
+			bad++;
+			printf("     sequence %lu (seed 0x%llx) differs after:\n", i,
+			       (unsigned long long)(seed + i));
+			for (int j = 0; j < k; j++)
+				printf("       %s\n", log[j]);
+		}
+		CHECK(ok);
+		close_pair(&host, &us);
+	}
+}
+
+int main(void)
+{
+	RUN(test_split_merge);
+	RUN(test_prot_none);
+	RUN(test_holes);
+	RUN(test_onfault_and_arguments);
+	RUN(test_files);
+	RUN(test_droppable_sealed);
+	RUN(test_mlockall);
+	RUN(test_random);
+	return test_done();
+}
