@@ -63,10 +63,23 @@ static bool madvise_behavior_valid(int behavior)
 	case MADV_POPULATE_WRITE:
 	case MADV_GUARD_INSTALL:
 	case MADV_GUARD_REMOVE:
+	case MADV_MERGEABLE:
+	case MADV_UNMERGEABLE:
 		return true;
 	default:
 		return false;
 	}
+}
+
+/*
+ * VMAs KSM may merge pages of (vma_ksm_compatible): private memory but
+ * for special and droppable mappings. MADV_MERGEABLE of another passes
+ * it over without an error.
+ */
+static bool ksm_compatible(unsigned long vm_flags)
+{
+	return !(vm_flags & (VM_SHARED | VM_MAYSHARE | VM_PFNMAP | VM_IO | VM_DONTEXPAND |
+			     VM_HUGETLB | VM_DROPPABLE));
 }
 
 static bool madvise_need_mmap_write(int behavior)
@@ -136,6 +149,15 @@ static int madvise_newflags(const struct vma_desc *d, int behavior,
 		break;
 	case MADV_NOHUGEPAGE:
 		f = (f & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
+		break;
+	case MADV_MERGEABLE:
+		/* no ksmd: as a host with /sys/kernel/mm/ksm/run 0, the default */
+		if (ksm_compatible(f))
+			f |= VM_MERGEABLE;
+		break;
+	case MADV_UNMERGEABLE:
+		/* no page was ever merged: nothing to break apart */
+		f &= ~VM_MERGEABLE;
 		break;
 	}
 	*out = f;

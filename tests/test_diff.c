@@ -186,6 +186,8 @@ static const char *advice_name(int advice)
 		[MADV_POPULATE_WRITE] = "MADV_POPULATE_WRITE",
 		[MADV_GUARD_INSTALL] = "MADV_GUARD_INSTALL",
 		[MADV_GUARD_REMOVE] = "MADV_GUARD_REMOVE",
+		[MADV_MERGEABLE] = "MADV_MERGEABLE",
+		[MADV_UNMERGEABLE] = "MADV_UNMERGEABLE",
 	};
 
 	if (advice >= 0 && advice < (int)(sizeof(names) / sizeof(names[0])) &&
@@ -1174,6 +1176,8 @@ static void gen_madvise(struct gen *g, struct op *op)
 		MADV_REMOVE, MADV_WILLNEED, MADV_COLD, MADV_PAGEOUT,
 		MADV_DONTNEED_LOCKED, MADV_POPULATE_READ, MADV_POPULATE_WRITE,
 		MADV_GUARD_INSTALL, MADV_GUARD_REMOVE,
+		/* KSM: the host's ksmd stopped (run 0), as umm's has none */
+		MADV_MERGEABLE, MADV_UNMERGEABLE,
 		5, 77, 1000, -1,		/* unknown */
 	};
 

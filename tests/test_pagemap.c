@@ -295,6 +295,50 @@ static void clear_refs_as_host(struct side *host, struct side *us)
 	CHECK_EQ(smaps_kb(us, "Referenced"), 8);
 }
 
+/*
+ * KSM's advice beside the host's, whose ksmd is stopped (run 0, the
+ * default; umm has none): MADV_MERGEABLE marks private VMAs (smaps'
+ * "mg"), passes shared ones over without an error, splits a VMA it marks
+ * in part, and a marked VMA does not merge with an unmarked neighbour;
+ * MADV_UNMERGEABLE undoes it all. A hole still answers -ENOMEM.
+ */
+static void test_ksm_advice_as_host(void)
+{
+	const uint64_t len = 32 * P;
+	struct umm_mm *mm = umm_mm_create(NULL);
+	uint64_t hres, ures, h, u;
+	int flags = MAP_ANONYMOUS | MAP_FIXED;
+
+	CHECK(mm);
+	if (!mm)
+		return;
+	h = both_window(NULL, len, 2ull << 20, &hres);
+	u = both_window(mm, len, 2ull << 20, &ures);
+	CHECK(mmap((void *)h, 16 * P, PROT_READ | PROT_WRITE, flags | MAP_PRIVATE, -1, 0) ==
+	      (void *)h);
+	CHECK_EQ(umm_mmap(mm, u, 16 * P, PROT_READ | PROT_WRITE, flags | MAP_PRIVATE, NULL, 0),
+		 (int64_t)u);
+	CHECK(mmap((void *)(h + 16 * P), 8 * P, PROT_READ | PROT_WRITE, flags | MAP_SHARED,
+		   -1, 0) == (void *)(h + 16 * P));
+	CHECK_EQ(umm_mmap(mm, u + 16 * P, 8 * P, PROT_READ | PROT_WRITE, flags | MAP_SHARED,
+			  NULL, 0), (int64_t)(u + 16 * P));
+	both_write_byte(NULL, h + 2 * P, 'k');
+	both_write_byte(mm, u + 2 * P, 'k');
+	CHECK_EQ(madvise_pair(h, mm, u, 4 * P, 16 * P, MADV_MERGEABLE), 0);
+	same_smaps_windows(h, mm, u, len, "MADV_MERGEABLE over private and shared memory");
+	CHECK_EQ(madvise_pair(h, mm, u, 0, 4 * P, MADV_MERGEABLE), 0);
+	same_smaps_windows(h, mm, u, len, "MADV_MERGEABLE of the rest: one VMA again");
+	CHECK_EQ(madvise_pair(h, mm, u, 8 * P, 4 * P, MADV_UNMERGEABLE), 0);
+	same_smaps_windows(h, mm, u, len, "MADV_UNMERGEABLE of a part");
+	CHECK_EQ(both_munmap(NULL, h + 24 * P, 2 * P), 0);
+	CHECK_EQ(both_munmap(mm, u + 24 * P, 2 * P), 0);
+	CHECK_EQ(madvise_pair(h, mm, u, 20 * P, 10 * P, MADV_MERGEABLE), -ENOMEM);
+	CHECK_EQ(madvise_pair(h, mm, u, 0, 16 * P, MADV_UNMERGEABLE), 0);
+	same_smaps_windows(h, mm, u, len, "MADV_UNMERGEABLE of all");
+	CHECK_EQ(munmap((void *)hres, len + (4ull << 20)), 0);
+	umm_mm_destroy(mm);
+}
+
 static void test_proc_views_as_host(void)
 {
 	char path[] = "/tmp/umm_pagemap_XXXXXX";
@@ -714,5 +758,6 @@ int main(void)
 	RUN(test_fork_free_as_host);
 	RUN(test_cold_pageout_as_host);
 	RUN(test_shmem_thp_as_host);
+	RUN(test_ksm_advice_as_host);
 	return test_done();
 }
