@@ -444,16 +444,18 @@ static bool populate_refused(struct vm_area_struct *vma, bool write)
 /*
  * One PTE that may already give the access: FOLL_TOUCH makes it accessed
  * and, for a write, the page dirty (folio_mark_dirty; the entry's own
- * dirty bit stays as it is). Locking: the PTE lock held.
+ * dirty bit stays as it is). A forced read (@force: mlock's, of a VMA
+ * that may be read but is not readable) takes any present page.
+ * Locking: the PTE lock held.
  * Return: false when the access needs a fault.
  */
-static bool populate_touch_pte(pte_t *ptep, bool write)
+static bool populate_touch_pte(pte_t *ptep, bool write, bool force)
 {
 	pte_t pte = ptep_get(ptep);
 
 	if (!(pte_flags(pte) & _PAGE_PRESENT))
 		return false;
-	if (write ? !pte_write(pte) : (pte_flags(pte) & _PAGE_NOREAD))
+	if (write ? !pte_write(pte) : (!force && (pte_flags(pte) & _PAGE_NOREAD)))
 		return false;
 	/* lockless walkers set these bits with CAS: do the same */
 	while (!pte_young(pte) &&
@@ -471,7 +473,8 @@ static bool populate_touch_pte(pte_t *ptep, bool write)
  * Locking: mmap_lock held (the upper tables stay); takes the PTE locks.
  * Return: the first address in [addr, end) that needs a fault, or @end.
  */
-static uint64_t populate_scan(struct umm_mm *mm, uint64_t addr, uint64_t end, bool write)
+static uint64_t populate_scan(struct umm_mm *mm, uint64_t addr, uint64_t end, bool write,
+			      bool force)
 {
 	while (addr < end) {
 		uint64_t next = pmd_addr_end(addr, end);
@@ -485,8 +488,11 @@ static uint64_t populate_scan(struct umm_mm *mm, uint64_t addr, uint64_t end, bo
 		if (!pmd)
 			return addr;
 		if (pmd_leaf(pmdp_get_lockless(pmd))) {
+			uint64_t v = pmd_val(pmdp_get_lockless(pmd));
+
 			/* touch_pmd(): accessed, and dirty for a write */
-			if (!huge_pmd_set_access(pmd, write))
+			if (!huge_pmd_set_access(pmd, write) &&
+			    !(force && !write && (v & _PAGE_PRESENT)))
 				return addr;
 			addr = next;
 			continue;
@@ -495,7 +501,7 @@ static uint64_t populate_scan(struct umm_mm *mm, uint64_t addr, uint64_t end, bo
 		if (!ptep)
 			return addr;	/* none, or a leaf now: the fault decides */
 		for (; addr < next; addr += PAGE_SIZE, ptep++)
-			if (!populate_touch_pte(ptep, write))
+			if (!populate_touch_pte(ptep, write, force))
 				break;
 		pte_unmap_unlock(ptep, ptl);
 		if (addr < next)
@@ -512,7 +518,7 @@ static uint64_t populate_scan(struct umm_mm *mm, uint64_t addr, uint64_t end, bo
  * would raise a signal.
  */
 static int populate_pages(struct umm_mm *mm, struct vm_area_struct *vma, uint64_t addr,
-			  uint64_t end, bool write)
+			  uint64_t end, bool write, bool force)
 {
 	unsigned int flags = write ? FAULT_FLAG_WRITE : 0;
 	bool split_tried = false;
@@ -520,7 +526,7 @@ static int populate_pages(struct umm_mm *mm, struct vm_area_struct *vma, uint64_
 	for (;;) {
 		vm_fault_t fault;
 
-		addr = populate_scan(mm, addr, end, write);
+		addr = populate_scan(mm, addr, end, write, force);
 		if (addr >= end)
 			return 0;
 		fault = handle_mm_fault(vma, addr, flags);
@@ -546,7 +552,7 @@ int populate_vma_page_range(struct vm_area_struct *vma, uint64_t start, uint64_t
 	/* forced where the VMA allows any access: PROT_NONE alone fails */
 	if (!(vma->vm_flags & VM_ACCESS_FLAGS))
 		return -EFAULT;
-	return populate_pages(vma->vm_mm, vma, start, end, write);
+	return populate_pages(vma->vm_mm, vma, start, end, write, true);
 }
 
 int __mm_populate(struct umm_mm *mm, uint64_t start, uint64_t len, bool ignore_errors)
@@ -595,7 +601,7 @@ int faultin_page_range(struct umm_mm *mm, uint64_t start, uint64_t end, bool wri
 		if (populate_refused(vma, write))
 			return -EINVAL;
 		vend = vma->vm_end < end ? vma->vm_end : end;
-		err = populate_pages(mm, vma, addr, vend, write);
+		err = populate_pages(mm, vma, addr, vend, write, false);
 		if (err)
 			return err;
 		addr = vend;

@@ -296,6 +296,32 @@ static void test_onfault_and_arguments(void)
 	close_pair(&host, &us);
 }
 
+static int64_t exec_write_only(struct side *s)
+{
+	int64_t r = do_anon(s, 0, 4 * P, PROT_EXEC);
+
+	r = r < 0 ? r : do_anon(s, 4 * P, 4 * P, PROT_WRITE);
+	return r < 0 ? r : do_anon(s, 8 * P, 4 * P, PROT_READ);
+}
+static int64_t lock12(struct side *s) { return do_mlock(s, 0, 12 * P); }
+
+/*
+ * Memory that may be accessed at all is faulted in even where it is not
+ * readable (a forced read of exec-only memory, a write of write-only).
+ */
+static void test_exec_write_only(void)
+{
+	struct side host, us;
+
+	open_pair(&host, &us);
+	BOTH(exec_write_only, 8 * P, "mmap");
+	BOTH(lock12, 0, "mlock of exec-only, write-only and read-only memory");
+	same(&host, &us, "mlock of exec-only, write-only and read-only memory");
+	BOTH(lock12, 0, "mlock again: all present");
+	same(&host, &us, "mlock again");
+	close_pair(&host, &us);
+}
+
 static int hfd = -1;
 static struct umm_file *ufile;
 
@@ -615,6 +641,7 @@ int main(void)
 	RUN(test_prot_none);
 	RUN(test_holes);
 	RUN(test_onfault_and_arguments);
+	RUN(test_exec_write_only);
 	RUN(test_files);
 	RUN(test_droppable_sealed);
 	RUN(test_mlockall);
