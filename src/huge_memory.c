@@ -336,6 +336,9 @@ static void __split_huge_pmd_locked(struct umm_mm *mm, pmd_t *pmd)
 	bool exclusive = test_bit_page(PG_anon_exclusive, head);
 
 	VM_BUG_ON(folio_entire_mapcount(head) < 1);
+	/* the leaf's dirty bit goes to the folio too, as the kernel's split */
+	if (old & _PAGE_DIRTY)
+		set_bit_page(PG_dirty, head);
 	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
 		if (exclusive && i)
 			set_bit_page(PG_anon_exclusive, head + i);

@@ -223,6 +223,59 @@ out:
 }
 
 /*
+ * Do the entries from @pte on map all of the THP @head, in order, within
+ * the range the change walk (@walk's private data start with a struct
+ * change_walk) is at? The kernel's batch of a large folio's entries
+ * (folio_pte_batch, bounded by the range and the table) covering the
+ * whole folio: then madvise treats the folio as one, and does not split it.
+ * Locking: the PTE lock held (all 512 entries are in its table).
+ */
+static bool folio_whole_in_range(pte_t *pte, uint64_t addr, struct page *head,
+				 struct mm_walk *walk)
+{
+	struct change_walk *cw = walk->private;
+	uint64_t first = page_to_pfn(head);
+
+	if (pte_index(addr) || cw->end - addr < HPAGE_PMD_SIZE)
+		return false;
+	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
+		pte_t v = ptep_get(&pte[i]);
+
+		if (!pte_present(v) || pte_special(v) || pte_pfn(v) != first + i)
+			return false;
+	}
+	return true;
+}
+
+/* MADV_FREE's walk. */
+struct free_walk {
+	struct change_walk cw;		/* first: the walk's private data */
+	uint64_t skip_end;		/* the rest of a THP seen to whole */
+};
+
+/*
+ * MADV_FREE of the anonymous THP @head, which the range maps whole from
+ * @pte on: left whole, as madvise_free_pte_range leaves a large folio its
+ * batch covers (only one the range maps in part is split): its entries
+ * clean and old, the folio lazily freeable; a folio marked dirty is
+ * cleaned only when these entries are all its mappings (the kernel's
+ * folio_mapcount() == folio_nr_pages()), else it is left as it is.
+ * Locking: the PTE lock held.
+ */
+static void free_anon_folio_whole(pte_t *pte, uint64_t addr, struct page *head,
+				  struct mm_walk *walk)
+{
+	if (test_bit_page(PG_dirty, head)) {
+		if (folio_mapcount(head) != (int)HPAGE_PMD_NR)
+			return;
+		clear_bit_page(PG_dirty, head);
+	}
+	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++, pte++, addr += PAGE_SIZE)
+		pte_clear_bits(pte, ptep_get(pte), _PAGE_ACCESSED | _PAGE_DIRTY, addr, walk);
+	set_bit_page(PG_lazyfree, head);
+}
+
+/*
  * MADV_FREE of one entry, as madvise_free_pte_range: this mm's entry for
  * an anonymous page is made clean and old and the page marked lazily
  * freeable (its contents may go, unless it is written again first); a
@@ -232,20 +285,28 @@ out:
 static int madvise_free_pte(pte_t *pte, uint64_t addr, uint64_t next,
 			    struct mm_walk *walk)
 {
+	struct free_walk *fw = walk->private;
 	pte_t v = ptep_get(pte);
 	struct page *page;
 
 	(void)next;
-	if (!pte_present(v) || pte_special(v))
+	if (!pte_present(v) || pte_special(v) || addr < fw->skip_end)
 		return 0;
 	page = compound_head(pfn_to_page(pte_pfn(v)));
 	if (!PageAnon(page))
 		return 0;
 	/*
-	 * A THP is split (as the kernel's split_folio) and its pages freed
-	 * one by one; one mapped elsewhere too is left as it is. The split
-	 * may have put the zero page here.
+	 * A THP the range maps whole stays whole; one it maps in part is
+	 * split (as the kernel's split_folio) and its pages freed one by
+	 * one; one mapped elsewhere too is left as it is. The split may
+	 * have put the zero page here.
 	 */
+	if (PageHead(page) && pfn_to_page(pte_pfn(v)) == page &&
+	    folio_whole_in_range(pte, addr, page, walk)) {
+		fw->skip_end = addr + HPAGE_PMD_SIZE;
+		free_anon_folio_whole(pte, addr, page, walk);
+		return 0;
+	}
 	if (PageHead(page)) {
 		if (split_folio_pte(walk, pte, addr, page) < 0)
 			return 0;
@@ -435,27 +496,6 @@ static bool file_folio_mapped_here(pte_t *pte, struct page *head)
 }
 
 /*
- * Do the entries from @pte on map all of @head, in order, within the range?
- * Locking: the PTE lock held (all 512 entries are in its table).
- */
-static bool file_folio_whole(pte_t *pte, uint64_t addr, struct page *head,
-			     struct mm_walk *walk)
-{
-	struct cold_walk *w = walk->private;
-	uint64_t first = page_to_pfn(head);
-
-	if (pte_index(addr) || w->cw.end - addr < HPAGE_PMD_SIZE)
-		return false;
-	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
-		pte_t v = ptep_get(&pte[i]);
-
-		if (!pte_present(v) || pte_special(v) || pte_pfn(v) != first + i)
-			return false;
-	}
-	return true;
-}
-
-/*
  * MADV_COLD or MADV_PAGEOUT of a shared-memory THP mapped here by PTEs
  * (@page, mapped by @pte), as the kernel's batch of a large folio's
  * entries: when the range holds all of it, cold makes the entries old
@@ -476,7 +516,7 @@ static int cold_file_folio_pte(pte_t *pte, uint64_t addr, struct page *page,
 		return 0;	/* its split is already due */
 	if (!file_folio_mapped_here(pte, head))
 		return 0;
-	if (page != head || !file_folio_whole(pte, addr, head, walk)) {
+	if (page != head || !folio_whole_in_range(pte, addr, head, walk)) {
 		if (evict_reserve(w)) {
 			get_page(head);
 			w->evict[w->nr_evict++] = head;
@@ -511,13 +551,33 @@ static int cold_file_folio_pte(pte_t *pte, uint64_t addr, struct page *page,
 }
 
 /*
+ * MADV_COLD of the anonymous THP @head, which the range maps whole from
+ * @pte on: left whole, as the kernel leaves a large folio its batch
+ * covers, its entries made old when they are all its mappings (the
+ * kernel's folio_mapcount() == folio_nr_pages()).
+ * Locking: the PTE lock held.
+ */
+static void cold_anon_folio_whole(pte_t *pte, uint64_t addr, struct page *head,
+				  struct mm_walk *walk)
+{
+	struct cold_walk *w = walk->private;
+
+	w->skip_end = addr + HPAGE_PMD_SIZE;
+	if (folio_mapcount(head) != (int)HPAGE_PMD_NR)
+		return;
+	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++, pte++, addr += PAGE_SIZE)
+		pte_clear_bits(pte, ptep_get(pte), _PAGE_ACCESSED, addr, walk);
+}
+
+/*
  * One entry of MADV_COLD or MADV_PAGEOUT. A page mapped elsewhere too is
  * left alone ("do not interfere with other mappings"); a shared-memory
- * THP is seen to by cold_file_folio_pte; an anonymous THP is split
- * first when it can be (the kernel splits one the range covers in part;
- * umm, having no folio-wide reclaim or aging, splits any). For
- * pageout that includes one whose data must stay: the host's reclaim,
- * refused a swap slot for a large folio, splits it and keeps its pages.
+ * THP is seen to by cold_file_folio_pte; an anonymous THP the range
+ * covers in part is split first when it can be, as the kernel's; one it
+ * covers whole stays whole under MADV_COLD (cold_anon_folio_whole), and
+ * is split under MADV_PAGEOUT (umm has no folio-wide reclaim): the
+ * host's reclaim, refused a swap slot for a large folio, splits it and
+ * keeps its pages.
  * Locking: the PTE lock held (pte_entry).
  */
 static int madvise_cold_pte(pte_t *pte, uint64_t addr, uint64_t next,
@@ -538,6 +598,14 @@ static int madvise_cold_pte(pte_t *pte, uint64_t addr, uint64_t next,
 		return cold_file_folio_pte(pte, addr, page, head, walk);
 	if (w->pageout && !PageAnon(head) && !pageout_droppable(walk, head))
 		return 0;
+	if (PageHead(head) && !w->pageout) {
+		if (addr < w->skip_end)
+			return 0;	/* the rest of a THP seen to whole */
+		if (page == head && folio_whole_in_range(pte, addr, head, walk)) {
+			cold_anon_folio_whole(pte, addr, head, walk);
+			return 0;
+		}
+	}
 	if (PageHead(head)) {
 		if (split_folio_pte(walk, pte, addr, head) < 0)
 			return 0;
@@ -861,9 +929,9 @@ static int madvise_vma_behavior(struct vm_area_struct *vma, uint64_t start, uint
 	if (behavior == MADV_DONTNEED || behavior == MADV_DONTNEED_LOCKED)
 		zap_page_range(mm, start, end);
 	if (behavior == MADV_FREE) {
-		struct change_walk cw = { .whole_blocks = true };
+		struct free_walk fw = { .cw.whole_blocks = true };
 
-		walk_page_range(mm, start, end, &madvise_free_ops, &cw);
+		walk_page_range(mm, start, end, &madvise_free_ops, &fw);
 	}
 	if (behavior == MADV_COLD || behavior == MADV_PAGEOUT) {
 		struct cold_walk w = {

@@ -1272,6 +1272,125 @@ static void test_split_zero_pages(void)
 	close_pair(&host, &us);
 }
 
+/* settle_host's @redo: MADV_FREE and MADV_COLD of the two THPs, whole. */
+static void free_cold_whole_again(void *arg)
+{
+	struct side *host = ((struct pair *)arg)->host;
+
+	CHECK_EQ(madv(host, 0, 2 * M, MADV_FREE), 0);
+	CHECK_EQ(madv(host, 2 * M, 2 * M, MADV_COLD), 0);
+}
+
+/*
+ * PTE-mapped THPs a fork child shares, advised whole in the parent: the
+ * kernel leaves a folio its batch covers whole unsplit, and leaves it
+ * alone when mapped elsewhere too - MADV_COLD by its mapcount, MADV_FREE
+ * because the folio is dirty (its leaf's split made it so) and not this
+ * mapping's alone: nothing changes, no entry made old or clean.
+ */
+static void test_advice_whole_pte_mapped_fork(void)
+{
+	struct side host, us, uchild;
+	bool ok = three_half_written(&host, &us) && !host_has_swap();
+	struct umm_mm *child = NULL;
+	int to_child[2];
+	char c = 0;
+	pid_t pid;
+
+	for (uint64_t off = 0; off < 4 * M; off += 2 * M) {
+		CHECK_EQ(mprot(&host, off + M, P, PROT_READ), 0);
+		CHECK_EQ(mprot(&us, off + M, P, PROT_READ), 0);
+		CHECK_EQ(mprot(&host, off + M, P, PROT_READ | PROT_WRITE), 0);
+		CHECK_EQ(mprot(&us, off + M, P, PROT_READ | PROT_WRITE), 0);
+	}
+	CHECK(!pipe(to_child));
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(to_child[1]);
+		(void)!read(to_child[0], &c, 1);	/* until told */
+		_exit(0);
+	}
+	close(to_child[0]);
+	CHECK_EQ(umm_fork(us.mm, &child), 0);
+	CHECK(child);
+	uchild = us;
+	uchild.mm = child;
+	drain_host_lazyfree();
+	free_cold_whole_again(&(struct pair){ &host, &us });
+	CHECK_EQ(madv(&us, 0, 2 * M, MADV_FREE), 0);
+	CHECK_EQ(madv(&us, 2 * M, 2 * M, MADV_COLD), 0);
+	drain_host_lazyfree();
+	CHECK_EQ(side_kb(&us, "LazyFree"), 0);
+	CHECK_EQ(side_kb(&us, "Referenced"), 6144);
+	CHECK_EQ(side_kb(&us, "Shared_Dirty"), 6144);
+	CHECK_EQ(side_kb(&uchild, "LazyFree"), 0);
+	if (ok) {
+		settle_host(thp_smaps_agree, free_cold_whole_again,
+			    &(struct pair){ &host, &us }, "shared PTE-mapped THPs advised whole");
+		same_smaps(&host, &us, "shared PTE-mapped THPs advised whole");
+		same_pagemap(&host, &us);
+	}
+	CHECK_EQ(write(to_child[1], "x", 1), 1);
+	CHECK_EQ(waitpid(pid, NULL, 0), pid);
+	close(to_child[1]);
+	umm_mm_destroy(child);
+	close_pair(&host, &us);
+}
+
+/* settle_host's @redo: MADV_COLD and MADV_FREE of the first two THPs, whole. */
+static void advise_whole_again(void *arg)
+{
+	struct side *host = ((struct pair *)arg)->host;
+
+	CHECK_EQ(madv(host, 0, 2 * M, MADV_COLD), 0);
+	CHECK_EQ(madv(host, 2 * M, 2 * M, MADV_FREE), 0);
+}
+
+/*
+ * A THP mapped by PTEs (its leaf split by an mprotect and back) that the
+ * range of MADV_COLD or MADV_FREE covers whole is left whole, as the
+ * kernel's batch of a large folio's entries leaves it (only a folio the
+ * range covers in part is split): no split, so its zero-filled pages
+ * stay, the entries old (and clean, lazily free, for MADV_FREE).
+ */
+static void test_advice_whole_pte_mapped(void)
+{
+	struct side host, us;
+	bool ok = three_half_written(&host, &us) && !host_has_swap();
+
+	for (uint64_t off = 0; off < 6 * M; off += 2 * M) {
+		CHECK_EQ(mprot(&host, off + M, P, PROT_READ), 0);
+		CHECK_EQ(mprot(&us, off + M, P, PROT_READ), 0);
+		CHECK_EQ(mprot(&host, off + M, P, PROT_READ | PROT_WRITE), 0);
+		CHECK_EQ(mprot(&us, off + M, P, PROT_READ | PROT_WRITE), 0);
+	}
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 0);
+	drain_host_lazyfree();
+	advise_whole_again(&(struct pair){ &host, &us });
+	CHECK_EQ(madv(&us, 0, 2 * M, MADV_COLD), 0);
+	CHECK_EQ(madv(&us, 2 * M, 2 * M, MADV_FREE), 0);
+	drain_host_lazyfree();
+	CHECK_EQ(vmstat(us.mm, "thp_split_page"), 0);
+	CHECK_EQ(side_kb(&us, "Rss"), 6144);
+	CHECK_EQ(side_kb(&us, "LazyFree"), 2048);
+	CHECK_EQ(side_kb(&us, "Referenced"), 2048);
+	if (ok) {
+		settle_host(thp_smaps_agree, advise_whole_again,
+			    &(struct pair){ &host, &us }, "PTE-mapped THPs advised whole");
+		__same_smaps(&host, &us, "PTE-mapped THPs advised whole", REF_HOST_MORE);
+		same_pagemap(&host, &us);
+	}
+	/* a range one page short of the third: split, its zero pages gone */
+	CHECK_EQ(madv(&host, 4 * M, 2 * M - P, MADV_COLD), 0);
+	CHECK_EQ(madv(&us, 4 * M, 2 * M - P, MADV_COLD), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_split_page"), 1);
+	CHECK_EQ(side_kb(&us, "Rss"), 4096 + (256 + 1) * 4);
+	same_contents(&host, &us, 0, 6 * M);
+	close_pair(&host, &us);
+}
+
 /* ---- 7. MADV_COLLAPSE ---- */
 
 #ifndef MADV_COLLAPSE
@@ -2231,6 +2350,8 @@ int main(void)
 	RUN(test_madv_pageout);
 	RUN(test_madv_pageout_kept);
 	RUN(test_split_zero_pages);
+	RUN(test_advice_whole_pte_mapped_fork);
+	RUN(test_advice_whole_pte_mapped);
 	RUN(test_collapse_half);
 	RUN(test_collapse_rounding);
 	RUN(test_collapse_refused);
