@@ -340,7 +340,9 @@ static int madvise_free_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
 
 	if (!ptl)
 		return 0;
-	if (!(pmd_flags(v) & _PAGE_PRESENT) || (pmd_flags(v) & _PAGE_SPECIAL))
+	/* a PROT_NONE leaf too, as the kernel's pmd_present() */
+	if (!(pmd_flags(v) & (_PAGE_PRESENT | _PAGE_PROTNONE)) ||
+	    (pmd_flags(v) & _PAGE_SPECIAL))
 		goto unlock;
 	head = pmd_page(v);
 	if (!PageAnon(head) || folio_mapcount(head) != 1)
@@ -668,7 +670,9 @@ static int madvise_cold_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
 
 	if (!ptl)
 		return 0;
-	if (!(pmd_flags(v) & _PAGE_PRESENT) || (pmd_flags(v) & _PAGE_SPECIAL))
+	/* a PROT_NONE leaf too, as the kernel's pmd_present() */
+	if (!(pmd_flags(v) & (_PAGE_PRESENT | _PAGE_PROTNONE)) ||
+	    (pmd_flags(v) & _PAGE_SPECIAL))
 		goto unlock;
 	head = pmd_page(v);
 	if (folio_mapcount(head) != 1)

@@ -1391,6 +1391,53 @@ static void test_advice_whole_pte_mapped(void)
 	close_pair(&host, &us);
 }
 
+/* settle_host's @redo: the advice on PROT_NONE THPs again. */
+static void advise_protnone_again(void *arg)
+{
+	struct side *host = ((struct pair *)arg)->host;
+
+	advise_page5(host);
+	CHECK_EQ(madv(host, 6 * M, 2 * M, MADV_COLD), 0);
+}
+
+/*
+ * Advice on THP leaves made PROT_NONE: the kernel's walks take a PROT_NONE
+ * leaf for a present one (pmd_present), so advice on a part of one splits
+ * the folio (its zero-filled pages go) and MADV_COLD of a whole one makes
+ * it old, as on an accessible leaf.
+ */
+static void test_advice_protnone_thp(void)
+{
+	struct side host, us;
+	bool ok = three_half_written(&host, &us) && !host_has_swap();
+
+	map_huge(&host, &us, 6 * M, 2 * M);
+	fill(&host, 6 * M, 2 * M, 4);
+	fill(&us, 6 * M, 2 * M, 4);
+	ok = ok && host_got_thp(&host, 8192, "four THPs");
+	CHECK_EQ(mprot(&host, 0, 8 * M, PROT_NONE), 0);
+	CHECK_EQ(mprot(&us, 0, 8 * M, PROT_NONE), 0);
+	drain_host_lazyfree();
+	advise_protnone_again(&(struct pair){ &host, &us });
+	advise_page5(&us);
+	CHECK_EQ(madv(&us, 6 * M, 2 * M, MADV_COLD), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_split_page"), 3);
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	CHECK_EQ(side_kb(&us, "Rss"), 3 * (256 + 1) * 4 + 2048);
+	CHECK_EQ(side_kb(&us, "LazyFree"), 4);
+	CHECK_EQ(side_kb(&us, "Referenced"), 3 * (256 + 1) * 4 - 8);
+	if (ok) {
+		settle_host(thp_smaps_agree, advise_protnone_again,
+			    &(struct pair){ &host, &us }, "PROT_NONE THPs advised");
+		__same_smaps(&host, &us, "PROT_NONE THPs advised", REF_ANY);
+		same_pagemap(&host, &us);
+	}
+	CHECK_EQ(mprot(&host, 0, 8 * M, PROT_READ | PROT_WRITE), 0);
+	CHECK_EQ(mprot(&us, 0, 8 * M, PROT_READ | PROT_WRITE), 0);
+	same_contents(&host, &us, 0, 8 * M);
+	close_pair(&host, &us);
+}
+
 /* ---- 7. MADV_COLLAPSE ---- */
 
 #ifndef MADV_COLLAPSE
@@ -2352,6 +2399,7 @@ int main(void)
 	RUN(test_split_zero_pages);
 	RUN(test_advice_whole_pte_mapped_fork);
 	RUN(test_advice_whole_pte_mapped);
+	RUN(test_advice_protnone_thp);
 	RUN(test_collapse_half);
 	RUN(test_collapse_rounding);
 	RUN(test_collapse_refused);
