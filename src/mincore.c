@@ -2,7 +2,8 @@
 /*
  * mincore.c - umm_mincore: which pages of a range are resident, as
  * mincore(2) reports them: a present entry (the zero page included), or
- * for a file mapping a page in the file's cache.
+ * for a file mapping a page in the file's cache. Entries are read under
+ * their table's lock, as the kernel's.
  */
 #include <errno.h>
 #include <string.h>
@@ -10,34 +11,58 @@
 #include "mm.h"
 #include "filemap.h"
 
-/* Locking: mmap_lock held for read; RCU for the lockless table walk. */
-static unsigned char page_resident(struct umm_mm *mm, struct vm_area_struct *vma,
-				   uint64_t addr)
+/* A page no entry maps: resident if the file a VMA maps has it cached. */
+static unsigned char cache_resident(struct vm_area_struct *vma, uint64_t addr)
 {
-	unsigned char in = 0;
+	uint64_t pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+	unsigned char in;
+
+	if (!vma->vm_file)
+		return 0;
+	rcu_read_lock();
+	in = xa_load(&vma->vm_file->i_pages, pgoff) != NULL;
+	rcu_read_unlock();
+	return in;
+}
+
+/*
+ * The pages [addr, end) of @vma, all under one PMD entry, into @vec, as
+ * mincore_pte_range: the entries read under their table's lock, since a
+ * locked updater may take an entry out for a moment and put it back (a
+ * THP split does so with each of the folio's entries while it looks for
+ * zero-filled pages; the kernel's leaves a migration entry there, which
+ * mincore counts as resident), and a lockless look would see a hole.
+ * Locking: mmap_lock held for read (the upper tables stay); takes the PTE lock.
+ */
+static void pmd_range_resident(struct umm_mm *mm, struct vm_area_struct *vma,
+			       uint64_t addr, uint64_t end, unsigned char *vec)
+{
+	spinlock_t *ptl;
+	pte_t *pte = NULL;
 	pmd_t *pmd;
-	pte_t *pte;
 
 	rcu_read_lock();
 	pmd = pmd_off_lockless(mm, addr);
-	if (pmd && pmd_leaf(pmdp_get_lockless(pmd))) {
-		rcu_read_unlock();
-		return 1;	/* a huge leaf: every page of it is in memory */
-	}
-	pte = pmd ? pte_offset_map(pmd, addr) : NULL;
-	if (pte) {
-		pte_t v = ptep_get(pte);
-
-		in = !pte_none(v) && pte_present(v);
-		pte_unmap(pte);
-	}
-	if (!in && vma->vm_file) {
-		uint64_t pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
-
-		in = xa_load(&vma->vm_file->i_pages, pgoff) != NULL;
-	}
 	rcu_read_unlock();
-	return in;
+	if (pmd && !pmd_leaf(pmdp_get_lockless(pmd)))
+		pte = pte_offset_map_lock(mm, pmd, addr, &ptl);
+	if (!pte) {
+		/* a huge leaf: every page of it is in memory; or no table */
+		bool leaf = pmd && pmd_leaf(pmdp_get_lockless(pmd));
+
+		for (; addr < end; addr += PAGE_SIZE)
+			*vec++ = leaf ? 1 : cache_resident(vma, addr);
+		return;
+	}
+	for (pte_t *p = pte; addr < end; addr += PAGE_SIZE, p++, vec++) {
+		pte_t v = ptep_get(p);
+
+		*vec = !pte_none(v) && pte_present(v);
+		/* the page-cache lookup is lockless (RCU): allowed under the PTE lock */
+		if (!*vec)
+			*vec = cache_resident(vma, addr);
+	}
+	pte_unmap_unlock(pte, ptl);
 }
 
 __visible int umm_mincore(struct umm_mm *mm, uint64_t start, uint64_t len,
@@ -75,8 +100,13 @@ __visible int umm_mincore(struct umm_mm *mm, uint64_t start, uint64_t len,
 			break;
 		}
 		stop = vma->vm_end < end ? vma->vm_end : end;
-		for (; start < stop; start += PAGE_SIZE)
-			*vec++ = page_resident(mm, vma, start);
+		while (start < stop) {
+			uint64_t next = pmd_addr_end(start, stop);
+
+			pmd_range_resident(mm, vma, start, next, vec);
+			vec += (next - start) >> PAGE_SHIFT;
+			start = next;
+		}
 	}
 	mmap_read_unlock(mm);
 	return err;
