@@ -577,6 +577,22 @@ static struct vm_area_struct *zero_scan_vma(struct zero_scan *zs, unsigned int i
 }
 
 /*
+ * Take the present bits of the entry at @ptep away, as pmdp_invalidate does
+ * a leaf's, and return what it was: no walker uses it from now on, and one
+ * that set accessed or dirty meanwhile sees its compare-and-swap fail; but
+ * it is no hole. A fault that reads it waits for the PTE lock and finds
+ * what was put back (the kernel's split leaves a migration entry, which a
+ * fault waits on), where a cleared entry sent it to allocate a page for
+ * memory that stays mapped - and at the mm's frame limit, to fail.
+ * Locking: the table's PTE lock held (the entry is put back before it goes).
+ */
+static pte_t ptep_freeze(pte_t *ptep)
+{
+	return __pte(__atomic_fetch_and(&ptep->pte, ~(_PAGE_PRESENT | _PAGE_PROTNONE),
+					__ATOMIC_SEQ_CST));
+}
+
+/*
  * The entries taken out are flushed from every TLB; then, with no
  * translation left through which a write could land, each page is read:
  * one that holds only zeroes is replaced by the zero page and freed (the
@@ -616,8 +632,9 @@ static void zero_scan_flush(struct zero_scan *zs)
  * mostly never written does not keep its untouched pages resident once
  * split. Not in an mlocked VMA or an mm without a zero page, and not a
  * page anything but its one mapping holds (a pin taken since the split).
- * Each entry is cleared and flushed before its page is read, so a write
- * through a cached translation lands before the check or faults after it.
+ * Each entry is frozen (ptep_freeze) and flushed before its page is read,
+ * so a write through a cached translation lands before the check or
+ * faults after it, and the fault waits for the entry to come back.
  * Locking: the lock of the table holding @ptep held, mmap_lock held; the
  *          notifiers were told about the table's whole range.
  * Return: pages freed.
@@ -648,7 +665,7 @@ static int remap_zero_subpages(struct mm_walk *walk, pte_t *ptep, uint64_t addr,
 		    page_count(page) != 1 || page_mapcount(page) != 1)
 			continue;
 		zs.idx[zs.nr] = i;
-		zs.old[zs.nr++] = ptep_get_and_clear(zs.tbl + i);
+		zs.old[zs.nr++] = ptep_freeze(zs.tbl + i);
 		if (zs.nr == ZERO_SCAN_BATCH)
 			zero_scan_flush(&zs);
 	}
