@@ -572,6 +572,62 @@ static void cold_anon_folio_whole(pte_t *pte, uint64_t addr, struct page *head,
 }
 
 /*
+ * MADV_PAGEOUT of the anonymous THP @head, which the range maps whole
+ * from @pte on and whose data need no swap (lazily free, or in a
+ * MAP_DROPPABLE mapping), as reclaim's try_to_unmap_one treats such a
+ * large folio: all its entries at once. They are cleared; if nothing but
+ * they holds the folio and it was not written since MADV_FREE (a
+ * droppable one: written or not), it goes whole - no page of it split
+ * off, none pointed at the zero page. Else they come back, each with the
+ * accessed and dirty bits any of them had (set_ptes of the merged
+ * entry), the folio dirty and no longer lazily free (a droppable one
+ * stays so): a later pageout splits it and keeps its pages, as the
+ * host's reclaim does without swap. A folio mapped elsewhere too is left.
+ * Locking: the PTE lock held.
+ */
+static void pageout_anon_folio_whole(pte_t *pte, uint64_t addr, struct page *head,
+				     struct mm_walk *walk)
+{
+	const uint64_t bits = _PAGE_ACCESSED | _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
+	struct cold_walk *w = walk->private;
+	bool droppable = walk->vma->vm_flags & VM_DROPPABLE;
+	pte_t old[HPAGE_PMD_NR];
+	uint64_t merged = 0;
+
+	w->skip_end = addr + HPAGE_PMD_SIZE;
+	if (folio_mapcount(head) != (int)HPAGE_PMD_NR)
+		return;
+	/*
+	 * Cleared first, so that a write racing with us either set dirty
+	 * before (and the folio stays) or faults after; a translation cached
+	 * for writing was cached dirty.
+	 */
+	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
+		old[i] = ptep_get_and_clear(pte + i);
+		merged |= pte_val(old[i]) & bits;
+	}
+	if (merged & _PAGE_DIRTY)
+		set_bit_page(PG_dirty, head);
+	/* pins, like mappings, come under the PTE lock: the count is stable */
+	if (page_count(head) == (int)HPAGE_PMD_NR && !page_maybe_dma_pinned(head) &&
+	    (droppable || !test_bit_page(PG_dirty, head))) {
+		for (unsigned int i = 0; i < HPAGE_PMD_NR; i++)
+			page_remove_rmap_pte(head + i);
+		mm_stat_add(walk->mm, MM_ANONPAGES, -(int64_t)HPAGE_PMD_NR);
+		change_walk_note(walk, addr);
+		change_walk_note(walk, addr + HPAGE_PMD_SIZE - PAGE_SIZE);
+		/* the entries' references: the last one freed after the flush */
+		put_page_refs(head, HPAGE_PMD_NR - 1);
+		tlb_remove_page(&w->cw.tlb, head);
+		return;
+	}
+	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++)
+		set_pte(pte + i, __pte(pte_val(old[i]) | merged));
+	if (!droppable)
+		clear_bit_page(PG_lazyfree, head);
+}
+
+/*
  * One entry of MADV_COLD or MADV_PAGEOUT. A page mapped elsewhere too is
  * left alone ("do not interfere with other mappings"); a shared-memory
  * THP is seen to by cold_file_folio_pte; an anonymous THP the range
@@ -600,12 +656,18 @@ static int madvise_cold_pte(pte_t *pte, uint64_t addr, uint64_t next,
 		return cold_file_folio_pte(pte, addr, page, head, walk);
 	if (w->pageout && !PageAnon(head) && !pageout_droppable(walk, head))
 		return 0;
-	if (PageHead(head) && !w->pageout) {
+	if (PageHead(head)) {
 		if (addr < w->skip_end)
 			return 0;	/* the rest of a THP seen to whole */
 		if (page == head && folio_whole_in_range(pte, addr, head, walk)) {
-			cold_anon_folio_whole(pte, addr, head, walk);
-			return 0;
+			if (!w->pageout) {
+				cold_anon_folio_whole(pte, addr, head, walk);
+				return 0;
+			}
+			if (pageout_droppable(walk, head)) {
+				pageout_anon_folio_whole(pte, addr, head, walk);
+				return 0;
+			}
 		}
 	}
 	if (PageHead(head)) {

@@ -1438,6 +1438,64 @@ static void test_advice_protnone_thp(void)
 	close_pair(&host, &us);
 }
 
+/* settle_host's @redo: MADV_PAGEOUT of the first two THPs, whole, again. */
+static void pageout_two_whole_again(void *arg)
+{
+	CHECK_EQ(madv(((struct pair *)arg)->host, 0, 4 * M, MADV_PAGEOUT), 0);
+}
+
+/*
+ * MADV_PAGEOUT of lazily free THPs mapped by PTEs, each covered whole:
+ * reclaim takes such a folio as one (try_to_unmap_one of a lazily free
+ * large folio). The first, not written since MADV_FREE, goes whole: no
+ * entry is left, none at the zero page. The second, written once since,
+ * stays whole, not lazily free any more, every entry young and dirty
+ * (the folio's entries put back merged); paged out once more it is split
+ * (no swap), and only then do its zero-filled pages go.
+ */
+static void test_pageout_lazyfree_pte_mapped(void)
+{
+	struct side host, us;
+	bool ok = three_half_written(&host, &us) && !host_has_swap();
+
+	for (uint64_t off = 0; off < 4 * M; off += 2 * M) {
+		CHECK_EQ(mprot(&host, off + M, P, PROT_READ), 0);
+		CHECK_EQ(mprot(&us, off + M, P, PROT_READ), 0);
+		CHECK_EQ(mprot(&host, off + M, P, PROT_READ | PROT_WRITE), 0);
+		CHECK_EQ(mprot(&us, off + M, P, PROT_READ | PROT_WRITE), 0);
+	}
+	drain_host_lazyfree();
+	CHECK_EQ(madv(&host, 0, 4 * M, MADV_FREE), 0);
+	CHECK_EQ(madv(&us, 0, 4 * M, MADV_FREE), 0);
+	wr(&host, 2 * M + 10 * P, 'w');
+	wr(&us, 2 * M + 10 * P, 'w');
+	drain_host_lazyfree();
+	pageout_two_whole_again(&(struct pair){ &host, &us });
+	CHECK_EQ(madv(&us, 0, 4 * M, MADV_PAGEOUT), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_split_page"), 0);
+	CHECK_EQ(side_kb(&us, "Rss"), 2048 + 2048);
+	CHECK_EQ(side_kb(&us, "LazyFree"), 0);
+	CHECK_EQ(side_kb(&us, "Private_Dirty"), 2048 + 2048);
+	if (ok) {
+		settle_host(thp_smaps_agree, pageout_two_whole_again,
+			    &(struct pair){ &host, &us }, "lazily free PTE-mapped THPs paged out");
+		__same_smaps(&host, &us, "lazily free PTE-mapped THPs paged out", REF_ANY);
+		same_pagemap(&host, &us);
+	}
+	/* the second again: split now, its zero-filled pages gone */
+	CHECK_EQ(madv(&host, 2 * M, 2 * M, MADV_PAGEOUT), 0);
+	CHECK_EQ(madv(&us, 2 * M, 2 * M, MADV_PAGEOUT), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_split_page"), 1);
+	CHECK_EQ(side_kb(&us, "Rss"), (256 + 1) * 4 + 2048);
+	if (ok) {
+		__same_smaps(&host, &us, "the written one paged out again", REF_ANY);
+		same_pagemap(&host, &us);
+	}
+	CHECK(umm_zero(&us, 0, 2 * M));
+	same_contents(&host, &us, 0, 6 * M);
+	close_pair(&host, &us);
+}
+
 /* ---- 7. MADV_COLLAPSE ---- */
 
 #ifndef MADV_COLLAPSE
@@ -2400,6 +2458,7 @@ int main(void)
 	RUN(test_advice_whole_pte_mapped_fork);
 	RUN(test_advice_whole_pte_mapped);
 	RUN(test_advice_protnone_thp);
+	RUN(test_pageout_lazyfree_pte_mapped);
 	RUN(test_collapse_half);
 	RUN(test_collapse_rounding);
 	RUN(test_collapse_refused);
