@@ -38,21 +38,31 @@ static void pmd_range_resident(struct umm_mm *mm, struct vm_area_struct *vma,
 			       uint64_t addr, uint64_t end, unsigned char *vec)
 {
 	spinlock_t *ptl;
-	pte_t *pte = NULL;
-	pmd_t *pmd;
+	pte_t *pte;
 
-	rcu_read_lock();
-	pmd = pmd_off_lockless(mm, addr);
-	rcu_read_unlock();
-	if (pmd && !pmd_leaf(pmdp_get_lockless(pmd)))
+	/*
+	 * One look at the PMD decides, as the kernel's walk: a split or a
+	 * collapse may change it between two looks, and a leaf seen first
+	 * and a table second would read as a hole. A table that goes before
+	 * its lock is taken (pte_offset_map_lock fails) is looked at again.
+	 */
+	for (;;) {
+		pmd_t *pmd;
+		pmd_t v;
+
+		rcu_read_lock();
+		pmd = pmd_off_lockless(mm, addr);
+		rcu_read_unlock();
+		v = pmd ? pmdp_get_lockless(pmd) : __pmd(0);
+		if (pmd_leaf(v) || pmd_none(v)) {
+			/* a huge leaf: every page of it is in memory; or no table */
+			for (; addr < end; addr += PAGE_SIZE)
+				*vec++ = pmd_leaf(v) ? 1 : cache_resident(vma, addr);
+			return;
+		}
 		pte = pte_offset_map_lock(mm, pmd, addr, &ptl);
-	if (!pte) {
-		/* a huge leaf: every page of it is in memory; or no table */
-		bool leaf = pmd && pmd_leaf(pmdp_get_lockless(pmd));
-
-		for (; addr < end; addr += PAGE_SIZE)
-			*vec++ = leaf ? 1 : cache_resident(vma, addr);
-		return;
+		if (pte)
+			break;
 	}
 	for (pte_t *p = pte; addr < end; addr += PAGE_SIZE, p++, vec++) {
 		pte_t v = ptep_get(p);
