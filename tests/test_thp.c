@@ -2219,38 +2219,58 @@ static void test_oom_fallback(void)
 }
 
 /*
+ * A THP at 0 in an mm limited to 3 MiB, its first @len bytes written with
+ * @tag. Return: false (nothing to test) if the mm could not be made.
+ */
+static bool oom_thp_open(struct side *us, uint64_t len, unsigned tag)
+{
+	struct umm_opts o = { .size = sizeof(o), .phys_limit = 3 * M };
+
+	side_open(us, umm_mm_create(&o));
+	CHECK(us->mm);
+	if (!us->mm)
+		return false;
+	map(us, 0, 2 * M);
+	CHECK_EQ(madv(us, 0, 2 * M, MADV_HUGEPAGE), 0);
+	fill(us, 0, len, tag);
+	CHECK_EQ(vmstat(us->mm, "thp_fault_alloc"), 1);
+	return true;
+}
+
+/*
+ * 4 KiB pages faulted in from 4 MiB on until the limit refuses one.
+ * Return: the offset past the page refused.
+ */
+static uint64_t fault_until_limit(struct side *us)
+{
+	uint64_t off;
+	int err = 0;
+
+	map(us, 4 * M, 4 * M);
+	CHECK_EQ(madv(us, 4 * M, 4 * M, MADV_NOHUGEPAGE), 0);
+	for (off = 0; off < 4 * M && !err; off += P)
+		err = umm_fault(us->mm, us->base + 4 * M + off, UMM_WRITE);
+	CHECK_EQ(err, -ENOMEM);		/* the limit itself, in the end */
+	return off;
+}
+
+/*
  * Out of memory with a THP partly unmapped: the fault splits it and gives
  * its holes back (the deferred-split shrinker), then succeeds; the page
  * still mapped keeps its data.
  */
 static void test_oom_deferred_split(void)
 {
-	struct umm_opts o = { .size = sizeof(o), .phys_limit = 3 * M };
 	struct side us;
-	long long frames;
-	int err = 0;
-	uint64_t off;
 
-	side_open(&us, umm_mm_create(&o));
-	CHECK(us.mm);
-	if (!us.mm)
+	if (!oom_thp_open(&us, 2 * M, 11))
 		return;
-	map(&us, 0, 2 * M);
-	CHECK_EQ(madv(&us, 0, 2 * M, MADV_HUGEPAGE), 0);
-	fill(&us, 0, 2 * M, 11);
-	CHECK_EQ(vmstat(us.mm, "thp_fault_alloc"), 1);
 	/* all but the page at 1 MiB goes: the folio stays, 2 MiB charged */
 	CHECK_EQ(unmap(&us, 0, M), 0);
 	CHECK_EQ(unmap(&us, M + P, M - P), 0);
-	frames = vmstat(us.mm, "nr_mm_frames");
-	CHECK(frames >= 512);
-	/* 4 KiB pages elsewhere, past what is left of the limit */
-	map(&us, 4 * M, 4 * M);
-	CHECK_EQ(madv(&us, 4 * M, 4 * M, MADV_NOHUGEPAGE), 0);
-	for (off = 0; off < 4 * M && !err; off += P)
-		err = umm_fault(us.mm, us.base + 4 * M + off, UMM_WRITE);
-	CHECK_EQ(err, -ENOMEM);		/* the limit itself, in the end */
-	CHECK(off > 2 * M);		/* but well past the ~1 MiB left before */
+	CHECK(vmstat(us.mm, "nr_mm_frames") >= 512);
+	/* well past the ~1 MiB left before */
+	CHECK(fault_until_limit(&us) > 2 * M);
 	CHECK_EQ(vmstat(us.mm, "thp_deferred_split_page"), 1);
 	CHECK_EQ(vmstat(us.mm, "thp_split_page"), 1);
 	CHECK(umm_has(&us, M, P, 11));
@@ -2265,26 +2285,14 @@ static void test_oom_deferred_split(void)
  */
 static void test_oom_deferred_split_zero(void)
 {
-	struct umm_opts o = { .size = sizeof(o), .phys_limit = 3 * M };
 	struct side us;
-	int err = 0;
 	uint64_t off;
 
-	side_open(&us, umm_mm_create(&o));
-	CHECK(us.mm);
-	if (!us.mm)
+	if (!oom_thp_open(&us, M, 12))
 		return;
-	map(&us, 0, 2 * M);
-	CHECK_EQ(madv(&us, 0, 2 * M, MADV_HUGEPAGE), 0);
-	fill(&us, 0, M, 12);
-	CHECK_EQ(vmstat(us.mm, "thp_fault_alloc"), 1);
 	CHECK_EQ(unmap(&us, M + P, P), 0);	/* a hole: a partly mapped folio */
 	CHECK_EQ(side_kb(&us, "Rss"), 2048 - 4);
-	map(&us, 4 * M, 4 * M);
-	CHECK_EQ(madv(&us, 4 * M, 4 * M, MADV_NOHUGEPAGE), 0);
-	for (off = 0; off < 4 * M && !err; off += P)
-		err = umm_fault(us.mm, us.base + 4 * M + off, UMM_WRITE);
-	CHECK_EQ(err, -ENOMEM);
+	off = fault_until_limit(&us);
 	CHECK_EQ(vmstat(us.mm, "thp_deferred_split_page"), 1);
 	/*
 	 * The hole and 255 zero-filled pages came back, not the hole alone:
