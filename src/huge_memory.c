@@ -551,17 +551,20 @@ static bool frame_is_zero(const uint64_t *w)
 	return true;
 }
 
-#define ZERO_SCAN_BATCH	64
+#define ZERO_SCAN_WORDS	(PTRS_PER_PTE / 64)
 
-/* Entries of one table taken out for a look at their pages. */
+/*
+ * The entries of one table frozen for a look at their pages: which, and
+ * which of them were PROT_NONE (what freezing took away, to put back).
+ */
 struct zero_scan {
 	struct umm_mm *mm;
 	pte_t *tbl;			/* the table's first entry */
 	uint64_t base;			/* the address it maps first */
 	struct vm_area_struct *vma;	/* the VMA of the last entry seen */
-	unsigned int nr;
-	unsigned int idx[ZERO_SCAN_BATCH];
-	pte_t old[ZERO_SCAN_BATCH];
+	unsigned int first, last;	/* the first and last entry frozen */
+	uint64_t frozen[ZERO_SCAN_WORDS];
+	uint64_t protnone[ZERO_SCAN_WORDS];
 	int freed;
 };
 
@@ -576,53 +579,59 @@ static struct vm_area_struct *zero_scan_vma(struct zero_scan *zs, unsigned int i
 	return vma;
 }
 
-/*
- * Take the present bits of the entry at @ptep away, as pmdp_invalidate does
- * a leaf's, and return what it was: no walker uses it from now on, and one
- * that set accessed or dirty meanwhile sees its compare-and-swap fail; but
- * it is no hole. A fault that reads it waits for the PTE lock and finds
- * what was put back (the kernel's split leaves a migration entry, which a
- * fault waits on), where a cleared entry sent it to allocate a page for
- * memory that stays mapped - and at the mm's frame limit, to fail.
- * Locking: the table's PTE lock held (the entry is put back before it goes).
- */
-static pte_t ptep_freeze(pte_t *ptep)
+static bool zero_scan_test(const uint64_t *bits, unsigned int i)
 {
-	return __pte(__atomic_fetch_and(&ptep->pte, ~(_PAGE_PRESENT | _PAGE_PROTNONE),
-					__ATOMIC_SEQ_CST));
+	return bits[i / 64] & (1ULL << (i % 64));
 }
 
 /*
- * The entries taken out are flushed from every TLB; then, with no
- * translation left through which a write could land, each page is read:
- * one that holds only zeroes is replaced by the zero page and freed (the
- * entry keeps its soft-dirty bit), one that holds data gets its entry
- * back as it was. Locking: the table's PTE lock held.
+ * Take the present bits of entry @i away, as pmdp_invalidate does a
+ * leaf's: no walker uses it from now on, and one that set accessed or
+ * dirty meanwhile sees its compare-and-swap fail; but it is no hole. A
+ * fault that reads it waits for the PTE lock and finds what was put back
+ * (the kernel's split leaves a migration entry, which a fault waits on),
+ * where a cleared entry sent it to allocate a page for memory that stays
+ * mapped - and at the mm's frame limit, to fail. The rest of the entry
+ * stays as it was, so it can be put back.
+ * Locking: the table's PTE lock held (the entry is put back before it goes).
  */
-static void zero_scan_flush(struct zero_scan *zs)
+static void zero_scan_freeze(struct zero_scan *zs, unsigned int i)
 {
-	if (!zs->nr)
-		return;
-	flush_tlb_mm_range(zs->mm, zs->base + ((uint64_t)zs->idx[0] << PAGE_SHIFT),
-			   zs->base + ((uint64_t)(zs->idx[zs->nr - 1] + 1) << PAGE_SHIFT));
-	for (unsigned int i = 0; i < zs->nr; i++) {
-		pte_t *pte = zs->tbl + zs->idx[i];
-		pte_t old = zs->old[i];
-		struct page *page = pfn_to_page(pte_pfn(old));
-		pte_t zero;
+	uint64_t old = __atomic_fetch_and(&zs->tbl[i].pte, ~(_PAGE_PRESENT | _PAGE_PROTNONE),
+					  __ATOMIC_SEQ_CST);
 
-		if (!frame_is_zero(page_address(page))) {
-			set_pte(pte, old);
-			continue;
-		}
-		zero = mk_zero_pte(zero_scan_vma(zs, zs->idx[i]));
-		set_pte(pte, __pte(pte_val(zero) | (pte_val(old) & _PAGE_SOFT_DIRTY)));
-		page_remove_rmap_pte(page);
-		mm_stat_add(zs->mm, MM_ANONPAGES, -1);
-		put_page(page);		/* the last reference: no TLB has it */
-		zs->freed++;
+	zs->frozen[i / 64] |= 1ULL << (i % 64);
+	if (!(old & _PAGE_PRESENT))
+		zs->protnone[i / 64] |= 1ULL << (i % 64);
+	if (zs->first > i)
+		zs->first = i;
+	zs->last = i;
+}
+
+/*
+ * The frozen entry @i after the flush, with no translation left through
+ * which a write could land: a page that holds only zeroes is replaced by
+ * the zero page and freed (the entry keeps its soft-dirty bit), one that
+ * holds data gets its entry back as it was. Locking: the PTE lock held.
+ */
+static void zero_scan_settle(struct zero_scan *zs, unsigned int i)
+{
+	pte_t *pte = zs->tbl + i;
+	uint64_t v = pte_val(ptep_get(pte));
+	struct page *page = pfn_to_page(pte_pfn(__pte(v)));
+	pte_t zero;
+
+	if (!frame_is_zero(page_address(page))) {
+		set_pte(pte, __pte(v | (zero_scan_test(zs->protnone, i) ?
+					_PAGE_PROTNONE : _PAGE_PRESENT)));
+		return;
 	}
-	zs->nr = 0;
+	zero = mk_zero_pte(zero_scan_vma(zs, i));
+	set_pte(pte, __pte(pte_val(zero) | (v & _PAGE_SOFT_DIRTY)));
+	page_remove_rmap_pte(page);
+	mm_stat_add(zs->mm, MM_ANONPAGES, -1);
+	put_page(page);		/* the last reference: no TLB has it */
+	zs->freed++;
 }
 
 /*
@@ -632,9 +641,9 @@ static void zero_scan_flush(struct zero_scan *zs)
  * mostly never written does not keep its untouched pages resident once
  * split. Not in an mlocked VMA or an mm without a zero page, and not a
  * page anything but its one mapping holds (a pin taken since the split).
- * Each entry is frozen (ptep_freeze) and flushed before its page is read,
- * so a write through a cached translation lands before the check or
- * faults after it, and the fault waits for the entry to come back.
+ * The entries are all frozen, then flushed at once, before any page is
+ * read, so a write through a cached translation lands before the check
+ * or faults after it, and the fault waits for the entry to come back.
  * Locking: the lock of the table holding @ptep held, mmap_lock held; the
  *          notifiers were told about the table's whole range.
  * Return: pages freed.
@@ -647,6 +656,7 @@ static int remap_zero_subpages(struct mm_walk *walk, pte_t *ptep, uint64_t addr,
 		.tbl = ptep - pte_index(addr),
 		.base = addr & PMD_MASK,
 		.vma = walk->vma,
+		.first = PTRS_PER_PTE,
 	};
 
 	mmap_assert_locked(walk->mm);
@@ -664,12 +674,15 @@ static int remap_zero_subpages(struct mm_walk *walk, pte_t *ptep, uint64_t addr,
 		if (!vma || (vma->vm_flags & VM_LOCKED) ||
 		    page_count(page) != 1 || page_mapcount(page) != 1)
 			continue;
-		zs.idx[zs.nr] = i;
-		zs.old[zs.nr++] = ptep_freeze(zs.tbl + i);
-		if (zs.nr == ZERO_SCAN_BATCH)
-			zero_scan_flush(&zs);
+		zero_scan_freeze(&zs, i);
 	}
-	zero_scan_flush(&zs);
+	if (zs.first == PTRS_PER_PTE)
+		return 0;
+	flush_tlb_mm_range(zs.mm, zs.base + ((uint64_t)zs.first << PAGE_SHIFT),
+			   zs.base + ((uint64_t)(zs.last + 1) << PAGE_SHIFT));
+	for (unsigned int i = zs.first; i <= zs.last; i++)
+		if (zero_scan_test(zs.frozen, i))
+			zero_scan_settle(&zs, i);
 	return zs.freed;
 }
 
