@@ -322,6 +322,42 @@ static void test_exec_write_only(void)
 	close_pair(&host, &us);
 }
 
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL	102
+#endif
+
+static int64_t guarded(struct side *s)
+{
+	int64_t r = do_anon(s, 0, 8 * P, RW);
+
+	return r < 0 ? r : do_madvise(s, 3 * P, P, MADV_GUARD_INSTALL);
+}
+static int64_t lock8_again(struct side *s) { return do_mlock(s, 0, 8 * P); }
+
+/*
+ * A guard region cannot be faulted in: mlock of a range holding one
+ * fails there (-ENOMEM) with the pages before it faulted in, the flags
+ * set on all of it.
+ */
+static void test_guard_region(void)
+{
+	struct side host, us;
+	int64_t h, u;
+
+	open_pair(&host, &us);
+	h = guarded(&host);
+	u = guarded(&us);
+	if (h == -EINVAL) {
+		printf("     note: the host has no guard regions: not compared\n");
+		close_pair(&host, &us);
+		return;
+	}
+	same_ret(h, u, 0, "mmap, MADV_GUARD_INSTALL");
+	BOTH(lock8_again, -ENOMEM, "mlock over a guard region");
+	same(&host, &us, "mlock over a guard region");
+	close_pair(&host, &us);
+}
+
 static int hfd = -1;
 static struct umm_file *ufile;
 
@@ -642,6 +678,7 @@ int main(void)
 	RUN(test_holes);
 	RUN(test_onfault_and_arguments);
 	RUN(test_exec_write_only);
+	RUN(test_guard_region);
 	RUN(test_files);
 	RUN(test_droppable_sealed);
 	RUN(test_mlockall);
