@@ -47,52 +47,67 @@
 /* shmem inodes are numbered from one counter, as on a tmpfs mount */
 static uint64_t next_ino = 1;
 
-static struct umm_file *file_alloc(enum file_kind kind, unsigned int f_mode)
+static struct address_space *mapping_alloc(enum file_kind kind)
+{
+	struct address_space *mapping = calloc(1, sizeof(*mapping));
+
+	if (!mapping)
+		return NULL;
+	mapping->kind = kind;
+	mapping->rd_fd = -1;
+	mapping->wr_fd = -1;
+	init_rwsem(&mapping->invalidate_lock);
+	init_rwsem(&mapping->i_mmap_rwsem);
+	pthread_mutex_init(&mapping->writeback_lock, NULL);
+	mapping->i_mmap = ITREE_ROOT_INIT;
+	xa_init(&mapping->i_pages);
+	return mapping;
+}
+
+static void mapping_free(struct address_space *mapping)
+{
+	xa_destroy(&mapping->i_pages);
+	destroy_rwsem(&mapping->i_mmap_rwsem);
+	pthread_mutex_destroy(&mapping->writeback_lock);
+	destroy_rwsem(&mapping->invalidate_lock);
+	if (mapping->wr_fd >= 0 && mapping->wr_fd != mapping->rd_fd)
+		close(mapping->wr_fd);
+	if (mapping->rd_fd >= 0)
+		close(mapping->rd_fd);
+	free(mapping);
+}
+
+/* A new open of @mapping, which it holds a count of. */
+static struct umm_file *file_alloc(struct address_space *mapping, unsigned int f_mode)
 {
 	struct umm_file *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return NULL;
 	f->refcount = 1;
-	f->kind = kind;
 	f->f_mode = f_mode;
-	f->fd = -1;
-	init_rwsem(&f->invalidate_lock);
-	init_rwsem(&f->i_mmap_rwsem);
-	pthread_mutex_init(&f->writeback_lock, NULL);
-	f->i_mmap = ITREE_ROOT_INIT;
-	xa_init(&f->i_pages);
+	f->f_mapping = mapping;
 	return f;
-}
-
-static void file_free(struct umm_file *f)
-{
-	xa_destroy(&f->i_pages);
-	destroy_rwsem(&f->i_mmap_rwsem);
-	pthread_mutex_destroy(&f->writeback_lock);
-	destroy_rwsem(&f->invalidate_lock);
-	if (f->fd >= 0)
-		close(f->fd);
-	free(f->name);
-	free(f);
 }
 
 /* Memory-backed files live on the internal shm mount, device 00:01. */
 static struct umm_file *shmem_file_setup(const char *name, uint64_t size)
 {
-	struct umm_file *f = file_alloc(FILE_SHMEM, FMODE_READ | FMODE_WRITE);
+	struct address_space *mapping = mapping_alloc(FILE_SHMEM);
+	struct umm_file *f = mapping ? file_alloc(mapping, FMODE_READ | FMODE_WRITE) : NULL;
 
-	if (!f)
-		return NULL;
-	f->name = strdup(name);
-	if (!f->name) {
-		file_free(f);
+	if (f)
+		f->name = strdup(name);
+	if (!f || !f->name) {
+		free(f);
+		if (mapping)
+			mapping_free(mapping);
 		return NULL;
 	}
-	f->ino = atomic_add_return(&next_ino, 1);
-	f->dev_major = 0;
-	f->dev_minor = 1;
-	f->i_size = size;
+	mapping->ino = atomic_add_return(&next_ino, 1);
+	mapping->dev_major = 0;
+	mapping->dev_minor = 1;
+	mapping->i_size = size;
 	return f;
 }
 
@@ -101,7 +116,7 @@ struct umm_file *shmem_zero_setup(uint64_t size)
 	struct umm_file *f = shmem_file_setup("/dev/zero (deleted)", size);
 
 	if (f)
-		f->anon_shared = true;
+		f->f_mapping->anon_shared = true;
 	return f;
 }
 
@@ -139,25 +154,25 @@ static struct page *folio_file_page(struct page *head, uint64_t index)
  * takes i_mmap_rwsem (read) and page-table locks.
  * Return: whether it was split (see split_file_folio).
  */
-static bool split_cut_folio(struct umm_file *f, struct page *head)
+static bool split_cut_folio(struct address_space *mapping, struct page *head)
 {
 	int maps = folio_mapcount(head);
 
 	if (maps && !page_maybe_dma_pinned(head) &&
 	    page_count(head) == (int)HPAGE_PMD_NR + 1 + maps)
-		unmap_mapping_range(f, head->index, head->index + HPAGE_PMD_NR - 1, false);
-	return split_file_folio(f, head, (int)HPAGE_PMD_NR + 1);
+		unmap_mapping_range(mapping, head->index, head->index + HPAGE_PMD_NR - 1, false);
+	return split_file_folio(mapping, head, (int)HPAGE_PMD_NR + 1);
 }
 
 /* Drop the cache's pages in [first, last]. Locking: invalidate_lock (write). */
-static void filemap_remove_range(struct umm_file *f, uint64_t first, uint64_t last)
+static void filemap_remove_range(struct address_space *mapping, uint64_t first, uint64_t last)
 {
 	struct page *head, *page, *whole = NULL;	/* a folio that did not split */
 	uint64_t index = first;
 
 	for (;;) {
 		rcu_read_lock();
-		head = xa_find(&f->i_pages, &index, last);
+		head = xa_find(&mapping->i_pages, &index, last);
 		/* the cache's own reference keeps a cached folio's count up */
 		if (head)
 			get_page(head);
@@ -172,7 +187,7 @@ static void filemap_remove_range(struct umm_file *f, uint64_t first, uint64_t la
 			 * a later fault that maps the whole folio (the host gives
 			 * SIGBUS there).
 			 */
-			if (head != whole && split_cut_folio(f, head)) {
+			if (head != whole && split_cut_folio(mapping, head)) {
 				put_page(head);
 				continue;	/* this index again: a small page now */
 			}
@@ -194,7 +209,7 @@ static void filemap_remove_range(struct umm_file *f, uint64_t first, uint64_t la
 		}
 		/* the folio lock keeps a writeback of this page out */
 		lock_page(page);
-		if (xa_cmpxchg(&f->i_pages, index, head, NULL, NULL) == head) {
+		if (xa_cmpxchg(&mapping->i_pages, index, head, NULL, NULL) == head) {
 			clear_bit_page(PG_dirty, page);
 			WRITE_ONCE(page->mapping, NULL);
 			put_page(head);	/* the slot's reference */
@@ -207,16 +222,27 @@ static void filemap_remove_range(struct umm_file *f, uint64_t first, uint64_t la
 	}
 }
 
-bool file_may_pageout(struct umm_file *f)
+/* Any of the inode's fds: the checks are of the inode, not of an open. */
+static int mapping_any_fd(struct address_space *mapping)
 {
+	int fd = smp_load_acquire(&mapping->rd_fd);
+
+	return fd >= 0 ? fd : smp_load_acquire(&mapping->wr_fd);
+}
+
+bool file_may_pageout(struct umm_file *file)
+{
+	struct address_space *mapping = file->f_mapping;
 	char path[32];
 	struct stat st;
+	int fd;
 
-	if (f->kind != FILE_HOST || geteuid() == 0)
+	if (mapping->kind != FILE_HOST || geteuid() == 0)
 		return true;
-	if (!fstat(f->fd, &st) && st.st_uid == geteuid())
+	fd = mapping_any_fd(mapping);
+	if (!fstat(fd, &st) && st.st_uid == geteuid())
 		return true;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", f->fd);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	return !faccessat(AT_FDCWD, path, W_OK, AT_EACCESS);
 }
 
@@ -235,20 +261,21 @@ bool file_may_pageout(struct umm_file *f)
  * page is dirtied only under the folio lock, which we hold, so one its
  * writeback may look for is never frozen.
  */
-void filemap_evict_page(struct umm_file *f, struct page *page)
+void filemap_evict_page(struct umm_file *file, struct page *page)
 {
+	struct address_space *mapping = file->f_mapping;
 	int expected = 2;
 
-	down_read(&f->invalidate_lock);
+	down_read(&mapping->invalidate_lock);
 	lock_page(page);
-	if (READ_ONCE(page->mapping) != (void *)f || PageHead(page) ||
+	if (READ_ONCE(page->mapping) != (void *)mapping || PageHead(page) ||
 	    compound_head(page) != page || test_bit_page(PG_dirty, page))
 		goto keep;
 	if (!__atomic_compare_exchange_n(&page->refcount, &expected, 0, false,
 					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		goto keep;
 	if (test_bit_page(PG_dirty, page) ||
-	    xa_cmpxchg(&f->i_pages, page->index, page, NULL, NULL) != page) {
+	    xa_cmpxchg(&mapping->i_pages, page->index, page, NULL, NULL) != page) {
 		__atomic_store_n(&page->refcount, 2, __ATOMIC_RELEASE);
 		goto keep;
 	}
@@ -256,29 +283,43 @@ void filemap_evict_page(struct umm_file *f, struct page *page)
 	__atomic_store_n(&page->refcount, 1, __ATOMIC_RELEASE);	/* ours */
 keep:
 	unlock_page(page);
-	up_read(&f->invalidate_lock);
+	up_read(&mapping->invalidate_lock);
 	put_page(page);
 }
 
-void filemap_split_folio(struct umm_file *f, struct page *head)
+void filemap_split_folio(struct umm_file *file, struct page *head)
 {
-	down_write(&f->invalidate_lock);
-	split_cut_folio(f, head);
-	up_write(&f->invalidate_lock);
+	struct address_space *mapping = file->f_mapping;
+
+	down_write(&mapping->invalidate_lock);
+	split_cut_folio(mapping, head);
+	up_write(&mapping->invalidate_lock);
 	put_page(head);
 }
 
+/*
+ * The last open of @mapping went: write back, drop the cache and free it.
+ * Locking: none held; takes as filemap_write_and_wait_range, then
+ * invalidate_lock (write).
+ */
+static void mapping_put(struct address_space *mapping)
+{
+	if (mapping->kind == FILE_HOST)
+		filemap_write_and_wait_range(mapping, 0, UINT64_MAX);
+	down_write(&mapping->invalidate_lock);
+	filemap_remove_range(mapping, 0, UINT64_MAX);
+	up_write(&mapping->invalidate_lock);
+	mapping_free(mapping);
+}
+
+/* The last reference to an open went: no VMA maps through it any more. */
 void fput(struct umm_file *f)
 {
 	if (!f || atomic_add_return(&f->refcount, -1) != 0)
 		return;
-	/* no VMA maps the file any more: write it back, then drop the cache */
-	if (f->kind == FILE_HOST)
-		filemap_write_and_wait_range(f, 0, UINT64_MAX);
-	down_write(&f->invalidate_lock);
-	filemap_remove_range(f, 0, UINT64_MAX);
-	up_write(&f->invalidate_lock);
-	file_free(f);
+	mapping_put(f->f_mapping);
+	free(f->name);
+	free(f);
 }
 
 void lock_page(struct page *page)
@@ -297,14 +338,15 @@ void lock_page(struct page *page)
  * Read page @index of a host file: bytes past the end of the file read as
  * zeroes, as the kernel zeroes the tail of the last page.
  */
-static int read_page(struct umm_file *f, struct page *page, uint64_t index)
+static int read_page(struct address_space *mapping, struct page *page, uint64_t index)
 {
-	uint64_t pos = index << PAGE_SHIFT, size = i_size_read(f);
+	uint64_t pos = index << PAGE_SHIFT, size = i_size_read(mapping);
 	size_t want = size - pos < PAGE_SIZE ? size - pos : PAGE_SIZE, got = 0;
 	char *buf = page_address(page);
+	int fd = READ_ONCE(mapping->rd_fd);
 
 	while (got < want) {
-		ssize_t n = pread(f->fd, buf + got, want - got, (off_t)(pos + got));
+		ssize_t n = pread(fd, buf + got, want - got, (off_t)(pos + got));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -326,16 +368,16 @@ static int read_page(struct umm_file *f, struct page *page, uint64_t index)
  * page but its count is read before that: a free one's other words are
  * the allocator's. Locking: none; takes RCU.
  */
-struct page *find_get_page(struct umm_file *f, uint64_t index)
+struct page *find_get_page(struct address_space *mapping, uint64_t index)
 {
 	struct page *head;
 
 	for (;;) {
 		rcu_read_lock();
-		head = xa_load(&f->i_pages, index);
+		head = xa_load(&mapping->i_pages, index);
 		if (head && !get_page_unless_zero(head))
 			head = NULL;
-		if (head && xa_load(&f->i_pages, index) != head) {
+		if (head && xa_load(&mapping->i_pages, index) != head) {
 			put_page(head);	/* removed meanwhile: look again */
 			rcu_read_unlock();
 			continue;
@@ -346,29 +388,29 @@ struct page *find_get_page(struct umm_file *f, uint64_t index)
 }
 
 /* Read or create the page and add it. Locking: invalidate_lock (read). */
-static struct page *filemap_add_page(struct umm_file *f, uint64_t index,
+static struct page *filemap_add_page(struct address_space *mapping, uint64_t index,
 				     struct frame_quota *quota, int *err)
 {
 	struct page *page;
 	int e;
 
-	if (index >= size_pages(i_size_read(f))) {
+	if (index >= size_pages(i_size_read(mapping))) {
 		*err = -EIO;
 		return NULL;
 	}
-	page = alloc_page(quota, f->kind == FILE_HOST ? __GFP_NOZERO : GFP_KERNEL);
+	page = alloc_page(quota, mapping->kind == FILE_HOST ? __GFP_NOZERO : GFP_KERNEL);
 	if (!page) {
 		*err = -ENOMEM;
 		return NULL;
 	}
-	if (f->kind == FILE_HOST && read_page(f, page, index)) {
+	if (mapping->kind == FILE_HOST && read_page(mapping, page, index)) {
 		put_page(page);
 		*err = -EIO;
 		return NULL;
 	}
-	WRITE_ONCE(page->mapping, (void *)f);
+	WRITE_ONCE(page->mapping, (void *)mapping);
 	page->index = index;
-	e = xa_insert(&f->i_pages, index, page);
+	e = xa_insert(&mapping->i_pages, index, page);
 	if (!e) {
 		get_page(page);	/* the caller's; the cache keeps the first */
 		return page;
@@ -385,12 +427,13 @@ static struct page *filemap_add_page(struct umm_file *f, uint64_t index,
  * had ends the run early; a page another fault added first is dropped.
  * Return: pages read (added or not). Locking: invalidate_lock (read).
  */
-static uint64_t read_run(struct umm_file *f, uint64_t first, uint64_t nr,
+static uint64_t read_run(struct address_space *mapping, uint64_t first, uint64_t nr,
 			 struct frame_quota *quota)
 {
 	struct page *pages[RA_PAGES];
 	struct iovec iov[RA_PAGES];
-	uint64_t size = i_size_read(f), n, i;
+	uint64_t size = i_size_read(mapping), n, i;
+	int fd = READ_ONCE(mapping->rd_fd);
 	ssize_t got;
 
 	for (n = 0; n < nr; n++) {
@@ -400,7 +443,7 @@ static uint64_t read_run(struct umm_file *f, uint64_t first, uint64_t nr,
 		iov[n] = (struct iovec){ page_address(pages[n]), PAGE_SIZE };
 	}
 	do {
-		got = n ? preadv(f->fd, iov, (int)n, (off_t)(first << PAGE_SHIFT)) : 0;
+		got = n ? preadv(fd, iov, (int)n, (off_t)(first << PAGE_SHIFT)) : 0;
 	} while (got < 0 && errno == EINTR);
 	for (i = 0; i < n; i++) {
 		uint64_t pos = (first + i) << PAGE_SHIFT;
@@ -414,9 +457,9 @@ static uint64_t read_run(struct umm_file *f, uint64_t first, uint64_t nr,
 		}
 		if (have < PAGE_SIZE)
 			memset((char *)page_address(pages[i]) + have, 0, PAGE_SIZE - have);
-		WRITE_ONCE(pages[i]->mapping, (void *)f);
+		WRITE_ONCE(pages[i]->mapping, (void *)mapping);
 		pages[i]->index = first + i;
-		if (xa_insert(&f->i_pages, first + i, pages[i])) {
+		if (xa_insert(&mapping->i_pages, first + i, pages[i])) {
 			WRITE_ONCE(pages[i]->mapping, NULL);
 			put_page(pages[i]);
 		}
@@ -425,12 +468,12 @@ static uint64_t read_run(struct umm_file *f, uint64_t first, uint64_t nr,
 }
 
 /* Whether page @index is cached. Locking: none; takes RCU. */
-static bool filemap_cached(struct umm_file *f, uint64_t index)
+static bool filemap_cached(struct address_space *mapping, uint64_t index)
 {
 	bool in;
 
 	rcu_read_lock();
-	in = xa_load(&f->i_pages, index) != NULL;
+	in = xa_load(&mapping->i_pages, index) != NULL;
 	rcu_read_unlock();
 	return in;
 }
@@ -439,7 +482,7 @@ static bool filemap_cached(struct umm_file *f, uint64_t index)
  * Read the missing pages of [first, last), run by run.
  * Return: false when frames ran out. Locking: invalidate_lock (read).
  */
-static bool filemap_read_missing(struct umm_file *f, uint64_t first, uint64_t last,
+static bool filemap_read_missing(struct address_space *mapping, uint64_t first, uint64_t last,
 				 struct frame_quota *quota)
 {
 	uint64_t i;
@@ -447,13 +490,13 @@ static bool filemap_read_missing(struct umm_file *f, uint64_t first, uint64_t la
 	for (i = first; i < last;) {
 		uint64_t run = 0;
 
-		while (i + run < last && !filemap_cached(f, i + run))
+		while (i + run < last && !filemap_cached(mapping, i + run))
 			run++;
 		if (!run) {
 			i++;
 			continue;
 		}
-		if (read_run(f, i, run, quota) < run)
+		if (read_run(mapping, i, run, quota) < run)
 			return false;
 		i += run;
 	}
@@ -465,10 +508,10 @@ static bool filemap_read_missing(struct umm_file *f, uint64_t first, uint64_t la
  * Out of frames, the fault reads its own page.
  * Locking: invalidate_lock (read).
  */
-static void filemap_read_around(struct umm_file *f, uint64_t index,
+static void filemap_read_around(struct address_space *mapping, uint64_t index,
 				struct frame_quota *quota, enum file_ra ra)
 {
-	uint64_t end = size_pages(i_size_read(f)), first, last;
+	uint64_t end = size_pages(i_size_read(mapping)), first, last;
 
 	/* centred, or from 0 near the file's start (do_sync_mmap_readahead) */
 	if (ra == RA_SEQ)
@@ -476,15 +519,16 @@ static void filemap_read_around(struct umm_file *f, uint64_t index,
 	else
 		first = index < RA_PAGES / 2 ? 0 : index - RA_PAGES / 2;
 	last = first + RA_PAGES < end ? first + RA_PAGES : end;
-	filemap_read_missing(f, first, last, quota);
+	filemap_read_missing(mapping, first, last, quota);
 }
 
-void filemap_willneed(struct umm_file *f, uint64_t index, uint64_t nr,
+void filemap_willneed(struct umm_file *file, uint64_t index, uint64_t nr,
 		      struct frame_quota *quota)
 {
+	struct address_space *mapping = file->f_mapping;
 	uint64_t end;
 
-	if (f->kind != FILE_HOST)
+	if (mapping->kind != FILE_HOST)
 		return;		/* memory files: nothing to read */
 	/*
 	 * The kernel reads at most the larger of the readahead window and
@@ -493,48 +537,48 @@ void filemap_willneed(struct umm_file *f, uint64_t index, uint64_t nr,
 	 */
 	if (nr > RA_PAGES)
 		nr = RA_PAGES;
-	down_read(&f->invalidate_lock);
+	down_read(&mapping->invalidate_lock);
 	/* pages past the end of the file are not read: there is nothing */
-	end = size_pages(i_size_read(f));
+	end = size_pages(i_size_read(mapping));
 	if (index < end)
-		filemap_read_missing(f, index, end - index < nr ? end : index + nr, quota);
-	up_read(&f->invalidate_lock);
+		filemap_read_missing(mapping, index, end - index < nr ? end : index + nr, quota);
+	up_read(&mapping->invalidate_lock);
 }
 
-struct page *filemap_get_page(struct umm_file *f, uint64_t index,
+struct page *filemap_get_page(struct address_space *mapping, uint64_t index,
 			       struct frame_quota *quota, enum file_ra ra, int *err)
 {
 	for (;;) {
-		struct page *page = find_get_page(f, index);
+		struct page *page = find_get_page(mapping, index);
 
 		if (page)
 			return page;
-		down_read(&f->invalidate_lock);
-		if (f->kind == FILE_HOST && ra != RA_NONE &&
-		    index < size_pages(i_size_read(f))) {
-			filemap_read_around(f, index, quota, ra);
-			page = find_get_page(f, index);
+		down_read(&mapping->invalidate_lock);
+		if (mapping->kind == FILE_HOST && ra != RA_NONE &&
+		    index < size_pages(i_size_read(mapping))) {
+			filemap_read_around(mapping, index, quota, ra);
+			page = find_get_page(mapping, index);
 			if (page) {
-				up_read(&f->invalidate_lock);
+				up_read(&mapping->invalidate_lock);
 				return page;
 			}
 		}
-		page = filemap_add_page(f, index, quota, err);
-		up_read(&f->invalidate_lock);
+		page = filemap_add_page(mapping, index, quota, err);
+		up_read(&mapping->invalidate_lock);
 		if (page || *err != -EAGAIN)
 			return page;
 		/* another fault added it first: take theirs */
 	}
 }
 
-void set_page_dirty(struct umm_file *f, struct page *page)
+void set_page_dirty(struct address_space *mapping, struct page *page)
 {
 	VM_BUG_ON(!test_bit_page(PG_locked, page));
 	if (test_bit_page(PG_dirty, page))
 		return;
 	set_bit_page(PG_dirty, page);
-	if (READ_ONCE(page->mapping) == (void *)f)
-		xa_set_mark(&f->i_pages, page->index, PAGECACHE_TAG_DIRTY);
+	if (READ_ONCE(page->mapping) == (void *)mapping)
+		xa_set_mark(&mapping->i_pages, page->index, PAGECACHE_TAG_DIRTY);
 }
 
 /*
@@ -544,11 +588,12 @@ void set_page_dirty(struct umm_file *f, struct page *page)
  * Locking: the folio lock held.
  * Return: 0 or -errno.
  */
-static int write_page(struct umm_file *f, struct page *page)
+static int write_page(struct address_space *mapping, struct page *page)
 {
-	uint64_t pos = page->index << PAGE_SHIFT, size = i_size_read(f);
+	uint64_t pos = page->index << PAGE_SHIFT, size = i_size_read(mapping);
 	size_t want, done = 0;
 	char *buf = page_address(page);
+	int fd = READ_ONCE(mapping->wr_fd);
 
 	if (pos >= size)
 		return 0;
@@ -556,7 +601,7 @@ static int write_page(struct umm_file *f, struct page *page)
 	if (want < PAGE_SIZE)
 		memset(buf + want, 0, PAGE_SIZE - want);
 	while (done < want) {
-		ssize_t n = pwrite(f->fd, buf + done, want - done, (off_t)(pos + done));
+		ssize_t n = pwrite(fd, buf + done, want - done, (off_t)(pos + done));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -574,56 +619,57 @@ static int write_page(struct umm_file *f, struct page *page)
  * Locking: invalidate_lock (read), the folio lock; takes i_mmap_rwsem.
  * Return: whether the page must be written.
  */
-static bool clear_page_dirty_for_io(struct umm_file *f, struct page *page)
+static bool clear_page_dirty_for_io(struct address_space *mapping, struct page *page)
 {
-	if (READ_ONCE(page->mapping) != (void *)f || !test_bit_page(PG_dirty, page))
+	if (READ_ONCE(page->mapping) != (void *)mapping || !test_bit_page(PG_dirty, page))
 		return false;
-	page_mkclean(f, page);
+	page_mkclean(mapping, page);
 	if (!page_maybe_dma_pinned(page)) {
-		xa_clear_mark(&f->i_pages, page->index, PAGECACHE_TAG_DIRTY);
+		xa_clear_mark(&mapping->i_pages, page->index, PAGECACHE_TAG_DIRTY);
 		clear_bit_page(PG_dirty, page);
 	}
 	return true;
 }
 
 /* Locking: invalidate_lock (read); takes the folio lock. Return: as write_page. */
-static int writeback_page(struct umm_file *f, struct page *page, bool *wrote)
+static int writeback_page(struct address_space *mapping, struct page *page, bool *wrote)
 {
 	int err = 0;
 
 	lock_page(page);
-	if (clear_page_dirty_for_io(f, page)) {
-		err = write_page(f, page);
+	if (clear_page_dirty_for_io(mapping, page)) {
+		err = write_page(mapping, page);
 		*wrote = true;
 		if (err)
-			set_page_dirty(f, page);	/* not written: keep it */
+			set_page_dirty(mapping, page);	/* not written: keep it */
 	}
 	unlock_page(page);
 	return err;
 }
 
-int filemap_write_and_wait_range(struct umm_file *f, uint64_t start, uint64_t end)
+int filemap_write_and_wait_range(struct address_space *mapping, uint64_t start, uint64_t end)
 {
 	uint64_t index = start >> PAGE_SHIFT, last = end >> PAGE_SHIFT;
 	bool wrote = false;
 	int err = 0;
 
-	if (f->kind != FILE_HOST)
+	/* no writable fd: nothing could dirty a page */
+	if (mapping->kind != FILE_HOST || smp_load_acquire(&mapping->wr_fd) < 0)
 		return 0;
-	pthread_mutex_lock(&f->writeback_lock);
-	down_read(&f->invalidate_lock);
+	pthread_mutex_lock(&mapping->writeback_lock);
+	down_read(&mapping->invalidate_lock);
 	for (;;) {
 		struct page *page;
 		int e;
 
 		rcu_read_lock();
-		page = xa_find_marked(&f->i_pages, &index, last, PAGECACHE_TAG_DIRTY);
+		page = xa_find_marked(&mapping->i_pages, &index, last, PAGECACHE_TAG_DIRTY);
 		rcu_read_unlock();
 		if (!page)
 			break;
-		page = find_get_page(f, index);
+		page = find_get_page(mapping, index);
 		if (page) {
-			e = writeback_page(f, page, &wrote);
+			e = writeback_page(mapping, page, &wrote);
 			err = err ? err : e;
 			put_page(page);
 		}
@@ -631,21 +677,21 @@ int filemap_write_and_wait_range(struct umm_file *f, uint64_t start, uint64_t en
 			break;
 		index++;
 	}
-	if (wrote && fdatasync(f->fd) && !err)
+	if (wrote && fdatasync(READ_ONCE(mapping->wr_fd)) && !err)
 		err = -errno;
-	up_read(&f->invalidate_lock);
-	pthread_mutex_unlock(&f->writeback_lock);
+	up_read(&mapping->invalidate_lock);
+	pthread_mutex_unlock(&mapping->writeback_lock);
 	return err;
 }
 
-void truncate_pagecache_range(struct umm_file *f, uint64_t first, uint64_t last,
+void truncate_pagecache_range(struct address_space *mapping, uint64_t first, uint64_t last,
 			      bool even_cows)
 {
-	rwsem_assert_write_held(&f->invalidate_lock);
-	unmap_mapping_range(f, first, last, even_cows);
-	filemap_remove_range(f, first, last);
+	rwsem_assert_write_held(&mapping->invalidate_lock);
+	unmap_mapping_range(mapping, first, last, even_cows);
+	filemap_remove_range(mapping, first, last);
 	/* a fault that looked the page up before it went may have mapped it */
-	unmap_mapping_range(f, first, last, even_cows);
+	unmap_mapping_range(mapping, first, last, even_cows);
 }
 
 /*
@@ -656,23 +702,23 @@ void truncate_pagecache_range(struct umm_file *f, uint64_t first, uint64_t last,
  * smaps then shows; over a hole it stays clean.
  * Locking: invalidate_lock (write); takes the folio lock.
  */
-static void zero_page_tail(struct umm_file *f, uint64_t pos)
+static void zero_page_tail(struct address_space *mapping, uint64_t pos)
 {
 	uint64_t block = pos & PAGE_MASK;
 	struct page *page;
 
 	if (!(pos & ~PAGE_MASK))
 		return;
-	page = find_get_page(f, pos >> PAGE_SHIFT);
+	page = find_get_page(mapping, pos >> PAGE_SHIFT);
 	if (!page)
 		return;
 	memset((char *)page_address(page) + (pos & ~PAGE_MASK), 0,
 	       PAGE_SIZE - (pos & ~PAGE_MASK));
-	if (f->kind == FILE_HOST && f->eof_block_dirtied &&
-	    lseek(f->fd, (off_t)block, SEEK_DATA) == (off_t)block) {
+	if (mapping->kind == FILE_HOST && mapping->eof_block_dirtied &&
+	    lseek(mapping_any_fd(mapping), (off_t)block, SEEK_DATA) == (off_t)block) {
 		lock_page(page);
-		if (READ_ONCE(page->mapping) == (void *)f)
-			set_page_dirty(f, page);
+		if (READ_ONCE(page->mapping) == (void *)mapping)
+			set_page_dirty(mapping, page);
 		unlock_page(page);
 	}
 	put_page(page);
@@ -755,9 +801,69 @@ static bool access_allowed(int fd_acc, int acc)
 	return fd_acc == O_RDWR || fd_acc == acc;
 }
 
+/*
+ * Give @mapping the fds that @fd (opened @fd_acc) can serve: one dup of
+ * it, for reading, writing or both. Locking: @mapping not yet published.
+ * Return: 0 or -errno.
+ */
+static int mapping_take_fd(struct address_space *mapping, int fd, int fd_acc)
+{
+	bool rd = fd_acc != O_WRONLY && mapping->rd_fd < 0;
+	bool wr = fd_acc != O_RDONLY && mapping->wr_fd < 0;
+	int dup;
+
+	if (!rd && !wr)
+		return 0;
+	dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dup < 0)
+		return -errno;
+	if (rd)
+		smp_store_release(&mapping->rd_fd, dup);
+	if (wr)
+		smp_store_release(&mapping->wr_fd, dup);
+	return 0;
+}
+
+/* A new cache for the host inode @st describes, of the file system of @fd. */
+static struct address_space *mapping_create_host(int fd, int fd_acc, const struct stat *st)
+{
+	struct address_space *mapping = mapping_alloc(FILE_HOST);
+	struct statfs sfs;
+	int err;
+
+	if (!mapping) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = mapping_take_fd(mapping, fd, fd_acc);
+	if (err) {
+		mapping_free(mapping);
+		errno = -err;
+		return NULL;
+	}
+	mapping->ino = st->st_ino;
+	mapping->dev_major = major(st->st_dev);
+	mapping->dev_minor = minor(st->st_dev);
+	mapping->i_size = (uint64_t)st->st_size;
+	if (!fstatfs(fd, &sfs)) {
+		/* ext4 and xfs place mappings with thp_get_unmapped_area */
+		mapping->thp_align = sfs.f_type == EXT4_SUPER_MAGIC || sfs.f_type == XFS_SUPER_MAGIC;
+		/* their ->mmap refuses VM_SYNC without DAX, umm has no DAX */
+		mapping->sync_checked = mapping->thp_align;
+		/*
+		 * ext4's truncate zeroes the rest of the end-of-file block
+		 * through the page cache, dirtying it (xfs's is not checked
+		 * against a host yet)
+		 */
+		mapping->eof_block_dirtied = sfs.f_type == EXT4_SUPER_MAGIC;
+	}
+	return mapping;
+}
+
 __visible struct umm_file *umm_file_from_fd(int fd, int oflags)
 {
 	int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1, acc = oflags & O_ACCMODE;
+	struct address_space *mapping;
 	struct umm_file *f;
 	struct statfs sfs;
 	struct stat st;
@@ -780,78 +886,64 @@ __visible struct umm_file *umm_file_from_fd(int fd, int oflags)
 		errno = ENODEV;	/* what mmap answers for a pipe or a directory */
 		return NULL;
 	}
-	f = file_alloc(FILE_HOST, (acc == O_WRONLY ? 0 : FMODE_READ) |
-			       (acc == O_RDONLY ? 0 : FMODE_WRITE));
-	if (!f) {
+	mapping = mapping_create_host(fd, fl & O_ACCMODE, &st);
+	if (!mapping)
+		return NULL;
+	f = file_alloc(mapping, (acc == O_WRONLY ? 0 : FMODE_READ) |
+				(acc == O_RDONLY ? 0 : FMODE_WRITE));
+	if (f)
+		f->name = fd_path(fd);
+	if (!f || !f->name) {
+		free(f);
+		mapping_put(mapping);
 		errno = ENOMEM;
 		return NULL;
 	}
-	f->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	f->name = fd_path(fd);
-	if (f->fd < 0 || !f->name) {
-		int e = f->fd < 0 ? errno : ENOMEM;
-
-		file_free(f);
-		errno = e;
-		return NULL;
-	}
-	f->ino = st.st_ino;
-	f->dev_major = major(st.st_dev);
-	f->dev_minor = minor(st.st_dev);
-	f->i_size = (uint64_t)st.st_size;
-	if (!fstatfs(fd, &sfs)) {
-		/* ext4 and xfs place mappings with thp_get_unmapped_area */
-		f->thp_align = sfs.f_type == EXT4_SUPER_MAGIC || sfs.f_type == XFS_SUPER_MAGIC;
+	/* the mount's, so per open: a noexec bind mount of the same inode */
+	if (!fstatfs(fd, &sfs))
 		f->noexec = sfs.f_flags & ST_NOEXEC;
-		/* their ->mmap refuses VM_SYNC without DAX, umm has no DAX */
-		f->sync_checked = f->thp_align;
-		/*
-		 * ext4's truncate zeroes the rest of the end-of-file block
-		 * through the page cache, dirtying it (xfs's is not checked
-		 * against a host yet)
-		 */
-		f->eof_block_dirtied = sfs.f_type == EXT4_SUPER_MAGIC;
-	}
 	return f;
 }
 
 __visible int umm_file_truncate(struct umm_file *f, uint64_t size)
 {
+	struct address_space *mapping;
 	uint64_t old;
 	int err = 0;
 
-	if (!f || f->anon_shared)
+	if (!f || f->f_mapping->anon_shared)
 		return -EINVAL;
 	if (size > MAX_LFS_FILESIZE)
 		return -EINVAL;	/* a negative length, to ftruncate */
 	if (!(f->f_mode & FMODE_WRITE))
 		return -EINVAL;	/* ftruncate on a file not open for writing */
-	down_write(&f->invalidate_lock);
-	old = f->i_size;
-	if (f->kind == FILE_HOST && ftruncate(f->fd, (off_t)size))
+	mapping = f->f_mapping;
+	down_write(&mapping->invalidate_lock);
+	old = mapping->i_size;
+	if (mapping->kind == FILE_HOST && ftruncate(READ_ONCE(mapping->wr_fd), (off_t)size))
 		err = -errno;
 	if (!err) {
-		__atomic_store_n(&f->i_size, size, __ATOMIC_RELEASE);
+		__atomic_store_n(&mapping->i_size, size, __ATOMIC_RELEASE);
 		if (size < old) {
-			truncate_pagecache_range(f, size_pages(size), UINT64_MAX, true);
-			zero_page_tail(f, size);
-		} else if (size > old && f->kind == FILE_HOST) {
+			truncate_pagecache_range(mapping, size_pages(size), UINT64_MAX, true);
+			zero_page_tail(mapping, size);
+		} else if (size > old && mapping->kind == FILE_HOST) {
 			/*
 			 * The old last page's bytes past the old end become
 			 * file bytes: zero, as the block file system reads
 			 * them (shmem keeps what a mapping stored there).
 			 */
-			zero_page_tail(f, old);
-		} else if (f->kind == FILE_HOST) {
+			zero_page_tail(mapping, old);
+		} else if (mapping->kind == FILE_HOST) {
 			/*
 			 * The same size: the block file system truncates its
 			 * page cache at the end anyway, so what a mapping
 			 * stored past it goes (shmem does nothing).
 			 */
-			zero_page_tail(f, size);
+			zero_page_tail(mapping, size);
 		}
 	}
-	up_write(&f->invalidate_lock);
+	up_write(&mapping->invalidate_lock);
 	return err;
 }
 
@@ -860,18 +952,19 @@ __visible void umm_file_put(struct umm_file *f)
 	fput(f);
 }
 
-int filemap_punch_hole(struct umm_file *f, uint64_t first, uint64_t last)
+int filemap_punch_hole(struct umm_file *file, uint64_t first, uint64_t last)
 {
+	struct address_space *mapping = file->f_mapping;
 	int err = 0;
 
-	down_write(&f->invalidate_lock);
-	if (f->kind == FILE_HOST &&
-	    fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	down_write(&mapping->invalidate_lock);
+	if (mapping->kind == FILE_HOST &&
+	    fallocate(READ_ONCE(mapping->wr_fd), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      (off_t)(first << PAGE_SHIFT),
 		      (off_t)((last - first + 1) << PAGE_SHIFT)))
 		err = -errno;
 	if (!err)
-		truncate_pagecache_range(f, first, last, false);
-	up_write(&f->invalidate_lock);
+		truncate_pagecache_range(mapping, first, last, false);
+	up_write(&mapping->invalidate_lock);
 	return err;
 }

@@ -3,6 +3,11 @@
  * filemap.h - files that VMAs map, and their page cache: memory-backed
  * files (shmem: umm_file_create, and the object behind a shared anonymous
  * mapping) and host files behind a page cache (umm_file_from_fd).
+ *
+ * As in the kernel, an open (struct umm_file, the kernel's struct file)
+ * is apart from the inode's page cache (struct address_space): the VMA
+ * names the open (vm_file), the cache code the mapping (f_mapping,
+ * page->mapping).
  */
 #ifndef UMM_FILEMAP_H
 #define UMM_FILEMAP_H
@@ -10,6 +15,7 @@
 #include "mm_types.h"
 #include "xarray.h"
 #include "interval_tree.h"
+#include <sys/types.h>
 
 #define FMODE_READ	0x1u
 #define FMODE_WRITE	0x2u
@@ -22,17 +28,24 @@ enum file_kind {
 	FILE_HOST,	/* a host file: the cache fills with pread, writes back with pwrite */
 };
 
-struct umm_file {
-	uint64_t refcount;	/* atomic: the caller's, VMAs', in-flight users' */
+/*
+ * The shared half of a file, what the kernel keeps in the inode and its
+ * address_space: the page cache, the VMAs mapping it (i_mmap) and the
+ * size. One per open for now. page->mapping of a cached page points here.
+ */
+struct address_space {
 	enum file_kind kind;	/* fixed */
-	unsigned int f_mode;	/* FMODE_*; fixed */
-	int fd;			/* FILE_HOST: our own dup of the caller's fd; fixed */
+	/*
+	 * FILE_HOST: our own dups of a readable and a writable fd of the
+	 * inode (the same one for an O_RDWR fd), -1 when the open has none.
+	 * Fixed: reads of the file use rd_fd, writeback and ftruncate wr_fd
+	 * (a page can only be dirtied through a writable open).
+	 */
+	int rd_fd, wr_fd;
 	uint64_t ino;		/* fixed; what maps shows */
 	uint32_t dev_major, dev_minor;	/* fixed */
-	char *name;		/* fixed; the maps path, escaped as the kernel's */
 	bool anon_shared;	/* a MAP_SHARED|MAP_ANONYMOUS object */
 	bool thp_align;		/* its file system aligns large mappings to 2 MiB; fixed */
-	bool noexec;		/* on a noexec mount: no PROT_EXEC mappings; fixed */
 	bool sync_checked;	/* its fs refuses MAP_SYNC unless DAX (ext4, xfs); fixed */
 	bool eof_block_dirtied;	/* its truncate dirties the end-of-file block (ext4); fixed */
 	/*
@@ -55,25 +68,43 @@ struct umm_file {
 	 */
 	pthread_mutex_t writeback_lock;
 	bool mm_all_locks;	/* its i_mmap_rwsem held by mm_take_all_locks; mm_all_locks_mutex */
-	struct itree_root i_mmap;	/* VMAs mapping the file, by file page */
+	struct itree_root i_mmap;	/* VMAs mapping the file (any open of it), by file page */
 	/* the page cache: index -> struct page, one reference each; xa_lock */
 	struct xarray i_pages;
+};
+
+/*
+ * One open of a file, the kernel's struct file: what umm_file_from_fd()
+ * and umm_file_create() return and vma->vm_file points to. Its access
+ * mode, mount and path are its own; the cache is f_mapping's, shared
+ * with every other open of the same inode.
+ */
+struct umm_file {
+	uint64_t refcount;	/* atomic: the caller's, VMAs', in-flight users' */
+	unsigned int f_mode;	/* FMODE_*; fixed */
+	bool noexec;		/* opened on a noexec mount: no PROT_EXEC mappings; fixed */
+	char *name;		/* fixed; the maps path, escaped as the kernel's */
+	struct address_space *f_mapping;	/* fixed; its own for now */
 };
 
 /* shmem_zero_setup - the object behind a new shared anonymous mapping. */
 struct umm_file *shmem_zero_setup(uint64_t size);
 struct umm_file *get_file(struct umm_file *f);
+/*
+ * fput - drop a reference to an open; the last one writes the cache back
+ * and frees it. Locking: none held (see mapping_put in filemap.c).
+ */
 void fput(struct umm_file *f);
 
-static inline uint64_t i_size_read(const struct umm_file *f)
+static inline uint64_t i_size_read(const struct address_space *mapping)
 {
-	return __atomic_load_n(&f->i_size, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&mapping->i_size, __ATOMIC_ACQUIRE);
 }
 
-/* Does a shared mapping of @f need write faults to track dirty pages? */
-static inline bool mapping_needs_writeback(const struct umm_file *f)
+/* Does a shared mapping of @mapping need write faults to track dirty pages? */
+static inline bool mapping_needs_writeback(const struct address_space *mapping)
 {
-	return f->kind == FILE_HOST;
+	return mapping->kind == FILE_HOST;
 }
 
 /*
@@ -101,10 +132,10 @@ static inline uint64_t size_pages(uint64_t size)
  * find_get_page - the page cached at @index with a reference, or NULL;
  * never reads. Locking: none; takes RCU.
  */
-struct page *find_get_page(struct umm_file *f, uint64_t index);
+struct page *find_get_page(struct address_space *mapping, uint64_t index);
 #define RA_PAGES	32	/* 128 KiB, read_ahead_kb's default */
 
-struct page *filemap_get_page(struct umm_file *f, uint64_t index,
+struct page *filemap_get_page(struct address_space *mapping, uint64_t index,
 			       struct frame_quota *quota, enum file_ra ra, int *err);
 
 /*
@@ -114,7 +145,7 @@ struct page *filemap_get_page(struct umm_file *f, uint64_t index,
  * cannot be had are left to their faults.
  * Locking: takes invalidate_lock (read).
  */
-void filemap_willneed(struct umm_file *f, uint64_t index, uint64_t nr,
+void filemap_willneed(struct umm_file *file, uint64_t index, uint64_t nr,
 		      struct frame_quota *quota);
 
 /* lock_page - the folio lock: serialises dirtying against writeback. */
@@ -128,7 +159,7 @@ static inline void unlock_page(struct page *page)
  * set_page_dirty - note that a mapping wrote @page (a write fault on a
  * shared mapping). Locking: @page locked.
  */
-void set_page_dirty(struct umm_file *f, struct page *page);
+void set_page_dirty(struct address_space *mapping, struct page *page);
 
 /*
  * filemap_write_and_wait_range - write back the dirty cache pages of
@@ -137,7 +168,8 @@ void set_page_dirty(struct umm_file *f, struct page *page);
  *          locks, i_mmap_rwsem.
  * Return: 0 or -EIO (or the host write's error).
  */
-int filemap_write_and_wait_range(struct umm_file *f, uint64_t start, uint64_t end);
+int filemap_write_and_wait_range(struct address_space *mapping, uint64_t start,
+				 uint64_t end);
 
 /*
  * truncate_pagecache_range - drop the cache's pages in [first, last] from
@@ -145,35 +177,35 @@ int filemap_write_and_wait_range(struct umm_file *f, uint64_t start, uint64_t en
  * copies-on-write go too only when @even_cows.
  * Locking: invalidate_lock held for write.
  */
-void truncate_pagecache_range(struct umm_file *f, uint64_t first, uint64_t last,
+void truncate_pagecache_range(struct address_space *mapping, uint64_t first, uint64_t last,
 			      bool even_cows);
 
 /*
- * file_may_pageout - may MADV_PAGEOUT reclaim @f's cache pages: the
+ * file_may_pageout - may MADV_PAGEOUT reclaim @file's cache pages: the
  * kernel's can_do_file_pageout, for the file's owner (or root) or one
  * allowed to write it; shared memory is the caller's own.
  */
-bool file_may_pageout(struct umm_file *f);
+bool file_may_pageout(struct umm_file *file);
 
 /*
- * filemap_evict_page - drop the small page @page, if still in @f's cache,
+ * filemap_evict_page - drop the small page @page, if still in @file's cache,
  * clean and held by nothing but its cache slot and the caller, from the
  * cache, as reclaim's __remove_mapping. Drops the caller's reference.
- * Locking: the caller keeps @f alive; takes invalidate_lock (read), then
+ * Locking: the caller keeps @file alive; takes invalidate_lock (read), then
  * the folio lock.
  */
-void filemap_evict_page(struct umm_file *f, struct page *page);
+void filemap_evict_page(struct umm_file *file, struct page *page);
 
 /*
- * filemap_split_folio - split the large folio @head of @f's cache, ours
+ * filemap_split_folio - split the large folio @head of @file's cache, ours
  * by a reference, into small pages (a folio paged out or made cold in
  * part), unmapped from every mapping first, as the kernel's split_folio
  * of a file folio; left whole when pinned or held meanwhile. Drops our
  * reference.
- * Locking: the caller keeps @f alive; takes invalidate_lock (write), then
+ * Locking: the caller keeps @file alive; takes invalidate_lock (write), then
  * i_mmap_rwsem (read) and page-table locks.
  */
-void filemap_split_folio(struct umm_file *f, struct page *head);
+void filemap_split_folio(struct umm_file *file, struct page *head);
 
 /*
  * filemap_punch_hole - MADV_REMOVE: free file pages [first, last] (the
@@ -181,6 +213,6 @@ void filemap_split_folio(struct umm_file *f, struct page *head);
  * copies stay. Locking: takes invalidate_lock (write), i_mmap_rwsem.
  * Return: 0 or -errno (a host file system that cannot punch holes).
  */
-int filemap_punch_hole(struct umm_file *f, uint64_t first, uint64_t last);
+int filemap_punch_hole(struct umm_file *file, uint64_t first, uint64_t last);
 
 #endif /* UMM_FILEMAP_H */

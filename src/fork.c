@@ -254,12 +254,12 @@ static int dup_mmap(struct umm_mm *child, struct umm_mm *parent)
 		 * the file while copying (the kernel orders i_mmap instead).
 		 */
 		if (vma->vm_file)
-			down_write(&vma->vm_file->i_mmap_rwsem);
+			down_write(&vma->vm_file->f_mapping->i_mmap_rwsem);
 		mmu_notifier_invalidate_range_start(parent, vma->vm_start, vma->vm_end);
 		err = copy_page_range(child, new, parent, vma);
 		mmu_notifier_invalidate_range_end(parent, vma->vm_start, vma->vm_end);
 		if (vma->vm_file)
-			up_write(&vma->vm_file->i_mmap_rwsem);
+			up_write(&vma->vm_file->f_mapping->i_mmap_rwsem);
 		if (err)
 			return err;
 	}

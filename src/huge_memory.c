@@ -207,7 +207,7 @@ vm_fault_t do_huge_pmd_anonymous_page(struct vm_fault *vmf)
 vm_fault_t do_set_pmd(struct vm_fault *vmf, struct page *page)
 {
 	struct vm_area_struct *vma = vmf->vma;
-	struct umm_file *file = vma->vm_file;
+	struct address_space *mapping = vma->vm_file->f_mapping;
 	struct umm_mm *mm = vma->vm_mm;
 	struct page *head = compound_head(page);
 	uint64_t haddr = vmf->address & PMD_MASK;
@@ -233,7 +233,7 @@ vm_fault_t do_set_pmd(struct vm_fault *vmf, struct page *page)
 		put_page(head);
 		return 0;
 	}
-	if (READ_ONCE(head->mapping) != (void *)file) {
+	if (READ_ONCE(head->mapping) != (void *)mapping) {
 		spin_unlock(ptl);
 		return VM_FAULT_FALLBACK;	/* left the cache: the PTE path looks again */
 	}
@@ -504,7 +504,7 @@ static bool split_folio_in_table(struct umm_mm *mm, pte_t *ptep, struct page *he
 	return true;
 }
 
-bool split_file_folio(struct umm_file *f, struct page *head, int refs)
+bool split_file_folio(struct address_space *mapping, struct page *head, int refs)
 {
 	const unsigned long keep = (1UL << PG_dirty) | (1UL << PG_uptodate);
 	unsigned long flags = READ_ONCE(head->flags) & keep;
@@ -530,7 +530,7 @@ bool split_file_folio(struct umm_file *f, struct page *head, int refs)
 		}
 		__atomic_store_n(&p->compound_head, 0, __ATOMIC_RELEASE);
 		/* its slot names it now (a store in place: no memory needed) */
-		xa_store(&f->i_pages, p->index, p, NULL);
+		xa_store(&mapping->i_pages, p->index, p, NULL);
 	}
 	WRITE_ONCE(head->flags, flags);
 	/* its slot's and the caller's; release: the pages are seen whole */

@@ -131,8 +131,8 @@ uint64_t deferred_split_scan(struct umm_mm *mm);
  * Return: whether it was split; each page then holds its slot's
  *         reference, and the caller's is on @head, now a small page.
  */
-struct umm_file;
-bool split_file_folio(struct umm_file *f, struct page *head, int refs);
+struct address_space;
+bool split_file_folio(struct address_space *mapping, struct page *head, int refs);
 
 /*
  * discard_huge_pmd - reclaim a THP mapped only by the leaf at @pmd whose

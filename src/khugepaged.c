@@ -258,22 +258,22 @@ static enum scan_result collapse_huge_page(struct vm_area_struct *vma, uint64_t 
 
 /*
  * Take a reference on each page of the block [start, start + 512) of
- * @f's cache into @old (NULL for a hole). The block may reach past the
+ * @mapping's cache into @old (NULL for a hole). The block may reach past the
  * end of the file, as the kernel's shmem collapse does.
  * Locking: invalidate_lock (write): no page can come or go.
  * Return: SCAN_SUCCEED; SCAN_PTE_MAPPED_HUGEPAGE when the block is one
  *         THP already (no reference kept); SCAN_TRUNCATED for an empty
  *         block.
  */
-static enum scan_result collapse_file_scan(struct umm_file *f, uint64_t start,
+static enum scan_result collapse_file_scan(struct address_space *mapping, uint64_t start,
 					   struct page **old)
 {
 	unsigned int present = 0;
 
-	rwsem_assert_write_held(&f->invalidate_lock);
+	rwsem_assert_write_held(&mapping->invalidate_lock);
 
 	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
-		old[i] = find_get_page(f, start + i);
+		old[i] = find_get_page(mapping, start + i);
 		if (old[i] && PageHead(compound_head(old[i]))) {
 			struct page *head = compound_head(old[i]);
 
@@ -305,10 +305,10 @@ static void collapse_file_put(struct page **old)
  * writes them while they are copied.
  * Locking: invalidate_lock (write); takes i_mmap_rwsem and PTE locks.
  */
-static enum scan_result collapse_file_isolate(struct umm_file *f, uint64_t start,
+static enum scan_result collapse_file_isolate(struct address_space *mapping, uint64_t start,
 					      struct page **old)
 {
-	rwsem_assert_write_held(&f->invalidate_lock);
+	rwsem_assert_write_held(&mapping->invalidate_lock);
 	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++)
 		if (old[i])
 			WRITE_ONCE(old[i]->mapping, NULL);
@@ -323,14 +323,14 @@ static enum scan_result collapse_file_isolate(struct umm_file *f, uint64_t start
 	 * which this relies on (a weakly ordered port needs smp_mb() on both
 	 * sides, or the kernel's folio locks).
 	 */
-	unmap_mapping_range(f, start, start + HPAGE_PMD_NR - 1, false);
+	unmap_mapping_range(mapping, start, start + HPAGE_PMD_NR - 1, false);
 	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
 		if (!old[i])
 			continue;
 		if (page_mapcount(old[i]) || page_count(old[i]) != 2) {
 			for (unsigned int j = 0; j < HPAGE_PMD_NR; j++)
 				if (old[j])
-					WRITE_ONCE(old[j]->mapping, (void *)f);
+					WRITE_ONCE(old[j]->mapping, (void *)mapping);
 			return SCAN_PAGE_COUNT;
 		}
 	}
@@ -345,12 +345,12 @@ static enum scan_result collapse_file_isolate(struct umm_file *f, uint64_t start
  * look again, as for a page leaving the cache.
  * Locking: invalidate_lock (write). Return: 0 or -ENOMEM (nothing changed).
  */
-static int collapse_file_replace(struct umm_file *f, uint64_t start, struct page **old,
+static int collapse_file_replace(struct address_space *mapping, uint64_t start, struct page **old,
 				 struct page *head)
 {
 	unsigned int i;
 
-	rwsem_assert_write_held(&f->invalidate_lock);
+	rwsem_assert_write_held(&mapping->invalidate_lock);
 	for (i = 0; i < HPAGE_PMD_NR; i++) {
 		head[i].index = start + i;
 		WRITE_ONCE(head[i].mapping, NULL);
@@ -358,19 +358,19 @@ static int collapse_file_replace(struct umm_file *f, uint64_t start, struct page
 	/* one reference per slot, as for small pages */
 	__atomic_fetch_add(&head->refcount, HPAGE_PMD_NR - 1, __ATOMIC_RELEASE);
 	for (i = 0; i < HPAGE_PMD_NR; i++)
-		if (!old[i] && xa_insert(&f->i_pages, start + i, head))
+		if (!old[i] && xa_insert(&mapping->i_pages, start + i, head))
 			break;
 	if (i < HPAGE_PMD_NR) {
 		while (i-- > 0)
 			if (!old[i])
-				xa_erase(&f->i_pages, start + i);
+				xa_erase(&mapping->i_pages, start + i);
 		put_page_refs(head, HPAGE_PMD_NR - 1);
 		return -ENOMEM;
 	}
 	for (i = 0; i < HPAGE_PMD_NR; i++) {
 		if (!old[i])
 			continue;
-		xa_store(&f->i_pages, start + i, head, NULL);	/* a slot in place */
+		xa_store(&mapping->i_pages, start + i, head, NULL);	/* a slot in place */
 		clear_bit_page(PG_dirty, old[i]);
 		put_page(old[i]);	/* the cache's reference */
 	}
@@ -413,7 +413,7 @@ static int retract_one(struct itree_node *n, void *arg)
 	spinlock_t *pml, *ptl;
 	pmd_t *pmd, v;
 
-	rwsem_assert_held(&vma->vm_file->i_mmap_rwsem);
+	rwsem_assert_held(&vma->vm_file->f_mapping->i_mmap_rwsem);
 	if (pgoff < vma->vm_pgoff)
 		return 0;
 	addr = vma->vm_start + ((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
@@ -453,28 +453,29 @@ static int retract_one(struct itree_node *n, void *arg)
 }
 
 /* Locking: invalidate_lock (write); takes i_mmap_rwsem (read). */
-static void retract_page_tables(struct umm_file *f, uint64_t pgoff)
+static void retract_page_tables(struct address_space *mapping, uint64_t pgoff)
 {
-	rwsem_assert_write_held(&f->invalidate_lock);
-	down_read(&f->i_mmap_rwsem);
-	itree_for_each_overlap(&f->i_mmap, pgoff, pgoff, retract_one, &pgoff);
-	up_read(&f->i_mmap_rwsem);
+	rwsem_assert_write_held(&mapping->invalidate_lock);
+	down_read(&mapping->i_mmap_rwsem);
+	itree_for_each_overlap(&mapping->i_mmap, pgoff, pgoff, retract_one, &pgoff);
+	up_read(&mapping->i_mmap_rwsem);
 }
 
 /*
- * collapse_file - make the block of @f at page @start one THP in the
+ * collapse_file - make the block of @mapping at page @start one THP in the
  * cache (the kernel's collapse_file for shmem): holes become zeroes, as
  * with MADV_COLLAPSE's unlimited max_ptes_none. Charged to @mm.
  * Locking: takes invalidate_lock (write), then as collapse_file_isolate
  *          and retract_page_tables.
  */
-static enum scan_result collapse_file(struct umm_mm *mm, struct umm_file *f, uint64_t start)
+static enum scan_result collapse_file(struct umm_mm *mm, struct address_space *mapping,
+				      uint64_t start)
 {
 	struct page *old[HPAGE_PMD_NR], *head = NULL;
 	enum scan_result r;
 
-	down_write(&f->invalidate_lock);
-	r = collapse_file_scan(f, start, old);
+	down_write(&mapping->invalidate_lock);
+	r = collapse_file_scan(mapping, start, old);
 	if (r == SCAN_TRUNCATED)	/* the kernel allocated before it looked */
 		mm_stat_add(mm, MM_THP_COLLAPSE_ALLOC, 1);
 	if (r != SCAN_SUCCEED)
@@ -485,7 +486,7 @@ static enum scan_result collapse_file(struct umm_mm *mm, struct umm_file *f, uin
 		    SCAN_CGROUP_CHARGE_FAIL : SCAN_ALLOC_HUGE_PAGE_FAIL;
 		goto put;
 	}
-	r = collapse_file_isolate(f, start, old);
+	r = collapse_file_isolate(mapping, start, old);
 	if (r != SCAN_SUCCEED)
 		goto put;
 	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
@@ -494,19 +495,19 @@ static enum scan_result collapse_file(struct umm_mm *mm, struct umm_file *f, uin
 		else
 			memset(page_address(head + i), 0, PAGE_SIZE);
 	}
-	if (collapse_file_replace(f, start, old, head)) {
+	if (collapse_file_replace(mapping, start, old, head)) {
 		for (unsigned int i = 0; i < HPAGE_PMD_NR; i++)
 			if (old[i])
-				WRITE_ONCE(old[i]->mapping, (void *)f);
+				WRITE_ONCE(old[i]->mapping, (void *)mapping);
 		r = SCAN_ALLOC_HUGE_PAGE_FAIL;
 		goto put;
 	}
-	retract_page_tables(f, start);
+	retract_page_tables(mapping, start);
 	set_bit_page(PG_dirty, head);	/* shmem: memory is its only copy */
 	/* faults may map it now: the head last, which do_set_pmd checks */
 	for (unsigned int i = HPAGE_PMD_NR - 1; i > 0; i--)
-		smp_store_release(&head[i].mapping, (void *)f);
-	smp_store_release(&head->mapping, (void *)f);
+		smp_store_release(&head[i].mapping, (void *)mapping);
+	smp_store_release(&head->mapping, (void *)mapping);
 	head = NULL;
 	/* thp_file_alloc counts shmem faults only, as the host shows */
 	mm_stat_add(mm, MM_THP_COLLAPSE_ALLOC, 1);
@@ -515,7 +516,7 @@ put:
 	if (head)
 		put_page(head);
 unlock:
-	up_write(&f->invalidate_lock);
+	up_write(&mapping->invalidate_lock);
 	return r;
 }
 
@@ -609,7 +610,7 @@ static enum scan_result collapse_map_pmd(struct vm_area_struct *vma, uint64_t ha
 	 * Our reference keeps the folio whole (a split wants an exact
 	 * count); it may have been split (a hole punch) since the collapse.
 	 */
-	page = find_get_page(vma->vm_file, pgoff);
+	page = find_get_page(vma->vm_file->f_mapping, pgoff);
 	if (!page)
 		return SCAN_FAIL;
 	if (!PageHead(page) || page_order(page) != HPAGE_PMD_ORDER) {
@@ -653,7 +654,7 @@ static bool collapse_file_allowed(struct vm_area_struct *vma)
 {
 	uint64_t first = ALIGN_UP(vma->vm_start, HPAGE_PMD_SIZE);
 
-	if (!vma->vm_file || vma->vm_file->kind != FILE_SHMEM ||
+	if (!vma->vm_file || vma->vm_file->f_mapping->kind != FILE_SHMEM ||
 	    (vma->vm_flags & (VM_NOHUGEPAGE | VM_HUGETLB | VM_PFNMAP)))
 		return false;
 	if (((vma->vm_start >> PAGE_SHIFT) - vma->vm_pgoff) & (HPAGE_PMD_NR - 1))
@@ -669,7 +670,7 @@ static bool collapse_file_allowed(struct vm_area_struct *vma)
 static enum scan_result collapse_file_block(struct vm_area_struct *vma, uint64_t haddr)
 {
 	uint64_t pgoff = vma->vm_pgoff + ((haddr - vma->vm_start) >> PAGE_SHIFT);
-	enum scan_result r = collapse_file(vma->vm_mm, vma->vm_file, pgoff);
+	enum scan_result r = collapse_file(vma->vm_mm, vma->vm_file->f_mapping, pgoff);
 
 	if (r == SCAN_SUCCEED || r == SCAN_PTE_MAPPED_HUGEPAGE)
 		r = collapse_map_pmd(vma, haddr);

@@ -210,9 +210,10 @@ __visible uint64_t umm_wp_shared_mapping_range(struct umm_file *f,
 
 	if (!f || !range_ok(first_index, nr))
 		return 0;
-	down_read(&f->i_mmap_rwsem);
-	walk_page_mapping(f, first_index, nr, &wp_walk_ops, &w);
-	up_read(&f->i_mmap_rwsem);
+	/* every open's mappings: they share the inode's i_mmap */
+	down_read(&f->f_mapping->i_mmap_rwsem);
+	walk_page_mapping(f->f_mapping, first_index, nr, &wp_walk_ops, &w);
+	up_read(&f->f_mapping->i_mmap_rwsem);
 	return w.total;
 }
 
@@ -234,9 +235,9 @@ __visible uint64_t umm_clean_record_shared_mapping_range(struct umm_file *f,
 	/* one past the highest bit the range can set (nr when they match) */
 	w.bit_start = none_set ? first_index + nr - bitmap_pgoff : *start;
 	w.bit_end = none_set ? 0 : *end;
-	down_read(&f->i_mmap_rwsem);
-	walk_page_mapping(f, first_index, nr, &clean_walk_ops, &w);
-	up_read(&f->i_mmap_rwsem);
+	down_read(&f->f_mapping->i_mmap_rwsem);
+	walk_page_mapping(f->f_mapping, first_index, nr, &clean_walk_ops, &w);
+	up_read(&f->f_mapping->i_mmap_rwsem);
 	*start = w.bit_start;
 	*end = w.bit_end;
 	return w.total;

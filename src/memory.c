@@ -29,11 +29,11 @@
 
 void folio_mark_dirty_mapped(struct page *head)
 {
-	struct umm_file *f = READ_ONCE(head->mapping);
+	struct address_space *mapping = READ_ONCE(head->mapping);
 
 	if (test_bit_page(PG_dirty, head))
 		return;
-	if (PageAnon(head) || (f && f->kind == FILE_SHMEM))
+	if (PageAnon(head) || (mapping && mapping->kind == FILE_SHMEM))
 		set_bit_page(PG_dirty, head);
 }
 
@@ -416,18 +416,18 @@ static vm_fault_t file_fault_page(struct vm_fault *vmf, struct page **pagep,
 				  bool may_pmd)
 {
 	struct vm_area_struct *vma = vmf->vma;
-	struct umm_file *file = vma->vm_file;
-	uint64_t pgoff = vmf_pgoff(vmf), size = i_size_read(file);
+	struct address_space *mapping = vma->vm_file->f_mapping;
+	uint64_t pgoff = vmf_pgoff(vmf), size = i_size_read(mapping);
 	int err = 0;
 
 	if (pgoff >= (size >> PAGE_SHIFT) + !!(size & ~PAGE_MASK))
 		return VM_FAULT_SIGBUS;
-	*pagep = filemap_get_page(file, pgoff, vma->vm_mm->quota,
+	*pagep = filemap_get_page(mapping, pgoff, vma->vm_mm->quota,
 				  (vma->vm_flags & VM_RAND_READ) ? RA_NONE :
 				  (vma->vm_flags & VM_SEQ_READ) ? RA_SEQ : RA_AROUND, &err);
 	if (!*pagep)
 		return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
-	if (unlikely(READ_ONCE((*pagep)->mapping) != (void *)file)) {
+	if (unlikely(READ_ONCE((*pagep)->mapping) != (void *)mapping)) {
 		/*
 		 * Leaving the cache, or a collapse's folio not ready yet (its
 		 * tables are being retracted): fault again, without filling
@@ -466,7 +466,7 @@ static bool finish_fault(struct vm_fault *vmf, struct page *cache, struct page *
 	if (!vmf->pte)
 		return false;
 	if (!pte_none(ptep_get(vmf->pte)) ||
-	    READ_ONCE(cache->mapping) != (void *)vmf->vma->vm_file) {
+	    READ_ONCE(cache->mapping) != (void *)vmf->vma->vm_file->f_mapping) {
 		pte_unmap_unlock(vmf->pte, vmf->ptl);
 		return false;
 	}
@@ -508,7 +508,7 @@ static bool finish_fault_folio(struct vm_fault *vmf, struct page *page, pte_t en
 	pte = pte_offset_map_lock(vma->vm_mm, vmf->pmd, addr, &ptl);
 	if (!pte)
 		goto out;
-	if (READ_ONCE(head->mapping) == (void *)vma->vm_file) {
+	if (READ_ONCE(head->mapping) == (void *)vma->vm_file->f_mapping) {
 		for (uint64_t i = 0; i < nr; i++) {
 			if (!pte_none(ptep_get(pte + i)))
 				continue;
@@ -546,10 +546,10 @@ out:
 static void do_fault_around(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
-	struct umm_file *file = vma->vm_file;
+	struct address_space *mapping = vma->vm_file->f_mapping;
 	uint64_t block = (uint64_t)FAULT_AROUND_PAGES << PAGE_SHIFT;
 	uint64_t from = vmf->address & ~(block - 1), to, addr;
-	uint64_t eof = size_pages(i_size_read(file));
+	uint64_t eof = size_pages(i_size_read(mapping));
 	uint64_t pmd_end = (vmf->address & PMD_MASK) + PMD_SIZE;
 	pgprot_t prot = vm_get_page_prot(vma->vm_flags);
 	spinlock_t *ptl;
@@ -571,10 +571,10 @@ static void do_fault_around(struct vm_fault *vmf)
 			break;
 		if (!pte_none(ptep_get(pte)))
 			continue;
-		page = find_get_page(file, index);
+		page = find_get_page(mapping, index);
 		if (!page)
 			continue;
-		if (READ_ONCE(page->mapping) != (void *)file) {
+		if (READ_ONCE(page->mapping) != (void *)mapping) {
 			put_page(page);		/* truncated meanwhile */
 			continue;
 		}
@@ -639,8 +639,8 @@ static vm_fault_t do_cow_fault(struct vm_fault *vmf)
  */
 static vm_fault_t do_shared_fault(struct vm_fault *vmf)
 {
-	struct umm_file *file = vmf->vma->vm_file;
-	bool track = mapping_needs_writeback(file);
+	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
+	bool track = mapping_needs_writeback(mapping);
 	struct page *page;
 	vm_fault_t ret = file_fault_page(vmf, &page, !track);
 	pte_t entry;
@@ -651,7 +651,7 @@ static vm_fault_t do_shared_fault(struct vm_fault *vmf)
 	entry = pte_mkyoung(pte_mkdirty(pte_mkwrite(entry)));
 	if (track) {
 		lock_page(page);
-		set_page_dirty(file, page);
+		set_page_dirty(mapping, page);
 	} else if (!test_bit_page(PG_dirty, compound_head(page))) {
 		/* shmem: memory is its only copy (fault_dirty_shared_page) */
 		set_bit_page(PG_dirty, compound_head(page));
@@ -684,16 +684,16 @@ static vm_fault_t do_fault(struct vm_fault *vmf)
  */
 static vm_fault_t wp_page_shared(struct vm_fault *vmf)
 {
-	struct umm_file *file = vmf->vma->vm_file;
+	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
 	struct page *page = compound_head(pfn_to_page(pte_pfn(vmf->orig_pte)));
 	struct umm_mm *mm = vmf->vma->vm_mm;
 
 	get_page(page);
 	pte_unmap_unlock(vmf->pte, vmf->ptl);
 	lock_page(page);
-	if (READ_ONCE(page->mapping) != (void *)file)
+	if (READ_ONCE(page->mapping) != (void *)mapping)
 		goto out;	/* truncated meanwhile: fault again */
-	set_page_dirty(file, page);
+	set_page_dirty(mapping, page);
 	vmf->pte = pte_offset_map_lock(mm, vmf->pmd, vmf->address, &vmf->ptl);
 	if (!vmf->pte)
 		goto out;
@@ -751,7 +751,7 @@ static vm_fault_t do_wp_page(struct vm_fault *vmf)
 
 	/* a shared mapping writes to the file's page itself */
 	if (vmf->vma->vm_flags & VM_SHARED) {
-		if (mapping_needs_writeback(vmf->vma->vm_file))
+		if (mapping_needs_writeback(vmf->vma->vm_file->f_mapping))
 			return wp_page_shared(vmf);
 		ptep_set_access_flags(vmf->pte, _PAGE_RW | _PAGE_DIRTY |
 				      _PAGE_SOFT_DIRTY | _PAGE_ACCESSED);

@@ -20,7 +20,7 @@ static unsigned char cache_resident(struct vm_area_struct *vma, uint64_t addr)
 	if (!vma->vm_file)
 		return 0;
 	rcu_read_lock();
-	in = xa_load(&vma->vm_file->i_pages, pgoff) != NULL;
+	in = xa_load(&vma->vm_file->f_mapping->i_pages, pgoff) != NULL;
 	rcu_read_unlock();
 	return in;
 }

@@ -14,6 +14,7 @@
 #include "interval_tree.h"
 
 struct umm_file;
+struct address_space;
 struct anon_vma;
 struct mmu_notifier;
 

@@ -178,7 +178,7 @@ static bool wants_thp_area(uint64_t addr, uint64_t len, int flags,
 			   struct umm_file *file)
 {
 	if (file)
-		return file->thp_align;
+		return file->f_mapping->thp_align;
 	return (flags & MAP_TYPE_MASK) != MAP_SHARED && !addr &&
 	       IS_ALIGNED(len, PMD_SIZE) && !(flags & MAP_32BIT);
 }
@@ -328,17 +328,17 @@ static int64_t mmap_region(struct umm_mm *mm, struct umm_file *file, uint64_t ad
 	 */
 	if (!err && replaced) {
 		if (file)
-			down_write(&file->i_mmap_rwsem);
+			down_write(&file->f_mapping->i_mmap_rwsem);
 		unmap_range_pages(mm, addr, end);
 		if (file)
-			up_write(&file->i_mmap_rwsem);
+			up_write(&file->f_mapping->i_mmap_rwsem);
 		/* zapped: the old VMAs leave i_mmap (no two files' locks nest) */
 		vma_plan_unlink_dead(&p);
 		if (file)
-			down_write(&file->i_mmap_rwsem);
+			down_write(&file->f_mapping->i_mmap_rwsem);
 		free_pgtables(mm, addr, end, floor, ceiling);
 		if (file)
-			up_write(&file->i_mmap_rwsem);
+			up_write(&file->f_mapping->i_mmap_rwsem);
 	}
 out:
 	vma_plan_release(&p);
@@ -381,7 +381,7 @@ static int mmap_file_flags(struct umm_file *file, uint64_t pgoff, uint64_t len,
 		*vm_flags |= VM_SHARED | VM_MAYSHARE;
 		if (!(file->f_mode & FMODE_WRITE))
 			*vm_flags &= ~(VM_MAYWRITE | VM_SHARED);
-		else if (mapping_needs_writeback(file))
+		else if (mapping_needs_writeback(file->f_mapping))
 			*vm_flags |= VM_WRITENOTIFY;
 		/* fall through */
 	case MAP_PRIVATE:
@@ -398,7 +398,7 @@ static int mmap_file_flags(struct umm_file *file, uint64_t pgoff, uint64_t len,
 		 * ext4's and xfs's ->mmap, last: MAP_SYNC (even ignored by a
 		 * private or legacy shared mapping) needs DAX.
 		 */
-		if ((*vm_flags & VM_SYNC) && file->sync_checked)
+		if ((*vm_flags & VM_SYNC) && file->f_mapping->sync_checked)
 			return -EOPNOTSUPP;
 		return 0;
 	default:
@@ -694,11 +694,12 @@ void mm_take_all_locks(struct umm_mm *mm)
 	for (vma = find_vma(mm, 0); vma; vma = vma_next_of(mm, vma))
 		vma_start_write(vma);
 	for (vma = find_vma(mm, 0); vma; vma = vma_next_of(mm, vma)) {
-		struct umm_file *f = vma->vm_file;
+		/* once per inode: VMAs of two opens share its mapping */
+		struct address_space *m = vma->vm_file ? vma->vm_file->f_mapping : NULL;
 
-		if (f && !f->mm_all_locks) {
-			down_write(&f->i_mmap_rwsem);
-			f->mm_all_locks = true;
+		if (m && !m->mm_all_locks) {
+			down_write(&m->i_mmap_rwsem);
+			m->mm_all_locks = true;
 		}
 	}
 }
@@ -709,11 +710,11 @@ void mm_drop_all_locks(struct umm_mm *mm)
 
 	mmap_assert_write_locked(mm);
 	for (vma = find_vma(mm, 0); vma; vma = vma_next_of(mm, vma)) {
-		struct umm_file *f = vma->vm_file;
+		struct address_space *m = vma->vm_file ? vma->vm_file->f_mapping : NULL;
 
-		if (f && f->mm_all_locks) {
-			f->mm_all_locks = false;
-			up_write(&f->i_mmap_rwsem);
+		if (m && m->mm_all_locks) {
+			m->mm_all_locks = false;
+			up_write(&m->i_mmap_rwsem);
 		}
 	}
 	pthread_mutex_unlock(&mm_all_locks_mutex);

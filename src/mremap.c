@@ -242,7 +242,7 @@ static int64_t move_vma(struct umm_mm *mm, struct vm_area_struct *vma,
 	 * kernel's take_rmap_locks).
 	 */
 	if (d.file)
-		down_write(&d.file->i_mmap_rwsem);
+		down_write(&d.file->f_mapping->i_mmap_rwsem);
 	if (d.anon_vma)
 		down_write(&d.anon_vma->root->rwsem);
 	err = move_page_tables(mm, old_addr, new_addr, old_len);
@@ -251,7 +251,7 @@ static int64_t move_vma(struct umm_mm *mm, struct vm_area_struct *vma,
 	if (d.anon_vma)
 		up_write(&d.anon_vma->root->rwsem);
 	if (d.file)
-		up_write(&d.file->i_mmap_rwsem);
+		up_write(&d.file->f_mapping->i_mmap_rwsem);
 	if (err) {
 		do_munmap(mm, new_addr, new_len);	/* the new range goes */
 		return err;

@@ -62,7 +62,7 @@ __visible int umm_msync(struct umm_mm *mm, uint64_t start, uint64_t len, int fla
 			/* the write-back runs without mmap_lock, holding the file */
 			get_file(file);
 			mmap_read_unlock(mm);
-			error = filemap_write_and_wait_range(file, fstart, fend);
+			error = filemap_write_and_wait_range(file->f_mapping, fstart, fend);
 			fput(file);
 			if (error || start >= end)
 				return error ? error : unmapped_error;

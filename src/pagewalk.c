@@ -350,7 +350,7 @@ static int walk_mapping_vma(struct itree_node *n, void *arg)
 	return err ? 1 : 0;
 }
 
-int walk_page_mapping(struct umm_file *f, uint64_t first_index, uint64_t nr,
+int walk_page_mapping(struct address_space *mapping, uint64_t first_index, uint64_t nr,
 		      const struct mm_walk_ops *ops, void *private)
 {
 	struct mapping_walk mw = {
@@ -361,8 +361,8 @@ int walk_page_mapping(struct umm_file *f, uint64_t first_index, uint64_t nr,
 
 	if (!nr || mw.end < first_index)
 		return -EINVAL;
-	rwsem_assert_held(&f->i_mmap_rwsem);
-	itree_for_each_overlap(&f->i_mmap, first_index, mw.end - 1,
+	rwsem_assert_held(&mapping->i_mmap_rwsem);
+	itree_for_each_overlap(&mapping->i_mmap, first_index, mw.end - 1,
 			       walk_mapping_vma, &mw);
 	return mw.err;
 }

@@ -121,16 +121,16 @@ int walk_page_vma(struct vm_area_struct *vma, const struct mm_walk_ops *ops,
 
 /*
  * walk_page_mapping - walk, in every mm, the part of every VMA that maps
- * file pages [first_index, first_index + nr) of @f. A test_walk that
+ * file pages [first_index, first_index + nr) of @mapping. A test_walk that
  * returns 1 skips that VMA, as struct mm_walk_ops documents it (the
  * kernel's walk_page_mapping ends the whole walk there instead, which
  * would let one private mapping of the file stop dirty tracking of every
  * shared mapping after it). No mmap_lock is held: only the VMA's immutable fields may be
  * relied on (umm never changes a published VMA, so all of them are).
- * Locking: f->i_mmap_rwsem held (read or write), which keeps each VMA's
+ * Locking: mapping->i_mmap_rwsem held (read or write), which keeps each VMA's
  * page tables (a VMA leaves i_mmap before its tables may be freed).
  */
-int walk_page_mapping(struct umm_file *f, uint64_t first_index, uint64_t nr,
+int walk_page_mapping(struct address_space *mapping, uint64_t first_index, uint64_t nr,
 		      const struct mm_walk_ops *ops, void *private);
 
 #endif /* UMM_PAGEWALK_H */

@@ -28,9 +28,9 @@ static int show_map_vma(FILE *out, struct vm_area_struct *vma)
 
 	if (file) {
 		pgoff = (unsigned long long)vma->vm_pgoff << PAGE_SHIFT;
-		major = file->dev_major;
-		minor = file->dev_minor;
-		ino = file->ino;
+		major = file->f_mapping->dev_major;
+		minor = file->f_mapping->dev_minor;
+		ino = file->f_mapping->ino;
 	}
 	n = fprintf(out, "%08llx-%08llx %c%c%c%c %08llx %02x:%02x %lu ",
 		    (unsigned long long)vma->vm_start, (unsigned long long)vma->vm_end,
@@ -277,7 +277,7 @@ static int smaps_pmd(pmd_t *pmd, uint64_t addr, uint64_t next, struct mm_walk *w
 		      pmd_flags(v) & _PAGE_ACCESSED, pmd_dirty(v));
 	if (PageAnon(pmd_page(v)))
 		mss->anon_thp += next - addr;
-	else if (walk->vma->vm_file && walk->vma->vm_file->kind == FILE_SHMEM)
+	else if (walk->vma->vm_file && walk->vma->vm_file->f_mapping->kind == FILE_SHMEM)
 		mss->shmem_thp += next - addr;
 	else
 		mss->file_thp += next - addr;

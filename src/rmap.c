@@ -409,26 +409,28 @@ static struct vm_area_struct *shared_vma(struct itree_node *n)
 
 void vma_link_file(struct vm_area_struct *vma)
 {
-	struct umm_file *f = vma->vm_file;
+	struct address_space *mapping;
 
-	if (!f)
+	if (!vma->vm_file)
 		return;
+	mapping = vma->vm_file->f_mapping;
 	vma->shared.start = vma->vm_pgoff;
 	vma->shared.last = vma->vm_pgoff + vma_pages(vma) - 1;
-	down_write(&f->i_mmap_rwsem);
-	itree_insert(&f->i_mmap, &vma->shared);
-	up_write(&f->i_mmap_rwsem);
+	down_write(&mapping->i_mmap_rwsem);
+	itree_insert(&mapping->i_mmap, &vma->shared);
+	up_write(&mapping->i_mmap_rwsem);
 }
 
 void vma_unlink_file(struct vm_area_struct *vma)
 {
-	struct umm_file *f = vma->vm_file;
+	struct address_space *mapping;
 
-	if (!f)
+	if (!vma->vm_file)
 		return;
-	down_write(&f->i_mmap_rwsem);
-	itree_remove(&f->i_mmap, &vma->shared);
-	up_write(&f->i_mmap_rwsem);
+	mapping = vma->vm_file->f_mapping;
+	down_write(&mapping->i_mmap_rwsem);
+	itree_remove(&mapping->i_mmap, &vma->shared);
+	up_write(&mapping->i_mmap_rwsem);
 }
 
 /* The addresses in @vma of file pages [first, last], clipped to it. */
@@ -461,14 +463,14 @@ static int unmap_one(struct itree_node *n, void *arg)
 	return 0;
 }
 
-void unmap_mapping_range(struct umm_file *f, uint64_t first, uint64_t last,
+void unmap_mapping_range(struct address_space *mapping, uint64_t first, uint64_t last,
 			 bool even_cows)
 {
 	struct unmap_args a = { first, last, even_cows };
 
-	down_read(&f->i_mmap_rwsem);
-	itree_for_each_overlap(&f->i_mmap, first, last, unmap_one, &a);
-	up_read(&f->i_mmap_rwsem);
+	down_read(&mapping->i_mmap_rwsem);
+	itree_for_each_overlap(&mapping->i_mmap, first, last, unmap_one, &a);
+	up_read(&mapping->i_mmap_rwsem);
 }
 
 struct mkclean_args {
@@ -522,12 +524,12 @@ static int mkclean_one(struct itree_node *n, void *arg)
 	return 0;
 }
 
-bool page_mkclean(struct umm_file *f, struct page *page)
+bool page_mkclean(struct address_space *mapping, struct page *page)
 {
 	struct mkclean_args a = { page, false };
 
-	down_read(&f->i_mmap_rwsem);
-	itree_for_each_overlap(&f->i_mmap, page->index, page->index, mkclean_one, &a);
-	up_read(&f->i_mmap_rwsem);
+	down_read(&mapping->i_mmap_rwsem);
+	itree_for_each_overlap(&mapping->i_mmap, page->index, page->index, mkclean_one, &a);
+	up_read(&mapping->i_mmap_rwsem);
 	return a.dirty;
 }

@@ -184,9 +184,10 @@ static inline void page_remove_rmap_pte(struct page *page)
 
 /*
  * vma_link_file / vma_unlink_file - add @vma to (remove it from) its
- * file's i_mmap. A VMA is linked before it is published and unlinked
- * after it left the tree but before its page tables can be freed, so an
- * rmap walker holding i_mmap_rwsem always walks live tables.
+ * file's i_mmap (its mapping's, shared by every open of the inode). A
+ * VMA is linked before it is published and unlinked after it left the
+ * tree but before its page tables can be freed, so an rmap walker holding
+ * i_mmap_rwsem always walks live tables.
  * Locking: mmap_lock (write) of the VMA's mm; takes i_mmap_rwsem (write).
  */
 void vma_link_file(struct vm_area_struct *vma);
@@ -194,11 +195,11 @@ void vma_unlink_file(struct vm_area_struct *vma);
 
 /*
  * unmap_mapping_range - clear every entry mapping file pages [first,
- * last] of @f in every address space (truncation, hole punch); anonymous
+ * last] of @mapping in every address space (truncation, hole punch); anonymous
  * copies-on-write in private mappings go too only when @even_cows.
  * Locking: takes i_mmap_rwsem (read), then page-table locks; no mmap_lock.
  */
-void unmap_mapping_range(struct umm_file *f, uint64_t first, uint64_t last,
+void unmap_mapping_range(struct address_space *mapping, uint64_t first, uint64_t last,
 			 bool even_cows);
 
 /*
@@ -207,6 +208,6 @@ void unmap_mapping_range(struct umm_file *f, uint64_t first, uint64_t last,
  * Locking: @page locked; takes i_mmap_rwsem (read), then PTE locks.
  * Return: whether any mapping had written the page.
  */
-bool page_mkclean(struct umm_file *f, struct page *page);
+bool page_mkclean(struct address_space *mapping, struct page *page);
 
 #endif /* UMM_RMAP_H */

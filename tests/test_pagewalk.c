@@ -209,14 +209,14 @@ static void test_mapping_dirty(void)
 	CHECK_EQ(umm_write(m2, (uint64_t)a2 + 30 * P, "d", 1), 1);	/* page 46 */
 	CHECK_EQ(umm_read(m1, (uint64_t)a1 + 50 * P, &c, 1), 1);	/* page 50, read */
 
-	down_read(&f->i_mmap_rwsem);
-	CHECK_EQ(walk_page_mapping(f, 0, 64, &mapping_ops, &n), 0);
+	down_read(&f->f_mapping->i_mmap_rwsem);
+	CHECK_EQ(walk_page_mapping(f->f_mapping, 0, 64, &mapping_ops, &n), 0);
 	CHECK_EQ(n, 5);
 	n = 0;
-	CHECK_EQ(walk_page_mapping(f, 18, 4, &mapping_ops, &n), 0);	/* 18-21 */
+	CHECK_EQ(walk_page_mapping(f->f_mapping, 18, 4, &mapping_ops, &n), 0);	/* 18-21 */
 	CHECK_EQ(n, 2);
-	CHECK_EQ(walk_page_mapping(f, 0, 0, &mapping_ops, &n), -EINVAL);
-	up_read(&f->i_mmap_rwsem);
+	CHECK_EQ(walk_page_mapping(f->f_mapping, 0, 0, &mapping_ops, &n), -EINVAL);
+	up_read(&f->f_mapping->i_mmap_rwsem);
 
 	/* clean and record: 4 dirty entries, 3 file pages */
 	CHECK_EQ(umm_clean_record_shared_mapping_range(f, 0, 64, 0, bm, &s, &e), 4);
