@@ -47,12 +47,56 @@
 /* shmem inodes are numbered from one counter, as on a tmpfs mount */
 static uint64_t next_ino = 1;
 
+/*
+ * The host inodes that have a page cache here, by (st_dev, st_ino), as
+ * the kernel's inode hash: a second open of an inode finds and shares
+ * the cache of the first. An entry leaves the table, under the lock,
+ * in the same step that drops its last open, so a lookup never finds
+ * one that is being freed.
+ */
+#define MAPPING_HASH_BITS	6
+static pthread_mutex_t mapping_table_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct list_head mapping_table[1u << MAPPING_HASH_BITS];	/* mapping_table_lock */
+static pthread_once_t mapping_table_once = PTHREAD_ONCE_INIT;
+
+/*
+ * Held across a host fork(), so that the child does not inherit it
+ * locked by a thread it does not have. A leaf: its holder waits for
+ * nothing but the allocator, whose own fork handling comes after this.
+ * Locking: prepare takes mapping_table_lock; parent and child drop it.
+ */
+static void mapping_table_prepare(void)
+{
+	pthread_mutex_lock(&mapping_table_lock);
+}
+
+static void mapping_table_release(void)
+{
+	pthread_mutex_unlock(&mapping_table_lock);
+}
+
+static void mapping_table_init(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(mapping_table); i++)
+		INIT_LIST_HEAD(&mapping_table[i]);
+	pthread_atfork(mapping_table_prepare, mapping_table_release, mapping_table_release);
+}
+
+/* Locking: mapping_table_lock held. */
+static struct list_head *mapping_bucket(dev_t dev, uint64_t ino)
+{
+	uint64_t h = (ino ^ ((uint64_t)dev << 17)) * 0x9e3779b97f4a7c15ull;
+
+	return &mapping_table[h >> (64 - MAPPING_HASH_BITS)];
+}
+
 static struct address_space *mapping_alloc(enum file_kind kind)
 {
 	struct address_space *mapping = calloc(1, sizeof(*mapping));
 
 	if (!mapping)
 		return NULL;
+	mapping->i_count = 1;
 	mapping->kind = kind;
 	mapping->rd_fd = -1;
 	mapping->wr_fd = -1;
@@ -298,25 +342,44 @@ void filemap_split_folio(struct umm_file *file, struct page *head)
 }
 
 /*
- * The last open of @mapping went: write back, drop the cache and free it.
- * Locking: none held; takes as filemap_write_and_wait_range, then
- * invalidate_lock (write).
+ * The last open of @mapping went: out of the table, then write back what
+ * is still dirty (a page a pin kept dirty), drop the cache and free it.
+ * Locking: none held; takes mapping_table_lock, then as
+ * filemap_write_and_wait_range and invalidate_lock (write).
  */
 static void mapping_put(struct address_space *mapping)
 {
-	if (mapping->kind == FILE_HOST)
+	bool last;
+
+	if (mapping->kind == FILE_HOST) {
+		pthread_mutex_lock(&mapping_table_lock);
+		last = --mapping->i_count == 0;
+		if (last)
+			list_del(&mapping->i_hash);
+		pthread_mutex_unlock(&mapping_table_lock);
+		if (!last)
+			return;
 		filemap_write_and_wait_range(mapping, 0, UINT64_MAX);
+	}
 	down_write(&mapping->invalidate_lock);
 	filemap_remove_range(mapping, 0, UINT64_MAX);
 	up_write(&mapping->invalidate_lock);
 	mapping_free(mapping);
 }
 
-/* The last reference to an open went: no VMA maps through it any more. */
+/*
+ * The last reference to an open went: no VMA maps through it any more.
+ * A writable open of a host file writes the cache back first, as close()
+ * on a file system that flushes on close (and as umm did when each open
+ * had its own cache): its writes reach the host file now, not only when
+ * the inode's last open goes. A read-only open dirtied nothing.
+ */
 void fput(struct umm_file *f)
 {
 	if (!f || atomic_add_return(&f->refcount, -1) != 0)
 		return;
+	if (f->f_mapping->kind == FILE_HOST && (f->f_mode & FMODE_WRITE))
+		filemap_write_and_wait_range(f->f_mapping, 0, UINT64_MAX);
 	mapping_put(f->f_mapping);
 	free(f->name);
 	free(f);
@@ -653,7 +716,7 @@ int filemap_write_and_wait_range(struct address_space *mapping, uint64_t start, 
 	bool wrote = false;
 	int err = 0;
 
-	/* no writable fd: nothing could dirty a page */
+	/* no writable open ever joined: nothing could dirty a page */
 	if (mapping->kind != FILE_HOST || smp_load_acquire(&mapping->wr_fd) < 0)
 		return 0;
 	pthread_mutex_lock(&mapping->writeback_lock);
@@ -802,8 +865,10 @@ static bool access_allowed(int fd_acc, int acc)
 }
 
 /*
- * Give @mapping the fds that @fd (opened @fd_acc) can serve: one dup of
- * it, for reading, writing or both. Locking: @mapping not yet published.
+ * Give @mapping the fds it lacks that @fd (opened @fd_acc) can serve:
+ * one dup of it, for reading, writing or both. A cache first made from
+ * a read-only fd gets its writable one here when a writable open joins.
+ * Locking: mapping_table_lock held, or @mapping not yet in the table.
  * Return: 0 or -errno.
  */
 static int mapping_take_fd(struct address_space *mapping, int fd, int fd_acc)
@@ -817,6 +882,7 @@ static int mapping_take_fd(struct address_space *mapping, int fd, int fd_acc)
 	dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (dup < 0)
 		return -errno;
+	/* release: whoever uses it through a later open sees it set */
 	if (rd)
 		smp_store_release(&mapping->rd_fd, dup);
 	if (wr)
@@ -841,6 +907,7 @@ static struct address_space *mapping_create_host(int fd, int fd_acc, const struc
 		errno = -err;
 		return NULL;
 	}
+	mapping->dev = st->st_dev;
 	mapping->ino = st->st_ino;
 	mapping->dev_major = major(st->st_dev);
 	mapping->dev_minor = minor(st->st_dev);
@@ -857,6 +924,45 @@ static struct address_space *mapping_create_host(int fd, int fd_acc, const struc
 		 */
 		mapping->eof_block_dirtied = sfs.f_type == EXT4_SUPER_MAGIC;
 	}
+	return mapping;
+}
+
+/*
+ * The page cache of the host inode @st describes: the one its other
+ * opens share if it has one, else a new one made from @fd. The fd stays
+ * open (our dup) while the cache lives, so the inode number cannot be
+ * reused meanwhile. i_size is the cache's own from its creation on: a
+ * later open does not read the host's again (umm does not see what other
+ * programs do to the file).
+ * Locking: takes mapping_table_lock.
+ * Return: the mapping with an i_count for the caller, or NULL with errno.
+ */
+static struct address_space *mapping_get_host(int fd, int fd_acc, const struct stat *st)
+{
+	struct address_space *mapping;
+	struct list_head *bucket;
+	int err;
+
+	pthread_once(&mapping_table_once, mapping_table_init);
+	pthread_mutex_lock(&mapping_table_lock);
+	bucket = mapping_bucket(st->st_dev, st->st_ino);
+	list_for_each_entry(mapping, bucket, i_hash) {
+		if (mapping->dev != st->st_dev || mapping->ino != st->st_ino)
+			continue;
+		err = mapping_take_fd(mapping, fd, fd_acc);
+		if (err) {
+			errno = -err;
+			mapping = NULL;
+		} else {
+			mapping->i_count++;
+		}
+		goto out;
+	}
+	mapping = mapping_create_host(fd, fd_acc, st);
+	if (mapping)
+		list_add(&mapping->i_hash, bucket);
+out:
+	pthread_mutex_unlock(&mapping_table_lock);
 	return mapping;
 }
 
@@ -886,7 +992,7 @@ __visible struct umm_file *umm_file_from_fd(int fd, int oflags)
 		errno = ENODEV;	/* what mmap answers for a pipe or a directory */
 		return NULL;
 	}
-	mapping = mapping_create_host(fd, fl & O_ACCMODE, &st);
+	mapping = mapping_get_host(fd, fl & O_ACCMODE, &st);
 	if (!mapping)
 		return NULL;
 	f = file_alloc(mapping, (acc == O_WRONLY ? 0 : FMODE_READ) |
@@ -905,6 +1011,7 @@ __visible struct umm_file *umm_file_from_fd(int fd, int oflags)
 	return f;
 }
 
+/* The inode is the opens' shared one: every mapping of it sees the new size. */
 __visible int umm_file_truncate(struct umm_file *f, uint64_t size)
 {
 	struct address_space *mapping;

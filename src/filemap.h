@@ -7,7 +7,7 @@
  * As in the kernel, an open (struct umm_file, the kernel's struct file)
  * is apart from the inode's page cache (struct address_space): the VMA
  * names the open (vm_file), the cache code the mapping (f_mapping,
- * page->mapping).
+ * page->mapping). Two opens of one host inode share one mapping.
  */
 #ifndef UMM_FILEMAP_H
 #define UMM_FILEMAP_H
@@ -15,6 +15,7 @@
 #include "mm_types.h"
 #include "xarray.h"
 #include "interval_tree.h"
+#include "list.h"
 #include <sys/types.h>
 
 #define FMODE_READ	0x1u
@@ -31,17 +32,25 @@ enum file_kind {
 /*
  * The shared half of a file, what the kernel keeps in the inode and its
  * address_space: the page cache, the VMAs mapping it (i_mmap) and the
- * size. One per open for now. page->mapping of a cached page points here.
+ * size. One per host inode - every umm_file_from_fd() of the same
+ * (st_dev, st_ino) shares it while any open of it lives - and one per
+ * memory-backed file. page->mapping of a cached page points here.
  */
 struct address_space {
+	/* opens (struct umm_file) sharing it: mapping_table_lock (shmem: one) */
+	unsigned int i_count;
+	struct list_head i_hash;	/* FILE_HOST: in the table; mapping_table_lock */
 	enum file_kind kind;	/* fixed */
 	/*
 	 * FILE_HOST: our own dups of a readable and a writable fd of the
-	 * inode (the same one for an O_RDWR fd), -1 when the open has none.
-	 * Fixed: reads of the file use rd_fd, writeback and ftruncate wr_fd
-	 * (a page can only be dirtied through a writable open).
+	 * inode (the same one for an O_RDWR fd), -1 until an open that has
+	 * one joins. Each is set once, under mapping_table_lock with a
+	 * release store, and then fixed until the cache is freed: reads of
+	 * the file use rd_fd, writeback and ftruncate wr_fd (a page can only
+	 * be dirtied through a writable open, which set wr_fd on its way in).
 	 */
 	int rd_fd, wr_fd;
+	dev_t dev;		/* fixed; the table's key with ino */
 	uint64_t ino;		/* fixed; what maps shows */
 	uint32_t dev_major, dev_minor;	/* fixed */
 	bool anon_shared;	/* a MAP_SHARED|MAP_ANONYMOUS object */
@@ -84,15 +93,16 @@ struct umm_file {
 	unsigned int f_mode;	/* FMODE_*; fixed */
 	bool noexec;		/* opened on a noexec mount: no PROT_EXEC mappings; fixed */
 	char *name;		/* fixed; the maps path, escaped as the kernel's */
-	struct address_space *f_mapping;	/* fixed; its own for now */
+	struct address_space *f_mapping;	/* fixed; holds one i_count */
 };
 
 /* shmem_zero_setup - the object behind a new shared anonymous mapping. */
 struct umm_file *shmem_zero_setup(uint64_t size);
 struct umm_file *get_file(struct umm_file *f);
 /*
- * fput - drop a reference to an open; the last one writes the cache back
- * and frees it. Locking: none held (see mapping_put in filemap.c).
+ * fput - drop a reference to an open; the last one writes a writable
+ * open's cache back and drops the open's count of its mapping, whose last
+ * one frees the cache. Locking: none held (see mapping_put in filemap.c).
  */
 void fput(struct umm_file *f);
 

@@ -132,8 +132,9 @@ int umm_munlockall(struct umm_mm *mm);
 int umm_msync(struct umm_mm *mm, uint64_t addr, uint64_t len, int flags);
 
 /*
- * Files. A umm_file is shared by every mapping of it in every mm; it
- * lives until umm_file_put() and the last mapping are gone.
+ * Files. A umm_file is one open of a file, shared by every mapping of it
+ * in every mm; it lives until umm_file_put() and the last mapping are
+ * gone. Opens of one host inode share its page cache, as on Linux.
  *
  * umm_file_create - a memory-backed file (tmpfs/memfd-like) of @size
  * bytes, named in maps "/memfd:NAME (deleted)". @flags: UMM_FILE_DAX is
@@ -141,9 +142,13 @@ int umm_msync(struct umm_mm *mm, uint64_t addr, uint64_t len, int flags);
  * EINVAL (no name, a name with '/' or longer than 249), EFBIG, ENOMEM.
  *
  * umm_file_from_fd - a host file behind umm's page cache: pages are read
- * with pread on first touch and written back with pwrite by MS_SYNC and
- * when the file's last reference goes. umm keeps its own duplicate of
- * @fd (the caller may close its own). @oflags' access mode (O_RDONLY,
+ * with pread on first touch and written back with pwrite by MS_SYNC, when
+ * a writable open's last reference goes and when the inode's last open
+ * goes. Every umm_file_from_fd() of the same host inode (st_dev, st_ino)
+ * while another open of it lives shares that open's page cache: the
+ * mappings of all of them see the same pages, and truncation, msync and
+ * dirty tracking through one reach them all. umm keeps its own duplicate
+ * of @fd (the caller may close its own). @oflags' access mode (O_RDONLY,
  * O_WRONLY, O_RDWR) is what mappings may do, as a file's open mode is
  * on Linux (MAP_SHARED with PROT_WRITE needs O_RDWR, any mapping needs
  * read access). Changes made to the file behind umm's back are not seen
@@ -151,10 +156,10 @@ int umm_msync(struct umm_mm *mm, uint64_t addr, uint64_t len, int flags);
  * (not an open fd), EACCES (@oflags asks more than @fd allows), EINVAL,
  * ENODEV (not a regular file), ENOMEM.
  *
- * umm_file_truncate - ftruncate(2): pages past the new end leave every
- * mapping (later accesses there fault with -EIO, SIGBUS on Linux) and the
- * cache. Return: 0, -EINVAL (not writable, size too large), or the host
- * ftruncate's -errno.
+ * umm_file_truncate - ftruncate(2) of the inode: pages past the new end
+ * leave every mapping of every open of it (later accesses there fault
+ * with -EIO, SIGBUS on Linux) and the cache. Return: 0, -EINVAL (@f not
+ * open for writing, size too large), or the host ftruncate's -errno.
  */
 #define UMM_FILE_DAX		0x1u
 struct umm_file *umm_file_create(const char *name, uint64_t size, unsigned flags);
