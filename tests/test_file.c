@@ -4,7 +4,8 @@
  * files shared by two mms, host files read through the page cache and
  * written back by msync and by the last put, private copy-on-write of
  * file pages, dirty tracking across msyncs, truncation and hole punches
- * reaching every mm that maps the file, and the bad-input answers.
+ * reaching every mm that maps the file, opens of one host file sharing
+ * its cache, and the bad-input answers.
  * Every test counts frames before and after: nothing may leak.
  */
 #include <errno.h>
@@ -217,6 +218,93 @@ static void test_host_shared_writeback(void)
 	CHECK_EQ(file_byte(fd, 7 * P), 8);
 	umm_file_put(f);
 	CHECK_EQ(file_byte(fd, 7 * P), 0xcc);
+	close(fd);
+	unlink(path);
+	frames_end();
+}
+
+/* An open of @path with @acc, through umm; our own fd closed at once. */
+static struct umm_file *open_umm(const char *path, int acc)
+{
+	int fd = open(path, acc | O_CLOEXEC);
+	struct umm_file *f;
+
+	CHECK(fd >= 0);
+	f = umm_file_from_fd(fd, acc);
+	CHECK(f != NULL);
+	close(fd);
+	return f;
+}
+
+/*
+ * Opens of one host file share its page cache, each with its own access
+ * mode: a cache made by a write-only open (no readable fd) reads through
+ * the first readable open that joins; what one open's mapping writes the
+ * others' read; truncation and dirty tracking through any open reach
+ * every mapping; the writable open's last put writes back.
+ */
+static void test_host_opens_share(void)
+{
+	unsigned long bitmap = 0;
+	uint64_t s = 0, e = 0;
+	char path[64];
+	int fd = host_file(8, 0, path);
+	struct umm_file *fw, *fr, *frw;
+	struct umm_mm *a, *b;
+	unsigned char v = 0;
+
+	frames_begin();
+	fw = open_umm(path, O_WRONLY);
+	fr = open_umm(path, O_RDONLY);
+	frw = open_umm(path, O_RDWR);
+	a = umm_mm_create(NULL);
+	b = umm_mm_create(NULL);
+	/* each open's own rights */
+	CHECK_EQ(umm_mmap(a, A, 8 * P, RW, MAP_SHARED | MAP_FIXED, fr, 0), -EACCES);
+	CHECK_EQ(umm_mmap(a, A, 8 * P, PROT_READ, MAP_SHARED | MAP_FIXED, fw, 0), -EACCES);
+	CHECK_EQ(umm_file_truncate(fr, 0), -EINVAL);
+	CHECK_EQ(umm_mmap(a, A, 8 * P, PROT_READ, MAP_SHARED | MAP_FIXED, fr, 0), (int64_t)A);
+	CHECK_EQ(umm_mmap(b, B, 8 * P, RW, MAP_SHARED | MAP_FIXED, frw, 0), (int64_t)B);
+	CHECK_EQ(rd(a, A + 2 * P), 0x0303030303030303ULL);
+	wr(b, B + 2 * P, 0xaa);
+	CHECK_EQ(rd(a, A + 2 * P), 0xaa);	/* the same page */
+	wr(b, B + 5 * P, 0xbb);			/* first touched by b */
+	CHECK_EQ(umm_mincore(a, A + 5 * P, P, &v), 0);
+	CHECK_EQ(v & 1, 1);			/* in the one cache */
+	CHECK_EQ(rd(a, A + 5 * P), 0xbb);
+	/* dirty tracking through the read-only open finds b's entries */
+	CHECK_EQ(umm_wp_shared_mapping_range(fr, 0, 8), 2);
+	CHECK_EQ(umm_clean_record_shared_mapping_range(fw, 0, 8, 0, &bitmap, &s, &e), 2);
+	CHECK_EQ(bitmap, (1UL << 2) | (1UL << 5));
+	wr(b, B + 2 * P, 0xab);
+	bitmap = 0;
+	s = e = 0;
+	CHECK_EQ(umm_clean_record_shared_mapping_range(fw, 0, 8, 0, &bitmap, &s, &e), 1);
+	CHECK_EQ(bitmap, 1UL << 2);
+	/* truncation through the write-only open cuts the other opens' mappings */
+	CHECK_EQ(umm_file_truncate(fw, 4 * P), 0);
+	CHECK_EQ(umm_fault(a, A + 5 * P, UMM_READ), -EIO);
+	CHECK_EQ(umm_fault(b, B + 5 * P, UMM_WRITE), -EIO);
+	CHECK_EQ(rd(a, A + 2 * P), 0xab);
+	/* the read-only and write-only opens go first; b's writes stay */
+	umm_file_put(fr);
+	umm_file_put(fw);
+	wr(b, B + 3 * P, 0xcc);
+	CHECK_EQ(rd(a, A + 3 * P), 0xcc);	/* a's mapping keeps fr's open */
+	umm_mm_destroy(b);
+	CHECK_EQ(file_byte(fd, 3 * P), 4);	/* frw lives: not written back */
+	umm_file_put(frw);			/* the writable open's last put */
+	CHECK_EQ(file_byte(fd, 2 * P), 0xab);
+	CHECK_EQ(file_byte(fd, 3 * P), 0xcc);
+	CHECK_EQ(rd(a, A + 3 * P), 0xcc);
+	umm_mm_destroy(a);
+	/* a fresh cache reads what the old one wrote */
+	fr = open_umm(path, O_RDONLY);
+	a = umm_mm_create(NULL);
+	CHECK_EQ(umm_mmap(a, A, 4 * P, PROT_READ, MAP_SHARED | MAP_FIXED, fr, 0), (int64_t)A);
+	CHECK_EQ(rd(a, A + 2 * P), 0xab);
+	umm_mm_destroy(a);
+	umm_file_put(fr);
 	close(fd);
 	unlink(path);
 	frames_end();
@@ -529,6 +617,7 @@ int main(void)
 	RUN(test_maps_line);
 	RUN(test_host_read_and_cow);
 	RUN(test_host_shared_writeback);
+	RUN(test_host_opens_share);
 	RUN(test_host_pageout);
 	RUN(test_truncate_everywhere);
 	RUN(test_punch_everywhere);

@@ -1622,6 +1622,148 @@ static void test_memfd(void)
 }
 
 /*
+ * A second open of the side's file on both sides, O_RDWR: @t is @s with
+ * that open in place of the first, for both_mmap and both_truncate.
+ */
+static void side_second_open(const struct side *s, struct side *t)
+{
+	int ufd = open(s->upath, O_RDWR | O_CLOEXEC);
+
+	*t = *s;
+	t->hrw = open(s->hpath, O_RDWR | O_CLOEXEC);
+	t->urw = umm_file_from_fd(ufd, O_RDWR);
+	CHECK(t->hrw >= 0 && t->urw != NULL);
+	close(ufd);	/* umm keeps its own duplicate */
+}
+
+static void side_second_close(struct side *t)
+{
+	umm_file_put(t->urw);
+	close(t->hrw);
+}
+
+/*
+ * Two opens of one file share its page cache, as on Linux (one per
+ * inode): what one open's shared mapping writes, the other's mappings
+ * read at once, msync through either writes back both's writes, and a
+ * truncation through either cuts every mapping; each open keeps its own
+ * access mode and its own VMAs (no merge across opens).
+ */
+static void test_two_opens(void)
+{
+	uint64_t a = at(10), b = at(11), c = at(12), d = at(13), e = at(14);
+	struct side s, t;
+
+	frames_begin();
+	side_open(&s, true, FILE_SIZE, 31);
+	side_second_open(&s, &t);
+	both_mmap("first", a, 12 * PG, RW, MAP_SHARED | MAP_FIXED, &s, O_RDWR, 0);
+	both_mmap("second", b, 12 * PG, RW, MAP_SHARED | MAP_FIXED, &t, O_RDWR, 0);
+	both_mmap("read-only open", c, 12 * PG, R, MAP_SHARED | MAP_FIXED, &s, O_RDONLY, 0);
+	both_mmap("private", d, 12 * PG, R, MAP_PRIVATE | MAP_FIXED, &s, O_RDONLY, 0);
+	/* the read-only open still refuses a writable shared mapping */
+	both_mmap("ro open, rw shared", e, 4 * PG, RW, MAP_SHARED | MAP_FIXED, &s, O_RDONLY, 0);
+	both_mmap("wo open", e, 4 * PG, R, MAP_SHARED | MAP_FIXED, &s, O_WRONLY, 0);
+	/* read first through the others, so each has the page mapped */
+	same_memory("second before", b, 12 * PG);
+	same_memory("read-only before", c, 12 * PG);
+	same_memory("private before", d, 12 * PG);
+	for (unsigned i = 0; i < 8; i++)
+		same_write("first", a + i * PG + i * 64, 100 + i, 40 + i);
+	same_memory("second sees the first's writes", b, 12 * PG);
+	same_memory("read-only open sees them", c, 12 * PG);
+	same_memory("private sees them (not copied)", d, 12 * PG);
+	same_write("second", b + 3 * PG + 2000, 300, 50);
+	same_write("second, last page", b + 8 * PG + 10, 100, 51);
+	same_memory("first sees the second's", a, 12 * PG);
+	same_memory("read-only sees the second's", c, 12 * PG);
+	same_maps("two opens");
+	/* msync through the second writes the first's pages too */
+	both_msync("second", b, 12 * PG, MS_SYNC);
+	same_files("after msync through the second", &s);
+
+	/* truncation through the second open cuts the first's mappings */
+	both_truncate("shrink through the second", &t, 2 * PG + 100);
+	same_memory("first after shrink", a, 12 * PG);
+	same_memory("second after shrink", b, 12 * PG);
+	same_memory("read-only after shrink", c, 12 * PG);
+	same_memory("private after shrink", d, 12 * PG);
+	same_write("first past the end", a + 4 * PG, 8, 52);
+	both_truncate("extend through the first", &s, 7 * PG);
+	same_memory("second after extend", b, 12 * PG);
+	same_memory("private after extend", d, 12 * PG);
+	same_write("second after extend", b + 5 * PG + 7, 64, 53);
+	same_memory("first after extend", a, 12 * PG);
+	same_maps("after the truncations");
+	window_clear();
+
+	/* adjacent mappings of two opens stay two VMAs */
+	both_mmap("first, adjacent", a, 2 * PG, RW, MAP_SHARED | MAP_FIXED, &s, O_RDWR, 0);
+	both_mmap("second, adjacent", a + 2 * PG, 2 * PG, RW, MAP_SHARED | MAP_FIXED, &t,
+		  O_RDWR, 2 * PG);
+	both_mmap("first again, adjacent", a + 4 * PG, 2 * PG, RW, MAP_SHARED | MAP_FIXED,
+		  &s, O_RDWR, 4 * PG);
+	same_maps("adjacent opens");
+	same_write("adjacent", a + 2 * PG + 8, 8, 54);
+	same_memory("adjacent", a, 6 * PG);
+	window_clear();
+	/* the second open's put writes back what it dirtied */
+	side_second_close(&t);
+	same_files_now("after the second open's put", &s);
+	side_put_umm(&s);
+	same_files("after the last put", &s);
+	side_close(&s);
+	frames_end();
+}
+
+/*
+ * The cache made by a read-only open gets a writable descriptor when a
+ * writable open joins; the read-only open put first, with its mapping
+ * gone, leaves the writable one to write the cache back.
+ */
+static void test_read_only_open_first(void)
+{
+	uint64_t a = at(10), b = at(11);
+	struct side s;
+	int ro, rw;
+
+	frames_begin();
+	side_open(&s, true, FILE_SIZE, 32);
+	side_put_umm(&s);	/* no cache left: the read-only open makes it */
+	settle();
+	ro = open(s.upath, O_RDONLY | O_CLOEXEC);
+	s.uro = umm_file_from_fd(ro, O_RDONLY);
+	close(ro);
+	CHECK(s.uro != NULL);
+	both_mmap("read-only open", a, 12 * PG, R, MAP_SHARED | MAP_FIXED, &s, O_RDONLY, 0);
+	same_memory("read through the read-only open", a, 12 * PG);
+	rw = open(s.upath, O_RDWR | O_CLOEXEC);
+	s.urw = umm_file_from_fd(rw, O_RDWR);
+	close(rw);
+	CHECK(s.urw != NULL);
+	both_mmap("read-write open", b, 12 * PG, RW, MAP_SHARED | MAP_FIXED, &s, O_RDWR, 0);
+	same_write_pages("read-write open", b, 3, 60);
+	same_write("read-write open, last page", b + 8 * PG, 100, 63);
+	same_memory("the read-only open sees it", a, 12 * PG);
+	/* (an msync of the read-only open's mapping writes nothing back, as Linux's) */
+	both_msync("read-write open", b, 12 * PG, MS_SYNC);
+	same_files("after msync", &s);
+	/* the read-only open goes first, its mapping with it */
+	both_munmap("read-only open", a, 12 * PG);
+	umm_file_put(s.uro);
+	s.uro = NULL;
+	settle();
+	same_write("after the read-only put", b + 5 * PG + 100, 200, 64);
+	same_memory("after the read-only put", b, 12 * PG);
+	window_clear();
+	umm_file_put(s.urw);
+	s.urw = NULL;
+	same_files("after the read-write put", &s);
+	side_close(&s);
+	frames_end();
+}
+
+/*
  * Placement without MAP_FIXED: ext4 puts a mapping that can hold a whole
  * 2 MiB-aligned stretch of the file at an address 2 MiB-aligned to its
  * offset; the addresses differ between the sides, so only that alignment
@@ -1924,6 +2066,8 @@ int main(void)
 	RUN(test_madv_remove);
 	RUN(test_madv_willneed);
 	RUN(test_memfd);
+	RUN(test_two_opens);
+	RUN(test_read_only_open_first);
 	RUN(test_placement);
 	RUN(test_random_sequences);
 	umm_mm_destroy(umm);
