@@ -25,6 +25,7 @@
 #include "memory.h"
 #include "tlb.h"
 #include "rmap.h"
+#include "filemap.h"
 
 /*
  * Guest memory belongs to the guest: two guest threads racing on it is the
@@ -430,6 +431,48 @@ __visible void umm_unpin(struct umm_mm *mm, void **host_ptrs, size_t npages)
 		return;
 	for (size_t i = 0; i < npages; i++)
 		unpin_one(host_ptrs[i]);
+}
+
+/*
+ * The pinner wrote the page at @ptr through its pointer, which no entry
+ * saw: mark it dirty, as set_page_dirty_lock(), so that writeback writes
+ * it out and pageout does not drop it as clean. A host file's page is
+ * tagged for writeback under its lock, while the cache still holds it (a
+ * truncated one keeps just the flag, as the kernel's).
+ * Locking: takes the folio lock.
+ */
+static void unpin_mark_dirty(void *ptr)
+{
+	struct address_space *mapping;
+	struct page *head;
+	uint64_t pfn;
+
+	if (!ptr || (char *)ptr < umm_frames.base)
+		return;
+	pfn = virt_to_pfn(ptr);
+	if (!pfn_valid(pfn))
+		return;		/* the zero page: never written */
+	head = compound_head(pfn_to_page(pfn));
+	lock_page(head);
+	mapping = PageAnon(head) ? NULL : READ_ONCE(head->mapping);
+	if (mapping && mapping->kind == FILE_HOST)
+		set_page_dirty(mapping, head);
+	else
+		set_bit_page(PG_dirty, head);
+	unlock_page(head);
+}
+
+__visible void umm_unpin_dirty(struct umm_mm *mm, void **host_ptrs, size_t npages,
+			       int make_dirty)
+{
+	(void)mm;
+	if (!host_ptrs)
+		return;
+	for (size_t i = 0; i < npages; i++) {
+		if (make_dirty)
+			unpin_mark_dirty(host_ptrs[i]);
+		unpin_one(host_ptrs[i]);
+	}
 }
 
 /* ---- MADV_POPULATE_(READ|WRITE) ---- */

@@ -3,6 +3,7 @@
  * test_pin - umm_pin/umm_unpin (pin_user_pages) and mmu notifiers.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,67 @@ static void test_pin_pageout(void)
 		free(text);
 		umm_unpin(mm, p, 1);
 	}
+	umm_mm_destroy(mm);
+}
+
+/*
+ * Writes through a pinned pointer: a host file's page stays dirty through
+ * a writeback while pinned (umm's writeback keeps a pinned page dirty), so
+ * either unpin gets them to the file; a page freed lazily (MADV_FREE)
+ * while pinned survives MADV_PAGEOUT only when the unpin marks it dirty.
+ */
+static void test_unpin_dirty(void)
+{
+	char path[] = "/tmp/umm_pin_XXXXXX";
+	static char buf[2 * PAGE_SIZE];
+	struct umm_mm *mm = umm_mm_create(NULL);
+	int fd = mkstemp(path);
+	struct umm_file *f;
+	void *p[2] = { 0 };
+	char got = 0;
+
+	CHECK(mm && fd >= 0);
+	unlink(path);
+	memset(buf, 'a', sizeof(buf));
+	CHECK_EQ(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	f = umm_file_from_fd(fd, O_RDWR);
+	CHECK(f);
+	CHECK_EQ(umm_mmap(mm, BASE, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_FIXED, f, 0), BASE);
+	CHECK_EQ(umm_pin(mm, BASE, 2, UMM_WRITE, p), 0);
+	((char *)p[0])[1] = 'b';
+	((char *)p[1])[1] = 'b';
+	CHECK_EQ(umm_msync(mm, BASE, 2 * PAGE_SIZE, MS_SYNC), 0);
+	((char *)p[0])[2] = 'c';	/* after the writeback: no entry saw it */
+	((char *)p[1])[2] = 'c';
+	umm_unpin(mm, &p[0], 1);
+	umm_unpin_dirty(mm, &p[1], 1, 1);
+	CHECK_EQ(umm_msync(mm, BASE, 2 * PAGE_SIZE, MS_SYNC), 0);
+	CHECK_EQ(pread(fd, &got, 1, 2), 1);
+	CHECK_EQ(got, 'c');
+	CHECK_EQ(pread(fd, &got, 1, PAGE_SIZE + 2), 1);
+	CHECK_EQ(got, 'c');
+	CHECK_EQ(umm_munmap(mm, BASE, 2 * PAGE_SIZE), 0);
+	umm_file_put(f);
+	close(fd);
+
+	/* anonymous memory freed lazily while pinned */
+	CHECK_EQ(umm_mmap(mm, BASE, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), BASE);
+	CHECK_EQ(umm_write(mm, BASE, "xy", 2), 2);
+	CHECK_EQ(umm_write(mm, BASE + PAGE_SIZE, "xy", 2), 2);
+	CHECK_EQ(umm_pin(mm, BASE, 2, UMM_WRITE, p), 0);
+	CHECK_EQ(umm_madvise(mm, BASE, 2 * PAGE_SIZE, MADV_FREE), 0);
+	((char *)p[0])[0] = 'z';
+	((char *)p[1])[0] = 'z';
+	umm_unpin(mm, &p[0], 1);
+	umm_unpin_dirty(mm, &p[1], 1, 1);
+	CHECK_EQ(umm_madvise(mm, BASE, 2 * PAGE_SIZE, MADV_PAGEOUT), 0);
+	CHECK_EQ(umm_read(mm, BASE, &got, 1), 1);
+	CHECK_EQ(got, 0);		/* clean and lazily free: it went */
+	CHECK_EQ(umm_read(mm, BASE + PAGE_SIZE, &got, 1), 1);
+	CHECK_EQ(got, 'z');
+	umm_unpin_dirty(NULL, NULL, 1, 1);	/* nothing to do */
 	umm_mm_destroy(mm);
 }
 
@@ -353,6 +415,7 @@ int main(void)
 	RUN(test_pin_basic);
 	RUN(test_pin_errors);
 	RUN(test_pin_pageout);
+	RUN(test_unpin_dirty);
 	RUN(test_notifiers);
 	RUN(test_notifier_register_waits);
 	RUN(test_pin_shmem_thp);

@@ -280,6 +280,16 @@ int umm_notifier_register(struct umm_mm *mm, const struct umm_notifier_ops *ops,
 int umm_pin(struct umm_mm *mm, uint64_t addr, size_t npages, unsigned access,
 	    void **host_ptrs);
 void umm_unpin(struct umm_mm *mm, void **host_ptrs, size_t npages);
+/*
+ * umm_unpin_dirty - umm_unpin, the pages first marked dirty when
+ * @make_dirty is non-zero (unpin_user_pages_dirty_lock): for a pinner
+ * that wrote through its pointers, which no mapping sees. Without it, an
+ * anonymous page freed lazily (MADV_FREE) while pinned loses what was
+ * written through the pointer since, once MADV_PAGEOUT finds it clean.
+ * (A file's page loses nothing either way: writeback keeps a pinned
+ * page dirty.)
+ */
+void umm_unpin_dirty(struct umm_mm *mm, void **host_ptrs, size_t npages, int make_dirty);
 
 /*
  * umm_mincore - as mincore(2): vec[i] is 1 when page i of the range is
