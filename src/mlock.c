@@ -28,16 +28,6 @@
 #endif
 
 /*
- * VMAs mlock leaves as they are, as mlock_fixup(): special mappings and
- * droppable memory (which may lose its pages at any time) get no
- * VM_LOCKED, without an error.
- */
-static bool mlock_skips(unsigned long vm_flags)
-{
-	return vm_flags & (VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_HUGETLB | VM_DROPPABLE);
-}
-
-/*
  * apply_vma_lock_flags - give the VMAs of [start, start + len) @flags as
  * their locked bits: a hole at @start changes nothing, a hole further on
  * ends the walk after the VMAs before it changed (both -ENOMEM), as the
@@ -74,7 +64,7 @@ static int apply_vma_lock_flags(struct umm_mm *mm, uint64_t start, uint64_t len,
 		}
 		stop = p.d[i].end < end ? p.d[i].end : end;
 		newflags = (p.d[i].flags & ~VM_LOCKED_MASK) | flags;
-		if (newflags != p.d[i].flags && !mlock_skips(p.d[i].flags)) {
+		if (newflags != p.d[i].flags && vma_supports_mlock(p.d[i].flags)) {
 			if (vma_plan_modify(&p, tmp, stop, newflags)) {
 				ret = -ENOMEM;
 				break;

@@ -270,6 +270,17 @@ bool desc_can_merge(const struct vma_desc *a, const struct vma_desc *b);
 void free_pgtables_bounds(struct umm_mm *mm, uint64_t start, uint64_t end,
 			  uint64_t *floor, uint64_t *ceiling);
 
+/*
+ * vma_supports_mlock - may a VMA with @vm_flags be mlocked? Not special
+ * mappings, hugetlb, or droppable memory (which may lose its pages at any
+ * time): mlock passes them over without an error, and mmap takes off the
+ * VM_LOCKED that MAP_LOCKED or mlockall(MCL_FUTURE) gave them, as the
+ * kernel's vma_supports_mlock().
+ */
+static inline bool vma_supports_mlock(unsigned long vm_flags)
+{
+	return !(vm_flags & (VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_HUGETLB | VM_DROPPABLE));
+}
 int do_munmap(struct umm_mm *mm, uint64_t start, uint64_t len);
 /*
  * populate_vma_page_range - fault [start, end) of @vma in, as mlock and

@@ -315,6 +315,18 @@ static int64_t mmap_region(struct umm_mm *mm, struct umm_file *file, uint64_t ad
 	if (err)
 		goto out;
 	vma_plan_merge(&p);
+	/*
+	 * __mmap_complete(): memory mlock does not lock (droppable, special)
+	 * loses what mlockall(MCL_FUTURE) gave it - after the merge, which
+	 * saw VM_LOCKED, so it stays apart from its unlocked neighbours. The
+	 * caller still faults it in (its vm_flags had VM_LOCKED), now that
+	 * VM_LOCKONFAULT no longer holds that back.
+	 */
+	if ((vm_flags & VM_LOCKED) && !vma_supports_mlock(vm_flags)) {
+		struct vma_desc *nd = &p.d[vma_plan_find(&p, addr)];
+
+		nd->flags &= ~(VM_LOCKED | VM_LOCKONFAULT);
+	}
 	p.zap_after = replaced;
 	err = vma_plan_commit(&p);
 	/*
