@@ -511,6 +511,27 @@ static bool populate_touch_pte(pte_t *ptep, bool write, bool force)
 }
 
 /*
+ * A PMD leaf that may already give the access, as follow_huge_pmd(): a
+ * write makes it accessed and dirty (touch_pmd); a read leaves it as it
+ * is - x86's pmdp_set_access_flags() changes a leaf only for a write, and
+ * no folio_mark_accessed() follows - so a THP that clear_refs made old
+ * stays old through mlock or MAP_POPULATE. A forced read takes any
+ * present leaf. @v: the leaf as read once; a table there now (a split
+ * since) is the fault's to see. Locking: none (the leaf is set with CAS).
+ * Return: false when the access needs a fault.
+ */
+static bool populate_touch_pmd(pmd_t *pmd, pmd_t v, bool write, bool force)
+{
+	uint64_t f = pmd_flags(v);
+
+	if (write)
+		return huge_pmd_set_access(pmd, true);
+	if ((f & (_PAGE_PSE | _PAGE_PRESENT)) != (_PAGE_PSE | _PAGE_PRESENT))
+		return false;	/* none, PROT_NONE, frozen */
+	return force || !(f & _PAGE_NOREAD);
+}
+
+/*
  * populate_scan - walk the entries from @addr for as long as they give
  * the access, touching them.
  * Locking: mmap_lock held (the upper tables stay); takes the PTE locks.
@@ -523,19 +544,16 @@ static uint64_t populate_scan(struct umm_mm *mm, uint64_t addr, uint64_t end, bo
 		uint64_t next = pmd_addr_end(addr, end);
 		spinlock_t *ptl;
 		pte_t *ptep;
-		pmd_t *pmd;
+		pmd_t *pmd, v;
 
 		rcu_read_lock();
 		pmd = pmd_off_lockless(mm, addr);
 		rcu_read_unlock();
 		if (!pmd)
 			return addr;
-		if (pmd_leaf(pmdp_get_lockless(pmd))) {
-			uint64_t v = pmd_val(pmdp_get_lockless(pmd));
-
-			/* touch_pmd(): accessed, and dirty for a write */
-			if (!huge_pmd_set_access(pmd, write) &&
-			    !(force && !write && (v & _PAGE_PRESENT)))
+		v = pmdp_get_lockless(pmd);
+		if (pmd_leaf(v)) {
+			if (!populate_touch_pmd(pmd, v, write, force))
 				return addr;
 			addr = next;
 			continue;

@@ -322,6 +322,72 @@ static void test_exec_write_only(void)
 	close_pair(&host, &us);
 }
 
+static int host_clear_refs(int type)
+{
+	char buf[4];
+	int fd = open("/proc/self/clear_refs", O_WRONLY), n;
+	ssize_t r;
+
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%d", type);
+	r = write(fd, buf, (size_t)n);
+	close(fd);
+	return r == n ? 0 : -EIO;
+}
+
+/*
+ * A THP made old by clear_refs stays old when mlock faults in a read-only
+ * VMA holding it: GUP's touch_pmd() goes through pmdp_set_access_flags(),
+ * which on x86 changes a leaf only for a write (umm made it young:
+ * Referenced 2048 kB where the host has 0). Written (write-only memory),
+ * it is young again.
+ */
+static void test_thp_touch(void)
+{
+	const uint64_t thp = 2ull << 20;
+	struct umm_opts o = { .size = sizeof(o) };
+	uint64_t hres, ures, hb, ub;
+	struct umm_mm *mm;
+	char *h;
+
+	o.flags = host_maps_zero_page() ? 0 : UMM_NO_ZERO_PAGE;
+	mm = umm_mm_create(&o);
+	CHECK(mm);
+	if (!mm)
+		return;
+	hb = both_window(NULL, 2 * thp, thp, &hres);
+	ub = both_window(mm, 2 * thp, thp, &ures);
+	for (int i = 0; i < 2; i++) {
+		uint64_t off = i * thp;
+		int prot = i ? PROT_WRITE : PROT_READ;
+		int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+
+		CHECK(mmap((void *)(hb + off), thp, RW, flags, -1, 0) == (void *)(hb + off));
+		CHECK_EQ(umm_mmap(mm, ub + off, thp, RW, flags, NULL, 0), (int64_t)(ub + off));
+		CHECK_EQ(madvise_pair(hb, mm, ub, off, thp, MADV_HUGEPAGE), 0);
+		both_write_byte(NULL, hb + off, 't');
+		both_write_byte(mm, ub + off, 't');
+		CHECK_EQ(both_mprotect(NULL, hb + off, thp, prot), 0);
+		CHECK_EQ(both_mprotect(mm, ub + off, thp, prot), 0);
+	}
+	h = smaps_window(NULL, 0, hb, 2 * thp, NULL);
+	if (field_kb(h, "AnonHugePages") != 2 * thp / 1024) {
+		printf("     note: the host made no THPs: not compared\n");
+		goto out;
+	}
+	CHECK_EQ(host_clear_refs(1), 0);
+	CHECK_EQ(umm_clear_refs(mm, 1), 0);
+	same_smaps_windows(hb, mm, ub, 2 * thp, "THPs made old");
+	CHECK_EQ(sys_ret(syscall(SYS_mlock, hb, 2 * thp)), 0);
+	CHECK_EQ(umm_mlock(mm, ub, 2 * thp), 0);
+	same_smaps_windows(hb, mm, ub, 2 * thp, "THPs read-only and write-only, mlocked");
+out:
+	free(h);
+	CHECK_EQ(munmap((void *)hres, 4 * thp), 0);
+	umm_mm_destroy(mm);
+}
+
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL	102
 #endif
@@ -719,6 +785,7 @@ int main(void)
 	RUN(test_holes);
 	RUN(test_onfault_and_arguments);
 	RUN(test_exec_write_only);
+	RUN(test_thp_touch);
 	RUN(test_guard_region);
 	RUN(test_files);
 	RUN(test_droppable_sealed);
