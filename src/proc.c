@@ -210,7 +210,12 @@ static void smaps_account(struct mem_size_stats *mss, struct mm_walk *walk,
 	dirty |= test_bit_page(PG_dirty, head);
 	if (PageAnon(head)) {
 		mss->anonymous += size;
-		if (test_bit_page(PG_lazyfree, head) && !dirty)
+		/*
+		 * Lazily free: MADV_FREE'd, or of a MAP_DROPPABLE mapping,
+		 * whose folios are never swap-backed (folio_add_new_anon_rmap)
+		 */
+		if ((test_bit_page(PG_lazyfree, head) ||
+		     (walk->vma->vm_flags & VM_DROPPABLE)) && !dirty)
 			mss->lazyfree += size;
 	}
 	mss->resident += size;

@@ -486,6 +486,12 @@ static int64_t droppable(struct side *s)
 	return do_mmap(s, 0, 4 * P, RW, MAP_DROPPABLE, -1, NULL, 0);
 }
 static int64_t lock4(struct side *s) { return do_mlock(s, 0, 4 * P); }
+static int64_t droppable_ro(struct side *s)
+{
+	return do_mmap(s, 4 * P, 4 * P, PROT_READ, MAP_DROPPABLE, -1, NULL, 0);
+}
+static int64_t lock_ro(struct side *s) { return do_mlock(s, 4 * P, 4 * P); }
+static int64_t ro_to_rw(struct side *s) { return do_mprotect(s, 4 * P, 4 * P, RW); }
 static int64_t sealed(struct side *s)
 {
 	int64_t r = do_anon(s, 8 * P, 4 * P, PROT_READ);
@@ -513,6 +519,19 @@ static void droppable_sealed_steps(void)
 		same_ret(h, u, 0, "mmap(MAP_DROPPABLE)");
 		BOTH(lock4, 0, "mlock of droppable memory");
 		same(&host, &us, "mlock of droppable memory");
+		/*
+		 * Faulted in by reads (read-only): pages of their own on a host
+		 * without the zero page, clean, so lazily free (LazyFree 16 kB
+		 * on the host; umm had 0), as droppable folios are never
+		 * swap-backed; the one written is not.
+		 */
+		BOTH(droppable_ro, 4 * P, "mmap(MAP_DROPPABLE), read-only");
+		BOTH(lock_ro, 0, "mlock of read-only droppable memory");
+		same(&host, &us, "mlock of read-only droppable memory");
+		BOTH(ro_to_rw, 0, "mprotect");
+		do_write(&host, 5 * P, 'd');
+		do_write(&us, 5 * P, 'd');
+		same(&host, &us, "a page of read-only droppable memory written");
 	}
 	h = sealed(&host);
 	u = sealed(&us);
