@@ -387,6 +387,8 @@ out:
 	free(h);
 	CHECK_EQ(munmap((void *)hres, 4 * thp), 0);
 	umm_mm_destroy(mm);
+}
+
 /*
  * The pages mlock faults in are marked referenced on their folios
  * (GUP's FOLL_TOUCH: folio_mark_accessed), not through their entries: a
