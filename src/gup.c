@@ -485,8 +485,8 @@ static bool populate_refused(struct vm_area_struct *vma, bool write)
 }
 
 /*
- * One PTE that may already give the access: FOLL_TOUCH marks its folio
- * referenced and, for a write, the page dirty (folio_mark_dirty; the entry's own
+ * One PTE that may already give the access: FOLL_TOUCH makes it accessed
+ * and, for a write, the page dirty (folio_mark_dirty; the entry's own
  * dirty bit stays as it is). A forced read (@force: mlock's, of a VMA
  * that may be read but is not readable) takes any present page.
  * Locking: the PTE lock held.
@@ -495,25 +495,18 @@ static bool populate_refused(struct vm_area_struct *vma, bool write)
 static bool populate_touch_pte(pte_t *ptep, bool write, bool force)
 {
 	pte_t pte = ptep_get(ptep);
-	struct page *head;
 
 	if (!(pte_flags(pte) & _PAGE_PRESENT))
 		return false;
 	if (write ? !pte_write(pte) : (!force && (pte_flags(pte) & _PAGE_NOREAD)))
 		return false;
-	if (pte_special(pte))
-		return true;	/* the zero page: nothing to mark */
-	head = compound_head(pfn_to_page(pte_pfn(pte)));
-	/*
-	 * folio_mark_accessed(): the folio, not the entry (which x86 leaves
-	 * as it is), so a fork's child, whose entries start old, still
-	 * sees it referenced. (The kernel's second touch of an evictable
-	 * folio activates it instead; umm keeps no LRU.)
-	 */
-	if (!test_bit_page(PG_referenced, head))
-		set_bit_page(PG_referenced, head);
-	if (write && !pte_dirty(pte))
-		folio_mark_dirty_mapped(head);
+	/* lockless walkers set these bits with CAS: do the same */
+	while (!pte_young(pte) &&
+	       !cmpxchg_bool(&ptep->pte, pte_val(pte), pte_val(pte) | _PAGE_ACCESSED))
+		pte = ptep_get(ptep);
+	if (!write || pte_dirty(pte) || pte_special(pte))
+		return true;
+	folio_mark_dirty_mapped(compound_head(pfn_to_page(pte_pfn(pte))));
 	return true;
 }
 

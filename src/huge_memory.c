@@ -423,7 +423,7 @@ void split_huge_pmd_address(struct umm_mm *mm, uint64_t addr)
 static void __split_folio(struct page *head)
 {
 	const unsigned long keep = (1UL << PG_dirty) | (1UL << PG_lazyfree) |
-				   (1UL << PG_uptodate) | (1UL << PG_referenced);
+				   (1UL << PG_uptodate);
 	unsigned long flags = READ_ONCE(head->flags) & keep;
 	void *mapping = head->mapping;
 	struct frame_quota *quota = head->quota;

@@ -262,17 +262,6 @@ struct free_walk {
  * folio_mapcount() == folio_nr_pages()), else it is left as it is.
  * Locking: the PTE lock held.
  */
-/*
- * lru_lazyfree(): a folio freed lazily loses its referenced mark - but
- * not one of a MAP_DROPPABLE mapping, never swap-backed, which it
- * passes over.
- */
-static void lazyfree_clear_referenced(struct mm_walk *walk, struct page *head)
-{
-	if (!(walk->vma->vm_flags & VM_DROPPABLE))
-		clear_bit_page(PG_referenced, head);
-}
-
 static void free_anon_folio_whole(pte_t *pte, uint64_t addr, struct page *head,
 				  struct mm_walk *walk)
 {
@@ -283,7 +272,6 @@ static void free_anon_folio_whole(pte_t *pte, uint64_t addr, struct page *head,
 	}
 	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++, pte++, addr += PAGE_SIZE)
 		pte_clear_bits(pte, ptep_get(pte), _PAGE_ACCESSED | _PAGE_DIRTY, addr, walk);
-	lazyfree_clear_referenced(walk, head);
 	set_bit_page(PG_lazyfree, head);
 }
 
@@ -333,7 +321,6 @@ static int madvise_free_pte(pte_t *pte, uint64_t addr, uint64_t next,
 		clear_bit_page(PG_dirty, page);
 	}
 	pte_clear_bits(pte, v, _PAGE_ACCESSED | _PAGE_DIRTY, addr, walk);
-	lazyfree_clear_referenced(walk, page);
 	set_bit_page(PG_lazyfree, page);
 	return 0;
 }
@@ -368,7 +355,6 @@ static int madvise_free_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
 	}
 	clear_bit_page(PG_dirty, head);
 	leaf_clear_bits(pmd, v, _PAGE_ACCESSED | _PAGE_DIRTY, addr, next, walk);
-	lazyfree_clear_referenced(walk, head);
 	set_bit_page(PG_lazyfree, head);
 unlock:
 	spin_unlock(ptl);
@@ -581,7 +567,6 @@ static void cold_anon_folio_whole(pte_t *pte, uint64_t addr, struct page *head,
 	w->skip_end = addr + HPAGE_PMD_SIZE;
 	if (folio_mapcount(head) != (int)HPAGE_PMD_NR)
 		return;
-	clear_bit_page(PG_referenced, head);	/* folio_clear_referenced() */
 	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++, pte++, addr += PAGE_SIZE)
 		pte_clear_bits(pte, ptep_get(pte), _PAGE_ACCESSED, addr, walk);
 }
@@ -694,8 +679,6 @@ static int madvise_cold_pte(pte_t *pte, uint64_t addr, uint64_t next,
 	}
 	if (folio_mapcount(page) != 1)
 		return 0;
-	/* folio_clear_referenced(), before reclaim decides, as the kernel's walk */
-	clear_bit_page(PG_referenced, compound_head(page));
 	if (w->pageout && !pageout_droppable(walk, page))
 		return 0;
 	if (w->pageout && !PageAnon(page)) {
@@ -756,7 +739,6 @@ static int madvise_cold_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
 	head = pmd_page(v);
 	if (folio_mapcount(head) != 1)
 		goto unlock;
-	clear_bit_page(PG_referenced, head);	/* folio_clear_referenced() */
 	if (!PageAnon(head) && (w->pageout || next - addr != HPAGE_PMD_SIZE)) {
 		if (!w->pageout || w->file_ok)
 			unmap_file_leaf(pmd, addr, next, head, walk);

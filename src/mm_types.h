@@ -94,7 +94,6 @@ enum pageflags {
 	PG_uptodate,
 	PG_lazyfree,	/* anon, MADV_FREE'd: the kernel's !PG_swapbacked */
 	PG_anon_exclusive, /* page of a large anon folio owned by one mapping */
-	PG_referenced,	/* touched by GUP (FOLL_TOUCH: folio_mark_accessed) */
 	__NR_PAGEFLAGS,
 };
 

@@ -219,7 +219,7 @@ static void smaps_account(struct mem_size_stats *mss, struct mm_walk *walk,
 			mss->lazyfree += size;
 	}
 	mss->resident += size;
-	if (young || test_bit_page(PG_referenced, head))
+	if (young)
 		mss->referenced += size;
 	for (unsigned int i = 0; i < nr; i++) {
 		uint64_t pss = (uint64_t)PAGE_SIZE << PSS_SHIFT;
@@ -426,11 +426,8 @@ static int clear_refs_pte(pte_t *pte, uint64_t addr, uint64_t next, struct mm_wa
 	pte_t v = ptep_get(pte);
 
 	(void)next;
-	if (pte_present(v) && !pte_special(v)) {
+	if (pte_present(v) && !pte_special(v))
 		pte_clear_bits(pte, v, _PAGE_ACCESSED, addr, walk);
-		/* folio_clear_referenced() */
-		clear_bit_page(PG_referenced, compound_head(pfn_to_page(pte_pfn(v))));
-	}
 	return 0;
 }
 
@@ -443,10 +440,8 @@ static int clear_refs_pmd(pmd_t *pmd, uint64_t addr, uint64_t next, struct mm_wa
 	if (!ptl)
 		return 0;
 	if ((pmd_flags(v) & (_PAGE_PRESENT | _PAGE_PROTNONE)) &&
-	    !(pmd_flags(v) & _PAGE_SPECIAL)) {
+	    !(pmd_flags(v) & _PAGE_SPECIAL))
 		leaf_clear_bits(pmd, v, _PAGE_ACCESSED, addr, next, walk);
-		clear_bit_page(PG_referenced, pmd_page(v));
-	}
 	spin_unlock(ptl);
 	return 0;
 }

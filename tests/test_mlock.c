@@ -257,7 +257,6 @@ static int64_t wraps(struct side *s) { return do_mlock(s, 0, UINT64_MAX); }
 static int64_t unlock_wraps(struct side *s) { return do_munlock(s, 0, -2 * P); }
 static int64_t relock(struct side *s) { return do_mlock(s, 0, 16 * P); }
 static int64_t dontneed(struct side *s) { return do_madvise(s, 0, P, MADV_DONTNEED); }
-static int64_t cold8(struct side *s) { return do_madvise(s, 0, 8 * P, MADV_COLD); }
 static int64_t unlock_all16(struct side *s) { return do_munlock(s, 0, 16 * P); }
 static int64_t dontneed16(struct side *s) { return do_madvise(s, 0, 16 * P, MADV_DONTNEED); }
 
@@ -387,60 +386,6 @@ out:
 	free(h);
 	CHECK_EQ(munmap((void *)hres, 4 * thp), 0);
 	umm_mm_destroy(mm);
-}
-
-/*
- * The pages mlock faults in are marked referenced on their folios
- * (GUP's FOLL_TOUCH: folio_mark_accessed), not through their entries: a
- * fork's child, whose entries start old, sees them referenced all the
- * same (host child: Referenced 16 kB; umm's had 0). MADV_COLD after
- * munlock takes the mark off, as clear_refs does.
- */
-static void test_touch_fork(void)
-{
-	struct side host, us;
-	struct umm_mm *child = NULL;
-	int to_child[2], to_parent[2];
-	char c = 0;
-	pid_t pid;
-
-	open_pair(&host, &us);
-	BOTH(rw16, 0, "mmap");
-	BOTH(lock8, 0, "mlock");
-	CHECK(pipe(to_child) == 0 && pipe(to_parent) == 0);
-	fflush(stdout);
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		CHECK_EQ(write(to_parent[1], "r", 1), 1);
-		CHECK_EQ(read(to_child[0], &c, 1), 1);
-		_exit(0);
-	}
-	CHECK_EQ(read(to_parent[0], &c, 1), 1);
-	CHECK_EQ(umm_fork(us.mm, &child), 0);
-	{
-		char *h = smaps_window(NULL, pid, host.base, WIN, NULL);
-		char *u = smaps_window(child, 0, us.base, WIN, NULL);
-
-		if (h && u && strcmp(h, u)) {
-			printf("     smaps differ (a fork's child after mlock):\n");
-			show_diff(h, u);
-		}
-		CHECK(h && u && !strcmp(h, u));
-		free(h);
-		free(u);
-	}
-	CHECK_EQ(write(to_child[1], "q", 1), 1);
-	CHECK_EQ(waitpid(pid, NULL, 0), pid);
-	umm_mm_destroy(child);
-	close(to_child[0]);
-	close(to_child[1]);
-	close(to_parent[0]);
-	close(to_parent[1]);
-	BOTH(unlock8, 0, "munlock");
-	BOTH(cold8, 0, "MADV_COLD");
-	same(&host, &us, "MADV_COLD of pages mlock faulted in");
-	close_pair(&host, &us);
 }
 
 #ifndef MADV_GUARD_INSTALL
@@ -860,7 +805,6 @@ int main(void)
 	RUN(test_onfault_and_arguments);
 	RUN(test_exec_write_only);
 	RUN(test_thp_touch);
-	RUN(test_touch_fork);
 	RUN(test_guard_region);
 	RUN(test_files);
 	RUN(test_droppable_sealed);
