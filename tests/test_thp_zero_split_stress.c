@@ -73,8 +73,11 @@
  * last block starts partly mapped, left to the hog for up to a second:
  * a short or slow (TSan) run sees every kind of split.
  *
- * At the end every word reads its last value; so it does after MADV_COLD
- * of a page of each block (every THP left split) and MADV_PAGEOUT of what
+ * At the end every word reads its last value; so it does after a block is
+ * made a lazily freed THP a fork child shares while mm writes its first
+ * pages (left partly mapped, as the forker may leave one the splitter has
+ * not rebuilt when the run stops), after MADV_COLD of each block in two
+ * parts (every THP left split) and MADV_PAGEOUT of what
  * was never freed; the mm's frame count is what its mappings and tables
  * hold; and with everything unmapped and the mm destroyed every frame and
  * page table is back. UMM_STRESS_SECONDS sets the length.
@@ -1134,6 +1137,40 @@ static void *hog(void *arg)
 	return NULL;
 }
 
+/*
+ * Block @b a fresh THP that a fork child shares while mm writes its first
+ * pages (copies on write), the child gone since: the folio is left partly
+ * mapped, its first page no longer its own, as the forker leaves a block
+ * the splitter has not rebuilt yet when the run stops. No thread runs.
+ */
+static void cow_first_pages(uint64_t *seed, uint64_t b)
+{
+	struct umm_mm *child = NULL;
+	uint64_t zero;
+
+	/* its hole mapped too: MADV_FREE of all of it leaves it whole */
+	for (int i = 0; i < 100; i++) {
+		uint64_t pm;
+
+		rebuild(seed, b, false);
+		CHECK_EQ(umm_pagemap(mm, blk_base(b) + HOLE * P, 1, &pm), 0);
+		if (pm & PM_PRESENT)
+			break;
+	}
+	CHECK(blk_is_thp(b, &zero));
+	/* freed lazily whole (the folio stays whole): the end's pageout passes it by */
+	CHECK_EQ(umm_madvise(mm, blk_base(b), HP, MADV_FREE), 0);
+	for (uint64_t pg = b * PPB; pg < (b + 1) * PPB; pg++)
+		pg_lazy[pg] = 1;
+	CHECK_EQ(umm_fork(mm, &child), 0);
+	if (!child)
+		return;
+	for (uint64_t pg = b * PPB; pg < b * PPB + 3; pg++)
+		put_words(pg * WPP, 1);
+	umm_mm_destroy(child);
+	CHECK(!blk_is_thp(b, &zero));
+}
+
 /* ---- the end ---- */
 
 /* Every word of every block, exactly; holes all zero. No thread runs. */
@@ -1206,10 +1243,21 @@ static void test_thp_zero_split_stress(void)
 	stress_run(fns, NULL, ARRAY_SIZE(fns), 5, &stop);
 
 	check_all("at the end");
-	/* every THP left split (cold of a part): the empty pages go, the rest stay */
-	for (uint64_t b = 0; b < NBLOCKS; b++)
-		CHECK_EQ(umm_madvise(mm, blk_base(b), P, MADV_COLD), 0);
-	check_all("after MADV_COLD of every block's first page");
+	cow_first_pages(&seed, 0);
+	check_all("after the copies on write of a forked THP");
+	/*
+	 * Every THP left split (cold of a part): the empty pages go, the rest
+	 * stay. Of all the block but its hole, then of the hole: a THP is split
+	 * by whichever of its pages is still mapped, not only its first - a
+	 * fork child that shared it while mm wrote its first page left that
+	 * one a copy, the folio partly mapped (as the kernel's, on the
+	 * deferred split queue), and its lazily freed pages are no pageout's.
+	 */
+	for (uint64_t b = 0; b < NBLOCKS; b++) {
+		CHECK_EQ(umm_madvise(mm, blk_base(b), HOLE * P, MADV_COLD), 0);
+		CHECK_EQ(umm_madvise(mm, blk_base(b) + HOLE * P, P, MADV_COLD), 0);
+	}
+	check_all("after MADV_COLD of every block");
 	/* pageout of what was never freed since its block's rebuild: nothing goes */
 	for (uint64_t pg = 0; pg < NPAGES; pg++)
 		if (!pg_lazy[pg])
