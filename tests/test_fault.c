@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "test.h"
+#include "test_frames.h"
 #include "test_proc.h"
 #include "test_pte.h"
 #include "mm.h"
@@ -780,11 +781,7 @@ static void test_destroy_frees_all(void)
 	page_alloc_get_stats(&after);
 	CHECK(after.in_use_pages >= before.in_use_pages + 56 + 64);
 	umm_mm_destroy(mm);
-	rcu_barrier();
-	page_alloc_get_stats(&after);
-	CHECK_EQ(after.in_use_pages, before.in_use_pages);
-	CHECK_EQ(after.pgtable_pages, before.pgtable_pages);
-	CHECK_EQ(after.rcu_pending_pages, 0);
+	check_frames_back(&before);
 }
 
 int main(void)

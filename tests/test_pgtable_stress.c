@@ -15,6 +15,7 @@
  */
 #include <pthread.h>
 #include "test.h"
+#include "test_frames.h"
 #include <unistd.h>
 #include <umm/umm.h>
 #include "memory.h"
@@ -228,7 +229,7 @@ static void *retractor(void *arg)
 
 static void test_stress(void)
 {
-	struct page_alloc_stats before, after;
+	struct page_alloc_stats before;
 	double secs = stress_seconds(10);
 	void *(*fns[])(void *) = { locked_mapper, locked_mapper, lockless_reader,
 				   populator, retractor };
@@ -259,11 +260,7 @@ static void test_stress(void)
 	       (unsigned long long)mm_stat_read(mm, MM_PTE_MAP_RETRY));
 	CHECK(n_locked > 0 && n_lockless > 0 && n_retract > 0 && n_populate > 0);
 	umm_mm_destroy(mm);
-	rcu_barrier();
-	page_alloc_get_stats(&after);
-	CHECK_EQ(after.in_use_pages, before.in_use_pages);
-	CHECK_EQ(after.pgtable_pages, before.pgtable_pages);
-	CHECK_EQ(after.rcu_pending_pages, 0);
+	check_frames_back(&before);
 }
 
 int main(void)

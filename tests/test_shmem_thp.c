@@ -48,6 +48,7 @@
 #include <unistd.h>
 #include <umm/umm.h>
 #include "test.h"
+#include "test_frames.h"
 #include "test_proc.h"
 
 #ifndef MADV_COLLAPSE
@@ -1529,7 +1530,7 @@ static void test_s11_new_mapping(void)
  */
 static void test_umm_pin_and_frames(void)
 {
-	struct page_alloc_stats before, after;
+	struct page_alloc_stats before;
 	struct side us;
 	void *ptr[1];
 	unsigned char b = 0;
@@ -1559,11 +1560,7 @@ static void test_umm_pin_and_frames(void)
 	CHECK_EQ(trunc_to(&us, 3 * M), 0);
 	CHECK(has(&us, 0, 0, 2 * M, 23));
 	side_close(&us);
-	rcu_barrier();
-	page_alloc_get_stats(&after);
-	CHECK_EQ(after.in_use_pages, before.in_use_pages);
-	CHECK_EQ(after.pgtable_pages, before.pgtable_pages);
-	CHECK_EQ(after.rcu_pending_pages, 0);
+	check_frames_back(&before);
 }
 
 static void host_settings(void)

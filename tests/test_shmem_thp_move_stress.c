@@ -32,6 +32,7 @@
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "test.h"
+#include "test_frames.h"
 #include "test_proc.h"
 #include "compiler.h"
 #include "page_alloc.h"
@@ -307,7 +308,7 @@ static void test_shmem_thp_move_stress(void)
 	void *(*const fns[])(void *) = {
 		writer, writer, private_writer, collapser, mover, churner, reader,
 	};
-	struct page_alloc_stats before, after;
+	struct page_alloc_stats before;
 
 	rcu_barrier();
 	page_alloc_get_stats(&before);
@@ -364,11 +365,7 @@ static void test_shmem_thp_move_stress(void)
 	umm_file_put(file);
 	umm_mm_destroy(mm_a);
 	umm_mm_destroy(mm_b);
-	rcu_barrier();
-	page_alloc_get_stats(&after);
-	CHECK_EQ(after.in_use_pages, before.in_use_pages);
-	CHECK_EQ(after.pgtable_pages, before.pgtable_pages);
-	CHECK_EQ(after.rcu_pending_pages, 0);
+	check_frames_back(&before);
 }
 
 int main(void)

@@ -53,6 +53,7 @@
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "test.h"
+#include "test_frames.h"
 #include "test_proc.h"
 #include "compiler.h"
 #include "page_alloc.h"
@@ -485,7 +486,7 @@ static void test_shmem_thp_pageout_stress(void)
 	void *(*const fns[])(void *) = {
 		writer, writer, writer, collapser, advisor, advisor, puncher, pinner, forker,
 	};
-	struct page_alloc_stats before, after;
+	struct page_alloc_stats before;
 
 	rcu_barrier();
 	page_alloc_get_stats(&before);
@@ -556,11 +557,7 @@ static void test_shmem_thp_pageout_stress(void)
 	umm_file_put(file);
 	umm_mm_destroy(mm_a);
 	umm_mm_destroy(mm_b);
-	rcu_barrier();
-	page_alloc_get_stats(&after);
-	CHECK_EQ(after.in_use_pages, before.in_use_pages);
-	CHECK_EQ(after.pgtable_pages, before.pgtable_pages);
-	CHECK_EQ(after.rcu_pending_pages, 0);
+	check_frames_back(&before);
 }
 
 int main(void)

@@ -67,6 +67,7 @@
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "test.h"
+#include "test_frames.h"
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL	102
@@ -509,7 +510,7 @@ static void test_shmem_thp_stress(void)
 	void *(*const fns[])(void *) = {
 		writer, writer, writer, collapser, churner, forker, pinner, reader,
 	};
-	struct page_alloc_stats before, after;
+	struct page_alloc_stats before;
 	long long coll_a, coll_b, mapped_a, mapped_b, retract;
 
 	rcu_barrier();
@@ -590,11 +591,7 @@ static void test_shmem_thp_stress(void)
 	umm_file_put(file);
 	umm_mm_destroy(mm_a);
 	umm_mm_destroy(mm_b);
-	rcu_barrier();
-	page_alloc_get_stats(&after);
-	CHECK_EQ(after.in_use_pages, before.in_use_pages);
-	CHECK_EQ(after.pgtable_pages, before.pgtable_pages);
-	CHECK_EQ(after.rcu_pending_pages, 0);
+	check_frames_back(&before);
 }
 
 int main(void)

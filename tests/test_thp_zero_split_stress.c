@@ -90,6 +90,7 @@
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "test.h"
+#include "test_frames.h"
 #include "test_proc.h"
 #include "compiler.h"
 #include "page_alloc.h"
@@ -1211,7 +1212,7 @@ static void test_thp_zero_split_stress(void)
 	};
 	struct umm_opts o = { .size = sizeof(o), .thp = UMM_THP_MADVISE,
 			      .phys_limit = LIMIT_PAGES * P };
-	struct page_alloc_stats before, after;
+	struct page_alloc_stats before;
 	pthread_rwlockattr_t la;
 	long long thp_alloc, thp_fallback, split_pmd, split_page, deferred, frames, tables;
 	uint64_t data, zero_end, seed = 99;
@@ -1326,11 +1327,7 @@ static void test_thp_zero_split_stress(void)
 	umm_mm_destroy(mm);
 	for (int b = 0; b < NBLOCKS; b++)
 		pthread_rwlock_destroy(&blk_lock[b]);
-	rcu_barrier();
-	page_alloc_get_stats(&after);
-	CHECK_EQ(after.in_use_pages, before.in_use_pages);
-	CHECK_EQ(after.pgtable_pages, before.pgtable_pages);
-	CHECK_EQ(after.rcu_pending_pages, 0);
+	check_frames_back(&before);
 }
 
 int main(void)
