@@ -865,8 +865,33 @@ static bool access_allowed(int fd_acc, int acc)
 }
 
 /*
+ * The cache's own open of the file behind @fd: a new open file description
+ * through the fd's /proc magic link, not a dup, whose status flags would
+ * be the caller's and change when the caller changes them. The kernel's
+ * page cache does its I/O below any open, and these flags would show:
+ * O_APPEND makes pwrite() append whatever offset it is given (writeback
+ * would add the page at the end of the file), O_DIRECT refuses the short
+ * read and write of a last partial page. Without /proc, or when the
+ * reopen is refused (the caller lost the permission since it opened), the
+ * dup it falls back to shares them.
+ * Locking: none. Return: the new fd, or -errno.
+ */
+static int mapping_open_fd(int fd, int fd_acc)
+{
+	char link[64];
+	int nfd;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	nfd = open(link, fd_acc | O_CLOEXEC);
+	if (nfd >= 0)
+		return nfd;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	return nfd >= 0 ? nfd : -errno;
+}
+
+/*
  * Give @mapping the fds it lacks that @fd (opened @fd_acc) can serve:
- * one dup of it, for reading, writing or both. A cache first made from
+ * one open of its own, for reading, writing or both. A cache first made from
  * a read-only fd gets its writable one here when a writable open joins.
  * Locking: mapping_table_lock held, or @mapping not yet in the table.
  * Return: 0 or -errno.
@@ -875,18 +900,18 @@ static int mapping_take_fd(struct address_space *mapping, int fd, int fd_acc)
 {
 	bool rd = fd_acc != O_WRONLY && mapping->rd_fd < 0;
 	bool wr = fd_acc != O_RDONLY && mapping->wr_fd < 0;
-	int dup;
+	int own;
 
 	if (!rd && !wr)
 		return 0;
-	dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (dup < 0)
-		return -errno;
+	own = mapping_open_fd(fd, fd_acc);
+	if (own < 0)
+		return own;
 	/* release: whoever uses it through a later open sees it set */
 	if (rd)
-		smp_store_release(&mapping->rd_fd, dup);
+		smp_store_release(&mapping->rd_fd, own);
 	if (wr)
-		smp_store_release(&mapping->wr_fd, dup);
+		smp_store_release(&mapping->wr_fd, own);
 	return 0;
 }
 
@@ -929,8 +954,8 @@ static struct address_space *mapping_create_host(int fd, int fd_acc, const struc
 
 /*
  * The page cache of the host inode @st describes: the one its other
- * opens share if it has one, else a new one made from @fd. The fd stays
- * open (our dup) while the cache lives, so the inode number cannot be
+ * opens share if it has one, else a new one made from @fd. Its own open
+ * of the file stays while the cache lives, so the inode number cannot be
  * reused meanwhile. i_size is the cache's own from its creation on: a
  * later open does not read the host's again (umm does not see what other
  * programs do to the file).

@@ -223,6 +223,54 @@ static void test_host_shared_writeback(void)
 	frames_end();
 }
 
+/*
+ * The caller's file status flags do not reach the cache's I/O, as the
+ * kernel's page cache is below every open: through an O_APPEND fd
+ * writeback still writes each page in place (pwrite() on such an fd
+ * appends), through an O_DIRECT one the partial last page still reads and
+ * writes back, and O_APPEND set on the fd after the cache was made (a dup
+ * would share it) changes nothing either.
+ */
+static void check_fd_flags(int flags, bool append_later)
+{
+	char path[64];
+	int fd = host_file(1, 904, path), ofd = open(path, O_RDWR | flags);
+	struct umm_file *f;
+	struct umm_mm *mm;
+	struct stat st;
+
+	frames_begin();
+	CHECK(ofd >= 0);
+	f = umm_file_from_fd(ofd, O_RDWR);
+	CHECK(f != NULL);
+	if (append_later)
+		CHECK_EQ(fcntl(ofd, F_SETFL, O_APPEND), 0);
+	mm = umm_mm_create(NULL);
+	CHECK_EQ(umm_mmap(mm, A, 2 * P, RW, MAP_SHARED | MAP_FIXED, f, 0), (int64_t)A);
+	CHECK_EQ(rd(mm, A + P) & 0xff, 2);	/* the short last page */
+	wr(mm, A, 0xaa);
+	wr(mm, A + P + 8, 0xbb);
+	CHECK_EQ(umm_msync(mm, A, 2 * P, MS_SYNC), 0);
+	CHECK_EQ(fstat(fd, &st), 0);
+	CHECK_EQ((uint64_t)st.st_size, P + 904);
+	CHECK_EQ(file_byte(fd, 0), 0xaa);
+	CHECK_EQ(file_byte(fd, P + 8), 0xbb);
+	CHECK_EQ(file_byte(fd, P + 903), 2);
+	umm_mm_destroy(mm);
+	umm_file_put(f);
+	close(ofd);
+	close(fd);
+	unlink(path);
+	frames_end();
+}
+
+static void test_host_fd_flags(void)
+{
+	check_fd_flags(O_APPEND, false);
+	check_fd_flags(O_DIRECT, false);	/* ext4's /tmp here */
+	check_fd_flags(0, true);
+}
+
 /* An open of @path with @acc, through umm; our own fd closed at once. */
 static struct umm_file *open_umm(const char *path, int acc)
 {
@@ -617,6 +665,7 @@ int main(void)
 	RUN(test_maps_line);
 	RUN(test_host_read_and_cow);
 	RUN(test_host_shared_writeback);
+	RUN(test_host_fd_flags);
 	RUN(test_host_opens_share);
 	RUN(test_host_pageout);
 	RUN(test_truncate_everywhere);
