@@ -131,6 +131,7 @@ static struct umm_file *file_alloc(struct address_space *mapping, unsigned int f
 	f->refcount = 1;
 	f->f_mode = f_mode;
 	f->f_mapping = mapping;
+	f->path_fd = -1;
 	return f;
 }
 
@@ -381,6 +382,8 @@ void fput(struct umm_file *f)
 	if (f->f_mapping->kind == FILE_HOST && (f->f_mode & FMODE_WRITE))
 		filemap_write_and_wait_range(f->f_mapping, 0, UINT64_MAX);
 	mapping_put(f->f_mapping);
+	if (f->path_fd >= 0)
+		close(f->path_fd);
 	free(f->name);
 	free(f);
 }
@@ -843,6 +846,7 @@ static char *escape_path(const char *path)
 	return out;
 }
 
+/* The path of @fd's file now, escaped; "" when it cannot be read. */
 static char *fd_path(int fd)
 {
 	char link[64], buf[PATH_MAX + 1];
@@ -856,12 +860,42 @@ static char *fd_path(int fd)
 	return escape_path(buf);
 }
 
+/*
+ * file_maps_path - the path maps shows for @f: a host file's is read
+ * through the open's O_PATH fd each time, so that it follows renames and
+ * ends in " (deleted)" once the file is unlinked, as the kernel's d_path()
+ * of the open does (the /proc link is that same d_path); the name taken
+ * at open where there is no such fd, and for memory files.
+ * Locking: none. Return: the path, for free(), or NULL (out of memory).
+ */
+char *file_maps_path(const struct umm_file *f)
+{
+	char *path;
+
+	if (f->path_fd >= 0) {
+		path = fd_path(f->path_fd);
+		if (path && *path)
+			return path;
+		free(path);
+	}
+	return strdup(f->name ? f->name : "");
+}
+
 /* May a file opened with @fd_acc be used with @acc? */
 static bool access_allowed(int fd_acc, int acc)
 {
 	if (acc == O_RDWR)
 		return fd_acc == O_RDWR;
 	return fd_acc == O_RDWR || fd_acc == acc;
+}
+
+/* A new open of @fd's file through its /proc link. Return: the fd, or -1. */
+static int open_fd_link(int fd, int flags)
+{
+	char link[64];
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	return open(link, flags | O_CLOEXEC);
 }
 
 /*
@@ -878,11 +912,8 @@ static bool access_allowed(int fd_acc, int acc)
  */
 static int mapping_open_fd(int fd, int fd_acc)
 {
-	char link[64];
-	int nfd;
+	int nfd = open_fd_link(fd, fd_acc);
 
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	nfd = open(link, fd_acc | O_CLOEXEC);
 	if (nfd >= 0)
 		return nfd;
 	nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -1030,6 +1061,8 @@ __visible struct umm_file *umm_file_from_fd(int fd, int oflags)
 		errno = ENOMEM;
 		return NULL;
 	}
+	/* for the maps path only: without it maps shows the name above */
+	f->path_fd = open_fd_link(fd, O_PATH);
 	/* the mount's, so per open: a noexec bind mount of the same inode */
 	if (!fstatfs(fd, &sfs))
 		f->noexec = sfs.f_flags & ST_NOEXEC;

@@ -92,13 +92,15 @@ struct umm_file {
 	uint64_t refcount;	/* atomic: the caller's, VMAs', in-flight users' */
 	unsigned int f_mode;	/* FMODE_*; fixed */
 	bool noexec;		/* opened on a noexec mount: no PROT_EXEC mappings; fixed */
-	char *name;		/* fixed; the maps path, escaped as the kernel's */
+	char *name;		/* fixed; the maps path at open, escaped as the kernel's */
+	int path_fd;		/* host file: O_PATH open, for the maps path now; -1 if none; fixed */
 	struct address_space *f_mapping;	/* fixed; holds one i_count */
 };
 
 /* shmem_zero_setup - the object behind a new shared anonymous mapping. */
 struct umm_file *shmem_zero_setup(uint64_t size);
 struct umm_file *get_file(struct umm_file *f);
+char *file_maps_path(const struct umm_file *f);
 /*
  * fput - drop a reference to an open; the last one writes a writable
  * open's cache back and drops the open's count of its mapping, whose last

@@ -17,6 +17,23 @@
 /* Where the path starts on a maps line: show_vma_header_prefix's width. */
 #define MAPS_NAME_COLUMN	(25 + 8 * 6 - 1)
 
+/* The path column, after the @n characters before it, and the newline. */
+static int show_map_path(FILE *out, struct umm_file *file, int n)
+{
+	char *path = file_maps_path(file);
+	int err = 0;
+
+	if (!path)
+		return -ENOMEM;
+	if (*path && fprintf(out, "%*s%s", n < MAPS_NAME_COLUMN ? MAPS_NAME_COLUMN - n + 1 : 1,
+			     "", path) < 0)
+		err = -EIO;
+	if (fputc('\n', out) == EOF)
+		err = -EIO;
+	free(path);
+	return err;
+}
+
 static int show_map_vma(FILE *out, struct vm_area_struct *vma)
 {
 	unsigned long f = vma->vm_flags;
@@ -39,10 +56,8 @@ static int show_map_vma(FILE *out, struct vm_area_struct *vma)
 		    pgoff, major, minor, ino);
 	if (n < 0)
 		return -EIO;
-	if (file && file->name &&
-	    fprintf(out, "%*s%s", n < MAPS_NAME_COLUMN ? MAPS_NAME_COLUMN - n + 1 : 1,
-		    "", file->name) < 0)
-		return -EIO;
+	if (file)
+		return show_map_path(out, file, n);
 	return fputc('\n', out) == EOF ? -EIO : 0;
 }
 

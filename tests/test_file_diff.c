@@ -1643,6 +1643,34 @@ static void side_second_close(struct side *t)
 }
 
 /*
+ * The path maps shows is the open's path now, as the kernel's d_path():
+ * it follows a rename of the file and ends in " (deleted)" once the file
+ * is unlinked, for every mapping of the open.
+ */
+static void test_renamed_and_deleted(void)
+{
+	uint64_t a = at(0), b = at(1);
+	char moved[80];
+	struct side s;
+
+	frames_begin();
+	side_open(&s, false, FILE_SIZE, 61);
+	both_mmap("shared", a, 4 * PG, RW, MAP_SHARED | MAP_FIXED, &s, O_RDWR, 0);
+	both_mmap("private", b, 4 * PG, R, MAP_PRIVATE | MAP_FIXED, &s, O_RDONLY, 0);
+	same_maps("before the rename");
+	snprintf(moved, sizeof(moved), "%s.moved", s.hpath);
+	CHECK_EQ(rename(s.hpath, moved), 0);
+	same_maps("after the rename");
+	CHECK_EQ(unlink(moved), 0);
+	same_maps("after the unlink");
+	same_write("deleted, still mapped", a + 8, 8, 62);
+	same_memory("deleted, still mapped", a, 4 * PG);
+	window_clear();
+	side_close(&s);
+	frames_end();
+}
+
+/*
  * Two opens of one file share its page cache, as on Linux (one per
  * inode): what one open's shared mapping writes, the other's mappings
  * read at once, msync through either writes back both's writes, and a
@@ -2066,6 +2094,7 @@ int main(void)
 	RUN(test_madv_remove);
 	RUN(test_madv_willneed);
 	RUN(test_memfd);
+	RUN(test_renamed_and_deleted);
 	RUN(test_two_opens);
 	RUN(test_read_only_open_first);
 	RUN(test_placement);
