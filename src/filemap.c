@@ -382,8 +382,6 @@ void fput(struct umm_file *f)
 	if (f->f_mapping->kind == FILE_HOST && (f->f_mode & FMODE_WRITE))
 		filemap_write_and_wait_range(f->f_mapping, 0, UINT64_MAX);
 	mapping_put(f->f_mapping);
-	if (f->path_fd >= 0)
-		close(f->path_fd);
 	free(f->name);
 	free(f);
 }
@@ -861,11 +859,38 @@ static char *fd_path(int fd)
 }
 
 /*
- * file_maps_path - the path maps shows for @f: a host file's is read
- * through the open's O_PATH fd each time, so that it follows renames and
- * ends in " (deleted)" once the file is unlinked, as the kernel's d_path()
- * of the open does (the /proc link is that same d_path); the name taken
- * at open where there is no such fd, and for memory files.
+ * The cache's own fd that was opened through the path @name (as fd_path
+ * gives it), or -1: an open through another hard link or mount of the
+ * inode has none. The fd lives as long as the cache, which the open holds.
+ * Locking: none; @mapping's fds are set (an open's are, once it joined).
+ */
+static int mapping_fd_named(struct address_space *mapping, const char *name)
+{
+	int fds[2] = { smp_load_acquire(&mapping->rd_fd), smp_load_acquire(&mapping->wr_fd) };
+
+	for (int i = 0; i < 2; i++) {
+		char *path;
+		bool same;
+
+		if (fds[i] < 0)
+			continue;
+		path = fd_path(fds[i]);
+		same = path && !strcmp(path, name);
+		free(path);
+		if (same)
+			return fds[i];
+	}
+	return -1;
+}
+
+/*
+ * file_maps_path - the path maps shows for @f: a host file's is read each
+ * time through the cache's fd opened by the same path, so that it follows
+ * renames and ends in " (deleted)" once the file is unlinked, as the
+ * kernel's d_path() of the open does (the /proc link is that same
+ * d_path); the name taken at open where there is no such fd (an open
+ * through another hard link than the cache's fds were), and for memory
+ * files.
  * Locking: none. Return: the path, for free(), or NULL (out of memory).
  */
 char *file_maps_path(const struct umm_file *f)
@@ -1061,8 +1086,7 @@ __visible struct umm_file *umm_file_from_fd(int fd, int oflags)
 		errno = ENOMEM;
 		return NULL;
 	}
-	/* for the maps path only: without it maps shows the name above */
-	f->path_fd = open_fd_link(fd, O_PATH);
+	f->path_fd = mapping_fd_named(mapping, f->name);
 	/* the mount's, so per open: a noexec bind mount of the same inode */
 	if (!fstatfs(fd, &sfs))
 		f->noexec = sfs.f_flags & ST_NOEXEC;

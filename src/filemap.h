@@ -93,7 +93,8 @@ struct umm_file {
 	unsigned int f_mode;	/* FMODE_*; fixed */
 	bool noexec;		/* opened on a noexec mount: no PROT_EXEC mappings; fixed */
 	char *name;		/* fixed; the maps path at open, escaped as the kernel's */
-	int path_fd;		/* host file: O_PATH open, for the maps path now; -1 if none; fixed */
+	int path_fd;		/* host file: its cache's fd of the same path, for the
+				   maps path now (the cache owns it); -1 if none; fixed */
 	struct address_space *f_mapping;	/* fixed; holds one i_count */
 };
 

@@ -1645,18 +1645,30 @@ static void side_second_close(struct side *t)
 /*
  * The path maps shows is the open's path now, as the kernel's d_path():
  * it follows a rename of the file and ends in " (deleted)" once the file
- * is unlinked, for every mapping of the open.
+ * is unlinked, for every mapping of the open; an open through a hard link
+ * keeps the link's path.
  */
 static void test_renamed_and_deleted(void)
 {
-	uint64_t a = at(0), b = at(1);
-	char moved[80];
-	struct side s;
+	uint64_t a = at(0), b = at(1), c = at(2);
+	char moved[80], linked[80];
+	struct side s, t;
+	int ufd;
 
 	frames_begin();
 	side_open(&s, false, FILE_SIZE, 61);
 	both_mmap("shared", a, 4 * PG, RW, MAP_SHARED | MAP_FIXED, &s, O_RDWR, 0);
 	both_mmap("private", b, 4 * PG, R, MAP_PRIVATE | MAP_FIXED, &s, O_RDONLY, 0);
+	/* an open through a hard link shows the link's path */
+	snprintf(linked, sizeof(linked), "%s.link", s.hpath);
+	CHECK_EQ(link(s.hpath, linked), 0);
+	t = s;
+	t.hrw = open(linked, O_RDWR | O_CLOEXEC);
+	ufd = open(linked, O_RDWR | O_CLOEXEC);
+	t.urw = umm_file_from_fd(ufd, O_RDWR);
+	CHECK(t.hrw >= 0 && t.urw != NULL);
+	close(ufd);
+	both_mmap("through the link", c, 2 * PG, RW, MAP_SHARED | MAP_FIXED, &t, O_RDWR, 0);
 	same_maps("before the rename");
 	snprintf(moved, sizeof(moved), "%s.moved", s.hpath);
 	CHECK_EQ(rename(s.hpath, moved), 0);
@@ -1666,6 +1678,9 @@ static void test_renamed_and_deleted(void)
 	same_write("deleted, still mapped", a + 8, 8, 62);
 	same_memory("deleted, still mapped", a, 4 * PG);
 	window_clear();
+	umm_file_put(t.urw);
+	close(t.hrw);
+	unlink(linked);
 	side_close(&s);
 	frames_end();
 }
