@@ -66,10 +66,28 @@ static struct anon_vma *anon_vma_alloc(void)
 	if (!av)
 		return NULL;
 	av->root = av;
+	av->parent = av;
 	av->refcount = 1;
 	av->rb_root = ITREE_ROOT_INIT;
 	init_rwsem(&av->rwsem);
 	return av;
+}
+
+/* @vma now has (or no longer has) @av as its anon_vma. */
+void anon_vma_active_inc(struct anon_vma *av)
+{
+	if (av)
+		atomic_add_return(&av->num_active_vmas, 1);
+}
+
+void anon_vma_active_dec(struct anon_vma *av)
+{
+	uint64_t left;
+
+	if (!av)
+		return;
+	left = atomic_add_return(&av->num_active_vmas, -1);
+	VM_BUG_ON(left == UINT64_MAX);
 }
 
 static void anon_vma_lock_write(struct anon_vma *av)
@@ -109,14 +127,26 @@ static void avc_tree_insert(struct anon_vma_chain *avc)
 	avc->linked = true;
 }
 
-/* Locking: the root's rwsem (write). */
+/*
+ * Once no VMA links an anon_vma, none ever will again (a link is copied
+ * from a linked VMA's chain, into the tree before the old one leaves):
+ * it no longer counts as its parent's child.
+ * Locking: the root's rwsem (write).
+ */
 static void avc_tree_remove(struct anon_vma_chain *avc)
 {
-	VM_BUG_ON(!rwsem_is_write_locked_by_me(&avc->anon_vma->root->rwsem));
+	struct anon_vma *av = avc->anon_vma;
+
+	VM_BUG_ON(!rwsem_is_write_locked_by_me(&av->root->rwsem));
 	if (!avc->linked)
 		return;
-	itree_remove(&avc->anon_vma->rb_root, &avc->rb);
+	itree_remove(&av->rb_root, &avc->rb);
 	avc->linked = false;
+	if (!av->rb_root.count) {
+		uint64_t left = atomic_add_return(&av->parent->num_children, -1);
+
+		VM_BUG_ON(left == UINT64_MAX);
+	}
 }
 
 /* Every link of a VMA is under one root: its own anon_vma's. */
@@ -186,23 +216,59 @@ int anon_vma_clone(struct vm_area_struct *dst, struct vm_area_struct *src)
 	return 0;
 }
 
+/*
+ * An anon_vma of @vma's chain (just cloned) that no VMA has as its own and
+ * that has at most one child: the new VMA can take it rather than add a
+ * generation, so that a chain of forks, each parent exiting, keeps its
+ * chains short (the kernel's reuse). Oldest first, as the kernel. A root
+ * counts itself as a child, so it is never taken while it has one.
+ * Return: the anon_vma, claimed (num_active_vmas 0 -> 1), or NULL.
+ */
+static struct anon_vma *anon_vma_reuse(struct vm_area_struct *vma)
+{
+	struct anon_vma_chain *avc;
+
+	for (avc = list_entry(vma->anon_vma_chain.prev, struct anon_vma_chain, same_vma);
+	     &avc->same_vma != &vma->anon_vma_chain;
+	     avc = list_entry(avc->same_vma.prev, struct anon_vma_chain, same_vma)) {
+		struct anon_vma *av = avc->anon_vma;
+		uint64_t none = 0;
+
+		if (__atomic_load_n(&av->num_children, __ATOMIC_RELAXED) >= 2)
+			continue;
+		if (__atomic_compare_exchange_n(&av->num_active_vmas, &none, 1, false,
+						__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			return av;
+	}
+	return NULL;
+}
+
 int anon_vma_fork(struct vm_area_struct *vma, struct vm_area_struct *pvma)
 {
-	struct anon_vma *av, *root = pvma->anon_vma->root;
+	struct anon_vma *av, *parent = pvma->anon_vma, *root = parent->root;
 
 	if (anon_vma_clone(vma, pvma))
 		return -ENOMEM;
+	av = anon_vma_reuse(vma);
+	if (av) {
+		vma->anon_vma = get_anon_vma(av);
+		goto link;
+	}
 	av = calloc(1, sizeof(*av));
 	if (!av)
 		goto fail;
 	av->root = get_anon_vma(root);
+	av->parent = parent;	/* linked by the chain while av is linked */
 	av->refcount = 1;	/* the VMA's */
+	av->num_active_vmas = 1;
 	av->rb_root = ITREE_ROOT_INIT;
 	if (!avc_link(vma, av)) {
 		put_anon_vma(av);
 		goto fail;
 	}
 	vma->anon_vma = av;
+	atomic_add_return(&parent->num_children, 1);
+link:
 	anon_vma_lock_write(root);
 	vma_avcs_insert(vma);
 	anon_vma_unlock_write(root);
@@ -296,7 +362,10 @@ int anon_vma_prepare(struct vm_area_struct *vma)
 		avc->vma = vma;
 		avc->anon_vma = fresh ? fresh : get_anon_vma(av);
 		list_add(&avc->same_vma, &vma->anon_vma_chain);
+		if (fresh)
+			fresh->num_children = 1;	/* its own, while linked */
 		avc_tree_insert(avc);
+		anon_vma_active_inc(av);
 		smp_store_release(&vma->anon_vma, get_anon_vma(av));
 		avc = NULL;
 		fresh = NULL;	/* its reference went to the link */

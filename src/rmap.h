@@ -21,7 +21,16 @@
  */
 struct anon_vma {
 	struct anon_vma *root;		/* fixed; itself for a first-generation one */
+	struct anon_vma *parent;	/* fixed; the one a fork made it under; a root's own */
 	uint64_t refcount;		/* atomic: VMAs, chain links, children, walkers */
+	/*
+	 * What a fork's reuse looks at (anon_vma_fork): how many anon_vmas
+	 * forks made under this one that some VMA still links, plus one for
+	 * a root's own while linked; and how many VMAs have it as their
+	 * anon_vma. Atomic: a claim for reuse takes the second from 0 to 1.
+	 */
+	uint64_t num_children;
+	uint64_t num_active_vmas;
 	/* the root's: guards the trees of every anon_vma of its family */
 	struct rw_semaphore rwsem;
 	struct itree_root rb_root;	/* anon_vma_chain.rb; root->rwsem */
@@ -39,6 +48,9 @@ struct anon_vma_chain {
 
 struct anon_vma *get_anon_vma(struct anon_vma *av);
 void put_anon_vma(struct anon_vma *av);
+/* Count a VMA in (out of) @av's num_active_vmas; NULL: none. Locking: none. */
+void anon_vma_active_inc(struct anon_vma *av);
+void anon_vma_active_dec(struct anon_vma *av);
 
 /*
  * anon_vma_clone - link @dst to every anon_vma @src is linked to (a split

@@ -48,6 +48,7 @@ static void vm_area_release(struct vm_area_struct *vma)
 	fput(vma->vm_file);
 	vma->vm_file = NULL;
 	unlink_anon_vmas(vma);
+	anon_vma_active_dec(vma->anon_vma);
 	put_anon_vma(vma->anon_vma);
 	vma->anon_vma = NULL;
 }
@@ -534,6 +535,7 @@ static struct vm_area_struct *vma_from_desc(struct umm_mm *mm, const struct vma_
 	vma->vm_flags = d->flags;
 	vma->vm_file = get_file(d->file);
 	vma->anon_vma = get_anon_vma(d->anon_vma);
+	anon_vma_active_inc(vma->anon_vma);
 	/* the links of the VMA whose pages it takes over, into the trees at commit */
 	if (d->anon_vma) {
 		VM_BUG_ON(!d->chain || d->chain->anon_vma != d->anon_vma);

@@ -252,6 +252,55 @@ static void test_fork_chain(void)
 	umm_mm_destroy(p);
 }
 
+static uint64_t chain_length(struct umm_mm *mm, uint64_t addr)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, addr);
+	struct anon_vma_chain *avc;
+	uint64_t n = 0;
+
+	CHECK(vma != NULL);
+	if (vma)
+		list_for_each_entry(avc, &vma->anon_vma_chain, same_vma)
+			n++;
+	return n;
+}
+
+/*
+ * A chain of forks, each parent exiting once its child runs, as a fork
+ * server's descendants or a shell's pipeline do: the child's VMA takes
+ * over an anon_vma of its chain that no VMA uses any more (the kernel's
+ * reuse), so its chain stays at three links however many generations
+ * come, where without reuse it grows by one a generation. Every page each
+ * generation wrote is still found by the rmap walk, from the one mm left
+ * that maps it, and reads back.
+ */
+static void test_fork_generations(void)
+{
+	struct umm_mm *mm = umm_mm_create(NULL), *child;
+	uint64_t a = BASE;
+	const unsigned gens = 64;
+
+	CHECK_EQ(umm_mmap(mm, BASE, 8 * PG, RW, ANON_FIXED, NULL, 0), BASE);
+	poke(mm, a, 100);
+	for (unsigned g = 1; g <= gens; g++) {
+		struct found f;
+
+		CHECK_EQ(umm_fork(mm, &child), 0);
+		umm_mm_destroy(mm);
+		mm = child;
+		poke(mm, a + (g % 8) * PG, (unsigned char)g);
+		f = walk(mm, a + (g % 8) * PG);
+		CHECK_EQ(f.n, 1);
+		CHECK(found_has(&f, mm, a + (g % 8) * PG));
+		CHECK(chain_length(mm, a) <= 3);
+	}
+	for (unsigned i = 1; i < 8; i++)
+		CHECK_EQ(peek(mm, a + i * PG), (unsigned char)(gens - (gens - i) % 8));
+	CHECK_EQ(peek(mm, a), (unsigned char)(gens - gens % 8));
+	CHECK_EQ(chain_length(mm, a), 3);
+	umm_mm_destroy(mm);
+}
+
 /* The walk agrees with the page's mapcount at rest. */
 static void test_mapcount_agrees(void)
 {
@@ -344,6 +393,7 @@ int main(void)
 	RUN(test_split_merge);
 	RUN(test_mremap);
 	RUN(test_fork_chain);
+	RUN(test_fork_generations);
 	RUN(test_mapcount_agrees);
 	RUN(test_teardown_keeps_anon_vma);
 	return test_done();

@@ -10,7 +10,9 @@
  * once, wherever it is - a walk must neither miss it between a VMA and the
  * pieces replacing it, nor find it through both; no mapping is reported
  * twice; every reported address lies inside the VMA it came with. At the
- * end the walk agrees with the page's mapcount.
+ * end the walk agrees with the page's mapcount. test_fork_lineages races
+ * forks whose parents exit, in several lineages of one family, which reuse
+ * anon_vmas of their chains (see it).
  */
 #include <errno.h>
 #include <sys/mman.h>
@@ -186,8 +188,97 @@ static void test_rmap_stress(void)
 	put_page(watched);
 }
 
+/*
+ * Lineages of forks, one a thread, from one ancestor: each step forks the
+ * thread's mm and destroys the old one, so the new VMA takes over an
+ * anon_vma of its chain that no VMA uses (anon_vma_fork's reuse), while
+ * the other lineages fork from the same family at once and claim theirs.
+ * Each step: the ancestor's page, which nobody writes, is found from this
+ * lineage's mm exactly once; what the lineage wrote reads back; its chain
+ * stays at three links (the ancestor's, its first child's, one more).
+ */
+#define LINEAGES	3
+static struct umm_mm *ancestor;
+static uint64_t generations;
+
+static uint64_t chain_links(struct umm_mm *mm, uint64_t addr)
+{
+	struct vm_area_struct *vma;
+	struct anon_vma_chain *avc;
+	uint64_t n = 0;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	if (vma)
+		list_for_each_entry(avc, &vma->anon_vma_chain, same_vma)
+			n++;
+	mmap_read_unlock(mm);
+	return n;
+}
+
+static void *lineage(void *arg)
+{
+	unsigned int id = (unsigned int)(uintptr_t)arg;
+	uint64_t mine = BASE + id * PG, seen = 0;
+	struct umm_mm *mm = NULL;
+	unsigned char v = 0;
+
+	CHECK_EQ(umm_fork(ancestor, &mm), 0);
+	while (mm && !__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		struct umm_mm *next = NULL;
+		struct tally t = { 0 };
+		unsigned char r = 0;
+
+		if (umm_fork(mm, &next)) {
+			CHECK(0);
+			break;
+		}
+		umm_mm_destroy(mm);
+		mm = next;
+		CHECK_EQ(umm_read(mm, mine, &r, 1), 1);
+		CHECK_EQ(r, v);
+		v++;
+		CHECK_EQ(umm_write(mm, mine, &v, 1), 1);
+		CHECK(rmap_walk_anon(watched, tally_one, &t));
+		for (int i = 0; i < t.total && i < 16; i++)
+			seen += t.mm[i] == mm;
+		CHECK_EQ(seen, 1);
+		seen = 0;
+		CHECK(chain_links(mm, BASE) <= 3);
+		__atomic_fetch_add(&generations, 1, __ATOMIC_RELAXED);
+	}
+	umm_mm_destroy(mm);
+	return NULL;
+}
+
+static void test_fork_lineages(void)
+{
+	void *(*const fns[])(void *) = { lineage, lineage, lineage };
+	void *const args[] = { (void *)1, (void *)2, (void *)3 };
+	unsigned char zero = 0;
+
+	_Static_assert(LINEAGES == 3 && LINEAGES + 1 < NPAGES, "one page a lineage");
+	stop = false;
+	ancestor = umm_mm_create(NULL);
+	CHECK(ancestor);
+	CHECK_EQ(umm_mmap(ancestor, BASE, NPAGES * PG, RW, ANON_FIXED, NULL, 0), BASE);
+	for (int i = 0; i < NPAGES; i++)
+		CHECK_EQ(umm_write(ancestor, BASE + i * PG, &zero, 1), 1);
+	watched = page_at(ancestor, BASE + WATCH * PG);
+	CHECK(watched);
+	if (!watched)
+		return;
+	get_page(watched);
+	stress_run(fns, args, LINEAGES, 3, &stop);
+	printf("fork lineages: %llu generations\n", (unsigned long long)generations);
+	CHECK(generations > 0);
+	umm_mm_destroy(ancestor);
+	put_page(watched);
+}
+
 int main(void)
 {
 	RUN(test_rmap_stress);
+	RUN(test_fork_lineages);
 	return test_done();
 }
