@@ -162,22 +162,38 @@ static void *side_faulter(void *arg)
 	return NULL;
 }
 
+/*
+ * A new mm whose NPAGES pages at BASE are written with @v; watched is its
+ * page WATCH, with a plain reference (forks still share it).
+ * Return: the mm, or NULL (a check failed).
+ */
+static struct umm_mm *watched_mm(unsigned char v)
+{
+	struct umm_mm *mm = umm_mm_create(NULL);
+
+	CHECK(mm);
+	if (!mm)
+		return NULL;
+	CHECK_EQ(umm_mmap(mm, BASE, NPAGES * PG, RW, ANON_FIXED, NULL, 0), BASE);
+	for (int i = 0; i < NPAGES; i++)
+		CHECK_EQ(umm_write(mm, BASE + i * PG, &v, 1), 1);
+	watched = page_at(mm, BASE + WATCH * PG);
+	CHECK(watched);
+	if (!watched) {
+		umm_mm_destroy(mm);
+		return NULL;
+	}
+	get_page(watched);
+	return mm;
+}
+
 static void test_rmap_stress(void)
 {
 	void *(*const fns[])(void *) = { walker, walker, mutator, side_faulter,
 					 side_faulter };
-	unsigned char v = 0x42;
 
-	parent = umm_mm_create(NULL);
-	CHECK(parent);
-	CHECK_EQ(umm_mmap(parent, BASE, NPAGES * PG, RW, ANON_FIXED, NULL, 0), BASE);
-	for (int i = 0; i < NPAGES; i++)
-		CHECK_EQ(umm_write(parent, BASE + i * PG, &v, 1), 1);
-	watched = page_at(parent, BASE + WATCH * PG);
-	CHECK(watched);
-	if (watched)
-		get_page(watched);	/* a plain reference: forks still share it */
-	if (!watched)
+	parent = watched_mm(0x42);
+	if (!parent)
 		return;
 	stress_run(fns, NULL, 5, 5, &stop);
 	printf("rmap stress: %llu walks, %llu moves, %llu forks\n",
@@ -255,20 +271,12 @@ static void test_fork_lineages(void)
 {
 	void *(*const fns[])(void *) = { lineage, lineage, lineage };
 	void *const args[] = { (void *)1, (void *)2, (void *)3 };
-	unsigned char zero = 0;
 
 	_Static_assert(LINEAGES == 3 && LINEAGES + 1 < NPAGES, "one page a lineage");
 	stop = false;
-	ancestor = umm_mm_create(NULL);
-	CHECK(ancestor);
-	CHECK_EQ(umm_mmap(ancestor, BASE, NPAGES * PG, RW, ANON_FIXED, NULL, 0), BASE);
-	for (int i = 0; i < NPAGES; i++)
-		CHECK_EQ(umm_write(ancestor, BASE + i * PG, &zero, 1), 1);
-	watched = page_at(ancestor, BASE + WATCH * PG);
-	CHECK(watched);
-	if (!watched)
+	ancestor = watched_mm(0);
+	if (!ancestor)
 		return;
-	get_page(watched);
 	stress_run(fns, args, LINEAGES, 3, &stop);
 	printf("fork lineages: %llu generations\n", (unsigned long long)generations);
 	CHECK(generations > 0);
