@@ -374,16 +374,52 @@ static void mapping_put(struct address_space *mapping)
  * on a file system that flushes on close (and as umm did when each open
  * had its own cache): its writes reach the host file now, not only when
  * the inode's last open goes. A read-only open dirtied nothing.
+ * Locking: no mmap_lock held.
  */
-void fput(struct umm_file *f)
+static void __fput(struct umm_file *f)
 {
-	if (!f || atomic_add_return(&f->refcount, -1) != 0)
-		return;
 	if (f->f_mapping->kind == FILE_HOST && (f->f_mode & FMODE_WRITE))
 		filemap_write_and_wait_range(f->f_mapping, 0, UINT64_MAX);
 	mapping_put(f->f_mapping);
 	free(f->name);
 	free(f);
+}
+
+__thread unsigned int mmap_lock_depth;
+__thread bool fput_pending;
+static __thread struct umm_file *fput_list;	/* owner only */
+
+/*
+ * The last put of an open under an mmap_lock (an unmap removing the last
+ * VMA that maps it) is queued on the thread and run when the thread has
+ * released every mmap_lock it holds, still inside the call that unmapped:
+ * the writeback and fdatasync do not hold up the faults and mapping calls
+ * that need the lock meanwhile. The kernel's fput likewise leaves __fput
+ * to task_work, run on the way back to user space.
+ */
+void fput(struct umm_file *f)
+{
+	if (!f || atomic_add_return(&f->refcount, -1) != 0)
+		return;
+	if (mmap_lock_depth) {
+		f->fput_next = fput_list;
+		fput_list = f;
+		fput_pending = true;
+		return;
+	}
+	__fput(f);
+}
+
+/* Locking: called as the thread releases its last mmap_lock. */
+void deferred_fput_run(void)
+{
+	struct umm_file *f;
+
+	while ((f = fput_list)) {
+		fput_list = f->fput_next;
+		fput_pending = fput_list != NULL;
+		__fput(f);
+	}
 }
 
 void lock_page(struct page *page)

@@ -96,6 +96,7 @@ struct umm_file {
 	int path_fd;		/* host file: its cache's fd of the same path, for the
 				   maps path now (the cache owns it); -1 if none; fixed */
 	struct address_space *f_mapping;	/* fixed; holds one i_count */
+	struct umm_file *fput_next;	/* a thread's deferred last puts; owner only */
 };
 
 /* shmem_zero_setup - the object behind a new shared anonymous mapping. */
@@ -105,7 +106,9 @@ char *file_maps_path(const struct umm_file *f);
 /*
  * fput - drop a reference to an open; the last one writes a writable
  * open's cache back and drops the open's count of its mapping, whose last
- * one frees the cache. Locking: none held (see mapping_put in filemap.c).
+ * one frees the cache. Locking: none held (see mapping_put in filemap.c),
+ * or an mmap_lock: then the last put waits for this thread to release
+ * every mmap_lock it holds.
  */
 void fput(struct umm_file *f);
 

@@ -20,19 +20,45 @@
 /* vma_start_read()'s answer when the VMA was detached: look it up again. */
 #define VMA_DETACHED	((struct vm_area_struct *)-1L)
 
+/*
+ * How many mmap_locks (of any mm) this thread holds: the last reference
+ * to an open that goes under one is put when the thread has let go of
+ * them all (fput), as the kernel defers its fput to the return to user
+ * space. Owner only.
+ */
+extern __thread unsigned int mmap_lock_depth;
+extern __thread bool fput_pending;
+void deferred_fput_run(void);
+
+static inline void mmap_lock_taken(void)
+{
+	mmap_lock_depth++;
+}
+
+static inline void mmap_lock_released(void)
+{
+	if (!--mmap_lock_depth && unlikely(fput_pending))
+		deferred_fput_run();
+}
+
 static inline void mmap_read_lock(struct umm_mm *mm)
 {
 	down_read(&mm->mmap_lock);
+	mmap_lock_taken();
 }
 
 static inline bool mmap_read_trylock(struct umm_mm *mm)
 {
-	return down_read_trylock(&mm->mmap_lock);
+	if (!down_read_trylock(&mm->mmap_lock))
+		return false;
+	mmap_lock_taken();
+	return true;
 }
 
 static inline void mmap_read_unlock(struct umm_mm *mm)
 {
 	up_read(&mm->mmap_lock);
+	mmap_lock_released();
 }
 
 static inline void mm_lock_seq_bump(struct umm_mm *mm)
@@ -62,6 +88,7 @@ static inline uint64_t mm_lock_seq_begin(struct umm_mm *mm)
 static inline void mmap_write_lock(struct umm_mm *mm)
 {
 	down_write(&mm->mmap_lock);
+	mmap_lock_taken();
 }
 
 static inline void mmap_write_unlock(struct umm_mm *mm)
@@ -69,6 +96,7 @@ static inline void mmap_write_unlock(struct umm_mm *mm)
 	if (READ_ONCE(mm->mm_lock_seq) & 1)
 		mm_lock_seq_bump(mm);	/* every VMA lock of the cycle goes */
 	up_write(&mm->mmap_lock);
+	mmap_lock_released();
 }
 
 static inline void mmap_assert_write_locked(struct umm_mm *mm)

@@ -10,6 +10,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +29,27 @@
 #define RW	(PROT_READ | PROT_WRITE)
 
 static struct page_alloc_stats before;
+
+/*
+ * The test's pwrite() stands in for libc's inside the library (linked in
+ * statically): with writes_held set, a writeback's pwrite waits until it
+ * is cleared, so a test can look at what a writeback in progress holds.
+ */
+static pthread_mutex_t writes_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t writes_cond = PTHREAD_COND_INITIALIZER;
+static bool writes_held, write_waiting;
+
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	pthread_mutex_lock(&writes_lock);
+	while (writes_held) {
+		write_waiting = true;
+		pthread_cond_broadcast(&writes_cond);
+		pthread_cond_wait(&writes_cond, &writes_lock);
+	}
+	pthread_mutex_unlock(&writes_lock);
+	return syscall(SYS_pwrite64, fd, buf, n, off);
+}
 
 static void frames_begin(void)
 {
@@ -269,6 +293,95 @@ static void test_host_fd_flags(void)
 	check_fd_flags(O_APPEND, false);
 	check_fd_flags(O_DIRECT, false);	/* ext4's /tmp here */
 	check_fd_flags(0, true);
+}
+
+struct unmapper {
+	struct umm_mm *mm;
+	int ret;
+	bool done, mapped;
+};
+
+static void *unmap_last(void *arg)
+{
+	struct unmapper *u = arg;
+
+	u->ret = umm_munmap(u->mm, A, 4 * P);
+	__atomic_store_n(&u->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* An mmap and munmap elsewhere in the mm: both take mmap_lock for write. */
+static void *map_beside(void *arg)
+{
+	struct unmapper *u = arg;
+
+	CHECK_EQ(umm_mmap(u->mm, B, P, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0),
+		 (int64_t)B);
+	CHECK_EQ(umm_munmap(u->mm, B, P), 0);
+	pthread_mutex_lock(&writes_lock);
+	__atomic_store_n(&u->mapped, true, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&writes_cond);
+	pthread_mutex_unlock(&writes_lock);
+	return NULL;
+}
+
+/* Wait (60 s at most: a bound for a broken build) for *@flag. */
+static bool wait_for(bool *flag)
+{
+	struct timespec until;
+	int err = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 60;
+	pthread_mutex_lock(&writes_lock);
+	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE) && !err)
+		err = pthread_cond_timedwait(&writes_cond, &writes_lock, &until);
+	pthread_mutex_unlock(&writes_lock);
+	return __atomic_load_n(flag, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * The writeback of an open whose last mapping an unmap removes runs after
+ * the unmap has released mmap_lock, as the kernel's deferred fput: while
+ * it is held in pwrite, the same mm maps and unmaps, which needs the lock
+ * for write; the unmap returns only once the data is in the file.
+ */
+static void test_last_put_outside_mmap_lock(void)
+{
+	struct unmapper u = { 0 };
+	char path[64];
+	int fd = host_file(4, 0, path);
+	struct umm_file *f;
+	pthread_t t, m;
+
+	frames_begin();
+	f = umm_file_from_fd(fd, O_RDWR);
+	u.mm = umm_mm_create(NULL);
+	CHECK_EQ(umm_mmap(u.mm, A, 4 * P, RW, MAP_SHARED | MAP_FIXED, f, 0), (int64_t)A);
+	umm_file_put(f);		/* the mapping holds the last reference */
+	wr(u.mm, A + P, 0x77);
+	pthread_mutex_lock(&writes_lock);
+	writes_held = true;
+	pthread_mutex_unlock(&writes_lock);
+	CHECK(!pthread_create(&t, NULL, unmap_last, &u));
+	CHECK(wait_for(&write_waiting));
+	/* the writeback is in pwrite: mmap_lock must be free */
+	CHECK(!pthread_create(&m, NULL, map_beside, &u));
+	CHECK(wait_for(&u.mapped));
+	CHECK(!__atomic_load_n(&u.done, __ATOMIC_ACQUIRE));	/* still writing back */
+	pthread_mutex_lock(&writes_lock);
+	writes_held = false;
+	write_waiting = false;
+	pthread_cond_broadcast(&writes_cond);
+	pthread_mutex_unlock(&writes_lock);
+	pthread_join(t, NULL);
+	pthread_join(m, NULL);
+	CHECK_EQ(u.ret, 0);
+	CHECK_EQ(file_byte(fd, P), 0x77);
+	umm_mm_destroy(u.mm);
+	close(fd);
+	unlink(path);
+	frames_end();
 }
 
 /* An open of @path with @acc, through umm; our own fd closed at once. */
@@ -666,6 +779,7 @@ int main(void)
 	RUN(test_host_read_and_cow);
 	RUN(test_host_shared_writeback);
 	RUN(test_host_fd_flags);
+	RUN(test_last_put_outside_mmap_lock);
 	RUN(test_host_opens_share);
 	RUN(test_host_pageout);
 	RUN(test_truncate_everywhere);
