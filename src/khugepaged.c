@@ -377,17 +377,6 @@ static int collapse_file_replace(struct address_space *mapping, uint64_t start, 
 	return 0;
 }
 
-/* Whether every entry of the PTE table @table is none. Locking: its lock held. */
-static bool pte_table_empty(struct page *table)
-{
-	pte_t *pte = page_address(table);
-
-	for (unsigned int i = 0; i < PTRS_PER_PTE; i++)
-		if (!pte_none(ptep_get(pte + i)))
-			return false;
-	return true;
-}
-
 /*
  * Retract the PTE table of @vma's block at file page @pgoff: empty now
  * (its cache pages were unmapped and the new ones are not mapped yet), it

@@ -992,8 +992,12 @@ static int madvise_vma_behavior(struct vm_area_struct *vma, uint64_t start, uint
 		/* a marker maps nothing: no translation to flush */
 		return walk_page_range(mm, start, end, &guard_remove_ops, NULL);
 	}
-	if (behavior == MADV_DONTNEED || behavior == MADV_DONTNEED_LOCKED)
-		zap_page_range(mm, start, end);
+	if (behavior == MADV_DONTNEED || behavior == MADV_DONTNEED_LOCKED) {
+		/* tables emptied whole go too, as the host's PT_RECLAIM */
+		struct zap_details details = { .reclaim_pt = true };
+
+		zap_page_range_details(mm, start, end, &details);
+	}
 	if (behavior == MADV_FREE) {
 		struct free_walk fw = { .cw.whole_blocks = true };
 

@@ -89,12 +89,14 @@ static bool zap_skip_huge(const struct zap_details *details, pmd_t v)
 }
 
 /*
+ * *@kept is set when an entry that is not none stays, or was not a page
+ * (a marker): the table must then stay too, as the kernel's any_skipped.
  * Return: where it stopped: @end, or earlier when the gather is full (the
  * caller flushes it, outside the PTE lock, and comes back).
  * Locking: takes the PTE table's lock (pte_offset_map_lock).
  */
 static uint64_t zap_pte_range(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr,
-			      uint64_t end, const struct zap_details *details)
+			      uint64_t end, const struct zap_details *details, bool *kept)
 {
 	uint64_t start_addr = addr;
 	spinlock_t *ptl;
@@ -110,8 +112,14 @@ static uint64_t zap_pte_range(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr,
 
 		if (unlikely(tlb_batch_full(tlb)))
 			break;
-		if (pte_none(ptep_get(pte)) || zap_skip(details, ptep_get(pte)))
+		if (pte_none(ptep_get(pte)))
 			continue;
+		if (!pte_present(ptep_get(pte)))
+			*kept = true;
+		if (zap_skip(details, ptep_get(pte))) {
+			*kept = true;
+			continue;
+		}
 		old = ptep_get_and_clear(pte);
 		changed = true;
 		if (pte_present(old) && !pte_special(old))
@@ -125,6 +133,41 @@ static uint64_t zap_pte_range(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr,
 	return addr;
 }
 
+/*
+ * try_free_pte_table - give back the PTE table below @pmd, which a zap of
+ * its whole span left empty (MADV_DONTNEED), as the kernel's PT_RECLAIM
+ * does: the next fault there finds the PMD none and, where THPs are
+ * allowed, maps a whole THP, as the host does after the same advice. A
+ * table that a racing fault filled again stays: faults install under the
+ * PTE lock and re-check the PMD after taking it (pte_offset_map_lock).
+ * Lockless walkers may still be reading it: freed after a grace period.
+ * Locking: mmap_lock held (read); takes the PMD lock, then the PTE lock.
+ */
+static void try_free_pte_table(struct umm_mm *mm, pmd_t *pmd)
+{
+	struct page *table = NULL;
+	spinlock_t *pml, *ptl;
+	pmd_t v;
+
+	pml = pmd_lock(mm, pmd);
+	v = pmdp_get(pmd);
+	if (!pmd_none(v) && !pmd_leaf(v)) {
+		table = pmd_page(v);
+		ptl = ptlock_ptr(table);
+		if (ptl != pml)
+			spin_lock(ptl);
+		if (pte_table_empty(table))
+			pmdp_get_and_clear(pmd);
+		else
+			table = NULL;
+		if (ptl != pml)
+			spin_unlock(ptl);
+	}
+	spin_unlock(pml);
+	if (table)
+		pte_free_defer(mm, table);
+}
+
 static void zap_pmd_range(struct mmu_gather *tlb, pud_t *pud, uint64_t addr,
 			  uint64_t end, const struct zap_details *details)
 {
@@ -133,6 +176,7 @@ static void zap_pmd_range(struct mmu_gather *tlb, pud_t *pud, uint64_t addr,
 
 	do {
 		pmd_t v = pmdp_get(pmd);
+		bool kept = false;
 
 		next = pmd_addr_end(addr, end);
 		if (pmd_none(v))
@@ -149,8 +193,10 @@ static void zap_pmd_range(struct mmu_gather *tlb, pud_t *pud, uint64_t addr,
 		}
 		/* a full gather is flushed here, outside the PTE lock */
 		a = addr;
-		while ((a = zap_pte_range(tlb, pmd, a, next, details)) != next)
+		while ((a = zap_pte_range(tlb, pmd, a, next, details, &kept)) != next)
 			tlb_flush_mmu(tlb);
+		if (details && details->reclaim_pt && next - addr == PMD_SIZE && !kept)
+			try_free_pte_table(tlb->mm, pmd);
 	} while (pmd++, addr = next, addr != end);
 }
 

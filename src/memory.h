@@ -53,6 +53,7 @@ void unmap_range_pages(struct umm_mm *mm, uint64_t start, uint64_t end);
 struct zap_details {
 	bool skip_anon;		/* keep anonymous pages: a hole punch keeps COWs */
 	bool drop_markers;	/* the range is unmapped: its PTE markers go too */
+	bool reclaim_pt;	/* MADV_DONTNEED: PTE tables emptied whole go too */
 };
 
 /*

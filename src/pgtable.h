@@ -403,6 +403,17 @@ static inline spinlock_t *pmd_lock(struct umm_mm *mm, pmd_t *pmd)
 	return ptl;
 }
 
+/* Whether every entry of the PTE table @table is none. Locking: its lock held. */
+static inline bool pte_table_empty(struct page *table)
+{
+	pte_t *pte = page_address(table);
+
+	for (unsigned int i = 0; i < PTRS_PER_PTE; i++)
+		if (!pte_none(ptep_get(pte + i)))
+			return false;
+	return true;
+}
+
 static inline spinlock_t *pud_lockptr(struct umm_mm *mm, pud_t *pud)
 {
 	(void)pud;

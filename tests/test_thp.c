@@ -683,6 +683,45 @@ static void test_nohugepage_half(void)
 	close_pair(&host, &us);
 }
 
+/*
+ * MADV_DONTNEED of a whole 2 MiB block of small pages frees the PTE table
+ * it emptied (the host's PT_RECLAIM), so that a fault there, once the VMA
+ * may have THPs, finds the PMD none and maps a THP; advised one page
+ * short, or with a page the advice does not reach, the table stays and
+ * the fault maps 4 KiB. (umm kept every table: 4 KiB faults where the
+ * host mapped 2 MiB, seen by test_smaps_diff.)
+ */
+static void test_dontneed_frees_table(void)
+{
+	struct side host, us;
+	struct side *sides[] = { &host, &us };
+	bool ok;
+
+	open_pair(&host, &us, host_zp_flags);
+	for (int i = 0; i < 2; i++) {
+		struct side *s = sides[i];
+
+		map(s, 0, 6 * M);
+		for (uint64_t off = 0; off < 6 * M; off += 16 * P)
+			wr(s, off, 1);
+		/* whole; one page short; whole, but a second VMA holds its last page */
+		CHECK_EQ(madv(s, 0, 2 * M, MADV_DONTNEED), 0);
+		CHECK_EQ(madv(s, 2 * M + P, 2 * M - P, MADV_DONTNEED), 0);
+		CHECK_EQ(mprot(s, 6 * M - P, P, PROT_READ), 0);
+		CHECK_EQ(madv(s, 4 * M, 2 * M - P, MADV_DONTNEED), 0);
+		CHECK_EQ(madv(s, 0, 6 * M - P, MADV_HUGEPAGE), 0);
+		wr(s, 5 * P, 2);
+		wr(s, 2 * M + 5 * P, 2);
+		wr(s, 4 * M + 5 * P, 2);
+	}
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 2048);
+	CHECK_EQ(side_kb(&us, "Rss"), 2048 + 4 + 4 + 4);
+	ok = host_got_thp(&host, 2048, "a fault where DONTNEED emptied a table");
+	compare(&host, &us, ok, "faults after DONTNEED of whole and partial blocks");
+	same_contents(&host, &us, 0, 6 * M - P);
+	close_pair(&host, &us);
+}
+
 /* ---- 4. fork ---- */
 
 #define FORK_A		(5 * P)			/* the child writes it (first THP) */
@@ -2452,6 +2491,7 @@ int main(void)
 	RUN(test_partial_mprotect);
 	RUN(test_whole_mprotect);
 	RUN(test_dontneed);
+	RUN(test_dontneed_frees_table);
 	RUN(test_nohugepage_half);
 	RUN(test_fork);
 	RUN(test_fork_reuse_pte_mapped);
