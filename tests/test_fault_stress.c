@@ -7,7 +7,9 @@
  * with umm_write (faulting pages in through lock_vma_under_rcu), keep a
  * shadow copy, and check every read against it - no write may be lost
  * while its mapping stays. Churn threads mmap, munmap, mprotect, mremap,
- * MADV_DONTNEED, MADV_POPULATE_* and guard regions in another region
+ * MADV_DONTNEED (of whole 2 MiB blocks too, which frees their emptied
+ * tables under faults and lockless walks), MADV_POPULATE_* and guard
+ * regions in another region
  * (and populate the writers' pages beside them), while reader threads
  * copy out of that region: under ASan a copy through a translation whose
  * frame was already freed is reported (free frames are poisoned), so this
@@ -32,6 +34,9 @@
 #define NWRITERS	2
 #define CHURN		0x200000000000UL
 #define CHURN_PAGES	2048UL
+#define RECLAIM		0x300000000000UL	/* one VMA of whole 2 MiB blocks */
+#define RECLAIM_BLOCKS	4UL
+#define BLOCK		(2UL << 20)
 
 static struct umm_mm *mm;
 static bool stop;
@@ -96,7 +101,12 @@ static void *churn(void *arg)
 				     PROT_READ | PROT_WRITE);
 			break;
 		case 3:
-			umm_madvise(mm, a, len, MADV_DONTNEED);
+			/* now and then a whole block: its emptied table goes */
+			if (!(xrand(&seed) % 4))
+				CHECK_EQ(umm_madvise(mm, RECLAIM + (xrand(&seed) % RECLAIM_BLOCKS) *
+							 BLOCK, BLOCK, MADV_DONTNEED), 0);
+			else
+				umm_madvise(mm, a, len, MADV_DONTNEED);
 			break;
 		case 4: {
 			uint64_t to = CHURN + (xrand(&seed) % CHURN_PAGES) * PAGE_SIZE;
@@ -150,10 +160,52 @@ static void *churn_reader(void *arg)
 	return NULL;
 }
 
+/*
+ * Faults, reads, pins and mincore in the blocks whose tables the churn's
+ * whole-block MADV_DONTNEED frees: a word reads as zero or as what was
+ * written there (its own address), never anything else.
+ */
+static void *reclaim_user(void *arg)
+{
+	uint64_t seed = (uintptr_t)arg * 17 + 3;
+	unsigned char vec[BLOCK / PAGE_SIZE];
+
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		uint64_t pg = xrand(&seed) % (RECLAIM_BLOCKS * BLOCK / PAGE_SIZE);
+		uint64_t addr = RECLAIM + pg * PAGE_SIZE + (pg % 500) * 8, v = addr, got = 0;
+		void *host;
+
+		switch (xrand(&seed) % 4) {
+		case 0:
+			CHECK_EQ(umm_write(mm, addr, &v, sizeof(v)), sizeof(v));
+			break;
+		case 1:
+			CHECK_EQ(umm_read(mm, addr, &got, sizeof(got)), sizeof(got));
+			CHECK(got == 0 || got == addr);
+			break;
+		case 2:
+			if (!umm_pin(mm, addr, 1, UMM_WRITE, &host)) {
+				got = ((uint64_t *)host)[pg % 500];
+				CHECK(got == 0 || got == addr);
+				umm_unpin(mm, &host, 1);
+			}
+			break;
+		default:
+			CHECK_EQ(umm_mincore(mm, RECLAIM + (pg * PAGE_SIZE & ~(BLOCK - 1)),
+					     BLOCK, vec), 0);
+			break;
+		}
+		atomic_add_return(&n_reads, 1);
+	}
+	return NULL;
+}
+
 static void test_fault_stress(void)
 {
-	void *(*const fns[])(void *) = { writer, writer, churn, churn, churn_reader };
-	void *const args[] = { (void *)0, (void *)1, (void *)3, (void *)4, (void *)5 };
+	void *(*const fns[])(void *) = { writer, writer, churn, churn, churn_reader,
+					 reclaim_user };
+	void *const args[] = { (void *)0, (void *)1, (void *)3, (void *)4, (void *)5,
+			       (void *)6 };
 	struct page_alloc_stats before, after;
 
 	rcu_barrier();
@@ -164,6 +216,8 @@ static void test_fault_stress(void)
 		return;
 	CHECK_EQ(umm_mmap(mm, STABLE, NWRITERS * SLICE, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), STABLE);
+	CHECK_EQ(umm_mmap(mm, RECLAIM, RECLAIM_BLOCKS * BLOCK, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), RECLAIM);
 	/* writers own slices 0 and 1; the others take their seeds from theirs */
 	stress_run(fns, args, ARRAY_SIZE(fns), 5, &stop);
 	printf("  writes %llu, churn ops %llu, churn reads %llu, lost %llu, faults %llu, "
