@@ -154,7 +154,7 @@ static void side_umm_files(struct side *s)
 	s->uro = umm_file_from_fd(ro, O_RDONLY);
 	s->uwo = umm_file_from_fd(wo, O_WRONLY);
 	CHECK(s->urw && s->uro && s->uwo);
-	close(ro);	/* umm keeps its own duplicates */
+	close(ro);	/* umm keeps its own opens */
 	close(wo);
 	fstat(s->ufd, &st);
 	s->uino = st.st_ino;
@@ -1622,18 +1622,19 @@ static void test_memfd(void)
 }
 
 /*
- * A second open of the side's file on both sides, O_RDWR: @t is @s with
- * that open in place of the first, for both_mmap and both_truncate.
+ * A second open of the side's file on both sides, O_RDWR with @flags: @t
+ * is @s with that open in place of the first, for both_mmap and
+ * both_truncate.
  */
-static void side_second_open(const struct side *s, struct side *t)
+static void side_second_open(const struct side *s, struct side *t, int flags)
 {
-	int ufd = open(s->upath, O_RDWR | O_CLOEXEC);
+	int ufd = open(s->upath, O_RDWR | O_CLOEXEC | flags);
 
 	*t = *s;
-	t->hrw = open(s->hpath, O_RDWR | O_CLOEXEC);
+	t->hrw = open(s->hpath, O_RDWR | O_CLOEXEC | flags);
 	t->urw = umm_file_from_fd(ufd, O_RDWR);
 	CHECK(t->hrw >= 0 && t->urw != NULL);
-	close(ufd);	/* umm keeps its own duplicate */
+	close(ufd);	/* umm keeps its own open */
 }
 
 static void side_second_close(struct side *t)
@@ -1699,7 +1700,7 @@ static void test_two_opens(void)
 
 	frames_begin();
 	side_open(&s, true, FILE_SIZE, 31);
-	side_second_open(&s, &t);
+	side_second_open(&s, &t, 0);
 	both_mmap("first", a, 12 * PG, RW, MAP_SHARED | MAP_FIXED, &s, O_RDWR, 0);
 	both_mmap("second", b, 12 * PG, RW, MAP_SHARED | MAP_FIXED, &t, O_RDWR, 0);
 	both_mmap("read-only open", c, 12 * PG, R, MAP_SHARED | MAP_FIXED, &s, O_RDONLY, 0);
@@ -1802,6 +1803,93 @@ static void test_read_only_open_first(void)
 	umm_file_put(s.urw);
 	s.urw = NULL;
 	same_files("after the read-write put", &s);
+	side_close(&s);
+	frames_end();
+}
+
+/*
+ * An O_APPEND open: its appends are write(2)'s business, not a mapping's.
+ * The kernel's writeback puts each page where the mapping has it; a
+ * pwrite through a file description with O_APPEND appends instead, so
+ * umm's cache must not write through the caller's description (a dup
+ * would share its flags, set at open or later with F_SETFL).
+ */
+static void test_append_open(void)
+{
+	uint64_t a = at(10), b = at(11);
+	struct side s, t;
+
+	frames_begin();
+	side_open(&s, true, FILE_SIZE, 33);
+	side_put_umm(&s);	/* the O_APPEND open makes the cache */
+	settle();
+	side_second_open(&s, &t, O_APPEND);
+	both_mmap("append open", a, 12 * PG, RW, MAP_SHARED | MAP_FIXED, &t, O_RDWR, 0);
+	same_write("append open", a + 2 * PG + 100, 200, 1);
+	same_write("append open, last page", a + 8 * PG + 10, 100, 2);
+	both_msync("append open", a, 12 * PG, MS_SYNC);
+	same_files("after msync", &s);
+	both_truncate("shrink", &t, 5 * PG + 10);
+	same_write("after shrink", a + 4 * PG, 64, 3);
+	window_clear();
+	side_second_close(&t);
+	same_files("after the put", &s);
+	/* O_APPEND set on the caller's fd after the umm file was made from it */
+	side_umm_files(&s);
+	both_mmap("plain open", b, 12 * PG, RW, MAP_SHARED | MAP_FIXED, &s, O_RDWR, 0);
+	CHECK(!fcntl(s.hrw, F_SETFL, O_APPEND) && !fcntl(s.ufd, F_SETFL, O_APPEND));
+	same_write("O_APPEND set later", b + PG, 300, 4);
+	both_msync("O_APPEND set later", b, 12 * PG, MS_SYNC);
+	same_files("O_APPEND set later", &s);
+	window_clear();
+	side_put_umm(&s);
+	same_files("end", &s);
+	side_close(&s);
+	frames_end();
+}
+
+/*
+ * An O_DIRECT open: the kernel's page cache reads and writes back a
+ * mapping's pages whatever the open's flags, the partial last page too.
+ * Direct I/O of a length that is not a multiple of the block size fails
+ * (EINVAL), so umm's cache must not do its I/O through the caller's file
+ * description. MADV_RANDOM makes a fault read its
+ * one page (the last one's length is partial) rather than a window.
+ */
+static void test_direct_open(void)
+{
+	uint64_t a = at(10), b = at(11);
+	struct side s, t;
+	int probe;
+
+	frames_begin();
+	side_open(&s, true, FILE_SIZE, 34);
+	probe = open(s.hpath, O_RDWR | O_DIRECT | O_CLOEXEC);
+	if (probe < 0) {
+		printf("     note: no O_DIRECT on %s (%s): skipped\n", s.hpath, strerror(errno));
+		side_close(&s);
+		frames_end();
+		return;
+	}
+	close(probe);
+	side_put_umm(&s);	/* the O_DIRECT open makes the cache */
+	settle();
+	side_second_open(&s, &t, O_DIRECT);
+	both_mmap("shared", a, 12 * PG, RW, MAP_SHARED | MAP_FIXED, &t, O_RDWR, 0);
+	both_mmap("private", b, 12 * PG, RW, MAP_PRIVATE | MAP_FIXED, &t, O_RDWR, 0);
+	both_madvise("random", b, 12 * PG, MADV_RANDOM);
+	same_memory("private, one page a fault", b + 8 * PG, 4 * PG);
+	same_memory("shared", a, 12 * PG);
+	same_write("shared", a + 2 * PG + 100, 200, 1);
+	same_write("shared, last page", a + 8 * PG + 10, 100, 2);
+	both_msync("shared", a, 12 * PG, MS_SYNC);
+	same_files("after msync", &s);
+	both_truncate("shrink", &t, 5 * PG + 10);
+	same_write("shared, new last page", a + 5 * PG, 8, 3);
+	same_memory("after shrink", a, 12 * PG);
+	window_clear();
+	side_second_close(&t);
+	same_files("after the put", &s);
 	side_close(&s);
 	frames_end();
 }
@@ -2112,6 +2200,8 @@ int main(void)
 	RUN(test_renamed_and_deleted);
 	RUN(test_two_opens);
 	RUN(test_read_only_open_first);
+	RUN(test_append_open);
+	RUN(test_direct_open);
 	RUN(test_placement);
 	RUN(test_random_sequences);
 	umm_mm_destroy(umm);
