@@ -580,6 +580,36 @@ out:
 #define FAULT_AROUND_PAGES	16	/* fault_around_bytes' default, 64 KiB */
 
 /*
+ * The PTE table fault-around maps into: a fault that found its own page
+ * made it, one that failed (past the end of the file) may not have, and
+ * the kernel's filemap_map_pages then installs one only for a cached page
+ * to map in [@from, @to) below page @eof. Locking: the VMA held.
+ * Return: whether there is a table to map into.
+ */
+static bool fault_around_table(struct vm_fault *vmf, uint64_t from, uint64_t to,
+			       uint64_t eof)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	uint64_t addr;
+
+	if (!pmd_none(pmdp_get_lockless(vmf->pmd)))
+		return true;
+	for (addr = from; addr < to; addr += PAGE_SIZE) {
+		uint64_t index = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+		struct page *page;
+
+		if (index >= eof)
+			return false;
+		page = find_get_page(vma->vm_file->f_mapping, index);
+		if (page) {
+			put_page(page);
+			return !pte_alloc(vma->vm_mm, vmf->pmd);
+		}
+	}
+	return false;
+}
+
+/*
  * do_fault_around - map the file's pages already in its cache around a
  * read fault, in the aligned block of FAULT_AROUND_PAGES entries that
  * holds it (moved up to start at the VMA's start if that is inside it,
@@ -606,6 +636,8 @@ static void do_fault_around(struct vm_fault *vmf)
 	to = from + block;
 	to = to < pmd_end ? to : pmd_end;
 	to = to < vma->vm_end ? to : vma->vm_end;
+	if (!fault_around_table(vmf, from, to, eof))
+		return;
 	start = pte = pte_offset_map_lock(vma->vm_mm, vmf->pmd, from, &ptl);
 	if (!pte)
 		return;
@@ -643,8 +675,18 @@ static vm_fault_t do_read_fault(struct vm_fault *vmf)
 	vm_fault_t ret = file_fault_page(vmf, &page, true);
 	pte_t entry;
 
+	if (ret & (VM_FAULT_SIGBUS | VM_FAULT_OOM)) {
+		/*
+		 * The kernel faults around before it looks for the page
+		 * itself, so a read past the end of the file (SIGBUS), or
+		 * one that fails for want of memory, still maps the cached
+		 * pages below the end in its window.
+		 */
+		do_fault_around(vmf);
+		return ret;
+	}
 	if (ret)
-		return ret == VM_FAULT_NOPAGE ? 0 : ret;
+		return 0;
 	entry = pte_mkyoung(pfn_pte(page_to_pfn(page), vm_get_page_prot(vmf->vma->vm_flags)));
 	if (PageHead(compound_head(page)) && finish_fault_folio(vmf, page, entry))
 		return 0;

@@ -31,6 +31,14 @@
 #include <umm/umm.h>
 #include "test.h"
 #include "page_alloc.h"
+/* test_proc.h's side-by-side calls take an mm; this file's take what is done */
+#define both_madvise proc_both_madvise
+#define both_mprotect proc_both_mprotect
+#define both_munmap proc_both_munmap
+#include "test_proc.h"
+#undef both_madvise
+#undef both_mprotect
+#undef both_munmap
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE	0x100000
@@ -1373,6 +1381,57 @@ static void test_truncate_eof_block(void)
 	frames_end();
 }
 
+/*
+ * A read fault past the end of the file is SIGBUS, but the kernel faults
+ * around before it looks for the page itself: the cached pages below the
+ * end in the fault's 16-page window are mapped all the same (smaps' Rss),
+ * and so by MADV_POPULATE_READ past the end (-EFAULT). The pages are
+ * cached first through another mapping, on both sides. Memory files too.
+ */
+static void eof_fault_around(bool memfd)
+{
+	uint64_t a = at(10), b = at(11), c = at(12), d = at(13);
+	struct side s;
+
+	frames_begin();
+	mask_memfd_inode = memfd;
+	if (memfd) {
+		side_memfd(&s, "umm_around", FILE_SIZE);
+	} else {
+		side_open(&s, true, FILE_SIZE, 35);
+		CHECK(!fdatasync(s.hrw) && !fdatasync(s.ufd));	/* clean, as umm's */
+	}
+	both_mmap("cache it", d, 9 * PG, RW, MAP_SHARED | MAP_FIXED, &s, O_RDWR, 0);
+	if (memfd)
+		same_write_pages("cache it", d, 9, 1);
+	else
+		same_memory("cache it", d, 9 * PG);
+	both_mmap("shared", a, 12 * PG, R, MAP_SHARED | MAP_FIXED, &s, O_RDWR, 0);
+	both_mmap("private", b, 12 * PG, R, MAP_PRIVATE | MAP_FIXED, &s, O_RDWR, 0);
+	both_mmap("private from page 4", c, 12 * PG, R, MAP_PRIVATE | MAP_FIXED, &s, O_RDWR,
+		  4 * PG);
+	same_memory("shared, past the end", a + 10 * PG, PG);
+	same_smaps_windows(a, umm, a, 4 * SLOT, "a read past the end");
+	both_madvise("populate past the end", b + 9 * PG, 3 * PG, MADV_POPULATE_READ);
+	same_smaps_windows(a, umm, a, 4 * SLOT, "populate past the end");
+	same_memory("from page 4, past the end", c + 7 * PG, PG);
+	same_smaps_windows(a, umm, a, 4 * SLOT, "a read past the end, from page 4");
+	window_clear();
+	side_close(&s);
+	mask_memfd_inode = false;
+	frames_end();
+}
+
+static void test_eof_fault_around(void)
+{
+	eof_fault_around(false);
+}
+
+static void test_eof_fault_around_memfd(void)
+{
+	eof_fault_around(true);
+}
+
 /* mremap of file mappings: grow, shrink, move, DONTUNMAP, their offsets. */
 static void test_mremap(void)
 {
@@ -2193,6 +2252,8 @@ int main(void)
 	RUN(test_eof_tail_write_extend);
 	RUN(test_eof_tail_write_extend_memfd);
 	RUN(test_truncate_eof_block);
+	RUN(test_eof_fault_around);
+	RUN(test_eof_fault_around_memfd);
 	RUN(test_mremap);
 	RUN(test_madv_remove);
 	RUN(test_madv_willneed);
