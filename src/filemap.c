@@ -609,15 +609,17 @@ static bool filemap_read_missing(struct address_space *mapping, uint64_t first, 
  * Locking: invalidate_lock (read).
  */
 static void filemap_read_around(struct address_space *mapping, uint64_t index,
-				struct frame_quota *quota, enum file_ra ra)
+				struct frame_quota *quota, enum file_ra ra, uint64_t ra_end)
 {
 	uint64_t end = size_pages(i_size_read(mapping)), first, last;
 
 	/* centred, or from 0 near the file's start (do_sync_mmap_readahead) */
-	if (ra == RA_SEQ)
+	if (ra == RA_SEQ || ra == RA_EXEC)
 		first = index;
 	else
 		first = index < RA_PAGES / 2 ? 0 : index - RA_PAGES / 2;
+	if (ra == RA_EXEC && ra_end < end)
+		end = ra_end;
 	last = first + RA_PAGES < end ? first + RA_PAGES : end;
 	filemap_read_missing(mapping, first, last, quota);
 }
@@ -646,7 +648,8 @@ void filemap_willneed(struct umm_file *file, uint64_t index, uint64_t nr,
 }
 
 struct page *filemap_get_page(struct address_space *mapping, uint64_t index,
-			       struct frame_quota *quota, enum file_ra ra, int *err)
+			       struct frame_quota *quota, enum file_ra ra, uint64_t ra_end,
+			       int *err)
 {
 	for (;;) {
 		struct page *page = find_get_page(mapping, index);
@@ -656,7 +659,7 @@ struct page *filemap_get_page(struct address_space *mapping, uint64_t index,
 		down_read(&mapping->invalidate_lock);
 		if (mapping->kind == FILE_HOST && ra != RA_NONE &&
 		    index < size_pages(i_size_read(mapping))) {
-			filemap_read_around(mapping, index, quota, ra);
+			filemap_read_around(mapping, index, quota, ra, ra_end);
 			page = find_get_page(mapping, index);
 			if (page) {
 				up_read(&mapping->invalidate_lock);

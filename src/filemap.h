@@ -131,12 +131,14 @@ static inline bool mapping_needs_writeback(const struct address_space *mapping)
  *          adding a page takes invalidate_lock for read, then xa_lock.
  * A miss in a host file reads ahead as the kernel's mmap read-around
  * does (@ra): RA_AROUND a window of RA_PAGES centred on @index, RA_SEQ
- * the window from @index on (MADV_SEQUENTIAL), RA_NONE just the page
+ * the window from @index on (MADV_SEQUENTIAL), RA_EXEC the window from
+ * @index on but no page from @ra_end on (an executable mapping, cut at
+ * its end, as Linux 6.16 on reads for one), RA_NONE just the page
  * (MADV_RANDOM); pages already cached are not read again.
  * Return: the page; NULL with *err = -ENOMEM, or -EIO when the index is
  *         past the end of the file or the host read failed.
  */
-enum file_ra { RA_AROUND, RA_SEQ, RA_NONE };
+enum file_ra { RA_AROUND, RA_SEQ, RA_EXEC, RA_NONE };
 
 /* Pages a file of @size bytes has, the last one partial. */
 static inline uint64_t size_pages(uint64_t size)
@@ -152,7 +154,8 @@ struct page *find_get_page(struct address_space *mapping, uint64_t index);
 #define RA_PAGES	32	/* 128 KiB, read_ahead_kb's default */
 
 struct page *filemap_get_page(struct address_space *mapping, uint64_t index,
-			       struct frame_quota *quota, enum file_ra ra, int *err);
+			       struct frame_quota *quota, enum file_ra ra, uint64_t ra_end,
+			       int *err);
 
 /*
  * filemap_willneed - POSIX_FADV_WILLNEED: read the missing pages of

@@ -452,6 +452,23 @@ static uint64_t vmf_pgoff(const struct vm_fault *vmf)
 }
 
 /*
+ * How a miss reads ahead, as do_sync_mmap_readahead: the advice first,
+ * then an executable mapping reads from the fault to its own end only
+ * (Linux 6.16 on: code is read at random, and what lies past the VMA is
+ * another section's or padding), any other around the fault.
+ */
+static enum file_ra fault_ra(struct vm_area_struct *vma)
+{
+	if (vma->vm_flags & VM_RAND_READ)
+		return RA_NONE;
+	if (vma->vm_flags & VM_SEQ_READ)
+		return RA_SEQ;
+	if (vma->vm_flags & VM_EXEC)
+		return RA_EXEC;
+	return RA_AROUND;
+}
+
+/*
  * The file's cache page for the fault, with a reference, and a PTE table
  * to map it in. Past the end of the file is SIGBUS, as a read that fails.
  * A page of a PMD-sized folio is mapped whole by a leaf when @may_pmd and
@@ -468,9 +485,8 @@ static vm_fault_t file_fault_page(struct vm_fault *vmf, struct page **pagep,
 
 	if (pgoff >= (size >> PAGE_SHIFT) + !!(size & ~PAGE_MASK))
 		return VM_FAULT_SIGBUS;
-	*pagep = filemap_get_page(mapping, pgoff, vma->vm_mm->quota,
-				  (vma->vm_flags & VM_RAND_READ) ? RA_NONE :
-				  (vma->vm_flags & VM_SEQ_READ) ? RA_SEQ : RA_AROUND, &err);
+	*pagep = filemap_get_page(mapping, pgoff, vma->vm_mm->quota, fault_ra(vma),
+				  vma->vm_pgoff + vma_pages(vma), &err);
 	if (!*pagep)
 		return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 	if (unlikely(READ_ONCE((*pagep)->mapping) != (void *)mapping)) {

@@ -1642,6 +1642,42 @@ static void test_madv_willneed(void)
 	frames_end();
 }
 
+/*
+ * A read fault's miss in an executable mapping reads from the fault on to
+ * the mapping's end and no further (Linux 6.16 on: code is read at random,
+ * and past the VMA lie other sections or padding); others read around the
+ * fault. Cold caches on both sides, mincore of the whole file after each
+ * fault; the mappings are smaller than umm's window (128 KiB; the host's
+ * follows its device's read_ahead_kb), so their ends decide.
+ */
+static void test_exec_readahead(void)
+{
+	uint64_t a = at(30), b = at(31);
+	struct side s;
+
+	frames_begin();
+	side_open(&s, true, 48 * PG + 100, 15);
+	CHECK(!fdatasync(s.hrw));
+	CHECK(!posix_fadvise(s.hrw, 0, 0, POSIX_FADV_DONTNEED));
+	both_mmap("whole file", a, 64 * PG, R, MAP_SHARED | MAP_FIXED, &s, O_RDWR, 0);
+	both_mmap("exec", b, 16 * PG, R | PROT_EXEC, MAP_PRIVATE | MAP_FIXED, &s, O_RDWR,
+		  8 * PG);
+	both_mmap("exec, near the end", b + 32 * PG, 10 * PG, R | PROT_EXEC,
+		  MAP_SHARED | MAP_FIXED, &s, O_RDWR, 30 * PG);
+	both_mmap("exec only", b + 48 * PG, 4 * PG, PROT_EXEC, MAP_PRIVATE | MAP_FIXED, &s,
+		  O_RDWR, 44 * PG);
+	same_memory("exec", b + 4 * PG, PG);
+	same_mincore("exec", a, 64);
+	same_memory("exec, near the end", b + 40 * PG, PG);
+	same_mincore("exec, near the end", a, 64);
+	same_memory("exec only", b + 49 * PG, PG);
+	same_mincore("exec only", a, 64);
+	window_clear();
+	side_put_umm(&s);
+	side_close(&s);
+	frames_end();
+}
+
 /* Memory files: memfd_create on the host, umm_file_create in umm. */
 static void test_memfd(void)
 {
@@ -2257,6 +2293,7 @@ int main(void)
 	RUN(test_mremap);
 	RUN(test_madv_remove);
 	RUN(test_madv_willneed);
+	RUN(test_exec_readahead);
 	RUN(test_memfd);
 	RUN(test_renamed_and_deleted);
 	RUN(test_two_opens);
