@@ -802,7 +802,8 @@ void truncate_pagecache_range(struct address_space *mapping, uint64_t first, uin
  * A host file whose truncate zeroes the end-of-file block through the
  * page cache (ext4: the block holding the new end, or the old end when
  * growing) also has the page marked dirty when that block holds data, as
- * smaps then shows; over a hole it stays clean.
+ * smaps then shows; over a hole it stays clean. Memory is a shmem page's
+ * only copy, and tmpfs marks the page it cuts dirty whatever it held.
  * Locking: invalidate_lock (write); takes the folio lock.
  */
 static void zero_page_tail(struct address_space *mapping, uint64_t pos)
@@ -817,8 +818,10 @@ static void zero_page_tail(struct address_space *mapping, uint64_t pos)
 		return;
 	memset((char *)page_address(page) + (pos & ~PAGE_MASK), 0,
 	       PAGE_SIZE - (pos & ~PAGE_MASK));
-	if (mapping->kind == FILE_HOST && mapping->eof_block_dirtied &&
-	    lseek(mapping_any_fd(mapping), (off_t)block, SEEK_DATA) == (off_t)block) {
+	if (mapping->kind == FILE_SHMEM)
+		set_bit_page(PG_dirty, compound_head(page));
+	else if (mapping->eof_block_dirtied &&
+		 lseek(mapping_any_fd(mapping), (off_t)block, SEEK_DATA) == (off_t)block) {
 		lock_page(page);
 		if (READ_ONCE(page->mapping) == (void *)mapping)
 			set_page_dirty(mapping, page);
@@ -1152,23 +1155,22 @@ __visible int umm_file_truncate(struct umm_file *f, uint64_t size)
 		err = -errno;
 	if (!err) {
 		__atomic_store_n(&mapping->i_size, size, __ATOMIC_RELEASE);
-		if (size < old) {
+		if (size < old)
 			truncate_pagecache_range(mapping, size_pages(size), UINT64_MAX, true);
+		if (size <= old) {
+			/*
+			 * The page cache is truncated at the end even at the
+			 * same size (tmpfs, and the block file system), so
+			 * what a mapping stored past it goes.
+			 */
 			zero_page_tail(mapping, size);
-		} else if (size > old && mapping->kind == FILE_HOST) {
+		} else if (mapping->kind == FILE_HOST) {
 			/*
 			 * The old last page's bytes past the old end become
 			 * file bytes: zero, as the block file system reads
 			 * them (shmem keeps what a mapping stored there).
 			 */
 			zero_page_tail(mapping, old);
-		} else if (mapping->kind == FILE_HOST) {
-			/*
-			 * The same size: the block file system truncates its
-			 * page cache at the end anyway, so what a mapping
-			 * stored past it goes (shmem does nothing).
-			 */
-			zero_page_tail(mapping, size);
 		}
 	}
 	up_write(&mapping->invalidate_lock);

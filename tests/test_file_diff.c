@@ -1432,6 +1432,42 @@ static void test_eof_fault_around_memfd(void)
 	eof_fault_around(true);
 }
 
+/*
+ * tmpfs truncates its page cache from the new end whenever the size does
+ * not grow, even to the same size: the page holding the end is zeroed
+ * past it (what a shared mapping stored beyond the end goes) and marked
+ * dirty, a page only read so far too (smaps); an aligned end or a grown
+ * size touches nothing.
+ */
+static void test_truncate_eof_memfd(void)
+{
+	uint64_t a = at(17);
+	struct side s;
+
+	frames_begin();
+	mask_memfd_inode = true;
+	side_memfd(&s, "umm_eof", 3 * PG + 0x234);
+	both_mmap("shared", a, 6 * PG, RW, MAP_SHARED | MAP_FIXED, &s, O_RDWR, 0);
+	same_memory("read", a, 4 * PG);
+	same_smaps_windows(a, umm, a, 6 * PG, "read: clean");
+	same_write("past the end", a + 3 * PG + 0xf00, 16, 1);
+	both_truncate("same size", &s, 3 * PG + 0x234);
+	same_memory("same size", a + 3 * PG, PG);
+	same_smaps_windows(a, umm, a, 6 * PG, "same size");
+	both_truncate("shrink into a page only read", &s, 2 * PG + 0x100);
+	same_memory("shrunk", a, 4 * PG);
+	same_smaps_windows(a, umm, a, 6 * PG, "shrink into a page only read");
+	both_truncate("grow", &s, 5 * PG);
+	same_memory("grown", a, 6 * PG);
+	same_smaps_windows(a, umm, a, 6 * PG, "grow");
+	both_truncate("shrink aligned", &s, 2 * PG);
+	same_smaps_windows(a, umm, a, 6 * PG, "shrink aligned");
+	window_clear();
+	side_close(&s);
+	mask_memfd_inode = false;
+	frames_end();
+}
+
 /* mremap of file mappings: grow, shrink, move, DONTUNMAP, their offsets. */
 static void test_mremap(void)
 {
@@ -2288,6 +2324,7 @@ int main(void)
 	RUN(test_eof_tail_write_extend);
 	RUN(test_eof_tail_write_extend_memfd);
 	RUN(test_truncate_eof_block);
+	RUN(test_truncate_eof_memfd);
 	RUN(test_eof_fault_around);
 	RUN(test_eof_fault_around_memfd);
 	RUN(test_mremap);
