@@ -599,13 +599,17 @@ out:
  * The PTE table fault-around maps into: a fault that found its own page
  * made it, one that failed (past the end of the file) may not have, and
  * the kernel's filemap_map_pages then installs one only for a cached page
- * to map in [@from, @to) below page @eof. Locking: the VMA held.
+ * to map in [@from, @to) below page @eof, and only through
+ * filemap_map_pmd, which 6.18 skips when that first page is the file's
+ * last (no leaf across i_size; tmpfs excepted): then nothing is mapped.
+ * Locking: the VMA held.
  * Return: whether there is a table to map into.
  */
 static bool fault_around_table(struct vm_fault *vmf, uint64_t from, uint64_t to,
 			       uint64_t eof)
 {
 	struct vm_area_struct *vma = vmf->vma;
+	struct address_space *mapping = vma->vm_file->f_mapping;
 	uint64_t addr;
 
 	if (!pmd_none(pmdp_get_lockless(vmf->pmd)))
@@ -616,11 +620,13 @@ static bool fault_around_table(struct vm_fault *vmf, uint64_t from, uint64_t to,
 
 		if (index >= eof)
 			return false;
-		page = find_get_page(vma->vm_file->f_mapping, index);
-		if (page) {
-			put_page(page);
-			return !pte_alloc(vma->vm_mm, vmf->pmd);
-		}
+		page = find_get_page(mapping, index);
+		if (!page)
+			continue;
+		put_page(page);
+		if (index == eof - 1 && mapping->kind != FILE_SHMEM)
+			return false;
+		return !pte_alloc(vma->vm_mm, vmf->pmd);
 	}
 	return false;
 }

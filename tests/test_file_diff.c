@@ -1390,7 +1390,7 @@ static void test_truncate_eof_block(void)
  */
 static void eof_fault_around(bool memfd)
 {
-	uint64_t a = at(10), b = at(11), c = at(12), d = at(13);
+	uint64_t a = at(10), b = at(11), c = at(12), d = at(13), e = at(14);
 	struct side s;
 
 	frames_begin();
@@ -1416,6 +1416,19 @@ static void eof_fault_around(bool memfd)
 	same_smaps_windows(a, umm, a, 4 * SLOT, "populate past the end");
 	same_memory("from page 4, past the end", c + 7 * PG, PG);
 	same_smaps_windows(a, umm, a, 4 * SLOT, "a read past the end, from page 4");
+	/*
+	 * The window's first cached page is the file's last, and no PTE
+	 * table is there yet: 6.18's filemap_map_pages makes the table only
+	 * through filemap_map_pmd, which it skips for a folio that reaches
+	 * the end of the file (no leaf across i_size), so nothing is
+	 * mapped; tmpfs is exempt.
+	 */
+	both_mmap("from the last page", e, 4 * PG, R, MAP_PRIVATE | MAP_FIXED, &s, O_RDWR,
+		  8 * PG);
+	same_memory("from the last page, past the end", e + 2 * PG, PG);
+	same_smaps_windows(a, umm, a, 5 * SLOT, "a read past the end, from the last page");
+	same_memory("from the last page, the last page", e, PG);
+	same_smaps_windows(a, umm, a, 5 * SLOT, "the last page read");
 	window_clear();
 	side_close(&s);
 	mask_memfd_inode = false;
