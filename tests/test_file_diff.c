@@ -14,7 +14,8 @@
  * side has its own copy of it ("twins"), so its writes are judged alone;
  * maps lines then show the host twin's inode and path on the umm side too.
  * A random sequence test mixes mmap, munmap, mprotect, mremap, madvise,
- * msync, truncation and writes, comparing after every call.
+ * msync, truncation and writes, comparing after every call (smaps and
+ * mincore too).
  * UMM_FILE_DIFF_SEQUENCES sets how many random sequences run (default 150).
  */
 #include <errno.h>
@@ -2162,23 +2163,108 @@ static bool eof_tail_write(const struct side *s, uint64_t a)
 }
 
 /*
+ * The host's cache holds every page of a file make_file() wrote, umm's
+ * only what was read: read the whole file through a mapping on both
+ * sides, so that fault-around meets the same cached pages (and again
+ * after a call that may have dropped some: the host reads a miss ahead by
+ * its device's window and maps what its retried fault finds read by then,
+ * which umm does not model).
+ */
+static void warm_cache(struct side *s)
+{
+	uint64_t a = at(28), n;
+	struct stat st;
+
+	if (s->memfd)
+		return;
+	fstat(s->hrw, &st);
+	n = ((uint64_t)st.st_size + PG - 1) / PG;
+	if (!n || n * PG > SLOT)
+		return;
+	both_mmap("warm", a, n * PG, R, MAP_SHARED | MAP_FIXED, s, O_RDWR, 0);
+	same_memory("warm", a, n * PG);
+	both_munmap("warm", a, n * PG);
+}
+
+/*
+ * The smaps blocks of the VMAs in [lo, hi), but for Referenced (umm has no
+ * PG_referenced: README, Not yet).
+ */
+static void same_smaps_but_referenced(const char *what, uint64_t lo, uint64_t hi)
+{
+	char *h = smaps_window(NULL, 0, lo, hi - lo, NULL);
+	char *u = smaps_window(umm, 0, lo, hi - lo, NULL);
+	bool ok = h && u && same_but_referenced(h, u);
+
+	if (!ok) {
+		printf("     smaps differ (%s):\n", what);
+		show_diff(h, u);
+	}
+	CHECK(ok);
+	free(h);
+	free(u);
+}
+
+/* mincore of every VMA in [lo, hi) (the host's VMAs; umm's are the same). */
+static void same_mincore_vmas(const char *what, uint64_t lo, uint64_t hi)
+{
+	char *raw = host_maps_raw();
+
+	for (const char *p = raw, *line; *p;) {
+		unsigned long long b, e;
+		size_t len = strcspn(p, "\n");
+		unsigned char h[RND_PAGES], u[RND_PAGES];
+
+		line = p;
+		p += len + (p[len] ? 1 : 0);
+		if (sscanf(line, "%llx-%llx", &b, &e) != 2 || b < lo || e > hi)
+			continue;
+		if (!same(fmt("%s: mincore(+%#llx)", what, b - win),
+			  sysret(syscall(SYS_mincore, b, e - b, h)),
+			  umm_mincore(umm, b, e - b, u)))
+			continue;
+		for (uint64_t i = 0; i < (e - b) / PG; i++) {
+			if ((h[i] & 1) == (u[i] & 1))
+				continue;
+			fprintf(stderr, "  %s: mincore +%#llx: host %d, umm %d\n", what,
+				b + i * PG - win, h[i] & 1, u[i] & 1);
+			CHECK((h[i] & 1) == (u[i] & 1));
+			break;
+		}
+	}
+	free(raw);
+}
+
+/*
  * One random sequence in one slot, on a twin pair of host files (even
  * @seq) or a memory file on each side (odd): every call compared, the
- * maps after every layout change, the memory now and then, the host
- * files once everything is written back.
+ * maps, smaps (but Referenced) and mincore after each, the memory now and
+ * then, the host files once everything is written back.
  */
 static bool random_sequence(uint64_t seq, unsigned nops)
 {
 	uint64_t base = at(29) + 16 * PG, seed = seq * 0x9e3779b97f4a7c15ULL + 12345;
 	unsigned long fails = test_failures;
 	static const int prots[] = { R, RW, RW, PROT_NONE, R | PROT_EXEC };
+	static const int advice[] = {
+		MADV_REMOVE, MADV_DONTNEED, MADV_REMOVE, MADV_DONTNEED, MADV_COLD,
+		MADV_PAGEOUT, MADV_WILLNEED, MADV_POPULATE_READ, MADV_POPULATE_WRITE,
+		MADV_FREE, MADV_DONTNEED_LOCKED, MADV_RANDOM, MADV_SEQUENTIAL,
+		MADV_NORMAL, MADV_NOHUGEPAGE, 25 /* MADV_COLLAPSE */, MADV_DONTFORK,
+		MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_MERGEABLE,
+		MADV_UNMERGEABLE, MADV_DONTDUMP, MADV_DODUMP,
+		102 /* MADV_GUARD_INSTALL */, 103 /* MADV_GUARD_REMOVE */,
+	};
 	struct side s;
 
 	mask_memfd_inode = seq & 1;
-	if (seq & 1)
+	if (seq & 1) {
 		side_memfd(&s, "umm_seq", FILE_SIZE);
-	else
+	} else {
 		side_open(&s, true, FILE_SIZE, (unsigned)seq);
+		CHECK(!fdatasync(s.hrw) && !fdatasync(s.ufd));	/* clean, as umm's */
+		warm_cache(&s);
+	}
 	for (unsigned i = 0; i < nops && test_failures == fails; i++) {
 		uint64_t a = base + rnd(&seed, RND_PAGES) * PG, len = (1 + rnd(&seed, 8)) * PG;
 		const char *what = fmt("seq %llu op %u", (unsigned long long)seq, i);
@@ -2189,8 +2275,10 @@ static bool random_sequence(uint64_t seq, unsigned nops)
 		case 0:
 		case 1:
 			both_mmap(what, a, len, prots[rnd(&seed, 5)],
-				  (rnd(&seed, 2) ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, &s, O_RDWR,
-				  rnd(&seed, 14) * PG);
+				  (rnd(&seed, 2) ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED |
+				  (rnd(&seed, 4) ? 0 : MAP_POPULATE) |
+				  (rnd(&seed, 6) ? 0 : MAP_LOCKED), &s,
+				  rnd(&seed, 4) ? O_RDWR : O_RDONLY, rnd(&seed, 14) * PG);
 			break;
 		case 2:
 			both_munmap(what, a, len);
@@ -2220,11 +2308,14 @@ static bool random_sequence(uint64_t seq, unsigned nops)
 			break;
 		}
 		case 5:
-			both_madvise(what, a, len, rnd(&seed, 2) ? MADV_REMOVE : MADV_DONTNEED);
+			both_madvise(what, a, len,
+				     advice[rnd(&seed, sizeof(advice) / sizeof(advice[0]))]);
+			warm_cache(&s);
 			break;
 		case 6:
 			both_truncate(what, &s, rnd(&seed, 14) * PG +
 				      (rnd(&seed, 2) ? rnd(&seed, PG) : 0));
+			warm_cache(&s);
 			break;
 		case 7:
 			both_msync(what, a, len, rnd(&seed, 3) ? MS_SYNC : MS_ASYNC);
@@ -2241,6 +2332,8 @@ static bool random_sequence(uint64_t seq, unsigned nops)
 		}
 		}
 		same_maps(what);
+		same_smaps_but_referenced(what, base, base + RND_PAGES * PG);
+		same_mincore_vmas(what, base, base + RND_PAGES * PG);
 	}
 	same_memory(fmt("seq %llu end", (unsigned long long)seq), base, RND_PAGES * PG);
 	/* write back what umm holds: msync each mapping, then the last put */
