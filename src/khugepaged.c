@@ -399,7 +399,6 @@ static int retract_one(struct itree_node *n, void *arg)
 	uint64_t pgoff = *(uint64_t *)arg, addr;
 	struct page *table = NULL;
 	struct umm_mm *mm = vma->vm_mm;
-	spinlock_t *pml, *ptl;
 	pmd_t *pmd, v;
 
 	rwsem_assert_held(&vma->vm_file->f_mapping->i_mmap_rwsem);
@@ -414,23 +413,8 @@ static int retract_one(struct itree_node *n, void *arg)
 	rcu_read_lock();
 	pmd = pmd_off_lockless(mm, addr);
 	v = pmd ? pmdp_get_lockless(pmd) : __pmd(0);
-	if (!pmd_none(v) && !pmd_leaf(v)) {
-		pml = pmd_lock(mm, pmd);
-		v = pmdp_get(pmd);
-		if (!pmd_none(v) && !pmd_leaf(v)) {
-			table = pmd_page(v);
-			ptl = ptlock_ptr(table);
-			if (ptl != pml)
-				spin_lock(ptl);
-			if (!smp_load_acquire(&vma->anon_vma) && pte_table_empty(table))
-				pmdp_get_and_clear(pmd);
-			else
-				table = NULL;
-			if (ptl != pml)
-				spin_unlock(ptl);
-		}
-		spin_unlock(pml);
-	}
+	if (!pmd_none(v) && !pmd_leaf(v))
+		table = pmd_detach_empty_table(mm, pmd, vma);
 	rcu_read_unlock();
 	if (table) {
 		flush_tlb_mm_range(mm, addr, addr + HPAGE_PMD_SIZE);

@@ -145,25 +145,8 @@ static uint64_t zap_pte_range(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr,
  */
 static void try_free_pte_table(struct umm_mm *mm, pmd_t *pmd)
 {
-	struct page *table = NULL;
-	spinlock_t *pml, *ptl;
-	pmd_t v;
+	pgtable_t table = pmd_detach_empty_table(mm, pmd, NULL);
 
-	pml = pmd_lock(mm, pmd);
-	v = pmdp_get(pmd);
-	if (!pmd_none(v) && !pmd_leaf(v)) {
-		table = pmd_page(v);
-		ptl = ptlock_ptr(table);
-		if (ptl != pml)
-			spin_lock(ptl);
-		if (pte_table_empty(table))
-			pmdp_get_and_clear(pmd);
-		else
-			table = NULL;
-		if (ptl != pml)
-			spin_unlock(ptl);
-	}
-	spin_unlock(pml);
 	if (table)
 		pte_free_defer(mm, table);
 }

@@ -107,6 +107,29 @@ void pmd_populate(struct umm_mm *mm, pmd_t *pmd, pgtable_t table)
 	set_pmd(pmd, __pmd(table_entry(table)));
 }
 
+pgtable_t pmd_detach_empty_table(struct umm_mm *mm, pmd_t *pmd,
+				 struct vm_area_struct *vma)
+{
+	spinlock_t *pml = pmd_lock(mm, pmd), *ptl;
+	pgtable_t table = NULL;
+	pmd_t v = pmdp_get(pmd);
+
+	if (!pmd_none(v) && !pmd_leaf(v)) {
+		table = pmd_page(v);
+		ptl = ptlock_ptr(table);
+		if (ptl != pml)
+			spin_lock(ptl);
+		if ((!vma || !smp_load_acquire(&vma->anon_vma)) && pte_table_empty(table))
+			pmdp_get_and_clear(pmd);
+		else
+			table = NULL;
+		if (ptl != pml)
+			spin_unlock(ptl);
+	}
+	spin_unlock(pml);
+	return table;
+}
+
 /*
  * pmd_install - install *@table in @pmd unless someone else was first.
  * Locking: takes the PMD lock. On success *@table is set to NULL; else the

@@ -462,6 +462,17 @@ void pte_free(struct umm_mm *mm, pgtable_t table);
 void pte_free_defer(struct umm_mm *mm, pgtable_t table);
 void pmd_install(struct umm_mm *mm, pmd_t *pmd, pgtable_t *table);
 /*
+ * pmd_detach_empty_table - clear @pmd if it points to a PTE table whose
+ * entries are all none, and @vma (if not NULL) has no anon_vma; both are
+ * checked with the table's lock held, after which no fault can fill it
+ * (faults re-check the PMD under that lock). The caller frees the table
+ * with pte_free_defer(): lockless walkers may still read it.
+ * Locking: takes the PMD lock, then the PTE lock.
+ * Return: the table, or NULL when @pmd stays.
+ */
+pgtable_t pmd_detach_empty_table(struct umm_mm *mm, pmd_t *pmd,
+				 struct vm_area_struct *vma);
+/*
  * pmd_populate - point @pmd at @table (a release store: walkers see the
  * table's entries whole). Locking: the PMD lock held.
  */
