@@ -216,8 +216,9 @@ uint64_t huge_pmd_set_access(pmd_t *pmd, bool write);
  * Return: 0; -EINVAL (VMA not eligible, no page table in a block, a range
  *         inside one block); -EAGAIN (a page held by someone else, e.g.
  *         pinned); -ENOMEM (no THP free); -EBUSY (the mm's phys_limit,
- *         the kernel's memcg charge): the last failure's, the blocks
- *         before it collapsed.
+ *         the kernel's memcg charge), each once THPs partly unmapped gave
+ *         their holes back: the last failure's, the blocks before it
+ *         collapsed.
  */
 int madvise_collapse(struct vm_area_struct *vma, uint64_t start, uint64_t end);
 

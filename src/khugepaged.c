@@ -667,11 +667,38 @@ static bool collapse_allowed(struct vm_area_struct *vma)
 	return first >= vma->vm_start && first + HPAGE_PMD_SIZE <= vma->vm_end;
 }
 
+/*
+ * No frames for the THP: the kernel's allocation and charge reclaim
+ * before they fail, and reclaim runs the deferred-split shrinker, so THPs
+ * partly unmapped give their holes back first. umm keeps no queue: split
+ * them now, once a call, and say whether that gave anything back.
+ * Locking: mmap_lock held.
+ */
+static bool collapse_reclaim(struct umm_mm *mm, enum scan_result r, bool *tried)
+{
+	if (r != SCAN_ALLOC_HUGE_PAGE_FAIL && r != SCAN_CGROUP_CHARGE_FAIL)
+		return false;
+	if (*tried || !READ_ONCE(mm->thp_seen))
+		return false;
+	*tried = true;
+	return deferred_split_scan(mm);
+}
+
+/* One block of @vma at @haddr. Locking: as madvise_collapse. */
+static enum scan_result collapse_block(struct vm_area_struct *vma, uint64_t haddr)
+{
+	struct collapse_control cc = { .is_khugepaged = false };
+
+	if (vma->vm_file)
+		return collapse_file_block(vma, haddr);
+	return collapse_huge_page(vma, haddr, &cc);
+}
+
 int madvise_collapse(struct vm_area_struct *vma, uint64_t start, uint64_t end)
 {
 	uint64_t hstart = ALIGN_UP(start, HPAGE_PMD_SIZE), hend = end & PMD_MASK;
 	enum scan_result last = SCAN_SUCCEED;
-	bool file = vma->vm_file;
+	bool file = vma->vm_file, reclaimed = false;
 	uint64_t done = 0;
 
 	if (file ? !collapse_file_allowed(vma) : !collapse_allowed(vma))
@@ -679,10 +706,10 @@ int madvise_collapse(struct vm_area_struct *vma, uint64_t start, uint64_t end)
 	if (hstart > hend)
 		return -EINVAL;		/* inside one block: the kernel's count underflows */
 	for (uint64_t a = hstart; a < hend; a += HPAGE_PMD_SIZE) {
-		struct collapse_control cc = { .is_khugepaged = false };
-		enum scan_result r = file ? collapse_file_block(vma, a) :
-					    collapse_huge_page(vma, a, &cc);
+		enum scan_result r = collapse_block(vma, a);
 
+		if (collapse_reclaim(vma->vm_mm, r, &reclaimed))
+			r = collapse_block(vma, a);
 		if (r == SCAN_SUCCEED || r == SCAN_PMD_MAPPED) {
 			done++;
 			continue;

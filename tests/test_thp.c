@@ -2318,6 +2318,60 @@ static void test_oom_deferred_split(void)
 }
 
 /*
+ * MADV_COLLAPSE that finds no room for its THP under the mm's limit, with
+ * a THP partly unmapped: the holes come back first (the kernel's charge
+ * reclaims, and the deferred-split shrinker is memcg-aware), so the
+ * collapse succeeds instead of failing with -EBUSY. The same for a block
+ * of shared memory, whose THP is charged to the mm too.
+ */
+static void test_oom_deferred_split_collapse(void)
+{
+	struct side us;
+	struct umm_file *f;
+	uint64_t shm;
+
+	if (!oom_thp_open(&us, 2 * M, 13))
+		return;
+	CHECK_EQ(unmap(&us, 0, M), 0);
+	CHECK_EQ(unmap(&us, M + P, M - P), 0);
+	/* 64 small pages in a block of their own: no THP there yet */
+	map(&us, 4 * M, 2 * M);
+	CHECK_EQ(madv(&us, 4 * M, 2 * M, MADV_NOHUGEPAGE), 0);
+	fill(&us, 4 * M, 64 * P, 13);
+	CHECK_EQ(madv(&us, 4 * M, 2 * M, MADV_HUGEPAGE), 0);
+	/* 512 + 64 + tables charged: a second THP does not fit in 768 */
+	CHECK_EQ(umm_madvise(us.mm, us.base + 4 * M, 2 * M, MADV_COLLAPSE), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_deferred_split_page"), 1);
+	CHECK_EQ(vmstat(us.mm, "thp_collapse_alloc"), 1);
+	CHECK(umm_has(&us, M, P, 13));
+	CHECK(umm_has(&us, 4 * M, 64 * P, 13));
+	CHECK(umm_zero(&us, 4 * M + 64 * P, 2 * M - 64 * P));
+	side_close(&us);
+
+	if (!oom_thp_open(&us, 2 * M, 14))
+		return;
+	CHECK_EQ(unmap(&us, 0, M), 0);
+	CHECK_EQ(unmap(&us, M + P, M - P), 0);
+	f = umm_file_create("collapse", 2 * M, 0);
+	CHECK(f);
+	if (!f) {
+		side_close(&us);
+		return;
+	}
+	shm = us.base + 4 * M;
+	CHECK_EQ(umm_mmap(us.mm, shm, 2 * M, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			  f, 0), (int64_t)shm);
+	fill(&us, 4 * M, 64 * P, 14);
+	CHECK_EQ(umm_madvise(us.mm, shm, 2 * M, MADV_COLLAPSE), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_deferred_split_page"), 1);
+	CHECK(umm_has(&us, M, P, 14));
+	CHECK(umm_has(&us, 4 * M, 64 * P, 14));
+	CHECK(umm_zero(&us, 4 * M + 64 * P, 2 * M - 64 * P));
+	side_close(&us);
+	umm_file_put(f);
+}
+
+/*
  * The deferred split of a THP half written gives back, besides its hole,
  * the pages that hold only zeroes (the zero page mapped there), so the
  * fault that ran out of memory gets more room than the hole alone.
@@ -2525,6 +2579,7 @@ int main(void)
 	RUN(test_destroy_accounting);
 	RUN(test_oom_fallback);
 	RUN(test_oom_deferred_split);
+	RUN(test_oom_deferred_split_collapse);
 	RUN(test_oom_deferred_split_zero);
 	RUN(test_pin);
 	RUN(test_modes);
