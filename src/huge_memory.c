@@ -751,6 +751,14 @@ uint64_t deferred_split_scan(struct umm_mm *mm)
 	return ds.freed;
 }
 
+bool thp_reclaim_once(struct umm_mm *mm, bool *tried)
+{
+	if (*tried || !READ_ONCE(mm->thp_seen))
+		return false;
+	*tried = true;
+	return deferred_split_scan(mm);
+}
+
 /* ---- zap ---- */
 
 pgtable_t zap_huge_pmd_locked(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr)

@@ -120,6 +120,15 @@ int split_folio_pte(struct mm_walk *walk, pte_t *ptep, uint64_t addr, struct pag
 uint64_t deferred_split_scan(struct umm_mm *mm);
 
 /*
+ * thp_reclaim_once - a call that ran out of frames outside a fault:
+ * deferred_split_scan, once per call (*@tried), as the kernel's
+ * allocations reclaim (and so split such THPs) before they fail.
+ * Locking: mmap_lock held; no page-table, i_mmap or anon_vma lock.
+ * Return: whether frames came back, so the step is worth another try.
+ */
+bool thp_reclaim_once(struct umm_mm *mm, bool *tried);
+
+/*
  * split_file_folio - make the large folio @head of @f's cache, which
  * nothing maps or pins, small cache pages (truncation or a hole punch of
  * part of it, the kernel's split of a shmem folio), each in its own slot

@@ -670,18 +670,13 @@ static bool collapse_allowed(struct vm_area_struct *vma)
 /*
  * No frames for the THP: the kernel's allocation and charge reclaim
  * before they fail, and reclaim runs the deferred-split shrinker, so THPs
- * partly unmapped give their holes back first. umm keeps no queue: split
- * them now, once a call, and say whether that gave anything back.
- * Locking: mmap_lock held.
+ * partly unmapped give their holes back first. Locking: mmap_lock held.
  */
 static bool collapse_reclaim(struct umm_mm *mm, enum scan_result r, bool *tried)
 {
 	if (r != SCAN_ALLOC_HUGE_PAGE_FAIL && r != SCAN_CGROUP_CHARGE_FAIL)
 		return false;
-	if (*tried || !READ_ONCE(mm->thp_seen))
-		return false;
-	*tried = true;
-	return deferred_split_scan(mm);
+	return thp_reclaim_once(mm, tried);
 }
 
 /* One block of @vma at @haddr. Locking: as madvise_collapse. */

@@ -879,6 +879,8 @@ static struct vm_area_struct *vma_set_maybe_guard(struct vm_area_struct *vma, ui
  */
 static int madvise_guard_install(struct vm_area_struct *vma, uint64_t start, uint64_t end)
 {
+	struct umm_mm *mm = vma->vm_mm;
+	bool reclaimed = false;
 	int err;
 
 	if (!guard_vma_valid(vma, false))
@@ -887,9 +889,13 @@ static int madvise_guard_install(struct vm_area_struct *vma, uint64_t start, uin
 	if (!vma || (!vma->vm_file && anon_vma_prepare(vma)))
 		return -ENOMEM;
 	vma_start_write(vma);	/* faults on it wait until mmap_lock goes */
-	while ((err = guard_install_range(vma->vm_mm, start, end)) == 1)
-		zap_page_range(vma->vm_mm, start, end);
-	return err;
+	for (;;) {
+		err = guard_install_range(mm, start, end);
+		if (err == 1)
+			zap_page_range(mm, start, end);
+		else if (err != -ENOMEM || !thp_reclaim_once(mm, &reclaimed))
+			return err;	/* out of tables, once THPs gave back */
+	}
 }
 
 /* Locking: the PTE lock held (pte_entry). */

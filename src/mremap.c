@@ -208,6 +208,33 @@ static void dontunmap_old_vma(struct umm_mm *mm, struct vm_area_struct *vma,
 }
 
 /*
+ * The entries of [old_addr, +len) to new_addr, all or none: those moved
+ * before a destination table could not be had come back. An rmap walker
+ * (truncation, an anonymous page's walk) must not look for the entries
+ * while they are between the two ranges (the kernel's take_rmap_locks).
+ * Locking: mmap_lock held for write, both ranges' VMAs write-locked;
+ * takes @d's i_mmap_rwsem and anon_vma lock (write).
+ */
+static int move_entries(struct umm_mm *mm, const struct vma_desc *d, uint64_t old_addr,
+			uint64_t new_addr, uint64_t len)
+{
+	int err;
+
+	if (d->file)
+		down_write(&d->file->f_mapping->i_mmap_rwsem);
+	if (d->anon_vma)
+		down_write(&d->anon_vma->root->rwsem);
+	err = move_page_tables(mm, old_addr, new_addr, len);
+	if (err)
+		move_page_tables(mm, new_addr, old_addr, len);
+	if (d->anon_vma)
+		up_write(&d->anon_vma->root->rwsem);
+	if (d->file)
+		up_write(&d->file->f_mapping->i_mmap_rwsem);
+	return err;
+}
+
+/*
  * move_vma - give [old_addr, +old_len) of @vma a new home of new_len at
  * new_addr (free), carrying its pages, then unmap the old range unless
  * MREMAP_DONTUNMAP. Locking: mmap_lock held for write.
@@ -223,6 +250,7 @@ static int64_t move_vma(struct umm_mm *mm, struct vm_area_struct *vma,
 		.chain = vma,
 		.touched = true,
 	};
+	bool reclaimed = false;
 	int err;
 
 	if (mm->map_count >= mm->max_map_count - 3)
@@ -236,22 +264,10 @@ static int64_t move_vma(struct umm_mm *mm, struct vm_area_struct *vma,
 	err = mmap_insert_range(mm, &d);
 	if (err)
 		return err;
-	/*
-	 * An rmap walker (truncation, an anonymous page's walk) must not look
-	 * for the entries while they are between the two ranges (the
-	 * kernel's take_rmap_locks).
-	 */
-	if (d.file)
-		down_write(&d.file->f_mapping->i_mmap_rwsem);
-	if (d.anon_vma)
-		down_write(&d.anon_vma->root->rwsem);
-	err = move_page_tables(mm, old_addr, new_addr, old_len);
-	if (err)	/* entries already moved come back */
-		move_page_tables(mm, new_addr, old_addr, old_len);
-	if (d.anon_vma)
-		up_write(&d.anon_vma->root->rwsem);
-	if (d.file)
-		up_write(&d.file->f_mapping->i_mmap_rwsem);
+	err = move_entries(mm, &d, old_addr, new_addr, old_len);
+	/* out of tables: THPs partly unmapped give frames back, as reclaim */
+	if (err == -ENOMEM && thp_reclaim_once(mm, &reclaimed))
+		err = move_entries(mm, &d, old_addr, new_addr, old_len);
 	if (err) {
 		do_munmap(mm, new_addr, new_len);	/* the new range goes */
 		return err;

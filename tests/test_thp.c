@@ -39,6 +39,9 @@
 #define M		(1ull << 20)
 #define H		(2ull << 20)	/* a PMD */
 #define WIN		(16ull << 20)	/* 2 MiB-aligned on both sides */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL	102
+#endif
 #define WPAGES		(WIN / P)
 #define FLAGS_MASK	(~((1ull << 56) - 1))	/* bits 56-63 */
 #define PM_PRESENT	(1ull << 63)
@@ -2372,6 +2375,51 @@ static void test_oom_deferred_split_collapse(void)
 }
 
 /*
+ * Page tables past the limit outside a fault: an mm exactly at its limit,
+ * with a THP partly unmapped, moves a range far away (new tables for the
+ * destination) and installs guards where it has no table yet. As the
+ * kernel's table allocations reclaim first, the THP's holes come back and
+ * both succeed; the data stay.
+ */
+static void test_oom_deferred_split_tables(void)
+{
+	uint64_t far = 12 * M;	/* a block with no PTE table */
+	unsigned char buf[4 * P];
+	struct side us;
+	int64_t r;
+
+	for (int step = 0; step < 2; step++) {
+		if (!oom_thp_open(&us, 2 * M, 15))
+			return;
+		CHECK_EQ(unmap(&us, 0, M), 0);
+		CHECK_EQ(unmap(&us, M + P, M - P), 0);
+		/* small pages under one table up to the limit itself, no fault refused */
+		map(&us, 4 * M, 2 * M);
+		CHECK_EQ(madv(&us, 4 * M, 2 * M, MADV_NOHUGEPAGE), 0);
+		for (uint64_t off = 0; vmstat(us.mm, "nr_mm_frames") < (long long)(3 * M / P); off += P)
+			fill(&us, 4 * M + off, P, 15);
+		CHECK_EQ(vmstat(us.mm, "nr_mm_frames"), 3 * M / P);
+		if (step == 0) {
+			r = umm_mremap(us.mm, us.base + 4 * M, 4 * P, 4 * P,
+				       MREMAP_MAYMOVE | MREMAP_FIXED, us.base + far);
+			CHECK_EQ(r, (int64_t)(us.base + far));
+			CHECK_EQ(umm_read(us.mm, us.base + far, buf, sizeof(buf)), sizeof(buf));
+			for (uint64_t i = 0; i < sizeof(buf); i++)
+				if (buf[i] != pat(4 * M + i, 15)) {
+					CHECK(0);
+					break;
+				}
+		} else {
+			map(&us, far, 4 * P);
+			CHECK_EQ(umm_madvise(us.mm, us.base + far, 4 * P, MADV_GUARD_INSTALL), 0);
+		}
+		CHECK_EQ(vmstat(us.mm, "thp_deferred_split_page"), 1);
+		CHECK(umm_has(&us, M, P, 15));
+		side_close(&us);
+	}
+}
+
+/*
  * The deferred split of a THP half written gives back, besides its hole,
  * the pages that hold only zeroes (the zero page mapped there), so the
  * fault that ran out of memory gets more room than the hole alone.
@@ -2580,6 +2628,7 @@ int main(void)
 	RUN(test_oom_fallback);
 	RUN(test_oom_deferred_split);
 	RUN(test_oom_deferred_split_collapse);
+	RUN(test_oom_deferred_split_tables);
 	RUN(test_oom_deferred_split_zero);
 	RUN(test_pin);
 	RUN(test_modes);
