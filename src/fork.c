@@ -162,6 +162,8 @@ static int copy_page_range(struct umm_mm *dst, struct vm_area_struct *dst_vma,
 		next = pmd_addr_end(addr, vma->vm_end);
 		rcu_read_lock();
 		pmd = pmd_off_lockless(src, addr);
+		if (!pmd)
+			next = pmd_hole_end(src, addr, vma->vm_end);
 		rcu_read_unlock();
 		if (!pmd || pmd_none(pmdp_get(pmd)))
 			continue;

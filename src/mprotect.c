@@ -156,8 +156,8 @@ long change_protection(struct umm_mm *mm, uint64_t start, uint64_t end,
 		}
 		rcu_read_lock();
 		pmd = pmd_off_lockless(mm, addr);
+		next = pmd ? pmd_addr_end(addr, end) : pmd_hole_end(mm, addr, end);
 		rcu_read_unlock();
-		next = pmd_addr_end(addr, end);
 again:
 		if (!pmd || pmd_none(pmdp_get(pmd)))
 			continue;

@@ -109,6 +109,8 @@ static int move_page_tables(struct umm_mm *mm, uint64_t old, uint64_t new,
 		step = nstep < step ? nstep : step;
 		rcu_read_lock();
 		opmd = pmd_off_lockless(mm, old);
+		if (!opmd)	/* nothing to move up to the hole's end */
+			step = pmd_hole_end(mm, old, old_end) - old;
 		rcu_read_unlock();
 		/* upper tables only go under mmap_lock (write), which we hold */
 		if (opmd && pmd_leaf(pmdp_get(opmd))) {

@@ -273,6 +273,25 @@ pmd_t *pmd_off_lockless(struct umm_mm *mm, uint64_t addr)
 	return pud_pgtable(pud) + pmd_index(addr);
 }
 
+uint64_t pmd_hole_end(struct umm_mm *mm, uint64_t addr, uint64_t end)
+{
+	pgd_t *pgdp = pgd_offset(mm, addr);
+	p4d_t *p4dp = (p4d_t *)pgdp;
+	p4d_t p4d;
+
+	if (mm->pgtable_levels == 5) {
+		pgd_t pgd = pgdp_get(pgdp);
+
+		if (!pgd_present(pgd) || pgd_bad(pgd))
+			return pgd_addr_end(mm, addr, end);
+		p4dp = (p4d_t *)pfn_to_virt(pgd_pfn(pgd)) + p4d_index(addr);
+	}
+	p4d = p4dp_get(p4dp);
+	if (!p4d_present(p4d) || p4d_bad(p4d))
+		return p4d_addr_end(addr, end);
+	return pud_addr_end(addr, end);
+}
+
 /* Corrupt PMDs found and cleared, process-wide (umm_vmstat: pmd_bad). */
 uint64_t pmd_bad_seen(void)
 {

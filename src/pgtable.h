@@ -537,6 +537,15 @@ int walk_to_pmd(struct umm_mm *mm, uint64_t addr, pmd_t **pmdp);
  */
 pmd_t *pmd_off_lockless(struct umm_mm *mm, uint64_t addr);
 /*
+ * pmd_hole_end - where a walk of [@addr, @end) goes on when there is no
+ * PMD table for @addr (pmd_off_lockless() gave NULL): past the whole
+ * upper-level entry that is missing (or the PUD, for a PUD leaf), not
+ * only past this PMD's 2 MiB, so that walking a sparse range costs what
+ * is populated, as the kernel's walks skip a none entry at every level.
+ * Locking: as pmd_off_lockless. Return: the address, at most @end.
+ */
+uint64_t pmd_hole_end(struct umm_mm *mm, uint64_t addr, uint64_t end);
+/*
  * pud_off_lockless - the PUD entry for @addr (which may be none or a
  * leaf), or NULL if an upper level is none. Locking: inside rcu_read_lock().
  */
