@@ -241,19 +241,27 @@ int walk_to_pmd(struct umm_mm *mm, uint64_t addr, pmd_t **pmdp)
 	return 0;
 }
 
-pud_t *pud_off_lockless(struct umm_mm *mm, uint64_t addr)
+/* The P4D entry for @addr (the top level's, with 4 levels), or NULL. */
+static p4d_t *p4d_off_lockless(struct umm_mm *mm, uint64_t addr)
 {
 	pgd_t *pgdp = pgd_offset(mm, addr);
-	p4d_t *p4dp = (p4d_t *)pgdp;
+	pgd_t pgd;
+
+	if (mm->pgtable_levels != 5)
+		return (p4d_t *)pgdp;
+	pgd = pgdp_get(pgdp);
+	if (!pgd_present(pgd) || pgd_bad(pgd))
+		return NULL;
+	return (p4d_t *)pfn_to_virt(pgd_pfn(pgd)) + p4d_index(addr);
+}
+
+pud_t *pud_off_lockless(struct umm_mm *mm, uint64_t addr)
+{
+	p4d_t *p4dp = p4d_off_lockless(mm, addr);
 	p4d_t p4d;
 
-	if (mm->pgtable_levels == 5) {
-		pgd_t pgd = pgdp_get(pgdp);
-
-		if (!pgd_present(pgd) || pgd_bad(pgd))
-			return NULL;
-		p4dp = (p4d_t *)pfn_to_virt(pgd_pfn(pgd)) + p4d_index(addr);
-	}
+	if (!p4dp)
+		return NULL;
 	p4d = p4dp_get(p4dp);
 	if (!p4d_present(p4d) || p4d_bad(p4d))
 		return NULL;
@@ -275,17 +283,11 @@ pmd_t *pmd_off_lockless(struct umm_mm *mm, uint64_t addr)
 
 uint64_t pmd_hole_end(struct umm_mm *mm, uint64_t addr, uint64_t end)
 {
-	pgd_t *pgdp = pgd_offset(mm, addr);
-	p4d_t *p4dp = (p4d_t *)pgdp;
+	p4d_t *p4dp = p4d_off_lockless(mm, addr);
 	p4d_t p4d;
 
-	if (mm->pgtable_levels == 5) {
-		pgd_t pgd = pgdp_get(pgdp);
-
-		if (!pgd_present(pgd) || pgd_bad(pgd))
-			return pgd_addr_end(mm, addr, end);
-		p4dp = (p4d_t *)pfn_to_virt(pgd_pfn(pgd)) + p4d_index(addr);
-	}
+	if (!p4dp)
+		return pgd_addr_end(mm, addr, end);
 	p4d = p4dp_get(p4dp);
 	if (!p4d_present(p4d) || p4d_bad(p4d))
 		return p4d_addr_end(addr, end);
