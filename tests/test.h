@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+#include <umm/umm.h>
 
 static unsigned long test_checks, test_failures;
 
@@ -122,6 +123,66 @@ static inline uint64_t xrand(uint64_t *s)
 	x ^= x >> 7;
 	x ^= x << 17;
 	return *s = x;
+}
+
+/*
+ * maps_text - umm_maps() of @mm ("" for NULL) without each line's device
+ * and inode fields, which differ between worlds built alike; for free().
+ */
+static inline char *maps_text(struct umm_mm *mm)
+{
+	char *raw = NULL, *out = NULL, *p;
+	size_t size = 0, osize = 0;
+	FILE *f, *o;
+	int r;
+
+	if (!mm)
+		return strdup("");
+	f = open_memstream(&raw, &size);
+	r = umm_maps(mm, f);
+
+	fclose(f);
+	o = open_memstream(&out, &osize);
+	if (r)
+		fprintf(o, "umm_maps() = %d\n", r);
+	for (p = raw; p && *p;) {
+		char *nl = strchr(p, '\n');
+		char range[64], perms[8], off[32], dev[16];
+		unsigned long ino;
+		int used = 0;
+
+		if (nl)
+			*nl = 0;
+		if (sscanf(p, "%63s %7s %31s %15s %lu %n", range, perms, off, dev, &ino, &used) >= 5)
+			fprintf(o, "%s %s %s %s\n", range, perms, off, p + used);
+		else
+			fprintf(o, "%s\n", p);
+		p = nl ? nl + 1 : p + strlen(p);
+	}
+	fclose(o);
+	free(raw);
+	return out;
+}
+
+/* Print the lines of @a not in @b with '-', of @b not in @a with '+'. */
+static inline void print_maps_diff(const char *a, const char *b)
+{
+	const char *t[2] = { a, b };
+
+	for (int k = 0; k < 2; k++) {
+		const char *p = t[k];
+
+		while (*p) {
+			const char *nl = strchr(p, '\n');
+			size_t len = nl ? (size_t)(nl - p + 1) : strlen(p);
+			char line[512];
+
+			snprintf(line, sizeof(line), "%.*s", (int)len, p);
+			if (!strstr(t[!k], line))
+				fprintf(stderr, "      %c %s", k ? '+' : '-', line);
+			p += len;
+		}
+	}
 }
 
 #endif /* UMM_TEST_H */

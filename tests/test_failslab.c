@@ -478,36 +478,6 @@ static void world_destroy(struct world *w)
 	memset(w, 0, sizeof(*w));
 }
 
-/* /proc/PID/maps without the device and inode fields (inodes differ per world) */
-static char *maps_text(struct umm_mm *mm)
-{
-	char *raw = NULL, *out = NULL, *p;
-	size_t size = 0, osize = 0;
-	FILE *f = open_memstream(&raw, &size), *o;
-	int r = umm_maps(mm, f);
-
-	fclose(f);
-	o = open_memstream(&out, &osize);
-	if (r)
-		fprintf(o, "umm_maps() = %d\n", r);
-	for (p = raw; p && *p;) {
-		char *nl = strchr(p, '\n');
-		char range[64], perms[8], off[32], dev[16];
-		unsigned long ino;
-		int used = 0;
-
-		if (nl)
-			*nl = 0;
-		if (sscanf(p, "%63s %7s %31s %15s %lu %n", range, perms, off, dev, &ino, &used) >= 5)
-			fprintf(o, "%s %s %s %s\n", range, perms, off, p + used);
-		else
-			fprintf(o, "%s\n", p);
-		p = nl ? nl + 1 : p + strlen(p);
-	}
-	fclose(o);
-	free(raw);
-	return out;
-}
 
 /* The maps line (from @maps) holding @addr, in @line; false if none. */
 static bool maps_line_at(const char *maps, uint64_t addr, char *line, size_t sz)
@@ -531,26 +501,6 @@ static bool maps_line_at(const char *maps, uint64_t addr, char *line, size_t sz)
 	return false;
 }
 
-/* Print the lines of @a not in @b with '-', of @b not in @a with '+'. */
-static void print_maps_diff(const char *a, const char *b)
-{
-	const char *t[2] = { a, b };
-
-	for (int k = 0; k < 2; k++) {
-		const char *p = t[k];
-
-		while (*p) {
-			const char *nl = strchr(p, '\n');
-			size_t len = nl ? (size_t)(nl - p + 1) : strlen(p);
-			char line[512];
-
-			snprintf(line, sizeof(line), "%.*s", (int)len, p);
-			if (!strstr(t[!k], line))
-				fprintf(stderr, "      %c %s", k ? '+' : '-', line);
-			p += len;
-		}
-	}
-}
 
 static void snapshot_bytes(struct world *w)
 {

@@ -514,36 +514,6 @@ struct snap {
 	size_t npg[2];
 };
 
-static char *maps_text(struct umm_mm *mm)
-{
-	char *raw = NULL, *out = NULL, *p;
-	size_t size = 0, osize = 0;
-	FILE *f, *o;
-
-	if (!mm)
-		return strdup("");
-	f = open_memstream(&raw, &size);
-	umm_maps(mm, f);
-	fclose(f);
-	o = open_memstream(&out, &osize);
-	for (p = raw; p && *p;) {
-		char *nl = strchr(p, '\n');
-		char range[64], perms[8], off[32], dev[16];
-		unsigned long ino;
-		int used = 0;
-
-		if (nl)
-			*nl = 0;
-		if (sscanf(p, "%63s %7s %31s %15s %lu %n", range, perms, off, dev, &ino, &used) >= 5)
-			fprintf(o, "%s %s %s %s\n", range, perms, off, p + used);
-		else
-			fprintf(o, "%s\n", p);
-		p = nl ? nl + 1 : p + strlen(p);
-	}
-	fclose(o);
-	free(raw);
-	return out;
-}
 
 static uint64_t hash_page(const unsigned char *b)
 {
@@ -617,25 +587,6 @@ static void snap_free(struct snap *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static void print_diff(const char *a, const char *b)
-{
-	const char *t[2] = { a, b };
-
-	for (int k = 0; k < 2; k++) {
-		const char *p = t[k];
-
-		while (*p) {
-			const char *nl = strchr(p, '\n');
-			size_t len = nl ? (size_t)(nl - p + 1) : strlen(p);
-			char line[512];
-
-			snprintf(line, sizeof(line), "%.*s", (int)len, p);
-			if (!strstr(t[!k], line))
-				fprintf(stderr, "      %c %s", k ? '+' : '-', line);
-			p += len;
-		}
-	}
-}
 
 /* Compare two full snapshots; print up to a few differences. */
 static bool snap_equal(const struct snap *a, const struct snap *b, bool quiet)
@@ -649,7 +600,7 @@ static bool snap_equal(const struct snap *a, const struct snap *b, bool quiet)
 			if (!quiet) {
 				fprintf(stderr, "    %s maps differ (- expected, + got):\n",
 					i ? "child" : "mm");
-				print_diff(a->maps[i], b->maps[i]);
+				print_maps_diff(a->maps[i], b->maps[i]);
 			}
 			eq = false;
 			continue;
@@ -939,8 +890,8 @@ static bool one_run(struct seq *s, int k, int mode, long n)
 			finding("failed, but changed the maps", s->ops, k, mode, n, r, ref_r,
 				may_be_partial(o));
 			if (!may_be_partial(o) || verbose) {
-				print_diff(pre_maps[0], post_maps[0]);
-				print_diff(pre_maps[1], post_maps[1]);
+				print_maps_diff(pre_maps[0], post_maps[0]);
+				print_maps_diff(pre_maps[1], post_maps[1]);
 			}
 		}
 		if (pre)
