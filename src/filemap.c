@@ -956,7 +956,11 @@ static bool access_allowed(int fd_acc, int acc)
 	return fd_acc == O_RDWR || fd_acc == acc;
 }
 
-/* A new open of @fd's file through its /proc link. Return: the fd, or -1. */
+/*
+ * A new open of @fd's file through its /proc link.
+ * Locking: none of its own (called under mapping_table_lock).
+ * Return: the fd, or -1.
+ */
 static int open_fd_link(int fd, int flags)
 {
 	char link[64];

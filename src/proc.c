@@ -17,7 +17,10 @@
 /* Where the path starts on a maps line: show_vma_header_prefix's width. */
 #define MAPS_NAME_COLUMN	(25 + 8 * 6 - 1)
 
-/* The path column, after the @n characters before it, and the newline. */
+/*
+ * The path column, after the @n characters before it, and the newline.
+ * Locking: mmap_lock (read) keeps @file, the VMA's; takes no lock.
+ */
 static int show_map_path(FILE *out, struct umm_file *file, int n)
 {
 	char *path = file_maps_path(file);

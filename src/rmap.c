@@ -222,6 +222,8 @@ int anon_vma_clone(struct vm_area_struct *dst, struct vm_area_struct *src)
  * generation, so that a chain of forks, each parent exiting, keeps its
  * chains short (the kernel's reuse). Oldest first, as the kernel. A root
  * counts itself as a child, so it is never taken while it has one.
+ * Locking: the parent's mmap_lock (write); @vma's links hold their
+ *          anon_vmas; the claim is the compare-and-swap, no lock.
  * Return: the anon_vma, claimed (num_active_vmas 0 -> 1), or NULL.
  */
 static struct anon_vma *anon_vma_reuse(struct vm_area_struct *vma)
