@@ -42,10 +42,7 @@
 #include "bench.h"
 #ifdef UMM_BENCH_UNICORN
 #include <unicorn/unicorn.h>
-#endif
-
-#ifndef MAP_FIXED_NOREPLACE
-#define MAP_FIXED_NOREPLACE	0x100000
+#include "uapi_mman.h"
 #endif
 
 #define PG		4096ull

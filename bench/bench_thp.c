@@ -24,10 +24,7 @@
 #include <unistd.h>
 #include <umm/umm.h>
 #include "bench.h"
-
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
+#include "uapi_mman.h"
 
 #define PG		4096ull
 #define HPAGE		(2ull << 20)

@@ -24,10 +24,7 @@
 #include <umm/umm.h>
 #include "mm.h"
 #include "bench.h"
-
-#ifndef MAP_FIXED_NOREPLACE
-#define MAP_FIXED_NOREPLACE	0x100000
-#endif
+#include "uapi_mman.h"
 
 #define PG		4096ull
 #define RW_PAGES	16		/* the VMA mprotect cuts into three */

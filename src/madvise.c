@@ -16,25 +16,7 @@
 #include "filemap.h"
 #include "pagewalk.h"
 #include "rmap.h"
-
-#ifndef MADV_DONTNEED_LOCKED
-#define MADV_DONTNEED_LOCKED	24
-#endif
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ	22
-#define MADV_POPULATE_WRITE	23
-#endif
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL	102
-#define MADV_GUARD_REMOVE	103
-#endif
-#ifndef MADV_WIPEONFORK
-#define MADV_WIPEONFORK	18
-#define MADV_KEEPONFORK	19
-#endif
+#include "uapi_mman.h"
 
 /* Advice umm implements. */
 static bool madvise_behavior_valid(int behavior)

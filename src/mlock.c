@@ -17,15 +17,9 @@
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "mm.h"
+#include "uapi_mman.h"
 
 #define VM_LOCKED_MASK	(VM_LOCKED | VM_LOCKONFAULT)
-
-#ifndef MLOCK_ONFAULT
-#define MLOCK_ONFAULT	0x01
-#endif
-#ifndef MCL_ONFAULT
-#define MCL_ONFAULT	4
-#endif
 
 /*
  * apply_vma_lock_flags - give the VMAs of [start, start + len) @flags as

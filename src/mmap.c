@@ -13,22 +13,8 @@
 #include "filemap.h"
 #include "rmap.h"
 #include "huge_memory.h"
+#include "uapi_mman.h"
 
-#ifndef MAP_FIXED_NOREPLACE
-#define MAP_FIXED_NOREPLACE	0x100000
-#endif
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE	0x03
-#endif
-#ifndef MAP_DROPPABLE
-#define MAP_DROPPABLE		0x08
-#endif
-#ifndef MAP_SYNC
-#define MAP_SYNC		0x80000
-#endif
-#ifndef MAP_UNINITIALIZED
-#define MAP_UNINITIALIZED	0x4000000
-#endif
 #define MAP_TYPE_MASK		0x0f
 #define MAP_HUGE_MASK_BITS	(0x3fUL << 26)
 #define MAP_ABOVE4G_BIT		0x80

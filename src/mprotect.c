@@ -14,10 +14,7 @@
 #include "tlb.h"
 #include "mmu_notifier.h"
 #include "rmap.h"
-
-#ifndef PROT_SEM
-#define PROT_SEM	0x8
-#endif
+#include "uapi_mman.h"
 
 /* The entry bits a VMA's flags give its pages (x86's protection_map). */
 pgprot_t vm_get_page_prot(unsigned long vm_flags)

@@ -14,10 +14,7 @@
 #include "memory.h"
 #include "tlb.h"
 #include "mmu_notifier.h"
-
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP	4
-#endif
+#include "uapi_mman.h"
 
 /*
  * Move the entries of one PMD's span [old, old_end) to new.

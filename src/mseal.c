@@ -13,10 +13,7 @@
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "mm.h"
-
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL	102
-#endif
+#include "uapi_mman.h"
 
 /* Advice that throws data away (the kernel's is_discard). */
 static bool madvise_discards(int behavior)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <umm/umm.h>
 #include "test.h"
+#include "uapi_mman.h"
 
 /*
  * Compare the bytes of every readable page too (host through
@@ -30,10 +31,6 @@
  * until umm has page faults and umm_read/umm_write: with it off, the
  * scenarios that touch memory run unfaulted on both sides.
  */
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL	102
-#define MADV_GUARD_REMOVE	103
-#endif
 #ifndef DIFF_CONTENTS
 #define DIFF_CONTENTS	1
 #endif
@@ -50,19 +47,6 @@
 #define TASK_LIMIT	(1ULL << 47)
 
 #define PAGE_ALIGN(x)	(((x) + PG - 1) & ~(PG - 1))
-
-#ifndef MAP_UNINITIALIZED
-#define MAP_UNINITIALIZED	0x4000000
-#endif
-#ifndef MAP_SYNC
-#define MAP_SYNC		0x80000
-#endif
-#ifndef PROT_SEM
-#define PROT_SEM		0x8	/* <asm-generic/mman-common.h> */
-#endif
-#ifndef MAP_STACK
-#define MAP_STACK		0x20000
-#endif
 
 /*
  * win: the window the calls aim at; [reg_start, reg_end): the region that

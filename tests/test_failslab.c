@@ -48,19 +48,7 @@
 #include "test.h"
 #include "mm.h"
 #include "page_alloc.h"
-
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE		25
-#endif
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE	23
-#endif
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL	102
-#endif
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP	4
-#endif
+#include "uapi_mman.h"
 
 #define P		4096UL
 #define B		0x10000000UL	/* 2 MiB aligned */
@@ -478,7 +466,6 @@ static void world_destroy(struct world *w)
 	memset(w, 0, sizeof(*w));
 }
 
-
 /* The maps line (from @maps) holding @addr, in @line; false if none. */
 static bool maps_line_at(const char *maps, uint64_t addr, char *line, size_t sz)
 {
@@ -500,7 +487,6 @@ static bool maps_line_at(const char *maps, uint64_t addr, char *line, size_t sz)
 	}
 	return false;
 }
-
 
 static void snapshot_bytes(struct world *w)
 {

@@ -19,10 +19,7 @@
 #include "pgtable.h"
 #include "page_alloc.h"
 #include "tlb.h"
-
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP	4
-#endif
+#include "uapi_mman.h"
 
 #define PG		4096UL
 #define BASE		0x10000000UL	/* fixed addresses keep layouts predictable */

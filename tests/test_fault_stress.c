@@ -23,11 +23,7 @@
 #include <umm/umm.h>
 #include "test.h"
 #include "mm.h"
-
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL	102
-#define MADV_GUARD_REMOVE	103
-#endif
+#include "uapi_mman.h"
 
 #define STABLE		0x100000000000UL
 #define SLICE		(2UL << 20)

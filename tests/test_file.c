@@ -22,6 +22,7 @@
 #include <umm/umm.h>
 #include "test.h"
 #include "page_alloc.h"
+#include "uapi_mman.h"
 
 #define P	4096UL
 #define A	0x20000000UL
@@ -470,10 +471,6 @@ static void test_host_opens_share(void)
 	unlink(path);
 	frames_end();
 }
-
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT	21
-#endif
 
 /* mincore of page @i of the mapping at @base: in umm's cache? */
 static unsigned char in_cache(struct umm_mm *mm, uint64_t base, unsigned i)

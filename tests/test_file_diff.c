@@ -37,22 +37,10 @@
 #define both_mprotect proc_both_mprotect
 #define both_munmap proc_both_munmap
 #include "test_proc.h"
+#include "uapi_mman.h"
 #undef both_madvise
 #undef both_mprotect
 #undef both_munmap
-
-#ifndef MAP_FIXED_NOREPLACE
-#define MAP_FIXED_NOREPLACE	0x100000
-#endif
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE	0x03
-#endif
-#ifndef MAP_SYNC
-#define MAP_SYNC		0x80000
-#endif
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP	4
-#endif
 
 #define PG		4096ULL
 #define MIB		(1ULL << 20)

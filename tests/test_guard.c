@@ -25,21 +25,7 @@
 #include <umm/umm.h>
 #include "test.h"
 #include "test_proc.h"
-
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL	102
-#define MADV_GUARD_REMOVE	103
-#endif
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ	22
-#define MADV_POPULATE_WRITE	23
-#endif
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE		25
-#endif
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP	4
-#endif
+#include "uapi_mman.h"
 
 #define P		4096ull
 #define H		(2ull << 20)

@@ -9,10 +9,8 @@
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "test.h"
+#include "uapi_mman.h"
 
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
 #define P	4096UL
 #define HP	(2UL << 20)
 

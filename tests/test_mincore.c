@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <umm/umm.h>
 #include "test.h"
+#include "uapi_mman.h"
 
 #define W	0x3a0000000000UL
 #define P	4096UL
@@ -110,10 +111,6 @@ static void test_mincore_vs_host(void)
 	munmap((void *)W, N * P);
 	umm_mm_destroy(mm);
 }
-
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
 
 /*
  * A shmem THP mapped by a PMD leaf (shared anonymous memory collapsed):

@@ -25,16 +25,8 @@
 #include <umm/umm.h>
 #include "test.h"
 #include "test_proc.h"
+#include "uapi_mman.h"
 
-#ifndef MLOCK_ONFAULT
-#define MLOCK_ONFAULT	0x01
-#endif
-#ifndef MCL_ONFAULT
-#define MCL_ONFAULT	4
-#endif
-#ifndef MAP_DROPPABLE
-#define MAP_DROPPABLE	0x08
-#endif
 #ifndef SYS_mseal
 #define SYS_mseal	462
 #endif
@@ -387,10 +379,6 @@ out:
 	CHECK_EQ(munmap((void *)hres, 4 * thp), 0);
 	umm_mm_destroy(mm);
 }
-
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL	102
-#endif
 
 static int64_t guarded(struct side *s)
 {

@@ -24,20 +24,8 @@
 #include <umm/umm.h>
 #include "test.h"
 #include "test_proc.h"
+#include "uapi_mman.h"
 
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL	102
-#define MADV_GUARD_REMOVE	103
-#endif
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ	22
-#endif
-#ifndef MADV_DONTNEED_LOCKED
-#define MADV_DONTNEED_LOCKED	24
-#endif
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP	4
-#endif
 #ifndef SYS_mseal
 #define SYS_mseal		462
 #endif

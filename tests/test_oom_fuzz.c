@@ -34,31 +34,7 @@
 #include "page_alloc.h"
 #include "xarray.h"
 #include "vma_tree.h"
-
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE		25
-#endif
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ	22
-#define MADV_POPULATE_WRITE	23
-#endif
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL	102
-#define MADV_GUARD_REMOVE	103
-#endif
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP	4
-#endif
-#ifndef MADV_COLD
-#define MADV_COLD		20
-#define MADV_PAGEOUT		21
-#endif
-#ifndef MLOCK_ONFAULT
-#define MLOCK_ONFAULT		1
-#endif
-#ifndef MCL_ONFAULT
-#define MCL_ONFAULT		4
-#endif
+#include "uapi_mman.h"
 
 #define P		4096UL
 #define W		0x10000000UL
@@ -514,7 +490,6 @@ struct snap {
 	size_t npg[2];
 };
 
-
 static uint64_t hash_page(const unsigned char *b)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ull;
@@ -586,7 +561,6 @@ static void snap_free(struct snap *s)
 	}
 	memset(s, 0, sizeof(*s));
 }
-
 
 /* Compare two full snapshots; print up to a few differences. */
 static bool snap_equal(const struct snap *a, const struct snap *b, bool quiet)

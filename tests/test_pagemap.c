@@ -24,19 +24,12 @@
 #include <umm/umm.h>
 #include "test.h"
 #include "test_proc.h"
+#include "uapi_mman.h"
 
 #define P		4096ull
 #define WIN		(8ull << 20)	/* 2 MiB-aligned on both sides */
 #define PAGES		128		/* the pages compared in pagemap */
 #define FLAGS_MASK	(~((1ull << 55) - 1) & ~(1ull << 55))	/* bits 56-63 */
-
-#ifndef MADV_COLD
-#define MADV_COLD	20
-#define MADV_PAGEOUT	21
-#endif
-#ifndef MAP_DROPPABLE
-#define MAP_DROPPABLE	0x08
-#endif
 
 struct side {
 	struct umm_mm *mm;	/* NULL: the host */
@@ -661,9 +654,6 @@ static void test_cold_pageout_as_host(void)
  * then the second mapping goes: the first is exclusive again.
  */
 #define HPS	(2ull << 20)
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
 
 static void shmem_pagemap(struct side *host, struct side *us, uint64_t nr)
 {

@@ -18,11 +18,7 @@
 #include <unistd.h>
 #include <umm/umm.h>
 #include "test.h"
-
-#ifndef MADV_COLD
-#define MADV_COLD	20
-#define MADV_PAGEOUT	21
-#endif
+#include "uapi_mman.h"
 
 #define PG		4096UL
 #define NP		32		/* pages per region */

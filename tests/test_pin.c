@@ -14,6 +14,7 @@
 #include "test.h"
 #include "test_proc.h"
 #include "mm.h"
+#include "uapi_mman.h"
 
 #define BASE	0x100000000000UL
 
@@ -49,13 +50,6 @@ static void test_pin_basic(void)
 	page_alloc_get_stats(&after);
 	CHECK_EQ(after.in_use_pages, before.in_use_pages);
 }
-
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT	21
-#endif
-#ifndef MAP_DROPPABLE
-#define MAP_DROPPABLE	0x08
-#endif
 
 /*
  * MADV_PAGEOUT leaves a pinned page mapped and its data, lazily freed or
@@ -321,10 +315,6 @@ static void test_notifier_register_waits(void)
 	umm_mm_destroy(mm);
 	umm_file_put(f);
 }
-
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
 
 /* The kB of shmem THPs @mm maps by PMD leaves (smaps' ShmemPmdMapped). */
 static long long shmem_pmd_kb(struct umm_mm *mm)

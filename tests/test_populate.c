@@ -21,11 +21,7 @@
 #include <umm/umm.h>
 #include "test.h"
 #include "test_proc.h"
-
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ	22
-#define MADV_POPULATE_WRITE	23
-#endif
+#include "uapi_mman.h"
 
 #define P		4096ull
 #define H		(2ull << 20)

@@ -50,10 +50,7 @@
 #include "test.h"
 #include "test_frames.h"
 #include "test_proc.h"
-
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
+#include "uapi_mman.h"
 
 #define P		4096ull
 #define M		(1ull << 20)
@@ -821,10 +818,6 @@ static void test_s5d_dontneed(void)
 	close_pair(&host, &us);
 }
 
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT	21
-#endif
-
 /*
  * MADV_PAGEOUT of a shmem THP mapped once by a leaf, on a host without
  * swap: the leaf goes and the folio stays cached (its pages are dirty);
@@ -892,10 +885,6 @@ static void test_s5g_pageout(void)
 	CHECK(has(&host, 0, 0, 2 * M, 13));
 	close_pair(&host, &us);
 }
-
-#ifndef MADV_COLD
-#define MADV_COLD	20
-#endif
 
 /*
  * MADV_COLD of a shmem THP mapped once by a leaf: of all of it, the leaf

@@ -58,14 +58,7 @@
 #include "compiler.h"
 #include "page_alloc.h"
 #include "rcu.h"
-
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
-#ifndef MADV_COLD
-#define MADV_COLD	20
-#define MADV_PAGEOUT	21
-#endif
+#include "uapi_mman.h"
 
 #define P		4096ull
 #define HP		(2ull << 20)

@@ -69,18 +69,11 @@
 #include "test.h"
 #include "test_frames.h"
 
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL	102
-#define MADV_GUARD_REMOVE	103
-#endif
 #include "test_proc.h"
 #include "compiler.h"
 #include "page_alloc.h"
 #include "rcu.h"
-
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
+#include "uapi_mman.h"
 
 #define P		4096ull
 #define HP		(2ull << 20)

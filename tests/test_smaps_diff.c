@@ -44,13 +44,7 @@
 #include <umm/umm.h>
 #include "test.h"
 #include "test_proc.h"
-
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
-#ifndef MLOCK_ONFAULT
-#define MLOCK_ONFAULT	0x01
-#endif
+#include "uapi_mman.h"
 
 #define P		4096ull
 #define H		(2ull << 20)

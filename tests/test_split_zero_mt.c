@@ -18,10 +18,7 @@
 #include <umm/umm.h>
 #include "test.h"
 #include "rcu.h"
-
-#ifndef MADV_COLD
-#define MADV_COLD	20
-#endif
+#include "uapi_mman.h"
 
 #define PG	4096UL
 #define HUGE	(2UL << 20)

@@ -34,14 +34,12 @@
 #include "memory.h"
 #include "page_alloc.h"
 #include "rcu.h"
+#include "uapi_mman.h"
 
 #define P		4096ull
 #define M		(1ull << 20)
 #define H		(2ull << 20)	/* a PMD */
 #define WIN		(16ull << 20)	/* 2 MiB-aligned on both sides */
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL	102
-#endif
 #define WPAGES		(WIN / P)
 #define FLAGS_MASK	(~((1ull << 56) - 1))	/* bits 56-63 */
 #define PM_PRESENT	(1ull << 63)
@@ -1098,10 +1096,6 @@ static void test_madv_free_part(void)
 	close_pair(&host, &us);
 }
 
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT	21
-#endif
-
 /* settle_host's @redo: MADV_FREE and MADV_PAGEOUT of the first THP again. */
 static void pageout_first_again(void *arg)
 {
@@ -1539,10 +1533,6 @@ static void test_pageout_lazyfree_pte_mapped(void)
 }
 
 /* ---- 7. MADV_COLLAPSE ---- */
-
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
 
 static void map_prot(struct side *s, uint64_t off, uint64_t len, int prot)
 {

@@ -85,6 +85,7 @@
 #include "test_proc.h"
 #include "mm.h"
 #include "page_alloc.h"
+#include "uapi_mman.h"
 
 #define HP		(2UL << 20)
 #define HP_PAGES	(HP / PAGE_SIZE)
@@ -111,9 +112,6 @@
 #define K_BLOCKS	3
 #define K_PAGES		(K_BLOCKS * HP_PAGES)
 #define K_FIRST		(HP_PAGES / 2)	/* the collapser's first page */
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
 
 static struct umm_mm *mm;	/* UMM_THP_ALWAYS: every thread but one */
 static struct umm_mm *mm2;	/* UMM_THP_MADVISE: churn 1 alone */
