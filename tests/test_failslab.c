@@ -48,6 +48,7 @@
 #include "test.h"
 #include "mm.h"
 #include "page_alloc.h"
+#include "test_wrap_alloc.h"
 #include "uapi_mman.h"
 
 #define P		4096UL
@@ -57,14 +58,6 @@
 
 /* ------------------------------------------------------------------ */
 /* The wrappers */
-
-void *__real_malloc(size_t);
-void *__real_calloc(size_t, size_t);
-void *__real_realloc(void *, size_t);
-void *__real_aligned_alloc(size_t, size_t);
-int __real_posix_memalign(void **, size_t, size_t);
-char *__real_strdup(const char *);
-void __real_free(void *);
 
 /*
  * VT_NODE: not the heap but the VMA tree's own node allocations (which

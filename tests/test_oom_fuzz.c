@@ -34,6 +34,7 @@
 #include "page_alloc.h"
 #include "xarray.h"
 #include "vma_tree.h"
+#include "test_wrap_alloc.h"
 #include "uapi_mman.h"
 
 #define P		4096UL
@@ -44,14 +45,6 @@
 
 /* ------------------------------------------------------------------ */
 /* heap failure injection (as test_failslab) */
-
-void *__real_malloc(size_t);
-void *__real_calloc(size_t, size_t);
-void *__real_realloc(void *, size_t);
-void *__real_aligned_alloc(size_t, size_t);
-int __real_posix_memalign(void **, size_t, size_t);
-char *__real_strdup(const char *);
-void __real_free(void *);
 
 static __thread bool fs_armed, fs_from_on;
 static __thread long fs_nth, fs_count, fs_failed;
