@@ -322,9 +322,7 @@ static int madvise_free_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
 
 	if (!ptl)
 		return 0;
-	/* a PROT_NONE leaf too, as the kernel's pmd_present() */
-	if (!(pmd_flags(v) & (_PAGE_PRESENT | _PAGE_PROTNONE)) ||
-	    (pmd_flags(v) & _PAGE_SPECIAL))
+	if (!pmd_leaf_maps_page(v))
 		goto unlock;
 	head = pmd_page(v);
 	if (!PageAnon(head) || folio_mapcount(head) != 1)
@@ -714,9 +712,7 @@ static int madvise_cold_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
 
 	if (!ptl)
 		return 0;
-	/* a PROT_NONE leaf too, as the kernel's pmd_present() */
-	if (!(pmd_flags(v) & (_PAGE_PRESENT | _PAGE_PROTNONE)) ||
-	    (pmd_flags(v) & _PAGE_SPECIAL))
+	if (!pmd_leaf_maps_page(v))
 		goto unlock;
 	head = pmd_page(v);
 	if (folio_mapcount(head) != 1)

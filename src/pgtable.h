@@ -256,6 +256,15 @@ static inline bool pmd_present(pmd_t pmd)
 	return pmd_flags(pmd) & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_PSE);
 }
 static inline bool pmd_leaf(pmd_t pmd) { return pmd_flags(pmd) & _PAGE_PSE; }
+/*
+ * A leaf that maps a page of the memory map: present or PROT_NONE (which
+ * the kernel's pmd_present() counts too), not a special pfn mapping.
+ */
+static inline bool pmd_leaf_maps_page(pmd_t pmd)
+{
+	return (pmd_flags(pmd) & (_PAGE_PRESENT | _PAGE_PROTNONE)) &&
+	       !(pmd_flags(pmd) & _PAGE_SPECIAL);
+}
 static inline bool pmd_trans_huge(pmd_t pmd) { return pmd_leaf(pmd) && !(pmd_flags(pmd) & _PAGE_DEVMAP); }
 static inline bool pmd_devmap(pmd_t pmd) { return pmd_flags(pmd) & _PAGE_DEVMAP; }
 static inline bool pmd_write(pmd_t pmd) { return pmd_flags(pmd) & _PAGE_RW; }

@@ -292,8 +292,7 @@ static int smaps_pmd(pmd_t *pmd, uint64_t addr, uint64_t next, struct mm_walk *w
 
 	if (!ptl)
 		return 0;
-	if (!(pmd_flags(v) & (_PAGE_PRESENT | _PAGE_PROTNONE)) ||
-	    (pmd_flags(v) & _PAGE_SPECIAL))
+	if (!pmd_leaf_maps_page(v))
 		goto unlock;
 	smaps_account(mss, walk, pmd_page(v) + pte_index(addr),
 		      (unsigned int)((next - addr) >> PAGE_SHIFT),
@@ -457,8 +456,7 @@ static int clear_refs_pmd(pmd_t *pmd, uint64_t addr, uint64_t next, struct mm_wa
 
 	if (!ptl)
 		return 0;
-	if ((pmd_flags(v) & (_PAGE_PRESENT | _PAGE_PROTNONE)) &&
-	    !(pmd_flags(v) & _PAGE_SPECIAL))
+	if (pmd_leaf_maps_page(v))
 		leaf_clear_bits(pmd, v, _PAGE_ACCESSED, addr, next, walk);
 	spin_unlock(ptl);
 	return 0;
