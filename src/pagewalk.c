@@ -389,20 +389,22 @@ void change_walk_post_vma(struct mm_walk *walk)
 	mmu_notifier_invalidate_range_end(walk->mm, cw->nstart, cw->nend);
 }
 
-/* Cleared first: lockless walkers set these bits with a compare-and-swap. */
+/*
+ * One atomic clear: lockless walkers set these bits with a compare-and-
+ * swap, which a plain store would undo. Not cleared and set back: a write
+ * fault that met the entry empty meanwhile went to map a new page for
+ * memory that stays mapped, and failed at the mm's frame limit.
+ */
 void pte_clear_bits(pte_t *pte, pte_t v, uint64_t bits, uint64_t addr,
 		    struct mm_walk *walk)
 {
-	pte_t old;
-
 	if (!(pte_flags(v) & bits))
 		return;
-	old = ptep_get_and_clear(pte);
-	set_pte(pte, __pte(pte_val(old) & ~bits));
+	ptep_clear_flags(pte, bits);
 	change_walk_note(walk, addr);
 }
 
-/* Frozen first, for the same reason. */
+/* Frozen first, so that no walker's compare-and-swap is lost either. */
 void leaf_clear_bits(pmd_t *pmd, pmd_t v, uint64_t bits, uint64_t addr,
 		     uint64_t next, struct mm_walk *walk)
 {

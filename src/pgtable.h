@@ -170,6 +170,17 @@ static inline pte_t ptep_get_and_clear(pte_t *ptep)
 	return __pte(xchg(&ptep->pte, 0));
 }
 
+/*
+ * ptep_clear_flags - clear @bits of the entry in one atomic step and
+ * return what it held: a lockless walker's compare-and-swap meanwhile
+ * fails and reads again, so no bit it sets is lost, and the entry is
+ * never seen empty (x86's ptep_test_and_clear_young is such a clear).
+ */
+static inline pte_t ptep_clear_flags(pte_t *ptep, uint64_t bits)
+{
+	return __pte(__atomic_fetch_and(&ptep->pte, ~bits, __ATOMIC_SEQ_CST));
+}
+
 static inline pmd_t pmdp_get_and_clear(pmd_t *pmdp)
 {
 	return __pmd(xchg(&pmdp->pmd, 0));
