@@ -401,7 +401,7 @@ __visible int umm_pin(struct umm_mm *mm, uint64_t addr, size_t npages,
 				flags = FAULT_FLAG_UNSHARE;
 			fault = handle_mm_fault(vma, a, flags);
 			/* out of memory: partly unmapped THPs give their holes back, once */
-			if ((fault & VM_FAULT_OOM) && !split_tried && READ_ONCE(mm->thp_seen)) {
+			if ((fault & VM_FAULT_OOM) && !split_tried && deferred_split_pending()) {
 				split_tried = true;
 				if (deferred_split_scan(mm))
 					continue;
@@ -591,7 +591,7 @@ static int populate_pages(struct umm_mm *mm, struct vm_area_struct *vma, uint64_
 		if (addr >= end)
 			return 0;
 		fault = handle_mm_fault(vma, addr, flags);
-		if ((fault & VM_FAULT_OOM) && !split_tried && READ_ONCE(mm->thp_seen)) {
+		if ((fault & VM_FAULT_OOM) && !split_tried && deferred_split_pending()) {
 			split_tried = true;
 			if (deferred_split_scan(mm))
 				continue;

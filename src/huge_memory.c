@@ -116,10 +116,26 @@ static void folio_dup_rmap_pmd(struct page *head)
 	__atomic_fetch_add(&head[1].large_mapcount, 1, __ATOMIC_RELAXED);
 }
 
+/*
+ * Whether some page of the folio, mapped by no PMD now, has no PTE either
+ * while another has one. Locking: the lock of the leaf that went held.
+ */
+static bool folio_partially_mapped(struct page *head)
+{
+	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++)
+		if (!__atomic_load_n(&head[i].mapcount, __ATOMIC_RELAXED))
+			return true;
+	return false;
+}
+
 void folio_remove_rmap_pmd(struct page *head)
 {
-	__atomic_sub_fetch(&head[1].entire_mapcount, 1, __ATOMIC_RELAXED);
-	__atomic_sub_fetch(&head[1].large_mapcount, 1, __ATOMIC_RELAXED);
+	bool last = !__atomic_sub_fetch(&head[1].entire_mapcount, 1, __ATOMIC_RELAXED);
+
+	/* the last leaf gone, pages some PTEs map: partly mapped if not all */
+	if (__atomic_sub_fetch(&head[1].large_mapcount, 1, __ATOMIC_RELAXED) && last &&
+	    PageAnon(head) && folio_partially_mapped(head))
+		deferred_split_folio(head);
 }
 
 /* ---- fault ---- */
@@ -415,12 +431,13 @@ void split_huge_pmd_address(struct umm_mm *mm, uint64_t addr)
 
 /*
  * Make the large folio @head 512 small pages. Each keeps its own
- * mappings, as many references as it has mappings, the folio's anon
- * rmap and flags; the pages nothing maps go back to the allocator.
+ * mappings, as many references as it has mappings (the head also the
+ * caller's @extra), the folio's anon rmap and flags; the pages nothing
+ * maps go back to the allocator. The folio left the deferred split queue.
  * Locking: the caller made sure nobody can map, unmap or reference the
- * folio meanwhile (split_folio_in_table).
+ * folio meanwhile (split_folio_in_table, split_anon_folio).
  */
-static void __split_folio(struct page *head)
+static void __split_folio(struct page *head, int extra)
 {
 	const unsigned long keep = (1UL << PG_dirty) | (1UL << PG_lazyfree) |
 				   (1UL << PG_uptodate);
@@ -448,7 +465,9 @@ static void __split_folio(struct page *head)
 		__atomic_store_n(&p->compound_head, 0, __ATOMIC_RELEASE);
 	}
 	WRITE_ONCE(head->flags, flags);		/* no PG_head, order 0 */
-	__atomic_store_n(&head->refcount, __atomic_load_n(&head->mapcount, __ATOMIC_RELAXED),
+	/* the caller's own references stay on the page it names, the head */
+	__atomic_store_n(&head->refcount,
+			 __atomic_load_n(&head->mapcount, __ATOMIC_RELAXED) + extra,
 			 __ATOMIC_RELEASE);
 	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
 		struct page *p = head + i;
@@ -499,7 +518,8 @@ static bool split_folio_in_table(struct umm_mm *mm, pte_t *ptep, struct page *he
 		return false;	/* held by someone, PMD-mapped, or pinned */
 	if (folio_maps_in_table(ptep, head) != maps)
 		return false;	/* mapped elsewhere too */
-	__split_folio(head);
+	folio_unqueue_deferred_split(head);
+	__split_folio(head, 0);
 	mm_stat_add(mm, MM_THP_SPLIT_PAGE, 1);
 	return true;
 }
@@ -562,21 +582,35 @@ struct zero_scan {
 	pte_t *tbl;			/* the table's first entry */
 	uint64_t base;			/* the address it maps first */
 	struct vm_area_struct *vma;	/* the VMA of the last entry seen */
+	/* with no mmap_lock (a split through rmap): the VMAs it found */
+	struct vm_area_struct *const *vmas;
+	int nr_vmas;
 	unsigned int first, last;	/* the first and last entry frozen */
 	uint64_t frozen[ZERO_SCAN_WORDS];
 	uint64_t protnone[ZERO_SCAN_WORDS];
 	int freed;
 };
 
-/* The VMA entry @i of the table maps into. Locking: mmap_lock held. */
+/*
+ * The VMA entry @i of the table maps into: looked up under mmap_lock, or
+ * one of those an rmap walk found (an entry of another VMA is left alone).
+ * Locking: mmap_lock held, or the anon_vma lock that keeps @zs->vmas.
+ */
 static struct vm_area_struct *zero_scan_vma(struct zero_scan *zs, unsigned int i)
 {
 	uint64_t addr = zs->base + ((uint64_t)i << PAGE_SHIFT);
 	struct vm_area_struct *vma = zs->vma;
 
-	if (!vma || addr < vma->vm_start || addr >= vma->vm_end)
-		vma = zs->vma = vma_lookup(zs->mm, addr);
-	return vma;
+	if (vma && addr >= vma->vm_start && addr < vma->vm_end)
+		return vma;
+	if (!zs->vmas)
+		return zs->vma = vma_lookup(zs->mm, addr);
+	for (int k = 0; k < zs->nr_vmas; k++) {
+		vma = zs->vmas[k];
+		if (vma->vm_mm == zs->mm && addr >= vma->vm_start && addr < vma->vm_end)
+			return zs->vma = vma;
+	}
+	return NULL;
 }
 
 static bool zero_scan_test(const uint64_t *bits, unsigned int i)
@@ -644,23 +678,14 @@ static void zero_scan_settle(struct zero_scan *zs, unsigned int i)
  * The entries are all frozen, then flushed at once, before any page is
  * read, so a write through a cached translation lands before the check
  * or faults after it, and the fault waits for the entry to come back.
- * Locking: the lock of the table holding @ptep held, mmap_lock held; the
- *          notifiers were told about the table's whole range.
+ * @zs names the table, and the VMAs it finds entries in (zero_scan_vma).
+ * Locking: the lock of the table held, and mmap_lock or the anon_vma lock
+ *          of the folio; the notifiers were told about the table's range.
  * Return: pages freed.
  */
-static int remap_zero_subpages(struct mm_walk *walk, pte_t *ptep, uint64_t addr,
-			       uint64_t first)
+static int remap_zero_table(struct zero_scan zs, uint64_t first)
 {
-	struct zero_scan zs = {
-		.mm = walk->mm,
-		.tbl = ptep - pte_index(addr),
-		.base = addr & PMD_MASK,
-		.vma = walk->vma,
-		.first = PTRS_PER_PTE,
-	};
-
-	mmap_assert_locked(walk->mm);
-	if (walk->mm->flags & UMM_NO_ZERO_PAGE)
+	if (zs.mm->flags & UMM_NO_ZERO_PAGE)
 		return 0;
 	for (unsigned int i = 0; i < PTRS_PER_PTE; i++) {
 		pte_t v = ptep_get(zs.tbl + i);
@@ -686,6 +711,22 @@ static int remap_zero_subpages(struct mm_walk *walk, pte_t *ptep, uint64_t addr,
 	return zs.freed;
 }
 
+/* remap_zero_table for the table holding @ptep. Locking: its lock, mmap_lock. */
+static int remap_zero_subpages(struct mm_walk *walk, pte_t *ptep, uint64_t addr,
+			       uint64_t first)
+{
+	struct zero_scan zs = {
+		.mm = walk->mm,
+		.tbl = ptep - pte_index(addr),
+		.base = addr & PMD_MASK,
+		.vma = walk->vma,
+		.first = PTRS_PER_PTE,
+	};
+
+	mmap_assert_locked(walk->mm);
+	return remap_zero_table(zs, first);
+}
+
 int split_folio_pte(struct mm_walk *walk, pte_t *ptep, uint64_t addr, struct page *head)
 {
 	struct change_walk *cw = walk->private;
@@ -698,62 +739,363 @@ int split_folio_pte(struct mm_walk *walk, pte_t *ptep, uint64_t addr, struct pag
 	return remap_zero_subpages(walk, ptep, addr, first);
 }
 
-struct deferred_split {
-	struct change_walk cw;	/* first: the walk's private data */
-	uint64_t freed;		/* frames given back */
-	struct page *refused;	/* the last folio that could not be split */
-};
+/* ---- split through rmap ---- */
 
 /*
- * A THP some of whose pages are no longer mapped: split, its holes freed.
- * Locking: the PTE lock held (pte_entry).
+ * How many VMAs and PTE tables a folio split through rmap handles: more
+ * (a folio a long line of forks shares) and it stays whole.
  */
-static int deferred_split_pte(pte_t *pte, uint64_t addr, uint64_t next,
-			      struct mm_walk *walk)
-{
-	struct deferred_split *ds = walk->private;
-	pte_t v = ptep_get(pte);
-	struct page *head;
-	int maps, zeroed;
+#define SPLIT_MAX_VMAS		16
+#define SPLIT_MAX_TABLES	16
+#define SPLIT_MAX_TRIES		64
 
-	(void)next;
-	if (!pte_present(v) || pte_special(v))
+struct split_table {
+	struct umm_mm *mm;
+	pmd_t *pmd;
+	pmd_t pmdval;		/* the table it named when found */
+	uint64_t base;		/* the address of its first entry */
+};
+
+struct split_rmap {
+	struct page *head;
+	struct umm_mm *only_mm;	/* refuse a folio another mm maps */
+	uint64_t first;		/* the folio's anon index */
+	struct vm_area_struct *vmas[SPLIT_MAX_VMAS];
+	uint64_t start[SPLIT_MAX_VMAS], end[SPLIT_MAX_VMAS];	/* what it maps there */
+	int nr_vmas;
+	struct split_table t[SPLIT_MAX_TABLES];
+	int nr_tables;
+	bool overflow;
+};
+
+/* Each VMA that may map a page of the folio, and where. Locking: the anon_vma's. */
+static int split_rmap_one(struct itree_node *n, void *arg)
+{
+	struct anon_vma_chain *avc = container_of(n, struct anon_vma_chain, rb);
+	struct vm_area_struct *vma = avc->vma;
+	struct split_rmap *s = arg;
+	uint64_t pgoff = vma->vm_pgoff;
+	uint64_t lo = s->first > pgoff ? s->first : pgoff;
+	uint64_t hi = vma->vm_pgoff + ((vma->vm_end - vma->vm_start) >> PAGE_SHIFT);
+
+	if (hi > s->first + HPAGE_PMD_NR)
+		hi = s->first + HPAGE_PMD_NR;
+	if (lo >= hi)
 		return 0;
-	head = compound_head(pfn_to_page(pte_pfn(v)));
-	if (!PageHead(head) || head == ds->refused || folio_entire_mapcount(head))
-		return 0;
-	maps = folio_mapcount(head);
-	if (maps >= (int)HPAGE_PMD_NR)
-		return 0;
-	zeroed = split_folio_pte(walk, pte, addr, head);
-	if (zeroed < 0) {
-		ds->refused = head;	/* its other pages need not ask again */
-		return 0;
+	if (s->nr_vmas == SPLIT_MAX_VMAS) {
+		s->overflow = true;
+		return 1;
 	}
-	/* split only when its references were its mappings: the rest went */
-	ds->freed += HPAGE_PMD_NR - (unsigned int)maps + (unsigned int)zeroed;
-	mm_stat_add(walk->mm, MM_THP_DEFERRED_SPLIT, 1);
+	s->vmas[s->nr_vmas] = vma;
+	s->start[s->nr_vmas] = vma->vm_start + ((lo - pgoff) << PAGE_SHIFT);
+	s->end[s->nr_vmas] = vma->vm_start + ((hi - pgoff) << PAGE_SHIFT);
+	s->nr_vmas++;
 	return 0;
 }
 
-static const struct mm_walk_ops deferred_split_ops = {
-	.pte_entry = deferred_split_pte,
-	.pre_vma = change_walk_pre_vma,
-	.post_vma = change_walk_post_vma,
-};
+/*
+ * The PTE table mapping @addr of @mm, noted once; a PMD leaf of the folio
+ * there is split first, as try_to_migrate's TTU_SPLIT_HUGE_PMD.
+ * Locking: RCU and the anon_vma lock (which keep the upper tables) held.
+ * Return: false when there are more tables than room.
+ */
+static bool split_note_table(struct split_rmap *s, struct umm_mm *mm, uint64_t addr)
+{
+	pmd_t *pmd = pmd_off_lockless(mm, addr);
+	pmd_t v;
+
+	if (!pmd)
+		return true;
+	v = pmdp_get_lockless(pmd);
+	if (pmd_leaf(v) && pmd_pfn(v) == page_to_pfn(s->head)) {
+		split_huge_pmd(mm, pmd, addr);
+		v = pmdp_get_lockless(pmd);
+	}
+	if (pmd_none(v) || pmd_leaf(v))
+		return true;	/* nothing of ours, or not ours: the count tells */
+	for (int i = 0; i < s->nr_tables; i++)
+		if (s->t[i].pmd == pmd)
+			return true;
+	if (s->nr_tables == SPLIT_MAX_TABLES)
+		return false;
+	s->t[s->nr_tables++] = (struct split_table){ mm, pmd, v, addr & PMD_MASK };
+	return true;
+}
+
+static void split_unlock_tables(struct split_rmap *s, int nr)
+{
+	while (nr--)
+		spin_unlock(pte_lockptr(s->t[nr].mm, s->t[nr].pmd));
+}
+
+/*
+ * Lock every table noted: all but by trylock, as the tables of several
+ * mms have no order among themselves; one that is busy, or names another
+ * table by now, lets all go for another try. The PMD entry is read before
+ * its lock is used: the table it names lives until the RCU section ends.
+ * Locking: RCU and the anon_vma lock held.
+ */
+static bool split_lock_tables(struct split_rmap *s)
+{
+	for (int i = 0; i < s->nr_tables; i++) {
+		struct split_table *t = &s->t[i];
+		spinlock_t *ptl;
+
+		if (pmd_val(pmdp_get_lockless(t->pmd)) != pmd_val(t->pmdval)) {
+			split_unlock_tables(s, i);
+			return false;
+		}
+		ptl = ptlock_ptr(pmd_page(t->pmdval));
+		if (!spin_trylock(ptl)) {
+			split_unlock_tables(s, i);
+			return false;
+		}
+		if (pmd_val(pmdp_get(t->pmd)) != pmd_val(t->pmdval)) {
+			split_unlock_tables(s, i + 1);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * With every table locked: are the entries there all the folio's
+ * mappings, and those mappings (and @extra) all its references? Then no
+ * mapping, unmapping or pin can start until the locks go, and lockless
+ * walkers take no reference (the software TLB and populate read entries
+ * only), so the folio may be rewritten as small pages.
+ * Locking: every table of @s locked.
+ */
+static bool split_rmap_frozen(struct split_rmap *s, int extra, int *unmapped)
+{
+	struct page *head = s->head;
+	int maps = folio_mapcount(head), seen = 0;
+
+	if (!PageHead(head) || page_order(head) != HPAGE_PMD_ORDER ||
+	    folio_entire_mapcount(head) || page_maybe_dma_pinned(head))
+		return false;
+	/* acquire: as in split_folio_in_table */
+	if (__atomic_load_n(&head->refcount, __ATOMIC_ACQUIRE) != maps + extra)
+		return false;
+	for (int i = 0; i < s->nr_tables; i++) {
+		int n = folio_maps_in_table(pmd_pgtable_vaddr(s->t[i].pmdval), head);
+
+		if (n && s->only_mm && s->t[i].mm != s->only_mm)
+			return false;	/* shared with another mm */
+		seen += n;
+	}
+	if (seen != maps)
+		return false;	/* a mapping the walk did not find: not now */
+	*unmapped = 0;
+	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++)
+		*unmapped += !__atomic_load_n(&head[i].mapcount, __ATOMIC_RELAXED);
+	return true;
+}
+
+/* The zero-filled pages of every table given back. Locking: all locked. */
+static int split_rmap_zero(struct split_rmap *s, uint64_t first)
+{
+	int freed = 0;
+
+	for (int i = 0; i < s->nr_tables; i++) {
+		struct zero_scan zs = {
+			.mm = s->t[i].mm,
+			.tbl = pmd_pgtable_vaddr(s->t[i].pmdval),
+			.base = s->t[i].base,
+			.vmas = s->vmas,
+			.nr_vmas = s->nr_vmas,
+			.first = PTRS_PER_PTE,
+		};
+
+		freed += remap_zero_table(zs, first);
+	}
+	return freed;
+}
+
+static void split_rmap_notify(struct split_rmap *s, bool begin)
+{
+	for (int i = 0; i < s->nr_vmas; i++) {
+		struct umm_mm *mm = s->vmas[i]->vm_mm;
+		uint64_t start = s->start[i] & PMD_MASK;
+		uint64_t end = ALIGN_UP(s->end[i], PMD_SIZE);
+
+		if (begin)
+			mmu_notifier_invalidate_range_start(mm, start, end);
+		else
+			mmu_notifier_invalidate_range_end(mm, start, end);
+	}
+}
+
+/*
+ * One try: find the tables, lock them all, split if the folio is all
+ * there. Return: 1 split, 0 refused, -EAGAIN a table busy or changed.
+ * Locking: the anon_vma lock held; takes RCU and the tables' locks.
+ */
+static int split_rmap_try(struct split_rmap *s, int extra, uint64_t *freed)
+{
+	uint64_t first = page_to_pfn(s->head);
+	int unmapped, ret = 0;
+
+	rcu_read_lock();
+	s->nr_tables = 0;
+	for (int i = 0; i < s->nr_vmas; i++) {
+		struct umm_mm *mm = s->vmas[i]->vm_mm;
+
+		for (uint64_t a = s->start[i]; a < s->end[i]; a = (a & PMD_MASK) + PMD_SIZE) {
+			if (!split_note_table(s, mm, a))
+				goto out;
+		}
+	}
+	if (!split_lock_tables(s)) {
+		ret = -EAGAIN;
+		goto out;
+	}
+	if (split_rmap_frozen(s, extra, &unmapped)) {
+		folio_unqueue_deferred_split(s->head);
+		__split_folio(s->head, extra);
+		*freed = (uint64_t)unmapped + (uint64_t)split_rmap_zero(s, first);
+		ret = 1;
+	}
+	split_unlock_tables(s, s->nr_tables);
+out:
+	rcu_read_unlock();
+	return ret;
+}
+
+bool split_anon_folio(struct umm_mm *mm, struct page *head, int extra, bool mm_only,
+		      uint64_t *freed)
+{
+	struct split_rmap s = { .head = head, .only_mm = mm_only ? mm : NULL };
+	struct anon_vma *av;
+	int ret = -EAGAIN;
+
+	*freed = 0;
+	if (!PageHead(head) || page_order(head) != HPAGE_PMD_ORDER || !PageAnon(head) ||
+	    page_maybe_dma_pinned(head))
+		return false;
+	av = folio_lock_anon_vma_read(head);
+	if (!av)
+		return false;
+	s.first = head->index;
+	itree_for_each_overlap(&av->rb_root, s.first, s.first + HPAGE_PMD_NR - 1,
+			       split_rmap_one, &s);
+	if (!s.overflow) {
+		split_rmap_notify(&s, true);
+		for (int tries = 0; ret == -EAGAIN && tries < SPLIT_MAX_TRIES; tries++) {
+			if (tries)
+				cpu_relax();
+			ret = split_rmap_try(&s, extra, freed);
+		}
+		split_rmap_notify(&s, false);
+	}
+	anon_vma_unlock_read_put(av);
+	if (ret != 1)
+		return false;
+	mm_stat_add(mm, MM_THP_SPLIT_PAGE, 1);
+	return true;
+}
+
+/* ---- the deferred split queue ---- */
+
+/*
+ * The anonymous THPs partly mapped, of every mm (the kernel's ds_queue,
+ * without memcg): a folio joins when the last mapping of one of its pages
+ * goes while others stay, and leaves when it is split or freed.
+ */
+static struct {
+	spinlock_t lock;
+	struct list_head list;		/* page[2].deferred_list; lock */
+	unsigned long len;		/* lock; read locklessly as a hint */
+} ds_queue = { .list = LIST_HEAD_INIT(ds_queue.list) };
+
+static struct list_head *folio_deferred_list(struct page *head)
+{
+	return &head[2].deferred_list;
+}
+
+void deferred_split_folio(struct page *head)
+{
+	if (test_bit_page(PG_partially_mapped, head))
+		return;
+	spin_lock(&ds_queue.lock);
+	if (!test_bit_page(PG_partially_mapped, head)) {
+		set_bit_page(PG_partially_mapped, head);
+		list_add_tail(folio_deferred_list(head), &ds_queue.list);
+		ds_queue.len++;
+	}
+	spin_unlock(&ds_queue.lock);
+}
+
+void folio_unqueue_deferred_split(struct page *head)
+{
+	if (!test_bit_page(PG_partially_mapped, head))
+		return;
+	spin_lock(&ds_queue.lock);
+	if (test_bit_page(PG_partially_mapped, head)) {
+		list_del(folio_deferred_list(head));
+		clear_bit_page(PG_partially_mapped, head);
+		ds_queue.len--;
+	}
+	spin_unlock(&ds_queue.lock);
+}
+
+bool deferred_split_pending(void)
+{
+	return READ_ONCE(ds_queue.len) != 0;
+}
+
+/*
+ * The first queued folio whose last reference is not gone, off the queue
+ * and referenced; one being freed is left for the free to take off.
+ * Locking: takes the queue's lock.
+ */
+static struct page *deferred_split_pop(void)
+{
+	struct page *head = NULL;
+	unsigned long n;
+
+	spin_lock(&ds_queue.lock);
+	for (n = ds_queue.len; n; n--) {
+		struct page *p = list_first_entry(&ds_queue.list, struct page,
+						  deferred_list) - 2;
+
+		list_del(folio_deferred_list(p));
+		if (get_page_unless_zero(p)) {
+			clear_bit_page(PG_partially_mapped, p);
+			ds_queue.len--;
+			head = p;
+			break;
+		}
+		list_add_tail(folio_deferred_list(p), &ds_queue.list);
+	}
+	spin_unlock(&ds_queue.lock);
+	return head;
+}
 
 uint64_t deferred_split_scan(struct umm_mm *mm)
 {
-	struct deferred_split ds = { .cw.whole_blocks = true };
+	unsigned long budget = READ_ONCE(ds_queue.len);
+	uint64_t freed = 0;
+	struct page *head;
 
-	mmap_assert_locked(mm);
-	walk_page_range(mm, 0, mm->task_size, &deferred_split_ops, &ds);
-	return ds.freed;
+	while (budget-- && (head = deferred_split_pop())) {
+		uint64_t n;
+
+		if (split_anon_folio(mm, head, 1, false, &n)) {
+			freed += n;
+			mm_stat_add(mm, MM_THP_DEFERRED_SPLIT, 1);
+		} else if (folio_mapcount(head)) {
+			/* pinned, held or too widely mapped: it waits its turn */
+			deferred_split_folio(head);
+		}
+		put_page(head);
+	}
+	return freed;
 }
 
 bool thp_reclaim_once(struct umm_mm *mm, bool *tried)
 {
-	if (*tried || !READ_ONCE(mm->thp_seen))
+	if (*tried || !deferred_split_pending())
 		return false;
 	*tried = true;
 	return deferred_split_scan(mm);

@@ -111,11 +111,45 @@ int folio_maps_in_table(pte_t *ptep, struct page *head);
 int split_folio_pte(struct mm_walk *walk, pte_t *ptep, uint64_t addr, struct page *head);
 
 /*
- * deferred_split_scan - out of memory: split the mm's THPs that are
- * partly unmapped, giving their holes back (the kernel's deferred-split
- * shrinker, run on demand: umm keeps no queue).
- * Locking: mmap_lock held (read); takes each PTE table's lock.
- * Return: frames given back to the mm's quota.
+ * split_anon_folio - split the anonymous THP @head wherever it is mapped,
+ * in any mm, as the kernel's split_folio: its anon_vma's rmap finds each
+ * mapping, PMD leaves are split first, and the PTE tables that map it are
+ * all locked at once while it is rewritten - the locks stand in for the
+ * kernel's migration entries: a fault, a zap, a fork's copy or a pin of
+ * any of its pages waits for them, and entries keep their frames, so a
+ * lockless walker or a cached translation never meets a page half split.
+ * Refused when pinned, referenced by more than its mappings and @extra
+ * (the caller's own), mapped by more VMAs or tables than it can hold
+ * locked at once, while a table stays busy, or, with @mm_only, when an mm
+ * other than @mm maps it (madvise leaves a folio "maybe mapped shared"
+ * alone, as the kernel's madvise walks do). Pages left unmapped are
+ * freed, and those holding only zeroes (mapped once) become the zero
+ * page, as split_folio_pte's.
+ * Locking: no page-table, anon_vma or i_mmap lock held (mmap_lock may
+ *          be); takes the anon_vma lock (read), RCU, PMD and PTE locks.
+ * Return: whether it was split; *@freed frames given back.
+ */
+bool split_anon_folio(struct umm_mm *mm, struct page *head, int extra, bool mm_only,
+		      uint64_t *freed);
+
+/*
+ * folio_unqueue_deferred_split - @head leaves the deferred split queue,
+ * if on it: it is being split or freed.
+ * Locking: takes the queue's lock; no page-table lock needed.
+ */
+void folio_unqueue_deferred_split(struct page *head);
+
+/* Whether any THP is queued for the deferred split (a hint, no lock). */
+bool deferred_split_pending(void);
+
+/*
+ * deferred_split_scan - out of memory: split the partly mapped THPs on
+ * the deferred split queue, of every mm, giving their holes back (the
+ * kernel's deferred-split shrinker, run on demand). Counted in @mm's
+ * thp_split_page and thp_deferred_split_page, @mm being the one that
+ * ran out. A folio that cannot be split now stays queued.
+ * Locking: as split_anon_folio.
+ * Return: frames given back (to whichever quota they were charged).
  */
 uint64_t deferred_split_scan(struct umm_mm *mm);
 

@@ -1044,8 +1044,8 @@ static vm_fault_t __do_user_fault(struct umm_mm *mm, uint64_t addr, unsigned int
 }
 
 /*
- * Out of memory, with THPs about: split the partly unmapped ones, whose
- * holes are still charged, and fault once more if that gave frames back
+ * Out of memory, with THPs partly unmapped (of any mm): split them, their
+ * holes still charged, and fault once more if that gave frames back
  * (the kernel's deferred-split shrinker runs inside the allocator).
  */
 vm_fault_t do_user_fault(struct umm_mm *mm, uint64_t addr, unsigned int access,
@@ -1054,7 +1054,7 @@ vm_fault_t do_user_fault(struct umm_mm *mm, uint64_t addr, unsigned int access,
 	vm_fault_t fault = __do_user_fault(mm, addr, access, vma_refused);
 	uint64_t freed;
 
-	if (likely(!(fault & VM_FAULT_OOM)) || !READ_ONCE(mm->thp_seen))
+	if (likely(!(fault & VM_FAULT_OOM)) || !deferred_split_pending())
 		return fault;
 	mmap_read_lock(mm);
 	freed = deferred_split_scan(mm);

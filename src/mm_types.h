@@ -71,12 +71,23 @@ struct page {
 					   leaves (PMD lock, huge_memory.c) */
 	uint64_t index;			/* owner-defined: page offset */
 	union {
-		unsigned long private;	/* free block: its order */
-		spinlock_t ptl;		/* page-table page: the split lock */
-		int32_t pincount;	/* page[1] of a large folio: its pins
-					   (atomic; the kernel's _pincount) */
+		struct {
+			union {
+				unsigned long private;	/* free block: its order */
+				spinlock_t ptl;		/* page-table page: the split lock */
+				int32_t pincount;	/* page[1] of a large folio: its pins
+							   (atomic; the kernel's _pincount) */
+			};
+			struct frame_quota *quota;	/* charged on alloc, uncharged on free */
+		};
+		/*
+		 * page[2] of an anonymous THP on the deferred split queue
+		 * (PG_partially_mapped on the head): a tail's private and
+		 * quota mean nothing until the folio is split, which takes
+		 * it off first. The queue's lock (huge_memory.c).
+		 */
+		struct list_head deferred_list;
 	};
-	struct frame_quota *quota;	/* charged on alloc, uncharged on free */
 };
 
 _Static_assert(sizeof(struct page) <= 64, "struct page must stay within 64 bytes");
@@ -94,6 +105,7 @@ enum pageflags {
 	PG_uptodate,
 	PG_lazyfree,	/* anon, MADV_FREE'd: the kernel's !PG_swapbacked */
 	PG_anon_exclusive, /* page of a large anon folio owned by one mapping */
+	PG_partially_mapped, /* head of an anon THP on the deferred split queue */
 	__NR_PAGEFLAGS,
 };
 

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "page_alloc.h"
+#include "huge_memory.h"
 
 /*
  * Under ASan, free frames are poisoned: a reader that touches a frame after
@@ -1616,6 +1617,8 @@ static void free_pages_prepare(struct page *p, unsigned int order)
 	VM_BUG_ON(test_bit_page(PG_reserved, p));
 	VM_BUG_ON(PageTail(p));
 	if (test_bit_page(PG_head, p)) {
+		/* last reference gone: the deferred split can no longer take it */
+		folio_unqueue_deferred_split(p);
 		for (uint64_t i = 1; i < nr; i++) {
 			WRITE_ONCE(p[i].compound_head, 0);
 			WRITE_ONCE(p[i].flags, 0);	/* PG_anon_exclusive */

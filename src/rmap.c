@@ -430,13 +430,8 @@ static int anon_walk_one(struct itree_node *n, void *arg)
 	return !w->rmap_one(w->page, vma, addr, w->arg);
 }
 
-bool rmap_walk_anon(struct page *page,
-		    bool (*rmap_one)(struct page *page, struct vm_area_struct *vma,
-				     uint64_t addr, void *arg),
-		    void *arg)
+struct anon_vma *folio_lock_anon_vma_read(struct page *head)
 {
-	struct page *head = compound_head(page);
-	struct anon_walk w = { page, 0, rmap_one, arg };
 	unsigned long mapping;
 	struct anon_vma *av;
 
@@ -449,25 +444,45 @@ bool rmap_walk_anon(struct page *page,
 	rcu_read_lock();
 	if (!folio_mapcount(head)) {
 		rcu_read_unlock();
-		return false;
+		return NULL;
 	}
 	mapping = (unsigned long)READ_ONCE(head->mapping);
 	av = (struct anon_vma *)(mapping & ~PAGE_MAPPING_ANON);
 	if (!(mapping & PAGE_MAPPING_ANON) || !av || !get_anon_vma_not_zero(av)) {
 		rcu_read_unlock();
-		return false;
+		return NULL;
 	}
 	if (!folio_mapcount(head)) {
 		rcu_read_unlock();
 		put_anon_vma(av);
-		return false;
+		return NULL;
 	}
 	rcu_read_unlock();
 	down_read(&av->root->rwsem);
-	w.index = head->index + (uint64_t)(page - head);
-	itree_for_each_overlap(&av->rb_root, w.index, w.index, anon_walk_one, &w);
+	return av;
+}
+
+/* Locking: drops what folio_lock_anon_vma_read() took. */
+void anon_vma_unlock_read_put(struct anon_vma *av)
+{
 	up_read(&av->root->rwsem);
 	put_anon_vma(av);
+}
+
+bool rmap_walk_anon(struct page *page,
+		    bool (*rmap_one)(struct page *page, struct vm_area_struct *vma,
+				     uint64_t addr, void *arg),
+		    void *arg)
+{
+	struct page *head = compound_head(page);
+	struct anon_walk w = { page, 0, rmap_one, arg };
+	struct anon_vma *av = folio_lock_anon_vma_read(head);
+
+	if (!av)
+		return false;
+	w.index = head->index + (uint64_t)(page - head);
+	itree_for_each_overlap(&av->rb_root, w.index, w.index, anon_walk_one, &w);
+	anon_vma_unlock_read_put(av);
 	return true;
 }
 

@@ -184,15 +184,39 @@ static inline bool page_maybe_shared_anon(struct page *page)
 	return page_mapcount(page) > 1;
 }
 
-/* A PTE mapping @page is gone. */
+/*
+ * deferred_split_folio - queue the anonymous THP @head, some of whose
+ * pages no mapping maps any more while others are still mapped, for the
+ * split that gives its holes back under memory pressure (huge_memory.c).
+ * Locking: the lock of the table whose entry went held (the folio lives).
+ */
+void deferred_split_folio(struct page *head);
+
+/*
+ * A PTE mapping @page is gone. The last mapping of one page of an
+ * anonymous THP still mapped elsewhere (and by no PMD, which maps every
+ * page) makes it partly mapped, as the kernel's __folio_remove_rmap.
+ */
 static inline void page_remove_rmap_pte(struct page *page)
 {
 	struct page *head = compound_head(page);
+	bool gone = !__atomic_sub_fetch(&page->mapcount, 1, __ATOMIC_RELAXED);
 
-	__atomic_sub_fetch(&page->mapcount, 1, __ATOMIC_RELAXED);
-	if (PageHead(head))
-		__atomic_sub_fetch(&head[1].large_mapcount, 1, __ATOMIC_RELAXED);
+	if (!PageHead(head))
+		return;
+	if (__atomic_sub_fetch(&head[1].large_mapcount, 1, __ATOMIC_RELAXED) && gone &&
+	    !folio_entire_mapcount(head) && PageAnon(head))
+		deferred_split_folio(head);
 }
+
+/*
+ * folio_lock_anon_vma_read - the anon_vma of the mapped anonymous folio
+ * @head, referenced and with its root's rwsem held (read), as the
+ * kernel's folio_lock_anon_vma_read; NULL when it is no longer mapped.
+ * Locking: no page-table lock held; takes RCU, then the rwsem.
+ */
+struct anon_vma *folio_lock_anon_vma_read(struct page *head);
+void anon_vma_unlock_read_put(struct anon_vma *av);
 
 /*
  * vma_link_file / vma_unlink_file - add @vma to (remove it from) its

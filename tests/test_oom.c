@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "test.h"
+#include "test_proc.h"
 #include "mm.h"
 #include "pgtable.h"
 #include "page_alloc.h"
@@ -330,12 +331,93 @@ static void test_global_limit(void)
 	CHECK_EQ(after.pgtable_pages, before.pgtable_pages);
 }
 
+#define THP_BASE	0x40000000UL	/* 2 MiB aligned, far from BASE */
+#define HPG		(512 * PG)
+
+/*
+ * An mm with a THP at THP_BASE whose pages each hold their pattern, all
+ * but the last @keep pages unmapped again: a partly mapped folio, queued
+ * for the deferred split, its 2 MiB still charged.
+ */
+static struct umm_mm *partly_mapped_thp(unsigned keep)
+{
+	struct umm_mm *mm = umm_mm_create(NULL);
+
+	CHECK(mm);
+	if (!mm)
+		return NULL;
+	CHECK_EQ(umm_mmap(mm, THP_BASE, HPG, RW, ANON_FIXED, NULL, 0), THP_BASE);
+	CHECK_EQ(umm_madvise(mm, THP_BASE, HPG, MADV_HUGEPAGE), 0);
+	for (unsigned i = 0; i < 512; i++)
+		CHECK_EQ(write_page(mm, THP_BASE + i * PG, i), PG);
+	CHECK_EQ(umm_vmstat_value(mm, "thp_fault_alloc"), 1);
+	CHECK_EQ(umm_munmap(mm, THP_BASE, (512 - keep) * PG), 0);
+	return mm;
+}
+
+static bool thp_rest_intact(struct umm_mm *mm, unsigned keep)
+{
+	for (unsigned i = 512 - keep; i < 512; i++)
+		if (!page_intact(mm, THP_BASE + i * PG, i))
+			return false;
+	return true;
+}
+
+/* Limit the process to @room frames more than are in use now. */
+static void global_room(uint64_t room)
+{
+	struct page_alloc_stats st;
+
+	rcu_barrier();
+	page_alloc_get_stats(&st);
+	CHECK_EQ(page_alloc_set_limit((st.in_use_pages + room) * PG), 0);
+}
+
+/*
+ * Under the process-wide limit, the deferred split is global as the
+ * kernel's reclaim is: an mm that runs out splits another mm's partly
+ * mapped THP, whose holes give it room - before, only its own THPs were
+ * looked at, and the fault failed with the other's 2 MiB still charged.
+ */
+static void test_global_deferred_split(void)
+{
+	struct umm_mm *owner = partly_mapped_thp(16), *mm;
+	unsigned n;
+	int64_t err;
+
+	if (!owner)
+		return;
+	mm = umm_mm_create(NULL);
+	CHECK(mm);
+	if (!mm)
+		goto out;
+	CHECK_EQ(umm_mmap(mm, BASE, 512 * PG, RW, ANON_FIXED, NULL, 0), BASE);
+	global_room(40);
+	n = fill_until_oom(mm, BASE, 512, &err);
+	CHECK(n > 40);	/* the owner's 496 unmapped pages came back */
+	CHECK_EQ(umm_vmstat_value(mm, "thp_deferred_split_page"), 1);
+	CHECK_EQ(umm_vmstat_value(mm, "thp_split_page"), 1);
+	CHECK_EQ(umm_vmstat_value(owner, "thp_split_page"), 0);
+	page_alloc_set_limit(0);
+	CHECK(thp_rest_intact(owner, 16));
+	for (unsigned i = 0; i < n; i++)
+		if (!page_intact(mm, BASE + i * PG, i)) {
+			CHECK(0);
+			break;
+		}
+	umm_mm_destroy(mm);
+out:
+	page_alloc_set_limit(0);
+	umm_mm_destroy(owner);
+}
+
 int main(void)
 {
 	RUN(test_mm_limit);
 	RUN(test_pgtable_limit);
 	RUN(test_mremap_oom);
 	RUN(test_global_limit);
+	RUN(test_global_deferred_split);
 	page_alloc_set_limit(0);	/* whatever happened above */
 	return test_done();
 }

@@ -2410,6 +2410,51 @@ static void test_oom_deferred_split_tables(void)
 }
 
 /*
+ * The deferred split of a THP mapped by a parent and its fork's child,
+ * half of it moved to another PMD block first (four tables in two mms):
+ * the pages both unmapped make it partly mapped, so it is queued, and the
+ * parent's fault that runs out of memory splits it through rmap in both
+ * mms - before, only a folio all of whose mappings were in one table of
+ * the mm that ran out was split. The hole comes back to the parent's
+ * quota; every page keeps its data on both sides.
+ */
+static void test_oom_deferred_split_fork(void)
+{
+	struct umm_mm *child = NULL;
+	struct side us, kid;
+	long long frames;
+
+	if (!oom_thp_open(&us, 2 * M, 16))
+		return;
+	CHECK_EQ(move(&us, M, M, 8 * M), 8 * M);
+	CHECK_EQ(umm_fork(us.mm, &child), 0);
+	if (!child) {
+		side_close(&us);
+		return;
+	}
+	kid = us;
+	kid.mm = child;
+	/* the first quarter goes from both: partly mapped, 2 MiB still charged */
+	CHECK_EQ(unmap(&us, 0, M / 2), 0);
+	CHECK_EQ(unmap(&kid, 0, M / 2), 0);
+	frames = vmstat(us.mm, "nr_mm_frames");
+	CHECK(frames >= 512);
+	CHECK(fault_until_limit(&us) > M / 2);
+	CHECK_EQ(vmstat(us.mm, "thp_deferred_split_page"), 1);
+	CHECK_EQ(vmstat(us.mm, "thp_split_page"), 1);
+	CHECK(umm_has(&us, M / 2, M / 2, 16));
+	CHECK(umm_has(&us, 8 * M, M, 16));
+	CHECK(umm_has(&kid, M / 2, M / 2, 16));
+	CHECK(umm_has(&kid, 8 * M, M, 16));
+	/* written by the child now: its own copy, the parent's stays */
+	fill(&kid, 8 * M, P, 17);
+	CHECK(umm_has(&kid, 8 * M, P, 17));
+	CHECK(umm_has(&us, 8 * M, P, 16));
+	umm_mm_destroy(child);
+	side_close(&us);
+}
+
+/*
  * The deferred split of a THP half written gives back, besides its hole,
  * the pages that hold only zeroes (the zero page mapped there), so the
  * fault that ran out of memory gets more room than the hole alone.
@@ -2620,6 +2665,7 @@ int main(void)
 	RUN(test_oom_deferred_split_collapse);
 	RUN(test_oom_deferred_split_tables);
 	RUN(test_oom_deferred_split_zero);
+	RUN(test_oom_deferred_split_fork);
 	RUN(test_pin);
 	RUN(test_modes);
 	return test_done();
