@@ -268,14 +268,13 @@ static int dup_mmap(struct umm_mm *child, struct umm_mm *parent)
 	return 0;
 }
 
-__visible int umm_fork(struct umm_mm *parent, struct umm_mm **childp)
+/* One try of umm_fork. Locking: takes the parent's mmap_lock (write). */
+static int dup_mm(struct umm_mm *parent, struct umm_mm **childp)
 {
 	struct umm_opts o = { 0 };
 	struct umm_mm *child;
 	int err;
 
-	if (!parent || !childp)
-		return -EINVAL;
 	o.size = sizeof(o);
 	o.pgtable_levels = parent->pgtable_levels;
 	o.max_map_count = parent->max_map_count;
@@ -302,4 +301,31 @@ __visible int umm_fork(struct umm_mm *parent, struct umm_mm **childp)
 	}
 	*childp = child;
 	return 0;
+}
+
+/*
+ * Out of memory, the child goes, and the deferred split gives back the
+ * holes of partly mapped THPs (any mm's, as the kernel's reclaim inside
+ * the child's allocations would): worth one more fork if it freed any.
+ * Locking: no mmap_lock held.
+ */
+static bool fork_reclaim(struct umm_mm *parent, int err, bool *tried)
+{
+	if (err != -ENOMEM || *tried || !deferred_split_pending())
+		return false;
+	*tried = true;
+	return deferred_split_scan(parent);
+}
+
+__visible int umm_fork(struct umm_mm *parent, struct umm_mm **childp)
+{
+	bool tried = false;
+	int err;
+
+	if (!parent || !childp)
+		return -EINVAL;
+	do {
+		err = dup_mm(parent, childp);
+	} while (fork_reclaim(parent, err, &tried));
+	return err;
 }

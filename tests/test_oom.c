@@ -411,6 +411,29 @@ out:
 	umm_mm_destroy(owner);
 }
 
+/*
+ * A fork that runs out of frames under the process-wide limit splits the
+ * partly mapped THPs (the parent's own here) and tries once more, as the
+ * kernel's allocations reclaim before they fail - before, it failed.
+ */
+static void test_fork_deferred_split(void)
+{
+	struct umm_mm *parent = partly_mapped_thp(16), *child = NULL;
+
+	if (!parent)
+		return;
+	global_room(2);		/* less than a child's page tables */
+	CHECK_EQ(umm_fork(parent, &child), 0);
+	CHECK_EQ(umm_vmstat_value(parent, "thp_deferred_split_page"), 1);
+	page_alloc_set_limit(0);
+	CHECK(thp_rest_intact(parent, 16));
+	if (child) {
+		CHECK(thp_rest_intact(child, 16));
+		umm_mm_destroy(child);
+	}
+	umm_mm_destroy(parent);
+}
+
 int main(void)
 {
 	RUN(test_mm_limit);
@@ -418,6 +441,7 @@ int main(void)
 	RUN(test_mremap_oom);
 	RUN(test_global_limit);
 	RUN(test_global_deferred_split);
+	RUN(test_fork_deferred_split);
 	page_alloc_set_limit(0);	/* whatever happened above */
 	return test_done();
 }
