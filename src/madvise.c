@@ -229,10 +229,64 @@ static bool folio_whole_in_range(pte_t *pte, uint64_t addr, struct page *head,
 	return true;
 }
 
+#define SPLIT_LATER_REFUSED	8
+
+/*
+ * A THP that advice covers in part, found mapped through more than the
+ * table being walked: the walk stops there, and with no table locked
+ * split_anon_folio splits it through rmap before the walk resumes at its
+ * entry, as the kernel's madvise walks drop the PTE lock to split_folio.
+ * One that stays whole is not tried again by this call.
+ */
+struct split_later {
+	struct page *head;		/* referenced */
+	uint64_t addr;			/* where the walk resumes */
+	struct page *refused[SPLIT_LATER_REFUSED];
+	int nr_refused;
+};
+
+/*
+ * Note @head, which split_folio_pte refused, for a split through rmap.
+ * Locking: the PTE lock of @addr's entry held (@head stays mapped).
+ * Return: whether the walk should stop for it.
+ */
+static bool split_later_note(struct split_later *sl, struct page *head, uint64_t addr)
+{
+	if (!PageAnon(head) || page_maybe_dma_pinned(head) ||
+	    sl->nr_refused == SPLIT_LATER_REFUSED)
+		return false;
+	for (int i = 0; i < sl->nr_refused; i++)
+		if (sl->refused[i] == head)
+			return false;
+	get_page(head);
+	sl->head = head;
+	sl->addr = addr;
+	return true;
+}
+
+/*
+ * Split the folio noted, unless another mm maps it. Locking: mmap_lock
+ * held (read), no page-table lock.
+ * Return: whether a walk should resume (at sl->addr).
+ */
+static bool split_later_run(struct umm_mm *mm, struct split_later *sl)
+{
+	uint64_t freed;
+
+	if (!sl->head)
+		return false;
+	if (!split_anon_folio(mm, sl->head, 1, true, &freed))
+		sl->refused[sl->nr_refused++] = sl->head;
+	put_page(sl->head);
+	sl->head = NULL;
+	return true;
+}
+
 /* MADV_FREE's walk. */
 struct free_walk {
 	struct change_walk cw;		/* first: the walk's private data */
 	uint64_t skip_end;		/* the rest of a THP seen to whole */
+	struct split_later later;
 };
 
 /*
@@ -291,7 +345,7 @@ static int madvise_free_pte(pte_t *pte, uint64_t addr, uint64_t next,
 	}
 	if (PageHead(page)) {
 		if (split_folio_pte(walk, pte, addr, page) < 0)
-			return 0;
+			return split_later_note(&fw->later, page, addr);
 		v = ptep_get(pte);
 		if (pte_special(v))
 			return 0;
@@ -374,6 +428,7 @@ struct cold_walk {
 	struct page **evict;
 	size_t nr_evict, max_evict;
 	uint64_t skip_end;		/* the rest of a folio seen to whole */
+	struct split_later later;
 };
 
 /*
@@ -652,7 +707,7 @@ static int madvise_cold_pte(pte_t *pte, uint64_t addr, uint64_t next,
 	}
 	if (PageHead(head)) {
 		if (split_folio_pte(walk, pte, addr, head) < 0)
-			return 0;
+			return PageAnon(head) && split_later_note(&w->later, head, addr);
 		v = ptep_get(pte);	/* the zero page, maybe */
 		if (pte_special(v))
 			return 0;
@@ -985,7 +1040,10 @@ static int madvise_vma_behavior(struct vm_area_struct *vma, uint64_t start, uint
 	if (behavior == MADV_FREE) {
 		struct free_walk fw = { .cw.whole_blocks = true };
 
-		walk_page_range(mm, start, end, &madvise_free_ops, &fw);
+		do {
+			walk_page_range(mm, start, end, &madvise_free_ops, &fw);
+			start = fw.later.addr;
+		} while (split_later_run(mm, &fw.later));
 	}
 	if (behavior == MADV_COLD || behavior == MADV_PAGEOUT) {
 		struct cold_walk w = {
@@ -994,7 +1052,10 @@ static int madvise_vma_behavior(struct vm_area_struct *vma, uint64_t start, uint
 		};
 
 		w.file_ok = w.pageout && vma->vm_file && file_may_pageout(vma->vm_file);
-		walk_page_range(mm, start, end, &madvise_cold_ops, &w);
+		do {
+			walk_page_range(mm, start, end, &madvise_cold_ops, &w);
+			start = w.later.addr;
+		} while (split_later_run(mm, &w.later));
 		/* unmapped, and every TLB flushed: the clean ones may go */
 		for (size_t i = 0; i < w.nr_evict; i++) {
 			if (PageHead(w.evict[i]))

@@ -2251,6 +2251,96 @@ static void test_oom_fallback(void)
 }
 
 /*
+ * A THP whose second half mremap moved to another PMD block: one folio
+ * mapped through two PTE tables of one mm. Advice on part of it splits it
+ * there too (the kernel unmaps it to migration entries, splits, maps it
+ * back), where umm split only a folio all of whose mappings were in one
+ * table: MADV_FREE of part of the first THP, MADV_COLD then MADV_PAGEOUT
+ * of part of the second (lazily free before, so its pages go on both
+ * sides), compared with the host.
+ */
+static void test_split_two_tables(void)
+{
+	struct side host, us;
+	bool ok = two_thps(&host, &us) && !host_has_swap();
+
+	CHECK_EQ(move(&host, M, M, 8 * M), 8 * M);
+	CHECK_EQ(move(&us, M, M, 8 * M), 8 * M);
+	CHECK_EQ(move(&host, 3 * M, M, 12 * M), 12 * M);
+	CHECK_EQ(move(&us, 3 * M, M, 12 * M), 12 * M);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 2);
+	CHECK_EQ(vmstat(us.mm, "thp_split_page"), 0);
+	drain_host_lazyfree();
+	CHECK_EQ(madv(&host, 0, M / 2, MADV_FREE), 0);
+	CHECK_EQ(madv(&us, 0, M / 2, MADV_FREE), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_split_page"), 1);
+	CHECK_EQ(side_kb(&us, "LazyFree"), 512);
+	/* the second: lazily free, then part of it paged out */
+	CHECK_EQ(madv(&host, 2 * M, M, MADV_FREE), 0);
+	CHECK_EQ(madv(&us, 2 * M, M, MADV_FREE), 0);
+	CHECK_EQ(madv(&host, 12 * M, M, MADV_FREE), 0);
+	CHECK_EQ(madv(&us, 12 * M, M, MADV_FREE), 0);
+	drain_host_lazyfree();
+	CHECK_EQ(madv(&host, 2 * M + M / 2, M / 4, MADV_COLD), 0);
+	CHECK_EQ(madv(&us, 2 * M + M / 2, M / 4, MADV_COLD), 0);
+	CHECK_EQ(madv(&host, 2 * M, M / 4, MADV_PAGEOUT), 0);
+	CHECK_EQ(madv(&us, 2 * M, M / 4, MADV_PAGEOUT), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_split_page"), 2);
+	CHECK_EQ(side_kb(&us, "Rss"), 4096 - 256);
+	CHECK_EQ(side_kb(&us, "LazyFree"), 512 + 768 + 1024);
+	if (ok) {
+		__same_smaps(&host, &us, "THPs mapped through two tables, advised in part",
+			     REF_HOST_MORE);
+		same_pagemap(&host, &us);
+	}
+	/* read last: where the host maps no zero page, a read allocates one */
+	CHECK(umm_has(&us, 0, M, 2));
+	CHECK(umm_has(&us, 8 * M, M, 2));
+	CHECK(umm_zero(&us, 2 * M, M / 4));
+	CHECK(umm_has(&us, 2 * M + M / 4, 3 * M / 4, 2));
+	CHECK(umm_has(&us, 12 * M, M, 2));
+	if (ok) {
+		same_contents(&host, &us, 0, M);
+		same_contents(&host, &us, 8 * M, M);
+		same_contents(&host, &us, 2 * M, M);
+		same_contents(&host, &us, 12 * M, M);
+	}
+	close_pair(&host, &us);
+}
+
+/*
+ * A THP shared with a fork's child, part of it advised in the parent:
+ * left whole on both sides (the kernel's madvise walks skip a folio that
+ * may be mapped by another mm rather than split it), and its pages keep
+ * their data in both.
+ */
+static void test_split_shared_refused(void)
+{
+	struct side host, us;
+	bool ok = two_thps(&host, &us);
+	struct umm_mm *child;
+
+	CHECK_EQ(move(&host, M, M, 8 * M), 8 * M);
+	CHECK_EQ(move(&us, M, M, 8 * M), 8 * M);
+	CHECK_EQ(umm_fork(us.mm, &child), 0);
+	CHECK_EQ(madv(&us, 0, M / 2, MADV_FREE), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_split_page"), 0);
+	CHECK_EQ(side_kb(&us, "LazyFree"), 0);
+	CHECK(umm_has(&us, 0, M, 2));
+	CHECK(umm_has(&us, 8 * M, M, 2));
+	if (child) {
+		struct side kid = us;
+
+		kid.mm = child;
+		CHECK(umm_has(&kid, 0, M, 2));
+		CHECK(umm_has(&kid, 8 * M, M, 2));
+		umm_mm_destroy(child);
+	}
+	(void)ok;
+	close_pair(&host, &us);
+}
+
+/*
  * A THP at 0 in an mm limited to 3 MiB, its first @len bytes written with
  * @tag. Return: false (nothing to test) if the mm could not be made.
  */
@@ -2639,6 +2729,8 @@ int main(void)
 	RUN(test_madv_free_part);
 	RUN(test_madv_pageout);
 	RUN(test_madv_pageout_kept);
+	RUN(test_split_two_tables);
+	RUN(test_split_shared_refused);
 	RUN(test_split_zero_pages);
 	RUN(test_advice_whole_pte_mapped_fork);
 	RUN(test_advice_whole_pte_mapped);
