@@ -430,12 +430,28 @@ void split_huge_pmd_address(struct umm_mm *mm, uint64_t addr)
 /* ---- folio split ---- */
 
 /*
+ * folio_ref_freeze - take the folio's references from @expected to 0 in
+ * one step, as the kernel's, so that a lockless get_page_unless_zero()
+ * (the deferred split queue's) fails until __split_folio() stores the
+ * small pages' counts; a reference taken before makes the count differ
+ * and the split wait. Acquire: pairs with the release of the last
+ * reference dropped by an unmap or unpin, so that its counts are seen
+ * before they are rewritten.
+ */
+static bool folio_ref_freeze(struct page *head, int expected)
+{
+	return __atomic_compare_exchange_n(&head->refcount, &expected, 0, false,
+					   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+/*
  * Make the large folio @head 512 small pages. Each keeps its own
  * mappings, as many references as it has mappings (the head also the
  * caller's @extra), the folio's anon rmap and flags; the pages nothing
  * maps go back to the allocator. The folio left the deferred split queue.
  * Locking: the caller made sure nobody can map, unmap or reference the
- * folio meanwhile (split_folio_in_table, split_anon_folio).
+ * folio meanwhile (split_folio_in_table, split_anon_folio) and froze its
+ * references (folio_ref_freeze).
  */
 static void __split_folio(struct page *head, int extra)
 {
@@ -508,16 +524,12 @@ static bool split_folio_in_table(struct umm_mm *mm, pte_t *ptep, struct page *he
 		return false;
 	if (maps > (int)PTRS_PER_PTE)
 		return false;	/* more mappings than one table holds: no scan */
-	/*
-	 * Acquire: pairs with the release of the last reference dropped by
-	 * an unmap or unpin, so that its counts are seen before they are
-	 * rewritten below.
-	 */
-	if (__atomic_load_n(&head->refcount, __ATOMIC_ACQUIRE) != maps ||
-	    folio_entire_mapcount(head) || page_maybe_dma_pinned(head))
-		return false;	/* held by someone, PMD-mapped, or pinned */
+	if (folio_entire_mapcount(head) || page_maybe_dma_pinned(head))
+		return false;	/* PMD-mapped, or pinned */
 	if (folio_maps_in_table(ptep, head) != maps)
 		return false;	/* mapped elsewhere too */
+	if (!folio_ref_freeze(head, maps))
+		return false;	/* held by someone */
 	folio_unqueue_deferred_split(head);
 	__split_folio(head, 0);
 	mm_stat_add(mm, MM_THP_SPLIT_PAGE, 1);
@@ -861,9 +873,10 @@ static bool split_lock_tables(struct split_rmap *s)
 /*
  * With every table locked: are the entries there all the folio's
  * mappings, and those mappings (and @extra) all its references? Then no
- * mapping, unmapping or pin can start until the locks go, and lockless
- * walkers take no reference (the software TLB and populate read entries
- * only), so the folio may be rewritten as small pages.
+ * mapping, unmapping or pin can start until the locks go, the software
+ * TLB and populate read entries only, and the references are frozen
+ * against the one lockless taker (the deferred split queue's), so the
+ * folio may be rewritten as small pages.
  * Locking: every table of @s locked.
  */
 static bool split_rmap_frozen(struct split_rmap *s, int extra, int *unmapped)
@@ -874,9 +887,6 @@ static bool split_rmap_frozen(struct split_rmap *s, int extra, int *unmapped)
 	if (!PageHead(head) || page_order(head) != HPAGE_PMD_ORDER ||
 	    folio_entire_mapcount(head) || page_maybe_dma_pinned(head))
 		return false;
-	/* acquire: as in split_folio_in_table */
-	if (__atomic_load_n(&head->refcount, __ATOMIC_ACQUIRE) != maps + extra)
-		return false;
 	for (int i = 0; i < s->nr_tables; i++) {
 		int n = folio_maps_in_table(pmd_pgtable_vaddr(s->t[i].pmdval), head);
 
@@ -886,6 +896,8 @@ static bool split_rmap_frozen(struct split_rmap *s, int extra, int *unmapped)
 	}
 	if (seen != maps)
 		return false;	/* a mapping the walk did not find: not now */
+	if (!folio_ref_freeze(head, maps + extra))
+		return false;	/* held by someone */
 	*unmapped = 0;
 	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++)
 		*unmapped += !__atomic_load_n(&head[i].mapcount, __ATOMIC_RELAXED);
