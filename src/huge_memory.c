@@ -834,10 +834,14 @@ static bool split_note_table(struct split_rmap *s, struct umm_mm *mm, uint64_t a
 	return true;
 }
 
+/*
+ * The locks of the tables as found, not as the PMD entries name them now:
+ * a table that changed after its lock was taken is let go too.
+ */
 static void split_unlock_tables(struct split_rmap *s, int nr)
 {
 	while (nr--)
-		spin_unlock(pte_lockptr(s->t[nr].mm, s->t[nr].pmd));
+		spin_unlock(ptlock_ptr(pmd_page(s->t[nr].pmdval)));
 }
 
 /*
@@ -1017,7 +1021,7 @@ bool split_anon_folio(struct umm_mm *mm, struct page *head, int extra, bool mm_o
 static struct {
 	spinlock_t lock;
 	struct list_head list;		/* page[2].deferred_list; lock */
-	unsigned long len;		/* lock; read locklessly as a hint */
+	unsigned long len;		/* lock; read locklessly as a hint (hence written with WRITE_ONCE) */
 } ds_queue = { .list = LIST_HEAD_INIT(ds_queue.list) };
 
 static struct list_head *folio_deferred_list(struct page *head)
@@ -1033,7 +1037,7 @@ void deferred_split_folio(struct page *head)
 	if (!test_bit_page(PG_partially_mapped, head)) {
 		set_bit_page(PG_partially_mapped, head);
 		list_add_tail(folio_deferred_list(head), &ds_queue.list);
-		ds_queue.len++;
+		WRITE_ONCE(ds_queue.len, ds_queue.len + 1);
 	}
 	spin_unlock(&ds_queue.lock);
 }
@@ -1046,7 +1050,7 @@ void folio_unqueue_deferred_split(struct page *head)
 	if (test_bit_page(PG_partially_mapped, head)) {
 		list_del(folio_deferred_list(head));
 		clear_bit_page(PG_partially_mapped, head);
-		ds_queue.len--;
+		WRITE_ONCE(ds_queue.len, ds_queue.len - 1);
 	}
 	spin_unlock(&ds_queue.lock);
 }
@@ -1074,7 +1078,7 @@ static struct page *deferred_split_pop(void)
 		list_del(folio_deferred_list(p));
 		if (get_page_unless_zero(p)) {
 			clear_bit_page(PG_partially_mapped, p);
-			ds_queue.len--;
+			WRITE_ONCE(ds_queue.len, ds_queue.len - 1);
 			head = p;
 			break;
 		}
