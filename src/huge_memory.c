@@ -1061,11 +1061,12 @@ bool deferred_split_pending(void)
 }
 
 /*
- * The first queued folio whose last reference is not gone, off the queue
- * and referenced; one being freed is left for the free to take off.
+ * The first queued folio charged to @scope (NULL: to any quota) whose last
+ * reference is not gone, off the queue and referenced; one being freed is
+ * left for the free to take off, one of another quota for its own reclaim.
  * Locking: takes the queue's lock.
  */
-static struct page *deferred_split_pop(void)
+static struct page *deferred_split_pop(const struct frame_quota *scope)
 {
 	struct page *head = NULL;
 	unsigned long n;
@@ -1076,7 +1077,7 @@ static struct page *deferred_split_pop(void)
 						  deferred_list) - 2;
 
 		list_del(folio_deferred_list(p));
-		if (get_page_unless_zero(p)) {
+		if ((!scope || p->quota == scope) && get_page_unless_zero(p)) {
 			clear_bit_page(PG_partially_mapped, p);
 			WRITE_ONCE(ds_queue.len, ds_queue.len - 1);
 			head = p;
@@ -1090,11 +1091,12 @@ static struct page *deferred_split_pop(void)
 
 uint64_t deferred_split_scan(struct umm_mm *mm)
 {
+	const struct frame_quota *scope = alloc_failed_quota();
 	unsigned long budget = READ_ONCE(ds_queue.len);
 	uint64_t freed = 0;
 	struct page *head;
 
-	while (budget-- && (head = deferred_split_pop())) {
+	while (budget-- && (head = deferred_split_pop(scope))) {
 		uint64_t n;
 
 		if (split_anon_folio(mm, head, 1, false, &n)) {

@@ -144,8 +144,10 @@ bool deferred_split_pending(void);
 
 /*
  * deferred_split_scan - out of memory: split the partly mapped THPs on
- * the deferred split queue, of every mm, giving their holes back (the
- * kernel's deferred-split shrinker, run on demand). Counted in @mm's
+ * the deferred split queue, giving their holes back (the kernel's
+ * deferred-split shrinker, run on demand): those charged to the quota
+ * whose limit refused this thread (alloc_failed_quota: @mm's own, as a
+ * memory cgroup's), of every mm at the process-wide limit. Counted in @mm's
  * thp_split_page and thp_deferred_split_page, @mm being the one that
  * ran out. A folio that cannot be split now stays queued.
  * Locking: as split_anon_folio.

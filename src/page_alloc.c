@@ -185,6 +185,11 @@ static __thread struct per_thread_pages *this_pcp;
  * each thread's stock.
  */
 static struct frame_quota global_quota = { 0, QUOTA_UNLIMITED };
+/*
+ * The quota whose limit this thread's last charge met, if it was refused
+ * (NULL: none, or not known).
+ */
+static __thread const struct frame_quota *failed_quota;
 static uint64_t rcu_pending_pages;		/* atomic */
 static uint64_t pgtable_pages;			/* atomic */
 
@@ -241,12 +246,25 @@ static inline uint64_t quota_used_all(const struct frame_quota *q)
  */
 static bool charge_both(struct frame_quota *q, uint64_t nr)
 {
-	if (!quota_charge(q, nr))
+	if (!quota_charge(q, nr)) {
+		failed_quota = q;
 		return false;
-	if (quota_charge(&global_quota, nr))
+	}
+	if (quota_charge(&global_quota, nr)) {
+		failed_quota = NULL;
 		return true;
+	}
 	quota_uncharge(q, nr);
+	failed_quota = &global_quota;
 	return false;
+}
+
+const struct frame_quota *alloc_failed_quota(void)
+{
+	const struct frame_quota *q = failed_quota;
+
+	failed_quota = NULL;	/* told once: a later failure may be another's */
+	return q == &global_quota ? NULL : q;
 }
 
 static void uncharge_both(struct frame_quota *q, uint64_t nr)

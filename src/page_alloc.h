@@ -92,6 +92,18 @@ void release_pages(struct page **pages, size_t nr);
 void quota_orphan(struct frame_quota *q);
 
 /*
+ * alloc_failed_quota - the quota whose limit refused this thread's last
+ * failed charge: an mm's own (its phys_limit, as a memory cgroup's), or
+ * NULL for the process-wide limit, which every mm's frames count against
+ * (as the machine's memory), or when no charge was refused since the last
+ * call. Reclaim after an allocation failed frees what is charged to that
+ * quota: the kernel's memcg reclaim scans its group's deferred split
+ * queue, global reclaim every queue.
+ * Locking: none; this thread's own state.
+ */
+const struct frame_quota *alloc_failed_quota(void);
+
+/*
  * quota_drain - give back what threads charged ahead to @q (their charge
  * stocks): due before the memory of a quota that is not orphaned goes.
  * Locking: none of the allocator's locks held.
