@@ -492,11 +492,14 @@ static void pageout_file_pte(pte_t *pte, uint64_t addr, struct page *page,
 
 /*
  * Reclaim one page mapped by @pte alone, as try_to_unmap_one() treats a
- * page without swap backing: the entry is cleared first, so that a write
+ * page without swap backing: the entry is frozen first, so that a write
  * racing with us either set dirty before (and the page stays) or faults
- * after; and only the mapping may hold a reference. A lazily freeable
- * page that was written again, or is referenced (pinned), becomes an
- * ordinary anonymous page; a droppable one goes even when dirty.
+ * after, and waits for what we leave; and only the mapping may hold a
+ * reference. Frozen, not cleared: a write fault that met it empty mapped
+ * a new page over memory that stays, and failed at the mm's frame limit.
+ * A lazily freeable page that was written again, or is referenced
+ * (pinned), becomes an ordinary anonymous page; a droppable one goes even
+ * when dirty.
  * Locking: the PTE lock held.
  */
 static void pageout_pte(pte_t *pte, uint64_t addr, struct page *page,
@@ -504,7 +507,7 @@ static void pageout_pte(pte_t *pte, uint64_t addr, struct page *page,
 {
 	struct cold_walk *w = walk->private;
 	bool droppable = walk->vma->vm_flags & VM_DROPPABLE;
-	pte_t old = ptep_get_and_clear(pte);
+	pte_t old = ptep_freeze(pte);
 
 	/* pins, like mappings, come under the PTE lock: the count is stable */
 	if (page_count(page) != 1 ||
@@ -514,6 +517,7 @@ static void pageout_pte(pte_t *pte, uint64_t addr, struct page *page,
 			clear_bit_page(PG_lazyfree, page);
 		return;
 	}
+	pte_clear(pte);
 	page_remove_rmap_pte(page);
 	mm_stat_add(walk->mm, MM_ANONPAGES, -1);
 	change_walk_note(walk, addr);

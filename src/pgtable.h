@@ -181,6 +181,20 @@ static inline pte_t ptep_clear_flags(pte_t *ptep, uint64_t bits)
 	return __pte(__atomic_fetch_and(&ptep->pte, ~bits, __ATOMIC_SEQ_CST));
 }
 
+/*
+ * ptep_freeze - take the present bits of the entry away and return what it
+ * held, as pmdp_invalidate does a leaf's: a walker's compare-and-swap
+ * meanwhile fails, and one that reads it goes to the fault path, which
+ * waits for the PTE lock and finds what the holder left (the entry put
+ * back, or cleared). Not a hole: no fault maps a page over it.
+ * Locking: the PTE lock held until the entry is set again.
+ */
+static inline pte_t ptep_freeze(pte_t *ptep)
+{
+	return __pte(__atomic_fetch_and(&ptep->pte, ~(_PAGE_PRESENT | _PAGE_PROTNONE),
+					__ATOMIC_SEQ_CST));
+}
+
 static inline pmd_t pmdp_get_and_clear(pmd_t *pmdp)
 {
 	return __pmd(xchg(&pmdp->pmd, 0));

@@ -2,7 +2,9 @@
 /*
  * test_clear_bits_mt - write faults on mapped pages beside walks that
  * clear an entry's accessed or dirty bit (umm_clear_refs, MADV_COLD,
- * MADV_FREE), in an mm at its frame limit.
+ * MADV_FREE: test_write_beside_clear), or look at it and keep it
+ * (MADV_PAGEOUT of lazily freed pages written again:
+ * test_write_beside_pageout), in an mm at its frame limit.
  *
  * The pages stay mapped and writable all along, so every write fault on
  * them must succeed without a frame: it finds the entry and only sets its
@@ -72,13 +74,33 @@ static void *clearer(void *arg)
 	return NULL;
 }
 
-static void test_write_beside_clear(void)
+/*
+ * MADV_FREE, then every page written again (dirty: no longer free to
+ * drop), then MADV_PAGEOUT, which must keep them all.
+ */
+static void *pager(void *arg)
 {
-	void *(*const fns[])(void *) = { faulter, faulter, clearer };
+	(void)arg;
+	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
+		CHECK_EQ(umm_madvise(mm, BASE, NPAGES * PG, MADV_FREE), 0);
+		for (uint64_t a = BASE; a < BASE + NPAGES * PG; a += PG)
+			CHECK_EQ(umm_write(mm, a + 8, &a, sizeof(a)), sizeof(a));
+		CHECK_EQ(umm_madvise(mm, BASE, NPAGES * PG, MADV_PAGEOUT), 0);
+		__atomic_fetch_add(&walks, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/* Run @walker beside two faulters, every frame of the mm's limit in use. */
+static void write_beside(void *(*walker)(void *))
+{
+	void *(*const fns[])(void *) = { faulter, faulter, walker };
 	void *const args[] = { (void *)0, (void *)(NPAGES / 2 + 1), NULL };
 	struct umm_opts o = { .size = sizeof(o), .phys_limit = LIMIT };
 	uint64_t n, v = 1;
 
+	stop = false;
+	faults = failed = walks = 0;
 	mm = umm_mm_create(&o);
 	CHECK(mm);
 	if (!mm)
@@ -97,8 +119,19 @@ static void test_write_beside_clear(void)
 	umm_mm_destroy(mm);
 }
 
+static void test_write_beside_clear(void)
+{
+	write_beside(clearer);
+}
+
+static void test_write_beside_pageout(void)
+{
+	write_beside(pager);
+}
+
 int main(void)
 {
 	RUN(test_write_beside_clear);
+	RUN(test_write_beside_pageout);
 	return test_done();
 }
