@@ -637,12 +637,13 @@ static void pageout_anon_folio_whole(pte_t *pte, uint64_t addr, struct page *hea
 	if (folio_mapcount(head) != (int)HPAGE_PMD_NR)
 		return;
 	/*
-	 * Cleared first, so that a write racing with us either set dirty
-	 * before (and the folio stays) or faults after; a translation cached
-	 * for writing was cached dirty.
+	 * Frozen first, so that a write racing with us either set dirty
+	 * before (and the folio stays) or faults after and waits for what
+	 * we leave; a translation cached for writing was cached dirty. Not
+	 * cleared: see pageout_pte.
 	 */
 	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
-		old[i] = ptep_get_and_clear(pte + i);
+		old[i] = ptep_freeze(pte + i);
 		merged |= pte_val(old[i]) & bits;
 	}
 	if (merged & _PAGE_DIRTY)
@@ -650,8 +651,10 @@ static void pageout_anon_folio_whole(pte_t *pte, uint64_t addr, struct page *hea
 	/* pins, like mappings, come under the PTE lock: the count is stable */
 	if (page_count(head) == (int)HPAGE_PMD_NR && !page_maybe_dma_pinned(head) &&
 	    (droppable || !test_bit_page(PG_dirty, head))) {
-		for (unsigned int i = 0; i < HPAGE_PMD_NR; i++)
+		for (unsigned int i = 0; i < HPAGE_PMD_NR; i++) {
+			pte_clear(pte + i);
 			page_remove_rmap_pte(head + i);
+		}
 		mm_stat_add(walk->mm, MM_ANONPAGES, -(int64_t)HPAGE_PMD_NR);
 		change_walk_note(walk, addr);
 		change_walk_note(walk, addr + HPAGE_PMD_SIZE - PAGE_SIZE);

@@ -4,7 +4,8 @@
  * clear an entry's accessed or dirty bit (umm_clear_refs, MADV_COLD,
  * MADV_FREE: test_write_beside_clear), or look at it and keep it
  * (MADV_PAGEOUT of lazily freed pages written again:
- * test_write_beside_pageout), in an mm at its frame limit.
+ * test_write_beside_pageout, and of such a THP mapped by PTEs:
+ * test_write_beside_thp_pageout), in an mm at its frame limit.
  *
  * The pages stay mapped and writable all along, so every write fault on
  * them must succeed without a frame: it finds the entry and only sets its
@@ -16,6 +17,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <umm/umm.h>
 #include "test.h"
@@ -129,9 +131,81 @@ static void test_write_beside_pageout(void)
 	write_beside(pager);
 }
 
+#define HUGE	(2UL << 20)
+#define THP_BASE	0x7d0000000000UL
+#define THP_LIMIT	(HUGE + 32 * PG)
+
+static void *thp_faulter(void *arg)
+{
+	unsigned long k = (uintptr_t)arg;
+
+	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
+		int r = umm_fault(mm, THP_BASE + (k++ % 8) * 64 * PG, UMM_WRITE);
+
+		__atomic_fetch_add(&faults, 1, __ATOMIC_RELAXED);
+		if (r && __atomic_fetch_add(&failed, 1, __ATOMIC_RELAXED) < 3)
+			fprintf(stderr, "write to a mapped THP page beside pageout: %d\n", r);
+	}
+	return NULL;
+}
+
+/* As pager, for the whole THP: pageout sees its 512 entries at once. */
+static void *thp_pager(void *arg)
+{
+	uint64_t v = 1;
+
+	(void)arg;
+	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
+		CHECK_EQ(umm_madvise(mm, THP_BASE, HUGE, MADV_FREE), 0);
+		CHECK_EQ(umm_write(mm, THP_BASE + HUGE - 8, &v, sizeof(v)), sizeof(v));
+		CHECK_EQ(umm_madvise(mm, THP_BASE, HUGE, MADV_PAGEOUT), 0);
+		__atomic_fetch_add(&walks, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void test_write_beside_thp_pageout(void)
+{
+	void *(*const fns[])(void *) = { thp_faulter, thp_faulter, thp_pager };
+	void *const args[] = { (void *)0, (void *)3, NULL };
+	struct umm_opts o = { .size = sizeof(o), .phys_limit = THP_LIMIT };
+	static char data[HUGE];
+	uint64_t n, v = 1, pfn[2];
+
+	stop = false;
+	faults = failed = walks = 0;
+	mm = umm_mm_create(&o);
+	CHECK(mm);
+	if (!mm)
+		return;
+	CHECK_EQ(umm_mmap(mm, THP_BASE, 2 * HUGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0), THP_BASE);
+	CHECK_EQ(umm_madvise(mm, THP_BASE, HUGE, MADV_HUGEPAGE), 0);
+	memset(data, 0x5a, sizeof(data));
+	CHECK_EQ(umm_write(mm, THP_BASE, data, HUGE), (int64_t)HUGE);
+	/* mapped by PTEs from now on, the folio whole: its leaf split */
+	CHECK_EQ(umm_mprotect(mm, THP_BASE, PG, PROT_READ), 0);
+	CHECK_EQ(umm_mprotect(mm, THP_BASE, PG, PROT_READ | PROT_WRITE), 0);
+	CHECK_EQ(umm_pagemap(mm, THP_BASE, 1, &pfn[0]), 0);
+	CHECK_EQ(umm_pagemap(mm, THP_BASE + HUGE - PG, 1, &pfn[1]), 0);
+	CHECK_EQ((pfn[1] & ((1ULL << 55) - 1)) - (pfn[0] & ((1ULL << 55) - 1)),
+		 HUGE / PG - 1);
+	/* every frame the limit allows taken */
+	for (n = 0; n < HUGE / PG; n++)
+		if (umm_write(mm, THP_BASE + HUGE + n * PG, &v, sizeof(v)) != sizeof(v))
+			break;
+	CHECK(n > 0 && n < HUGE / PG);
+	stress_run(fns, args, ARRAY_SIZE(fns), 3, &stop);
+	printf("     %lu write faults beside %lu walks, %lu failed\n", faults, walks, failed);
+	CHECK(faults > 0 && walks > 0);
+	CHECK_EQ(failed, 0);
+	umm_mm_destroy(mm);
+}
+
 int main(void)
 {
 	RUN(test_write_beside_clear);
 	RUN(test_write_beside_pageout);
+	RUN(test_write_beside_thp_pageout);
 	return test_done();
 }
