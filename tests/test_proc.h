@@ -123,11 +123,14 @@ static inline bool host_maps_zero_page(void)
  * it before the MADV_FREE too: a page still in another CPU's batch of new
  * pages is not on the LRU yet, and the lazy-free batch passes over it
  * (test_pagemap showed LazyFree 0 once, on a loaded machine). The drain
- * runs on every CPU in turn, this thread pinned there: an munmap drains
- * the batches of the CPU it runs on (unmap_region's lru_add_drain), and a
- * batch stuck on the CPU the thread left was seen to keep LazyFree at 0
- * through every retry of settle_host (CI). mlock() is kept besides. As
- * raw system calls: the sanitizers make mlock() a no-op.
+ * runs on every CPU in turn, this thread pinned there: a MADV_FREE drains
+ * the batches of the CPU it runs on (madvise_free_single_vma's
+ * lru_add_drain, the mlock batch too), and a batch stuck on the CPU the
+ * thread left was seen to keep LazyFree at 0 through every retry of
+ * settle_host (CI). The munmap alone did not drain the mlock batch on
+ * 6.18: the munlock another process's munmap or exit queued stayed
+ * pending, the page still mlocked (/proc/kpageflags). mlock() is kept
+ * besides. As raw system calls: the sanitizers make mlock() a no-op.
  */
 static inline void drain_host_lazyfree(void)
 {
@@ -151,6 +154,7 @@ static inline void drain_host_lazyfree(void)
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p != -1) {
 			*(volatile char *)p = 1;
+			syscall(SYS_madvise, p, 4096, MADV_FREE);
 			syscall(SYS_munmap, p, 4096);
 		}
 	}
