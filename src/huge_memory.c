@@ -156,6 +156,7 @@ void map_anon_folio_pmd(struct vm_area_struct *vma, pmd_t *pmd, struct page *hea
 {
 	VM_BUG_ON(!pmd_none(pmdp_get(pmd)));
 	folio_add_new_anon_rmap_pmd(head, vma, haddr);
+	mlock_new_folio(head, vma);
 	pgtable_trans_huge_deposit(pmd, table);
 	mm_set_thp_seen(vma->vm_mm);
 	mm_stat_add(vma->vm_mm, MM_ANONPAGES, HPAGE_PMD_NR);
@@ -456,8 +457,10 @@ static bool folio_ref_freeze(struct page *head, int expected)
 static void __split_folio(struct page *head, int extra)
 {
 	const unsigned long keep = (1UL << PG_dirty) | (1UL << PG_lazyfree) |
-				   (1UL << PG_uptodate);
+				   (1UL << PG_uptodate) | (1UL << PG_mlocked);
 	unsigned long flags = READ_ONCE(head->flags) & keep;
+	/* the head keeps the mlock_count, the other pages count 0, as the kernel's */
+	unsigned long count = READ_ONCE(head->flags) & PG_MLOCK_COUNT_MASK;
 	void *mapping = head->mapping;
 	struct frame_quota *quota = head->quota;
 	uint64_t index = head->index;
@@ -480,7 +483,7 @@ static void __split_folio(struct page *head, int extra)
 		/* last: a reader that finds the page its own head sees it whole */
 		__atomic_store_n(&p->compound_head, 0, __ATOMIC_RELEASE);
 	}
-	WRITE_ONCE(head->flags, flags);		/* no PG_head, order 0 */
+	WRITE_ONCE(head->flags, flags | count);		/* no PG_head, order 0 */
 	/* the caller's own references stay on the page it names, the head */
 	__atomic_store_n(&head->refcount,
 			 __atomic_load_n(&head->mapcount, __ATOMIC_RELAXED) + extra,
@@ -538,8 +541,10 @@ static bool split_folio_in_table(struct umm_mm *mm, pte_t *ptep, struct page *he
 
 bool split_file_folio(struct address_space *mapping, struct page *head, int refs)
 {
-	const unsigned long keep = (1UL << PG_dirty) | (1UL << PG_uptodate);
+	const unsigned long keep = (1UL << PG_dirty) | (1UL << PG_uptodate) |
+				   (1UL << PG_mlocked);
 	unsigned long flags = READ_ONCE(head->flags) & keep;
+	unsigned long count = READ_ONCE(head->flags) & PG_MLOCK_COUNT_MASK;
 	int expected = refs;
 
 	if (!PageHead(head) || page_order(head) != HPAGE_PMD_ORDER ||
@@ -564,7 +569,7 @@ bool split_file_folio(struct address_space *mapping, struct page *head, int refs
 		/* its slot names it now (a store in place: no memory needed) */
 		xa_store(&mapping->i_pages, p->index, p, NULL);
 	}
-	WRITE_ONCE(head->flags, flags);
+	WRITE_ONCE(head->flags, flags | count);
 	/* its slot's and the caller's; release: the pages are seen whole */
 	__atomic_store_n(&head->refcount, refs - HPAGE_PMD_NR + 1, __ATOMIC_RELEASE);
 	return true;
@@ -1138,6 +1143,8 @@ pgtable_t zap_huge_pmd_locked(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr)
 		folio_mark_dirty_mapped(head);	/* as zap_pte_range's */
 	}
 	folio_remove_rmap_pmd(head);
+	if (tlb->munlock)
+		munlock_folio(head);
 	/* the mapping's reference, dropped once every TLB let go */
 	tlb_remove_page(tlb, head);
 	return deposit;

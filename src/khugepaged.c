@@ -158,7 +158,7 @@ static enum scan_result collapse_check_pte(pte_t *table, pte_t v,
 }
 
 /* Copy the block into @head, then drop its old entries. Locking: the table's lock. */
-static void collapse_copy_release(struct umm_mm *mm, pte_t *pte, struct page *head)
+static void collapse_copy_release(struct vm_area_struct *vma, pte_t *pte, struct page *head)
 {
 	int64_t old_rss = 0;
 
@@ -174,10 +174,12 @@ static void collapse_copy_release(struct umm_mm *mm, pte_t *pte, struct page *he
 		page = pfn_to_page(pte_pfn(v));
 		memcpy(dst, page_address(page), PAGE_SIZE);
 		page_remove_rmap_pte(page);
+		/* a page a fork's child shares outlives the collapse */
+		munlock_vma_folio(compound_head(page), vma);
 		put_page(page);		/* the mapping's reference */
 		old_rss++;
 	}
-	mm_stat_add(mm, MM_ANONPAGES, -old_rss);
+	mm_stat_add(vma->vm_mm, MM_ANONPAGES, -old_rss);
 }
 
 /*
@@ -232,7 +234,7 @@ static enum scan_result collapse_huge_page(struct vm_area_struct *vma, uint64_t 
 	for (unsigned int i = 0; i < HPAGE_PMD_NR && r == SCAN_SUCCEED; i++)
 		r = collapse_check_pte(pte, ptep_get(pte + i), cc);
 	if (r == SCAN_SUCCEED)
-		collapse_copy_release(mm, pte, head);
+		collapse_copy_release(vma, pte, head);
 	spin_unlock(ptl);
 	pml = pmd_lock(mm, pmd);
 	if (r == SCAN_SUCCEED) {

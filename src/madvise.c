@@ -290,6 +290,18 @@ struct free_walk {
 };
 
 /*
+ * folio_mark_lazyfree - the folio's data may go once its entries are clean:
+ * not an mlocked one, which another mm's VM_LOCKED VMA maps (the kernel
+ * passes over a folio on the unevictable list); its entries are made
+ * clean and old all the same. Locking: the PTE or PMD lock held.
+ */
+static void folio_mark_lazyfree(struct page *head)
+{
+	if (!folio_test_mlocked(head))
+		set_bit_page(PG_lazyfree, head);
+}
+
+/*
  * MADV_FREE of the anonymous THP @head, which the range maps whole from
  * @pte on: left whole, as madvise_free_pte_range leaves a large folio its
  * batch covers (only one the range maps in part is split): its entries
@@ -308,7 +320,7 @@ static void free_anon_folio_whole(pte_t *pte, uint64_t addr, struct page *head,
 	}
 	for (unsigned int i = 0; i < HPAGE_PMD_NR; i++, pte++, addr += PAGE_SIZE)
 		pte_clear_bits(pte, ptep_get(pte), _PAGE_ACCESSED | _PAGE_DIRTY, addr, walk);
-	set_bit_page(PG_lazyfree, head);
+	folio_mark_lazyfree(head);
 }
 
 /*
@@ -357,7 +369,7 @@ static int madvise_free_pte(pte_t *pte, uint64_t addr, uint64_t next,
 		clear_bit_page(PG_dirty, page);
 	}
 	pte_clear_bits(pte, v, _PAGE_ACCESSED | _PAGE_DIRTY, addr, walk);
-	set_bit_page(PG_lazyfree, page);
+	folio_mark_lazyfree(page);
 	return 0;
 }
 
@@ -389,7 +401,7 @@ static int madvise_free_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
 	}
 	clear_bit_page(PG_dirty, head);
 	leaf_clear_bits(pmd, v, _PAGE_ACCESSED | _PAGE_DIRTY, addr, next, walk);
-	set_bit_page(PG_lazyfree, head);
+	folio_mark_lazyfree(head);
 unlock:
 	spin_unlock(ptl);
 	return 0;
@@ -434,12 +446,15 @@ struct cold_walk {
 /*
  * Whether pageout may reclaim @head: an anonymous page whose data need no
  * swap, or a small file page (its data are the file's, clean or dirty:
- * it is unmapped, and dropped from the cache if clean).
+ * it is unmapped, and dropped from the cache if clean); never an mlocked
+ * one (the kernel's reclaim puts an unevictable folio back).
  */
 static bool pageout_droppable(struct mm_walk *walk, struct page *head)
 {
 	struct cold_walk *w = walk->private;
 
+	if (folio_test_mlocked(head))
+		return false;
 	if (!PageAnon(head))
 		return w->file_ok;
 	return (walk->vma->vm_flags & VM_DROPPABLE) || test_bit_page(PG_lazyfree, head);
@@ -699,7 +714,7 @@ static int madvise_cold_pte(pte_t *pte, uint64_t addr, uint64_t next,
 	if (w->pageout && !PageAnon(head) && !pageout_droppable(walk, head))
 		return 0;
 	if (PageHead(head)) {
-		if (addr < w->skip_end)
+		if (addr < w->skip_end || (w->pageout && folio_test_mlocked(head)))
 			return 0;	/* the rest of a THP seen to whole */
 		if (page == head && folio_whole_in_range(pte, addr, head, walk)) {
 			if (!w->pageout) {
@@ -778,6 +793,9 @@ static int madvise_cold_pmd(pmd_t *pmd, uint64_t addr, uint64_t next,
 		goto unlock;
 	head = pmd_page(v);
 	if (folio_mapcount(head) != 1)
+		goto unlock;
+	/* reclaim puts an unevictable folio back whole: no split either */
+	if (w->pageout && folio_test_mlocked(head))
 		goto unlock;
 	if (!PageAnon(head) && (w->pageout || next - addr != HPAGE_PMD_SIZE)) {
 		if (!w->pageout || w->file_ok)
@@ -1040,7 +1058,10 @@ static int madvise_vma_behavior(struct vm_area_struct *vma, uint64_t start, uint
 	}
 	if (behavior == MADV_DONTNEED || behavior == MADV_DONTNEED_LOCKED) {
 		/* tables emptied whole go too, as the host's PT_RECLAIM */
-		struct zap_details details = { .reclaim_pt = true };
+		struct zap_details details = {
+			.reclaim_pt = true,
+			.munlock = vma->vm_flags & VM_LOCKED,
+		};
 
 		zap_page_range_details(mm, start, end, &details);
 	}

@@ -49,7 +49,7 @@ static void zap_mark_dirty(struct page *head)
 }
 
 /* Return: 1 for an anonymous page (of this mm's RSS), else 0. */
-static int zap_frame(struct mmu_gather *tlb, pte_t old)
+static int zap_frame(struct mmu_gather *tlb, pte_t old, struct page **munlocked)
 {
 	uint64_t pfn = pte_pfn(old);
 	struct page *p;
@@ -62,6 +62,11 @@ static int zap_frame(struct mmu_gather *tlb, pte_t old)
 		return 0;
 	page_remove_rmap_pte(p);
 	p = compound_head(p);
+	/* a locked VMA's mapping counted once per run of a folio's entries */
+	if (tlb->munlock && p != *munlocked) {
+		munlock_folio(p);
+		*munlocked = p;
+	}
 	anon = PageAnon(p);
 	if (!anon && pte_dirty(old))
 		zap_mark_dirty(p);
@@ -101,6 +106,7 @@ static uint64_t zap_pte_range(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr,
 	uint64_t start_addr = addr;
 	spinlock_t *ptl;
 	pte_t *start, *pte = pte_offset_map_lock(tlb->mm, pmd, addr, &ptl);
+	struct page *munlocked = NULL;
 	bool changed = false;
 	int64_t rss = 0;
 
@@ -123,7 +129,7 @@ static uint64_t zap_pte_range(struct mmu_gather *tlb, pmd_t *pmd, uint64_t addr,
 		old = ptep_get_and_clear(pte);
 		changed = true;
 		if (pte_present(old) && !pte_special(old))
-			rss += zap_frame(tlb, old);
+			rss += zap_frame(tlb, old, &munlocked);
 	} while (pte++, addr += PAGE_SIZE, addr != end);
 	pte_unmap_unlock(start, ptl);
 	if (rss)
@@ -256,6 +262,7 @@ void zap_page_range_details(struct umm_mm *mm, uint64_t start, uint64_t end,
 
 	mmu_notifier_invalidate_range_start(mm, start, end);
 	tlb_gather_mmu(&tlb, mm);
+	tlb.munlock = details && details->munlock;
 	unmap_page_range(&tlb, start, end, details);
 	tlb_finish_mmu(&tlb);
 	mmu_notifier_invalidate_range_end(mm, start, end);
@@ -271,6 +278,18 @@ void unmap_range_pages(struct umm_mm *mm, uint64_t start, uint64_t end)
 	struct zap_details details = { .drop_markers = true };
 
 	zap_page_range_details(mm, start, end, &details);
+}
+
+void unmap_locked_vma(struct vm_area_struct *vma, uint64_t start, uint64_t end)
+{
+	struct zap_details details = { .drop_markers = true, .munlock = true };
+
+	if (!(vma->vm_flags & VM_LOCKED))
+		return;
+	start = start > vma->vm_start ? start : vma->vm_start;
+	end = end < vma->vm_end ? end : vma->vm_end;
+	if (start < end)
+		zap_page_range_details(vma->vm_mm, start, end, &details);
 }
 
 /* ---- faults ---- */
@@ -357,6 +376,7 @@ static vm_fault_t do_anonymous_page(struct vm_fault *vmf)
 	}
 	if (page) {
 		page_add_new_anon_rmap(page, vma, vmf->address);
+		mlock_new_folio(page, vma);
 		mm_stat_add(mm, MM_ANONPAGES, 1);
 	}
 	set_pte(vmf->pte, entry);
@@ -404,6 +424,7 @@ static vm_fault_t wp_page_copy(struct vm_fault *vmf, struct page *old)
 		goto out;
 	}
 	page_add_new_anon_rmap(new, vma, vmf->address);
+	mlock_new_folio(new, vma);
 	mm_stat_add(mm, MM_ANONPAGES, 1);
 	/*
 	 * No update_mmu_cache: the flush below moves the TLB generation, so
@@ -412,6 +433,8 @@ static vm_fault_t wp_page_copy(struct vm_fault *vmf, struct page *old)
 	set_pte(vmf->pte, mk_anon_pte(vma, new));
 	if (old) {
 		page_remove_rmap_pte(old);
+		/* the copy is the locked one now: a fork's child may free the old */
+		munlock_vma_folio(compound_head(old), vma);
 		if (PageAnon(compound_head(old)))
 			mm_stat_add(mm, MM_ANONPAGES, -1);
 	}
@@ -517,8 +540,10 @@ static bool finish_fault(struct vm_fault *vmf, struct page *cache, struct page *
 	}
 	if (page == cache) {
 		page_dup_rmap_pte(page);
+		mlock_vma_folio(compound_head(page), vmf->vma);
 	} else {
 		page_add_new_anon_rmap(page, vmf->vma, vmf->address);
+		mlock_new_folio(page, vmf->vma);
 		mm_stat_add(mm, MM_ANONPAGES, 1);
 	}
 	set_pte(vmf->pte, entry);
@@ -662,6 +687,7 @@ static void do_fault_around(struct vm_fault *vmf)
 			continue;
 		}
 		page_dup_rmap_pte(page);
+		mlock_vma_folio(compound_head(page), vma);
 		set_pte(pte, pte_mkyoung(pfn_pte(page_to_pfn(page), prot)));
 	}
 	pte_unmap_unlock(start, ptl);

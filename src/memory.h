@@ -48,12 +48,21 @@ void unmap_page_range(struct mmu_gather *tlb, uint64_t addr, uint64_t end,
  */
 void zap_page_range(struct umm_mm *mm, uint64_t start, uint64_t end);
 void unmap_range_pages(struct umm_mm *mm, uint64_t start, uint64_t end);
+/*
+ * unmap_locked_vma - unmap_range_pages() of the part of [start, end) that
+ * the VM_LOCKED @vma covers, its folios munlocked as their entries go (the
+ * kernel's rmap removal does it for a locked VMA): call it for each VMA
+ * going before unmap_range_pages() of the whole range. Nothing for a VMA
+ * not locked. Locking: as unmap_page_range.
+ */
+void unmap_locked_vma(struct vm_area_struct *vma, uint64_t start, uint64_t end);
 
 /* What a zap leaves alone (the kernel's zap_details). */
 struct zap_details {
 	bool skip_anon;		/* keep anonymous pages: a hole punch keeps COWs */
 	bool drop_markers;	/* the range is unmapped: its PTE markers go too */
 	bool reclaim_pt;	/* MADV_DONTNEED: PTE tables emptied whole go too */
+	bool munlock;		/* the range is a VM_LOCKED VMA's: munlock_folio */
 };
 
 /*

@@ -131,6 +131,9 @@ __visible void umm_mm_destroy(struct umm_mm *mm)
 	 * finds a page still mapped here relies on its anon_vma being alive.
 	 * vm_area_free() unlinks them below, before the tables go.
 	 */
+	vma_tree_iter_init(&it, &mm->mm_mt, 0);
+	while ((vma = vma_tree_iter_next(&it, NULL, NULL)))
+		unmap_locked_vma(vma, vma->vm_start, vma->vm_end);
 	unmap_range_pages(mm, 0, mm->task_size);
 	vma_tree_iter_init(&it, &mm->mm_mt, 0);
 	while ((vma = vma_tree_iter_next(&it, NULL, NULL)))

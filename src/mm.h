@@ -281,6 +281,51 @@ static inline bool vma_supports_mlock(unsigned long vm_flags)
 {
 	return !(vm_flags & (VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_HUGETLB | VM_DROPPABLE));
 }
+
+/*
+ * PG_mlocked (mlock.c): a folio that a VM_LOCKED VMA maps is mlocked, and
+ * counts such mappings in its mlock_count (mm_types.h), as the kernel's
+ * folio on the unevictable list does. The flag is what MADV_FREE and
+ * MADV_PAGEOUT of another, unlocked mapping of the folio test.
+ * mlock_folio - one more mapping of a VM_LOCKED VMA: mlocked, counted.
+ * munlock_folio - one fewer: the flag goes with the count's last one (or
+ *                 at once when the count is 0, as after a split).
+ * Locking: none of their own (one compare-and-swap of @head's flags);
+ *          callers hold the PTE or PMD lock of the mapping they count.
+ */
+void mlock_folio(struct page *head);
+void munlock_folio(struct page *head);
+
+static inline bool folio_test_mlocked(const struct page *head)
+{
+	return test_bit_page(PG_mlocked, head);
+}
+
+/*
+ * A small folio just mapped into @vma: mlocked if the VMA is locked, as
+ * the kernel's rmap does it for small folios only (a large one only by
+ * the mlock walk, when a VMA maps it whole). A new folio is mlocked
+ * whatever its size (the kernel's mlock_new_folio).
+ * Locking: the PTE (or PMD) lock of the new entry held.
+ */
+static inline void mlock_vma_folio(struct page *head, const struct vm_area_struct *vma)
+{
+	if ((READ_ONCE(vma->vm_flags) & VM_LOCKED) && !PageHead(head))
+		mlock_folio(head);
+}
+
+static inline void mlock_new_folio(struct page *head, const struct vm_area_struct *vma)
+{
+	if (READ_ONCE(vma->vm_flags) & VM_LOCKED)
+		mlock_folio(head);
+}
+
+/* A mapping of @vma's went: munlock_folio if it counted. Locking: as above. */
+static inline void munlock_vma_folio(struct page *head, const struct vm_area_struct *vma)
+{
+	if (READ_ONCE(vma->vm_flags) & VM_LOCKED)
+		munlock_folio(head);
+}
 int do_munmap(struct umm_mm *mm, uint64_t start, uint64_t len);
 /*
  * populate_vma_page_range - fault [start, end) of @vma in, as mlock and

@@ -52,7 +52,8 @@ uint64_t quota_used(const struct frame_quota *q);
  * (refcount > 0). Fields below say who may change them.
  */
 struct page {
-	unsigned long flags;		/* PG_* bits (atomic bitops) + order */
+	unsigned long flags;		/* PG_* bits (atomic bitops) + order, and a
+					   head's mlock_count (compare-and-swap) */
 	int32_t refcount;		/* atomic; 0 = free */
 	int32_t mapcount;		/* atomic; PTE maps of this page, 0 = none
 					   (the kernel uses -1); rmap.h */
@@ -106,11 +107,20 @@ enum pageflags {
 	PG_lazyfree,	/* anon, MADV_FREE'd: the kernel's !PG_swapbacked */
 	PG_anon_exclusive, /* page of a large anon folio owned by one mapping */
 	PG_partially_mapped, /* head of an anon THP on the deferred split queue */
+	PG_mlocked,	/* a VM_LOCKED VMA maps the folio: no lazy free, no reclaim */
 	__NR_PAGEFLAGS,
 };
 
 #define PG_ORDER_SHIFT	56	/* order of an allocated block, bits 56..61 */
 #define PG_ORDER_MASK	(0x3fUL << PG_ORDER_SHIFT)
+/*
+ * A folio head's mlock_count, bits 32..55: the kernel keeps it in the
+ * folio's lru field while the folio is on the unevictable list, under the
+ * lruvec lock. umm has no LRU: the count shares the flags word with
+ * PG_mlocked so that both change in one compare-and-swap (mlock.c).
+ */
+#define PG_MLOCK_COUNT_SHIFT	32
+#define PG_MLOCK_COUNT_MASK	(0xffffffUL << PG_MLOCK_COUNT_SHIFT)
 
 static inline bool test_bit_page(int nr, const struct page *p)
 {

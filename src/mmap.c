@@ -327,6 +327,8 @@ static int64_t mmap_region(struct umm_mm *mm, struct umm_file *file, uint64_t ad
 	if (!err && replaced) {
 		if (file)
 			down_write(&file->f_mapping->i_mmap_rwsem);
+		for (size_t i = 0; i < p.nr_dead; i++)
+			unmap_locked_vma(p.orig[i], addr, end);
 		unmap_range_pages(mm, addr, end);
 		if (file)
 			up_write(&file->f_mapping->i_mmap_rwsem);
@@ -553,6 +555,8 @@ int do_munmap(struct umm_mm *mm, uint64_t start, uint64_t len)
 	}
 	free_pgtables_bounds(mm, start, end, &floor, &ceiling);
 	/* Out of the tree: no new fault can reach the range now. */
+	for (size_t i = 0; i < p.nr_dead; i++)
+		unmap_locked_vma(p.orig[i], start, end);
 	unmap_range_pages(mm, start, end);
 	/* zapped: rmap walkers may stop finding the range, then it goes */
 	vma_plan_unlink_dead(&p);

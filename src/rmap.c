@@ -541,6 +541,8 @@ static int unmap_one(struct itree_node *n, void *arg)
 	struct vm_area_struct *vma = shared_vma(n);
 	struct zap_details details = {
 		.skip_anon = !a->even_cows,
+		/* without mmap_lock: mlock changes it under the VMA write lock */
+		.munlock = READ_ONCE(vma->vm_flags) & VM_LOCKED,
 	};
 	uint64_t start, end;
 

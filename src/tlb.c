@@ -247,6 +247,7 @@ void tlb_gather_mmu(struct mmu_gather *tlb, struct umm_mm *mm)
 	tlb->start = UINT64_MAX;
 	tlb->end = 0;
 	tlb->need_flush = false;
+	tlb->munlock = false;
 	tlb->nr = 0;
 }
 

@@ -148,6 +148,7 @@ struct mmu_gather {
 	struct umm_mm *mm;
 	uint64_t start, end;	/* range whose entries changed */
 	bool need_flush;
+	bool munlock;		/* a VM_LOCKED VMA's entries: zaps munlock */
 	size_t nr;
 	struct page *pages[MMU_GATHER_BATCH];
 };

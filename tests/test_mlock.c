@@ -668,6 +668,256 @@ static void test_droppable_mlockall(void)
 	in_child(droppable_future_steps);
 }
 
+/*
+ * ---- PG_mlocked: what one mm's mlock does to another's advice ----
+ *
+ * A fork's child shares its parent's pages; the one that has them in a
+ * VM_LOCKED VMA keeps them mlocked (on the host: unevictable, as
+ * /proc/kpageflags shows), and the other's MADV_FREE makes their entries
+ * clean and old but not the pages lazily freeable (smaps' LazyFree 0).
+ * The host's child is a process that runs the calls it is sent; its smaps
+ * are read from /proc/PID/smaps. umm's is umm_fork's mm.
+ */
+enum { C_MADVISE, C_MLOCK, C_MLOCK_ONFAULT, C_MUNLOCK, C_MPROTECT, C_WRITE, C_MUNMAP,
+       C_EXIT };
+
+struct cmd {
+	int op, arg;
+	uint64_t off, len;
+};
+
+struct fork_pair {
+	struct side host, us;		/* this process and umm's parent mm */
+	struct side uchild;		/* umm's child */
+	pid_t pid;			/* the host's child */
+	int to, from;
+};
+
+static int64_t run_cmd(struct side *s, const struct cmd *c)
+{
+	switch (c->op) {
+	case C_MADVISE:
+		return do_madvise(s, c->off, c->len, c->arg);
+	case C_MLOCK:
+		return do_mlock(s, c->off, c->len);
+	case C_MLOCK_ONFAULT:
+		return do_mlock2(s, c->off, c->len, MLOCK_ONFAULT);
+	case C_MUNLOCK:
+		return do_munlock(s, c->off, c->len);
+	case C_MPROTECT:
+		return do_mprotect(s, c->off, c->len, c->arg);
+	case C_WRITE:
+		do_write(s, c->off, (char)c->arg);
+		return 0;
+	case C_MUNMAP:
+		return do_munmap(s, c->off, c->len);
+	}
+	return -EINVAL;
+}
+
+/* The host's child: system calls only (no umm, no threads), then _exit. */
+static void serve(int in, int out, uint64_t base)
+{
+	struct side s = { .base = base };
+	struct cmd c;
+
+	while (read(in, &c, sizeof(c)) == (ssize_t)sizeof(c) && c.op != C_EXIT) {
+		int64_t r = run_cmd(&s, &c);
+
+		if (write(out, &r, sizeof(r)) != (ssize_t)sizeof(r))
+			break;
+	}
+	_exit(0);
+}
+
+static bool fork_both(struct fork_pair *fp)
+{
+	int to[2], from[2];
+
+	CHECK(pipe(to) == 0 && pipe(from) == 0);
+	fflush(NULL);
+	fp->pid = fork();
+	CHECK(fp->pid >= 0);
+	if (fp->pid == 0) {
+		close(to[1]);
+		close(from[0]);
+		serve(to[0], from[1], fp->host.base);
+	}
+	close(to[0]);
+	close(from[1]);
+	fp->to = to[1];
+	fp->from = from[0];
+	fp->uchild = (struct side){ .base = fp->us.base };
+	CHECK_EQ(umm_fork(fp->us.mm, &fp->uchild.mm), 0);
+	return fp->pid > 0 && fp->uchild.mm;
+}
+
+static void child_exit_both(struct fork_pair *fp)
+{
+	struct cmd c = { .op = C_EXIT };
+
+	if (!fp->pid)
+		return;
+	CHECK_EQ(write(fp->to, &c, sizeof(c)), (ssize_t)sizeof(c));
+	CHECK_EQ(waitpid(fp->pid, NULL, 0), fp->pid);
+	close(fp->to);
+	close(fp->from);
+	fp->pid = 0;
+	umm_mm_destroy(fp->uchild.mm);
+	fp->uchild.mm = NULL;
+}
+
+static int64_t host_child_cmd(struct fork_pair *fp, const struct cmd *c)
+{
+	int64_t r = -EPIPE;
+
+	if (write(fp->to, c, sizeof(*c)) != (ssize_t)sizeof(*c) ||
+	    read(fp->from, &r, sizeof(r)) != (ssize_t)sizeof(r))
+		return -EPIPE;
+	return r;
+}
+
+/* The same call in the parents (@child false) or the children. */
+static void both_cmd(struct fork_pair *fp, bool child, struct cmd c, const char *what)
+{
+	int64_t h = child ? host_child_cmd(fp, &c) : run_cmd(&fp->host, &c);
+	int64_t u = run_cmd(child ? &fp->uchild : &fp->us, &c);
+
+	same_ret(h, u, -5000, what);
+}
+
+/*
+ * Both windows' smaps, of the parents or of the children, but for
+ * Referenced: umm has no PG_referenced (README "Not yet"), which the
+ * host's mlock sets (its fault-in marks the folios accessed) and its
+ * MADV_FREE clears, but not on an mlocked folio, which it passes over.
+ */
+static bool fork_agree(struct fork_pair *fp, bool child, bool show, const char *what)
+{
+	char *h = smaps_window(NULL, child ? fp->pid : 0, fp->host.base, WIN, NULL);
+	char *u = smaps_window(child ? fp->uchild.mm : fp->us.mm, 0, fp->us.base, WIN, NULL);
+	bool ok = h && u && same_but_referenced(h, u);
+
+	if (!ok && show) {
+		printf("     %s's smaps differ (%s):\n", child ? "the child" : "the parent", what);
+		show_diff(h, u);
+	}
+	free(h);
+	free(u);
+	return ok;
+}
+
+/*
+ * MADV_FREE of [off, off + len) in the parents or the children, then both
+ * sides' smaps compared. The host marks pages through per-CPU batches and
+ * passes over a page off its LRU: drained around the advice, which is
+ * given again (it changes nothing the first one did) while they differ,
+ * as settle_host().
+ */
+static void free_and_compare(struct fork_pair *fp, bool child, uint64_t off, uint64_t len,
+			     const char *what)
+{
+	struct cmd c = { .op = C_MADVISE, .arg = MADV_FREE, .off = off, .len = len };
+
+	drain_host_lazyfree();
+	both_cmd(fp, child, c, what);
+	drain_host_lazyfree();
+	for (int i = 0; i < 4 && !fork_agree(fp, child, false, what); i++) {
+		printf("     note: the host passed pages over (%s): advised again\n", what);
+		if (child)
+			(void)host_child_cmd(fp, &c);
+		else
+			(void)run_cmd(&fp->host, &c);
+		drain_host_lazyfree();
+	}
+	CHECK(fork_agree(fp, child, true, what));
+	if (fp->pid)
+		CHECK(fork_agree(fp, !child, true, what));
+}
+
+static void fork_pair_open(struct fork_pair *fp, uint64_t npages, int lock_op)
+{
+	memset(fp, 0, sizeof(*fp));
+	open_pair(&fp->host, &fp->us);
+	CHECK_EQ(do_anon(&fp->host, 0, npages * P, RW), 0);
+	CHECK_EQ(do_anon(&fp->us, 0, npages * P, RW), 0);
+	for (uint64_t i = 0; i < npages; i++) {
+		do_write(&fp->host, i * P, 'm');
+		do_write(&fp->us, i * P, 'm');
+	}
+	if (lock_op >= 0)
+		both_cmd(fp, false, (struct cmd){ .op = lock_op, .len = npages * P }, "mlock");
+}
+
+static void fork_pair_close(struct fork_pair *fp)
+{
+	child_exit_both(fp);
+	close_pair(&fp->host, &fp->us);
+}
+
+/*
+ * The parent mlocks (or mlock2(MLOCK_ONFAULT)s, which mlocks what is
+ * there already) four written pages, then forks; the child's MADV_FREE
+ * leaves them as they are (LazyFree 0). Then the parent lets three of
+ * them go, each its own way, and the child's MADV_FREE makes those three
+ * lazily free: munlock of one, a write to one (the parent's copy is the
+ * locked one now, the child's old page is not), munmap of one.
+ */
+static void parent_locked_steps(int lock_op)
+{
+	struct fork_pair fp;
+
+	fork_pair_open(&fp, 4, lock_op);
+	if (!fork_both(&fp))
+		goto out;
+	free_and_compare(&fp, true, 0, 4 * P, "the child frees pages its parent mlocked");
+	both_cmd(&fp, false, (struct cmd){ .op = C_MUNLOCK, .off = P, .len = P }, "munlock");
+	both_cmd(&fp, false, (struct cmd){ .op = C_WRITE, .off = 2 * P, .arg = 'w' }, "write");
+	both_cmd(&fp, false, (struct cmd){ .op = C_MUNMAP, .off = 3 * P, .len = P }, "munmap");
+	free_and_compare(&fp, true, 0, 4 * P, "then the parent unlocked, wrote, unmapped");
+out:
+	fork_pair_close(&fp);
+}
+
+static void test_fork_parent_locked(void)
+{
+	parent_locked_steps(C_MLOCK);
+	parent_locked_steps(C_MLOCK_ONFAULT);
+}
+
+/*
+ * The child mlocks pages it shares with its parent: read-only, so that
+ * mlock's fault-in does not copy them (a writable private mapping gets
+ * the child its own pages). The parent's MADV_FREE leaves them; once the
+ * child munlocks half, or unmaps the rest, or exits, they are lazily freed.
+ */
+static void test_fork_child_locked(void)
+{
+	struct fork_pair fp;
+
+	for (int how = 0; how < 2; how++) {
+		fork_pair_open(&fp, 4, -1);
+		if (!fork_both(&fp))
+			goto next;
+		both_cmd(&fp, true, (struct cmd){ .op = C_MPROTECT, .len = 4 * P,
+						  .arg = PROT_READ }, "mprotect");
+		both_cmd(&fp, true, (struct cmd){ .op = C_MLOCK, .len = 4 * P }, "mlock");
+		free_and_compare(&fp, false, 0, 4 * P, "the parent frees pages its child mlocked");
+		both_cmd(&fp, true, (struct cmd){ .op = C_MUNLOCK, .len = 2 * P }, "munlock");
+		free_and_compare(&fp, false, 0, 4 * P, "then the child munlocked half");
+		if (how) {
+			child_exit_both(&fp);
+		} else {
+			both_cmd(&fp, true, (struct cmd){ .op = C_MUNMAP, .off = 2 * P,
+							  .len = 2 * P }, "munmap");
+		}
+		free_and_compare(&fp, false, 0, 4 * P,
+				 how ? "then the child exited" : "then the child unmapped the rest");
+next:
+		fork_pair_close(&fp);
+	}
+}
+
 /* ---- random sequences ---- */
 
 static uint64_t rnd(uint64_t *s)
@@ -798,6 +1048,8 @@ int main(void)
 	RUN(test_droppable_sealed);
 	RUN(test_droppable_mlockall);
 	RUN(test_mlockall);
+	RUN(test_fork_parent_locked);
+	RUN(test_fork_child_locked);
 	RUN(test_random);
 	return test_done();
 }

@@ -25,8 +25,8 @@
  * something or a THP allocation of the host failed (its counters moved),
  * or where the host mapped its zero page in a THP it split while its read
  * faults allocate (UMM_NO_ZERO_PAGE stands for both), makes the sequence
- * inconclusive, not failed. Sequences that fork do not mlock: umm keeps
- * no PG_mlocked (README "Not yet").
+ * inconclusive, not failed. Sequences that fork mlock too: a page one
+ * side has mlocked is not lazily freed by the other's MADV_FREE.
  *
  * UMM_SMAPS_SEQUENCES=N runs N sequences (default 24, about 4 s); UMM_SMAPS_SEED=S
  * replays sequence S alone, printing each call and both sides' smaps.
@@ -893,7 +893,6 @@ static bool seq_step(struct seq *s, const struct op *in)
 
 struct gen {
 	uint64_t rng;
-	bool no_lock;		/* a sequence with a fork: no mlock (README "Not yet") */
 	int npts;
 	uint64_t pts[128];
 };
@@ -1005,7 +1004,7 @@ static void gen_mmap(struct gen *g, struct op *op)
 		op->flags |= MAP_NORESERVE;
 	if (chance(g, 6))
 		op->flags |= MAP_POPULATE;
-	if (chance(g, 3) && !g->no_lock)
+	if (chance(g, 3))
 		op->flags |= MAP_LOCKED;
 }
 
@@ -1116,7 +1115,7 @@ static void gen_op(struct gen *g, struct seq *s, struct op *op, int index)
 		gen_mremap(g, op);
 	} else if (r < 58) {
 		gen_madvise(g, op);
-	} else if (r < 64 && !g->no_lock) {
+	} else if (r < 64) {
 		op->addr = gen_addr(g);
 		op->len = gen_len(g, op->addr);
 		op->kind = chance(g, 40) ? K_MUNLOCK : chance(g, 60) ? K_MLOCK : K_MLOCK2;
@@ -1173,11 +1172,6 @@ static bool seq_run(struct seq *s, uint64_t seed, bool verbose)
 		xrand(&g.rng);
 	n = 30 + (int)rnd(&g, 40);
 	fork_at = chance(&g, 75) ? 4 + (int)rnd(&g, (uint64_t)n - 8) : -1;
-	/*
-	 * umm keeps no PG_mlocked: a page another mm has mlocked is lazily
-	 * freed by MADV_FREE here, where the host passes it over (README).
-	 */
-	g.no_lock = fork_at >= 0;
 	for (int i = 0; i < n && !s->failed; i++) {
 		struct op op;
 
