@@ -146,8 +146,9 @@ struct vm_area_struct *lock_vma_under_rcu(struct umm_mm *mm, uint64_t addr);
  * mm_take_all_locks - hold every lock an invalidation of @mm's entries
  * runs under, so that none is in progress (mmu notifier registration).
  * Locking: mmap_lock held for write, kept until after mm_drop_all_locks().
+ * Return: 0, or -ENOMEM (nothing taken).
  */
-void mm_take_all_locks(struct umm_mm *mm);
+int mm_take_all_locks(struct umm_mm *mm);
 void mm_drop_all_locks(struct umm_mm *mm);
 
 

@@ -652,13 +652,16 @@ int mmap_insert_range(struct umm_mm *mm, const struct vma_desc *d)
 /*
  * mm_take_all_locks - shut out everything that can change @mm's entries,
  * for a new mmu notifier: every invalidation of @mm runs under its
- * mmap_lock, a VMA's lock (faults) or the i_mmap_rwsem of the file it
- * maps (truncation, khugepaged's retraction, writeback's cleaning), so
- * with all of them held none is half done. mm_all_locks_mutex orders two
- * callers' sets of i_mmap_rwsems, which may share files.
+ * mmap_lock, a VMA's lock (faults), the i_mmap_rwsem of the file it
+ * maps (truncation, khugepaged's retraction, writeback's cleaning) or the
+ * anon_vma lock of an anonymous folio's split through rmap, so with all
+ * of them held none is half done. mm_all_locks_mutex orders two callers'
+ * sets of i_mmap_rwsems and anon_vma locks, which may be shared.
  * Locking: mmap_lock held for write; takes mm_all_locks_mutex, write-locks
  * every VMA (until mmap_write_unlock) and takes each mapped file's
- * i_mmap_rwsem for write; mm_drop_all_locks() gives back the last two.
+ * i_mmap_rwsem and each anon_vma root's rwsem for write;
+ * mm_drop_all_locks() gives back all but the VMA locks.
+ * Return: 0, or -ENOMEM with nothing taken.
  */
 static pthread_mutex_t mm_all_locks_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t mm_all_locks_once = PTHREAD_ONCE_INIT;
@@ -685,11 +688,49 @@ static void mm_all_locks_init(void)
 	pthread_atfork(mm_all_locks_prepare, mm_all_locks_release, mm_all_locks_release);
 }
 
-void mm_take_all_locks(struct umm_mm *mm)
+static int root_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(struct anon_vma *const *)a;
+	uintptr_t y = (uintptr_t)*(struct anon_vma *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The anon_vma roots of @mm's VMAs, sorted by address (repeats kept), in
+ * a new array (*@nr entries) for free(), or NULL with -ENOMEM.
+ * Locking: mmap_lock held for write.
+ */
+static int mm_anon_roots(struct umm_mm *mm, struct anon_vma ***rootsp, size_t *nr)
 {
 	struct vm_area_struct *vma;
+	struct anon_vma **roots;
+	size_t n = 0;
+
+	for (vma = find_vma(mm, 0); vma; vma = vma_next_of(mm, vma))
+		n += !!vma->anon_vma;
+	roots = malloc((n ? n : 1) * sizeof(*roots));
+	if (!roots)
+		return -ENOMEM;
+	n = 0;
+	for (vma = find_vma(mm, 0); vma; vma = vma_next_of(mm, vma))
+		if (vma->anon_vma)
+			roots[n++] = vma->anon_vma->root;
+	qsort(roots, n, sizeof(*roots), root_cmp);
+	*rootsp = roots;
+	*nr = n;
+	return 0;
+}
+
+int mm_take_all_locks(struct umm_mm *mm)
+{
+	struct vm_area_struct *vma;
+	struct anon_vma **roots;
+	size_t nr;
 
 	mmap_assert_write_locked(mm);
+	if (mm_anon_roots(mm, &roots, &nr))
+		return -ENOMEM;
 	pthread_once(&mm_all_locks_once, mm_all_locks_init);
 	pthread_mutex_lock(&mm_all_locks_mutex);
 	/* every VMA first: the lock order puts i_mmap_rwsem inside them */
@@ -704,6 +745,21 @@ void mm_take_all_locks(struct umm_mm *mm)
 			m->mm_all_locks = true;
 		}
 	}
+	/*
+	 * Then each anon_vma family's root, once: an rmap walker from
+	 * another mm (split_anon_folio) tells this mm's notifiers about a
+	 * change with no lock of this mm but that one. In address order, so
+	 * that two callers (serialised by the mutex anyway) never nest two
+	 * roots both ways.
+	 */
+	for (size_t i = 0; i < nr; i++) {
+		if (!roots[i]->mm_all_locks) {
+			down_write(&roots[i]->rwsem);
+			roots[i]->mm_all_locks = true;
+		}
+	}
+	free(roots);
+	return 0;
 }
 
 void mm_drop_all_locks(struct umm_mm *mm)
@@ -717,6 +773,14 @@ void mm_drop_all_locks(struct umm_mm *mm)
 		if (m && m->mm_all_locks) {
 			m->mm_all_locks = false;
 			up_write(&m->i_mmap_rwsem);
+		}
+	}
+	for (vma = find_vma(mm, 0); vma; vma = vma_next_of(mm, vma)) {
+		struct anon_vma *root = vma->anon_vma ? vma->anon_vma->root : NULL;
+
+		if (root && root->mm_all_locks) {
+			root->mm_all_locks = false;
+			up_write(&root->rwsem);
 		}
 	}
 	pthread_mutex_unlock(&mm_all_locks_mutex);

@@ -55,7 +55,11 @@ __visible int umm_notifier_register(struct umm_mm *mm, const struct umm_notifier
 	n->ops = ops;
 	n->priv = priv;
 	mmap_write_lock(mm);
-	mm_take_all_locks(mm);
+	if (mm_take_all_locks(mm)) {
+		mmap_write_unlock(mm);
+		free(n);
+		return -ENOMEM;
+	}
 	n->next = mm->notifiers;
 	smp_store_release(&mm->notifiers, n);
 	mm_drop_all_locks(mm);

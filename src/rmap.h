@@ -33,6 +33,8 @@ struct anon_vma {
 	uint64_t num_active_vmas;
 	/* the root's: guards the trees of every anon_vma of its family */
 	struct rw_semaphore rwsem;
+	/* a root's: its rwsem held by mm_take_all_locks; mm_all_locks_mutex */
+	bool mm_all_locks;
 	struct itree_root rb_root;	/* anon_vma_chain.rb; root->rwsem */
 	struct rcu_head rcu;
 };

@@ -263,6 +263,44 @@ static bool child_block_same(struct umm_mm *child, int i)
 	return true;
 }
 
+/*
+ * A notifier registered on each child right after its fork, while the
+ * parent's threads split folios the child shares (and tell the child's
+ * notifiers): every end it sees must follow a start it saw.
+ */
+struct kid_notifier {
+	long depth;		/* atomic: starts seen less ends */
+	bool unbalanced;	/* an end with no start before it */
+};
+
+static void kid_start(void *priv, struct umm_mm *m, uint64_t start, uint64_t end)
+{
+	(void)m, (void)start, (void)end;
+	__atomic_fetch_add(&((struct kid_notifier *)priv)->depth, 1, __ATOMIC_RELAXED);
+}
+
+static void kid_end(void *priv, struct umm_mm *m, uint64_t start, uint64_t end)
+{
+	struct kid_notifier *kn = priv;
+
+	(void)m, (void)start, (void)end;
+	if (__atomic_sub_fetch(&kn->depth, 1, __ATOMIC_RELAXED) < 0)
+		__atomic_store_n(&kn->unbalanced, true, __ATOMIC_RELAXED);
+}
+
+static const struct umm_notifier_ops kid_ops = {
+	.invalidate_range_start = kid_start,
+	.invalidate_range_end = kid_end,
+};
+
+static struct kid_notifier kid_notifiers[2];
+
+static void kid_destroy(struct umm_mm *kid, struct kid_notifier *kn)
+{
+	umm_mm_destroy(kid);
+	CHECK(!__atomic_load_n(&kn->unbalanced, __ATOMIC_RELAXED));
+}
+
 static void *forker(void *arg)
 {
 	struct umm_mm *kids[2] = { NULL, NULL };
@@ -293,12 +331,14 @@ static void *forker(void *arg)
 			umm_madvise(child, page_addr(b, NPAGES / 2 + 7), 2 * P, MADV_COLD);
 		}
 		if (kids[n % 2])
-			umm_mm_destroy(kids[n % 2]);
+			kid_destroy(kids[n % 2], &kid_notifiers[n % 2]);
+		kid_notifiers[n % 2] = (struct kid_notifier){ 0 };
+		CHECK_EQ(umm_notifier_register(child, &kid_ops, &kid_notifiers[n % 2]), 0);
 		kids[n++ % 2] = child;
 	}
 	for (int k = 0; k < 2; k++)
 		if (kids[k])
-			umm_mm_destroy(kids[k]);
+			kid_destroy(kids[k], &kid_notifiers[k]);
 	return NULL;
 }
 
@@ -359,8 +399,64 @@ static void test_rmap_split_stress(void)
 	umm_mm_destroy(mm);
 }
 
+#define NREG	256
+
+static struct umm_mm *reg_mm;
+static struct kid_notifier reg_notifiers[NREG];
+static bool reg_stop;
+
+/* Advice on a shared THP in the parent: a split through rmap, refused. */
+static void *advise_shared(void *arg)
+{
+	uint64_t n = 0;
+
+	(void)arg;
+	while (!__atomic_load_n(&reg_stop, __ATOMIC_RELAXED))
+		CHECK_EQ(umm_madvise(mm, a_addr(0) + (n++ % 64) * P, 4 * P, MADV_COLD), 0);
+	return NULL;
+}
+
+/*
+ * Notifiers registered on a fork child while the parent's advice on a THP
+ * they share tells the child's notifiers about the split it tries (then
+ * refuses: another mm maps it): the registration must not fall between a
+ * start and its end, as mm_take_all_locks keeps out rmap walkers by
+ * taking the anon_vma locks, as the kernel's does.
+ */
+static void test_notifier_vs_rmap_split(void)
+{
+	struct umm_opts o = { .size = sizeof(o) };
+	pthread_t t;
+
+	mm = umm_mm_create(&o);
+	CHECK(mm);
+	if (!mm)
+		return;
+	pthread_rwlock_init(&block_lock[0], NULL);
+	rebuild(0, false);
+	CHECK_EQ(umm_fork(mm, &reg_mm), 0);
+	if (!reg_mm) {
+		umm_mm_destroy(mm);
+		return;
+	}
+	CHECK(!pthread_create(&t, NULL, advise_shared, NULL));
+	for (int k = 0; k < NREG; k++) {
+		CHECK_EQ(umm_notifier_register(reg_mm, &kid_ops, &reg_notifiers[k]), 0);
+		sched_yield();
+	}
+	__atomic_store_n(&reg_stop, true, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	for (int k = 0; k < NREG; k++) {
+		CHECK(!__atomic_load_n(&reg_notifiers[k].unbalanced, __ATOMIC_RELAXED));
+		CHECK_EQ(__atomic_load_n(&reg_notifiers[k].depth, __ATOMIC_RELAXED), 0);
+	}
+	umm_mm_destroy(reg_mm);
+	umm_mm_destroy(mm);
+}
+
 int main(void)
 {
+	RUN(test_notifier_vs_rmap_split);
 	RUN(test_rmap_split_stress);
 	return test_done();
 }
