@@ -4,7 +4,7 @@
  * contents against the host kernel, forks included.
  *
  * The same random calls (mmap, munmap, mprotect, mremap, madvise with THP,
- * lazy-free, cold, pageout and populate advice, mlock, munlock, writes,
+ * lazy-free, cold, pageout, populate and guard advice, mlock, munlock, writes,
  * reads, clear_refs) run in a 16 MiB window of this process, at fixed
  * addresses, and at the same addresses of an umm mm. After each call the
  * two results, the window's smaps blocks (header line with the inode
@@ -53,6 +53,7 @@
 #define MAX_OPS		96
 #define WMAX		(H + 64 * P)	/* longest write */
 #define PM_FLAGS	(~((1ull << 56) - 1))
+#define PM_GUARD	(1ull << 58)	/* a guard region's marker */
 
 enum kind {
 	K_MMAP, K_MUNMAP, K_MPROTECT, K_MREMAP, K_MADVISE, K_MLOCK, K_MLOCK2,
@@ -274,10 +275,15 @@ static int text_vmas(const char *text, uint64_t (*v)[2], bool *rd, int max)
 /*
  * Residency and contents of this process's window (the host's side: run
  * in the parent, or in the child for its own). Pages not resident are not
- * read: a read would fault them in.
+ * read: a read would fault them in; nor are guard pages, which mincore
+ * counts resident in shared memory (it looks the object's cache up) and
+ * whose load is SIGSEGV (umm_read's -EFAULT leaves them unread too).
  */
+static void host_pagemap(pid_t pid, uint64_t *out);
+
 static void host_contents(struct contents *c)
 {
+	static uint64_t pm[NPG];
 	static char text[1 << 16];
 	static uint64_t v[512][2];
 	static bool rd[512];
@@ -293,6 +299,7 @@ static void host_contents(struct contents *c)
 	close(fd);
 	text[len] = 0;
 	n = text_vmas(text, v, rd, 512);
+	host_pagemap(0, pm);
 	for (int i = 0; i < n; i++) {
 		uint64_t first = (v[i][0] - win) / P;
 
@@ -302,7 +309,7 @@ static void host_contents(struct contents *c)
 			uint64_t pg = (a - win) / P;
 
 			c->res[pg] &= 1;
-			if (c->res[pg])
+			if (c->res[pg] && !(pm[pg] & PM_GUARD))
 				c->hash[pg] = page_hash((const unsigned char *)(uintptr_t)a);
 		}
 		for (uint64_t a = v[i][0]; a < v[i][1]; a += P)
@@ -568,6 +575,8 @@ static const char *advice_name(int a)
 	case MADV_WIPEONFORK: return "WIPEONFORK";
 	case MADV_KEEPONFORK: return "KEEPONFORK";
 	case MADV_DONTNEED_LOCKED: return "DONTNEED_LOCKED";
+	case MADV_GUARD_INSTALL: return "GUARD_INSTALL";
+	case MADV_GUARD_REMOVE: return "GUARD_REMOVE";
 	}
 	return "?";
 }
@@ -1045,7 +1054,8 @@ static void gen_madvise(struct gen *g, struct op *op)
 		MADV_PAGEOUT, MADV_PAGEOUT, MADV_POPULATE_READ, MADV_POPULATE_READ,
 		MADV_POPULATE_WRITE, MADV_POPULATE_WRITE, MADV_WILLNEED,
 		MADV_COLLAPSE, MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK,
-		MADV_KEEPONFORK, MADV_DONTNEED_LOCKED,
+		MADV_KEEPONFORK, MADV_DONTNEED_LOCKED, MADV_GUARD_INSTALL,
+		MADV_GUARD_INSTALL, MADV_GUARD_REMOVE,
 	};
 
 	op->kind = K_MADVISE;
