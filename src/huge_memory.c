@@ -812,9 +812,12 @@ static int split_rmap_one(struct itree_node *n, void *arg)
 
 /*
  * The PTE table mapping @addr of @mm, noted once; a PMD leaf of the folio
- * there is split first, as try_to_migrate's TTU_SPLIT_HUGE_PMD.
+ * there is split first, as try_to_migrate's TTU_SPLIT_HUGE_PMD, but not
+ * another mm's when only @s->only_mm's may be (madvise's split): that
+ * folio is shared, and stays whole with its leaf.
  * Locking: RCU and the anon_vma lock (which keep the upper tables) held.
- * Return: false when there are more tables than room.
+ * Return: false when there are more tables than room, or the folio is
+ *         shared with an mm that must not be touched.
  */
 static bool split_note_table(struct split_rmap *s, struct umm_mm *mm, uint64_t addr)
 {
@@ -825,6 +828,8 @@ static bool split_note_table(struct split_rmap *s, struct umm_mm *mm, uint64_t a
 		return true;
 	v = pmdp_get_lockless(pmd);
 	if (pmd_leaf(v) && pmd_pfn(v) == page_to_pfn(s->head)) {
+		if (s->only_mm && mm != s->only_mm)
+			return false;
 		split_huge_pmd(mm, pmd, addr);
 		v = pmdp_get_lockless(pmd);
 	}

@@ -2341,6 +2341,40 @@ static void test_split_shared_refused(void)
 }
 
 /*
+ * A fork child's MADV_PAGEOUT of part of a THP it maps by PTEs (its own
+ * mprotect split its leaf) while the parent still maps the THP with a
+ * leaf: the folio is shared, so the child's advice splits nothing, and
+ * the parent's leaf stays (the host: AnonHugePages 2048 kB per THP in the
+ * parent). A split through rmap restricted to the advising mm split the
+ * parent's leaf before it found the folio shared.
+ */
+static void test_pageout_shared_leaf_kept(void)
+{
+	struct side host, us;
+	struct umm_mm *child = NULL;
+
+	two_thps(&host, &us);
+	CHECK_EQ(umm_fork(us.mm, &child), 0);
+	if (child) {
+		CHECK_EQ(umm_mprotect(child, us.base, 15 * P, PROT_READ), 0);
+		CHECK_EQ(umm_madvise(child, us.base + 0x13000, 15 * P, MADV_PAGEOUT), 0);
+		CHECK_EQ(umm_madvise(child, us.base + 2 * M - 16 * P, 8 * P, MADV_COLD), 0);
+	}
+	CHECK_EQ(side_kb(&us, "AnonHugePages"), 4096);
+	CHECK_EQ(vmstat(us.mm, "thp_split_pmd"), 0);
+	CHECK_EQ(vmstat(us.mm, "thp_split_page"), 0);
+	CHECK(umm_has(&us, 0, 4 * M, 2));
+	if (child) {
+		struct side kid = us;
+
+		kid.mm = child;
+		CHECK(umm_has(&kid, 0, 4 * M, 2));
+		umm_mm_destroy(child);
+	}
+	close_pair(&host, &us);
+}
+
+/*
  * A THP at 0 in an mm limited to 3 MiB, its first @len bytes written with
  * @tag. Return: false (nothing to test) if the mm could not be made.
  */
@@ -2730,6 +2764,7 @@ int main(void)
 	RUN(test_madv_pageout);
 	RUN(test_madv_pageout_kept);
 	RUN(test_split_two_tables);
+	RUN(test_pageout_shared_leaf_kept);
 	RUN(test_split_shared_refused);
 	RUN(test_split_zero_pages);
 	RUN(test_advice_whole_pte_mapped_fork);
