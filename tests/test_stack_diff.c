@@ -42,6 +42,7 @@
 #include <unistd.h>
 #include <umm/umm.h>
 #include "test.h"
+#include "test_mapcall.h"
 #include "test_proc.h"
 #include "uapi_mman.h"
 
@@ -90,11 +91,6 @@ static unsigned long ref_notes;
 
 /* ---- the calls, on either side ---- */
 
-static int64_t sys_ret(long r)
-{
-	return r == -1 ? -errno : r;
-}
-
 static sigjmp_buf access_env;
 
 static void access_fault(int sig)
@@ -134,28 +130,32 @@ static int64_t host_gup_write(const struct op *op)
 	return n < 0 ? -errno : n;
 }
 
+/* The mapping call @op makes, if it is one (@c filled in). */
+static bool op_mapcall(const struct op *op, struct mapcall *c)
+{
+	static const int mc[] = {
+		[K_MMAP] = MC_MMAP, [K_MMAP_HINT] = MC_MMAP, [K_MUNMAP] = MC_MUNMAP,
+		[K_MPROTECT] = MC_MPROTECT, [K_MREMAP] = MC_MREMAP,
+		[K_MADVISE] = MC_MADVISE, [K_MLOCK] = MC_MLOCK,
+		[K_MLOCK2] = MC_MLOCK2, [K_MUNLOCK] = MC_MUNLOCK,
+		[K_LOAD] = -1, [K_STORE] = -1, [K_GUP_WRITE] = -1,
+	};
+
+	if (mc[op->kind] < 0)
+		return false;
+	*c = (struct mapcall){ (enum mapcall_kind)mc[op->kind], op->addr, op->len,
+			       op->new_len, op->new_addr, op->prot, op->flags,
+			       op->advice };
+	return true;
+}
+
 static int64_t host_exec(const struct op *op)
 {
+	struct mapcall c;
+
+	if (op_mapcall(op, &c))
+		return host_mapcall(&c);
 	switch (op->kind) {
-	case K_MMAP:
-	case K_MMAP_HINT:
-		return sys_ret(syscall(SYS_mmap, op->addr, op->len, op->prot,
-				       op->flags, -1, 0));
-	case K_MUNMAP:
-		return sys_ret(syscall(SYS_munmap, op->addr, op->len));
-	case K_MPROTECT:
-		return sys_ret(syscall(SYS_mprotect, op->addr, op->len, op->prot));
-	case K_MREMAP:
-		return sys_ret(syscall(SYS_mremap, op->addr, op->len, op->new_len,
-				       op->flags, op->new_addr));
-	case K_MADVISE:
-		return sys_ret(syscall(SYS_madvise, op->addr, op->len, op->advice));
-	case K_MLOCK:
-		return sys_ret(syscall(SYS_mlock, op->addr, op->len));
-	case K_MLOCK2:
-		return sys_ret(syscall(SYS_mlock2, op->addr, op->len, op->flags));
-	case K_MUNLOCK:
-		return sys_ret(syscall(SYS_munlock, op->addr, op->len));
 	case K_LOAD:
 	case K_STORE:
 		return host_access(op);
@@ -177,25 +177,11 @@ static int64_t umm_store(struct umm_mm *mm, const struct op *op)
 
 static int64_t umm_exec(struct umm_mm *mm, const struct op *op)
 {
+	struct mapcall c;
+
+	if (op_mapcall(op, &c))
+		return umm_mapcall(mm, &c);
 	switch (op->kind) {
-	case K_MMAP:
-	case K_MMAP_HINT:
-		return umm_mmap(mm, op->addr, op->len, op->prot, op->flags, NULL, 0);
-	case K_MUNMAP:
-		return umm_munmap(mm, op->addr, op->len);
-	case K_MPROTECT:
-		return umm_mprotect(mm, op->addr, op->len, op->prot);
-	case K_MREMAP:
-		return umm_mremap(mm, op->addr, op->len, op->new_len, op->flags,
-				  op->new_addr);
-	case K_MADVISE:
-		return umm_madvise(mm, op->addr, op->len, op->advice);
-	case K_MLOCK:
-		return umm_mlock(mm, op->addr, op->len);
-	case K_MLOCK2:
-		return umm_mlock2(mm, op->addr, op->len, (unsigned)op->flags);
-	case K_MUNLOCK:
-		return umm_munlock(mm, op->addr, op->len);
 	case K_LOAD:
 		return umm_fault(mm, op->addr, UMM_READ);
 	case K_STORE:
