@@ -938,6 +938,12 @@ static int split_rmap_zero(struct split_rmap *s, uint64_t first)
 	return freed;
 }
 
+/*
+ * Tell the notifiers of every mm the walk found about the folio's 2 MiB
+ * blocks there: before the first try (@begin) and after the last.
+ * Locking: the anon_vma lock held (the VMAs of @s stay), no table lock,
+ * as the kernel's rmap walkers call notifiers under i_mmap/anon_vma locks.
+ */
 static void split_rmap_notify(struct split_rmap *s, bool begin)
 {
 	for (int i = 0; i < s->nr_vmas; i++) {
